@@ -1,0 +1,63 @@
+# santong — make help lists the targets (built from the "## " comments).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+BUF := .buf/node_modules/.bin/buf
+EXTRAS := dev,modbus,opcua,mqtt
+
+.DEFAULT_GOAL := help
+.PHONY: help install generate checkgenerate lint typecheck test test-fast bench demo buf-lint buf-breaking clean
+
+help: ## Show this help
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[$(EXTRAS)]'
+	@touch $(STAMP)
+
+install: $(STAMP) ## Create .venv (if missing) and install santong with every extra
+
+$(BUF):
+	@mkdir -p .buf
+	cd .buf && npm install --silent --no-audit --no-fund --prefix . @bufbuild/buf@1.75.0 >/dev/null
+
+generate: $(STAMP) ## Regenerate protobuf code, JSON Schemas and SPEC.md
+	$(PY) scripts/generate.py
+
+checkgenerate: $(STAMP) ## Fail if any generated file is stale
+	$(PY) scripts/generate.py --check
+
+buf-lint: $(BUF) ## buf lint the .proto files
+	$(BUF) lint
+
+buf-breaking: $(BUF) ## buf breaking + JSON Schema breaking check against the latest release tag
+	@tag=$$(git tag --list 'v*' --sort=-v:refname | head -n1); \
+	if [ -z "$$tag" ]; then echo "没有发布标签，跳过兼容性检查 / no release tag yet: breaking checks skipped"; \
+	else $(BUF) breaking --against ".git#tag=$$tag,subdir=." && \
+	     $(PY) scripts/schema_breaking.py --against "$$tag"; fi
+
+lint: $(STAMP) ## ruff
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(STAMP) ## mypy (generated code excluded)
+	$(VENV)/bin/mypy santong protocols adapters mock_platform conformance
+
+test: $(STAMP) checkgenerate buf-lint buf-breaking lint typecheck ## Every gate and every test
+	$(PY) -m pytest -q -ra
+
+test-fast: $(STAMP) ## Tests only, no gates
+	$(PY) -m pytest -q -x
+
+bench: $(STAMP) ## Benchmarks → bench/results.json
+	$(PY) -m bench
+
+demo: $(STAMP) ## The main job on the embedded default
+	$(VENV)/bin/santong demo
+
+clean: ## Remove the venv and caches
+	rm -rf $(VENV) .buf build dist *.egg-info

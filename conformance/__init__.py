@@ -1,0 +1,1 @@
+"""santong.conformance."""

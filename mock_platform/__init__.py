@@ -1,0 +1,1 @@
+"""santong.mock_platform."""

@@ -1,0 +1,1 @@
+"""santong.protocols — the 三统一 interface as code."""
