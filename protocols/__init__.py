@@ -1,1 +1,58 @@
-"""santong.protocols — the 三统一 interface as code."""
+"""santong.protocols — the 三统一 interface as code: model, schemas, clauses, and the one validation core."""
+
+from santong.protocols._catalogue import (
+    Clause,
+    CodeRule,
+    SensorType,
+    clause,
+    clauses,
+    code_rules,
+    sensor_types,
+    spec_version,
+)
+from santong.protocols._codec import decode_json, decode_proto, message_class, message_names, to_dict, to_json
+from santong.protocols._context import (
+    DEFAULT_LIMITS,
+    DeviceState,
+    ValidationContext,
+    default_limits,
+    timestamp_ms,
+)
+from santong.protocols._errors import SantongError, ValidationError, Violation, must_violations
+from santong.protocols._rules import RULES
+from santong.protocols._schemas import SCHEMA_CLAUSES, load_schema, reference_validator, schema_names
+from santong.protocols._validate import check, validate, validate_json
+
+__all__ = [
+    "DEFAULT_LIMITS",
+    "RULES",
+    "SCHEMA_CLAUSES",
+    "Clause",
+    "CodeRule",
+    "DeviceState",
+    "SantongError",
+    "SensorType",
+    "ValidationContext",
+    "ValidationError",
+    "Violation",
+    "check",
+    "clause",
+    "clauses",
+    "code_rules",
+    "decode_json",
+    "decode_proto",
+    "default_limits",
+    "load_schema",
+    "reference_validator",
+    "message_class",
+    "message_names",
+    "must_violations",
+    "schema_names",
+    "sensor_types",
+    "spec_version",
+    "timestamp_ms",
+    "to_dict",
+    "to_json",
+    "validate",
+    "validate_json",
+]

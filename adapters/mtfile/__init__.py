@@ -1,0 +1,37 @@
+"""MT/T 1201 (KJ) text files: ``{煤矿编码}_{TYPE}_{yyyyMMddHHmmss}.txt`` parsed into santong protobuf messages."""
+
+from santong.adapters.mtfile._parser import (
+    CHINA_TZ,
+    INCOMPLETE_CLAUSE,
+    SUPPORTED_TYPES,
+    FileName,
+    FileType,
+    Header,
+    MtFileError,
+    Observation,
+    ParsedFile,
+    format_time,
+    parse_bytes,
+    parse_file_name,
+    parse_path,
+    to_batch,
+    write_file,
+)
+
+__all__ = [
+    "CHINA_TZ",
+    "INCOMPLETE_CLAUSE",
+    "SUPPORTED_TYPES",
+    "FileName",
+    "FileType",
+    "Header",
+    "MtFileError",
+    "Observation",
+    "ParsedFile",
+    "format_time",
+    "parse_bytes",
+    "parse_file_name",
+    "parse_path",
+    "to_batch",
+    "write_file",
+]

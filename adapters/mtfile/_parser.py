@@ -1,0 +1,1101 @@
+"""MT/T 1201 (KJ) text files: parse into protobuf messages, and write them back.
+
+Grammar: ``{煤矿编码}_{TYPE}_{yyyyMMddHHmmss}.txt``; body = header record ``煤矿编码;矿井名称;数据上传时间``,
+then data records; fields are separated by ``;``, records end with ``~``, the file with ``||``. Times are
+China local time (UTC+8) and come out as UTC. Any error raises :class:`MtFileError`; nothing is half-parsed.
+
+Field orders follow the public parsers (see ``SUPPORTED_TYPES``). Three orders are santong's own choice,
+because the standard's text is not public: RYQY ``区域编码;区域名称;区域类型;核定人数;数据时间``, RYJZ
+``基站编码;区域编码;安装位置;X;Y;Z;数据时间``, JZSS ``基站编码;运行状态;供电状态;数据时间``. RYSS has no 数据时间
+field; its records take the header's 数据上传时间 as ``time``.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import os
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
+from itertools import repeat
+from types import MappingProxyType
+from typing import Any, Final, TypeVar
+
+from santong.protocols.v1 import common_pb2, data_pb2
+
+__all__ = [
+    "CHINA_TZ",
+    "INCOMPLETE_CLAUSE",
+    "SUPPORTED_TYPES",
+    "FileName",
+    "FileType",
+    "Header",
+    "MtFileError",
+    "Observation",
+    "ParsedFile",
+    "format_time",
+    "parse_bytes",
+    "parse_file_name",
+    "parse_path",
+    "to_batch",
+    "write_file",
+]
+
+INCOMPLETE_CLAUSE: Final = "ST-DATA-041"
+_NAME: Final = "ST-DATA-040"
+_FIELDS: Final = "ST-DATA-042"
+_ENCODING: Final = "ST-DATA-043"
+_TIME: Final = "ST-DATA-044"
+_VALUE: Final = "ST-DATA-045"
+_TYPE: Final = "ST-DATA-046"
+_MINE: Final = "ST-DATA-047"
+
+CHINA_TZ: Final = timezone(timedelta(hours=8), "UTC+08:00")
+_EIGHT_HOURS: Final = timedelta(hours=8)
+_MS: Final = timedelta(milliseconds=1)
+_SINT32_MAX: Final = 2**31 - 1
+
+
+class MtFileError(ValueError):
+    """A file that breaks the MT/T 1201 grammar; ``clause_id`` names the rule, the message says what to fix.
+
+    Example::
+
+        try:
+            parsed = parse_bytes(name, data)
+        except MtFileError as e:
+            if e.clause_id == INCOMPLETE_CLAUSE:
+                retry_later(name)
+    """
+
+    def __init__(
+        self,
+        clause_id: str,
+        message: str,
+        *,
+        file_name: str,
+        record_index: int | None = None,
+        field: str | None = None,
+    ) -> None:
+        super().__init__(f"[{clause_id}] {message}")
+        self.clause_id = clause_id
+        self.file_name = file_name
+        self.record_index = record_index
+        self.field = field
+
+
+def _fail(
+    clause_id: str,
+    file_name: str,
+    zh: str,
+    en: str,
+    *,
+    record_index: int | None = None,
+    field: str | None = None,
+    field_en: str | None = None,
+) -> MtFileError:
+    """Build an error whose message names the file, the record and the field in Chinese and English."""
+    where_zh = f"文件 {file_name}"
+    where_en = f"file {file_name}"
+    if record_index is not None:
+        if record_index == 0:
+            where_zh += "，表头（第 0 条记录）"
+            where_en += ", header (record 0)"
+        else:
+            where_zh += f"，第 {record_index} 条记录"
+            where_en += f", record {record_index}"
+    if field is not None:
+        where_zh += f"，字段“{field}”"
+        where_en += f", field {field}" + (f" ({field_en})" if field_en else "")
+    return MtFileError(
+        clause_id,
+        f"{where_zh}：{zh} / {where_en}: {en}",
+        file_name=file_name,
+        record_index=record_index,
+        field=field,
+    )
+
+
+def _show(text: str, limit: int = 40) -> str:
+    """Quote a field value for a message, shortened."""
+    return repr(text if len(text) <= limit else text[:limit] + "…")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# File types
+
+
+@dataclass(frozen=True, slots=True)
+class FileType:
+    """One supported file type: its code, names and field names in file order."""
+
+    code: str
+    name_zh: str
+    name_en: str
+    fields: tuple[str, ...]
+    fields_en: tuple[str, ...]
+    result: str
+
+    @property
+    def field_count(self) -> int:
+        """Number of fields in each data record."""
+        return len(self.fields)
+
+
+def _type(code: str, zh: str, en: str, result: str, spec: str) -> FileType:
+    pairs = [item.split("=") for item in spec.split(";")]
+    return FileType(code, zh, en, tuple(p[0] for p in pairs), tuple(p[1] for p in pairs), result)
+
+
+_THRESHOLDS = (
+    "上限报警门限=high alarm;上限解报门限=high alarm clear;下限报警门限=low alarm;下限解报门限=low alarm clear;"
+    "上限断电门限=high power-off;上限复电门限=high power restore;下限断电门限=low power-off;"
+    "下限复电门限=low power restore"
+)
+_POINT = "测点编码=point code;传感器类型=sensor type;安装位置=location"
+
+SUPPORTED_TYPES: Final[Mapping[str, FileType]] = MappingProxyType(
+    {
+        t.code: t
+        for t in (
+            _type(
+                "CDDY",
+                "测点定义",
+                "point definition",
+                "definitions",
+                "测点编码=point code;系统编码=system code;分站编码=outstation code;传感器类型=sensor type;"
+                "数值类型=value kind;单位=unit;高量程=range high;低量程=range low;"
+                + _THRESHOLDS
+                + ";开描述=on description;停描述=off description;安装位置=location;X=x;Y=y;Z=z;"
+                "传感器关联关系=related points;数据时间=data time",
+            ),
+            _type(
+                "CDSS",
+                "测点实时",
+                "point real-time",
+                "observations",
+                _POINT + ";测点值=value;单位=unit;测点状态=status;数据时间=data time",
+            ),
+            _type(
+                "TJSJ",
+                "统计",
+                "statistics",
+                "statistics",
+                _POINT + ";单位=unit;开始时间=start time;结束时间=end time;最大值=max;最大值时刻=max time;"
+                "最小值=min;最小值时刻=min time;平均值=average;数据时间=data time",
+            ),
+            _type(
+                "YCBJ",
+                "异常报警",
+                "anomaly alarm",
+                "alarms",
+                _POINT + ";单位=unit;异常类型=anomaly type;开始时间=start time;结束时间=end time;"
+                "期间最大值=max;最大值时刻=max time;期间最小值=min;最小值时刻=min time;期间平均值=average;"
+                "异常原因=reason;处理措施=measures;录入时间=recorded at;录入人=recorded by;数据时间=data time",
+            ),
+            _type(
+                "FZDY",
+                "分站定义",
+                "outstation definition",
+                "outstations",
+                "分站编码=outstation code;安装位置=location;X=x;Y=y;Z=z",
+            ),
+            _type(
+                "FZSS",
+                "分站实时",
+                "outstation real-time",
+                "outstation_statuses",
+                "分站编码=outstation code;运行状态=run state;供电状态=power state;数据时间=data time",
+            ),
+            _type(
+                "RYSS",
+                "人员实时",
+                "personnel real-time",
+                "personnel",
+                "人员卡编码=card code;姓名=name;出入井标志=in/out flag;入井时刻=entered mine at;"
+                "出井时刻=exited mine at;区域编码=area code;进入区域时刻=entered area at;基站编码=station code;"
+                "进入基站时刻=entered station at;劳动组织方式=work organization;与基站距离=distance to station;"
+                "人员工作状态=work state;标志1=flag 1;标志2=flag 2;行进轨迹=track",
+            ),
+            _type(
+                "RYQY",
+                "区域定义",
+                "area definition",
+                "areas",
+                "区域编码=area code;区域名称=area name;区域类型=area type;核定人数=capacity;数据时间=data time",
+            ),
+            _type(
+                "RYJZ",
+                "基站定义",
+                "base station definition",
+                "stations",
+                "基站编码=station code;区域编码=area code;安装位置=location;X=x;Y=y;Z=z;数据时间=data time",
+            ),
+            _type(
+                "JZSS",
+                "基站实时",
+                "base station real-time",
+                "station_statuses",
+                "基站编码=station code;运行状态=run state;供电状态=power state;数据时间=data time",
+            ),
+        )
+    }
+)
+
+_HEADER_FIELDS: Final = ("煤矿编码", "矿井名称", "数据上传时间")
+_HEADER_FIELDS_EN: Final = ("mine code", "mine name", "upload time")
+
+# Legacy code lists → protobuf enums.
+_VALUE_KINDS: Final = MappingProxyType(
+    {
+        "MN": common_pb2.VALUE_KIND_ANALOG,
+        "KG": common_pb2.VALUE_KIND_SWITCH,
+        "LJ": common_pb2.VALUE_KIND_ACCUMULATOR,
+    }
+)
+_ANOMALY_TYPES: Final = MappingProxyType({f"{n:03d}": n for n in range(1, 11)})
+_RUN_STATES: Final = MappingProxyType(
+    {
+        "0": common_pb2.RUN_STATE_OK,
+        "1": common_pb2.RUN_STATE_INTERRUPTED,
+        "2": common_pb2.RUN_STATE_FAULT,
+        "9": common_pb2.RUN_STATE_UNKNOWN,
+    }
+)
+_POWER_STATES: Final = MappingProxyType(
+    {"1": common_pb2.POWER_STATE_DC, "2": common_pb2.POWER_STATE_AC, "9": common_pb2.POWER_STATE_FAULT}
+)
+_DIRECTIONS: Final = MappingProxyType({"1": common_pb2.MINE_DIRECTION_IN, "2": common_pb2.MINE_DIRECTION_OUT})
+_STATUS_CODES: Final = MappingProxyType({str(n): n for n in range(256)})
+
+_NAME_RE: Final = re.compile(r"([0-9]{12})_([A-Z]+)_([0-9]{14})\.(?:txt|TXT)")
+_LOOSE_NAME_RE: Final = re.compile(r"([0-9]{12})_([A-Za-z0-9]+)_([0-9]{14})\.(?:txt|TXT)")
+_TIME_RE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}")
+_NUMBER_RE: Final = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_NUMBER_CHARS: Final = frozenset("0123456789.+-eE")
+_MINE_CODE_RE: Final = re.compile(r"[0-9]{12}")
+_SPLIT_RELATED: Final = re.compile(r"[,&]")
+_SPLIT_TRACK: Final = re.compile(r"[,#]")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Result types
+
+
+@dataclass(frozen=True, slots=True)
+class FileName:
+    """The parts of a file name: mine code, type code and generation time (UTC)."""
+
+    mine_code: str
+    file_type: str
+    generated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    """The header record: mine code, mine name and upload time (UTC)."""
+
+    mine_code: str
+    mine_name: str
+    uploaded_at: datetime
+
+
+@dataclass(slots=True)
+class Observation:
+    """One CDSS record; ``to_batch`` packs a list of them into a columnar ObservationBatch."""
+
+    point_code: str
+    sensor_type: str
+    location: str
+    value: float
+    unit: str
+    status: int
+    time: datetime
+
+
+@dataclass(slots=True)
+class ParsedFile:
+    """A fully parsed file; only the list named by ``SUPPORTED_TYPES[file_type].result`` is filled."""
+
+    file_name: FileName
+    encoding: str
+    header: Header
+    file_type: str
+    definitions: list[data_pb2.PointDefinition] = field(default_factory=list)
+    observations: list[Observation] = field(default_factory=list)
+    alarms: list[data_pb2.Alarm] = field(default_factory=list)
+    statistics: list[data_pb2.Statistics] = field(default_factory=list)
+    outstations: list[data_pb2.OutstationDefinition] = field(default_factory=list)
+    outstation_statuses: list[data_pb2.OutstationStatus] = field(default_factory=list)
+    personnel: list[data_pb2.PersonnelRecord] = field(default_factory=list)
+    areas: list[data_pb2.AreaDefinition] = field(default_factory=list)
+    stations: list[data_pb2.StationDefinition] = field(default_factory=list)
+    station_statuses: list[data_pb2.StationStatus] = field(default_factory=list)
+
+    @property
+    def records(self) -> list[Any]:
+        """The filled result list, whichever type the file is."""
+        result: list[Any] = getattr(self, SUPPORTED_TYPES[self.file_type].result)
+        return result
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Times
+
+
+def _local_to_utc(text: str) -> datetime | None:
+    """``yyyy-MM-dd HH:mm:ss`` China local time → aware UTC datetime; None when malformed."""
+    if len(text) != 19 or _TIME_RE.fullmatch(text) is None:
+        return None
+    try:
+        local = datetime(
+            int(text[0:4]),
+            int(text[5:7]),
+            int(text[8:10]),
+            int(text[11:13]),
+            int(text[14:16]),
+            int(text[17:19]),
+            tzinfo=UTC,
+        )
+        return local - _EIGHT_HOURS
+    except (ValueError, OverflowError):
+        return None
+
+
+def format_time(dt: datetime) -> str:
+    """Aware datetime (normally UTC) → China local ``yyyy-MM-dd HH:mm:ss``; sub-seconds are dropped.
+
+    Example: ``format_time(datetime(2025, 1, 15, 2, 30, tzinfo=UTC)) == "2025-01-15 10:30:00"``.
+    """
+    if dt.tzinfo is None or dt.utcoffset() is None:
+        raise ValueError("时间必须带时区（UTC） / the datetime must be timezone-aware (UTC)")
+    t = dt.astimezone(CHINA_TZ)
+    return f"{t.year:04d}-{t.month:02d}-{t.day:02d} {t.hour:02d}:{t.minute:02d}:{t.second:02d}"
+
+
+def _compact(dt: datetime) -> str:
+    t = dt.astimezone(CHINA_TZ)
+    return f"{t.year:04d}{t.month:02d}{t.day:02d}{t.hour:02d}{t.minute:02d}{t.second:02d}"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# File names
+
+
+def parse_file_name(name: str) -> FileName:
+    """Parse ``{煤矿编码}_{TYPE}_{yyyyMMddHHmmss}.txt`` (a bare name, not a path).
+
+    Example: ``parse_file_name("140421000001_CDSS_20250115103000.txt").file_type == "CDSS"``.
+    """
+    m = _NAME_RE.fullmatch(name)
+    if m is None:
+        loose = _LOOSE_NAME_RE.fullmatch(name)
+        if loose is not None:
+            raise _fail(
+                _TYPE,
+                name,
+                f"文件类型 {_show(loose.group(2))} 不受支持；支持的类型：{'、'.join(SUPPORTED_TYPES)}",
+                f"file type {_show(loose.group(2))} is not supported; use one of {', '.join(SUPPORTED_TYPES)}",
+            )
+        raise _fail(
+            _NAME,
+            name,
+            "文件名不符合“煤矿编码(12位数字)_类型_yyyyMMddHHmmss.txt”，例如 140421000001_CDSS_20250115103000.txt",
+            "the file name must be {mine code, 12 digits}_{TYPE}_{yyyyMMddHHmmss}.txt, "
+            "e.g. 140421000001_CDSS_20250115103000.txt",
+        )
+    mine_code, file_type, stamp = m.groups()
+    if file_type not in SUPPORTED_TYPES:
+        raise _fail(
+            _TYPE,
+            name,
+            f"文件类型 {file_type} 不受支持；支持的类型：{'、'.join(SUPPORTED_TYPES)}",
+            f"file type {file_type} is not supported; use one of {', '.join(SUPPORTED_TYPES)}",
+        )
+    generated_at = _local_to_utc(
+        f"{stamp[0:4]}-{stamp[4:6]}-{stamp[6:8]} {stamp[8:10]}:{stamp[10:12]}:{stamp[12:14]}"
+    )
+    if generated_at is None:
+        raise _fail(
+            _NAME,
+            name,
+            f"文件名中的时间 {stamp} 不是有效的 yyyyMMddHHmmss 时间",
+            f"the time {stamp} in the file name is not a valid yyyyMMddHHmmss time",
+        )
+    return FileName(mine_code, file_type, generated_at)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Records
+
+
+_T = TypeVar("_T")
+
+
+class _Record:
+    """One data record being converted: typed accessors that raise errors naming this record and field."""
+
+    __slots__ = ("file_name", "index", "values", "spec", "times")
+
+    def __init__(
+        self, file_name: str, index: int, values: list[str], spec: FileType, times: dict[str, datetime]
+    ) -> None:
+        self.file_name = file_name
+        self.index = index
+        self.values = values
+        self.spec = spec
+        self.times = times
+
+    def error(self, clause_id: str, i: int, zh: str, en: str) -> MtFileError:
+        return _fail(
+            clause_id,
+            self.file_name,
+            zh,
+            en,
+            record_index=self.index,
+            field=self.spec.fields[i],
+            field_en=self.spec.fields_en[i],
+        )
+
+    def text(self, i: int) -> str:
+        return self.values[i]
+
+    def required(self, i: int) -> str:
+        value = self.values[i]
+        if not value:
+            raise self.error(_VALUE, i, "不能为空", "must not be empty")
+        return value
+
+    def number(self, i: int, *, default: float | None = None) -> float:
+        value = self.values[i]
+        if not value and default is not None:
+            return default
+        result = _number(value)
+        if result is None:
+            raise self.error(
+                _VALUE,
+                i,
+                f"{_show(value)} 不是有效的十进制数，请写成如 0.52 的数字",
+                f"{_show(value)} is not a valid decimal number; write a number such as 0.52",
+            )
+        return result
+
+    def optional_number(self, i: int) -> float | None:
+        return self.number(i) if self.values[i] else None
+
+    def time(self, i: int) -> datetime:
+        value = self.values[i]
+        cached = self.times.get(value)
+        if cached is not None:
+            return cached
+        result = _local_to_utc(value)
+        if result is None:
+            raise self.error(
+                _TIME,
+                i,
+                f"{_show(value)} 不是 yyyy-MM-dd HH:mm:ss 格式的时间（北京时间），例如 2025-01-15 10:30:00",
+                f"{_show(value)} is not a time in yyyy-MM-dd HH:mm:ss (China local time), "
+                "e.g. 2025-01-15 10:30:00",
+            )
+        self.times[value] = result
+        return result
+
+    def optional_time(self, i: int) -> datetime | None:
+        return self.time(i) if self.values[i] else None
+
+    def code(self, i: int, table: Mapping[str, _T]) -> _T:
+        value = self.values[i]
+        result = table.get(value)
+        if result is None:
+            raise self.error(
+                _VALUE,
+                i,
+                f"代码 {_show(value)} 不在代码表中，可用：{'、'.join(table)}",
+                f"code {_show(value)} is not in its code list; use one of {', '.join(table)}",
+            )
+        return result
+
+    def status(self, i: int) -> int:
+        value = self.values[i]
+        result = _STATUS_CODES.get(value)
+        if result is None and len(value) <= 3 and value.isascii() and value.isdigit() and int(value) <= 255:
+            result = int(value)
+        if result is None:
+            raise self.error(
+                _VALUE,
+                i,
+                f"{_show(value)} 不是 0–255 的整数（测点状态位：1 报警、2 断电、4 标校……）",
+                f"{_show(value)} is not an integer 0–255 (status bits: 1 alarm, 2 power-off, 4 calibrating …)",
+            )
+        return result
+
+
+def _number(text: str) -> float | None:
+    if _NUMBER_RE.fullmatch(text) is None:
+        return None
+    value = float(text)
+    return value if math.isfinite(value) else None
+
+
+def _kwargs(**values: Any) -> dict[str, Any]:
+    """Drop unset (None) values so optional protobuf fields stay unset."""
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _definition(r: _Record) -> data_pb2.PointDefinition:
+    kind = r.code(4, _VALUE_KINDS)
+    needs_range = kind != common_pb2.VALUE_KIND_SWITCH
+    related = [code for code in _SPLIT_RELATED.split(r.text(22)) if code]
+    return data_pb2.PointDefinition(
+        point_code=r.required(0),
+        system_code=r.required(1),
+        outstation_code=r.text(2),
+        sensor_type=r.required(3),
+        value_kind=kind,
+        unit=r.text(5),
+        range_high=r.number(6, default=None if needs_range else 0.0),
+        range_low=r.number(7, default=None if needs_range else 0.0),
+        on_description=r.text(16),
+        off_description=r.text(17),
+        location=r.text(18),
+        x=r.number(19, default=0.0),
+        y=r.number(20, default=0.0),
+        z=r.number(21, default=0.0),
+        related_point_codes=related,
+        defined_at=r.time(23),
+        **_kwargs(
+            alarm_high=r.optional_number(8),
+            alarm_high_clear=r.optional_number(9),
+            alarm_low=r.optional_number(10),
+            alarm_low_clear=r.optional_number(11),
+            power_off_high=r.optional_number(12),
+            power_restore_high=r.optional_number(13),
+            power_off_low=r.optional_number(14),
+            power_restore_low=r.optional_number(15),
+        ),
+    )
+
+
+def _observation(r: _Record) -> Observation:
+    return Observation(r.required(0), r.text(1), r.text(2), r.number(3), r.text(4), r.status(5), r.time(6))
+
+
+def _statistics(r: _Record) -> data_pb2.Statistics:
+    r.time(11)
+    return data_pb2.Statistics(
+        point_code=r.required(0),
+        sensor_type=r.text(1),
+        location=r.text(2),
+        unit=r.text(3),
+        start_time=r.time(4),
+        end_time=r.time(5),
+        max_value=r.number(6),
+        max_time=r.time(7),
+        min_value=r.number(8),
+        min_time=r.time(9),
+        avg_value=r.number(10),
+    )
+
+
+def _alarm(r: _Record) -> data_pb2.Alarm:
+    point_code = r.required(0)
+    start = r.time(5)
+    end = r.optional_time(6)
+    r.time(16)
+    return data_pb2.Alarm(
+        alarm_id=f"{point_code}@{_compact(start)}",
+        point_code=point_code,
+        sensor_type=r.text(1),
+        location=r.text(2),
+        unit=r.text(3),
+        anomaly_type=r.code(4, _ANOMALY_TYPES),
+        state=common_pb2.ALARM_STATE_RAISED if end is None else common_pb2.ALARM_STATE_CLEARED,
+        start_time=start,
+        max_value=r.number(7, default=0.0),
+        min_value=r.number(9, default=0.0),
+        avg_value=r.number(11, default=0.0),
+        reason=r.text(12),
+        measures=r.text(13),
+        recorded_by=r.text(15),
+        **_kwargs(
+            end_time=end,
+            max_time=r.optional_time(8),
+            min_time=r.optional_time(10),
+            recorded_at=r.optional_time(14),
+        ),
+    )
+
+
+def _outstation(r: _Record) -> data_pb2.OutstationDefinition:
+    return data_pb2.OutstationDefinition(
+        outstation_code=r.required(0),
+        location=r.text(1),
+        x=r.number(2, default=0.0),
+        y=r.number(3, default=0.0),
+        z=r.number(4, default=0.0),
+    )
+
+
+def _outstation_status(r: _Record) -> data_pb2.OutstationStatus:
+    return data_pb2.OutstationStatus(
+        outstation_code=r.required(0),
+        run_state=r.code(1, _RUN_STATES),
+        power_state=r.code(2, _POWER_STATES),
+        time=r.time(3),
+    )
+
+
+def _track(r: _Record, i: int) -> list[data_pb2.TrackPoint]:
+    points = []
+    for pair in _SPLIT_TRACK.split(r.text(i)):
+        if not pair:
+            continue
+        station, sep, when = pair.partition("&")
+        if not sep or not station:
+            raise r.error(
+                _VALUE,
+                i,
+                f"轨迹项 {_show(pair)} 应为“基站编码&时刻”，多项用“,”或“#”分隔",
+                f"track item {_show(pair)} must be 'station code&time', items joined by ',' or '#'",
+            )
+        time = _local_to_utc(when)
+        if time is None:
+            raise r.error(
+                _TIME,
+                i,
+                f"轨迹项 {_show(pair)} 的时刻不是 yyyy-MM-dd HH:mm:ss 格式",
+                f"the time of track item {_show(pair)} is not in yyyy-MM-dd HH:mm:ss",
+            )
+        points.append(data_pb2.TrackPoint(station_code=station, time=time))
+    return points
+
+
+def _personnel(r: _Record, data_time: datetime) -> data_pb2.PersonnelRecord:
+    return data_pb2.PersonnelRecord(
+        card_code=r.required(0),
+        name=r.text(1),
+        direction=r.code(2, _DIRECTIONS),
+        area_code=r.text(5),
+        station_code=r.text(7),
+        work_organization=r.text(9),
+        distance_m=r.number(10, default=0.0),
+        work_state=r.text(11),
+        track=_track(r, 14),
+        time=data_time,
+        **_kwargs(
+            entered_mine_at=r.optional_time(3),
+            exited_mine_at=r.optional_time(4),
+            entered_area_at=r.optional_time(6),
+            entered_station_at=r.optional_time(8),
+        ),
+    )
+
+
+def _capacity(r: _Record, i: int) -> int:
+    value = r.text(i)
+    if not value:
+        return 0
+    if len(value) <= 10 and value.isascii() and value.isdigit() and int(value) <= 0xFFFFFFFF:
+        return int(value)
+    raise r.error(
+        _VALUE,
+        i,
+        f"{_show(value)} 不是非负整数（0 表示不限）",
+        f"{_show(value)} is not a non-negative integer (0: no limit)",
+    )
+
+
+def _area(r: _Record) -> data_pb2.AreaDefinition:
+    r.time(4)
+    return data_pb2.AreaDefinition(
+        area_code=r.required(0), name=r.text(1), area_type=r.text(2), capacity=_capacity(r, 3)
+    )
+
+
+def _station(r: _Record) -> data_pb2.StationDefinition:
+    r.time(6)
+    return data_pb2.StationDefinition(
+        station_code=r.required(0),
+        area_code=r.text(1),
+        location=r.text(2),
+        x=r.number(3, default=0.0),
+        y=r.number(4, default=0.0),
+        z=r.number(5, default=0.0),
+    )
+
+
+def _station_status(r: _Record) -> data_pb2.StationStatus:
+    return data_pb2.StationStatus(
+        station_code=r.required(0),
+        run_state=r.code(1, _RUN_STATES),
+        power_state=r.code(2, _POWER_STATES),
+        time=r.time(3),
+    )
+
+
+_CONVERTERS: Final[Mapping[str, Callable[[_Record], Any]]] = MappingProxyType(
+    {
+        "CDDY": _definition,
+        "CDSS": _observation,
+        "TJSJ": _statistics,
+        "YCBJ": _alarm,
+        "FZDY": _outstation,
+        "FZSS": _outstation_status,
+        "RYQY": _area,
+        "RYJZ": _station,
+        "JZSS": _station_status,
+    }
+)
+
+
+def _check_counts(file_name: str, spec: FileType, records: Sequence[str]) -> None:
+    """Raise for the first record whose field count is wrong."""
+    separators = spec.field_count - 1
+    if set(map(str.count, records, repeat(";"))) - {separators}:
+        for index, record in enumerate(records, 1):
+            got = record.count(";") + 1
+            if got != spec.field_count:
+                raise _count_error(file_name, spec.fields, spec.fields_en, index, got)
+
+
+def _count_error(
+    file_name: str, fields: Sequence[str], fields_en: Sequence[str], index: int, got: int
+) -> MtFileError:
+    want = len(fields)
+    missing = fields[got] if got < want else None
+    return _fail(
+        _FIELDS,
+        file_name,
+        f"有 {got} 个字段，应为 {want} 个（{';'.join(fields)}），请检查是否缺少“;”或记录结尾的“~”",
+        f"has {got} fields, expected {want} ({';'.join(fields_en)}); check for a missing ';' or a missing "
+        "'~' at the end of the record",
+        record_index=index,
+        field=missing,
+        field_en=fields_en[got] if missing is not None else None,
+    )
+
+
+def _columns_to_observations(
+    fields: list[str], stride: int, times: dict[str, datetime]
+) -> list[Observation] | None:
+    """Check and convert CDSS columns sliced from a flat field list; None means "use the exact path"."""
+    codes = fields[0::stride]
+    values = fields[3::stride]
+    statuses = fields[5::stride]
+    stamps = fields[6::stride]
+    if "" in codes or not _NUMBER_CHARS.issuperset("".join(values)):
+        return None
+    try:
+        numbers = list(map(float, values))
+    except ValueError:
+        return None
+    if not all(map(math.isfinite, numbers)):
+        return None
+    status_codes = list(map(_STATUS_CODES.get, statuses))
+    if None in status_codes:
+        return None
+    for stamp in set(stamps).difference(times):
+        utc = _local_to_utc(stamp)
+        if utc is None:
+            return None
+        times[stamp] = utc
+    return list(
+        map(
+            Observation,
+            codes,
+            fields[1::stride],
+            fields[2::stride],
+            numbers,
+            fields[4::stride],
+            status_codes,
+            map(times.__getitem__, stamps),
+        )
+    )
+
+
+def _fast_cdss(text: str, times: dict[str, datetime]) -> tuple[str, list[Observation]] | None:
+    """The CDSS hot path for regular files (one record separator throughout, no stray line breaks).
+
+    Returns the header record and the observations, or None when anything is irregular; the exact path
+    then parses the file again and reports the first problem precisely.
+    """
+    body = text.rstrip()
+    for separator in ("~\r\n", "~\n", "~"):
+        if body.endswith(separator + "||"):
+            break
+    else:
+        return None
+    core = body[: -2 - len(separator)]
+    split_at = core.find(separator)
+    if split_at < 0:
+        return None
+    header = core[:split_at]
+    data = core[split_at + len(separator) :]
+    gaps = data.count(separator)
+    line_breaks = separator.count("\n") * gaps
+    if (
+        "\r" in header
+        or "\n" in header
+        or data.count("~") != gaps
+        or data.count("\n") != line_breaks
+        or data.count("\r") != separator.count("\r") * gaps
+    ):
+        return None
+    # Each record boundary becomes a lone "~" field: with 7 fields per record it sits at every 8th place.
+    fields = data.replace(separator, ";~;").split(";")
+    if len(fields) != 8 * gaps + 7 or fields[7::8].count("~") != gaps:
+        return None
+    observations = _columns_to_observations(fields, 8, times)
+    return None if observations is None else (header, observations)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Files
+
+
+def _decode(file_name: str, data: bytes) -> tuple[str, str]:
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("gb18030"), "gbk"
+    except UnicodeDecodeError as e:
+        raise _fail(
+            _ENCODING,
+            file_name,
+            f"既不是 UTF-8 也不是 GBK 编码（第 {e.start} 字节起无法解码），请以 UTF-8 或 GBK 保存",
+            f"is neither UTF-8 nor GBK (cannot decode from byte {e.start}); save it as UTF-8 or GBK",
+        ) from None
+
+
+def _split_records(file_name: str, text: str) -> list[str]:
+    """Split the body into records (header first), line breaks around records removed."""
+    body = text.rstrip()
+    if not body.endswith("||"):
+        raise _fail(
+            INCOMPLETE_CLAUSE,
+            file_name,
+            "文件不完整：缺少结尾的“||”（可能仍在写入或被截断），不导入任何记录，写完后会重试",
+            "the file is incomplete: the final '||' is missing (still being written, or truncated); "
+            "nothing was imported, it will be retried when complete",
+        )
+    body = body[:-2].strip("\r\n")
+    if not body.endswith("~"):
+        pieces = body.split("~")
+        raise _fail(
+            _FIELDS,
+            file_name,
+            "缺少表头记录“煤矿编码;矿井名称;数据上传时间~”"
+            if not body
+            else "记录没有以“~”结尾，请在每条记录（包括最后一条）后写“~”，文件最后写“||”",
+            "the header record 'mine code;mine name;upload time~' is missing"
+            if not body
+            else "the record does not end with '~'; end every record (the last one too) with '~' "
+            "and the file with '||'",
+            record_index=len(pieces) - 1,
+        )
+    records = body[:-1].split("~")
+    if "\r" in body or "\n" in body:
+        records = list(map(str.strip, records, repeat("\r\n")))
+    return records
+
+
+def _header(name: FileName, file_name: str, record: str, times: dict[str, datetime]) -> Header:
+    values = record.split(";")
+    if len(values) != len(_HEADER_FIELDS):
+        raise _fail(
+            _FIELDS,
+            file_name,
+            f"表头有 {len(values)} 个字段，应为 3 个：煤矿编码;矿井名称;数据上传时间",
+            f"the header has {len(values)} fields, expected 3: mine code;mine name;upload time",
+            record_index=0,
+        )
+    spec = FileType("", "表头", "header", _HEADER_FIELDS, _HEADER_FIELDS_EN, "")
+    r = _Record(file_name, 0, values, spec, times)
+    mine_code = values[0]
+    if mine_code != name.mine_code:
+        raise r.error(
+            _MINE,
+            0,
+            f"表头煤矿编码 {_show(mine_code)} 与文件名中的 {name.mine_code} 不一致",
+            f"the header mine code {_show(mine_code)} differs from {name.mine_code} in the file name",
+        )
+    return Header(mine_code, values[1], r.time(2))
+
+
+def parse_bytes(name: str, data: bytes) -> ParsedFile:
+    """Parse a whole file (its bare name and its bytes); raise MtFileError on the first problem.
+
+    Example::
+
+        parsed = parse_bytes("140421000001_CDSS_20250115103000.txt", data)
+        for obs in parsed.observations:
+            print(obs.point_code, obs.value, obs.time)
+    """
+    file_name = parse_file_name(name)
+    spec = SUPPORTED_TYPES[file_name.file_type]
+    text, encoding = _decode(name, bytes(data))
+    # Parsing allocates one object per field; generational GC passes over them cost more than the parse.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        times: dict[str, datetime] = {}
+        fast = _fast_cdss(text, times) if spec.code == "CDSS" else None
+        if fast is not None:
+            header = _header(file_name, name, fast[0], times)
+            return ParsedFile(file_name, encoding, header, spec.code, observations=fast[1])
+        records = _split_records(name, text)
+        header = _header(file_name, name, records[0], times)
+        del records[0]
+        _check_counts(name, spec, records)
+        results: list[Any] | None = None
+        if spec.code == "CDSS" and records:
+            results = _columns_to_observations(";".join(records).split(";"), 7, times)
+        if results is None:
+            rows = list(map(str.split, records, repeat(";")))
+            if spec.code == "RYSS":
+                uploaded = header.uploaded_at
+                results = _convert(name, spec, rows, times, lambda r: _personnel(r, uploaded))
+            else:
+                results = _convert(name, spec, rows, times, _CONVERTERS[spec.code])
+        parsed = ParsedFile(file_name, encoding, header, spec.code)
+        setattr(parsed, spec.result, results)
+        return parsed
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+def _convert(
+    file_name: str,
+    spec: FileType,
+    rows: Iterable[list[str]],
+    times: dict[str, datetime],
+    convert: Callable[[_Record], Any],
+) -> list[Any]:
+    return [convert(_Record(file_name, index, row, spec, times)) for index, row in enumerate(rows, 1)]
+
+
+def parse_path(path: str | os.PathLike[str]) -> ParsedFile:
+    """Read a file and parse it under its own base name."""
+    with open(path, "rb") as f:
+        data = f.read()
+    return parse_bytes(os.path.basename(os.fspath(path)), data)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Columnar batches
+
+
+def to_batch(
+    observations: Sequence[Observation],
+    alias_of: Mapping[str, int],
+    sequence: int,
+    *,
+    backfill: bool = False,
+) -> data_pb2.ObservationBatch:
+    """Pack observations into an ObservationBatch: base_time = earliest time, offsets in milliseconds.
+
+    Example: ``to_batch(parsed.observations, {"14042100000101MN00010A01": 1}, sequence=7)``.
+    """
+    batch = data_pb2.ObservationBatch(sequence=sequence, backfill=backfill)
+    if not observations:
+        return batch
+    stamps = [o.time for o in observations]
+    base = min(stamps)
+    offsets = {t: (t - base) // _MS for t in set(stamps)}
+    if max(offsets.values()) > _SINT32_MAX:
+        raise ValueError(
+            "一批观测的时间跨度超过 24.8 天（int32 毫秒），请分成多批 / the observations span more than "
+            "24.8 days (int32 milliseconds); split them into several batches"
+        )
+    try:
+        aliases = [alias_of[o.point_code] for o in observations]
+    except KeyError as e:
+        raise ValueError(
+            f"测点 {e.args[0]} 没有别名：请先发送它的测点定义（CDDY） / point {e.args[0]} has no alias: "
+            "send its definition (CDDY) first"
+        ) from None
+    batch.base_time.FromDatetime(base)
+    batch.alias.extend(aliases)
+    batch.value.extend([o.value for o in observations])
+    batch.time_offset_ms.extend(list(map(offsets.__getitem__, stamps)))
+    batch.status.extend([o.status for o in observations])
+    return batch
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Writer
+
+
+def write_file(
+    mine_code: str,
+    mine_name: str,
+    file_type: str,
+    records: Sequence[Sequence[str]],
+    generated_at: datetime,
+    encoding: str = "utf-8",
+) -> tuple[str, bytes]:
+    """Build a file name and body; the header's upload time is ``generated_at``.
+
+    Example::
+
+        name, data = write_file("140421000001", "示例煤矿", "CDSS",
+                                [["14042100000101MN00010A01", "0001", "1号工作面", "0.52", "%CH4", "0",
+                                  "2025-01-15 10:30:00"]], datetime(2025, 1, 15, 2, 30, tzinfo=UTC))
+    """
+    stamp = _compact(generated_at) if generated_at.tzinfo is not None else "?"
+    name = f"{mine_code}_{file_type}_{stamp}.txt"
+    if _MINE_CODE_RE.fullmatch(mine_code) is None or stamp == "?":
+        raise _fail(
+            _NAME,
+            name,
+            "煤矿编码须为 12 位数字，generated_at 须带时区",
+            "the mine code must be 12 digits and generated_at timezone-aware",
+        )
+    spec = SUPPORTED_TYPES.get(file_type)
+    if spec is None:
+        raise _fail(
+            _TYPE,
+            name,
+            f"文件类型不受支持；支持的类型：{'、'.join(SUPPORTED_TYPES)}",
+            f"the file type is not supported; use one of {', '.join(SUPPORTED_TYPES)}",
+        )
+    if encoding not in ("utf-8", "gbk"):
+        raise ValueError(f"encoding 须为 utf-8 或 gbk / encoding must be utf-8 or gbk, not {encoding!r}")
+    lines = [f"{mine_code};{_clean(name, 0, 1, _HEADER_FIELDS, mine_name)};{format_time(generated_at)}~"]
+    count = spec.field_count
+    for index, record in enumerate(records, 1):
+        if len(record) != count:
+            raise _count_error(name, spec.fields, spec.fields_en, index, len(record))
+        lines.append(";".join([_clean(name, index, i, spec.fields, v) for i, v in enumerate(record)]) + "~")
+    text = "\r\n".join(lines) + "\r\n||"
+    try:
+        return name, text.encode(encoding)
+    except UnicodeEncodeError as e:
+        raise _fail(
+            _ENCODING,
+            name,
+            f"字符 {_show(e.object[e.start : e.end])} 无法用 {encoding} 编码",
+            f"the characters {_show(e.object[e.start : e.end])} cannot be encoded in {encoding}",
+        ) from None
+
+
+def _clean(file_name: str, index: int, i: int, fields: Sequence[str], value: str) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"字段值须为 str / field values must be str, got {type(value).__name__}")
+    if ";" in value or "~" in value or "\r" in value or "\n" in value:
+        raise _fail(
+            _FIELDS,
+            file_name,
+            f"字段值 {_show(value)} 含有“;”“~”或换行，会破坏记录",
+            f"the value {_show(value)} contains ';', '~' or a line break, which would break the record",
+            record_index=index,
+            field=fields[i],
+        )
+    return value

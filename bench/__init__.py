@@ -1,0 +1,1 @@
+"""santong benchmarks: `make bench` (python -m bench) writes bench/results.json."""

@@ -1,0 +1,165 @@
+"""Database jobs for accepted messages: every upload is one transaction (all or nothing, ST-IFACE-007).
+
+Rows are built on the event loop; the returned job only runs SQL on the database thread.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from santong.protocols import Violation, timestamp_ms
+
+__all__ = ["DUPLICATE", "LogRow", "define_job", "log_job", "log_row", "upload_job"]
+
+DUPLICATE = "duplicate"
+LogRow = tuple[Any, ...]
+
+_LOG_SQL = (
+    "INSERT INTO interactions (time_ms, device_id, method, peer, sequence, verdict, code, clause_ids, violations,"
+    " n_records, duration_ms, note) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+)
+
+
+def log_row(
+    time_ms: int,
+    device_id: str,
+    method: str,
+    peer: str,
+    sequence: int | None,
+    verdict: str,
+    code: str,
+    violations: Sequence[Violation] = (),
+    n_records: int = 0,
+    duration_ms: float = 0.0,
+    note: str = "",
+) -> LogRow:
+    """One interaction-log row."""
+    clause_ids = json.dumps(list(dict.fromkeys(v.clause_id for v in violations)))
+    vjson = json.dumps([v.as_dict() for v in violations], ensure_ascii=False) if violations else "[]"
+    return (time_ms, device_id, method, peer, sequence, verdict, code, clause_ids, vjson, n_records, round(duration_ms, 3), note)
+
+
+def log_job(row: LogRow, extra: Callable[[sqlite3.Connection], None] | None = None) -> Callable[[sqlite3.Connection], None]:
+    """A job writing one log row (and running extra, e.g. a heartbeat time update)."""
+
+    def job(conn: sqlite3.Connection) -> None:
+        conn.execute(_LOG_SQL, row)
+        if extra is not None:
+            extra(conn)
+
+    return job
+
+
+def _ms(ts: Any) -> int | None:
+    return timestamp_ms(ts) if (ts.seconds or ts.nanos) else None
+
+
+def upload_job(device_id: str, method: str, req: Any, now_ms: int, log: LogRow) -> tuple[Callable[[sqlite3.Connection], Any], int]:
+    """(job, number of records) for an accepted upload; the job returns DUPLICATE on a concurrent replay."""
+    name = req.DESCRIPTOR.name
+    inserts: list[tuple[str, list[tuple[Any, ...]]]] = []
+    if name in ("ReportObservationsRequest", "StreamObservationsRequest"):
+        b = req.batch
+        seq, backfill = int(b.sequence), int(b.backfill)
+        n = len(b.alias)
+        base = timestamp_ms(b.base_time)
+        offs = b.time_offset_ms
+        inserts.append((
+            "INSERT INTO observation_batches (device_id, sequence, base_time_ms, min_time_ms, max_time_ms, n_points,"
+            " backfill, received_ms, batch) VALUES (?,?,?,?,?,?,?,?,?)",
+            [(device_id, seq, base, base + min(offs), base + max(offs), n, backfill, now_ms, b.SerializeToString())],
+        ))  # fmt: skip
+    elif name == "ReportAlarmsRequest":
+        seq, backfill = int(req.sequence), int(req.backfill)
+        n = len(req.alarms)
+        inserts.append((
+            "INSERT INTO alarms (device_id, sequence, alarm_id, point_code, state, start_ms, end_ms, backfill,"
+            " received_ms, alarm) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            [(device_id, seq, a.alarm_id, a.point_code, int(a.state), _ms(a.start_time) or 0, _ms(a.end_time),
+              backfill, now_ms, a.SerializeToString()) for a in req.alarms],
+        ))  # fmt: skip
+    elif name == "ReportOutstationStatusRequest":
+        seq, backfill = int(req.sequence), int(req.backfill)
+        n = len(req.statuses)
+        inserts.append((
+            "INSERT INTO outstation_statuses (device_id, sequence, outstation_code, time_ms, backfill, received_ms,"
+            " status) VALUES (?,?,?,?,?,?,?)",
+            [(device_id, seq, s.outstation_code, _ms(s.time) or 0, backfill, now_ms, s.SerializeToString()) for s in req.statuses],
+        ))  # fmt: skip
+    elif name == "ReportStatisticsRequest":
+        seq, backfill = int(req.sequence), int(req.backfill)
+        n = len(req.statistics)
+        inserts.append((
+            "INSERT INTO statistics (device_id, sequence, point_code, start_ms, end_ms, backfill, received_ms,"
+            " statistics) VALUES (?,?,?,?,?,?,?,?)",
+            [(device_id, seq, s.point_code, _ms(s.start_time) or 0, _ms(s.end_time) or 0, backfill, now_ms,
+              s.SerializeToString()) for s in req.statistics],
+        ))  # fmt: skip
+    elif name == "ReportPersonnelRequest":
+        seq, backfill = int(req.sequence), int(req.backfill)
+        n = len(req.records) + len(req.stations)
+        inserts.append((
+            "INSERT INTO personnel (device_id, sequence, card_code, time_ms, backfill, received_ms, record)"
+            " VALUES (?,?,?,?,?,?,?)",
+            [(device_id, seq, r.card_code, _ms(r.time) or 0, backfill, now_ms, r.SerializeToString()) for r in req.records],
+        ))  # fmt: skip
+        inserts.append((
+            "INSERT INTO station_statuses (device_id, sequence, station_code, time_ms, backfill, received_ms, status)"
+            " VALUES (?,?,?,?,?,?,?)",
+            [(device_id, seq, s.station_code, _ms(s.time) or 0, backfill, now_ms, s.SerializeToString()) for s in req.stations],
+        ))  # fmt: skip
+    else:
+        raise TypeError(f"not an upload: {name}")
+    upload = (device_id, seq, method, n, backfill, now_ms)
+
+    def job(conn: sqlite3.Connection) -> Any:
+        try:
+            conn.execute("INSERT INTO uploads (device_id, sequence, method, n_records, backfill, received_ms) VALUES (?,?,?,?,?,?)", upload)
+        except sqlite3.IntegrityError:
+            return DUPLICATE
+        for sql, rows in inserts:
+            if len(rows) == 1:
+                conn.execute(sql, rows[0])
+            elif rows:
+                conn.executemany(sql, rows)
+        conn.execute(_LOG_SQL, log)
+        return n
+
+    return job, n
+
+
+def define_job(device_id: str, req: Any, now_ms: int, log: LogRow) -> Callable[[sqlite3.Connection], None]:
+    """The job storing accepted definitions (points, outstations, areas, stations); redefinition replaces."""
+    name = req.DESCRIPTOR.name
+    inserts: list[tuple[str, list[tuple[Any, ...]]]] = []
+    if name == "DefinePointsRequest":
+        inserts.append((
+            "INSERT OR REPLACE INTO points (device_id, alias, point_code, definition, defined_ms) VALUES (?,?,?,?,?)",
+            [(device_id, p.alias, p.point_code, p.SerializeToString(), now_ms) for p in req.points],
+        ))  # fmt: skip
+        inserts.append((
+            "INSERT OR REPLACE INTO outstations (device_id, outstation_code, definition, defined_ms) VALUES (?,?,?,?)",
+            [(device_id, o.outstation_code, o.SerializeToString(), now_ms) for o in req.outstations],
+        ))  # fmt: skip
+    elif name == "DefinePositioningRequest":
+        inserts.append((
+            "INSERT OR REPLACE INTO areas (device_id, area_code, definition, defined_ms) VALUES (?,?,?,?)",
+            [(device_id, a.area_code, a.SerializeToString(), now_ms) for a in req.areas],
+        ))  # fmt: skip
+        inserts.append((
+            "INSERT OR REPLACE INTO stations (device_id, station_code, definition, defined_ms) VALUES (?,?,?,?)",
+            [(device_id, s.station_code, s.SerializeToString(), now_ms) for s in req.stations],
+        ))  # fmt: skip
+    else:
+        raise TypeError(f"not a definition: {name}")
+
+    def job(conn: sqlite3.Connection) -> None:
+        for sql, rows in inserts:
+            if rows:
+                conn.executemany(sql, rows)
+        conn.execute(_LOG_SQL, log)
+
+    return job

@@ -1,0 +1,315 @@
+"""SQLite storage of the mock platform, driven by one writer thread with group commit.
+
+Every database access runs on the one thread, in submission order: reads see every write submitted before
+them. Writes submitted while a transaction runs are grouped into the next one (each in its own SAVEPOINT, so a
+failing job rolls back alone); a write's future resolves only after COMMIT returned, which is what lets the
+platform acknowledge after commit (ST-PROTO-013).
+
+Durability: file databases use WAL. ``synchronous=NORMAL`` (the default) keeps every committed transaction
+across a crash or SIGKILL of the process — the WAL frames are in the operating system before COMMIT returns —
+and may lose the last transactions only on power loss or an OS crash. ``synchronous=FULL`` adds an fsync per
+commit (group commit amortises it) and survives power loss too; choose it with ``--sync full``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["SCHEMA", "Store"]
+
+log = logging.getLogger("santong.mock_platform.store")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS devices (
+    device_id TEXT PRIMARY KEY,
+    token_sha256 BLOB,
+    registered INTEGER NOT NULL DEFAULT 0,
+    register_request BLOB,
+    mine_code TEXT NOT NULL DEFAULT '',
+    session_id TEXT NOT NULL DEFAULT '',
+    negotiated_version TEXT NOT NULL DEFAULT '',
+    registered_ms INTEGER,
+    last_heartbeat_ms INTEGER
+);
+CREATE TABLE IF NOT EXISTS points (
+    device_id TEXT NOT NULL, alias INTEGER NOT NULL, point_code TEXT NOT NULL,
+    definition BLOB NOT NULL, defined_ms INTEGER NOT NULL,
+    PRIMARY KEY (device_id, alias)
+);
+CREATE TABLE IF NOT EXISTS outstations (
+    device_id TEXT NOT NULL, outstation_code TEXT NOT NULL, definition BLOB NOT NULL, defined_ms INTEGER NOT NULL,
+    PRIMARY KEY (device_id, outstation_code)
+);
+CREATE TABLE IF NOT EXISTS areas (
+    device_id TEXT NOT NULL, area_code TEXT NOT NULL, definition BLOB NOT NULL, defined_ms INTEGER NOT NULL,
+    PRIMARY KEY (device_id, area_code)
+);
+CREATE TABLE IF NOT EXISTS stations (
+    device_id TEXT NOT NULL, station_code TEXT NOT NULL, definition BLOB NOT NULL, defined_ms INTEGER NOT NULL,
+    PRIMARY KEY (device_id, station_code)
+);
+-- The acknowledgement register: one row per acknowledged upload of every kind (ST-PROTO-012).
+CREATE TABLE IF NOT EXISTS uploads (
+    device_id TEXT NOT NULL, sequence INTEGER NOT NULL, method TEXT NOT NULL,
+    n_records INTEGER NOT NULL, backfill INTEGER NOT NULL, received_ms INTEGER NOT NULL,
+    PRIMARY KEY (device_id, sequence)
+) WITHOUT ROWID;
+-- One row per accepted observation batch; inspection expands them per point.
+CREATE TABLE IF NOT EXISTS observation_batches (
+    device_id TEXT NOT NULL, sequence INTEGER NOT NULL, base_time_ms INTEGER NOT NULL,
+    min_time_ms INTEGER NOT NULL, max_time_ms INTEGER NOT NULL, n_points INTEGER NOT NULL,
+    backfill INTEGER NOT NULL, received_ms INTEGER NOT NULL, batch BLOB NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS observation_batches_key ON observation_batches (device_id, sequence);
+CREATE TABLE IF NOT EXISTS alarms (
+    id INTEGER PRIMARY KEY, device_id TEXT NOT NULL, sequence INTEGER NOT NULL, alarm_id TEXT NOT NULL,
+    point_code TEXT NOT NULL, state INTEGER NOT NULL, start_ms INTEGER NOT NULL, end_ms INTEGER,
+    backfill INTEGER NOT NULL, received_ms INTEGER NOT NULL, alarm BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS alarms_device ON alarms (device_id, alarm_id);
+CREATE TABLE IF NOT EXISTS outstation_statuses (
+    id INTEGER PRIMARY KEY, device_id TEXT NOT NULL, sequence INTEGER NOT NULL, outstation_code TEXT NOT NULL,
+    time_ms INTEGER NOT NULL, backfill INTEGER NOT NULL, received_ms INTEGER NOT NULL, status BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS statistics (
+    id INTEGER PRIMARY KEY, device_id TEXT NOT NULL, sequence INTEGER NOT NULL, point_code TEXT NOT NULL,
+    start_ms INTEGER NOT NULL, end_ms INTEGER NOT NULL, backfill INTEGER NOT NULL, received_ms INTEGER NOT NULL,
+    statistics BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS personnel (
+    id INTEGER PRIMARY KEY, device_id TEXT NOT NULL, sequence INTEGER NOT NULL, card_code TEXT NOT NULL,
+    time_ms INTEGER NOT NULL, backfill INTEGER NOT NULL, received_ms INTEGER NOT NULL, record BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS station_statuses (
+    id INTEGER PRIMARY KEY, device_id TEXT NOT NULL, sequence INTEGER NOT NULL, station_code TEXT NOT NULL,
+    time_ms INTEGER NOT NULL, backfill INTEGER NOT NULL, received_ms INTEGER NOT NULL, status BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS commands (
+    command_id TEXT PRIMARY KEY, device_id TEXT NOT NULL, type INTEGER NOT NULL, command BLOB NOT NULL,
+    issued_ms INTEGER NOT NULL, sent_ms INTEGER, outcome INTEGER, result_message TEXT, result_ms INTEGER
+);
+-- Every request with its verdict and the clauses it broke; every injected fault; session events.
+CREATE TABLE IF NOT EXISTS interactions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, time_ms INTEGER NOT NULL, device_id TEXT NOT NULL, method TEXT NOT NULL,
+    peer TEXT NOT NULL, sequence INTEGER, verdict TEXT NOT NULL, code TEXT NOT NULL, clause_ids TEXT NOT NULL,
+    violations TEXT NOT NULL, n_records INTEGER NOT NULL, duration_ms REAL NOT NULL, note TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS interactions_device ON interactions (device_id, id);
+"""
+
+DATA_TABLES = (
+    "points", "outstations", "areas", "stations", "uploads", "observation_batches", "alarms",
+    "outstation_statuses", "statistics", "personnel", "station_statuses", "commands", "interactions",
+)  # fmt: skip
+
+MAX_GROUP = 256  # jobs per transaction
+
+
+@dataclass(eq=False)
+class _Job:
+    fn: Callable[[sqlite3.Connection], Any]
+    future: asyncio.Future[Any] | None
+    on_done: Callable[[Any], None] | None = None
+    write: bool = True
+    result: Any = None
+    error: BaseException | None = field(default=None)
+
+
+class Store:
+    """The SQLite database (a file or ``None`` for memory) behind one thread.
+
+    Example::
+
+        store = Store("mock.db")
+        await store.open()
+        n = await store.read(lambda c: c.execute("SELECT count(*) FROM uploads").fetchone()[0])
+    """
+
+    def __init__(self, path: str | None, synchronous: str = "NORMAL") -> None:
+        if synchronous.upper() not in ("NORMAL", "FULL", "OFF", "EXTRA"):
+            raise ValueError(f"synchronous must be NORMAL or FULL, not {synchronous!r}")
+        self.path = path
+        self.synchronous = synchronous.upper()
+        self._q: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.transactions = 0
+        self.jobs = 0
+
+    @property
+    def in_memory(self) -> bool:
+        """True for a ``:memory:`` database."""
+        return self.path is None or self.path == ":memory:"
+
+    async def open(self) -> None:
+        """Start the database thread and create the schema."""
+        self._loop = asyncio.get_running_loop()
+        ready: asyncio.Future[None] = self._loop.create_future()
+        self._thread = threading.Thread(target=self._run, args=(ready,), name="santong-mock-db", daemon=True)
+        self._thread.start()
+        await ready
+
+    async def close(self) -> None:
+        """Finish every queued job, then stop the thread and close the database."""
+        if self._thread is None:
+            return
+        self._q.put(None)
+        await asyncio.to_thread(self._thread.join)
+        self._thread = None
+
+    def submit(
+        self,
+        fn: Callable[[sqlite3.Connection], Any],
+        *,
+        write: bool = True,
+        on_done: Callable[[Any], None] | None = None,
+        wait: bool = True,
+    ) -> asyncio.Future[Any] | None:
+        """Queue fn(conn); its future resolves after the commit. on_done(result) runs on the loop even if
+        the awaiting task was cancelled (so in-memory state always follows the database)."""
+        if self._thread is None or self._loop is None:
+            raise RuntimeError("store is not open")
+        fut = self._loop.create_future() if wait else None
+        self._q.put(_Job(fn, fut, on_done, write))
+        return fut
+
+    async def write(self, fn: Callable[[sqlite3.Connection], Any], on_done: Callable[[Any], None] | None = None) -> Any:
+        """Run a write job and wait for its commit."""
+        fut = self.submit(fn, on_done=on_done)
+        assert fut is not None
+        return await fut
+
+    def write_nowait(self, fn: Callable[[sqlite3.Connection], Any]) -> None:
+        """Queue a write nobody waits for (interaction log rows); order is still kept."""
+        if self._thread is not None:
+            self._q.put(_Job(fn, None, None, True))
+
+    async def read(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
+        """Run a read job after every job queued before it."""
+        fut = self.submit(fn, write=False)
+        assert fut is not None
+        return await fut
+
+    # ------------------------------------------------------------------ the database thread
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path or ":memory:", isolation_level=None, check_same_thread=False)
+        if not self.in_memory:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(f"PRAGMA synchronous={self.synchronous}")
+            conn.execute("PRAGMA wal_autocheckpoint=4000")
+        conn.execute("PRAGMA foreign_keys=OFF")
+        conn.execute("PRAGMA cache_size=-32000")
+        conn.executescript(SCHEMA)
+        conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '1')")
+        return conn
+
+    def _run(self, ready: asyncio.Future[None]) -> None:
+        loop = self._loop
+        assert loop is not None
+        try:
+            conn = self._connect()
+        except BaseException as e:  # report the failure to open() instead of dying silently
+            loop.call_soon_threadsafe(_set_exception, ready, e)
+            return
+        loop.call_soon_threadsafe(_set_result, ready, None)
+        stop = False
+        while not stop:
+            first = self._q.get()
+            if first is None:
+                break
+            group = [first]
+            while len(group) < MAX_GROUP:
+                try:
+                    nxt = self._q.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    stop = True
+                    break
+                group.append(nxt)
+            self._execute(conn, group)
+            for job in group:
+                try:
+                    loop.call_soon_threadsafe(_finish, job)
+                except RuntimeError:  # the loop is closed: nobody waits any more
+                    pass
+        conn.close()
+
+    def _execute(self, conn: sqlite3.Connection, group: list[_Job]) -> None:
+        self.transactions += 1
+        self.jobs += len(group)
+        try:
+            conn.execute("BEGIN")
+        except sqlite3.Error as e:
+            for job in group:
+                job.error = e
+            return
+        for job in group:
+            if job.write:
+                conn.execute("SAVEPOINT job")
+                try:
+                    job.result = job.fn(conn)
+                    conn.execute("RELEASE job")
+                except BaseException as e:
+                    job.error = e
+                    conn.execute("ROLLBACK TO job")
+                    conn.execute("RELEASE job")
+            else:
+                try:
+                    job.result = job.fn(conn)
+                except BaseException as e:
+                    job.error = e
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.Error as e:  # nothing of the group is durable: fail every write
+            log.exception("commit failed")
+            with _suppress():
+                conn.execute("ROLLBACK")
+            for job in group:
+                if job.write and job.error is None:
+                    job.error = e
+
+
+class _suppress:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> bool:
+        return True
+
+
+def _set_result(fut: asyncio.Future[Any], value: Any) -> None:
+    if not fut.done():
+        fut.set_result(value)
+
+
+def _set_exception(fut: asyncio.Future[Any], e: BaseException) -> None:
+    if not fut.done():
+        fut.set_exception(e)
+
+
+def _finish(job: _Job) -> None:
+    if job.error is None and job.on_done is not None:
+        try:
+            job.on_done(job.result)
+        except Exception as e:  # state update failed: report it to the waiter
+            log.exception("on_done failed")
+            job.error = e
+    fut = job.future
+    if fut is None or fut.done():
+        if job.error is not None and fut is None and not isinstance(job.error, sqlite3.IntegrityError):
+            log.error("store job failed: %r", job.error)
+        return
+    if job.error is not None:
+        fut.set_exception(job.error)
+    else:
+        fut.set_result(job.result)

@@ -1,0 +1,105 @@
+"""Codecs between protobuf messages and their JSON form, and message lookup by name."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import Any
+
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError, Message
+from santong.protocols._catalogue import violation
+from santong.protocols._errors import ValidationError
+from santong.protocols._schemas import json_violations
+from santong.protocols.v1 import common_pb2, data_pb2, device_access_pb2, platform_pb2
+
+__all__ = ["decode_json", "decode_proto", "message_class", "message_names", "to_dict", "to_json"]
+
+_MODULES = (common_pb2, data_pb2, device_access_pb2, platform_pb2)
+
+
+@cache
+def _registry() -> dict[str, type[Message]]:
+    out: dict[str, type[Message]] = {}
+    for mod in _MODULES:
+        for name in mod.DESCRIPTOR.message_types_by_name:
+            out[name] = getattr(mod, name)
+    return out
+
+
+def message_names() -> tuple[str, ...]:
+    """Names of every v1 message."""
+    return tuple(sorted(_registry()))
+
+
+def message_class(name: str) -> type[Message]:
+    """The generated class of a v1 message by its proto name (e.g. 'ObservationBatch')."""
+    try:
+        return _registry()[name]
+    except KeyError:
+        raise KeyError(f"未知消息类型 unknown message type: {name}") from None
+
+
+def to_dict(message: Message) -> dict[str, Any]:
+    """The canonical JSON form (as a dict) of a message: proto field names, defaults omitted."""
+    result: dict[str, Any] = json_format.MessageToDict(message, preserving_proto_field_name=True)
+    return result
+
+
+def to_json(message: Message) -> str:
+    """The canonical JSON text of a message."""
+    return json.dumps(to_dict(message), ensure_ascii=False, separators=(",", ":"))
+
+
+def _fast_batch(d: dict[str, Any], batch: Any) -> None:
+    batch.sequence = int(d.get("sequence", 0))
+    if "base_time" in d:
+        batch.base_time.FromJsonString(d["base_time"])
+    batch.alias.extend(d.get("alias", ()))
+    batch.value.extend(d.get("value", ()))
+    batch.time_offset_ms.extend(d.get("time_offset_ms", ()))
+    batch.status.extend(d.get("status", ()))
+    batch.backfill = bool(d.get("backfill", False))
+
+
+def decode_json(data: bytes | str | dict[str, Any], message_name: str) -> Message:
+    """Parse a JSON document into a message after schema validation (the JSON stage of the core).
+
+    Raises ValidationError naming ST-DATA-030/034/035/036 on malformed or non-conforming JSON.
+    """
+    cls = message_class(message_name)
+    if isinstance(data, dict):
+        doc: Any = data
+    else:
+        try:
+            text = data.decode("utf-8") if isinstance(data, bytes | bytearray) else data
+            doc = json.loads(text)
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+            raise ValidationError([violation("ST-DATA-036", "$", f"不是合法的 UTF-8 JSON：{e}", f"not well-formed UTF-8 JSON: {e}")]) from e
+    if not isinstance(doc, dict):
+        raise ValidationError([violation("ST-DATA-036", "$", "JSON 顶层须为对象", "the top level of the JSON document must be an object")])
+    violations = json_violations(doc, message_name)
+    if violations:
+        raise ValidationError(violations)
+    msg = cls()
+    try:
+        if message_name == "ObservationBatch":
+            _fast_batch(doc, msg)
+        elif message_name in ("ReportObservationsRequest", "StreamObservationsRequest"):
+            if "batch" in doc:
+                _fast_batch(doc["batch"], msg.batch)  # type: ignore[attr-defined]
+        else:
+            json_format.ParseDict(doc, msg)
+    except (json_format.ParseError, ValueError, TypeError) as e:
+        raise ValidationError([violation("ST-DATA-035", "$", f"无法转换为 {message_name}：{e}", f"cannot convert to {message_name}: {e}")]) from e
+    return msg
+
+
+def decode_proto(data: bytes, message_name: str) -> Message:
+    """Parse protobuf bytes; malformed bytes raise ValidationError (ST-DATA-035)."""
+    msg = message_class(message_name)()
+    try:
+        msg.ParseFromString(data)
+    except (DecodeError, ValueError, RuntimeError) as e:
+        raise ValidationError([violation("ST-DATA-035", "$", f"protobuf 解码失败：{e}", f"protobuf decoding failed: {e}")]) from e
+    return msg

@@ -1,0 +1,117 @@
+"""What the validation core needs to know about a device and the platform's limits."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from santong.protocols.v1 import common_pb2, data_pb2, device_access_pb2
+
+__all__ = ["DEFAULT_LIMITS", "DeviceState", "ValidationContext", "default_limits", "timestamp_ms"]
+
+SWITCH = common_pb2.VALUE_KIND_SWITCH
+
+
+def default_limits() -> device_access_pb2.Limits:
+    """The limits of spec v1 (统一协议): batch, message size, clock skew, heartbeat, rate."""
+    return device_access_pb2.Limits(
+        max_batch_points=10_000,
+        max_message_bytes=4 * 1024 * 1024,
+        max_clock_skew_ms=5_000,
+        heartbeat_interval_ms=30_000,
+        offline_after_missed=3,
+        max_uploads_per_second=200,
+        max_points_per_definition=10_000,
+    )
+
+
+DEFAULT_LIMITS = default_limits()
+LIVE_MAX_AGE_MS = 300_000
+
+
+def timestamp_ms(ts: Any) -> int:
+    """Milliseconds since the epoch of a google.protobuf.Timestamp."""
+    return int(ts.seconds) * 1000 + int(ts.nanos) // 1_000_000
+
+
+@dataclass
+class DeviceState:
+    """What the platform knows of one device: its definitions, alarms and last sequence.
+
+    The core reads it to validate; call :meth:`apply` after a message was accepted and stored.
+    """
+
+    device_id: str = ""
+    mine_code: str = ""
+    points: dict[int, data_pb2.PointDefinition] = field(default_factory=dict)
+    aliases_by_code: dict[str, int] = field(default_factory=dict)
+    outstations: set[str] = field(default_factory=set)
+    areas: set[str] = field(default_factory=set)
+    stations: set[str] = field(default_factory=set)
+    raised_alarms: set[str] = field(default_factory=set)
+    last_sequence: int = 0
+    # Hot-path caches, rebuilt by apply().
+    alias_set: frozenset[int] = frozenset()
+    switch_aliases: frozenset[int] = frozenset()
+    ranges: dict[int, tuple[float, float]] = field(default_factory=dict)
+
+    def _rebuild(self) -> None:
+        self.alias_set = frozenset(self.points)
+        self.switch_aliases = frozenset(a for a, p in self.points.items() if p.value_kind == SWITCH)
+        self.ranges = {a: (p.range_low, p.range_high) for a, p in self.points.items() if p.value_kind != SWITCH}
+
+    def define_points(self, points: Any) -> None:
+        """Record accepted point definitions."""
+        for p in points:
+            self.points[p.alias] = p
+            self.aliases_by_code[p.point_code] = p.alias
+        self._rebuild()
+
+    def apply(self, message: Any) -> None:
+        """Update the state with an accepted (validated and stored) message."""
+        name = message.DESCRIPTOR.name
+        if name == "RegisterRequest":
+            self.device_id = message.device.device_id or self.device_id
+            self.mine_code = message.mine.mine_code or message.device.mine_code or self.mine_code
+        elif name == "DefinePointsRequest":
+            self.define_points(message.points)
+            self.outstations.update(o.outstation_code for o in message.outstations)
+        elif name == "DefinePositioningRequest":
+            self.areas.update(a.area_code for a in message.areas)
+            self.stations.update(s.station_code for s in message.stations)
+        elif name == "ReportAlarmsRequest":
+            for a in message.alarms:
+                if a.state == common_pb2.ALARM_STATE_RAISED:
+                    self.raised_alarms.add(a.alarm_id)
+                else:
+                    self.raised_alarms.discard(a.alarm_id)
+        seq = _sequence_of(message)
+        if seq is not None and seq > self.last_sequence:
+            self.last_sequence = seq
+
+
+def _sequence_of(message: Any) -> int | None:
+    name = message.DESCRIPTOR.name
+    if name in ("ReportObservationsRequest", "StreamObservationsRequest"):
+        return int(message.batch.sequence)
+    if name == "ObservationBatch":
+        return int(message.sequence)
+    if name in ("ReportAlarmsRequest", "ReportOutstationStatusRequest", "ReportStatisticsRequest", "ReportPersonnelRequest"):
+        return int(message.sequence)
+    return None
+
+
+@dataclass
+class ValidationContext:
+    """Device state, limits and the server clock used by one validation."""
+
+    state: DeviceState = field(default_factory=DeviceState)
+    limits: device_access_pb2.Limits = field(default_factory=default_limits)
+    now_ms: int | None = None
+    # False when validating recorded files offline: the age-at-arrival rule (ST-DATA-032) does not apply.
+    arrival: bool = True
+
+    def clock_ms(self) -> int:
+        """The server time in ms (fixed when now_ms is given, for reproducible tests)."""
+        return self.now_ms if self.now_ms is not None else int(time.time() * 1000)

@@ -1,0 +1,44 @@
+"""The one validation core: validate(message) → violations, each naming its clause."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from google.protobuf.message import Message
+from santong.protocols._codec import decode_json
+from santong.protocols._context import ValidationContext
+from santong.protocols._errors import ValidationError, Violation, must_violations
+from santong.protocols._rules import Report, rules_for
+
+__all__ = ["check", "validate", "validate_json"]
+
+
+def validate(message: Message, context: ValidationContext | None = None, *, path: str = "$") -> list[Violation]:
+    """All violations of a protobuf message, MUST and SHOULD alike. Never raises on message content."""
+    rule = rules_for(message.DESCRIPTOR.name)
+    if rule is None:
+        return []
+    out = Report()
+    try:
+        rule(message, context or ValidationContext(), out, path)
+    except (ValueError, TypeError, OverflowError, KeyError) as e:  # defensive: the core never crashes on input
+        out.add("ST-DATA-035", path, f"无法校验：{e}", f"cannot validate: {e}")
+    return out.violations
+
+
+def validate_json(data: bytes | str | dict[str, Any], message_name: str, context: ValidationContext | None = None) -> tuple[Message | None, list[Violation]]:
+    """JSON stage then rules: (message or None, violations)."""
+    try:
+        msg = decode_json(data, message_name)
+    except ValidationError as e:
+        return None, e.violations
+    return msg, validate(msg, context)
+
+
+def check(message: Message, context: ValidationContext | None = None) -> list[Violation]:
+    """Validate and raise ValidationError on any MUST violation; return the SHOULD warnings."""
+    vs = validate(message, context)
+    bad = must_violations(vs)
+    if bad:
+        raise ValidationError(vs)
+    return vs

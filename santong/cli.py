@@ -1,0 +1,40 @@
+"""The santong command line: one command, subcommands loaded lazily."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+# subcommand → (module, one-line help). Each module has add_arguments(parser) and run(args) -> int.
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "validate": ("santong._validate_cmd", "校验 JSON 报文与 MT/T 1201 文件 / validate JSON payloads and MT/T 1201 files"),
+    "demo": ("santong._demo", "演示：主流程 / the main job on the embedded default"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(prog="santong", description="三统一接口工具集 / 三统一 device-access interface toolkit")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (module, help_text) in SUBCOMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        mod = importlib.import_module(module)
+        mod.add_arguments(p)
+        p.set_defaults(_module=mod)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `santong` command."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args._module.run(args))
+    except KeyboardInterrupt:
+        print("已中断 / interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
