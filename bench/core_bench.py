@@ -12,6 +12,7 @@ from santong.protocols import (
     to_dict,
     validate,
 )
+from santong.protocols._schemas import validator
 from santong.protocols.v1 import common_pb2, data_pb2, device_access_pb2
 
 from bench._timing import entry, rate
@@ -48,6 +49,10 @@ def run() -> list[dict]:
     def parse() -> None:
         cls.FromString(raw)
 
+    def parse_columns() -> None:
+        b = cls.FromString(raw).batch
+        list(b.alias), list(b.value), list(b.time_offset_ms), list(b.status)
+
     def core() -> None:
         m = cls.FromString(raw)
         if validate(m, ctx):
@@ -58,10 +63,19 @@ def run() -> list[dict]:
     def reference() -> None:
         ref.validate(doc)
 
+    fast = validator("ReportObservationsRequest")
+
+    def rust_schema() -> None:
+        fast.is_valid(doc)
+
     bare = rate(parse, N)
+    columns = rate(parse_columns, N)
     ours = rate(core, N)
     reference_rate = rate(reference, N, seconds=1.0, repeats=1)
+    rs_rate = rate(rust_schema, N)
     return [
-        entry("protocols.core.packed_batch", ours, "points/s", "protobuf parse only (no validation)", bare),
+        entry("protocols.core.packed_batch", ours, "points/s", "protobuf parse + columns read into lists (no validation)", columns),
+        entry("protocols.core.packed_batch_vs_lazy_parse", ours, "points/s", "protobuf parse only (upb, lazy)", bare),
+        entry("protocols.json_stage.jsonschema_rs", rs_rate, "points/s", "reference jsonschema on the JSON form", reference_rate),
         entry("protocols.core.packed_batch_vs_jsonschema", ours, "points/s", "reference jsonschema on the JSON form", reference_rate),
     ]

@@ -74,6 +74,7 @@ def _serve(kind: str) -> None:
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
+    sock.listen(2048)  # connections queue until uvicorn starts accepting
     port = sock.getsockname()[1]
 
     async def main() -> None:

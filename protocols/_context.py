@@ -55,11 +55,16 @@ class DeviceState:
     alias_set: frozenset[int] = frozenset()
     switch_aliases: frozenset[int] = frozenset()
     ranges: dict[int, tuple[float, float]] = field(default_factory=dict)
+    lows: dict[int, float] = field(default_factory=dict)
+    highs: dict[int, float] = field(default_factory=dict)
 
     def _rebuild(self) -> None:
         self.alias_set = frozenset(self.points)
         self.switch_aliases = frozenset(a for a, p in self.points.items() if p.value_kind == SWITCH)
         self.ranges = {a: (p.range_low, p.range_high) for a, p in self.points.items() if p.value_kind != SWITCH}
+        inf = float("inf")
+        self.lows = {a: self.ranges.get(a, (-inf, inf))[0] for a in self.points}
+        self.highs = {a: self.ranges.get(a, (-inf, inf))[1] for a in self.points}
 
     def define_points(self, points: Any) -> None:
         """Record accepted point definitions."""

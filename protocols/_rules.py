@@ -8,7 +8,9 @@ Every clause whose catalogue entry says ``checked_by: [core]`` is declared by ex
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Callable, Iterable
+from operator import itemgetter
 from typing import Any
 
 from santong.protocols._catalogue import clause, code_rules, sensor_types, violation
@@ -250,7 +252,7 @@ def _define_points(msg: Any, ctx: ValidationContext, out: Report, path: str) -> 
 )  # fmt: skip
 def _batch(b: Any, ctx: ValidationContext, out: Report, path: str) -> None:
     _sequence(b.sequence, ctx, out, f"{path}.sequence")
-    aliases = b.alias
+    aliases = list(b.alias)  # one conversion per column: builtins run far faster on lists than on upb containers
     n = len(aliases)
     if n == 0:
         _non_empty(0, out, f"{path}.alias", "观测批次", "observations in the batch")
@@ -258,12 +260,13 @@ def _batch(b: Any, ctx: ValidationContext, out: Report, path: str) -> None:
     if n > ctx.limits.max_batch_points:
         out.add("ST-PROTO-008", f"{path}.alias", f"批次含 {n} 个观测，超过上限 {ctx.limits.max_batch_points}", f"{n} observations exceed the batch limit {ctx.limits.max_batch_points}")
         return
-    values, offsets, statuses = b.value, b.time_offset_ms, b.status
+    values, offsets, statuses = list(b.value), list(b.time_offset_ms), list(b.status)
     if len(values) != n or len(offsets) != n or len(statuses) != n or not b.HasField("base_time"):
         out.add("ST-IFACE-005", path, f"列长度不一致或缺少 base_time（alias {n}, value {len(values)}, time_offset_ms {len(offsets)}, status {len(statuses)}）", f"columns differ in length or base_time is missing (alias {n}, value {len(values)}, time_offset_ms {len(offsets)}, status {len(statuses)})")
         return
     state = ctx.state
-    if not state.alias_set.issuperset(aliases):
+    known = state.alias_set.issuperset(aliases)
+    if not known:
         unknown = sorted(set(aliases) - state.alias_set)
         out.add("ST-IFACE-004", f"{path}.alias", f"别名 {unknown[:10]} 未定义", f"aliases {unknown[:10]} are not defined")
     if not _finite(sum(values)):
@@ -279,9 +282,14 @@ def _batch(b: Any, ctx: ValidationContext, out: Report, path: str) -> None:
         for i, a in enumerate(aliases):
             if a in switch and values[i] not in (0.0, 1.0):
                 out.add("ST-DATA-019", f"{path}.value[{i}]", f"开关量值 {values[i]} 不是 0 或 1", f"switch value {values[i]} is neither 0 nor 1")
-    ranges = state.ranges
-    if ranges:
-        _over_range(aliases, values, statuses, ranges, out, path)
+    if state.ranges and known:
+        # C-speed screen: gather each observation's bounds, compare pairwise; the loop runs only on a hit.
+        lows = itemgetter(*aliases)(state.lows)
+        highs = itemgetter(*aliases)(state.highs)
+        if n == 1:
+            lows, highs = (lows,), (highs,)
+        if any(map(operator.lt, values, lows)) or any(map(operator.gt, values, highs)):
+            _over_range(aliases, values, statuses, state.ranges, out, path)
     base = timestamp_ms(b.base_time)
     now = ctx.clock_ms()
     latest = base + max(offsets)

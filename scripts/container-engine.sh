@@ -22,7 +22,7 @@
 # ---------------------------------------------------------------------------------------------- sourced
 if [[ "${BASH_SOURCE[0]:-$0}" != "$0" ]]; then
   _sce_home="${SANTONG_CONTAINER_HOME:-/var/tmp/santong-containers}"
-  if bash "${BASH_SOURCE[0]}" up; then
+  if _SCE_SOURCED=1 bash "${BASH_SOURCE[0]}" up; then
     export CONTAINERS_CONF="${_sce_home}/containers.conf"
     export CONTAINERS_STORAGE_CONF="${_sce_home}/storage.conf"
     export DOCKER_HOST="unix://${_sce_home}/podman.sock"
@@ -226,7 +226,7 @@ cmd_up() {
 case "${1:-up}" in
   up)
     cmd_up
-    [[ -t 1 ]] && { say "# 在当前 shell 中使用 / to use in this shell: source $0  (or: eval \"\$(bash $0 env)\")"; }
+    [[ -t 1 && -z "${_SCE_SOURCED:-}" ]] && { say "# 在当前 shell 中使用 / to use in this shell: source $0  (or: eval \"\$(bash $0 env)\")"; }
     exit 0 ;;
   env) print_env ;;
   status)

@@ -2,6 +2,7 @@
 
 from santong.adapters.mtfile._parser import (
     CHINA_TZ,
+    CLAUSES_CHECKED,
     INCOMPLETE_CLAUSE,
     SUPPORTED_TYPES,
     FileName,
@@ -20,6 +21,7 @@ from santong.adapters.mtfile._parser import (
 
 __all__ = [
     "CHINA_TZ",
+    "CLAUSES_CHECKED",
     "INCOMPLETE_CLAUSE",
     "SUPPORTED_TYPES",
     "FileName",

@@ -27,6 +27,7 @@ from santong.protocols.v1 import common_pb2, data_pb2
 
 __all__ = [
     "CHINA_TZ",
+    "CLAUSES_CHECKED",
     "INCOMPLETE_CLAUSE",
     "SUPPORTED_TYPES",
     "FileName",
@@ -51,6 +52,10 @@ _TIME: Final = "ST-DATA-044"
 _VALUE: Final = "ST-DATA-045"
 _TYPE: Final = "ST-DATA-046"
 _MINE: Final = "ST-DATA-047"
+#: The clauses this parser enforces (grammar of the text files); the validation core checks the content.
+CLAUSES_CHECKED: Final = frozenset(
+    {_NAME, INCOMPLETE_CLAUSE, _FIELDS, _ENCODING, _TIME, _VALUE, _TYPE, _MINE}
+)
 
 CHINA_TZ: Final = timezone(timedelta(hours=8), "UTC+08:00")
 _EIGHT_HOURS: Final = timedelta(hours=8)
@@ -270,11 +275,12 @@ _POWER_STATES: Final = MappingProxyType(
 _DIRECTIONS: Final = MappingProxyType({"1": common_pb2.MINE_DIRECTION_IN, "2": common_pb2.MINE_DIRECTION_OUT})
 _STATUS_CODES: Final = MappingProxyType({str(n): n for n in range(256)})
 
-_NAME_RE: Final = re.compile(r"([0-9]{12})_([A-Z]+)_([0-9]{14})\.(?:txt|TXT)")
-_LOOSE_NAME_RE: Final = re.compile(r"([0-9]{12})_([A-Za-z0-9]+)_([0-9]{14})\.(?:txt|TXT)")
+_NAME_RE: Final = re.compile(r"([0-9]{12})_([A-Z]+)_([0-9]{14})\.txt")
+_LOOSE_NAME_RE: Final = re.compile(r"([0-9]{12})_([A-Za-z0-9]+)_([0-9]{14})\.txt")
 _TIME_RE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}")
-_NUMBER_RE: Final = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
-_NUMBER_CHARS: Final = frozenset("0123456789.+-eE")
+# Plain decimals only (ST-DATA-045): optional minus sign and decimal point, no plus sign, exponent or spaces.
+_NUMBER_RE: Final = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)")
+_NUMBER_CHARS: Final = re.compile(r"[0-9.\-]*")
 _MINE_CODE_RE: Final = re.compile(r"[0-9]{12}")
 _SPLIT_RELATED: Final = re.compile(r"[,&]")
 _SPLIT_TRACK: Final = re.compile(r"[,#]")
@@ -477,8 +483,9 @@ class _Record:
             raise self.error(
                 _VALUE,
                 i,
-                f"{_show(value)} 不是有效的十进制数，请写成如 0.52 的数字",
-                f"{_show(value)} is not a valid decimal number; write a number such as 0.52",
+                f"{_show(value)} 不是普通十进制数，请写成如 0.52、-12.5 的数字（不带正号、指数、单位或空格）",
+                f"{_show(value)} is not a plain decimal number; write e.g. 0.52 or -12.5 (no plus sign, exponent, unit "
+                "or spaces)",
             )
         return result
 
@@ -550,9 +557,9 @@ def _definition(r: _Record) -> data_pb2.PointDefinition:
     related = [code for code in _SPLIT_RELATED.split(r.text(22)) if code]
     return data_pb2.PointDefinition(
         point_code=r.required(0),
-        system_code=r.required(1),
+        system_code=r.text(1),
         outstation_code=r.text(2),
-        sensor_type=r.required(3),
+        sensor_type=r.text(3),
         value_kind=kind,
         unit=r.text(5),
         range_high=r.number(6, default=None if needs_range else 0.0),
@@ -677,6 +684,7 @@ def _personnel(r: _Record, data_time: datetime) -> data_pb2.PersonnelRecord:
         card_code=r.required(0),
         name=r.text(1),
         direction=r.code(2, _DIRECTIONS),
+        entered_mine_at=r.time(3),
         area_code=r.text(5),
         station_code=r.text(7),
         work_organization=r.text(9),
@@ -685,7 +693,6 @@ def _personnel(r: _Record, data_time: datetime) -> data_pb2.PersonnelRecord:
         track=_track(r, 14),
         time=data_time,
         **_kwargs(
-            entered_mine_at=r.optional_time(3),
             exited_mine_at=r.optional_time(4),
             entered_area_at=r.optional_time(6),
             entered_station_at=r.optional_time(8),
@@ -785,7 +792,7 @@ def _columns_to_observations(
     values = fields[3::stride]
     statuses = fields[5::stride]
     stamps = fields[6::stride]
-    if "" in codes or not _NUMBER_CHARS.issuperset("".join(values)):
+    if "" in codes or _NUMBER_CHARS.fullmatch("".join(values)) is None:
         return None
     try:
         numbers = list(map(float, values))
@@ -1089,12 +1096,12 @@ def write_file(
 def _clean(file_name: str, index: int, i: int, fields: Sequence[str], value: str) -> str:
     if not isinstance(value, str):
         raise TypeError(f"字段值须为 str / field values must be str, got {type(value).__name__}")
-    if ";" in value or "~" in value or "\r" in value or "\n" in value:
+    if ";" in value or "~" in value or "|" in value or "\r" in value or "\n" in value:
         raise _fail(
             _FIELDS,
             file_name,
-            f"字段值 {_show(value)} 含有“;”“~”或换行，会破坏记录",
-            f"the value {_show(value)} contains ';', '~' or a line break, which would break the record",
+            f"字段值 {_show(value)} 含有“;”“~”“|”或换行，会破坏记录",
+            f"the value {_show(value)} contains ';', '~', '|' or a line break, which would break the record",
             record_index=index,
             field=fields[i],
         )

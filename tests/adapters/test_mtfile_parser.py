@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -72,6 +73,7 @@ def test_file_name_parts_and_utc_time():
         ("", "ST-DATA-040"),
         ("140421000001_XXXX_20250115103000.txt", "ST-DATA-046"),
         ("140421000001_cdss_20250115103000.txt", "ST-DATA-046"),
+        ("140421000001_CDSS_20250115103000.TXT", "ST-DATA-040"),
         ("140421000001_RYCS_20250115103000.txt", "ST-DATA-046"),
     ],
 )
@@ -322,9 +324,17 @@ def test_line_break_inside_a_field_is_kept():
     assert parsed.observations[0].location == "8101\r\n工作面"
 
 
-def test_leading_zero_status_and_exponent_values_are_numbers():
-    parsed = parse_bytes(CDSS_NAME, cdss(ROW.replace(";0.52;%CH4;0;", ";5.2e-1;%CH4;001;")))
-    assert (parsed.observations[0].value, parsed.observations[0].status) == (0.52, 1)
+@pytest.mark.parametrize(
+    ("text", "value"), [("0.52", 0.52), ("-12.5", -12.5), ("7", 7.0), ("-.5", -0.5), ("3.", 3.0)]
+)
+def test_plain_decimal_numbers(text, value):
+    parsed = parse_bytes(CDSS_NAME, cdss(ROW.replace(";0.52;", f";{text};")))
+    assert parsed.observations[0].value == value
+
+
+def test_status_with_leading_zeros_is_accepted():
+    parsed = parse_bytes(CDSS_NAME, cdss(ROW.replace(";0;2025", ";001;2025")))
+    assert parsed.observations[0].status == 1
 
 
 def test_repeated_times_share_one_conversion():
@@ -394,6 +404,12 @@ def test_missing_end_says_it_will_be_retried():
         (ROW.replace(";0.52;", ";nan;"), "ST-DATA-045", "测点值"),
         (ROW.replace(";0.52;", ";inf;"), "ST-DATA-045", "测点值"),
         (ROW.replace(";0.52;", ";1e999;"), "ST-DATA-045", "测点值"),
+        (ROW.replace(";0.52;", ";5.2e-1;"), "ST-DATA-045", "测点值"),  # no exponents
+        (ROW.replace(";0.52;", ";+0.52;"), "ST-DATA-045", "测点值"),
+        (ROW.replace(";0.52;", ";1,000.5;"), "ST-DATA-045", "测点值"),
+        (ROW.replace(";0.52;", ";0.52%;"), "ST-DATA-045", "测点值"),
+        (ROW.replace(";0.52;", ";-;"), "ST-DATA-045", "测点值"),
+        (ROW.replace(";0.52;", ";" + "9" * 400 + ";"), "ST-DATA-045", "测点值"),
         (ROW.replace(";0.52;", ";1_0;"), "ST-DATA-045", "测点值"),
         (ROW.replace(";0.52;", ";０.５;"), "ST-DATA-045", "测点值"),  # full-width digits
         (ROW.replace(";0;2025", ";abc;2025"), "ST-DATA-045", "测点状态"),
@@ -449,11 +465,12 @@ def test_bad_whole_files(name, data, clause):
         ("CDDY", "P1;01;F1;0001;MN;%;4;0;;;;;;;;;;;loc;;;;;", "ST-DATA-044", "数据时间"),
         ("FZSS", "F1;0;3;2025-01-15 10:30:00", "ST-DATA-045", "供电状态"),
         ("JZSS", "S1;7;1;2025-01-15 10:30:00", "ST-DATA-045", "运行状态"),
-        ("RYSS", "C1;王;3;;;;;;;;;;;;", "ST-DATA-045", "出入井标志"),
-        ("RYSS", "C1;王;1;;;;;;;;x;;;;", "ST-DATA-045", "与基站距离"),
-        ("RYSS", "C1;王;1;;;;;;;;;;;;S1-2025-01-15 10:30:00", "ST-DATA-045", "行进轨迹"),
-        ("RYSS", "C1;王;1;;;;;;;;;;;;S1&2025-01-15", "ST-DATA-044", "行进轨迹"),
+        ("RYSS", "C1;王;3;2025-01-15 08:00:00;;;;;;;;;;;", "ST-DATA-045", "出入井标志"),
+        ("RYSS", "C1;王;1;2025-01-15 08:00:00;;;;;;;x;;;;", "ST-DATA-045", "与基站距离"),
+        ("RYSS", "C1;王;1;2025-01-15 08:00:00;;;;;;;;;;;S1-2025-01-15 10:30:00", "ST-DATA-045", "行进轨迹"),
+        ("RYSS", "C1;王;1;2025-01-15 08:00:00;;;;;;;;;;;S1&2025-01-15", "ST-DATA-044", "行进轨迹"),
         ("RYSS", "C1;王;1;2025-01-15;;;;;;;;;;;", "ST-DATA-044", "入井时刻"),
+        ("RYSS", "C1;王;1;;;;;;;;;;;;", "ST-DATA-044", "入井时刻"),
         ("RYQY", "A1;区;一般区域;-1;2025-01-15 08:00:00", "ST-DATA-045", "核定人数"),
         ("YCBJ", "P1;0001;loc;%;001;;;;;;;;;;;;2025-01-15 10:30:00", "ST-DATA-044", "开始时间"),
         (
@@ -522,6 +539,7 @@ def test_rewriting_every_sample_gives_the_same_result(path):
         (dict(records=[["P;1", "0001", "loc", "1", "%", "0", "2025-01-15 10:30:00"]]), "ST-DATA-042"),
         (dict(records=[["P1", "0001", "a~b", "1", "%", "0", "2025-01-15 10:30:00"]]), "ST-DATA-042"),
         (dict(mine_name="line\nbreak"), "ST-DATA-042"),
+        (dict(mine_name="a|b"), "ST-DATA-042"),
         (dict(mine_name="\U0001f600", encoding="gbk"), "ST-DATA-043"),
     ],
 )
@@ -540,7 +558,7 @@ def test_writer_needs_an_aware_time():
         write_file(MINE, "x", "CDSS", [], datetime(2025, 1, 15))
 
 
-field_text = st.text(st.characters(exclude_categories=("Cs",), exclude_characters=";~\r\n"), max_size=12)
+field_text = st.text(st.characters(exclude_categories=("Cs",), exclude_characters=";~|\r\n"), max_size=12)
 times = st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2100, 1, 1)).map(
     lambda d: d.replace(microsecond=0, tzinfo=UTC)
 )
@@ -557,15 +575,8 @@ observations = st.builds(
 
 
 def _record(o: Observation) -> list[str]:
-    return [
-        o.point_code,
-        o.sensor_type,
-        o.location,
-        repr(o.value),
-        o.unit,
-        str(o.status),
-        format_time(o.time),
-    ]
+    value = format(Decimal(repr(o.value)), "f")  # plain decimal, no exponent; parses back to the same float
+    return [o.point_code, o.sensor_type, o.location, value, o.unit, str(o.status), format_time(o.time)]
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -660,7 +671,9 @@ def test_grammar_shaped_text_raises_only_mtfile_error(name, body, encoding):
 def test_records_with_the_right_field_count_raise_only_mtfile_error(name, data):
     count = SUPPORTED_TYPES[name.split("_")[1]].field_count
     values = st.one_of(
-        st.sampled_from(["", "0", "1", "2", "9", "001", "011", "MN", "KG", "LJ", "-1.5", "1e999", "abc"]),
+        st.sampled_from(
+            ["", "0", "1", "2", "9", "001", "011", "MN", "KG", "LJ", "-1.5", "1e999", "abc", "9" * 400]
+        ),
         st.sampled_from(
             ["2025-01-15 10:30:00", "9999-12-31 23:59:59", "0001-01-01 07:59:59", "2025-13-01 00:00:00"]
         ),

@@ -1,0 +1,522 @@
+"""The HTTP/JSON transport of the mock platform: a Starlette app on uvicorn (httptools + uvloop).
+
+Same operations, semantics and errors as the gRPC transport (ST-IFACE-002): every body is decoded by the one
+validation core (``santong.protocols.decode_json``: JSON stage and fast path), then ``Platform.call`` runs the
+rules, stores and answers; errors are the JSON form of ``google.rpc.Status`` with a ``google.rpc.BadRequest``
+whose reasons are clause IDs (ST-IFACE-003), with the HTTP status of ST-IFACE-015.
+
+Transport guards: content type ``application/json`` (415, ST-IFACE-009); bodies read incrementally and cut off
+at ``Limits.max_message_bytes`` (413, ST-PROTO-009); a deadline on the body (408); a deadline and a size cap on
+the request head (slow-loris connections are closed, see :func:`guarded_protocol`).
+
+Example::
+
+    app = create_app(platform)
+    server = HttpServer(app, port=0)
+    port = await server.start()
+    ...
+    await server.stop()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+import math
+import socket
+import time
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from typing import TYPE_CHECKING, Any
+
+from google.protobuf import duration_pb2
+from google.protobuf.message import Message
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from santong.mock_platform._errors import GRPC_CODES, PlatformError
+from santong.mock_platform._openapi import DEVICE_OPERATIONS, Operation, openapi_document
+from santong.protocols import ValidationError, Violation, decode_json, default_limits, message_class, to_dict
+
+if TYPE_CHECKING:
+    from santong.mock_platform._service import Platform
+
+__all__ = [
+    "DEVICE_HEADER",
+    "INSPECTION_HEADER",
+    "HttpServer",
+    "create_app",
+    "guarded_protocol",
+    "status_body",
+]
+
+log = logging.getLogger("santong.mock_platform.http")
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+DEVICE_HEADER = "x-santong-device-id"
+INSPECTION_HEADER = "x-santong-inspection-token"
+BAD_REQUEST_TYPE = "type.googleapis.com/google.rpc.BadRequest"
+RETRY_INFO_TYPE = "type.googleapis.com/google.rpc.RetryInfo"
+BODY_TIMEOUT_S = 30.0
+MAX_WAIT_S = 60.0
+
+_JSON = b"application/json"
+_CLOSE = (b"connection", b"close")
+_ACK_RESPONSES = frozenset(
+    ("ReportObservationsResponse", "StreamObservationsResponse", "ReportAlarmsResponse", "ReportOutstationStatusResponse",
+     "ReportStatisticsResponse", "ReportPersonnelResponse")
+)  # fmt: skip
+_ACK_STATUS = {0: "ACK_STATUS_UNSPECIFIED", 1: "ACK_STATUS_ACCEPTED", 2: "ACK_STATUS_DUPLICATE", 3: "ACK_STATUS_REJECTED"}
+
+
+# --------------------------------------------------------------------------- errors as google.rpc.Status JSON
+
+
+def _field(path: str) -> str:
+    """A violation path as a BadRequest field: ``$.points[3].unit`` → ``points[3].unit``."""
+    if path.startswith("$."):
+        return path[2:]
+    return "" if path == "$" else path
+
+
+def _duration(seconds: float) -> str:
+    d = duration_pb2.Duration()
+    d.FromNanoseconds(int(round(seconds * 1e9)))
+    return d.ToJsonString()
+
+
+def status_dict(code: int, message: str, violations: list[Violation] = (), retry_after_s: float | None = None) -> dict[str, Any]:  # type: ignore[assignment]
+    """The JSON form of a google.rpc.Status with a BadRequest (and RetryInfo) detail."""
+    details: list[dict[str, Any]] = []
+    if violations:
+        details.append(
+            {
+                "@type": BAD_REQUEST_TYPE,
+                "fieldViolations": [
+                    {"field": _field(v.path), "description": f"{v.message_zh} / {v.message_en}", "reason": v.clause_id} for v in violations
+                ],
+            }
+        )
+    if retry_after_s is not None:
+        details.append({"@type": RETRY_INFO_TYPE, "retryDelay": _duration(max(0.0, retry_after_s))})
+    out: dict[str, Any] = {"code": code, "message": message}
+    if details:
+        out["details"] = details
+    return out
+
+
+def status_body(error: PlatformError | ValidationError) -> bytes:
+    """The HTTP body of an error: google.rpc.Status JSON (ST-IFACE-003)."""
+    if isinstance(error, PlatformError):
+        d = status_dict(error.grpc_code, error.message, error.violations, error.retry_after_s)
+    else:
+        d = status_dict(GRPC_CODES["INVALID_ARGUMENT"], str(error), error.violations)
+    return _dumps(d)
+
+
+def _dumps(d: Any) -> bytes:
+    return json.dumps(d, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _transport_error(code: str, http_status: int, clause_id: str, path: str, zh: str, en: str) -> PlatformError:
+    from santong.mock_platform._errors import violation
+
+    return PlatformError(code, zh, en, [violation(clause_id, path, zh, en)], http_status=http_status)
+
+
+# --------------------------------------------------------------------------- responses
+
+
+def _ack_dict(ack: Any) -> dict[str, Any]:
+    """``to_dict`` of an Ack without json_format (the hot path); tests prove it equal to ``to_dict``."""
+    d: dict[str, Any] = {}
+    if ack.sequence:
+        d["sequence"] = str(ack.sequence)
+    if ack.status:
+        d["status"] = _ACK_STATUS.get(ack.status, ack.status)
+    if ack.accepted:
+        d["accepted"] = ack.accepted
+    if ack.violations:
+        vs = []
+        for v in ack.violations:
+            e = {}
+            for name in ("clause_id", "path", "message_zh", "message_en"):
+                if x := getattr(v, name):
+                    e[name] = x
+            vs.append(e)
+        d["violations"] = vs
+    if ack.HasField("server_time"):
+        d["server_time"] = ack.server_time.ToJsonString()
+    return d
+
+
+def response_dict(message: Message) -> dict[str, Any]:
+    """The JSON form of a response message (Ack responses on a fast path)."""
+    if message.DESCRIPTOR.name in _ACK_RESPONSES:
+        ack = message.ack  # type: ignore[attr-defined]
+        return {"ack": _ack_dict(ack)} if message.HasField("ack") else {}
+    return to_dict(message)
+
+
+async def _send(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None, close: bool = False) -> None:
+    h = [(b"content-type", _JSON), (b"content-length", str(len(body)).encode())]
+    if headers:
+        h.extend(headers)
+    if close:
+        h.append(_CLOSE)
+    await send({"type": "http.response.start", "status": status, "headers": h})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _send_error(send: Send, error: PlatformError | ValidationError, close: bool = False) -> None:
+    headers = []
+    status = error.http_status
+    if isinstance(error, PlatformError) and error.retry_after_s is not None:
+        headers.append((b"retry-after", str(max(0, math.ceil(error.retry_after_s))).encode()))
+    await _send(send, status, status_body(error), headers, close)
+
+
+# --------------------------------------------------------------------------- request parsing
+
+
+class _Head:
+    """The headers of a request the transport cares about."""
+
+    __slots__ = ("content_type", "content_length", "device_id", "token", "inspection_token")
+
+    def __init__(self, scope: Scope) -> None:
+        self.content_type: bytes | None = None
+        self.content_length: int | None = None
+        self.device_id: str | None = None
+        self.token: str | None = None
+        self.inspection_token: str | None = None
+        for name, value in scope["headers"]:
+            if name == b"content-type":
+                self.content_type = value
+            elif name == b"content-length":
+                try:
+                    self.content_length = int(value)
+                except ValueError:
+                    self.content_length = None
+            elif name == b"x-santong-device-id":
+                self.device_id = value.decode("latin-1")
+            elif name == b"authorization":
+                scheme, _, cred = value.decode("latin-1").partition(" ")
+                self.token = cred.strip() if scheme.lower() == "bearer" and cred.strip() else None
+            elif name == b"x-santong-inspection-token":
+                self.inspection_token = value.decode("latin-1")
+
+
+def json_content_type(value: bytes | None) -> bool:
+    """True for ``application/json`` with no charset or charset utf-8 (ST-IFACE-009)."""
+    if value is None:
+        return False
+    media, *params = value.split(b";")
+    if media.strip().lower() != _JSON:
+        return False
+    for p in params:
+        key, _, val = p.strip().partition(b"=")
+        if key.strip().lower() == b"charset" and val.strip().strip(b'"').lower() not in (b"utf-8", b"utf8"):
+            return False
+    return True
+
+
+class _Disconnected(Exception):
+    """The client went away before the body was complete."""
+
+
+async def read_body(receive: Receive, limit: int, declared: int | None, timeout_s: float = BODY_TIMEOUT_S) -> bytes:
+    """The request body, read incrementally: 413 past ``limit`` bytes, 408 past ``timeout_s``.
+
+    Raises PlatformError (413/408) or _Disconnected; never holds more than ``limit`` bytes.
+    """
+    if declared is not None and declared > limit:
+        raise _too_large(declared, limit)
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async with asyncio.timeout(timeout_s):
+            while True:
+                msg = await receive()
+                if msg["type"] == "http.disconnect":
+                    raise _Disconnected
+                chunk = msg.get("body", b"")
+                if chunk:
+                    size += len(chunk)
+                    if size > limit:
+                        raise _too_large(size, limit)
+                    chunks.append(chunk)
+                if not msg.get("more_body", False):
+                    break
+    except TimeoutError:
+        raise PlatformError(
+            "DEADLINE_EXCEEDED", f"请求体未在 {timeout_s:g} s 内到达", f"the request body did not arrive within {timeout_s:g} s", http_status=408
+        ) from None
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _too_large(size: int, limit: int) -> PlatformError:
+    return _transport_error(
+        "RESOURCE_EXHAUSTED", 413, "ST-PROTO-009", "$",
+        f"请求体至少 {size} 字节，超过上限 {limit} 字节", f"the body has at least {size} bytes, above the limit of {limit} bytes",
+    )  # fmt: skip
+
+
+def _peer(scope: Scope) -> str:
+    client = scope.get("client")
+    if not client:
+        return ""
+    host, port = client[0], client[1]
+    return f"ipv6:[{host}]:{port}" if ":" in host else f"ipv4:{host}:{port}"
+
+
+# --------------------------------------------------------------------------- endpoints
+
+
+class _DeviceCall:
+    """ASGI endpoint of one device RPC: guards, ``decode_json``, ``Platform.call``, JSON answer."""
+
+    def __init__(self, platform: Platform, op: Operation) -> None:
+        self.platform = platform
+        self.op = op
+        self.limits = getattr(platform, "limits", None) or default_limits()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        head = _Head(scope)
+        if not json_content_type(head.content_type):
+            shown = head.content_type.decode("latin-1") if head.content_type else "（无 none）"
+            err = _transport_error(
+                "INVALID_ARGUMENT", 415, "ST-IFACE-009", "$",
+                f"内容类型 {shown} 不是 application/json（UTF-8）", f"content type {shown} is not application/json (UTF-8)",
+            )  # fmt: skip
+            await _send_error(send, err, close=True)  # the unread body must not be parsed as the next request
+            return
+        try:
+            body = await read_body(receive, int(self.limits.max_message_bytes), head.content_length)
+        except _Disconnected:
+            return
+        except PlatformError as e:
+            await _send_error(send, e, close=True)
+            return
+        try:
+            request = decode_json(body, self.op.request)
+        except ValidationError as e:
+            await _send_error(send, e)
+            return
+        await self.answer(send, request, head, _peer(scope))
+
+    async def answer(self, send: Send, request: Message, head: _Head, peer: str) -> None:
+        try:
+            response = await self.platform.call(self.op.rpc, request, device_id=head.device_id, token=head.token, peer=peer)
+        except PlatformError as e:
+            await _send_error(send, e)
+            return
+        await _send(send, 200, _dumps(response_dict(response)))
+
+
+class _PlatformInfo:
+    """``GET /v1/platform/info``: GetPlatformInfo, no credentials (ST-IFACE-008)."""
+
+    def __init__(self, platform: Platform) -> None:
+        self.platform = platform
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        head = _Head(scope)
+        request = message_class("GetPlatformInfoRequest")()
+        try:
+            response = await self.platform.call("GetPlatformInfo", request, device_id=head.device_id, token=head.token, peer=_peer(scope))
+        except PlatformError as e:
+            await _send_error(send, e)
+            return
+        await _send(send, 200, _dumps(to_dict(response)))
+
+
+def _openapi_endpoint() -> Callable[[Request], Awaitable[Response]]:
+    body = _dumps(openapi_document())
+
+    async def openapi(request: Request) -> Response:
+        return Response(body, media_type="application/json")
+
+    return openapi
+
+
+async def _http_exception(request: Request, exc: Exception) -> Response:
+    status = getattr(exc, "status_code", 400)
+    code = {404: "NOT_FOUND", 405: "UNIMPLEMENTED"}.get(status, "INVALID_ARGUMENT")
+    detail = getattr(exc, "detail", "") or ""
+    headers = dict(getattr(exc, "headers", None) or {})
+    return Response(_dumps(status_dict(GRPC_CODES[code], f"{status} {detail}".strip())), status, headers, media_type="application/json")
+
+
+def create_app(platform: Platform) -> Starlette:
+    """The Starlette app of the HTTP/JSON transport for `platform`.
+
+    Routes: ``GET /v1/platform/info``; ``POST /v1/device/{register,define-points,report-observations,…}``;
+    ``GET /v1/device/commands?wait=S`` (long poll) and ``POST /v1/device/command-results``; ``GET /openapi.json``;
+    ``/inspect/…`` and ``/faults/…`` behind ``x-santong-inspection-token``.
+    """
+    routes: list[Any] = [
+        Route("/openapi.json", _openapi_endpoint(), methods=["GET"]),
+        Route("/v1/platform/info", _PlatformInfo(platform), methods=["GET"]),
+    ]
+    routes += [Route(op.path, _DeviceCall(platform, op), methods=["POST"]) for op in DEVICE_OPERATIONS]
+    return Starlette(routes=routes, exception_handlers={HTTPException: _http_exception})
+
+
+# --------------------------------------------------------------------------- uvicorn: guarded protocol and server
+
+
+def guarded_protocol(header_timeout_s: float = 10.0, max_header_bytes: int = 64 * 1024) -> type[asyncio.Protocol]:
+    """uvicorn's httptools protocol with a deadline and a size cap on every request head.
+
+    uvicorn alone waits forever for the rest of a head (slow loris); this protocol closes a connection whose
+    head is not complete within ``header_timeout_s`` or grows past ``max_header_bytes`` (431).
+    """
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    class GuardedHttpToolsProtocol(HttpToolsProtocol):
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            self._head_timer: asyncio.TimerHandle | None = None
+            self._head_open = True
+            self._head_bytes = 0
+            super().connection_made(transport)
+            self._arm()
+
+        def _arm(self) -> None:
+            if self._head_timer is not None:
+                self._head_timer.cancel()
+            self._head_timer = self.loop.call_later(header_timeout_s, self._head_timeout)
+
+        def _disarm(self) -> None:
+            if self._head_timer is not None:
+                self._head_timer.cancel()
+                self._head_timer = None
+
+        def _head_timeout(self) -> None:
+            self._head_timer = None
+            if self._head_open and not self.transport.is_closing():
+                if self.cycle is None or self.cycle.response_complete:
+                    self.transport.write(b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                self.transport.close()
+
+        def data_received(self, data: bytes) -> None:
+            if self._head_open:
+                self._head_bytes += len(data)
+                if self._head_bytes > max_header_bytes:
+                    self._disarm()
+                    self.transport.write(b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                    self.transport.close()
+                    return
+            super().data_received(data)
+
+        def on_message_begin(self) -> None:
+            super().on_message_begin()
+            self._head_open = True
+            self._head_bytes = 0
+            self._arm()
+
+        def on_headers_complete(self) -> None:
+            self._head_open = False
+            self._disarm()
+            super().on_headers_complete()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+    return GuardedHttpToolsProtocol
+
+
+class HttpServer:
+    """uvicorn serving an app in the running event loop, on ``host:port`` (port 0: the OS picks).
+
+    Example::
+
+        server = HttpServer(create_app(platform))
+        port = await server.start()
+        await server.stop()
+    """
+
+    def __init__(
+        self,
+        app: Any,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        ssl_context: Any = None,
+        header_timeout_s: float = 10.0,
+        keep_alive_s: int = 5,
+        graceful_s: float = 2.0,
+    ) -> None:
+        import uvicorn
+
+        self.host = host
+        self.port = port
+        config = uvicorn.Config(
+            app,
+            http=guarded_protocol(header_timeout_s),
+            lifespan="off",
+            log_level="warning",
+            access_log=False,
+            timeout_keep_alive=keep_alive_s,
+            timeout_graceful_shutdown=int(math.ceil(graceful_s)),
+            ssl_context_factory=(lambda _config, _default: ssl_context) if ssl_context is not None else None,
+        )
+        self._config = config
+
+        class _Server(uvicorn.Server):
+            @contextlib.contextmanager
+            def capture_signals(self) -> Iterator[None]:  # the embedding process owns its signals
+                yield
+
+        self._server = _Server(config)
+        self._task: asyncio.Task[None] | None = None
+        self._sock: socket.socket | None = None
+
+    def _bind(self) -> socket.socket:
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, self.port))
+        sock.listen(1024)
+        sock.setblocking(False)
+        return sock
+
+    async def start(self) -> int:
+        """Bind, start serving in the background and return the bound port."""
+        self._sock = self._bind()
+        self.port = self._sock.getsockname()[1]
+        self._task = asyncio.get_running_loop().create_task(self._server.serve(sockets=[self._sock]))
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if self._task.done():
+                self._task.result()
+                raise RuntimeError("HTTP server stopped during start-up")
+            if time.monotonic() > deadline:
+                raise RuntimeError("HTTP server did not start within 10 s")
+            await asyncio.sleep(0.005)
+        return self.port
+
+    async def stop(self) -> None:
+        """Stop accepting, let running requests finish (briefly), close connections."""
+        if self._task is None:
+            return
+        self._server.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._task = None
+
+    @property
+    def url(self) -> str:
+        """Base URL, e.g. http://127.0.0.1:8080."""
+        scheme = "https" if self._config.is_ssl else "http"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{scheme}://{host}:{self.port}"

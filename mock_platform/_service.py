@@ -1,0 +1,837 @@
+"""The transport-agnostic platform: authentication, sessions, validation, storage, acknowledgements, commands.
+
+Transports (gRPC in ``_grpc.py``, HTTP/JSON in ``_http.py``) turn a request into
+``await platform.call(method, message, device_id=..., token=..., peer=...)`` and a
+:class:`PlatformError` into their status (gRPC status with a BadRequest detail, ST-IFACE-003; HTTP status per
+ST-IFACE-015). Observation streams call :meth:`Platform.stream_ack` per batch: a rejected batch gives an Ack
+REJECTED and the stream goes on.
+
+Example::
+
+    async with Platform(PlatformConfig(devices={"KJ70N-0001": "secret"})) as p:
+        resp = await p.call("Register", register_request, device_id="KJ70N-0001", token="secret")
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from google.protobuf.message import DecodeError, Message
+
+from santong.mock_platform._config import PlatformConfig
+from santong.mock_platform._errors import PlatformError, violation
+from santong.mock_platform._faults import FaultInjector
+from santong.mock_platform._ingest import DUPLICATE, define_job, log_job, log_row, upload_job
+from santong.mock_platform._store import Store
+from santong.protocols import DeviceState, ValidationContext, Violation, must_violations, validate
+from santong.protocols.v1 import data_pb2, device_access_pb2, platform_pb2
+
+__all__ = [
+    "CAPABILITIES",
+    "DEVICE_METHODS",
+    "METHODS",
+    "UPLOAD_METHODS",
+    "Platform",
+    "PlatformConfig",
+    "PlatformError",
+]
+
+log = logging.getLogger("santong.mock_platform")
+
+pb = device_access_pb2
+
+# RPC name → (request class, response class) of every unary method, plus the two streams.
+METHODS: dict[str, tuple[type[Message], type[Message]]] = {
+    "Register": (pb.RegisterRequest, pb.RegisterResponse),
+    "DefinePoints": (pb.DefinePointsRequest, pb.DefinePointsResponse),
+    "ReportObservations": (pb.ReportObservationsRequest, pb.ReportObservationsResponse),
+    "StreamObservations": (pb.StreamObservationsRequest, pb.StreamObservationsResponse),
+    "ReportAlarms": (pb.ReportAlarmsRequest, pb.ReportAlarmsResponse),
+    "ReportOutstationStatus": (pb.ReportOutstationStatusRequest, pb.ReportOutstationStatusResponse),
+    "ReportStatistics": (pb.ReportStatisticsRequest, pb.ReportStatisticsResponse),
+    "DefinePositioning": (pb.DefinePositioningRequest, pb.DefinePositioningResponse),
+    "ReportPersonnel": (pb.ReportPersonnelRequest, pb.ReportPersonnelResponse),
+    "Heartbeat": (pb.HeartbeatRequest, pb.HeartbeatResponse),
+    "Commands": (pb.CommandsRequest, pb.CommandsResponse),
+    "GetPlatformInfo": (platform_pb2.GetPlatformInfoRequest, platform_pb2.GetPlatformInfoResponse),
+}
+DEVICE_METHODS = frozenset(METHODS) - {"GetPlatformInfo"}
+UPLOAD_METHODS = frozenset(
+    {"ReportObservations", "StreamObservations", "ReportAlarms", "ReportOutstationStatus", "ReportStatistics", "ReportPersonnel"}
+)
+DEFINE_METHODS = frozenset({"DefinePoints", "DefinePositioning"})
+CAPABILITIES = (
+    "observations.unary", "observations.stream", "alarms", "outstation_status", "statistics", "personnel",
+    "commands", "commands.time_sync", "commands.configure", "commands.resend_definitions", "commands.write_point",
+    "heartbeat", "replay_dedup", "tls", "mtls",
+)  # fmt: skip
+AUTH_HEADER = "authorization"
+DEVICE_HEADER = "x-santong-device-id"
+INSPECTION_HEADER = "x-santong-inspection-token"
+
+
+def _sha(token: str) -> bytes:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
+
+
+def _version_key(v: str) -> tuple[int, ...] | None:
+    parts = v.strip().split(".")
+    if len(parts) < 2 or not all(p.isdigit() and len(p) < 9 for p in parts):
+        return None
+    return tuple(int(p) for p in parts)
+
+
+def _sequence(req: Message) -> int:
+    name = req.DESCRIPTOR.name
+    if name in ("ReportObservationsRequest", "StreamObservationsRequest"):
+        return int(req.batch.sequence)  # type: ignore[attr-defined]
+    return int(req.sequence)  # type: ignore[attr-defined]
+
+
+def _pb_violations(vs: Iterable[Violation]) -> list[device_access_pb2.Violation]:
+    return [pb.Violation(clause_id=v.clause_id, path=v.path, message_zh=v.message_zh, message_en=v.message_en) for v in vs]
+
+
+class _Bucket:
+    """Token bucket of the per-device upload rate (ST-PROTO-010)."""
+
+    __slots__ = ("rate", "tokens", "stamp")
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self.tokens = rate
+        self.stamp = time.monotonic()
+
+    def take(self) -> float:
+        """0.0 when an upload may go now, else the seconds to wait."""
+        now = time.monotonic()
+        self.tokens = min(self.rate, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return 0.0
+        return (1.0 - self.tokens) / self.rate
+
+
+@dataclass(eq=False)
+class Device:
+    """What the platform holds in memory about one device (rebuilt from the store after a restart)."""
+
+    device_id: str
+    token_sha256: bytes | None = None
+    state: DeviceState = field(default_factory=DeviceState)
+    registered: bool = False
+    session_id: str = ""
+    negotiated_version: str = ""
+    registered_ms: int | None = None
+    register_request: bytes = b""
+    alive_ms: int | None = None  # last call of any kind (ST-PROTO-006)
+    last_heartbeat_ms: int | None = None
+    online: bool = False
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    bucket: _Bucket | None = None
+    commands: asyncio.Queue[device_access_pb2.Command] = field(default_factory=asyncio.Queue)
+    command_streams: int = 0
+    time_sync_pending: bool = False
+
+
+class Platform:
+    """The mock platform's behaviour, independent of the transport.
+
+    Attributes: ``config``, ``limits``, ``store``, ``faults`` (:class:`FaultInjector`), ``inspection``
+    (:class:`~santong.mock_platform._inspection.Inspection`), ``devices`` (device_id → :class:`Device`).
+    """
+
+    def __init__(self, config: PlatformConfig | None = None) -> None:
+        from santong.mock_platform._inspection import Inspection
+
+        self.config = config or PlatformConfig()
+        self.limits = device_access_pb2.Limits()
+        self.limits.CopyFrom(self.config.limits)
+        self.store = Store(self.config.db_path, self.config.synchronous)
+        self.faults = FaultInjector(self)
+        self.inspection = Inspection(self)
+        self.devices: dict[str, Device] = {}
+        self._monitor: asyncio.Task[None] | None = None
+        self._started = False
+        self._versions = {v: k for v in self.config.supported_versions if (k := _version_key(v)) is not None}
+        for device_id, token in self.config.devices.items():
+            self._set_credentials(device_id, token)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        """Open the store, rebuild device states from it, start the offline monitor."""
+        if self._started:
+            return
+        await self.store.open()
+        await self._rebuild()
+        for device_id, token in self.config.devices.items():
+            self.add_device(device_id, token)
+        self._monitor = asyncio.get_running_loop().create_task(self._monitor_loop(), name="santong-mock-monitor")
+        self._started = True
+        self.log_event("", "platform:start", "EVENT", "OK", f"db={self.config.db_path or ':memory:'}")
+
+    async def close(self) -> None:
+        """Stop background work, let queued writes commit, close the store."""
+        if not self._started:
+            return
+        self._started = False
+        self.faults.clear()
+        if self._monitor is not None:
+            self._monitor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._monitor
+        self.log_event("", "platform:stop", "EVENT", "OK", "")
+        await self.store.close()
+
+    async def __aenter__(self) -> Platform:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def now_ms(self) -> int:
+        """The platform clock in ms since the epoch (including configured and injected offsets)."""
+        return int(time.time() * 1000) + self.config.clock_offset_ms + self.faults.clock_offset_ms
+
+    def server_time(self) -> Any:
+        """The platform clock as a google.protobuf.Timestamp."""
+        ts = pb.Ack().server_time
+        ms = self.now_ms()
+        ts.seconds, ts.nanos = ms // 1000, (ms % 1000) * 1_000_000
+        return ts
+
+    # ------------------------------------------------------------------ devices and credentials
+
+    def _set_credentials(self, device_id: str, token: str) -> Device:
+        dev = self.devices.get(device_id)
+        if dev is None:
+            dev = self.devices[device_id] = Device(device_id=device_id, state=DeviceState(device_id=device_id))
+        dev.token_sha256 = _sha(token)
+        return dev
+
+    def add_device(self, device_id: str, token: str) -> dict[str, Any]:
+        """Give a device credentials (or new ones); stored so that a file database keeps them."""
+        if not device_id or not isinstance(device_id, str) or not isinstance(token, str) or not token:
+            raise PlatformError("INVALID_ARGUMENT", "设备标识与令牌不可为空", "device_id and token must be non-empty strings")
+        dev = self._set_credentials(device_id, token)
+        if self.store._thread is not None:
+            digest = dev.token_sha256
+
+            def job(conn: Any) -> None:
+                conn.execute(
+                    "INSERT INTO devices (device_id, token_sha256) VALUES (?, ?) "
+                    "ON CONFLICT(device_id) DO UPDATE SET token_sha256 = excluded.token_sha256",
+                    (device_id, digest),
+                )
+
+            self.store.write_nowait(job)
+        return {"device_id": device_id}
+
+    async def _rebuild(self) -> None:
+        """Rebuild every device's state (credentials, session, definitions, alarms, last sequence) from the store."""
+
+        def load(conn: Any) -> dict[str, Any]:
+            return {
+                "devices": conn.execute(
+                    "SELECT device_id, token_sha256, registered, register_request, session_id, negotiated_version,"
+                    " registered_ms, last_heartbeat_ms FROM devices"
+                ).fetchall(),
+                "points": conn.execute("SELECT device_id, definition FROM points ORDER BY device_id, alias").fetchall(),
+                "outstations": conn.execute("SELECT device_id, outstation_code FROM outstations").fetchall(),
+                "areas": conn.execute("SELECT device_id, area_code FROM areas").fetchall(),
+                "stations": conn.execute("SELECT device_id, station_code FROM stations").fetchall(),
+                "seqs": conn.execute("SELECT device_id, max(sequence) FROM uploads GROUP BY device_id").fetchall(),
+                "alarms": conn.execute(
+                    "SELECT device_id, alarm_id, state FROM alarms WHERE id IN (SELECT max(id) FROM alarms GROUP BY device_id, alarm_id)"
+                ).fetchall(),
+                "commands": conn.execute(
+                    "SELECT device_id, command FROM commands WHERE sent_ms IS NULL ORDER BY issued_ms"
+                ).fetchall(),
+            }
+
+        data = await self.store.read(load)
+        for device_id, digest, registered, reg, session_id, version, reg_ms, hb_ms in data["devices"]:
+            dev = self.devices.get(device_id) or Device(device_id=device_id, state=DeviceState(device_id=device_id))
+            self.devices[device_id] = dev
+            if digest is not None and dev.token_sha256 is None:
+                dev.token_sha256 = bytes(digest)
+            dev.registered = bool(registered)
+            dev.session_id, dev.negotiated_version = session_id, version
+            dev.registered_ms, dev.last_heartbeat_ms = reg_ms, hb_ms
+            if reg:
+                dev.register_request = bytes(reg)
+                dev.state.apply(pb.RegisterRequest.FromString(dev.register_request))
+        by_device: dict[str, list[data_pb2.PointDefinition]] = {}
+        for device_id, blob in data["points"]:
+            by_device.setdefault(device_id, []).append(data_pb2.PointDefinition.FromString(blob))
+        for device_id, points in by_device.items():
+            self._device(device_id).state.define_points(points)
+        for device_id, code in data["outstations"]:
+            self._device(device_id).state.outstations.add(code)
+        for device_id, code in data["areas"]:
+            self._device(device_id).state.areas.add(code)
+        for device_id, code in data["stations"]:
+            self._device(device_id).state.stations.add(code)
+        for device_id, seq in data["seqs"]:
+            self._device(device_id).state.last_sequence = int(seq)
+        for device_id, alarm_id, state in data["alarms"]:
+            if state == 1:
+                self._device(device_id).state.raised_alarms.add(alarm_id)
+        for device_id, blob in data["commands"]:
+            self._device(device_id).commands.put_nowait(pb.Command.FromString(blob))
+
+    def _device(self, device_id: str) -> Device:
+        dev = self.devices.get(device_id)
+        if dev is None:
+            dev = self.devices[device_id] = Device(device_id=device_id, state=DeviceState(device_id=device_id))
+        return dev
+
+    def authenticate(self, device_id: str | None, token: str | None, peer_identities: Iterable[str] | None = None) -> Device:
+        """The device whose credentials these are; UNAUTHENTICATED otherwise (ST-PROTO-001/002).
+
+        ``token`` may be the bare token or the whole ``Bearer <token>`` header value. ``peer_identities`` are
+        the client-certificate names under mutual TLS; the device id must be one of them (ST-PROTO-003).
+        """
+        if not device_id or not token:
+            missing = [n for n, v in ((DEVICE_HEADER, device_id), (AUTH_HEADER, token)) if not v]
+            raise PlatformError(
+                "UNAUTHENTICATED", "缺少认证元数据", "authentication metadata missing",
+                [violation("ST-PROTO-001", f"metadata.{m}", f"缺少 {m}", f"{m} is missing") for m in missing],
+            )  # fmt: skip
+        raw = token.strip()
+        if raw[:7].lower() == "bearer ":
+            raw = raw[7:].strip()
+        elif " " in raw:  # another scheme (Basic …) is no bearer token
+            raw = ""
+        dev = self.devices.get(device_id)
+        expected = dev.token_sha256 if dev is not None else None
+        # Always compare, even for unknown ids, so that timing reveals nothing (ST-PROTO-002).
+        ok = hmac.compare_digest(_sha(raw), expected or b"\0" * 32) and expected is not None and bool(raw)
+        if ok and peer_identities is not None and self.config.require_client_cert_cn:
+            ok = device_id in set(peer_identities)
+        if not ok or dev is None:
+            raise PlatformError(
+                "UNAUTHENTICATED", "凭据无效", "invalid credentials",
+                [violation("ST-PROTO-002", f"metadata.{AUTH_HEADER}", "令牌错误、伪造或不属于该设备", "the token is wrong, forged or issued to another device")],
+            )  # fmt: skip
+        return dev
+
+    # ------------------------------------------------------------------ interaction log
+
+    def log_event(
+        self,
+        device_id: str,
+        method: str,
+        verdict: str,
+        code: str,
+        note: str,
+        *,
+        peer: str = "",
+        sequence: int | None = None,
+        violations: Iterable[Violation] = (),
+        n_records: int = 0,
+        duration_ms: float = 0.0,
+        extra: Callable[[Any], None] | None = None,
+    ) -> None:
+        """Append one row to the interaction log (asynchronously, in order with every other write)."""
+        row = log_row(self.now_ms(), device_id, method, peer, sequence, verdict, code, list(violations), n_records, duration_ms, note)
+        self.store.write_nowait(log_job(row, extra))
+
+    def _log_error(self, device_id: str, method: str, peer: str, seq: int | None, e: PlatformError, t0: float) -> None:
+        verdict = "REJECTED" if e.code in ("INVALID_ARGUMENT", "RESOURCE_EXHAUSTED") and e.violations else "ERROR"
+        self.log_event(
+            device_id, method, verdict, e.code, e.message_en, peer=peer, sequence=seq, violations=e.violations,
+            duration_ms=(time.perf_counter() - t0) * 1000,
+        )  # fmt: skip
+
+    # ------------------------------------------------------------------ calls
+
+    def decode(self, method: str, data: bytes) -> Message:
+        """Parse the protobuf request of a method; malformed bytes → INVALID_ARGUMENT naming ST-DATA-035."""
+        spec = METHODS.get(method)
+        if spec is None:
+            raise PlatformError("UNIMPLEMENTED", f"未知方法 {method}", f"unknown method {method}")
+        msg = spec[0]()
+        try:
+            msg.ParseFromString(data)
+        except (DecodeError, ValueError, RuntimeError) as e:
+            raise PlatformError(
+                "INVALID_ARGUMENT", "protobuf 解码失败", "protobuf decoding failed",
+                [violation("ST-DATA-035", "$", f"protobuf 解码失败：{e}", f"protobuf decoding failed: {e}")],
+            ) from e  # fmt: skip
+        return msg
+
+    async def call_bytes(
+        self,
+        method: str,
+        data: bytes,
+        *,
+        device_id: str | None,
+        token: str | None,
+        peer: str = "",
+        peer_identities: Iterable[str] | None = None,
+    ) -> Message:
+        """Like :meth:`call` on the protobuf encoding of the request (size is checked before parsing)."""
+        t0 = time.perf_counter()
+        try:
+            self._check_size(len(data))
+            msg = self.decode(method, data)
+        except PlatformError as e:
+            # Faults and credentials come first, as for a parsed request.
+            await self._preflight(method, device_id, token, peer, peer_identities)
+            self._log_error(device_id or "", method, peer, None, e, t0)
+            raise
+        return await self.call(method, msg, device_id=device_id, token=token, peer=peer, size=len(data), peer_identities=peer_identities)
+
+    async def _preflight(
+        self, method: str, device_id: str | None, token: str | None, peer: str, peer_identities: Iterable[str] | None
+    ) -> Device | None:
+        """Faults, then credentials, then registration; returns the device (None for GetPlatformInfo)."""
+        try:
+            await self.faults.before_call(method, device_id or "", peer)
+            if method not in DEVICE_METHODS:
+                return None
+            dev = self.authenticate(device_id, token, peer_identities)
+            if method != "Register" and not dev.registered:
+                raise PlatformError(
+                    "FAILED_PRECONDITION", "设备尚未注册", "the device has not registered",
+                    [violation("ST-IFACE-001", "$", "须先成功调用 Register", "call Register successfully first")],
+                )  # fmt: skip
+            self._alive(dev)
+            return dev
+        except PlatformError as e:
+            if e.code != "UNAVAILABLE" or not self.faults.outage_active():
+                self._log_error(device_id or "", method, peer, None, e, time.perf_counter())
+            raise
+
+    def _check_size(self, size: int | None) -> None:
+        limit = self.limits.max_message_bytes
+        if size is not None and limit and size > limit:
+            raise PlatformError(
+                "RESOURCE_EXHAUSTED", "消息过大", "message too large",
+                [violation("ST-PROTO-009", "$", f"消息 {size} 字节，超过上限 {limit}", f"message of {size} bytes exceeds the limit of {limit}")],
+                http_status=413,
+            )  # fmt: skip
+
+    async def call(
+        self,
+        method: str,
+        request: Message,
+        *,
+        device_id: str | None,
+        token: str | None,
+        peer: str = "",
+        size: int | None = None,
+        peer_identities: Iterable[str] | None = None,
+    ) -> Message:
+        """Handle one unary call; return its response message or raise :class:`PlatformError`."""
+        spec = METHODS.get(method)
+        if spec is None or method in ("StreamObservations", "Commands"):
+            raise PlatformError("UNIMPLEMENTED", f"{method} 不是一元方法", f"{method} is not a unary method")
+        if not isinstance(request, spec[0]):
+            raise PlatformError("INVALID_ARGUMENT", "请求类型错误", f"{method} expects {spec[0].DESCRIPTOR.name}")
+        t0 = time.perf_counter()
+        dev = await self._preflight(method, device_id, token, peer, peer_identities)
+        if dev is None:
+            self.log_event(device_id or "", method, "ACCEPTED", "OK", "", peer=peer, duration_ms=(time.perf_counter() - t0) * 1000)
+            return self._platform_info()
+        seq = _sequence(request) if method in UPLOAD_METHODS else None
+        try:
+            self._check_size(size if size is not None else request.ByteSize())
+            if method == "Register":
+                return await self._register(dev, request, peer, t0)
+            if method == "Heartbeat":
+                return self._heartbeat(dev, request, peer, t0)
+            if method in DEFINE_METHODS:
+                return await self._define(dev, method, request, peer, t0)
+            ack = await self._upload(dev, method, request, peer, t0, stream=False)
+            if ack is None:  # withheld: hang like a platform that never answers
+                await asyncio.sleep(self.config.withhold_hold_s)
+                raise PlatformError("UNAVAILABLE", "确认被扣留（故障注入）", "acknowledgement withheld (fault injection)")
+            return spec[1](ack=ack)
+        except PlatformError as e:
+            self._log_error(dev.device_id, method, peer, seq, e, t0)
+            raise
+
+    async def open_stream(
+        self, method: str, *, device_id: str | None, token: str | None, peer: str = "", peer_identities: Iterable[str] | None = None
+    ) -> Device:
+        """Check faults, credentials and registration when a stream opens (StreamObservations, Commands)."""
+        dev = await self._preflight(method, device_id, token, peer, peer_identities)
+        assert dev is not None
+        return dev
+
+    async def stream_ack(
+        self,
+        request: device_access_pb2.StreamObservationsRequest,
+        *,
+        device_id: str | None,
+        token: str | None,
+        peer: str = "",
+        size: int | None = None,
+        peer_identities: Iterable[str] | None = None,
+        device: Device | None = None,
+    ) -> device_access_pb2.StreamObservationsResponse | None:
+        """Handle one batch of a StreamObservations stream: the response (Ack ACCEPTED, DUPLICATE or REJECTED), or
+        None when the acknowledgement is withheld. Faults and credential errors raise PlatformError (ending the
+        stream); pass ``device`` (from :meth:`open_stream`) to skip re-authentication per batch."""
+        t0 = time.perf_counter()
+        method = "StreamObservations"
+        if device is None:
+            dev = await self._preflight(method, device_id, token, peer, peer_identities)
+            assert dev is not None
+        else:
+            dev = device
+            await self.faults.before_call(method, dev.device_id, peer)
+            self._alive(dev)
+        try:
+            self._check_size(size)
+        except PlatformError as e:
+            self._log_error(dev.device_id, method, peer, _sequence(request), e, t0)
+            return pb.StreamObservationsResponse(ack=self._ack(_sequence(request), pb.ACK_STATUS_REJECTED, 0, e.violations))
+        ack = await self._upload(dev, method, request, peer, t0, stream=True)
+        return None if ack is None else pb.StreamObservationsResponse(ack=ack)
+
+    async def stream_ack_bytes(
+        self, data: bytes, *, device: Device, peer: str = ""
+    ) -> device_access_pb2.StreamObservationsResponse | None:
+        """:meth:`stream_ack` on the protobuf encoding of one stream message (undecodable → Ack REJECTED)."""
+        try:
+            msg = self.decode("StreamObservations", data)
+        except PlatformError as e:
+            await self.faults.before_call("StreamObservations", device.device_id, peer)
+            self._log_error(device.device_id, "StreamObservations", peer, None, e, time.perf_counter())
+            return pb.StreamObservationsResponse(ack=self._ack(0, pb.ACK_STATUS_REJECTED, 0, e.violations))
+        return await self.stream_ack(msg, device_id=device.device_id, token=None, peer=peer, size=len(data), device=device)  # type: ignore[arg-type]
+
+    # ------------------------------------------------------------------ operations
+
+    def _platform_info(self) -> platform_pb2.GetPlatformInfoResponse:
+        versions = sorted(self._versions, key=lambda v: self._versions[v], reverse=True)
+        return platform_pb2.GetPlatformInfoResponse(
+            spec_version=versions[0] if versions else "",
+            supported_versions=versions,
+            limits=self.limits,
+            capabilities=list(CAPABILITIES),
+            server_time=self.server_time(),
+            platform_name=self.config.platform_name,
+        )
+
+    def _alive(self, dev: Device) -> None:
+        dev.alive_ms = int(time.time() * 1000)
+        if dev.registered and not dev.online:
+            dev.online = True
+            self.log_event(dev.device_id, "session:online", "EVENT", "OK", "ST-PROTO-006")
+
+    def _negotiate(self, offered: Iterable[str]) -> str | None:
+        best: tuple[tuple[int, ...], str] | None = None
+        for v in offered:
+            k = _version_key(v)
+            if k is not None and v.strip() in self._versions and (best is None or k > best[0]):
+                best = (k, v.strip())
+        return best[1] if best else None
+
+    async def _register(self, dev: Device, req: Any, peer: str, t0: float) -> device_access_pb2.RegisterResponse:
+        if req.device.device_id != dev.device_id:
+            raise PlatformError(
+                "PERMISSION_DENIED", "身份与凭据不符", "identity does not match the credentials",
+                [violation("ST-IFACE-019", "device.device_id", f"“{req.device.device_id}” 不是已认证的设备 {dev.device_id}",
+                           f"'{req.device.device_id}' is not the authenticated device {dev.device_id}")],
+            )  # fmt: skip
+        version = self._negotiate(req.supported_versions)
+        if version is None:
+            raise PlatformError(
+                "FAILED_PRECONDITION", "无共同的规范版本", "no spec version in common",
+                [violation("ST-PROTO-004", "supported_versions", f"设备提供 {list(req.supported_versions)}，平台支持 {sorted(self._versions)}",
+                           f"the device offers {list(req.supported_versions)}, the platform speaks {sorted(self._versions)}")],
+            )  # fmt: skip
+        now = self.now_ms()
+        vs = validate(req, ValidationContext(state=DeviceState(), limits=self.limits, now_ms=now))
+        bad = must_violations(vs)
+        if bad:
+            raise PlatformError("INVALID_ARGUMENT", "注册请求不符合规范", "the Register request violates the specification", vs)
+        session_id = uuid.uuid4().hex
+        blob = req.SerializeToString()
+        mine = req.mine.mine_code or req.device.mine_code
+        wall = int(time.time() * 1000)
+        row = log_row(now, dev.device_id, "Register", peer, None, "ACCEPTED", "OK", vs, 1, (time.perf_counter() - t0) * 1000, f"version={version} session={session_id}")
+
+        def job(conn: Any) -> None:
+            conn.execute(
+                "INSERT INTO devices (device_id, token_sha256, registered, register_request, mine_code, session_id,"
+                " negotiated_version, registered_ms, last_heartbeat_ms) VALUES (?,?,1,?,?,?,?,?,?)"
+                " ON CONFLICT(device_id) DO UPDATE SET registered=1, register_request=excluded.register_request,"
+                " mine_code=excluded.mine_code, session_id=excluded.session_id,"
+                " negotiated_version=excluded.negotiated_version, registered_ms=excluded.registered_ms,"
+                " last_heartbeat_ms=excluded.last_heartbeat_ms",
+                (dev.device_id, dev.token_sha256, blob, mine, session_id, version, now, wall),
+            )
+            log_job(row)(conn)
+
+        def on_done(_: Any) -> None:
+            dev.state.apply(req)
+            dev.registered = True
+            dev.session_id, dev.negotiated_version = session_id, version
+            dev.registered_ms, dev.register_request = now, blob
+            dev.last_heartbeat_ms = wall
+            self._alive(dev)
+
+        await self._commit(dev, job, on_done)
+        self._maybe_time_sync(dev, req.device_time)
+        return pb.RegisterResponse(
+            session_id=session_id,
+            negotiated_version=version,
+            limits=self.limits,
+            server_time=self.server_time(),
+            last_acknowledged_sequence=dev.state.last_sequence,
+        )
+
+    def _heartbeat(self, dev: Device, req: Any, peer: str, t0: float) -> device_access_pb2.HeartbeatResponse:
+        self._maybe_time_sync(dev, req.device_time)
+        vs = validate(req, ValidationContext(state=dev.state, limits=self.limits, now_ms=self.now_ms()))
+        if must_violations(vs):
+            raise PlatformError("INVALID_ARGUMENT", "心跳不符合规范", "the heartbeat violates the specification", vs)
+        wall = int(time.time() * 1000)
+        dev.last_heartbeat_ms = wall
+        device_id = dev.device_id
+
+        def extra(conn: Any) -> None:
+            conn.execute("UPDATE devices SET last_heartbeat_ms=? WHERE device_id=?", (wall, device_id))
+
+        note = f"last_ack={req.last_acknowledged_sequence} queued={req.queued_uploads}"
+        self.log_event(device_id, "Heartbeat", "ACCEPTED", "OK", note, peer=peer, violations=vs, duration_ms=(time.perf_counter() - t0) * 1000, extra=extra)
+        return pb.HeartbeatResponse(server_time=self.server_time(), pending_commands=dev.commands.qsize())
+
+    async def _define(self, dev: Device, method: str, req: Any, peer: str, t0: float) -> Message:
+        async with dev.lock:
+            now = self.now_ms()
+            vs = validate(req, ValidationContext(state=dev.state, limits=self.limits, now_ms=now))
+            if must_violations(vs):
+                raise PlatformError("INVALID_ARGUMENT", "定义不符合规范", "the definitions violate the specification", vs)
+            if method == "DefinePoints":
+                counts = (len(req.points), len(req.outstations))
+            else:
+                counts = (len(req.areas), len(req.stations))
+            row = log_row(now, dev.device_id, method, peer, None, "ACCEPTED", "OK", vs, sum(counts), (time.perf_counter() - t0) * 1000)
+            await self._commit(dev, define_job(dev.device_id, req, now, row), lambda _: dev.state.apply(req))
+        if method == "DefinePoints":
+            return pb.DefinePointsResponse(accepted_points=counts[0], accepted_outstations=counts[1], violations=_pb_violations(vs))
+        return pb.DefinePositioningResponse(accepted_areas=counts[0], accepted_stations=counts[1], violations=_pb_violations(vs))
+
+    def _ack(self, seq: int, status: int, accepted: int, vs: Iterable[Violation]) -> device_access_pb2.Ack:
+        return pb.Ack(sequence=seq, status=status, accepted=accepted, violations=_pb_violations(vs), server_time=self.server_time())  # type: ignore[arg-type]
+
+    def _rate_limit(self, dev: Device) -> None:
+        rate = self.limits.max_uploads_per_second
+        if not rate:
+            return
+        if dev.bucket is None or dev.bucket.rate != rate:
+            dev.bucket = _Bucket(float(rate))
+        wait = dev.bucket.take()
+        if wait:
+            raise PlatformError(
+                "RESOURCE_EXHAUSTED", "上传过于频繁", "too many uploads",
+                [violation("ST-PROTO-010", "$", f"每秒上传超过 {rate} 次，请 {wait:.3f} 秒后重试", f"more than {rate} uploads per second; retry after {wait:.3f} s")],
+                retry_after_s=round(max(wait, 0.001), 3),
+            )  # fmt: skip
+
+    async def _upload(self, dev: Device, method: str, req: Any, peer: str, t0: float, *, stream: bool) -> device_access_pb2.Ack | None:
+        """Validate, store and acknowledge one upload; None when the acknowledgement is withheld."""
+        seq = _sequence(req)
+        try:
+            self._rate_limit(dev)
+        except PlatformError as e:
+            if not stream:
+                raise
+            self._log_error(dev.device_id, method, peer, seq, e, t0)
+            return self._ack(seq, pb.ACK_STATUS_REJECTED, 0, e.violations)
+        async with dev.lock:
+            state = dev.state
+            if 0 < seq <= state.last_sequence:  # a replay? (checked before the core, which rejects seq ≤ last)
+                prior = await self._prior_upload(dev.device_id, seq)
+                if prior is not None:
+                    return await self._duplicate(dev, method, seq, prior, peer, t0)
+            now = self.now_ms()
+            vs = validate(req, ValidationContext(state=state, limits=self.limits, now_ms=now))
+            if vs and must_violations(vs):
+                e = PlatformError("INVALID_ARGUMENT", "上传不符合规范，未存储任何记录", "the upload violates the specification; nothing was stored", vs)
+                if not stream:
+                    raise e
+                self._log_error(dev.device_id, method, peer, seq, e, t0)
+                return self._ack(seq, pb.ACK_STATUS_REJECTED, 0, vs)
+            row = log_row(now, dev.device_id, method, peer, seq, "ACCEPTED", "OK", vs, 0, (time.perf_counter() - t0) * 1000)
+            job, n = upload_job(dev.device_id, method, req, now, row)
+
+            def on_done(result: Any) -> None:
+                if result != DUPLICATE:
+                    state.apply(req)
+
+            result = await self._commit(dev, job, on_done)
+        if result == DUPLICATE:
+            prior = await self._prior_upload(dev.device_id, seq)
+            return await self._duplicate(dev, method, seq, prior or (method, 0), peer, t0)
+        if self.faults.withhold_count and self.faults.take_withhold(method, dev.device_id, peer, seq):
+            return None
+        if self.faults.ack_delay_ms:
+            await self.faults.ack_delay()
+        return self._ack(seq, pb.ACK_STATUS_ACCEPTED, n, vs)
+
+    async def _prior_upload(self, device_id: str, seq: int) -> tuple[str, int] | None:
+        row = await self.store.read(
+            lambda c: c.execute("SELECT method, n_records FROM uploads WHERE device_id=? AND sequence=?", (device_id, seq)).fetchone()
+        )
+        return (row[0], int(row[1])) if row else None
+
+    async def _duplicate(self, dev: Device, method: str, seq: int, prior: tuple[str, int], peer: str, t0: float) -> device_access_pb2.Ack | None:
+        self.log_event(
+            dev.device_id, method, "DUPLICATE", "OK", f"replay of sequence {seq} (first stored by {prior[0]})",
+            peer=peer, sequence=seq, n_records=prior[1], duration_ms=(time.perf_counter() - t0) * 1000,
+        )  # fmt: skip
+        if self.faults.withhold_count and self.faults.take_withhold(method, dev.device_id, peer, seq):
+            return None
+        if self.faults.ack_delay_ms:
+            await self.faults.ack_delay()
+        return self._ack(seq, pb.ACK_STATUS_DUPLICATE, prior[1], ())
+
+    async def _commit(self, dev: Device, job: Callable[[Any], Any], on_done: Callable[[Any], None]) -> Any:
+        """Run a write job; the in-memory state follows via on_done even if the caller is cancelled meanwhile."""
+        fut = self.store.submit(job, on_done=on_done)
+        assert fut is not None
+        try:
+            return await asyncio.shield(fut)
+        except asyncio.CancelledError:
+            # Keep the device lock until the commit landed, so that no call validates against stale state.
+            with contextlib.suppress(BaseException):
+                await fut
+            raise
+        except Exception as e:
+            log.exception("store write failed")
+            raise PlatformError("UNAVAILABLE", "存储暂不可用", "storage unavailable; retry", retry_after_s=1.0) from e
+
+    # ------------------------------------------------------------------ commands
+
+    def _maybe_time_sync(self, dev: Device, device_time: Any) -> None:
+        if not (device_time.seconds or device_time.nanos):
+            return
+        skew = abs(device_time.seconds * 1000 + device_time.nanos // 1_000_000 - self.now_ms())
+        threshold = self.config.time_sync_threshold_ms
+        if threshold is None:
+            threshold = self.limits.max_clock_skew_ms // 2
+        if skew > threshold and not dev.time_sync_pending:
+            self.send_command(dev.device_id, "TIME_SYNC", note=f"clock skew {skew} ms")
+
+    def send_command(self, device_id: str, type: str | int, *, note: str = "", **payload: Any) -> dict[str, Any]:  # noqa: A002
+        """Queue a downlink command for a device: TIME_SYNC, CONFIGURE (report_interval_ms, heartbeat_interval_ms,
+        settings), RESEND_DEFINITIONS or WRITE_POINT (point_code, value). Returns {"command_id", "type"}."""
+        dev = self.devices.get(device_id)
+        if dev is None:
+            raise PlatformError("NOT_FOUND", f"未知设备 {device_id}", f"unknown device {device_id}")
+        try:
+            ctype = pb.CommandType.Value(f"COMMAND_TYPE_{type}".replace("COMMAND_TYPE_COMMAND_TYPE_", "COMMAND_TYPE_")) if isinstance(type, str) else int(type)
+            pb.CommandType.Name(ctype)
+        except (ValueError, TypeError) as e:
+            raise PlatformError("INVALID_ARGUMENT", f"未知命令类型 {type}", f"unknown command type {type!r}") from e
+        cmd = pb.Command(command_id=uuid.uuid4().hex, type=ctype)  # type: ignore[arg-type]
+        cmd.issued_at.CopyFrom(self.server_time())
+        try:
+            if ctype == pb.COMMAND_TYPE_TIME_SYNC:
+                cmd.time_sync.SetInParent()
+            elif ctype == pb.COMMAND_TYPE_CONFIGURE:
+                cmd.configure.report_interval_ms = int(payload.get("report_interval_ms", 0))
+                cmd.configure.heartbeat_interval_ms = int(payload.get("heartbeat_interval_ms", 0))
+                cmd.configure.settings.update({str(k): str(v) for k, v in dict(payload.get("settings", {})).items()})
+            elif ctype == pb.COMMAND_TYPE_RESEND_DEFINITIONS:
+                cmd.resend_definitions.SetInParent()
+            elif ctype == pb.COMMAND_TYPE_WRITE_POINT:
+                cmd.write_point.point_code = str(payload["point_code"])
+                cmd.write_point.value = float(payload["value"])
+            else:
+                raise ValueError("unspecified command type")
+        except (KeyError, TypeError, ValueError) as e:
+            raise PlatformError("INVALID_ARGUMENT", f"命令参数错误：{e}", f"bad command arguments: {e}") from e
+        dev.commands.put_nowait(cmd)
+        if ctype == pb.COMMAND_TYPE_TIME_SYNC:
+            dev.time_sync_pending = True
+        blob, issued = cmd.SerializeToString(), self.now_ms()
+        self.store.write_nowait(
+            lambda c: c.execute(
+                "INSERT INTO commands (command_id, device_id, type, command, issued_ms) VALUES (?,?,?,?,?)",
+                (cmd.command_id, device_id, int(ctype), blob, issued),
+            )
+        )
+        self.log_event(device_id, "command:queued", "EVENT", "OK", f"{pb.CommandType.Name(ctype)} {cmd.command_id} {note}".strip())
+        return {"command_id": cmd.command_id, "type": pb.CommandType.Name(ctype)}
+
+    def time_sync(self, device_id: str) -> dict[str, Any]:
+        """Queue a TIME_SYNC command (its server_time is set when it is sent)."""
+        return self.send_command(device_id, "TIME_SYNC")
+
+    async def next_command(self, dev: Device, peer: str = "") -> device_access_pb2.CommandsResponse:
+        """Wait for the device's next command and mark it sent (TIME_SYNC gets the server time now)."""
+        cmd = await dev.commands.get()
+        if cmd.type == pb.COMMAND_TYPE_TIME_SYNC:
+            dev.time_sync_pending = False
+            cmd.time_sync.server_time.CopyFrom(self.server_time())
+        sent, blob, cid = self.now_ms(), cmd.SerializeToString(), cmd.command_id
+        self.store.write_nowait(lambda c: c.execute("UPDATE commands SET sent_ms=?, command=? WHERE command_id=?", (sent, blob, cid)))
+        self.log_event(dev.device_id, "Commands", "SENT", "OK", f"{pb.CommandType.Name(cmd.type)} {cid}", peer=peer)
+        return pb.CommandsResponse(command=cmd)
+
+    def requeue_command(self, dev: Device, cmd: device_access_pb2.Command) -> None:
+        """Put back a command the stream could not deliver."""
+        dev.commands.put_nowait(cmd)
+
+    async def command_result(self, dev: Device, request: device_access_pb2.CommandsRequest, peer: str = "", size: int | None = None) -> None:
+        """Record a CommandResult from the device; a malformed one is logged as REJECTED (the stream goes on)."""
+        if not request.HasField("result"):
+            self.log_event(dev.device_id, "Commands", "EVENT", "OK", "stream opened", peer=peer)
+            return
+        self._alive(dev)
+        vs = validate(request, ValidationContext(state=dev.state, limits=self.limits, now_ms=self.now_ms()))
+        r = request.result
+        if must_violations(vs):
+            self.log_event(dev.device_id, "Commands", "REJECTED", "INVALID_ARGUMENT", "bad command result", peer=peer, violations=vs)
+            return
+        when, cid, outcome, text = self.now_ms(), r.command_id, int(r.outcome), r.message
+        self.store.write_nowait(
+            lambda c: c.execute(
+                "UPDATE commands SET outcome=?, result_message=?, result_ms=? WHERE command_id=? AND device_id=?",
+                (outcome, text, when, cid, dev.device_id),
+            )
+        )
+        self.log_event(dev.device_id, "Commands", "ACCEPTED", "OK", f"result {cid} {pb.CommandOutcome.Name(outcome) if outcome in pb.CommandOutcome.values() else outcome}", peer=peer, violations=vs)
+
+    # ------------------------------------------------------------------ liveness (ST-PROTO-006)
+
+    def offline_window_ms(self) -> int:
+        """No call for this long marks a device offline: offline_after_missed × heartbeat_interval_ms."""
+        return int(self.limits.heartbeat_interval_ms) * max(1, int(self.limits.offline_after_missed))
+
+    def is_online(self, dev: Device, now_wall_ms: int | None = None) -> bool:
+        """Whether a registered device called within the offline window."""
+        if not dev.registered or dev.alive_ms is None:
+            return False
+        now = now_wall_ms if now_wall_ms is not None else int(time.time() * 1000)
+        return now - dev.alive_ms <= self.offline_window_ms()
+
+    async def _monitor_loop(self) -> None:
+        while True:
+            window = self.offline_window_ms()
+            await asyncio.sleep(max(0.01, min(1.0, window / 8000)))
+            now = int(time.time() * 1000)
+            for dev in list(self.devices.values()):
+                if dev.online and not self.is_online(dev, now):
+                    dev.online = False
+                    self.log_event(dev.device_id, "session:offline", "EVENT", "OK", f"no call for {now - (dev.alive_ms or now)} ms > {window} ms (ST-PROTO-006)")
