@@ -31,7 +31,9 @@ def main() -> int:
     w = max((len(r["name"]) for r in results), default=10)
     print(f"{'name':<{w}}  {'value':>14}  {'unit':<10} {'baseline':>14}  {'ratio':>7}  baseline name")
     for r in results:
-        print(f"{r['name']:<{w}}  {r['value']:>14,.0f}  {r['unit']:<10} {r['baseline_value']:>14,.0f}  {r['ratio']:>7.3f}  {r['baseline_name']}")
+        print(
+            f"{r['name']:<{w}}  {r['value']:>14,.0f}  {r['unit']:<10} {r['baseline_value']:>14,.0f}  {r['ratio']:>7.3f}  {r['baseline_name']}"
+        )
     print(f"\n写入 written: {out}")
     for f in failed:
         print(f"失败 FAILED {f}", file=sys.stderr)

@@ -25,8 +25,18 @@ def _setup() -> tuple[bytes, ValidationContext, dict]:
     state = DeviceState(mine_code=MINE)
     points = []
     for i in range(1, N + 1):
-        points.append(data_pb2.PointDefinition(alias=i, point_code=f"{MINE}01MNA001{i:04d}", sensor_type="A001", value_kind=common_pb2.VALUE_KIND_ANALOG,
-                                               unit="%CH4", range_low=0, range_high=4, location=f"point {i}"))
+        points.append(
+            data_pb2.PointDefinition(
+                alias=i,
+                point_code=f"{MINE}01MNA001{i:04d}",
+                sensor_type="A001",
+                value_kind=common_pb2.VALUE_KIND_ANALOG,
+                unit="%CH4",
+                range_low=0,
+                range_high=4,
+                location=f"point {i}",
+            )
+        )
     state.define_points(points)
     rnd = random.Random(1)
     req = device_access_pb2.ReportObservationsRequest()
@@ -74,8 +84,32 @@ def run() -> list[dict]:
     reference_rate = rate(reference, N, seconds=1.0, repeats=1)
     rs_rate = rate(rust_schema, N)
     return [
-        entry("protocols.core.packed_batch", ours, "points/s", "protobuf parse + columns read into lists (no validation)", columns),
-        entry("protocols.core.packed_batch_vs_lazy_parse", ours, "points/s", "protobuf parse only (upb, lazy)", bare),
-        entry("protocols.json_stage.jsonschema_rs", rs_rate, "points/s", "reference jsonschema on the JSON form", reference_rate),
-        entry("protocols.core.packed_batch_vs_jsonschema", ours, "points/s", "reference jsonschema on the JSON form", reference_rate),
+        entry(
+            "protocols.core.packed_batch",
+            ours,
+            "points/s",
+            "protobuf parse + columns read into lists (no validation)",
+            columns,
+        ),
+        entry(
+            "protocols.core.packed_batch_vs_lazy_parse",
+            ours,
+            "points/s",
+            "protobuf parse only (upb, lazy)",
+            bare,
+        ),
+        entry(
+            "protocols.json_stage.jsonschema_rs",
+            rs_rate,
+            "points/s",
+            "reference jsonschema on the JSON form",
+            reference_rate,
+        ),
+        entry(
+            "protocols.core.packed_batch_vs_jsonschema",
+            ours,
+            "points/s",
+            "reference jsonschema on the JSON form",
+            reference_rate,
+        ),
     ]

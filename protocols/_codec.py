@@ -75,9 +75,24 @@ def decode_json(data: bytes | str | dict[str, Any], message_name: str) -> Messag
             text = data.decode("utf-8") if isinstance(data, bytes | bytearray) else data
             doc = json.loads(text)
         except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
-            raise ValidationError([violation("ST-DATA-036", "$", f"不是合法的 UTF-8 JSON：{e}", f"not well-formed UTF-8 JSON: {e}")]) from e
+            raise ValidationError(
+                [
+                    violation(
+                        "ST-DATA-036", "$", f"不是合法的 UTF-8 JSON：{e}", f"not well-formed UTF-8 JSON: {e}"
+                    )
+                ]
+            ) from e
     if not isinstance(doc, dict):
-        raise ValidationError([violation("ST-DATA-036", "$", "JSON 顶层须为对象", "the top level of the JSON document must be an object")])
+        raise ValidationError(
+            [
+                violation(
+                    "ST-DATA-036",
+                    "$",
+                    "JSON 顶层须为对象",
+                    "the top level of the JSON document must be an object",
+                )
+            ]
+        )
     violations = json_violations(doc, message_name)
     if violations:
         raise ValidationError(violations)
@@ -91,7 +106,16 @@ def decode_json(data: bytes | str | dict[str, Any], message_name: str) -> Messag
         else:
             json_format.ParseDict(doc, msg)
     except (json_format.ParseError, ValueError, TypeError) as e:
-        raise ValidationError([violation("ST-DATA-035", "$", f"无法转换为 {message_name}：{e}", f"cannot convert to {message_name}: {e}")]) from e
+        raise ValidationError(
+            [
+                violation(
+                    "ST-DATA-035",
+                    "$",
+                    f"无法转换为 {message_name}：{e}",
+                    f"cannot convert to {message_name}: {e}",
+                )
+            ]
+        ) from e
     return msg
 
 
@@ -101,5 +125,7 @@ def decode_proto(data: bytes, message_name: str) -> Message:
     try:
         msg.ParseFromString(data)
     except (DecodeError, ValueError, RuntimeError) as e:
-        raise ValidationError([violation("ST-DATA-035", "$", f"protobuf 解码失败：{e}", f"protobuf decoding failed: {e}")]) from e
+        raise ValidationError(
+            [violation("ST-DATA-035", "$", f"protobuf 解码失败：{e}", f"protobuf decoding failed: {e}")]
+        ) from e
     return msg

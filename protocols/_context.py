@@ -61,7 +61,9 @@ class DeviceState:
     def _rebuild(self) -> None:
         self.alias_set = frozenset(self.points)
         self.switch_aliases = frozenset(a for a, p in self.points.items() if p.value_kind == SWITCH)
-        self.ranges = {a: (p.range_low, p.range_high) for a, p in self.points.items() if p.value_kind != SWITCH}
+        self.ranges = {
+            a: (p.range_low, p.range_high) for a, p in self.points.items() if p.value_kind != SWITCH
+        }
         inf = float("inf")
         self.lows = {a: self.ranges.get(a, (-inf, inf))[0] for a in self.points}
         self.highs = {a: self.ranges.get(a, (-inf, inf))[1] for a in self.points}
@@ -102,7 +104,12 @@ def _sequence_of(message: Any) -> int | None:
         return int(message.batch.sequence)
     if name == "ObservationBatch":
         return int(message.sequence)
-    if name in ("ReportAlarmsRequest", "ReportOutstationStatusRequest", "ReportStatisticsRequest", "ReportPersonnelRequest"):
+    if name in (
+        "ReportAlarmsRequest",
+        "ReportOutstationStatusRequest",
+        "ReportStatisticsRequest",
+        "ReportPersonnelRequest",
+    ):
         return int(message.sequence)
     return None
 

@@ -65,5 +65,7 @@ class ValidationError(SantongError):
 
     def __init__(self, violations: Iterable[Violation], message: str | None = None) -> None:
         vs = list(violations)
-        text = message or "; ".join(str(v) for v in vs[:5]) + (f" (+{len(vs) - 5} more)" if len(vs) > 5 else "")
+        text = message or "; ".join(str(v) for v in vs[:5]) + (
+            f" (+{len(vs) - 5} more)" if len(vs) > 5 else ""
+        )
         super().__init__(text, vs)

@@ -24,8 +24,16 @@ Rule = Callable[[Any, ValidationContext, "Report", str], None]
 RULES: dict[str, tuple[Rule, tuple[str, ...]]] = {}
 MAX_LISTED = 5  # at most this many violations of one clause per message are listed one by one
 
-KIND_CODES = {"MN": common_pb2.VALUE_KIND_ANALOG, "KG": common_pb2.VALUE_KIND_SWITCH, "LJ": common_pb2.VALUE_KIND_ACCUMULATOR}
-KIND_NAMES = {common_pb2.VALUE_KIND_ANALOG: "ANALOG", common_pb2.VALUE_KIND_SWITCH: "SWITCH", common_pb2.VALUE_KIND_ACCUMULATOR: "ACCUMULATOR"}
+KIND_CODES = {
+    "MN": common_pb2.VALUE_KIND_ANALOG,
+    "KG": common_pb2.VALUE_KIND_SWITCH,
+    "LJ": common_pb2.VALUE_KIND_ACCUMULATOR,
+}
+KIND_NAMES = {
+    common_pb2.VALUE_KIND_ANALOG: "ANALOG",
+    common_pb2.VALUE_KIND_SWITCH: "SWITCH",
+    common_pb2.VALUE_KIND_ACCUMULATOR: "ACCUMULATOR",
+}
 
 
 def rule(message_name: str, *clause_ids: str) -> Callable[[Rule], Rule]:
@@ -78,11 +86,21 @@ def _code(kind: str, value: str, out: Report, path: str, mine_code: str = "") ->
     r = code_rules()[kind]
     m = r.pattern.fullmatch(value)
     if not m:
-        out.add(r.clause, path, f"{r.name_zh} “{value}” 结构不符（示例 {r.example}）", f"{r.name_en} '{value}' is malformed (example {r.example})")
+        out.add(
+            r.clause,
+            path,
+            f"{r.name_zh} “{value}” 结构不符（示例 {r.example}）",
+            f"{r.name_en} '{value}' is malformed (example {r.example})",
+        )
         return None
     groups = {k: v for k, v in m.groupdict().items() if v is not None}
     if mine_code and "mine" in groups and groups["mine"] != mine_code:
-        out.add("ST-DATA-003", path, f"{r.name_zh} 的煤矿编码部分 {groups['mine']} 与设备所属煤矿 {mine_code} 不一致", f"the mine part {groups['mine']} of {r.name_en} differs from the device's mine {mine_code}")
+        out.add(
+            "ST-DATA-003",
+            path,
+            f"{r.name_zh} 的煤矿编码部分 {groups['mine']} 与设备所属煤矿 {mine_code} 不一致",
+            f"the mine part {groups['mine']} of {r.name_en} differs from the device's mine {mine_code}",
+        )
     return groups
 
 
@@ -91,14 +109,24 @@ def _not_future(ts: Any, ctx: ValidationContext, out: Report, path: str) -> None
         return
     ahead = timestamp_ms(ts) - ctx.clock_ms()
     if ahead > ctx.limits.max_clock_skew_ms:
-        out.add("ST-DATA-031", path, f"时间比平台时间超前 {ahead} ms，超过允许偏差 {ctx.limits.max_clock_skew_ms} ms", f"time is {ahead} ms ahead of the platform, beyond the allowed skew of {ctx.limits.max_clock_skew_ms} ms")
+        out.add(
+            "ST-DATA-031",
+            path,
+            f"时间比平台时间超前 {ahead} ms，超过允许偏差 {ctx.limits.max_clock_skew_ms} ms",
+            f"time is {ahead} ms ahead of the platform, beyond the allowed skew of {ctx.limits.max_clock_skew_ms} ms",
+        )
 
 
 def _sequence(seq: int, ctx: ValidationContext, out: Report, path: str) -> None:
     if seq < 1:
         out.add("ST-PROTO-011", path, "序号必须从 1 开始", "sequence numbers start at 1")
     elif seq <= ctx.state.last_sequence:
-        out.add("ST-PROTO-011", path, f"序号 {seq} 不大于已确认的 {ctx.state.last_sequence}（且不是重放）", f"sequence {seq} is not above the last acknowledged {ctx.state.last_sequence} (and is no replay)")
+        out.add(
+            "ST-PROTO-011",
+            path,
+            f"序号 {seq} 不大于已确认的 {ctx.state.last_sequence}（且不是重放）",
+            f"sequence {seq} is not above the last acknowledged {ctx.state.last_sequence} (and is no replay)",
+        )
 
 
 def _non_empty(n: int, out: Report, path: str, what_zh: str, what_en: str) -> None:
@@ -122,17 +150,33 @@ def _finite(x: float) -> bool:
 @rule("RegisterRequest", "ST-DATA-001", "ST-DATA-028", "ST-DATA-029")
 def _register(msg: Any, ctx: ValidationContext, out: Report, path: str) -> None:
     d = msg.device
-    _required_text(d, ("device_id", "vendor", "model", "firmware_version", "serial_number"), "ST-DATA-028", out, f"{path}.device")
+    _required_text(
+        d,
+        ("device_id", "vendor", "model", "firmware_version", "serial_number"),
+        "ST-DATA-028",
+        out,
+        f"{path}.device",
+    )
     if d.product_class == common_pb2.PRODUCT_CLASS_UNSPECIFIED:
-        out.add("ST-DATA-028", f"{path}.device.product_class", "未声明产品类别", "product_class is unspecified")
+        out.add(
+            "ST-DATA-028", f"{path}.device.product_class", "未声明产品类别", "product_class is unspecified"
+        )
     mine = msg.mine.mine_code or d.mine_code
     if not mine:
         out.add("ST-DATA-001", f"{path}.mine.mine_code", "缺少煤矿编码", "mine code is missing")
-    for p, code in ((f"{path}.mine.mine_code", msg.mine.mine_code), (f"{path}.device.mine_code", d.mine_code)):
+    for p, code in (
+        (f"{path}.mine.mine_code", msg.mine.mine_code),
+        (f"{path}.device.mine_code", d.mine_code),
+    ):
         if code:
             _code("mine", code, out, p)
     if msg.mine.mine_code and d.mine_code and msg.mine.mine_code != d.mine_code:
-        out.add("ST-DATA-001", f"{path}.device.mine_code", f"设备煤矿编码 {d.mine_code} 与 mine.mine_code {msg.mine.mine_code} 不一致", f"device mine code {d.mine_code} differs from mine.mine_code {msg.mine.mine_code}")
+        out.add(
+            "ST-DATA-001",
+            f"{path}.device.mine_code",
+            f"设备煤矿编码 {d.mine_code} 与 mine.mine_code {msg.mine.mine_code} 不一致",
+            f"device mine code {d.mine_code} differs from mine.mine_code {msg.mine.mine_code}",
+        )
     if d.ma_certificate:
         _code("ma_certificate", d.ma_certificate, out, f"{path}.device.ma_certificate")
     else:
@@ -152,32 +196,74 @@ def _point(p: Any, ctx: ValidationContext, out: Report, path: str) -> None:
         _code("system", p.system_code, out, f"{path}.system_code")
     st = sensor_types().get(p.sensor_type)
     if p.sensor_type and st is None:
-        out.add("ST-DATA-010", f"{path}.sensor_type", f"传感器类型 {p.sensor_type} 不在数据字典中", f"sensor type {p.sensor_type} is not in the data dictionary")
+        out.add(
+            "ST-DATA-010",
+            f"{path}.sensor_type",
+            f"传感器类型 {p.sensor_type} 不在数据字典中",
+            f"sensor type {p.sensor_type} is not in the data dictionary",
+        )
     if groups:
         if KIND_CODES.get(groups.get("kind", "")) != p.value_kind:
-            out.add("ST-DATA-004", f"{path}.point_code", f"测点编码的数值类型段 {groups.get('kind')} 与定义的 value_kind 不一致", f"value-kind segment {groups.get('kind')} disagrees with value_kind")
+            out.add(
+                "ST-DATA-004",
+                f"{path}.point_code",
+                f"测点编码的数值类型段 {groups.get('kind')} 与定义的 value_kind 不一致",
+                f"value-kind segment {groups.get('kind')} disagrees with value_kind",
+            )
         seg = groups.get("sensor", "")
         if st is not None and sensor_types().get(seg) is not st:
-            out.add("ST-DATA-004", f"{path}.point_code", f"测点编码的传感器类型段 {seg} 与 sensor_type {p.sensor_type} 不一致", f"sensor-type segment {seg} disagrees with sensor_type {p.sensor_type}")
+            out.add(
+                "ST-DATA-004",
+                f"{path}.point_code",
+                f"测点编码的传感器类型段 {seg} 与 sensor_type {p.sensor_type} 不一致",
+                f"sensor-type segment {seg} disagrees with sensor_type {p.sensor_type}",
+            )
         if p.system_code and groups.get("system") != p.system_code:
-            out.add("ST-DATA-004", f"{path}.point_code", f"测点编码的系统段 {groups.get('system')} 与 system_code {p.system_code} 不一致", f"system segment {groups.get('system')} disagrees with system_code {p.system_code}")
+            out.add(
+                "ST-DATA-004",
+                f"{path}.point_code",
+                f"测点编码的系统段 {groups.get('system')} 与 system_code {p.system_code} 不一致",
+                f"system segment {groups.get('system')} disagrees with system_code {p.system_code}",
+            )
     if p.outstation_code:
         _code("outstation", p.outstation_code, out, f"{path}.outstation_code", mine)
-    if p.value_kind == common_pb2.VALUE_KIND_UNSPECIFIED or (st is not None and KIND_NAMES.get(p.value_kind) != st.value_kind):
+    if p.value_kind == common_pb2.VALUE_KIND_UNSPECIFIED or (
+        st is not None and KIND_NAMES.get(p.value_kind) != st.value_kind
+    ):
         want = st.value_kind if st else "ANALOG/SWITCH/ACCUMULATOR"
         out.add("ST-DATA-012", f"{path}.value_kind", f"数值类型应为 {want}", f"value kind must be {want}")
     if st is not None and p.unit != st.unit:
-        out.add("ST-DATA-011", f"{path}.unit", f"单位 “{p.unit}” 不是 {st.name_zh} 的规范单位 “{st.unit}”", f"unit '{p.unit}' is not the canonical unit '{st.unit}' of {st.name_en}")
+        out.add(
+            "ST-DATA-011",
+            f"{path}.unit",
+            f"单位 “{p.unit}” 不是 {st.name_zh} 的规范单位 “{st.unit}”",
+            f"unit '{p.unit}' is not the canonical unit '{st.unit}' of {st.name_en}",
+        )
     lo, hi = p.range_low, p.range_high
     if not (_finite(lo) and _finite(hi)) or lo >= hi:
-        out.add("ST-DATA-013", f"{path}.range_low", f"量程 [{lo}, {hi}] 无效（须低量程 < 高量程）", f"range [{lo}, {hi}] is invalid (low must be below high)")
+        out.add(
+            "ST-DATA-013",
+            f"{path}.range_low",
+            f"量程 [{lo}, {hi}] 无效（须低量程 < 高量程）",
+            f"range [{lo}, {hi}] is invalid (low must be below high)",
+        )
     elif st is not None and (lo < st.range_low or hi > st.range_high):
-        out.add("ST-DATA-013", f"{path}.range_high", f"量程 [{lo}, {hi}] 超出字典范围 [{st.range_low}, {st.range_high}]", f"range [{lo}, {hi}] exceeds the dictionary's [{st.range_low}, {st.range_high}]")
+        out.add(
+            "ST-DATA-013",
+            f"{path}.range_high",
+            f"量程 [{lo}, {hi}] 超出字典范围 [{st.range_low}, {st.range_high}]",
+            f"range [{lo}, {hi}] exceeds the dictionary's [{st.range_low}, {st.range_high}]",
+        )
     _thresholds(p, out, path)
     if st is not None and st.regulation:
         for name, limit in st.regulation.items():
             if p.HasField(name) and getattr(p, name) > limit:
-                out.add("ST-DATA-015", f"{path}.{name}", f"{name}={getattr(p, name)} 宽于《煤矿安全规程》的 {limit}", f"{name}={getattr(p, name)} is laxer than the regulation value {limit}")
+                out.add(
+                    "ST-DATA-015",
+                    f"{path}.{name}",
+                    f"{name}={getattr(p, name)} 宽于《煤矿安全规程》的 {limit}",
+                    f"{name}={getattr(p, name)} is laxer than the regulation value {limit}",
+                )
     if p.value_kind == common_pb2.VALUE_KIND_SWITCH and not (p.on_description and p.off_description):
         out.add("ST-DATA-016", path, "开关量测点缺少开/停描述", "switch point lacks on/off descriptions")
     if not all(_finite(c) for c in (p.x, p.y, p.z)):
@@ -200,11 +286,30 @@ def _thresholds(p: Any, out: Report, path: str) -> None:
     for a, b in pairs:
         va, vb = get(a), get(b)
         if va is not None and vb is not None and va > vb:
-            out.add("ST-DATA-014", f"{path}.{a}", f"门限顺序错误：{a}={va} 应 ≤ {b}={vb}", f"thresholds out of order: {a}={va} must be ≤ {b}={vb}")
-    for name in ("alarm_high", "alarm_high_clear", "alarm_low", "alarm_low_clear", "power_off_high", "power_restore_high", "power_off_low", "power_restore_low"):
+            out.add(
+                "ST-DATA-014",
+                f"{path}.{a}",
+                f"门限顺序错误：{a}={va} 应 ≤ {b}={vb}",
+                f"thresholds out of order: {a}={va} must be ≤ {b}={vb}",
+            )
+    for name in (
+        "alarm_high",
+        "alarm_high_clear",
+        "alarm_low",
+        "alarm_low_clear",
+        "power_off_high",
+        "power_restore_high",
+        "power_off_low",
+        "power_restore_low",
+    ):
         v = get(name)
         if v is not None and not (_finite(v) and p.range_low <= v <= p.range_high):
-            out.add("ST-DATA-014", f"{path}.{name}", f"门限 {name}={v} 不在量程 [{p.range_low}, {p.range_high}] 内", f"threshold {name}={v} lies outside the range [{p.range_low}, {p.range_high}]")
+            out.add(
+                "ST-DATA-014",
+                f"{path}.{name}",
+                f"门限 {name}={v} 不在量程 [{p.range_low}, {p.range_high}] 内",
+                f"threshold {name}={v} lies outside the range [{p.range_low}, {p.range_high}]",
+            )
 
 
 @rule(
@@ -214,9 +319,16 @@ def _thresholds(p: Any, out: Report, path: str) -> None:
     "ST-DATA-037", "ST-IFACE-010", "ST-PROTO-008",
 )  # fmt: skip
 def _define_points(msg: Any, ctx: ValidationContext, out: Report, path: str) -> None:
-    _non_empty(len(msg.points) + len(msg.outstations), out, path, "测点与分站定义", "point or outstation definitions")
+    _non_empty(
+        len(msg.points) + len(msg.outstations), out, path, "测点与分站定义", "point or outstation definitions"
+    )
     if len(msg.points) > ctx.limits.max_points_per_definition:
-        out.add("ST-PROTO-008", f"{path}.points", f"一次定义 {len(msg.points)} 个测点，超过上限 {ctx.limits.max_points_per_definition}", f"{len(msg.points)} points in one request exceed the limit {ctx.limits.max_points_per_definition}")
+        out.add(
+            "ST-PROTO-008",
+            f"{path}.points",
+            f"一次定义 {len(msg.points)} 个测点，超过上限 {ctx.limits.max_points_per_definition}",
+            f"{len(msg.points)} points in one request exceed the limit {ctx.limits.max_points_per_definition}",
+        )
         return
     seen_alias: dict[int, str] = {}
     seen_code: set[str] = set()
@@ -224,15 +336,30 @@ def _define_points(msg: Any, ctx: ValidationContext, out: Report, path: str) -> 
         pp = f"{path}.points[{i}]"
         _point(p, ctx, out, pp)
         if p.alias in seen_alias or p.point_code in seen_code:
-            out.add("ST-DATA-017", pp, f"别名 {p.alias} 或测点编码 {p.point_code} 在请求中重复", f"alias {p.alias} or point code {p.point_code} repeats in the request")
+            out.add(
+                "ST-DATA-017",
+                pp,
+                f"别名 {p.alias} 或测点编码 {p.point_code} 在请求中重复",
+                f"alias {p.alias} or point code {p.point_code} repeats in the request",
+            )
         seen_alias[p.alias] = p.point_code
         seen_code.add(p.point_code)
         old = ctx.state.points.get(p.alias)
         if old is not None and old.point_code != p.point_code:
-            out.add("ST-DATA-017", f"{pp}.alias", f"别名 {p.alias} 已属于测点 {old.point_code}", f"alias {p.alias} already belongs to point {old.point_code}")
+            out.add(
+                "ST-DATA-017",
+                f"{pp}.alias",
+                f"别名 {p.alias} 已属于测点 {old.point_code}",
+                f"alias {p.alias} already belongs to point {old.point_code}",
+            )
         old_alias = ctx.state.aliases_by_code.get(p.point_code)
         if old_alias is not None and old_alias != p.alias:
-            out.add("ST-DATA-017", f"{pp}.point_code", f"测点 {p.point_code} 已使用别名 {old_alias}", f"point {p.point_code} already has alias {old_alias}")
+            out.add(
+                "ST-DATA-017",
+                f"{pp}.point_code",
+                f"测点 {p.point_code} 已使用别名 {old_alias}",
+                f"point {p.point_code} already has alias {old_alias}",
+            )
     for i, o in enumerate(msg.outstations):
         op = f"{path}.outstations[{i}]"
         _required_text(o, ("outstation_code", "location"), "ST-DATA-033", out, op)
@@ -252,23 +379,40 @@ def _define_points(msg: Any, ctx: ValidationContext, out: Report, path: str) -> 
 )  # fmt: skip
 def _batch(b: Any, ctx: ValidationContext, out: Report, path: str) -> None:
     _sequence(b.sequence, ctx, out, f"{path}.sequence")
-    aliases = list(b.alias)  # one conversion per column: builtins run far faster on lists than on upb containers
+    aliases = list(
+        b.alias
+    )  # one conversion per column: builtins run far faster on lists than on upb containers
     n = len(aliases)
     if n == 0:
         _non_empty(0, out, f"{path}.alias", "观测批次", "observations in the batch")
         return
     if n > ctx.limits.max_batch_points:
-        out.add("ST-PROTO-008", f"{path}.alias", f"批次含 {n} 个观测，超过上限 {ctx.limits.max_batch_points}", f"{n} observations exceed the batch limit {ctx.limits.max_batch_points}")
+        out.add(
+            "ST-PROTO-008",
+            f"{path}.alias",
+            f"批次含 {n} 个观测，超过上限 {ctx.limits.max_batch_points}",
+            f"{n} observations exceed the batch limit {ctx.limits.max_batch_points}",
+        )
         return
     values, offsets, statuses = list(b.value), list(b.time_offset_ms), list(b.status)
     if len(values) != n or len(offsets) != n or len(statuses) != n or not b.HasField("base_time"):
-        out.add("ST-IFACE-005", path, f"列长度不一致或缺少 base_time（alias {n}, value {len(values)}, time_offset_ms {len(offsets)}, status {len(statuses)}）", f"columns differ in length or base_time is missing (alias {n}, value {len(values)}, time_offset_ms {len(offsets)}, status {len(statuses)})")
+        out.add(
+            "ST-IFACE-005",
+            path,
+            f"列长度不一致或缺少 base_time（alias {n}, value {len(values)}, time_offset_ms {len(offsets)}, status {len(statuses)}）",
+            f"columns differ in length or base_time is missing (alias {n}, value {len(values)}, time_offset_ms {len(offsets)}, status {len(statuses)})",
+        )
         return
     state = ctx.state
     known = state.alias_set.issuperset(aliases)
     if not known:
         unknown = sorted(set(aliases) - state.alias_set)
-        out.add("ST-IFACE-004", f"{path}.alias", f"别名 {unknown[:10]} 未定义", f"aliases {unknown[:10]} are not defined")
+        out.add(
+            "ST-IFACE-004",
+            f"{path}.alias",
+            f"别名 {unknown[:10]} 未定义",
+            f"aliases {unknown[:10]} are not defined",
+        )
     if not _finite(sum(values)):
         for i, v in enumerate(values):
             if not _finite(v):
@@ -276,12 +420,22 @@ def _batch(b: Any, ctx: ValidationContext, out: Report, path: str) -> None:
     if max(statuses) > 255:
         for i, s in enumerate(statuses):
             if s > 255:
-                out.add("ST-DATA-020", f"{path}.status[{i}]", f"状态 {s} 含未定义的位", f"status {s} has undefined bits")
+                out.add(
+                    "ST-DATA-020",
+                    f"{path}.status[{i}]",
+                    f"状态 {s} 含未定义的位",
+                    f"status {s} has undefined bits",
+                )
     switch = state.switch_aliases
     if switch and not switch.isdisjoint(aliases):
         for i, a in enumerate(aliases):
             if a in switch and values[i] not in (0.0, 1.0):
-                out.add("ST-DATA-019", f"{path}.value[{i}]", f"开关量值 {values[i]} 不是 0 或 1", f"switch value {values[i]} is neither 0 nor 1")
+                out.add(
+                    "ST-DATA-019",
+                    f"{path}.value[{i}]",
+                    f"开关量值 {values[i]} 不是 0 或 1",
+                    f"switch value {values[i]} is neither 0 nor 1",
+                )
     if state.ranges and known:
         # C-speed screen: gather each observation's bounds, compare pairwise; the loop runs only on a hit.
         lows = itemgetter(*aliases)(state.lows)
@@ -294,17 +448,34 @@ def _batch(b: Any, ctx: ValidationContext, out: Report, path: str) -> None:
     now = ctx.clock_ms()
     latest = base + max(offsets)
     if latest - now > ctx.limits.max_clock_skew_ms:
-        out.add("ST-DATA-031", f"{path}.time_offset_ms", f"观测时间比平台时间超前 {latest - now} ms，超过允许偏差 {ctx.limits.max_clock_skew_ms} ms", f"observation time is {latest - now} ms ahead of the platform, beyond the allowed skew of {ctx.limits.max_clock_skew_ms} ms")
+        out.add(
+            "ST-DATA-031",
+            f"{path}.time_offset_ms",
+            f"观测时间比平台时间超前 {latest - now} ms，超过允许偏差 {ctx.limits.max_clock_skew_ms} ms",
+            f"observation time is {latest - now} ms ahead of the platform, beyond the allowed skew of {ctx.limits.max_clock_skew_ms} ms",
+        )
     if ctx.arrival and not b.backfill and now - (base + min(offsets)) > LIVE_MAX_AGE_MS:
-        out.add("ST-DATA-032", f"{path}.backfill", f"实时数据已过去 {now - base - min(offsets)} ms 却未标记补传", f"live data is {now - base - min(offsets)} ms old but not flagged as backfill")
+        out.add(
+            "ST-DATA-032",
+            f"{path}.backfill",
+            f"实时数据已过去 {now - base - min(offsets)} ms 却未标记补传",
+            f"live data is {now - base - min(offsets)} ms old but not flagged as backfill",
+        )
 
 
-def _over_range(aliases: Any, values: Any, statuses: Any, ranges: dict[int, tuple[float, float]], out: Report, path: str) -> None:
+def _over_range(
+    aliases: Any, values: Any, statuses: Any, ranges: dict[int, tuple[float, float]], out: Report, path: str
+) -> None:
     get = ranges.get
     for i, (a, v, s) in enumerate(zip(aliases, values, statuses, strict=True)):
         r = get(a)
         if r is not None and (v < r[0] or v > r[1]) and not s & 8:
-            out.add("ST-DATA-021", f"{path}.value[{i}]", f"值 {v} 超出量程 [{r[0]}, {r[1]}] 但状态未置超量程位 8", f"value {v} lies outside the range [{r[0]}, {r[1]}] but status lacks the over-range bit 8")
+            out.add(
+                "ST-DATA-021",
+                f"{path}.value[{i}]",
+                f"值 {v} 超出量程 [{r[0]}, {r[1]}] 但状态未置超量程位 8",
+                f"value {v} lies outside the range [{r[0]}, {r[1]}] but status lacks the over-range bit 8",
+            )
 
 
 @rule("ReportObservationsRequest")
@@ -320,13 +491,23 @@ RULES["StreamObservationsRequest"] = (_report_observations, ())
 
 def _period_values(m: Any, out: Report, path: str, start: Any, end: Any) -> None:
     if not (m.min_value <= m.avg_value <= m.max_value):
-        out.add("ST-DATA-024", path, f"最小/平均/最大值不一致：{m.min_value} / {m.avg_value} / {m.max_value}", f"min/avg/max are inconsistent: {m.min_value} / {m.avg_value} / {m.max_value}")
+        out.add(
+            "ST-DATA-024",
+            path,
+            f"最小/平均/最大值不一致：{m.min_value} / {m.avg_value} / {m.max_value}",
+            f"min/avg/max are inconsistent: {m.min_value} / {m.avg_value} / {m.max_value}",
+        )
     if end.seconds or end.nanos:
         s, e = timestamp_ms(start), timestamp_ms(end)
         for name in ("max_time", "min_time"):
             t = getattr(m, name)
             if (t.seconds or t.nanos) and not s <= timestamp_ms(t) <= e:
-                out.add("ST-DATA-024", f"{path}.{name}", f"{name} 不在统计/报警时段内", f"{name} lies outside the period")
+                out.add(
+                    "ST-DATA-024",
+                    f"{path}.{name}",
+                    f"{name} 不在统计/报警时段内",
+                    f"{name} lies outside the period",
+                )
 
 
 @rule("ReportAlarmsRequest", "ST-DATA-022", "ST-DATA-023", "ST-DATA-024", "ST-IFACE-016", "ST-IFACE-018")
@@ -339,19 +520,44 @@ def _alarms(msg: Any, ctx: ValidationContext, out: Report, path: str) -> None:
         if not a.alarm_id:
             out.add("ST-IFACE-016", f"{ap}.alarm_id", "alarm_id 为空", "alarm_id is empty")
         if a.point_code not in ctx.state.aliases_by_code:
-            out.add("ST-IFACE-018", f"{ap}.point_code", f"测点 {a.point_code} 未定义", f"point {a.point_code} is not defined")
+            out.add(
+                "ST-IFACE-018",
+                f"{ap}.point_code",
+                f"测点 {a.point_code} 未定义",
+                f"point {a.point_code} is not defined",
+            )
         if a.anomaly_type == common_pb2.ANOMALY_TYPE_UNSPECIFIED:
-            out.add("ST-DATA-022", f"{ap}.anomaly_type", "异常类型未指定（应为 001–010）", "anomaly type unspecified (must be 001–010)")
+            out.add(
+                "ST-DATA-022",
+                f"{ap}.anomaly_type",
+                "异常类型未指定（应为 001–010）",
+                "anomaly type unspecified (must be 001–010)",
+            )
         has_end = a.HasField("end_time")
         if a.state == common_pb2.ALARM_STATE_RAISED:
             if has_end:
-                out.add("ST-DATA-023", f"{ap}.end_time", "报警开始时不应有结束时间", "a raised alarm has no end_time")
+                out.add(
+                    "ST-DATA-023",
+                    f"{ap}.end_time",
+                    "报警开始时不应有结束时间",
+                    "a raised alarm has no end_time",
+                )
             raised.add(a.alarm_id)
         elif a.state == common_pb2.ALARM_STATE_CLEARED:
             if not has_end or timestamp_ms(a.end_time) < timestamp_ms(a.start_time):
-                out.add("ST-DATA-023", f"{ap}.end_time", "解除的报警须有不早于开始时间的结束时间", "a cleared alarm needs an end_time not before start_time")
+                out.add(
+                    "ST-DATA-023",
+                    f"{ap}.end_time",
+                    "解除的报警须有不早于开始时间的结束时间",
+                    "a cleared alarm needs an end_time not before start_time",
+                )
             if a.alarm_id and a.alarm_id not in raised:
-                out.add("ST-IFACE-016", f"{ap}.alarm_id", f"解除的报警 {a.alarm_id} 未曾报出", f"cleared alarm {a.alarm_id} was never raised")
+                out.add(
+                    "ST-IFACE-016",
+                    f"{ap}.alarm_id",
+                    f"解除的报警 {a.alarm_id} 未曾报出",
+                    f"cleared alarm {a.alarm_id} was never raised",
+                )
             raised.discard(a.alarm_id)
         else:
             out.add("ST-DATA-023", f"{ap}.state", "报警状态未指定", "alarm state unspecified")
@@ -369,7 +575,12 @@ def _outstation_status(msg: Any, ctx: ValidationContext, out: Report, path: str)
     for i, s in enumerate(msg.statuses):
         sp = f"{path}.statuses[{i}]"
         if s.outstation_code not in ctx.state.outstations:
-            out.add("ST-IFACE-018", f"{sp}.outstation_code", f"分站 {s.outstation_code} 未定义", f"outstation {s.outstation_code} is not defined")
+            out.add(
+                "ST-IFACE-018",
+                f"{sp}.outstation_code",
+                f"分站 {s.outstation_code} 未定义",
+                f"outstation {s.outstation_code} is not defined",
+            )
         _run_power(s, out, sp)
         _not_future(s.time, ctx, out, f"{sp}.time")
 
@@ -388,9 +599,19 @@ def _statistics(msg: Any, ctx: ValidationContext, out: Report, path: str) -> Non
     for i, s in enumerate(msg.statistics):
         sp = f"{path}.statistics[{i}]"
         if s.point_code not in ctx.state.aliases_by_code:
-            out.add("ST-IFACE-018", f"{sp}.point_code", f"测点 {s.point_code} 未定义", f"point {s.point_code} is not defined")
+            out.add(
+                "ST-IFACE-018",
+                f"{sp}.point_code",
+                f"测点 {s.point_code} 未定义",
+                f"point {s.point_code} is not defined",
+            )
         if timestamp_ms(s.start_time) >= timestamp_ms(s.end_time):
-            out.add("ST-DATA-027", f"{sp}.end_time", "统计时段的开始时间须早于结束时间", "start_time must precede end_time")
+            out.add(
+                "ST-DATA-027",
+                f"{sp}.end_time",
+                "统计时段的开始时间须早于结束时间",
+                "start_time must precede end_time",
+            )
         _period_values(s, out, sp, s.start_time, s.end_time)
         _not_future(s.end_time, ctx, out, f"{sp}.end_time")
 
@@ -410,13 +631,20 @@ def _positioning(msg: Any, ctx: ValidationContext, out: Report, path: str) -> No
         sp = f"{path}.stations[{i}]"
         _code("station", s.station_code, out, f"{sp}.station_code", mine)
         if s.area_code not in areas:
-            out.add("ST-IFACE-018", f"{sp}.area_code", f"区域 {s.area_code} 未定义", f"area {s.area_code} is not defined")
+            out.add(
+                "ST-IFACE-018",
+                f"{sp}.area_code",
+                f"区域 {s.area_code} 未定义",
+                f"area {s.area_code} is not defined",
+            )
 
 
 @rule("ReportPersonnelRequest", "ST-DATA-006", "ST-DATA-026")
 def _personnel(msg: Any, ctx: ValidationContext, out: Report, path: str) -> None:
     _sequence(msg.sequence, ctx, out, f"{path}.sequence")
-    _non_empty(len(msg.records) + len(msg.stations), out, path, "人员与基站记录", "personnel or station records")
+    _non_empty(
+        len(msg.records) + len(msg.stations), out, path, "人员与基站记录", "personnel or station records"
+    )
     st = ctx.state
     for i, r in enumerate(msg.records):
         rp = f"{path}.records[{i}]"
@@ -424,16 +652,36 @@ def _personnel(msg: Any, ctx: ValidationContext, out: Report, path: str) -> None
         if r.direction == common_pb2.MINE_DIRECTION_UNSPECIFIED:
             out.add("ST-DATA-026", f"{rp}.direction", "出入井标志未指定", "direction unspecified")
         elif r.HasField("exited_mine_at") != (r.direction == common_pb2.MINE_DIRECTION_OUT):
-            out.add("ST-DATA-026", f"{rp}.exited_mine_at", "出井时刻须且仅须在出井时填写", "exited_mine_at is set if and only if direction is OUT")
+            out.add(
+                "ST-DATA-026",
+                f"{rp}.exited_mine_at",
+                "出井时刻须且仅须在出井时填写",
+                "exited_mine_at is set if and only if direction is OUT",
+            )
         if r.area_code and r.area_code not in st.areas:
-            out.add("ST-IFACE-018", f"{rp}.area_code", f"区域 {r.area_code} 未定义", f"area {r.area_code} is not defined")
+            out.add(
+                "ST-IFACE-018",
+                f"{rp}.area_code",
+                f"区域 {r.area_code} 未定义",
+                f"area {r.area_code} is not defined",
+            )
         if r.station_code and r.station_code not in st.stations:
-            out.add("ST-IFACE-018", f"{rp}.station_code", f"基站 {r.station_code} 未定义", f"station {r.station_code} is not defined")
+            out.add(
+                "ST-IFACE-018",
+                f"{rp}.station_code",
+                f"基站 {r.station_code} 未定义",
+                f"station {r.station_code} is not defined",
+            )
         _not_future(r.time, ctx, out, f"{rp}.time")
     for i, s in enumerate(msg.stations):
         sp = f"{path}.stations[{i}]"
         if s.station_code not in st.stations:
-            out.add("ST-IFACE-018", f"{sp}.station_code", f"基站 {s.station_code} 未定义", f"station {s.station_code} is not defined")
+            out.add(
+                "ST-IFACE-018",
+                f"{sp}.station_code",
+                f"基站 {s.station_code} 未定义",
+                f"station {s.station_code} is not defined",
+            )
         _run_power(s, out, sp)
         _not_future(s.time, ctx, out, f"{sp}.time")
 

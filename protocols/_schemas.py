@@ -20,7 +20,14 @@ import jsonschema_rs
 from santong.protocols._catalogue import violation
 from santong.protocols._errors import Violation
 
-__all__ = ["SCHEMA_CLAUSES", "json_violations", "load_schema", "reference_validator", "schema_names", "validator"]
+__all__ = [
+    "SCHEMA_CLAUSES",
+    "json_violations",
+    "load_schema",
+    "reference_validator",
+    "schema_names",
+    "validator",
+]
 
 # The clauses enforced by the JSON stage (declared like the rules in _rules.py).
 SCHEMA_CLAUSES = ("ST-DATA-030", "ST-DATA-034", "ST-DATA-035", "ST-DATA-036")
@@ -30,7 +37,11 @@ SCHEMA_CLAUSES = ("ST-DATA-030", "ST-DATA-034", "ST-DATA-035", "ST-DATA-036")
 def schema_names() -> tuple[str, ...]:
     """Names of the messages that have a JSON Schema."""
     folder = resources.files("santong.protocols").joinpath("schemas", "v1")
-    return tuple(sorted(p.name.removesuffix(".schema.json") for p in folder.iterdir() if p.name.endswith(".schema.json")))
+    return tuple(
+        sorted(
+            p.name.removesuffix(".schema.json") for p in folder.iterdir() if p.name.endswith(".schema.json")
+        )
+    )
 
 
 @cache
@@ -78,11 +89,23 @@ def _classify(error: Any, schema: dict[str, Any]) -> Iterator[Violation]:
     parent = _resolve(schema, schema_path[:-1]) if schema_path else None
     path = _path(error.instance_path)
     if keyword == "additionalProperties":
-        yield violation("ST-DATA-034", path, f"未知字段：{error.message}（字段名须与 proto 一致）", f"unknown field: {error.message} (field names as in the proto)")
+        yield violation(
+            "ST-DATA-034",
+            path,
+            f"未知字段：{error.message}（字段名须与 proto 一致）",
+            f"unknown field: {error.message} (field names as in the proto)",
+        )
     elif isinstance(parent, dict) and parent.get("x-clause") == "ST-DATA-030":
-        yield violation("ST-DATA-030", path, f"时间须为带 Z 的 RFC 3339 UTC 时间：{error.message}", f"time must be RFC 3339 UTC with Z: {error.message}")
+        yield violation(
+            "ST-DATA-030",
+            path,
+            f"时间须为带 Z 的 RFC 3339 UTC 时间：{error.message}",
+            f"time must be RFC 3339 UTC with Z: {error.message}",
+        )
     else:
-        yield violation("ST-DATA-035", path, f"类型或取值不符：{error.message}", f"wrong type or value: {error.message}")
+        yield violation(
+            "ST-DATA-035", path, f"类型或取值不符：{error.message}", f"wrong type or value: {error.message}"
+        )
 
 
 def json_violations(document: Any, message_name: str, *, limit: int = 20) -> list[Violation]:

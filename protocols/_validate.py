@@ -13,7 +13,9 @@ from santong.protocols._rules import Report, rules_for
 __all__ = ["check", "validate", "validate_json"]
 
 
-def validate(message: Message, context: ValidationContext | None = None, *, path: str = "$") -> list[Violation]:
+def validate(
+    message: Message, context: ValidationContext | None = None, *, path: str = "$"
+) -> list[Violation]:
     """All violations of a protobuf message, MUST and SHOULD alike. Never raises on message content."""
     rule = rules_for(message.DESCRIPTOR.name)
     if rule is None:
@@ -21,12 +23,19 @@ def validate(message: Message, context: ValidationContext | None = None, *, path
     out = Report()
     try:
         rule(message, context or ValidationContext(), out, path)
-    except (ValueError, TypeError, OverflowError, KeyError) as e:  # defensive: the core never crashes on input
+    except (
+        ValueError,
+        TypeError,
+        OverflowError,
+        KeyError,
+    ) as e:  # defensive: the core never crashes on input
         out.add("ST-DATA-035", path, f"无法校验：{e}", f"cannot validate: {e}")
     return out.violations
 
 
-def validate_json(data: bytes | str | dict[str, Any], message_name: str, context: ValidationContext | None = None) -> tuple[Message | None, list[Violation]]:
+def validate_json(
+    data: bytes | str | dict[str, Any], message_name: str, context: ValidationContext | None = None
+) -> tuple[Message | None, list[Violation]]:
     """JSON stage then rules: (message or None, violations)."""
     try:
         msg = decode_json(data, message_name)

@@ -22,7 +22,9 @@ def run(args: argparse.Namespace) -> int:
     """Validate every bundled example; exit 0 when each verdict is the expected one."""
     folder = args.examples or Path(str(resources.files("santong.protocols").joinpath("examples")))
     files = sorted(p for p in folder.iterdir() if p.suffix in (".json", ".jsonl", ".txt"))
-    print(f"santong 演示 demo: 用校验核心检查 {len(files)} 个示例文件 / checking {len(files)} example files\n")
+    print(
+        f"santong 演示 demo: 用校验核心检查 {len(files)} 个示例文件 / checking {len(files)} example files\n"
+    )
     wrong = []
     for path in files:
         res = validate_file(path)
@@ -30,10 +32,16 @@ def run(args: argparse.Namespace) -> int:
         print_result(res, strict=False)
         if res.passed != expected_pass:
             wrong.append(path.name)
-            print(f"    ⚠ 预期{'通过' if expected_pass else '不通过'} / expected to {'pass' if expected_pass else 'fail'}")
+            print(
+                f"    ⚠ 预期{'通过' if expected_pass else '不通过'} / expected to {'pass' if expected_pass else 'fail'}"
+            )
     print()
     if wrong:
-        print(f"演示失败 DEMO FAILED: {len(wrong)} 个文件结论与预期不符 / verdicts not as expected: {', '.join(wrong)}")
+        print(
+            f"演示失败 DEMO FAILED: {len(wrong)} 个文件结论与预期不符 / verdicts not as expected: {', '.join(wrong)}"
+        )
         return 1
-    print(f"演示成功 DEMO OK: {len(files)} 个文件结论均符合预期（合格样例通过，问题样例被拒绝并指明条款）/ every verdict as expected")
+    print(
+        f"演示成功 DEMO OK: {len(files)} 个文件结论均符合预期（合格样例通过，问题样例被拒绝并指明条款）/ every verdict as expected"
+    )
     return 0

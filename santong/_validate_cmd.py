@@ -39,9 +39,17 @@ class FileResult:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Arguments of `santong validate`."""
-    p.add_argument("files", nargs="+", type=Path, metavar="FILE", help="*.json, *.jsonl (会话 session), MT/T 1201 *.txt")
-    p.add_argument("--type", dest="message_type", help="消息类型 message type for plain .json files, e.g. ObservationBatch")
-    p.add_argument("--strict", action="store_true", help="SHOULD 条款的警告也判为不通过 / fail on SHOULD warnings too")
+    p.add_argument(
+        "files", nargs="+", type=Path, metavar="FILE", help="*.json, *.jsonl (会话 session), MT/T 1201 *.txt"
+    )
+    p.add_argument(
+        "--type",
+        dest="message_type",
+        help="消息类型 message type for plain .json files, e.g. ObservationBatch",
+    )
+    p.add_argument(
+        "--strict", action="store_true", help="SHOULD 条款的警告也判为不通过 / fail on SHOULD warnings too"
+    )
     p.add_argument("--json", action="store_true", help="以 JSON 输出 / print results as JSON")
 
 
@@ -65,14 +73,30 @@ def _validate_session(path: Path, data: bytes, res: FileResult) -> None:
             doc = json.loads(line)
             name, body = str(doc["type"]), doc["message"]
         except (json.JSONDecodeError, KeyError, TypeError) as e:
-            res.violations.append(violation("ST-DATA-036", f"line {lineno}", f"会话行须为 {{\"type\", \"message\"}} 对象：{e}", f"a session line must be a {{\"type\", \"message\"}} object: {e}"))
+            res.violations.append(
+                violation(
+                    "ST-DATA-036",
+                    f"line {lineno}",
+                    f'会话行须为 {{"type", "message"}} 对象：{e}',
+                    f'a session line must be a {{"type", "message"}} object: {e}',
+                )
+            )
             continue
         if name not in message_names():
-            res.violations.append(violation("ST-DATA-035", f"line {lineno}.type", f"未知消息类型 {name}", f"unknown message type {name}"))
+            res.violations.append(
+                violation(
+                    "ST-DATA-035",
+                    f"line {lineno}.type",
+                    f"未知消息类型 {name}",
+                    f"unknown message type {name}",
+                )
+            )
             continue
         msg, vs = validate_json(body, name, ctx)
         res.checked += 1
-        res.violations.extend(Violation(v.clause_id, f"line {lineno}:{v.path}", v.message_zh, v.message_en, v.level) for v in vs)
+        res.violations.extend(
+            Violation(v.clause_id, f"line {lineno}:{v.path}", v.message_zh, v.message_en, v.level) for v in vs
+        )
         if msg is not None and not must_violations(vs):
             ctx.state.apply(msg)
 
@@ -81,7 +105,9 @@ def _validate_json_file(path: Path, data: bytes, forced: str | None, res: FileRe
     try:
         doc = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        res.violations.append(violation("ST-DATA-036", "$", f"不是合法的 UTF-8 JSON：{e}", f"not well-formed UTF-8 JSON: {e}"))
+        res.violations.append(
+            violation("ST-DATA-036", "$", f"不是合法的 UTF-8 JSON：{e}", f"not well-formed UTF-8 JSON: {e}")
+        )
         return
     name, body = _message_type(path, doc, forced)
     if name is None or name not in message_names():
@@ -141,7 +167,22 @@ def run(args: argparse.Namespace) -> int:
     results = [validate_file(p, args.message_type) for p in args.files]
     failed = [r for r in results if not r.passed or (args.strict and r.violations)]
     if args.json:
-        print(json.dumps([{"path": r.path, "passed": r not in failed, "checked": r.checked, "error": r.error, "violations": [v.as_dict() for v in r.violations]} for r in results], ensure_ascii=False, indent=2))
+        print(
+            json.dumps(
+                [
+                    {
+                        "path": r.path,
+                        "passed": r not in failed,
+                        "checked": r.checked,
+                        "error": r.error,
+                        "violations": [v.as_dict() for v in r.violations],
+                    }
+                    for r in results
+                ],
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
     else:
         for r in results:
             print_result(r, args.strict)

@@ -9,14 +9,19 @@ from collections.abc import Sequence
 
 # subcommand → (module, one-line help). Each module has add_arguments(parser) and run(args) -> int.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "validate": ("santong._validate_cmd", "校验 JSON 报文与 MT/T 1201 文件 / validate JSON payloads and MT/T 1201 files"),
+    "validate": (
+        "santong._validate_cmd",
+        "校验 JSON 报文与 MT/T 1201 文件 / validate JSON payloads and MT/T 1201 files",
+    ),
     "demo": ("santong._demo", "演示：主流程 / the main job on the embedded default"),
 }
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
-    parser = argparse.ArgumentParser(prog="santong", description="三统一接口工具集 / 三统一 device-access interface toolkit")
+    parser = argparse.ArgumentParser(
+        prog="santong", description="三统一接口工具集 / 三统一 device-access interface toolkit"
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module, help_text) in SUBCOMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -41,8 +40,8 @@ FDP = descriptor_pb2.FieldDescriptorProto
 
 def run_protoc(out: Path) -> Path:
     """Run the pinned protoc (grpcio-tools) into `out`; return the descriptor set path."""
-    from grpc_tools import protoc  # noqa: PLC0415  (dev dependency)
     import grpc_tools  # noqa: PLC0415
+    from grpc_tools import protoc  # noqa: PLC0415  (dev dependency)
 
     include = Path(grpc_tools.__file__).parent / "_proto"
     protos = sorted(str(p.relative_to(PROTO_ROOT)) for p in PROTO_DIR.glob("*.proto"))
@@ -162,7 +161,10 @@ class SchemaBuilder:
             if f.HasField("oneof_index") and not f.proto3_optional:
                 groups.setdefault(f.oneof_index, []).append(f.name)
         pairs = [
-            {"required": [a, b]} for names in groups.values() for i, a in enumerate(names) for b in names[i + 1 :]
+            {"required": [a, b]}
+            for names in groups.values()
+            for i, a in enumerate(names)
+            for b in names[i + 1 :]
         ]
         if pairs:
             schema["not"] = {"anyOf": pairs}

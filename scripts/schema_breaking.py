@@ -80,10 +80,22 @@ def breaking_changes(old: dict[str, Any], new: dict[str, Any], name: str) -> lis
 
 def schemas_at(rev: str) -> dict[str, dict[str, Any]]:
     """Every message schema at a git revision."""
-    listing = subprocess.run(["git", "ls-tree", "--name-only", f"{rev}:{SCHEMA_DIR}"], cwd=ROOT, capture_output=True, text=True, check=True)
+    listing = subprocess.run(
+        ["git", "ls-tree", "--name-only", f"{rev}:{SCHEMA_DIR}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     out = {}
     for fname in listing.stdout.split():
-        text = subprocess.run(["git", "show", f"{rev}:{SCHEMA_DIR}/{fname}"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+        text = subprocess.run(
+            ["git", "show", f"{rev}:{SCHEMA_DIR}/{fname}"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         out[fname] = json.loads(text)
     return out
 
@@ -103,7 +115,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--against", required=True, help="base git revision (the latest release tag)")
     args = ap.parse_args(argv)
-    new = {p.name: json.loads(p.read_text(encoding="utf-8")) for p in (ROOT / SCHEMA_DIR).glob("*.schema.json")}
+    new = {
+        p.name: json.loads(p.read_text(encoding="utf-8")) for p in (ROOT / SCHEMA_DIR).glob("*.schema.json")
+    }
     problems = compare_sets(schemas_at(args.against), new)
     for p in problems:
         print(f"不兼容变更 breaking change: {p}", file=sys.stderr)

@@ -53,10 +53,18 @@ def _scalar(field: _d.FieldDescriptor) -> st.SearchStrategy[Any]:
 def _fill(draw: st.DrawFn, cls: type[Message], depth: int) -> Message:
     msg = cls()
     desc = cls.DESCRIPTOR
-    chosen_oneofs = {o.name: draw(st.sampled_from([None, *[f.name for f in o.fields]])) for o in desc.oneofs if not o.name.startswith("_")}
+    chosen_oneofs = {
+        o.name: draw(st.sampled_from([None, *[f.name for f in o.fields]]))
+        for o in desc.oneofs
+        if not o.name.startswith("_")
+    }
     for field in desc.fields:
         oneof = field.containing_oneof
-        if oneof is not None and not oneof.name.startswith("_") and chosen_oneofs.get(oneof.name) != field.name:
+        if (
+            oneof is not None
+            and not oneof.name.startswith("_")
+            and chosen_oneofs.get(oneof.name) != field.name
+        ):
             continue
         if not draw(st.booleans()):
             continue
@@ -65,12 +73,19 @@ def _fill(draw: st.DrawFn, cls: type[Message], depth: int) -> Message:
                 getattr(msg, field.name)[k] = v
         elif field.message_type is not None:
             if field.message_type.full_name == "google.protobuf.Timestamp":
-                values = [(draw(TS_SECONDS), draw(TS_NANOS)) for _ in range(draw(st.integers(0, 2)) if _repeated(field) else 1)]
+                values = [
+                    (draw(TS_SECONDS), draw(TS_NANOS))
+                    for _ in range(draw(st.integers(0, 2)) if _repeated(field) else 1)
+                ]
                 for s, n in values:
                     ts = getattr(msg, field.name).add() if _repeated(field) else getattr(msg, field.name)
                     ts.seconds, ts.nanos = s, n
             elif depth > 0:
-                sub_cls = type(getattr(msg, field.name).add()) if _repeated(field) else type(getattr(msg, field.name))
+                sub_cls = (
+                    type(getattr(msg, field.name).add())
+                    if _repeated(field)
+                    else type(getattr(msg, field.name))
+                )
                 if _repeated(field):
                     getattr(msg, field.name).pop()
                     for _ in range(draw(st.integers(0, 2))):

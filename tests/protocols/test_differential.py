@@ -13,10 +13,27 @@ from santong.protocols import reference_validator, schema_names, to_dict
 from santong.protocols._schemas import validator
 
 JSON_LEAF = st.one_of(
-    st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(allow_nan=False, allow_infinity=False),
-    st.text(max_size=8), st.sampled_from(["2025-01-15T02:30:00Z", "2025-01-15 10:30:00", "2025-01-15T10:30:00+08:00", "18446744073709551616", "-1", "VALUE_KIND_ANALOG"]),
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=8),
+    st.sampled_from(
+        [
+            "2025-01-15T02:30:00Z",
+            "2025-01-15 10:30:00",
+            "2025-01-15T10:30:00+08:00",
+            "18446744073709551616",
+            "-1",
+            "VALUE_KIND_ANALOG",
+        ]
+    ),
 )
-JSON_VALUE = st.recursive(JSON_LEAF, lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=5), c, max_size=3), max_leaves=6)
+JSON_VALUE = st.recursive(
+    JSON_LEAF,
+    lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=5), c, max_size=3),
+    max_leaves=6,
+)
 
 
 def _paths(doc: Any, prefix: tuple = ()) -> list[tuple]:
@@ -50,11 +67,26 @@ def mutated(draw: st.DrawFn, name: str) -> Any:
     return doc
 
 
-NAMES = [n for n in schema_names() if n in ("ObservationBatch", "DefinePointsRequest", "ReportAlarmsRequest", "RegisterRequest", "ReportPersonnelRequest", "CommandsResponse", "GetPlatformInfoResponse")]
+NAMES = [
+    n
+    for n in schema_names()
+    if n
+    in (
+        "ObservationBatch",
+        "DefinePointsRequest",
+        "ReportAlarmsRequest",
+        "RegisterRequest",
+        "ReportPersonnelRequest",
+        "CommandsResponse",
+        "GetPlatformInfoResponse",
+    )
+]
 
 
 @pytest.mark.parametrize("name", NAMES)
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]
+)
 @given(data=st.data())
 def test_validators_agree(name: str, data: st.DataObject) -> None:
     doc = data.draw(st.one_of(mutated(name), messages(name).map(to_dict)))

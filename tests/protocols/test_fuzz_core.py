@@ -15,10 +15,23 @@ from santong.protocols import (
     validate_json,
 )
 
-NAMES = ["RegisterRequest", "DefinePointsRequest", "ReportObservationsRequest", "ReportAlarmsRequest",
-         "ReportOutstationStatusRequest", "ReportStatisticsRequest", "DefinePositioningRequest",
-         "ReportPersonnelRequest", "HeartbeatRequest", "CommandsRequest"]
-JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(), lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=8), c, max_size=4), max_leaves=12)
+NAMES = [
+    "RegisterRequest",
+    "DefinePointsRequest",
+    "ReportObservationsRequest",
+    "ReportAlarmsRequest",
+    "ReportOutstationStatusRequest",
+    "ReportStatisticsRequest",
+    "DefinePositioningRequest",
+    "ReportPersonnelRequest",
+    "HeartbeatRequest",
+    "CommandsRequest",
+]
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=8), c, max_size=4),
+    max_leaves=12,
+)
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -36,7 +36,9 @@ def ctx(reference_session: list[tuple[str, dict]]) -> ValidationContext:
     c = ValidationContext(state=DeviceState())
     for name, body in reference_session[:2]:
         c.state.apply(decode_json(body, name))
-    c.now_ms = timestamp_ms(decode_json(reference_session[2][1], "ReportObservationsRequest").batch.base_time) + 6000
+    c.now_ms = (
+        timestamp_ms(decode_json(reference_session[2][1], "ReportObservationsRequest").batch.base_time) + 6000
+    )
     return c
 
 
@@ -110,7 +112,11 @@ CASES: list[tuple[str, str, Callable[[dict], None]]] = [
     ("ReportObservationsRequest", "ST-IFACE-004", _mut("batch.alias.0", 99)),
     ("ReportObservationsRequest", "ST-IFACE-005", _mut("batch.value", [1.0])),
     ("ReportObservationsRequest", "ST-IFACE-005", _mut("batch.base_time", DELETE)),
-    ("ReportObservationsRequest", "ST-IFACE-010", lambda d: d["batch"].update(alias=[], value=[], time_offset_ms=[], status=[])),
+    (
+        "ReportObservationsRequest",
+        "ST-IFACE-010",
+        lambda d: d["batch"].update(alias=[], value=[], time_offset_ms=[], status=[]),
+    ),
     ("ReportObservationsRequest", "ST-PROTO-011", _mut("batch.sequence", "0")),
     ("ReportObservationsRequest", "ST-DATA-019", _mut("batch.value.3", 2)),
     ("ReportObservationsRequest", "ST-DATA-020", _mut("batch.status.0", 256)),
@@ -124,37 +130,74 @@ CASES: list[tuple[str, str, Callable[[dict], None]]] = [
     ("ReportAlarmsRequest", "ST-DATA-023", _mut("alarms.0.state", "ALARM_STATE_UNSPECIFIED")),
     ("ReportAlarmsRequest", "ST-DATA-024", _mut("alarms.0.min_value", 3.0)),
     ("ReportAlarmsRequest", "ST-IFACE-016", _mut("alarms.0.alarm_id", "")),
-    ("ReportAlarmsRequest", "ST-IFACE-016", lambda d: d["alarms"][0].update(state="ALARM_STATE_CLEARED", end_time="2025-01-15T02:30:20Z")),
+    (
+        "ReportAlarmsRequest",
+        "ST-IFACE-016",
+        lambda d: d["alarms"][0].update(state="ALARM_STATE_CLEARED", end_time="2025-01-15T02:30:20Z"),
+    ),
     ("ReportAlarmsRequest", "ST-IFACE-018", _mut("alarms.0.point_code", f"{MINE}01MNA0019999")),
     # Outstation status
     ("ReportOutstationStatusRequest", "ST-DATA-025", _mut("statuses.0.run_state", "RUN_STATE_UNSPECIFIED")),
-    ("ReportOutstationStatusRequest", "ST-DATA-025", _mut("statuses.0.power_state", "POWER_STATE_UNSPECIFIED")),
+    (
+        "ReportOutstationStatusRequest",
+        "ST-DATA-025",
+        _mut("statuses.0.power_state", "POWER_STATE_UNSPECIFIED"),
+    ),
     ("ReportOutstationStatusRequest", "ST-IFACE-018", _mut("statuses.0.outstation_code", f"{MINE}F99")),
 ]
 
 
-@pytest.mark.parametrize("name, clause_id, mutate", CASES, ids=[f"{c[0]}-{c[1]}-{i}" for i, c in enumerate(CASES)])
-def test_bad_input_names_its_clause(session: dict[str, dict], ctx: ValidationContext, name: str, clause_id: str, mutate: Callable[[dict], None]) -> None:
+@pytest.mark.parametrize(
+    "name, clause_id, mutate", CASES, ids=[f"{c[0]}-{c[1]}-{i}" for i, c in enumerate(CASES)]
+)
+def test_bad_input_names_its_clause(
+    session: dict[str, dict],
+    ctx: ValidationContext,
+    name: str,
+    clause_id: str,
+    mutate: Callable[[dict], None],
+) -> None:
     body = session[name]
-    assert clause_id not in clauses_of(name, copy.deepcopy(body), ctx), "the good message must not already break the clause"
+    assert clause_id not in clauses_of(name, copy.deepcopy(body), ctx), (
+        "the good message must not already break the clause"
+    )
     mutate(body)
     got = clauses_of(name, body, ctx)
     assert clause_id in got, got
 
 
 def _statistics(**over: Any) -> dict:
-    s = {"point_code": CH4, "sensor_type": "A001", "unit": "%CH4", "start_time": "2025-01-15T02:00:00Z", "end_time": "2025-01-15T02:30:00Z",
-         "max_value": 0.5, "max_time": "2025-01-15T02:10:00Z", "min_value": 0.1, "min_time": "2025-01-15T02:20:00Z", "avg_value": 0.3}
+    s = {
+        "point_code": CH4,
+        "sensor_type": "A001",
+        "unit": "%CH4",
+        "start_time": "2025-01-15T02:00:00Z",
+        "end_time": "2025-01-15T02:30:00Z",
+        "max_value": 0.5,
+        "max_time": "2025-01-15T02:10:00Z",
+        "min_value": 0.1,
+        "min_time": "2025-01-15T02:20:00Z",
+        "avg_value": 0.3,
+    }
     s.update(over)
     return {"sequence": "9", "statistics": [s]}
 
 
 @pytest.mark.parametrize(
     "over, clause_id",
-    [({"end_time": "2025-01-15T01:00:00Z", "max_time": "2025-01-15T00:50:00Z", "min_time": "2025-01-15T00:55:00Z"}, "ST-DATA-027"),
-     ({"avg_value": 0.9}, "ST-DATA-024"),
-     ({"max_time": "2025-01-15T03:10:00Z"}, "ST-DATA-024"),
-     ({"point_code": f"{MINE}01MNA0019999"}, "ST-IFACE-018")],
+    [
+        (
+            {
+                "end_time": "2025-01-15T01:00:00Z",
+                "max_time": "2025-01-15T00:50:00Z",
+                "min_time": "2025-01-15T00:55:00Z",
+            },
+            "ST-DATA-027",
+        ),
+        ({"avg_value": 0.9}, "ST-DATA-024"),
+        ({"max_time": "2025-01-15T03:10:00Z"}, "ST-DATA-024"),
+        ({"point_code": f"{MINE}01MNA0019999"}, "ST-IFACE-018"),
+    ],
 )
 def test_statistics(ctx: ValidationContext, over: dict, clause_id: str) -> None:
     assert clauses_of("ReportStatisticsRequest", _statistics(), ctx) == set()
@@ -162,25 +205,49 @@ def test_statistics(ctx: ValidationContext, over: dict, clause_id: str) -> None:
 
 
 def _positioning() -> dict:
-    return {"areas": [{"area_code": f"{MINE}0001", "name": "主井底", "capacity": 50}],
-            "stations": [{"station_code": f"{MINE}0001000001", "area_code": f"{MINE}0001", "location": "主井底车场"}]}
+    return {
+        "areas": [{"area_code": f"{MINE}0001", "name": "主井底", "capacity": 50}],
+        "stations": [
+            {"station_code": f"{MINE}0001000001", "area_code": f"{MINE}0001", "location": "主井底车场"}
+        ],
+    }
 
 
 def _personnel(**over: Any) -> dict:
-    r = {"card_code": f"{MINE}00001", "name": "张三", "direction": "MINE_DIRECTION_IN", "entered_mine_at": "2025-01-15T00:00:00Z",
-         "area_code": f"{MINE}0001", "station_code": f"{MINE}0001000001", "time": "2025-01-15T02:30:00Z"}
+    r = {
+        "card_code": f"{MINE}00001",
+        "name": "张三",
+        "direction": "MINE_DIRECTION_IN",
+        "entered_mine_at": "2025-01-15T00:00:00Z",
+        "area_code": f"{MINE}0001",
+        "station_code": f"{MINE}0001000001",
+        "time": "2025-01-15T02:30:00Z",
+    }
     r.update(over)
-    return {"sequence": "10", "records": [r], "stations": [{"station_code": f"{MINE}0001000001", "run_state": "RUN_STATE_OK", "power_state": "POWER_STATE_AC", "time": "2025-01-15T02:30:00Z"}]}
+    return {
+        "sequence": "10",
+        "records": [r],
+        "stations": [
+            {
+                "station_code": f"{MINE}0001000001",
+                "run_state": "RUN_STATE_OK",
+                "power_state": "POWER_STATE_AC",
+                "time": "2025-01-15T02:30:00Z",
+            }
+        ],
+    }
 
 
 @pytest.mark.parametrize(
     "over, clause_id",
-    [({"card_code": f"{MINE}0001"}, "ST-DATA-006"),
-     ({"card_code": "14042100000900001"}, "ST-DATA-003"),
-     ({"direction": "MINE_DIRECTION_UNSPECIFIED"}, "ST-DATA-026"),
-     ({"exited_mine_at": "2025-01-15T02:00:00Z"}, "ST-DATA-026"),
-     ({"area_code": f"{MINE}0002"}, "ST-IFACE-018"),
-     ({"time": "2035-01-01T00:00:00Z"}, "ST-DATA-031")],
+    [
+        ({"card_code": f"{MINE}0001"}, "ST-DATA-006"),
+        ({"card_code": "14042100000900001"}, "ST-DATA-003"),
+        ({"direction": "MINE_DIRECTION_UNSPECIFIED"}, "ST-DATA-026"),
+        ({"exited_mine_at": "2025-01-15T02:00:00Z"}, "ST-DATA-026"),
+        ({"area_code": f"{MINE}0002"}, "ST-IFACE-018"),
+        ({"time": "2035-01-01T00:00:00Z"}, "ST-DATA-031"),
+    ],
 )
 def test_personnel(ctx: ValidationContext, over: dict, clause_id: str) -> None:
     msg, vs = validate_json(_positioning(), "DefinePositioningRequest", ctx)
@@ -192,9 +259,11 @@ def test_personnel(ctx: ValidationContext, over: dict, clause_id: str) -> None:
 
 @pytest.mark.parametrize(
     "mutate, clause_id",
-    [(lambda d: d["areas"][0].update(area_code=f"{MINE}001"), "ST-DATA-007"),
-     (lambda d: d["stations"][0].update(station_code=f"{MINE}00010001"), "ST-DATA-008"),
-     (lambda d: d["stations"][0].update(area_code=f"{MINE}0009"), "ST-IFACE-018")],
+    [
+        (lambda d: d["areas"][0].update(area_code=f"{MINE}001"), "ST-DATA-007"),
+        (lambda d: d["stations"][0].update(station_code=f"{MINE}00010001"), "ST-DATA-008"),
+        (lambda d: d["stations"][0].update(area_code=f"{MINE}0009"), "ST-IFACE-018"),
+    ],
 )
 def test_positioning(ctx: ValidationContext, mutate: Callable[[dict], None], clause_id: str) -> None:
     d = _positioning()
@@ -210,8 +279,15 @@ def test_station_code_rule_is_a_warning(ctx: ValidationContext) -> None:
 
 
 def test_commands(ctx: ValidationContext) -> None:
-    assert clauses_of("CommandsRequest", {"result": {"command_id": "c1", "outcome": "COMMAND_OUTCOME_SUCCEEDED"}}, ctx) == set()
-    assert "ST-IFACE-020" in clauses_of("CommandsRequest", {"result": {"outcome": "COMMAND_OUTCOME_SUCCEEDED"}}, ctx)
+    assert (
+        clauses_of(
+            "CommandsRequest", {"result": {"command_id": "c1", "outcome": "COMMAND_OUTCOME_SUCCEEDED"}}, ctx
+        )
+        == set()
+    )
+    assert "ST-IFACE-020" in clauses_of(
+        "CommandsRequest", {"result": {"outcome": "COMMAND_OUTCOME_SUCCEEDED"}}, ctx
+    )
     assert "ST-IFACE-020" in clauses_of("CommandsRequest", {"result": {"command_id": "c1"}}, ctx)
     assert "ST-IFACE-020" in clauses_of("CommandsResponse", {"command": {"command_id": "c1"}}, ctx)
 
@@ -227,7 +303,9 @@ def test_sequence_must_increase(ctx: ValidationContext, session: dict[str, dict]
 
 def test_limits(ctx: ValidationContext, session: dict[str, dict]) -> None:
     ctx.limits.max_batch_points = 4
-    assert "ST-PROTO-008" in clauses_of("ReportObservationsRequest", session["ReportObservationsRequest"], ctx)
+    assert "ST-PROTO-008" in clauses_of(
+        "ReportObservationsRequest", session["ReportObservationsRequest"], ctx
+    )
     ctx.limits.max_points_per_definition = 2
     assert "ST-PROTO-008" in clauses_of("DefinePointsRequest", session["DefinePointsRequest"], ctx)
 

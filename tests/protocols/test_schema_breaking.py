@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from santong.protocols import load_schema, schema_names
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,12 +38,40 @@ def test_adding_an_optional_field_is_compatible() -> None:
     [
         (lambda s: s.pop("Alarm.schema.json"), "message schema removed"),
         (lambda s: s["ObservationBatch.schema.json"]["properties"].pop("status"), "field removed"),
-        (lambda s: s["ObservationBatch.schema.json"].setdefault("required", []).append("alias"), "newly required"),
-        (lambda s: s["ObservationBatch.schema.json"]["properties"].__setitem__("backfill", {"type": "string"}), "type narrowed"),
-        (lambda s: s["Alarm.schema.json"]["properties"]["anomaly_type"]["enum"].remove("ANOMALY_TYPE_LOW_WARNING"), "enum values removed"),
-        (lambda s: s["ObservationBatch.schema.json"]["properties"]["alias"]["items"].__setitem__("maximum", 65535), "tightened"),
-        (lambda s: s["ObservationBatch.schema.json"]["properties"]["base_time"].__setitem__("pattern", "^x$"), "pattern"),
-        (lambda s: s["ReportObservationsRequest.schema.json"]["$defs"]["ObservationBatch"]["properties"].pop("value"), "field removed"),
+        (
+            lambda s: s["ObservationBatch.schema.json"].setdefault("required", []).append("alias"),
+            "newly required",
+        ),
+        (
+            lambda s: s["ObservationBatch.schema.json"]["properties"].__setitem__(
+                "backfill", {"type": "string"}
+            ),
+            "type narrowed",
+        ),
+        (
+            lambda s: s["Alarm.schema.json"]["properties"]["anomaly_type"]["enum"].remove(
+                "ANOMALY_TYPE_LOW_WARNING"
+            ),
+            "enum values removed",
+        ),
+        (
+            lambda s: s["ObservationBatch.schema.json"]["properties"]["alias"]["items"].__setitem__(
+                "maximum", 65535
+            ),
+            "tightened",
+        ),
+        (
+            lambda s: s["ObservationBatch.schema.json"]["properties"]["base_time"].__setitem__(
+                "pattern", "^x$"
+            ),
+            "pattern",
+        ),
+        (
+            lambda s: s["ReportObservationsRequest.schema.json"]["$defs"]["ObservationBatch"][
+                "properties"
+            ].pop("value"),
+            "field removed",
+        ),
     ],
 )
 def test_breaking_changes_are_caught(mutate, expect: str) -> None:  # type: ignore[no-untyped-def]
