@@ -56,14 +56,16 @@ def _bare_app() -> Any:
     return Starlette(routes=[Route(PATH, ingest, methods=["POST"])])
 
 
-async def _ours_app() -> tuple[Any, dict[str, Any]]:
-    """The real app on an in-memory platform with one device per connection provisioned."""
-    from santong.mock_platform import Platform
+async def _ours_app(db_path: str) -> tuple[Any, dict[str, Any]]:
+    """The real app on a platform with a SQLite file (WAL) and one device per connection provisioned."""
+    import secrets
+
+    from santong.mock_platform import Platform, PlatformConfig
     from santong.mock_platform._http import create_app
 
-    platform = Platform()
+    tokens = {f"BENCH-{i:02d}": secrets.token_urlsafe(16) for i in range(CONNECTIONS)}
+    platform = Platform(PlatformConfig(db_path=db_path, devices=tokens))
     await platform.start()
-    tokens = {f"BENCH-{i:02d}": platform.provision_device(f"BENCH-{i:02d}") for i in range(CONNECTIONS)}
     return create_app(platform), {"tokens": tokens, "_platform": platform}
 
 
@@ -77,6 +79,10 @@ def _serve(kind: str) -> None:
     sock.listen(2048)  # connections queue until uvicorn starts accepting
     port = sock.getsockname()[1]
 
+    import tempfile
+
+    tmp = tempfile.mkdtemp(prefix="santong-http-bench-")
+
     async def main() -> None:
         extra: dict[str, Any] = {}
         if kind == "bare":
@@ -85,7 +91,7 @@ def _serve(kind: str) -> None:
         else:
             from santong.mock_platform._http import guarded_protocol
 
-            app, extra = await _ours_app()
+            app, extra = await _ours_app(os.path.join(tmp, "bench.db"))
             http = guarded_protocol()
         config = uvicorn.Config(app, http=http, loop="uvloop", lifespan="off", log_level="warning", access_log=False)
         server = uvicorn.Server(config)
@@ -93,9 +99,14 @@ def _serve(kind: str) -> None:
         print(json.dumps(info), flush=True)
         await server.serve(sockets=[sock])
 
+    import shutil
+
     import uvloop
 
-    uvloop.run(main())
+    try:
+        uvloop.run(main())
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 @contextmanager

@@ -33,15 +33,23 @@ from typing import TYPE_CHECKING, Any
 
 from google.protobuf import duration_pb2
 from google.protobuf.message import Message
+from santong.mock_platform._errors import GRPC_CODES, PlatformError, violation
+from santong.mock_platform._openapi import DEVICE_OPERATIONS, Operation, openapi_document
+from santong.protocols import (
+    ValidationContext,
+    ValidationError,
+    Violation,
+    decode_json,
+    message_class,
+    must_violations,
+    to_dict,
+    validate,
+)
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-
-from santong.mock_platform._errors import GRPC_CODES, PlatformError
-from santong.mock_platform._openapi import DEVICE_OPERATIONS, Operation, openapi_document
-from santong.protocols import ValidationError, Violation, decode_json, default_limits, message_class, to_dict
 
 if TYPE_CHECKING:
     from santong.mock_platform._service import Platform
@@ -67,6 +75,7 @@ BAD_REQUEST_TYPE = "type.googleapis.com/google.rpc.BadRequest"
 RETRY_INFO_TYPE = "type.googleapis.com/google.rpc.RetryInfo"
 BODY_TIMEOUT_S = 30.0
 MAX_WAIT_S = 60.0
+HARD_BODY_LIMIT = 64 * 1024 * 1024  # when Limits.max_message_bytes is 0 (no limit): bodies are still bounded
 
 _JSON = b"application/json"
 _CLOSE = (b"connection", b"close")
@@ -127,8 +136,6 @@ def _dumps(d: Any) -> bytes:
 
 
 def _transport_error(code: str, http_status: int, clause_id: str, path: str, zh: str, en: str) -> PlatformError:
-    from santong.mock_platform._errors import violation
-
     return PlatformError(code, zh, en, [violation(clause_id, path, zh, en)], http_status=http_status)
 
 
@@ -281,41 +288,74 @@ def _peer(scope: Scope) -> str:
 # --------------------------------------------------------------------------- endpoints
 
 
+def _body_limit(platform: Platform) -> int:
+    limit = int(platform.limits.max_message_bytes)
+    return limit if limit > 0 else HARD_BODY_LIMIT
+
+
+async def _refuse(platform: Platform, method: str, error: PlatformError, head: _Head, peer: str) -> PlatformError:
+    """The error to answer for a request the transport refused: faults and credentials come first (as for
+    gRPC's undecodable requests, ``Platform.call_bytes``), then the transport's own error, which is logged."""
+    try:
+        await platform.open_stream(method, device_id=head.device_id, token=head.token, peer=peer)
+    except PlatformError as e:  # already in the interaction log
+        return e
+    verdict = "REJECTED" if error.violations else "ERROR"
+    platform.log_event(head.device_id or "", method, verdict, error.code, error.message_en, peer=peer, violations=error.violations)
+    return error
+
+
+def _invalid_json(e: ValidationError) -> PlatformError:
+    return PlatformError("INVALID_ARGUMENT", "请求体不是合法的 JSON 消息", "the body is not a valid JSON message", e.violations)
+
+
+def _unsupported_media(content_type: bytes | None) -> PlatformError:
+    shown = content_type.decode("latin-1") if content_type else "（无 none）"
+    return _transport_error(
+        "INVALID_ARGUMENT", 415, "ST-IFACE-009", "$",
+        f"内容类型 {shown} 不是 application/json（UTF-8）", f"content type {shown} is not application/json (UTF-8)",
+    )  # fmt: skip
+
+
+async def _read_json(
+    platform: Platform, method: str, message_name: str, receive: Receive, send: Send, head: _Head, peer: str, timeout_s: float
+) -> tuple[Message, int] | None:
+    """Content type, body and ``decode_json``; on failure the error is sent and None returned."""
+    if not json_content_type(head.content_type):
+        # The unread body must not be parsed as the next request: the connection closes after the answer.
+        await _send_error(send, await _refuse(platform, method, _unsupported_media(head.content_type), head, peer), close=True)
+        return None
+    try:
+        body = await read_body(receive, _body_limit(platform), head.content_length, timeout_s)
+    except _Disconnected:
+        return None
+    except PlatformError as e:
+        await _send_error(send, await _refuse(platform, method, e, head, peer), close=True)
+        return None
+    try:
+        return decode_json(body, message_name), len(body)
+    except ValidationError as e:
+        await _send_error(send, await _refuse(platform, method, _invalid_json(e), head, peer))
+        return None
+
+
 class _DeviceCall:
     """ASGI endpoint of one device RPC: guards, ``decode_json``, ``Platform.call``, JSON answer."""
 
-    def __init__(self, platform: Platform, op: Operation) -> None:
+    def __init__(self, platform: Platform, op: Operation, body_timeout_s: float) -> None:
         self.platform = platform
         self.op = op
-        self.limits = getattr(platform, "limits", None) or default_limits()
+        self.body_timeout_s = body_timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         head = _Head(scope)
-        if not json_content_type(head.content_type):
-            shown = head.content_type.decode("latin-1") if head.content_type else "（无 none）"
-            err = _transport_error(
-                "INVALID_ARGUMENT", 415, "ST-IFACE-009", "$",
-                f"内容类型 {shown} 不是 application/json（UTF-8）", f"content type {shown} is not application/json (UTF-8)",
-            )  # fmt: skip
-            await _send_error(send, err, close=True)  # the unread body must not be parsed as the next request
+        peer = _peer(scope)
+        got = await _read_json(self.platform, self.op.rpc, self.op.request, receive, send, head, peer, self.body_timeout_s)
+        if got is None:
             return
+        request, size = got
         try:
-            body = await read_body(receive, int(self.limits.max_message_bytes), head.content_length)
-        except _Disconnected:
-            return
-        except PlatformError as e:
-            await _send_error(send, e, close=True)
-            return
-        try:
-            request = decode_json(body, self.op.request)
-        except ValidationError as e:
-            await _send_error(send, e)
-            return
-        await self.answer(send, request, head, _peer(scope))
-
-    async def answer(self, send: Send, request: Message, head: _Head, peer: str) -> None:
-        try:
-            response = await self.platform.call(self.op.rpc, request, device_id=head.device_id, token=head.token, peer=peer)
+            response = await self.platform.call(self.op.rpc, request, device_id=head.device_id, token=head.token, peer=peer, size=size)
         except PlatformError as e:
             await _send_error(send, e)
             return
@@ -339,6 +379,171 @@ class _PlatformInfo:
         await _send(send, 200, _dumps(to_dict(response)))
 
 
+def _wait_seconds(query: bytes) -> float | None:
+    """The ``wait`` query parameter in seconds (0 when absent), None when malformed."""
+    from urllib.parse import parse_qs
+
+    values = parse_qs(query.decode("latin-1")).get("wait")
+    if not values:
+        return 0.0
+    try:
+        wait = float(values[-1])
+    except ValueError:
+        return None
+    return wait if 0 <= wait <= MAX_WAIT_S else None
+
+
+class _PollCommands:
+    """``GET /v1/device/commands?wait=S``: long-poll the device's pending commands (the Commands stream over HTTP)."""
+
+    def __init__(self, platform: Platform) -> None:
+        self.platform = platform
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        head = _Head(scope)
+        peer = _peer(scope)
+        wait = _wait_seconds(scope.get("query_string", b""))
+        try:
+            dev = await self.platform.open_stream("Commands", device_id=head.device_id, token=head.token, peer=peer)
+        except PlatformError as e:
+            await _send_error(send, e)
+            return
+        if wait is None:
+            err = PlatformError(
+                "INVALID_ARGUMENT", f"wait 须为 0–{MAX_WAIT_S:g} 秒", f"wait must be 0–{MAX_WAIT_S:g} seconds",
+                [violation("ST-DATA-035", "wait", f"wait 须为 0–{MAX_WAIT_S:g} 的数", f"wait must be a number in 0–{MAX_WAIT_S:g}")],
+            )  # fmt: skip
+            await _send_error(send, err)
+            return
+        commands = await self._collect(dev, wait, receive, peer)
+        if commands is None:  # the client left: the commands go back to the queue
+            return
+        body = _dumps({"commands": [to_dict(c.command) for c in commands]})
+        await _send(send, 200, body)
+
+    async def _collect(self, dev: Any, wait: float, receive: Receive, peer: str) -> list[Any] | None:
+        p = self.platform
+        out = [await p.next_command(dev, peer) for _ in range(dev.commands.qsize())]
+        if out or wait <= 0:
+            return out
+        getter = asyncio.ensure_future(p.next_command(dev, peer))
+        gone = asyncio.ensure_future(_until_disconnect(receive))
+        try:
+            done, _ = await asyncio.wait({getter, gone}, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            gone.cancel()
+            if not getter.done():
+                getter.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await getter
+        if getter.done() and not getter.cancelled():
+            out.append(getter.result())
+            out += [await p.next_command(dev, peer) for _ in range(dev.commands.qsize())]
+        if gone in done:
+            for resp in out:
+                p.requeue_command(dev, resp.command)
+            return None
+        return out
+
+
+async def _until_disconnect(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+class _CommandResult:
+    """``POST /v1/device/command-results``: one CommandResult (ST-IFACE-011/020)."""
+
+    def __init__(self, platform: Platform, body_timeout_s: float) -> None:
+        self.platform = platform
+        self.body_timeout_s = body_timeout_s
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        head = _Head(scope)
+        peer = _peer(scope)
+        got = await _read_json(self.platform, "Commands", "CommandResult", receive, send, head, peer, self.body_timeout_s)
+        if got is None:
+            return
+        result, _ = got
+        p = self.platform
+        try:
+            dev = await p.open_stream("Commands", device_id=head.device_id, token=head.token, peer=peer)
+        except PlatformError as e:
+            await _send_error(send, e)
+            return
+        request = message_class("CommandsRequest")(result=result)
+        bad = must_violations(validate(request, ValidationContext(state=dev.state, limits=p.limits, now_ms=p.now_ms())))
+        if bad:
+            err = PlatformError("INVALID_ARGUMENT", "命令结果不符合规范", "the command result violates the specification", bad)
+            p.log_event(dev.device_id, "Commands", "REJECTED", err.code, err.message_en, peer=peer, violations=bad)
+            await _send_error(send, err)
+            return
+        await p.command_result(dev, request, peer)
+        await _send(send, 200, _dumps({"command_id": result.command_id, "accepted": True}))  # type: ignore[attr-defined]
+
+
+class _Admin:
+    """``/inspect/{op}`` and ``/faults/{op}``: the inspection and fault APIs behind ``x-santong-inspection-token``.
+
+    GET passes the query parameters, POST a JSON object body, as the operation's arguments.
+    """
+
+    MUTATING = frozenset({"reset", "add_device", "send_command"})
+
+    def __init__(self, platform: Platform, kind: str, body_timeout_s: float) -> None:
+        self.platform = platform
+        self.kind = kind
+        self.body_timeout_s = body_timeout_s
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        head = _Head(scope)
+        expected = self.platform.config.inspection_token.encode("utf-8")
+        given = (head.inspection_token or "").encode("latin-1")
+        if not hmac.compare_digest(given, expected):
+            await _send_error(send, PlatformError("UNAUTHENTICATED", "缺少或错误的检查令牌", f"missing or wrong {INSPECTION_HEADER}"), close=True)
+            return
+        op = scope["path_params"].get("op") or "status"
+        args: Any
+        if scope["method"] == "POST":
+            if not json_content_type(head.content_type):
+                await _send_error(send, _unsupported_media(head.content_type), close=True)
+                return
+            try:
+                body = await read_body(receive, _body_limit(self.platform), head.content_length, self.body_timeout_s)
+                args = json.loads(body.decode("utf-8")) if body.strip() else {}
+            except _Disconnected:
+                return
+            except PlatformError as e:
+                await _send_error(send, e, close=True)
+                return
+            except (UnicodeDecodeError, ValueError, RecursionError) as e:
+                err = PlatformError("INVALID_ARGUMENT", "请求体不是合法的 JSON", f"the body is not well-formed JSON: {e}")
+                await _send_error(send, err)
+                return
+            if not isinstance(args, dict):
+                await _send_error(send, PlatformError("INVALID_ARGUMENT", "参数须为 JSON 对象", "arguments must be a JSON object"))
+                return
+        else:
+            if self.kind == "inspect" and op in self.MUTATING:
+                await _send_error(send, PlatformError("INVALID_ARGUMENT", f"{op} 须用 POST", f"{op} needs POST"))
+                return
+            from urllib.parse import parse_qsl
+
+            args = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+        try:
+            if self.kind == "faults":
+                result = self.platform.faults.run(op, args)
+            else:
+                result = await self.platform.inspection.run(op, args)
+        except PlatformError as e:
+            await _send_error(send, e)
+            return
+        except (ValueError, TypeError, KeyError, OverflowError) as e:  # bad arguments the operation did not catch
+            await _send_error(send, PlatformError("INVALID_ARGUMENT", f"参数错误：{e}", f"bad arguments: {e}"))
+            return
+        await _send(send, 200, json.dumps(result, ensure_ascii=False, default=str).encode("utf-8"))
+
+
 def _openapi_endpoint() -> Callable[[Request], Awaitable[Response]]:
     body = _dumps(openapi_document())
 
@@ -356,19 +561,30 @@ async def _http_exception(request: Request, exc: Exception) -> Response:
     return Response(_dumps(status_dict(GRPC_CODES[code], f"{status} {detail}".strip())), status, headers, media_type="application/json")
 
 
-def create_app(platform: Platform) -> Starlette:
-    """The Starlette app of the HTTP/JSON transport for `platform`.
+def create_app(platform: Platform, *, body_timeout_s: float = BODY_TIMEOUT_S) -> Starlette:
+    """The Starlette app of the HTTP/JSON transport for `platform` (kept in ``app.state.platform``).
 
     Routes: ``GET /v1/platform/info``; ``POST /v1/device/{register,define-points,report-observations,…}``;
     ``GET /v1/device/commands?wait=S`` (long poll) and ``POST /v1/device/command-results``; ``GET /openapi.json``;
-    ``/inspect/…`` and ``/faults/…`` behind ``x-santong-inspection-token``.
+    ``GET|POST /inspect/{op}`` and ``GET|POST /faults[/{op}]`` behind ``x-santong-inspection-token``.
+    A request body that has not fully arrived ``body_timeout_s`` after its head gets 408.
     """
+    t = body_timeout_s
     routes: list[Any] = [
         Route("/openapi.json", _openapi_endpoint(), methods=["GET"]),
         Route("/v1/platform/info", _PlatformInfo(platform), methods=["GET"]),
+        Route("/v1/device/commands", _PollCommands(platform), methods=["GET"]),
+        Route("/v1/device/command-results", _CommandResult(platform, t), methods=["POST"]),
     ]
-    routes += [Route(op.path, _DeviceCall(platform, op), methods=["POST"]) for op in DEVICE_OPERATIONS]
-    return Starlette(routes=routes, exception_handlers={HTTPException: _http_exception})
+    routes += [Route(op.path, _DeviceCall(platform, op, t), methods=["POST"]) for op in DEVICE_OPERATIONS]
+    routes += [
+        Route("/inspect/{op}", _Admin(platform, "inspect", t), methods=["GET", "POST"]),
+        Route("/faults", _Admin(platform, "faults", t), methods=["GET"]),
+        Route("/faults/{op}", _Admin(platform, "faults", t), methods=["GET", "POST"]),
+    ]
+    app = Starlette(routes=routes, exception_handlers={HTTPException: _http_exception})
+    app.state.platform = platform
+    return app
 
 
 # --------------------------------------------------------------------------- uvicorn: guarded protocol and server
@@ -480,6 +696,9 @@ class HttpServer:
         self._server = _Server(config)
         self._task: asyncio.Task[None] | None = None
         self._sock: socket.socket | None = None
+        self._reopen: asyncio.TimerHandle | None = None
+        state = getattr(app, "state", None)
+        self._platform: Platform | None = getattr(state, "platform", None) if state is not None else None
 
     def _bind(self) -> socket.socket:
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
@@ -503,16 +722,54 @@ class HttpServer:
             if time.monotonic() > deadline:
                 raise RuntimeError("HTTP server did not start within 10 s")
             await asyncio.sleep(0.005)
+        if self._platform is not None:
+            self._platform.faults.add_outage_listener(self._on_outage)
         return self.port
 
     async def stop(self) -> None:
         """Stop accepting, let running requests finish (briefly), close connections."""
         if self._task is None:
             return
+        if self._platform is not None:
+            self._platform.faults.remove_outage_listener(self._on_outage)
+        if self._reopen is not None:
+            self._reopen.cancel()
+            self._reopen = None
         self._server.should_exit = True
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
         self._task = None
+
+    def _on_outage(self, seconds: float, mode: str) -> None:
+        """An injected outage: close idle connections (busy ones after their answer); in "refuse" mode also
+        close the listener, so that connecting fails, and open it again on the same port after `seconds`."""
+        for conn in list(self._server.server_state.connections):
+            conn.shutdown()  # type: ignore[union-attr]
+        if mode != "refuse" or not self._server.started:
+            return
+        for srv in self._server.servers:
+            srv.close()
+        self._server.servers = []
+        if self._reopen is not None:
+            self._reopen.cancel()
+        self._reopen = asyncio.get_running_loop().call_later(seconds, lambda: asyncio.ensure_future(self._listen_again()))
+
+    async def _listen_again(self) -> None:
+        self._reopen = None
+        if self._task is None or self._server.should_exit:
+            return
+        config, server = self._config, self._server
+        try:
+            sock = self._bind()
+        except OSError:
+            log.exception("HTTP 监听端口 %s 无法重新打开 / cannot listen on port %s again", self.port, self.port)
+            return
+
+        def protocol() -> asyncio.Protocol:
+            return config.http_protocol_class(config=config, server_state=server.server_state, app_state=server.lifespan.state)  # type: ignore[call-arg]
+
+        srv = await asyncio.get_running_loop().create_server(protocol, sock=sock, ssl=config.ssl, backlog=config.backlog)
+        server.servers.append(srv)
 
     @property
     def url(self) -> str:

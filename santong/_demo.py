@@ -1,7 +1,7 @@
 """`santong demo`: the main job on the embedded default.
 
 Until certification lands, the demo validates the bundled example payloads and files with the one
-validation core and prints a verdict per file; good examples must pass and bad ones must fail.
+validation core and prints a verdict per file; good examples must pass and those under bad/ must fail.
 """
 
 from __future__ import annotations
@@ -21,14 +21,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Validate every bundled example; exit 0 when each verdict is the expected one."""
     folder = args.examples or Path(str(resources.files("santong.protocols").joinpath("examples")))
-    files = sorted(p for p in folder.iterdir() if p.suffix in (".json", ".jsonl", ".txt"))
+    files = sorted(p for p in folder.rglob("*") if p.suffix in (".json", ".jsonl", ".txt"))
     print(
         f"santong 演示 demo: 用校验核心检查 {len(files)} 个示例文件 / checking {len(files)} example files\n"
     )
     wrong = []
     for path in files:
         res = validate_file(path)
-        expected_pass = not path.name.startswith("bad-")
+        expected_pass = "bad" not in path.relative_to(folder).parts
         print_result(res, strict=False)
         if res.passed != expected_pass:
             wrong.append(path.name)

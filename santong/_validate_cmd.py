@@ -147,8 +147,9 @@ def validate_file(path: Path, forced: str | None = None) -> FileResult:
     return res
 
 
-def print_result(res: FileResult, strict: bool, stream: Any = sys.stdout) -> None:
+def print_result(res: FileResult, strict: bool, stream: Any = None) -> None:
     """Print the verdict and each violation, Chinese first."""
+    stream = stream or sys.stdout
     ok = res.passed and (not strict or not res.violations)
     mark = "✔ 通过 PASS" if ok else "✘ 不通过 FAIL"
     extra = f"（{res.checked} 条消息 messages，{len(res.violations)} 项问题 findings）"

@@ -14,6 +14,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "校验 JSON 报文与 MT/T 1201 文件 / validate JSON payloads and MT/T 1201 files",
     ),
     "demo": ("santong._demo", "演示：主流程 / the main job on the embedded default"),
+    "mock": ("santong.mock_platform.cli", "模拟平台 / the mock platform (santong mock serve)"),
 }
 
 

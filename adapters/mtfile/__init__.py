@@ -18,8 +18,11 @@ from santong.adapters.mtfile._parser import (
     to_batch,
     write_file,
 )
+from santong.adapters.mtfile._validate import file_messages, validate_mt_file
 
 __all__ = [
+    "file_messages",
+    "validate_mt_file",
     "CHINA_TZ",
     "CLAUSES_CHECKED",
     "INCOMPLETE_CLAUSE",

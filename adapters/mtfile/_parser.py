@@ -6,8 +6,13 @@ China local time (UTC+8) and come out as UTC. Any error raises :class:`MtFileErr
 
 Field orders follow the public parsers (see ``SUPPORTED_TYPES``). Three orders are santong's own choice,
 because the standard's text is not public: RYQY ``区域编码;区域名称;区域类型;核定人数;数据时间``, RYJZ
-``基站编码;区域编码;安装位置;X;Y;Z;数据时间``, JZSS ``基站编码;运行状态;供电状态;数据时间``. RYSS has no 数据时间
-field; its records take the header's 数据上传时间 as ``time``.
+``基站编码;区域编码;安装位置;X;Y;Z;数据时间``, JZSS ``基站编码;运行状态;供电状态;数据时间``. RYSS has 15 fields
+and no 数据时间: its records take the header's 数据上传时间 as ``time``; its two flag fields (标志1, 标志2) are
+read but not kept, their meaning is not confirmed. A 数据时间 without a protobuf field (TJSJ, YCBJ, RYQY, RYJZ) is
+checked, then dropped.
+
+Numbers are plain decimals (no plus sign, exponent or spaces). The CDSS hot path works column-wise on one big
+split and falls back to the exact per-record path, which names the failing record and field, on any doubt.
 """
 
 from __future__ import annotations
