@@ -39,6 +39,8 @@ DEVICE_SERVICE = device_access_pb2.DESCRIPTOR.services_by_name["DeviceAccessServ
 PLATFORM_SERVICE = platform_pb2.DESCRIPTOR.services_by_name["PlatformService"].full_name
 ADMIN_SERVICE = "santong.mock.v1.Admin"
 HEALTH_SERVICE = "grpc.health.v1.Health"
+STREAM_PIPELINE = 64  # batches of one stream validated and queued while earlier ones commit
+_END = object()
 
 
 @dataclass(frozen=True)
@@ -256,18 +258,52 @@ class GrpcServer:
         return handler
 
     async def _stream_observations(self, requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        """Pipelined: a reader validates and queues batches for storage while earlier ones commit; the
+        acknowledgements go out in order, each after its own commit."""
         platform = self.platform
         md = _metadata(context)
         peer = context.peer()
         try:
             dev = await platform.open_stream("StreamObservations", device_id=md.get(DEVICE_HEADER), token=md.get(AUTH_HEADER),
                                              peer=peer, peer_identities=self._identities(context))  # fmt: skip
-            async for data in requests:
-                resp = await platform.stream_ack_bytes(data, device=dev, peer=peer)
-                if resp is not None:
-                    yield resp
         except PlatformError as e:
             await context.abort_with_status(to_status(e))
+            return
+        pending: asyncio.Queue[Any] = asyncio.Queue(maxsize=STREAM_PIPELINE)
+
+        async def pump() -> None:
+            try:
+                async for data in requests:
+                    await pending.put(await platform.stream_submit_bytes(data, device=dev, peer=peer))
+                await pending.put(_END)
+            except PlatformError as e:
+                await pending.put(e)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # the client went away mid-read
+                log.debug("stream read ended: %r", e)
+                await pending.put(_END)
+
+        reader = asyncio.ensure_future(pump())
+        try:
+            while True:
+                item = await pending.get()
+                if item is _END:
+                    break
+                if isinstance(item, PlatformError):
+                    await context.abort_with_status(to_status(item))
+                try:
+                    resp = await item
+                except PlatformError as e:
+                    await context.abort_with_status(to_status(e))
+                if resp is not None:
+                    yield resp
+        finally:
+            reader.cancel()
+            while not pending.empty():  # batches submitted but never acknowledged: stored, ack not awaited
+                item = pending.get_nowait()
+                if hasattr(item, "close"):
+                    item.close()
 
     async def _commands(self, requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
         platform = self.platform
@@ -284,6 +320,7 @@ class GrpcServer:
         dev.command_streams += 1
         reader = asyncio.ensure_future(self._read_results(dev, requests, peer))
         stop = asyncio.ensure_future(outage.wait())
+        getter: asyncio.Future[Any] | None = None
         try:
             while True:
                 getter = asyncio.ensure_future(platform.next_command(dev, peer))
@@ -303,6 +340,8 @@ class GrpcServer:
             self._streams.discard(outage)
             for t in (reader, stop):
                 t.cancel()
+            if getter is not None and not getter.done():
+                getter.cancel()
 
     async def _read_results(self, dev: Device, requests: AsyncIterator[bytes], peer: str) -> None:
         platform = self.platform

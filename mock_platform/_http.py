@@ -89,17 +89,9 @@ _ACK_STATUS = {0: "ACK_STATUS_UNSPECIFIED", 1: "ACK_STATUS_ACCEPTED", 2: "ACK_ST
 # --------------------------------------------------------------------------- errors as google.rpc.Status JSON
 
 
-def _field(path: str) -> str:
-    """A violation path as a BadRequest field: ``$.points[3].unit`` → ``points[3].unit``."""
-    if path.startswith("$."):
-        return path[2:]
-    return "" if path == "$" else path
-
-
 def _duration(seconds: float) -> str:
-    d = duration_pb2.Duration()
-    d.FromNanoseconds(int(round(seconds * 1e9)))
-    return d.ToJsonString()
+    """JSON of a google.protobuf.Duration, built as the gRPC transport builds RetryInfo."""
+    return duration_pb2.Duration(seconds=int(seconds), nanos=int((seconds % 1) * 1e9)).ToJsonString()
 
 
 def status_dict(code: int, message: str, violations: list[Violation] = (), retry_after_s: float | None = None) -> dict[str, Any]:  # type: ignore[assignment]
@@ -110,7 +102,7 @@ def status_dict(code: int, message: str, violations: list[Violation] = (), retry
             {
                 "@type": BAD_REQUEST_TYPE,
                 "fieldViolations": [
-                    {"field": _field(v.path), "description": f"{v.message_zh} / {v.message_en}", "reason": v.clause_id} for v in violations
+                    {"field": v.path, "description": f"{v.message_zh} / {v.message_en}", "reason": v.clause_id} for v in violations
                 ],
             }
         )
@@ -215,9 +207,8 @@ class _Head:
                     self.content_length = None
             elif name == b"x-santong-device-id":
                 self.device_id = value.decode("latin-1")
-            elif name == b"authorization":
-                scheme, _, cred = value.decode("latin-1").partition(" ")
-                self.token = cred.strip() if scheme.lower() == "bearer" and cred.strip() else None
+            elif name == b"authorization":  # "Bearer <token>": the platform checks the scheme (ST-PROTO-002)
+                self.token = value.decode("latin-1")
             elif name == b"x-santong-inspection-token":
                 self.inspection_token = value.decode("latin-1")
 
@@ -590,11 +581,51 @@ def create_app(platform: Platform, *, body_timeout_s: float = BODY_TIMEOUT_S) ->
 # --------------------------------------------------------------------------- uvicorn: guarded protocol and server
 
 
-def guarded_protocol(header_timeout_s: float = 10.0, max_header_bytes: int = 64 * 1024) -> type[asyncio.Protocol]:
-    """uvicorn's httptools protocol with a deadline and a size cap on every request head.
+class _LingeringTransport:
+    """A transport whose ``close()`` half-closes and reads on for a moment before closing.
+
+    A server that closes a socket with unread request bytes in it makes the kernel send RST, and the client may
+    lose the answer (a 413 or 415 sent before the body was read). Like nginx's lingering close, this sends FIN
+    after the answer, discards what still arrives and closes on the client's FIN, after ``linger_s`` or after
+    ``linger_bytes``, whichever comes first.
+    """
+
+    def __init__(self, transport: asyncio.Transport, protocol: Any) -> None:
+        self._t = transport
+        self._p = protocol
+        self.lingering = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._t, name)
+
+    def is_closing(self) -> bool:
+        return self.lingering or self._t.is_closing()
+
+    def close(self) -> None:
+        if self.lingering or self._t.is_closing():
+            return
+        self.lingering = True
+        try:
+            if self._t.can_write_eof():
+                self._t.write_eof()
+            self._t.resume_reading()
+        except (OSError, RuntimeError, NotImplementedError, AttributeError):
+            self._t.close()
+            return
+        self._p._start_linger()
+
+    def abort(self) -> None:
+        self._t.abort()
+
+
+def guarded_protocol(
+    header_timeout_s: float = 10.0, max_header_bytes: int = 64 * 1024, linger_s: float = 2.0, linger_bytes: int = 8 * 1024 * 1024
+) -> type[asyncio.Protocol]:
+    """uvicorn's httptools protocol with a deadline and a size cap on every request head, and lingering close.
 
     uvicorn alone waits forever for the rest of a head (slow loris); this protocol closes a connection whose
-    head is not complete within ``header_timeout_s`` or grows past ``max_header_bytes`` (431).
+    head is not complete within ``header_timeout_s`` (408) or grows past ``max_header_bytes`` (431). Closing
+    after an early answer is lingering (see :class:`_LingeringTransport`), so that clients get the answer.
     """
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
@@ -603,7 +634,10 @@ def guarded_protocol(header_timeout_s: float = 10.0, max_header_bytes: int = 64 
             self._head_timer: asyncio.TimerHandle | None = None
             self._head_open = True
             self._head_bytes = 0
+            self._lingered = 0
             super().connection_made(transport)
+            self._real_transport = transport
+            self.transport = _LingeringTransport(transport, self)  # type: ignore[assignment]
             self._arm()
 
         def _arm(self) -> None:
@@ -623,15 +657,27 @@ def guarded_protocol(header_timeout_s: float = 10.0, max_header_bytes: int = 64 
                     self.transport.write(b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
                 self.transport.close()
 
+        def _start_linger(self) -> None:
+            self._disarm()
+            self._head_timer = self.loop.call_later(linger_s, self._real_transport.close)
+
         def data_received(self, data: bytes) -> None:
-            if self._head_open:
+            if self.transport.lingering:  # type: ignore[attr-defined]
+                self._lingered += len(data)
+                if self._lingered > linger_bytes:
+                    self._real_transport.close()
+                return
+            super().data_received(data)
+            if self._head_open and not self.transport.is_closing():  # still inside a head after this chunk
                 self._head_bytes += len(data)
                 if self._head_bytes > max_header_bytes:
                     self._disarm()
                     self.transport.write(b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
                     self.transport.close()
-                    return
-            super().data_received(data)
+
+        def eof_received(self) -> None:
+            if self.transport.lingering:  # type: ignore[attr-defined]
+                self._real_transport.close()
 
         def on_message_begin(self) -> None:
             super().on_message_begin()
@@ -669,6 +715,7 @@ class HttpServer:
         *,
         ssl_context: Any = None,
         header_timeout_s: float = 10.0,
+        linger_s: float = 2.0,
         keep_alive_s: int = 5,
         graceful_s: float = 2.0,
     ) -> None:
@@ -678,7 +725,7 @@ class HttpServer:
         self.port = port
         config = uvicorn.Config(
             app,
-            http=guarded_protocol(header_timeout_s),
+            http=guarded_protocol(header_timeout_s, linger_s=linger_s),
             lifespan="off",
             log_level="warning",
             access_log=False,

@@ -12,9 +12,25 @@ from typing import Any
 
 from santong.protocols import Violation, timestamp_ms
 
-__all__ = ["DUPLICATE", "LogRow", "define_job", "log_job", "log_row", "upload_job"]
+__all__ = ["DUPLICATE", "LogRow", "clamp_ms", "define_job", "log_job", "log_row", "seq_from_db", "seq_to_db", "upload_job"]
 
 DUPLICATE = "duplicate"
+_I64 = 1 << 63
+
+
+def seq_to_db(seq: int) -> int:
+    """A uint64 sequence as SQLite's signed INTEGER: as is below 2^63, wrapped (two's complement) above."""
+    return seq - (1 << 64) if seq >= _I64 else seq
+
+
+def seq_from_db(v: int | None) -> int | None:
+    """The inverse of :func:`seq_to_db`."""
+    return None if v is None else (v + (1 << 64) if v < 0 else v)
+
+
+def clamp_ms(ms: int) -> int:
+    """Milliseconds clamped to SQLite's INTEGER range (protobuf timestamps may lie far outside 0001–9999)."""
+    return max(-_I64, min(_I64 - 1, ms))
 LogRow = tuple[Any, ...]
 
 _LOG_SQL = (
@@ -39,7 +55,7 @@ def log_row(
     """One interaction-log row."""
     clause_ids = json.dumps(list(dict.fromkeys(v.clause_id for v in violations)))
     vjson = json.dumps([v.as_dict() for v in violations], ensure_ascii=False) if violations else "[]"
-    return (time_ms, device_id, method, peer, sequence, verdict, code, clause_ids, vjson, n_records, round(duration_ms, 3), note)
+    return (time_ms, device_id, method, peer, None if sequence is None else seq_to_db(sequence), verdict, code, clause_ids, vjson, n_records, round(duration_ms, 3), note)
 
 
 def log_job(row: LogRow, extra: Callable[[sqlite3.Connection], None] | None = None) -> Callable[[sqlite3.Connection], None]:
@@ -54,7 +70,7 @@ def log_job(row: LogRow, extra: Callable[[sqlite3.Connection], None] | None = No
 
 
 def _ms(ts: Any) -> int | None:
-    return timestamp_ms(ts) if (ts.seconds or ts.nanos) else None
+    return clamp_ms(timestamp_ms(ts)) if (ts.seconds or ts.nanos) else None
 
 
 def upload_job(device_id: str, method: str, req: Any, now_ms: int, log: LogRow) -> tuple[Callable[[sqlite3.Connection], Any], int]:
@@ -63,17 +79,17 @@ def upload_job(device_id: str, method: str, req: Any, now_ms: int, log: LogRow) 
     inserts: list[tuple[str, list[tuple[Any, ...]]]] = []
     if name in ("ReportObservationsRequest", "StreamObservationsRequest"):
         b = req.batch
-        seq, backfill = int(b.sequence), int(b.backfill)
+        seq, backfill = seq_to_db(int(b.sequence)), int(b.backfill)
         n = len(b.alias)
         base = timestamp_ms(b.base_time)
-        offs = b.time_offset_ms
+        offs = list(b.time_offset_ms)  # builtins run far faster on a list than on the upb container
         inserts.append((
             "INSERT INTO observation_batches (device_id, sequence, base_time_ms, min_time_ms, max_time_ms, n_points,"
             " backfill, received_ms, batch) VALUES (?,?,?,?,?,?,?,?,?)",
-            [(device_id, seq, base, base + min(offs), base + max(offs), n, backfill, now_ms, b.SerializeToString())],
+            [(device_id, seq, clamp_ms(base), clamp_ms(base + min(offs)), clamp_ms(base + max(offs)), n, backfill, now_ms, b.SerializeToString())],
         ))  # fmt: skip
     elif name == "ReportAlarmsRequest":
-        seq, backfill = int(req.sequence), int(req.backfill)
+        seq, backfill = seq_to_db(int(req.sequence)), int(req.backfill)
         n = len(req.alarms)
         inserts.append((
             "INSERT INTO alarms (device_id, sequence, alarm_id, point_code, state, start_ms, end_ms, backfill,"
@@ -82,7 +98,7 @@ def upload_job(device_id: str, method: str, req: Any, now_ms: int, log: LogRow) 
               backfill, now_ms, a.SerializeToString()) for a in req.alarms],
         ))  # fmt: skip
     elif name == "ReportOutstationStatusRequest":
-        seq, backfill = int(req.sequence), int(req.backfill)
+        seq, backfill = seq_to_db(int(req.sequence)), int(req.backfill)
         n = len(req.statuses)
         inserts.append((
             "INSERT INTO outstation_statuses (device_id, sequence, outstation_code, time_ms, backfill, received_ms,"
@@ -90,7 +106,7 @@ def upload_job(device_id: str, method: str, req: Any, now_ms: int, log: LogRow) 
             [(device_id, seq, s.outstation_code, _ms(s.time) or 0, backfill, now_ms, s.SerializeToString()) for s in req.statuses],
         ))  # fmt: skip
     elif name == "ReportStatisticsRequest":
-        seq, backfill = int(req.sequence), int(req.backfill)
+        seq, backfill = seq_to_db(int(req.sequence)), int(req.backfill)
         n = len(req.statistics)
         inserts.append((
             "INSERT INTO statistics (device_id, sequence, point_code, start_ms, end_ms, backfill, received_ms,"
@@ -99,7 +115,7 @@ def upload_job(device_id: str, method: str, req: Any, now_ms: int, log: LogRow) 
               s.SerializeToString()) for s in req.statistics],
         ))  # fmt: skip
     elif name == "ReportPersonnelRequest":
-        seq, backfill = int(req.sequence), int(req.backfill)
+        seq, backfill = seq_to_db(int(req.sequence)), int(req.backfill)
         n = len(req.records) + len(req.stations)
         inserts.append((
             "INSERT INTO personnel (device_id, sequence, card_code, time_ms, backfill, received_ms, record)"

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from santong.mock_platform._ingest import seq_from_db, seq_to_db
 from santong.protocols import to_dict
 from santong.protocols.v1 import data_pb2, device_access_pb2
 
@@ -30,10 +31,24 @@ DEFAULT_LIMIT = 100_000
 
 
 def iso(ms: int | None) -> str | None:
-    """RFC 3339 UTC text of epoch milliseconds."""
+    """RFC 3339 UTC text of epoch milliseconds (None when absent or outside years 1–9999)."""
     if ms is None:
         return None
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    try:
+        return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    except (OverflowError, ValueError, OSError):
+        return None
+
+
+def message_dict(msg: Any) -> dict[str, Any]:
+    """The JSON form of a stored message; one that JSON cannot express (e.g. a timestamp beyond year 9999)
+    falls back to its text form."""
+    try:
+        return to_dict(msg)
+    except (ValueError, TypeError, OverflowError):
+        from google.protobuf import text_format
+
+        return {"text_format": text_format.MessageToString(msg, as_one_line=True)}
 
 
 def _where(conds: list[tuple[str, Any]]) -> tuple[str, list[Any]]:
@@ -108,7 +123,7 @@ class Inspection:
         for dev in sorted(self._p.devices.values(), key=lambda d: d.device_id):
             identity = None
             if dev.register_request:
-                identity = to_dict(device_access_pb2.RegisterRequest.FromString(dev.register_request))
+                identity = message_dict(device_access_pb2.RegisterRequest.FromString(dev.register_request))
             out.append({
                 "device_id": dev.device_id,
                 "registered": dev.registered,
@@ -142,7 +157,7 @@ class Inspection:
         rows = await self._read(q)
         classes = {"points": data_pb2.PointDefinition, "outstations": data_pb2.OutstationDefinition, "areas": data_pb2.AreaDefinition, "stations": data_pb2.StationDefinition}
         return {
-            k: [{"device_id": d, "defined_at": iso(ms), **to_dict(classes[k].FromString(blob))} for d, blob, ms in v]
+            k: [{"device_id": d, "defined_at": iso(ms), **message_dict(classes[k].FromString(blob))} for d, blob, ms in v]
             for k, v in rows.items()
         }
 
@@ -161,7 +176,7 @@ class Inspection:
             "SELECT device_id, sequence, base_time_ms, min_time_ms, max_time_ms, n_points, backfill, received_ms"
             f" FROM observation_batches{w} ORDER BY device_id, sequence LIMIT ?", [*p, lim]).fetchall())  # fmt: skip
         return [
-            {"device_id": d, "sequence": s, "base_time": iso(b), "base_time_ms": b, "min_time_ms": lo, "max_time_ms": hi,
+            {"device_id": d, "sequence": seq_from_db(s), "base_time": iso(b), "base_time_ms": b, "min_time_ms": lo, "max_time_ms": hi,
              "n_points": n, "backfill": bool(bf), "received_ms": r}
             for d, s, b, lo, hi, n, bf, r in rows
         ]  # fmt: skip
@@ -182,7 +197,7 @@ class Inspection:
         want_alias = _int(alias, "alias")
         w, p = _where([
             ("device_id = ?", device_id), ("max_time_ms >= ?", since), ("min_time_ms <= ?", until),
-            ("sequence = ?", seq), ("backfill = ?", _bool(backfill)),
+            ("sequence = ?", None if seq is None else seq_to_db(seq)), ("backfill = ?", _bool(backfill)),
         ])  # fmt: skip
         rows = await self._read(lambda c: c.execute(
             f"SELECT device_id, sequence, backfill, batch FROM observation_batches{w} ORDER BY device_id, sequence", p).fetchall())  # fmt: skip
@@ -204,7 +219,7 @@ class Inspection:
                 t = base + o
                 if (since is not None and t < since) or (until is not None and t > until):
                     continue
-                out.append({"device_id": d, "sequence": s, "alias": a, "point_code": codes.get(a, ""), "value": v,
+                out.append({"device_id": d, "sequence": seq_from_db(s), "alias": a, "point_code": codes.get(a, ""), "value": v,
                             "time_ms": t, "time": iso(t), "status": st, "backfill": bool(bf)})  # fmt: skip
                 if len(out) >= lim:
                     return out
@@ -215,12 +230,13 @@ class Inspection:
         w, p = _where([("device_id = ?", device_id), ("method = ?", method)])
         rows = await self._read(lambda c: c.execute(
             f"SELECT device_id, sequence, method, n_records, backfill, received_ms FROM uploads{w} ORDER BY device_id, sequence", p).fetchall())  # fmt: skip
-        return [{"device_id": d, "sequence": s, "method": m, "n_records": n, "backfill": bool(b), "received_ms": r} for d, s, m, n, b, r in rows]
+        out = [{"device_id": d, "sequence": seq_from_db(s), "method": m, "n_records": n, "backfill": bool(b), "received_ms": r} for d, s, m, n, b, r in rows]
+        return sorted(out, key=lambda u: (u["device_id"], u["sequence"]))
 
     async def acknowledged(self, device_id: str) -> list[int]:
         """The sequences stored (and so acknowledged, or acknowledgeable on replay) for one device."""
         rows = await self._read(lambda c: c.execute("SELECT sequence FROM uploads WHERE device_id = ? ORDER BY sequence", (device_id,)).fetchall())
-        return [r[0] for r in rows]
+        return sorted(seq_from_db(r[0]) or 0 for r in rows)
 
     # ------------------------------------------------------------------ other records
 
@@ -229,7 +245,7 @@ class Inspection:
         lim = _int(limit, "limit") or DEFAULT_LIMIT
         rows = await self._read(lambda c: c.execute(
             f"SELECT device_id, sequence, backfill, received_ms, {time_col}, {blob_col} FROM {table}{w} ORDER BY {order} LIMIT ?", [*p, lim]).fetchall())  # fmt: skip
-        return [{"device_id": d, "sequence": s, "backfill": bool(b), "received_ms": r, f"{key}_ms": t, **to_dict(cls.FromString(blob))} for d, s, b, r, t, blob in rows]
+        return [{"device_id": d, "sequence": seq_from_db(s), "backfill": bool(b), "received_ms": r, f"{key}_ms": t, **message_dict(cls.FromString(blob))} for d, s, b, r, t, blob in rows]
 
     async def alarms(self, device_id: str | None = None, point_code: str | None = None, alarm_id: str | None = None,
                      since_ms: Any = None, until_ms: Any = None, limit: Any = None) -> list[dict[str, Any]]:  # fmt: skip
@@ -273,7 +289,7 @@ class Inspection:
             "SELECT id, time_ms, device_id, method, peer, sequence, verdict, code, clause_ids, violations, n_records,"
             f" duration_ms, note FROM interactions{w} ORDER BY id LIMIT ?", [*p, lim]).fetchall())  # fmt: skip
         return [
-            {"id": i, "time_ms": t, "time": iso(t), "device_id": d, "method": m, "peer": pe, "sequence": s, "verdict": v,
+            {"id": i, "time_ms": t, "time": iso(t), "device_id": d, "method": m, "peer": pe, "sequence": seq_from_db(s), "verdict": v,
              "code": c, "clause_ids": json.loads(ci), "violations": json.loads(vs), "n_records": n, "duration_ms": du, "note": no}
             for i, t, d, m, pe, s, v, c, ci, vs, n, du, no in rows
         ]  # fmt: skip
@@ -286,7 +302,7 @@ class Inspection:
         out = []
         for cid, d, blob, issued, sent, outcome, msg, rms in rows:
             out.append({
-                "command_id": cid, "device_id": d, "command": to_dict(device_access_pb2.Command.FromString(blob)),
+                "command_id": cid, "device_id": d, "command": message_dict(device_access_pb2.Command.FromString(blob)),
                 "issued_ms": issued, "sent_ms": sent,
                 "outcome": device_access_pb2.CommandOutcome.Name(outcome) if outcome in device_access_pb2.CommandOutcome.values() else outcome,
                 "result_message": msg, "result_ms": rms,

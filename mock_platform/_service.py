@@ -21,7 +21,7 @@ import hmac
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +30,7 @@ from google.protobuf.message import DecodeError, Message
 from santong.mock_platform._config import PlatformConfig
 from santong.mock_platform._errors import PlatformError, violation
 from santong.mock_platform._faults import FaultInjector
-from santong.mock_platform._ingest import DUPLICATE, define_job, log_job, log_row, upload_job
+from santong.mock_platform._ingest import DUPLICATE, define_job, log_job, log_row, seq_from_db, seq_to_db, upload_job
 from santong.mock_platform._store import Store
 from santong.protocols import DeviceState, ValidationContext, Violation, must_violations, validate
 from santong.protocols.v1 import data_pb2, device_access_pb2, platform_pb2
@@ -95,6 +95,16 @@ def _sequence(req: Message) -> int:
     if name in ("ReportObservationsRequest", "StreamObservationsRequest"):
         return int(req.batch.sequence)  # type: ignore[attr-defined]
     return int(req.sequence)  # type: ignore[attr-defined]
+
+
+async def _ready(value: Any) -> Any:
+    """An awaitable that is already done (the second phase of a rejected or refused upload)."""
+    return value
+
+
+async def _wrap_ack(pending: Awaitable[device_access_pb2.Ack | None]) -> device_access_pb2.StreamObservationsResponse | None:
+    ack = await pending
+    return None if ack is None else pb.StreamObservationsResponse(ack=ack)
 
 
 def _pb_violations(vs: Iterable[Violation]) -> list[device_access_pb2.Violation]:
@@ -252,7 +262,10 @@ class Platform:
                 "outstations": conn.execute("SELECT device_id, outstation_code FROM outstations").fetchall(),
                 "areas": conn.execute("SELECT device_id, area_code FROM areas").fetchall(),
                 "stations": conn.execute("SELECT device_id, station_code FROM stations").fetchall(),
-                "seqs": conn.execute("SELECT device_id, max(sequence) FROM uploads GROUP BY device_id").fetchall(),
+                # Wrapped sequences (≥ 2^63, stored negative) are above every plain one.
+                "seqs": conn.execute(
+                    "SELECT device_id, coalesce(max(CASE WHEN sequence < 0 THEN sequence END), max(sequence)) FROM uploads GROUP BY device_id"
+                ).fetchall(),
                 "alarms": conn.execute(
                     "SELECT device_id, alarm_id, state FROM alarms WHERE id IN (SELECT max(id) FROM alarms GROUP BY device_id, alarm_id)"
                 ).fetchall(),
@@ -285,7 +298,7 @@ class Platform:
         for device_id, code in data["stations"]:
             self._device(device_id).state.stations.add(code)
         for device_id, seq in data["seqs"]:
-            self._device(device_id).state.last_sequence = int(seq)
+            self._device(device_id).state.last_sequence = seq_from_db(int(seq)) or 0
         for device_id, alarm_id, state in data["alarms"]:
             if state == 1:
                 self._device(device_id).state.raised_alarms.add(alarm_id)
@@ -487,6 +500,30 @@ class Platform:
         """Handle one batch of a StreamObservations stream: the response (Ack ACCEPTED, DUPLICATE or REJECTED), or
         None when the acknowledgement is withheld. Faults and credential errors raise PlatformError (ending the
         stream); pass ``device`` (from :meth:`open_stream`) to skip re-authentication per batch."""
+        pending = await self.stream_submit(
+            request, device_id=device_id, token=token, peer=peer, size=size, peer_identities=peer_identities, device=device
+        )
+        return await pending
+
+    async def stream_submit(
+        self,
+        request: device_access_pb2.StreamObservationsRequest,
+        *,
+        device_id: str | None = None,
+        token: str | None = None,
+        peer: str = "",
+        size: int | None = None,
+        peer_identities: Iterable[str] | None = None,
+        device: Device | None = None,
+    ) -> Awaitable[device_access_pb2.StreamObservationsResponse | None]:
+        """:meth:`stream_ack` in two steps for pipelining: returns once the batch is validated and queued for
+        storage; awaiting the result gives the response after the commit. Await results in submission order.
+
+        Example::
+
+            pending = [await platform.stream_submit(m, device=dev) for m in batches]
+            responses = [await p for p in pending]
+        """
         t0 = time.perf_counter()
         method = "StreamObservations"
         if device is None:
@@ -496,25 +533,31 @@ class Platform:
             dev = device
             await self.faults.before_call(method, dev.device_id, peer)
             self._alive(dev)
+        seq = _sequence(request)
         try:
             self._check_size(size)
         except PlatformError as e:
-            self._log_error(dev.device_id, method, peer, _sequence(request), e, t0)
-            return pb.StreamObservationsResponse(ack=self._ack(_sequence(request), pb.ACK_STATUS_REJECTED, 0, e.violations))
-        ack = await self._upload(dev, method, request, peer, t0, stream=True)
-        return None if ack is None else pb.StreamObservationsResponse(ack=ack)
+            self._log_error(dev.device_id, method, peer, seq, e, t0)
+            return _ready(pb.StreamObservationsResponse(ack=self._ack(seq, pb.ACK_STATUS_REJECTED, 0, e.violations)))
+        return _wrap_ack(await self._admit(dev, method, request, peer, t0, stream=True))
 
-    async def stream_ack_bytes(
+    async def stream_submit_bytes(
         self, data: bytes, *, device: Device, peer: str = ""
-    ) -> device_access_pb2.StreamObservationsResponse | None:
-        """:meth:`stream_ack` on the protobuf encoding of one stream message (undecodable → Ack REJECTED)."""
+    ) -> Awaitable[device_access_pb2.StreamObservationsResponse | None]:
+        """:meth:`stream_submit` on the protobuf encoding of one stream message (undecodable → Ack REJECTED)."""
         try:
             msg = self.decode("StreamObservations", data)
         except PlatformError as e:
             await self.faults.before_call("StreamObservations", device.device_id, peer)
             self._log_error(device.device_id, "StreamObservations", peer, None, e, time.perf_counter())
-            return pb.StreamObservationsResponse(ack=self._ack(0, pb.ACK_STATUS_REJECTED, 0, e.violations))
-        return await self.stream_ack(msg, device_id=device.device_id, token=None, peer=peer, size=len(data), device=device)  # type: ignore[arg-type]
+            return _ready(pb.StreamObservationsResponse(ack=self._ack(0, pb.ACK_STATUS_REJECTED, 0, e.violations)))
+        return await self.stream_submit(msg, peer=peer, size=len(data), device=device)  # type: ignore[arg-type]
+
+    async def stream_ack_bytes(
+        self, data: bytes, *, device: Device, peer: str = ""
+    ) -> device_access_pb2.StreamObservationsResponse | None:
+        """:meth:`stream_ack` on the protobuf encoding of one stream message (undecodable → Ack REJECTED)."""
+        return await (await self.stream_submit_bytes(data, device=device, peer=peer))
 
     # ------------------------------------------------------------------ operations
 
@@ -649,6 +692,16 @@ class Platform:
 
     async def _upload(self, dev: Device, method: str, req: Any, peer: str, t0: float, *, stream: bool) -> device_access_pb2.Ack | None:
         """Validate, store and acknowledge one upload; None when the acknowledgement is withheld."""
+        return await (await self._admit(dev, method, req, peer, t0, stream=stream))
+
+    async def _admit(self, dev: Device, method: str, req: Any, peer: str, t0: float, *, stream: bool) -> Awaitable[device_access_pb2.Ack | None]:
+        """First phase of an upload, under the device lock: rate limit, replay check, validation, submission to
+        the store. Returns the second phase, an awaitable of the Ack that resolves only after the commit
+        (ST-PROTO-013), so that a stream can read and validate the next batch while this one commits.
+
+        The device state follows at submission (the next batch validates against it); should the commit fail,
+        it is rolled back and the device gets UNAVAILABLE, so that its resend is accepted.
+        """
         seq = _sequence(req)
         try:
             self._rate_limit(dev)
@@ -656,13 +709,13 @@ class Platform:
             if not stream:
                 raise
             self._log_error(dev.device_id, method, peer, seq, e, t0)
-            return self._ack(seq, pb.ACK_STATUS_REJECTED, 0, e.violations)
+            return _ready(self._ack(seq, pb.ACK_STATUS_REJECTED, 0, e.violations))
         async with dev.lock:
             state = dev.state
             if 0 < seq <= state.last_sequence:  # a replay? (checked before the core, which rejects seq ≤ last)
                 prior = await self._prior_upload(dev.device_id, seq)
                 if prior is not None:
-                    return await self._duplicate(dev, method, seq, prior, peer, t0)
+                    return self._duplicate(dev, method, seq, prior, peer, t0)
             now = self.now_ms()
             vs = validate(req, ValidationContext(state=state, limits=self.limits, now_ms=now))
             if vs and must_violations(vs):
@@ -670,16 +723,35 @@ class Platform:
                 if not stream:
                     raise e
                 self._log_error(dev.device_id, method, peer, seq, e, t0)
-                return self._ack(seq, pb.ACK_STATUS_REJECTED, 0, vs)
+                return _ready(self._ack(seq, pb.ACK_STATUS_REJECTED, 0, vs))
             row = log_row(now, dev.device_id, method, peer, seq, "ACCEPTED", "OK", vs, 0, (time.perf_counter() - t0) * 1000)
             job, n = upload_job(dev.device_id, method, req, now, row)
+            prev_seq = state.last_sequence
+            prev_raised = set(state.raised_alarms) if method == "ReportAlarms" else None
 
-            def on_done(result: Any) -> None:
-                if result != DUPLICATE:
-                    state.apply(req)
+            def undo(_: BaseException) -> None:
+                if state.last_sequence == seq:
+                    state.last_sequence = prev_seq
+                if prev_raised is not None:
+                    state.raised_alarms = prev_raised
 
-            result = await self._commit(dev, job, on_done)
-        if result == DUPLICATE:
+            fut = self.store.submit(job, on_error=undo)
+            state.apply(req)
+        assert fut is not None
+        return self._acknowledge(dev, method, req, seq, n, vs, fut, peer, t0)
+
+    async def _acknowledge(
+        self, dev: Device, method: str, req: Any, seq: int, n: int, vs: list[Violation], fut: asyncio.Future[Any], peer: str, t0: float
+    ) -> device_access_pb2.Ack | None:
+        """Second phase of an upload: wait for the commit, then acknowledge (or withhold, or delay)."""
+        try:
+            result = await fut
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:
+            log.exception("store write failed")
+            raise PlatformError("UNAVAILABLE", "存储暂不可用", "storage unavailable; retry", retry_after_s=1.0) from e
+        if result == DUPLICATE:  # a concurrent replay committed first
             prior = await self._prior_upload(dev.device_id, seq)
             return await self._duplicate(dev, method, seq, prior or (method, 0), peer, t0)
         if self.faults.withhold_count and self.faults.take_withhold(method, dev.device_id, peer, seq):
@@ -690,7 +762,7 @@ class Platform:
 
     async def _prior_upload(self, device_id: str, seq: int) -> tuple[str, int] | None:
         row = await self.store.read(
-            lambda c: c.execute("SELECT method, n_records FROM uploads WHERE device_id=? AND sequence=?", (device_id, seq)).fetchone()
+            lambda c: c.execute("SELECT method, n_records FROM uploads WHERE device_id=? AND sequence=?", (device_id, seq_to_db(seq))).fetchone()
         )
         return (row[0], int(row[1])) if row else None
 

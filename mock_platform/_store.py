@@ -119,6 +119,7 @@ class _Job:
     future: asyncio.Future[Any] | None
     on_done: Callable[[Any], None] | None = None
     write: bool = True
+    on_error: Callable[[BaseException], None] | None = None
     result: Any = None
     error: BaseException | None = field(default=None)
 
@@ -171,14 +172,15 @@ class Store:
         *,
         write: bool = True,
         on_done: Callable[[Any], None] | None = None,
+        on_error: Callable[[BaseException], None] | None = None,
         wait: bool = True,
     ) -> asyncio.Future[Any] | None:
-        """Queue fn(conn); its future resolves after the commit. on_done(result) runs on the loop even if
-        the awaiting task was cancelled (so in-memory state always follows the database)."""
+        """Queue fn(conn); its future resolves after the commit. on_done(result) or on_error(exception) runs on
+        the loop even if the awaiting task was cancelled (so in-memory state always follows the database)."""
         if self._thread is None or self._loop is None:
             raise RuntimeError("store is not open")
         fut = self._loop.create_future() if wait else None
-        self._q.put(_Job(fn, fut, on_done, write))
+        self._q.put(_Job(fn, fut, on_done, write, on_error))
         return fut
 
     async def write(self, fn: Callable[[sqlite3.Connection], Any], on_done: Callable[[Any], None] | None = None) -> Any:
@@ -304,6 +306,11 @@ def _finish(job: _Job) -> None:
         except Exception as e:  # state update failed: report it to the waiter
             log.exception("on_done failed")
             job.error = e
+    if job.error is not None and job.on_error is not None:
+        try:
+            job.on_error(job.error)
+        except Exception:
+            log.exception("on_error failed")
     fut = job.future
     if fut is None or fut.done():
         if job.error is not None and fut is None and not isinstance(job.error, sqlite3.IntegrityError):

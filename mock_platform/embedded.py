@@ -183,6 +183,7 @@ class BackgroundMockPlatform:
         if self.mock is not None:
             self.run(self.mock.stop(), timeout)
             self.mock = None
+        self.run(_cancel_all(), timeout)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout)
         self._loop.close()
@@ -223,3 +224,14 @@ class BackgroundMockPlatform:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+async def _cancel_all() -> None:
+    """Cancel every other task of the loop and wait for them (as asyncio.run does at its end)."""
+    import asyncio
+
+    me = asyncio.current_task()
+    tasks = [t for t in asyncio.all_tasks() if t is not me]
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)

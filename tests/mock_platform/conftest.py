@@ -9,7 +9,6 @@ a module may narrow the kinds with ``TARGET_KINDS = [...]``.
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import signal
 import subprocess
@@ -147,14 +146,3 @@ def container_target() -> Iterator[Target]:
         t = Target("container", f"{c.host}:{c.ports[50051]}", token, http_url=f"http://{c.host}:{c.ports[8080]}")
         yield t
         t.close()
-
-
-@pytest.fixture(autouse=True)
-def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    """gRPC honours http_proxy: talk to 127.0.0.1 directly."""
-    for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "grpc_proxy"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("no_grpc_proxy", "*")
-
-
-os.environ.setdefault("no_grpc_proxy", "127.0.0.1,localhost")

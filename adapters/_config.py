@@ -1,0 +1,1187 @@
+"""Typed adapter configuration from YAML, validated, with errors that give file, line, column and the fix.
+
+The YAML is composed into its node tree first, so that every value keeps its position; dataclasses give the
+types; the validation core (``santong.protocols.validate``) checks the identity and the point definitions, and
+its violations are mapped back to the line of the offending key. Relative paths are relative to the file.
+
+Example configuration::
+
+    platform:
+      transport: grpc                 # grpc | http
+      target: 127.0.0.1:50051         # grpc: host:port;  http: url: http://127.0.0.1:8080
+      token_env: SANTONG_TOKEN        # or token: ... / token_file: token.txt
+      tls: {ca: ca.pem, cert: device.pem, key: device.key}      # optional
+      retry: {base_ms: 100, cap_ms: 30000}
+    device:
+      device_id: KJ70N-0001
+      vendor: 示例电子
+      model: KJ70N-F16
+      firmware_version: 2.3.1
+      serial_number: SN20250001
+      ma_certificate: MAH230123
+      product_class: SAFETY_MONITORING
+    mine: {mine_code: "140421000001", name: 示例煤矿}
+    queue: {path: queue.db}
+    batch: {max_points: 1000, linger_ms: 1000}
+    heartbeat: {interval_ms: 30000}
+    adapter:
+      kind: modbus
+      settings: {host: 127.0.0.1, port: 502}
+      outstations: [{outstation_code: "140421000001F01", location: 回风巷分站}]
+      points:
+        - point_code: 14042100000101MNA0010A01     # sensor type, kind, system, unit, range: from code + dictionary
+          location: 15101 工作面上隅角 T0
+          outstation_code: "140421000001F01"
+          thresholds: {alarm_high: 1.0, alarm_high_clear: 1.0, power_off_high: 1.5, power_restore_high: 1.0}
+          data_type: float32                       # PointMapping fields
+          word_order: little
+          deadband: 0.01
+          source: {address: 0}                     # the adapter's point_type
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import types
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
+
+import yaml
+from santong.adapters._mapping import PointMapping
+from santong.adapters._sdk import AdapterConfig, AdapterError, PointConfig, Registry, default_registry
+from santong.protocols import (
+    DeviceState,
+    ValidationContext,
+    code_rules,
+    sensor_types,
+    spec_version,
+    validate,
+)
+from santong.protocols.v1 import common_pb2, data_pb2, device_access_pb2
+
+__all__ = [
+    "BatchSettings",
+    "ClientConfig",
+    "Config",
+    "ConfigError",
+    "ConfigProblem",
+    "DeviceSettings",
+    "HeartbeatSettings",
+    "MineSettings",
+    "PlatformSettings",
+    "QueueSettings",
+    "RetrySettings",
+    "Thresholds",
+    "TlsSettings",
+    "load_config",
+    "parse_config",
+]
+
+ProductClass = Literal[
+    "SAFETY_MONITORING",
+    "IMPORTANT_EQUIPMENT",
+    "PERSONNEL_POSITION",
+    "WATER_HAZARD",
+    "GROUND_PRESSURE",
+    "GAS_DRAINAGE",
+]
+ValueKindName = Literal["ANALOG", "SWITCH", "ACCUMULATOR"]
+
+
+# --------------------------------------------------------------------------- sections
+
+
+@dataclass(frozen=True)
+class TlsSettings:
+    """TLS to the platform (ST-PROTO-003): CA bundle, client certificate and key for mutual TLS."""
+
+    ca: Path | None = None
+    cert: Path | None = None
+    key: Path | None = None
+    server_name: str | None = None
+
+
+@dataclass(frozen=True)
+class RetrySettings:
+    """Exponential back-off with full jitter (ST-PROTO-017): first ceiling ``base_ms`` ≥ 100, × 2, ≤ ``cap_ms``."""
+
+    base_ms: int = 100
+    cap_ms: int = 30_000
+
+
+@dataclass(frozen=True)
+class PlatformSettings:
+    """Where and how to reach the platform. The credential subject is ``device.device_id``."""
+
+    transport: Literal["grpc", "http"] = "grpc"
+    target: str = ""
+    url: str = ""
+    token: str = ""
+    token_file: Path | None = None
+    token_env: str = ""
+    tls: TlsSettings | None = None
+    timeout_ms: int = 10_000
+    retry: RetrySettings = RetrySettings()
+    versions: tuple[str, ...] = ()
+
+    def bearer_token(self) -> str:
+        """The token, read from ``token``, ``token_file`` or the environment variable ``token_env``."""
+        if self.token:
+            return self.token
+        if self.token_file is not None:
+            return self.token_file.read_text(encoding="utf-8").strip()
+        if self.token_env:
+            return os.environ.get(self.token_env, "")
+        return ""
+
+
+@dataclass(frozen=True)
+class DeviceSettings:
+    """设备身份 (DeviceIdentity); ``device_id`` is also the credential subject (x-santong-device-id)."""
+
+    device_id: str
+    vendor: str
+    model: str
+    firmware_version: str
+    serial_number: str
+    product_class: ProductClass
+    ma_certificate: str = ""
+
+
+@dataclass(frozen=True)
+class MineSettings:
+    """The mine the device serves (煤矿)."""
+
+    mine_code: str
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class QueueSettings:
+    """The store-and-forward queue: a SQLite file (WAL). ``synchronous`` FULL survives power loss too."""
+
+    path: Path = Path("santong-queue.db")
+    synchronous: Literal["NORMAL", "FULL"] = "FULL"
+    live_window_ms: int = 60_000
+
+
+@dataclass(frozen=True)
+class BatchSettings:
+    """Observation batching: at most ``max_points`` per batch, sent at the latest ``linger_ms`` after the first."""
+
+    max_points: int = 1000
+    linger_ms: int = 1000
+
+
+@dataclass(frozen=True)
+class HeartbeatSettings:
+    """Heartbeat interval; None uses the platform's Limits.heartbeat_interval_ms (never longer, ST-PROTO-005)."""
+
+    interval_ms: int | None = None
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """门限 of a point (ST-DATA-014), in the point's unit; omitted ones are not defined."""
+
+    alarm_high: float | None = None
+    alarm_high_clear: float | None = None
+    alarm_low: float | None = None
+    alarm_low_clear: float | None = None
+    power_off_high: float | None = None
+    power_restore_high: float | None = None
+    power_off_low: float | None = None
+    power_restore_low: float | None = None
+
+
+@dataclass(frozen=True)
+class _PointSpec:
+    """The definition keys of one configured point (mapping keys and ``source`` are handled beside it)."""
+
+    point_code: str
+    location: str
+    alias: int = 0
+    sensor_type: str = ""
+    system_code: str = ""
+    value_kind: ValueKindName | None = None
+    unit: str | None = None
+    outstation_code: str = ""
+    range: tuple[float, float] | None = None
+    range_low: float | None = None
+    range_high: float | None = None
+    thresholds: Thresholds | None = None
+    on_description: str = ""
+    off_description: str = ""
+    x: float = 0.0
+    y: float = 0.0
+    z: float = 0.0
+    related_point_codes: tuple[str, ...] = ()
+    writable: bool = False
+
+
+@dataclass(frozen=True)
+class _OutstationSpec:
+    outstation_code: str
+    location: str = ""
+    x: float = 0.0
+    y: float = 0.0
+    z: float = 0.0
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    """Everything the platform client needs: platform, identity, mine, queue, batching, heartbeat."""
+
+    platform: PlatformSettings
+    device: DeviceSettings
+    mine: MineSettings
+    queue: QueueSettings = QueueSettings()
+    batch: BatchSettings = BatchSettings()
+    heartbeat: HeartbeatSettings = HeartbeatSettings()
+
+    def identity(self) -> data_pb2.DeviceIdentity:
+        """The DeviceIdentity of Register."""
+        d = self.device
+        return data_pb2.DeviceIdentity(
+            device_id=d.device_id,
+            vendor=d.vendor,
+            model=d.model,
+            firmware_version=d.firmware_version,
+            serial_number=d.serial_number,
+            ma_certificate=d.ma_certificate,
+            product_class=common_pb2.ProductClass.Value(f"PRODUCT_CLASS_{d.product_class}"),
+            mine_code=self.mine.mine_code,
+        )
+
+    def register_request(self) -> device_access_pb2.RegisterRequest:
+        """A RegisterRequest (device_time unset) for this identity and the versions spoken."""
+        return device_access_pb2.RegisterRequest(
+            device=self.identity(),
+            mine=data_pb2.Mine(mine_code=self.mine.mine_code, name=self.mine.name),
+            supported_versions=list(self.platform.versions or (spec_version(),)),
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class Config(ClientConfig):
+    """A whole adapter configuration: the client's sections plus the ``adapter`` section.
+
+    ``warnings`` are SHOULD-level findings (e.g. ST-DATA-015) that do not stop the adapter.
+    """
+
+    adapter: AdapterConfig[Any] | None = None
+    source: str = ""
+    warnings: tuple[ConfigProblem, ...] = ()
+
+
+# --------------------------------------------------------------------------- problems
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    """One problem of a configuration file: where (file, line, column, key path), what, and the fix."""
+
+    file: str
+    line: int
+    column: int
+    path: str
+    message_zh: str
+    message_en: str
+    fix_zh: str = ""
+    fix_en: str = ""
+    level: Literal["error", "warning"] = "error"
+    clause_id: str = ""
+
+    def __str__(self) -> str:
+        tag = f"[{self.clause_id}] " if self.clause_id else ""
+        fix = f"；修改：{self.fix_zh}" if self.fix_zh else ""
+        fix_en = f"; fix: {self.fix_en}" if self.fix_en else ""
+        return f"{self.file}:{self.line}:{self.column}: {tag}{self.path or '(文件 file)'}: {self.message_zh}{fix} / {self.message_en}{fix_en}"
+
+
+class ConfigError(AdapterError):
+    """A configuration file has errors; ``problems`` lists each with file, line and fix."""
+
+    grpc_code = "INVALID_ARGUMENT"
+    http_status = 400
+    description_zh = "配置错误"
+    description_en = "configuration error"
+
+    def __init__(self, problems: Sequence[ConfigProblem]) -> None:
+        self.problems = list(problems)
+        head = f"配置有 {len(self.problems)} 处错误 / the configuration has {len(self.problems)} error(s):"
+        super().__init__("\n".join([head, *(f"  {p}" for p in self.problems)]))
+
+
+# --------------------------------------------------------------------------- the node-tree builder
+
+_BAD: Any = object()
+_NULL = "tag:yaml.org,2002:null"
+_STR = "tag:yaml.org,2002:str"
+
+
+def _join(path: str, key: str | int) -> str:
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    return f"{path}.{key}" if path else key
+
+
+def _type_name(tp: Any) -> tuple[str, str]:
+    """(中文, English) name of a type for messages."""
+    origin = get_origin(tp)
+    if tp is str:
+        return "文本", "text"
+    if tp is int:
+        return "整数", "an integer"
+    if tp is float:
+        return "数", "a number"
+    if tp is bool:
+        return "true 或 false", "true or false"
+    if tp is Path:
+        return "文件路径", "a file path"
+    if origin in (list, tuple, Sequence):
+        return "列表", "a list"
+    if origin in (dict, Mapping) or dataclasses.is_dataclass(tp):
+        return "映射（键: 值）", "a mapping (key: value)"
+    return str(tp), str(tp)
+
+
+class _Builder:
+    """Builds typed values from YAML nodes, collecting problems with positions instead of stopping at the first."""
+
+    def __init__(self, file: str, base_dir: Path, loader: yaml.SafeLoader) -> None:
+        self.file = file
+        self.base_dir = base_dir
+        self.loader = loader
+        self.problems: list[ConfigProblem] = []
+        self.nodes: dict[str, yaml.Node] = {}
+
+    # ------------------------------------------------------------------ reporting
+
+    def problem(
+        self,
+        node: yaml.Node | None,
+        path: str,
+        zh: str,
+        en: str,
+        fix_zh: str = "",
+        fix_en: str = "",
+        *,
+        level: Literal["error", "warning"] = "error",
+        clause_id: str = "",
+    ) -> None:
+        """Record a problem at a node's position."""
+        line, col = (node.start_mark.line + 1, node.start_mark.column + 1) if node is not None else (1, 1)
+        self.problems.append(
+            ConfigProblem(self.file, line, col, path, zh, en, fix_zh, fix_en, level, clause_id)
+        )
+
+    def node_for(self, path: str) -> yaml.Node | None:
+        """The node of a key path, or of its nearest recorded parent."""
+        p = path
+        while p:
+            if p in self.nodes:
+                return self.nodes[p]
+            cut = max(p.rfind("."), p.rfind("["))
+            p = p[:cut] if cut > 0 else ""
+        return self.nodes.get("")
+
+    # ------------------------------------------------------------------ nodes
+
+    def value(self, node: yaml.Node) -> Any:
+        """The plain Python value of a node."""
+        return self.loader.construct_object(node, deep=True)
+
+    @staticmethod
+    def is_null(node: yaml.Node) -> bool:
+        return isinstance(node, yaml.ScalarNode) and node.tag == _NULL
+
+    def pairs(self, node: yaml.Node, path: str) -> dict[str, tuple[yaml.Node, yaml.Node]] | None:
+        """key → (key node, value node) of a mapping node; None (with a problem) if it is no mapping."""
+        if self.is_null(node):
+            return {}
+        if not isinstance(node, yaml.MappingNode):
+            self.problem(
+                node,
+                path,
+                "此处应为映射（键: 值）",
+                "expected a mapping (key: value) here",
+                "改为 键: 值 的形式",
+                "write it as key: value lines",
+            )
+            return None
+        out: dict[str, tuple[yaml.Node, yaml.Node]] = {}
+        for k, v in node.value:
+            if not isinstance(k, yaml.ScalarNode):
+                self.problem(
+                    k, path, "键必须是文本", "keys must be plain text", "删除该键", "remove this key"
+                )
+                continue
+            key = str(k.value)
+            if key == "<<":
+                self.problem(
+                    k,
+                    path,
+                    "不支持合并键 <<",
+                    "merge keys (<<) are not supported",
+                    "把内容直接写出",
+                    "write the keys out",
+                )
+                continue
+            if key in out:
+                self.problem(
+                    k,
+                    _join(path, key),
+                    f"键 {key} 重复",
+                    f"duplicate key {key}",
+                    "删除重复的一项",
+                    "remove one of the two",
+                )
+                continue
+            out[key] = (k, v)
+            self.nodes[_join(path, key)] = v
+        return out
+
+    def unknown(self, key: str, knode: yaml.Node, path: str, known: Sequence[str]) -> None:
+        close = difflib.get_close_matches(key, list(known), n=1)
+        guess_zh = f"是否应为 {close[0]}？" if close else ""
+        guess_en = f"did you mean {close[0]}? " if close else ""
+        self.problem(
+            knode, _join(path, key), f"未知的键 {key}", f"unknown key {key}",
+            f"{guess_zh}可用的键：{', '.join(known)}", f"{guess_en}known keys: {', '.join(known)}",
+        )  # fmt: skip
+
+    # ------------------------------------------------------------------ types
+
+    def build(self, tp: Any, node: yaml.Node, path: str) -> Any:
+        """A value of type ``tp`` from ``node``, or _BAD after recording a problem."""
+        self.nodes.setdefault(path, node)
+        origin = get_origin(tp)
+        if tp is Any:
+            return self.value(node)
+        if origin is Union or origin is types.UnionType:
+            args = get_args(tp)
+            if self.is_null(node) and type(None) in args:
+                return None
+            others = [a for a in args if a is not type(None)]
+            if len(others) == 1:
+                return self.build(others[0], node, path)
+            for a in others:
+                scratch = _Builder(self.file, self.base_dir, self.loader)
+                v = scratch.build(a, node, path)
+                if v is not _BAD:
+                    return v
+            self.problem(
+                node,
+                path,
+                "值的类型不对",
+                "wrong type of value",
+                "参见文档示例",
+                "see the documented example",
+            )
+            return _BAD
+        if origin is Literal:
+            choices = get_args(tp)
+            v = (
+                self.value(node)
+                if not isinstance(node, yaml.ScalarNode) or node.tag != _STR
+                else str(node.value)
+            )
+            if isinstance(node, yaml.ScalarNode) and node.tag != _STR and str(node.value) in choices:
+                v = str(node.value)
+            if v in choices:
+                return v
+            close = difflib.get_close_matches(str(v), [str(c) for c in choices], n=1)
+            self.problem(
+                node, path, f"取值 {v!r} 无效", f"invalid value {v!r}",
+                f"{'是否应为 ' + close[0] + '？' if close else ''}可选：{', '.join(map(str, choices))}",
+                f"{'did you mean ' + close[0] + '? ' if close else ''}use one of: {', '.join(map(str, choices))}",
+            )  # fmt: skip
+            return _BAD
+        if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+            return self.build_dataclass(tp, node, path)
+        if origin in (list, tuple, Sequence):
+            return self._sequence(tp, node, path)
+        if origin in (dict, Mapping):
+            pairs = self.pairs(node, path)
+            if pairs is None:
+                return _BAD
+            vt = get_args(tp)[1] if get_args(tp) else Any
+            out = {k: self.build(vt, v, _join(path, k)) for k, (_, v) in pairs.items()}
+            return _BAD if any(v is _BAD for v in out.values()) else out
+        return self._scalar(tp, node, path)
+
+    def _sequence(self, tp: Any, node: yaml.Node, path: str) -> Any:
+        args = get_args(tp)
+        if self.is_null(node):
+            return ()
+        if not isinstance(node, yaml.SequenceNode):
+            self.problem(
+                node,
+                path,
+                "此处应为列表",
+                "expected a list here",
+                "写成 [a, b] 或每行一个 - 项",
+                "write [a, b] or one '- item' per line",
+            )
+            return _BAD
+        items = node.value
+        if get_origin(tp) is tuple and args and args[-1] is not Ellipsis:
+            if len(items) != len(args):
+                self.problem(
+                    node,
+                    path,
+                    f"应有 {len(args)} 项，实有 {len(items)} 项",
+                    f"expected {len(args)} items, got {len(items)}",
+                    f"写成 [{', '.join('…' for _ in args)}]",
+                    f"write [{', '.join('…' for _ in args)}]",
+                )
+                return _BAD
+            out = [self.build(a, n, _join(path, i)) for i, (a, n) in enumerate(zip(args, items, strict=True))]
+        else:
+            it = args[0] if args else Any
+            out = [self.build(it, n, _join(path, i)) for i, n in enumerate(items)]
+        if any(v is _BAD for v in out):
+            return _BAD
+        return tuple(out) if get_origin(tp) is tuple else out
+
+    def _scalar(self, tp: Any, node: yaml.Node, path: str) -> Any:
+        zh, en = _type_name(tp)
+        if not isinstance(node, yaml.ScalarNode) or self.is_null(node):
+            self.problem(node, path, f"此处应为{zh}", f"expected {en} here", f"填写{zh}", f"give {en}")
+            return _BAD
+        if tp is str:
+            # A plain scalar that YAML would read as a number keeps its text: 01 stays "01", not 1.
+            return str(node.value) if node.tag != _STR else self.value(node)
+        v = self.value(node)
+        if tp is bool and isinstance(v, bool):
+            return v
+        if tp is int and isinstance(v, int) and not isinstance(v, bool):
+            return v
+        if tp is float and isinstance(v, int | float) and not isinstance(v, bool):
+            return float(v)
+        if tp is Path and isinstance(v, str) and v:
+            p = Path(v).expanduser()
+            return p if p.is_absolute() else self.base_dir / p
+        example = {int: "1000", float: "0.5", bool: "true"}.get(tp, "")
+        self.problem(
+            node, path, f"此处应为{zh}，实为 {v!r}", f"expected {en} here, got {v!r}",
+            f"填写{zh}{'，如 ' + example if example else ''}", f"give {en}{', e.g. ' + example if example else ''}",
+        )  # fmt: skip
+        return _BAD
+
+    def fields(
+        self, cls: type[Any], pairs: Mapping[str, tuple[yaml.Node, yaml.Node]], node: yaml.Node, path: str
+    ) -> dict[str, Any] | None:
+        """Keyword arguments of dataclass ``cls`` from ``pairs`` (unknown keys are the caller's concern)."""
+        hints = get_type_hints(cls)
+        fs = {f.name: f for f in dataclasses.fields(cls) if f.init}
+        kwargs: dict[str, Any] = {}
+        ok = True
+        for key, (_, vn) in pairs.items():
+            if key not in fs:
+                continue
+            v = self.build(hints[key], vn, _join(path, key))
+            if v is _BAD:
+                ok = False
+            else:
+                kwargs[key] = v
+        for name, f in fs.items():
+            if (
+                name not in pairs
+                and f.default is dataclasses.MISSING
+                and f.default_factory is dataclasses.MISSING
+            ):
+                where = f"在 {path} 下" if path else "在文件顶层"
+                where_en = f"under {path}" if path else "at the top level"
+                self.problem(
+                    node,
+                    _join(path, name),
+                    f"缺少必填键 {name}",
+                    f"required key {name} is missing",
+                    f"{where}加上 {name}: …",
+                    f"add {name}: … {where_en}",
+                )
+                ok = False
+        return kwargs if ok else None
+
+    def build_dataclass(
+        self, cls: type[Any], node: yaml.Node, path: str, *, extra: Sequence[str] = ()
+    ) -> Any:
+        """An instance of dataclass ``cls`` from a mapping node."""
+        pairs = self.pairs(node, path)
+        if pairs is None:
+            return _BAD
+        known = [f.name for f in dataclasses.fields(cls) if f.init]
+        for key, (kn, _) in pairs.items():
+            if key not in known and key not in extra:
+                self.unknown(key, kn, path, known)
+        kwargs = self.fields(cls, pairs, node, path)
+        if kwargs is None:
+            return _BAD
+        return self.construct(cls, kwargs, node, path, pairs)
+
+    def construct(
+        self,
+        cls: type[Any],
+        kwargs: dict[str, Any],
+        node: yaml.Node,
+        path: str,
+        pairs: Mapping[str, tuple[yaml.Node, yaml.Node]],
+    ) -> Any:
+        """``cls(**kwargs)``; its own checks (ValueError, TypeError) become a problem at the best-matching key."""
+        try:
+            return cls(**kwargs)
+        except (ValueError, TypeError) as e:
+            zh = getattr(e, "message_zh", str(e))
+            en = getattr(e, "message_en", str(e))
+            at, where = node, path
+            for key, (_, vn) in pairs.items():
+                if key in en:
+                    at, where = vn, _join(path, key)
+                    break
+            self.problem(at, where, zh, en, "按提示修改该项", "change the value as the message says")
+            return _BAD
+
+
+# --------------------------------------------------------------------------- semantics
+
+
+def _check_platform(b: _Builder, p: PlatformSettings) -> None:
+    n = b.node_for
+    if p.transport == "grpc" and not p.target:
+        b.problem(
+            n("platform"),
+            "platform.target",
+            "gRPC 传输需要 target",
+            "the grpc transport needs target",
+            "加上 target: 主机:端口，如 127.0.0.1:50051",
+            "add target: host:port, e.g. 127.0.0.1:50051",
+        )
+    if p.transport == "grpc" and p.target and ":" not in p.target.rsplit("]", 1)[-1]:
+        b.problem(
+            n("platform.target"),
+            "platform.target",
+            f"target {p.target!r} 缺少端口",
+            f"target {p.target!r} has no port",
+            "写成 主机:端口",
+            "write host:port",
+        )
+    if p.transport == "http" and not p.url.startswith(("http://", "https://")):
+        b.problem(
+            n("platform.url") or n("platform"),
+            "platform.url",
+            "HTTP 传输需要以 http:// 或 https:// 开头的 url",
+            "the http transport needs a url starting with http:// or https://",
+            "加上 url: http://主机:端口",
+            "add url: http://host:port",
+        )
+    given = [k for k in ("token", "token_file", "token_env") if getattr(p, k)]
+    if len(given) != 1:
+        b.problem(
+            n("platform"), "platform.token", "须给出且只给出 token、token_file、token_env 之一", "give exactly one of token, token_file, token_env",
+            "例如 token_env: SANTONG_TOKEN（令牌放在环境变量中）", "e.g. token_env: SANTONG_TOKEN (the token in an environment variable)",
+        )  # fmt: skip
+    if p.token_file is not None and not p.token_file.is_file():
+        b.problem(
+            n("platform.token_file"),
+            "platform.token_file",
+            f"令牌文件 {p.token_file} 不存在",
+            f"token file {p.token_file} does not exist",
+            "检查路径（相对路径以配置文件所在目录为准）",
+            "check the path (relative paths start at the configuration file's folder)",
+        )
+    if p.tls is not None:
+        for k in ("ca", "cert", "key"):
+            f = getattr(p.tls, k)
+            if f is not None and not f.is_file():
+                b.problem(
+                    n(f"platform.tls.{k}"),
+                    f"platform.tls.{k}",
+                    f"文件 {f} 不存在",
+                    f"file {f} does not exist",
+                    "检查路径（相对路径以配置文件所在目录为准）",
+                    "check the path (relative paths start at the configuration file's folder)",
+                )
+        if (p.tls.cert is None) != (p.tls.key is None):
+            b.problem(
+                n("platform.tls"),
+                "platform.tls",
+                "双向 TLS 需要同时给出 cert 和 key",
+                "mutual TLS needs both cert and key",
+                "同时填写 cert 与 key，或都删除",
+                "give both cert and key, or neither",
+            )
+    if p.timeout_ms < 100:
+        b.problem(
+            n("platform.timeout_ms"),
+            "platform.timeout_ms",
+            "超时过短",
+            "timeout too short",
+            "设为 ≥ 100 ms，如 10000",
+            "set it to >= 100 ms, e.g. 10000",
+        )
+    r = p.retry
+    if r.base_ms < 100:
+        b.problem(
+            n("platform.retry.base_ms"),
+            "platform.retry.base_ms",
+            "首次退避上限须 ≥ 100 ms",
+            "the first back-off ceiling must be >= 100 ms",
+            "设为 100 或更大",
+            "set it to 100 or more",
+            clause_id="ST-PROTO-017",
+        )
+    if not r.base_ms <= r.cap_ms <= 30_000:
+        b.problem(
+            n("platform.retry.cap_ms"),
+            "platform.retry.cap_ms",
+            "退避上限须在 base_ms 与 30000 ms 之间",
+            "the back-off cap must lie between base_ms and 30000 ms",
+            "设为 30000 或更小",
+            "set it to 30000 or less",
+            clause_id="ST-PROTO-017",
+        )
+
+
+def _check_client(b: _Builder, c: ClientConfig) -> None:
+    n = b.node_for
+    _check_platform(b, c.platform)
+    if not 1 <= c.batch.max_points <= 10_000:
+        b.problem(
+            n("batch.max_points"),
+            "batch.max_points",
+            "每批点数须在 1–10000 之间",
+            "points per batch must be 1–10000",
+            "如 1000",
+            "e.g. 1000",
+            clause_id="ST-PROTO-008",
+        )
+    if c.batch.linger_ms < 0:
+        b.problem(
+            n("batch.linger_ms"),
+            "batch.linger_ms",
+            "linger_ms 不能为负",
+            "linger_ms cannot be negative",
+            "如 1000",
+            "e.g. 1000",
+        )
+    hb = c.heartbeat.interval_ms
+    if hb is not None and not 100 <= hb <= 30_000:
+        b.problem(
+            n("heartbeat.interval_ms"),
+            "heartbeat.interval_ms",
+            "心跳间隔须在 100–30000 ms 之间",
+            "the heartbeat interval must be 100–30000 ms",
+            "删除该项（使用平台给出的间隔）或设为 30000 以内",
+            "remove it (use the platform's interval) or set it to at most 30000",
+            clause_id="ST-PROTO-005",
+        )
+    if not 1_000 <= c.queue.live_window_ms <= 300_000:
+        b.problem(
+            n("queue.live_window_ms"),
+            "queue.live_window_ms",
+            "实时窗口须在 1000–300000 ms 之间",
+            "the live window must be 1000–300000 ms",
+            "如 60000",
+            "e.g. 60000",
+            clause_id="ST-DATA-032",
+        )
+
+
+def _definition(spec: _PointSpec, explicit_alias: int) -> data_pb2.PointDefinition:
+    """The PointDefinition of a point spec: defaults from the point code and the data dictionary."""
+    m = code_rules()["point"].pattern.fullmatch(spec.point_code)
+    groups = m.groupdict() if m else {}
+    st_code = spec.sensor_type or groups.get("sensor", "")
+    st = sensor_types().get(st_code)
+    if st is not None and not spec.sensor_type:
+        st_code = st.code  # a legacy code in the point code maps to the dictionary code
+    kind = spec.value_kind or {"MN": "ANALOG", "KG": "SWITCH", "LJ": "ACCUMULATOR"}.get(
+        groups.get("kind", ""), ""
+    )
+    d = data_pb2.PointDefinition(
+        alias=explicit_alias,
+        point_code=spec.point_code,
+        system_code=spec.system_code or groups.get("system", ""),
+        outstation_code=spec.outstation_code,
+        sensor_type=st_code,
+        value_kind=common_pb2.ValueKind.Value(f"VALUE_KIND_{kind}") if kind else 0,
+        unit=spec.unit if spec.unit is not None else (st.unit if st else ""),
+        on_description=spec.on_description,
+        off_description=spec.off_description,
+        location=spec.location,
+        x=spec.x,
+        y=spec.y,
+        z=spec.z,
+        related_point_codes=list(spec.related_point_codes),
+    )
+    if spec.range is not None:
+        d.range_low, d.range_high = spec.range
+    elif kind == "SWITCH":
+        d.range_low, d.range_high = 0.0, 1.0
+    elif st is not None:
+        d.range_low, d.range_high = st.range_low, st.range_high
+    if spec.range_low is not None:
+        d.range_low = spec.range_low
+    if spec.range_high is not None:
+        d.range_high = spec.range_high
+    thresholds = (
+        dataclasses.asdict(spec.thresholds)
+        if spec.thresholds is not None
+        else (dict(st.thresholds) if st and kind != "SWITCH" else {})
+    )
+    for name, value in thresholds.items():
+        if value is not None and name in data_pb2.PointDefinition.DESCRIPTOR.fields_by_name:
+            setattr(d, name, float(value))
+    return d
+
+
+_THRESHOLD_FIELDS = {f.name for f in dataclasses.fields(Thresholds)}
+_MAPPING_FIELDS = tuple(f.name for f in dataclasses.fields(PointMapping) if f.name != "name")
+_SPEC_FIELDS = tuple(f.name for f in dataclasses.fields(_PointSpec))
+
+
+def _build_point(b: _Builder, node: yaml.Node, path: str, point_type: type[Any] | None) -> PointConfig | Any:
+    pairs = b.pairs(node, path)
+    if pairs is None:
+        return _BAD
+    known = [*_SPEC_FIELDS, *_MAPPING_FIELDS, "source"]
+    for key, (kn, _) in pairs.items():
+        if key not in known:
+            b.unknown(key, kn, path, known)
+    spec_kwargs = b.fields(_PointSpec, {k: v for k, v in pairs.items() if k in _SPEC_FIELDS}, node, path)
+    spec = b.construct(_PointSpec, spec_kwargs, node, path, pairs) if spec_kwargs is not None else _BAD
+    mapping: Any = None
+    map_pairs = {k: v for k, v in pairs.items() if k in _MAPPING_FIELDS}
+    if map_pairs:
+        hints = get_type_hints(PointMapping)
+        mk: dict[str, Any] = {}
+        for k, (_, vn) in map_pairs.items():
+            v = b.build(hints[k], vn, _join(path, k))
+            if v is _BAD:
+                mapping = _BAD
+            else:
+                mk[k] = v
+        if mapping is not _BAD:
+            mk.setdefault("data_type", "float64")  # mapping keys without data_type: a plain number
+            name = spec.point_code if spec is not _BAD else ""
+            mapping = b.construct(PointMapping, {**mk, "name": name}, node, path, map_pairs)
+    source: Any = None
+    if "source" in pairs:
+        _, sn = pairs["source"]
+        source = (
+            b.build_dataclass(point_type, sn, _join(path, "source"))
+            if point_type is not None
+            else b.value(sn)
+        )
+    elif point_type is not None:
+        source = b.build_dataclass(
+            point_type,
+            yaml.MappingNode("tag:yaml.org,2002:map", [], node.start_mark, node.end_mark),
+            _join(path, "source"),
+        )
+    if spec is _BAD or mapping is _BAD or source is _BAD:
+        return _BAD
+    return PointConfig(
+        definition=_definition(spec, spec.alias),
+        mapping=mapping,
+        source=source,
+        writable=spec.writable,
+        given=frozenset(pairs),
+    )
+
+
+def _violation_path(path: str, points_given: Sequence[frozenset[str]]) -> str:
+    """A core violation path ($.points[3].range_low) as a configuration key path (adapter.points[3].range)."""
+    p = path[2:] if path.startswith("$.") else ("" if path == "$" else path)
+    if p.startswith("device.mine_code"):
+        return "mine.mine_code"
+    if p.startswith(("device", "mine")):
+        return p
+    if p.startswith("points["):
+        idx = int(p[7 : p.index("]")])
+        rest = p[p.index("]") + 2 :] if "]." in p else ""
+        head = f"adapter.points[{idx}]"
+        given = points_given[idx] if idx < len(points_given) else frozenset()
+        fld = rest.split(".")[0] if rest else ""
+        if fld in ("range_low", "range_high") and fld not in given and "range" in given:
+            return f"{head}.range"
+        if fld in _THRESHOLD_FIELDS and fld not in given and "thresholds" in given:
+            return f"{head}.thresholds.{fld}"
+        if fld == "alias" and "alias" not in given:
+            return head
+        return f"{head}.{fld}" if fld else head
+    if p.startswith("outstations["):
+        return f"adapter.{p}"
+    return p
+
+
+def _check_definitions(b: _Builder, c: ClientConfig, adapter: AdapterConfig[Any]) -> None:
+    """Aliases and codes unique (ST-DATA-017); then the validation core on identity and definitions."""
+    n = b.node_for
+    seen_alias: dict[int, int] = {}
+    seen_code: dict[str, int] = {}
+    for i, p in enumerate(adapter.points):
+        if p.alias:
+            if p.alias in seen_alias:
+                b.problem(
+                    n(f"adapter.points[{i}].alias"),
+                    f"adapter.points[{i}].alias",
+                    f"别名 {p.alias} 与第 {seen_alias[p.alias]} 个测点重复",
+                    f"alias {p.alias} repeats that of point #{seen_alias[p.alias]}",
+                    "每个测点用不同的别名，或删除 alias 由客户端分配",
+                    "give every point its own alias, or drop alias to have the client assign one",
+                    clause_id="ST-DATA-017",
+                )
+            seen_alias.setdefault(p.alias, i)
+        if p.point_code in seen_code:
+            b.problem(
+                n(f"adapter.points[{i}].point_code"),
+                f"adapter.points[{i}].point_code",
+                f"测点编码 {p.point_code} 与第 {seen_code[p.point_code]} 个测点重复",
+                f"point code {p.point_code} repeats that of point #{seen_code[p.point_code]}",
+                "每个测点编码只出现一次",
+                "list every point code once",
+                clause_id="ST-DATA-017",
+            )
+        seen_code.setdefault(p.point_code, i)
+    # Provisional aliases for the core's checks; the client assigns the real ones from its persistent table.
+    free = (a for a in range(1, 1 << 31) if a not in seen_alias)
+    request = device_access_pb2.DefinePointsRequest(outstations=list(adapter.outstations))
+    for p in adapter.points:
+        d = request.points.add()
+        d.CopyFrom(p.definition)
+        if not d.alias:
+            d.alias = next(free)
+    if len(seen_alias) != sum(1 for p in adapter.points if p.alias):
+        return  # duplicate aliases already reported; the core would only repeat them
+    state = DeviceState(device_id=c.device.device_id, mine_code=c.mine.mine_code)
+    given = [p.given for p in adapter.points]
+    for v in validate(request, ValidationContext(state=state, arrival=False)):
+        path = _violation_path(v.path, given)
+        level: Literal["error", "warning"] = "error" if v.level == "MUST" else "warning"
+        b.problem(n(path), path, v.message_zh, v.message_en, level=level, clause_id=v.clause_id)
+
+
+def _check_identity(b: _Builder, c: ClientConfig) -> None:
+    for v in validate(c.register_request(), ValidationContext(arrival=False)):
+        path = _violation_path(v.path, [])
+        level: Literal["error", "warning"] = "error" if v.level == "MUST" else "warning"
+        b.problem(b.node_for(path), path, v.message_zh, v.message_en, level=level, clause_id=v.clause_id)
+
+
+# --------------------------------------------------------------------------- entry points
+
+_TOP = ("platform", "device", "mine", "queue", "batch", "heartbeat", "adapter")
+_ADAPTER_KEYS = ("kind", "settings", "points", "outstations")
+
+
+def parse_config(
+    text: str,
+    file: str = "<config>",
+    *,
+    base_dir: Path | None = None,
+    registry: Registry | None = None,
+    require_adapter: bool = True,
+) -> Config:
+    """Parse and validate a configuration from YAML text; ConfigError lists every problem with its line.
+
+    ``registry`` resolves ``adapter.kind`` (default: the installed adapters); ``require_adapter=False`` accepts a
+    file without an ``adapter`` section (a client-only configuration).
+    """
+    base = base_dir if base_dir is not None else Path(file).resolve().parent
+    try:
+        loader = yaml.SafeLoader(text)
+        try:
+            root = loader.get_single_node()
+        finally:
+            loader.dispose()
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        raise ConfigError(
+            [
+                ConfigProblem(
+                    file,
+                    line,
+                    col,
+                    "",
+                    f"YAML 语法错误：{e.problem or e}",
+                    f"YAML syntax error: {e.problem or e}",
+                    "检查缩进、冒号和引号",
+                    "check indentation, colons and quotes",
+                )
+            ]
+        ) from e
+    except yaml.YAMLError as e:
+        raise ConfigError([ConfigProblem(file, 1, 1, "", f"YAML 错误：{e}", f"YAML error: {e}")]) from e
+    b = _Builder(file, base, loader)
+    if root is None:
+        raise ConfigError(
+            [
+                ConfigProblem(
+                    file,
+                    1,
+                    1,
+                    "",
+                    "配置文件为空",
+                    "the configuration file is empty",
+                    "参见 santong.adapters._config 的示例",
+                    "see the example in santong.adapters._config",
+                )
+            ]
+        )
+    b.nodes[""] = root
+    top = b.pairs(root, "")
+    if top is None:
+        raise ConfigError(b.problems)
+    for key, (kn, _) in top.items():
+        if key not in _TOP:
+            b.unknown(key, kn, "", _TOP)
+    client_kwargs = b.fields(ClientConfig, {k: v for k, v in top.items() if k in _TOP}, root, "")
+    client = b.construct(ClientConfig, client_kwargs, root, "", top) if client_kwargs is not None else _BAD
+    if client is not _BAD:
+        _check_client(b, client)
+        _check_identity(b, client)
+    adapter: AdapterConfig[Any] | None = None
+    if "adapter" in top:
+        adapter = _build_adapter(b, top["adapter"][1], registry or default_registry())
+    elif require_adapter:
+        b.problem(
+            root,
+            "adapter",
+            "缺少 adapter 部分",
+            "the adapter section is missing",
+            "加上 adapter: {kind: …, points: […]}",
+            "add adapter: {kind: …, points: […]}",
+        )
+    if adapter is not None and client is not _BAD:
+        _check_definitions(b, client, adapter)
+    errors = [p for p in b.problems if p.level == "error"]
+    if errors or client is _BAD:
+        raise ConfigError(errors or b.problems)
+    warnings = tuple(p for p in b.problems if p.level == "warning")
+    return Config(
+        **{f.name: getattr(client, f.name) for f in dataclasses.fields(ClientConfig)},
+        adapter=adapter,
+        source=file,
+        warnings=warnings,
+    )
+
+
+def _build_adapter(b: _Builder, node: yaml.Node, registry: Registry) -> AdapterConfig[Any] | None:
+    pairs = b.pairs(node, "adapter")
+    if pairs is None:
+        return None
+    for key, (kn, _) in pairs.items():
+        if key not in _ADAPTER_KEYS:
+            b.unknown(key, kn, "adapter", _ADAPTER_KEYS)
+    if "kind" not in pairs:
+        b.problem(
+            node,
+            "adapter.kind",
+            "缺少 adapter.kind",
+            "adapter.kind is missing",
+            f"加上 kind: …（已知：{', '.join(registry.kinds())}）",
+            f"add kind: … (known: {', '.join(registry.kinds())})",
+        )
+        return None
+    kind = b.build(str, pairs["kind"][1], "adapter.kind")
+    cls = None
+    if kind is not _BAD:
+        try:
+            cls = registry.get(kind)
+        except AdapterError as e:
+            b.problem(pairs["kind"][1], "adapter.kind", str(e), str(e), "见上 / see above")
+    settings: Any = _BAD
+    if cls is not None:
+        sn = pairs.get("settings", (None, yaml.ScalarNode(_NULL, "", node.start_mark, node.end_mark)))[1]
+        settings = b.build_dataclass(cls.config_type, sn, "adapter.settings")
+    points: list[PointConfig] = []
+    ok = True
+    if "points" in pairs:
+        pn = pairs["points"][1]
+        if isinstance(pn, yaml.SequenceNode):
+            for i, item in enumerate(pn.value):
+                b.nodes[f"adapter.points[{i}]"] = item
+                p = _build_point(b, item, f"adapter.points[{i}]", cls.point_type if cls is not None else None)
+                if p is _BAD:
+                    ok = False
+                else:
+                    points.append(p)
+        elif not b.is_null(pn):
+            b.problem(
+                pn,
+                "adapter.points",
+                "points 应为列表",
+                "points must be a list",
+                "每个测点写成一个 - 项",
+                "write each point as a '- ' item",
+            )
+            ok = False
+    outstations: list[data_pb2.OutstationDefinition] = []
+    if "outstations" in pairs:
+        specs = b.build(tuple[_OutstationSpec, ...], pairs["outstations"][1], "adapter.outstations")
+        if specs is _BAD:
+            ok = False
+        else:
+            outstations = [data_pb2.OutstationDefinition(**dataclasses.asdict(s)) for s in specs]
+    if cls is None or settings is _BAD or not ok:
+        return None
+    return AdapterConfig(kind=kind, settings=settings, points=tuple(points), outstations=tuple(outstations))
+
+
+def load_config(
+    path: str | os.PathLike[str], *, registry: Registry | None = None, require_adapter: bool = True
+) -> Config:
+    """Load and validate a configuration file (UTF-8 YAML); ConfigError lists every problem with file and line.
+
+    Example::
+
+        try:
+            config = load_config("kj70n.yaml")
+        except ConfigError as e:
+            for p in e.problems:
+                print(p)          # kj70n.yaml:12:5: adapter.points[0].unit: … ；修改：… / …; fix: …
+    """
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(
+            [
+                ConfigProblem(
+                    str(p),
+                    1,
+                    1,
+                    "",
+                    f"无法读取配置文件：{e}",
+                    f"cannot read the configuration file: {e}",
+                    "检查路径和权限",
+                    "check the path and permissions",
+                )
+            ]
+        ) from e
+    except UnicodeDecodeError as e:
+        raise ConfigError(
+            [
+                ConfigProblem(
+                    str(p),
+                    1,
+                    1,
+                    "",
+                    "配置文件不是 UTF-8 编码",
+                    "the configuration file is not UTF-8",
+                    "以 UTF-8 保存",
+                    "save it as UTF-8",
+                )
+            ]
+        ) from e
+    return parse_config(
+        text, str(p), base_dir=p.resolve().parent, registry=registry, require_adapter=require_adapter
+    )

@@ -1,0 +1,1020 @@
+"""The platform client: register, define, batch, queue, deliver, heartbeat, time sync, downlink commands.
+
+:class:`PlatformClient` is the :class:`~santong.adapters.UplinkSink` an adapter pushes into. Everything it uploads
+goes through the store-and-forward queue (:class:`UploadQueue`, SQLite WAL): sequence allocated and payload
+committed *before* sending, deleted only on an acknowledgement ACCEPTED or DUPLICATE (ST-PROTO-014, -021), sent
+one at a time in sequence order (ST-PROTO-019). After Register it resumes after ``last_acknowledged_sequence``
+(ST-PROTO-023) and sends every definition before any upload (ST-PROTO-024).
+
+**Backfill rule (ST-PROTO-020: data delivered late is flagged backfill = true; live data is not).** An upload
+carries ``backfill = true`` when at least one of these holds:
+
+(a) it was produced while the client was *in outage*: the last call to the platform failed with UNAVAILABLE or
+    DEADLINE_EXCEEDED or did not connect at all, and no call has succeeded since;
+(b) it was produced while older backfill uploads were still queued (it waits behind the backlog);
+(c) an earlier attempt to send it failed (it is being retried, so it is late);
+(d) it was still queued when the client started (it survived an outage or a restart of the adapter);
+(e) when it is first sent, its oldest record is older than ``queue.live_window_ms`` (default 60 s; the core
+    rejects unflagged data older than 300 s, ST-DATA-032).
+
+(a), (b) are decided when the upload is produced; (c)–(e) may raise the flag of an unacknowledged upload later.
+The flag only ever goes from false to true, and it is the only thing that may change between attempts: the
+sequence and every record stay as first written (ST-PROTO-014). A platform that stored an earlier attempt answers
+DUPLICATE and keeps that first version (ST-PROTO-012).
+
+Failures (ST-PROTO-015..017): UNAVAILABLE, RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED, ABORTED (HTTP 429, 502, 503,
+504) and failed connections are retried after full-jitter exponential back-off (honouring Retry-After /
+RetryInfo); FAILED_PRECONDITION (409) → register again, then resend; INVALID_ARGUMENT (400), an Ack REJECTED and
+every other error → the upload goes to the dead-letter table with its violations, logged with their clause IDs,
+never resent (ST-PROTO-016); UNAUTHENTICATED / PERMISSION_DENIED (401 / 403) stop the client with a clear error.
+
+Example::
+
+    config = load_config("kj70n.yaml")
+    client = PlatformClient(config, write=adapter.write)
+    await client.define(*adapter.definitions())
+    async with client:                       # start(): queue, register, define, deliver, heartbeat, commands
+        await client.observations([("14042100000101MNA0010A01", 0.42, None, 0)])
+        await client.flush()                 # durable in the queue
+        await client.wait_delivered(10.0)    # acknowledged by the platform
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import functools
+import logging
+import math
+import random
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from google.protobuf.message import Message
+from santong.adapters._config import ClientConfig
+from santong.adapters._sdk import AdapterError, Observation, UnsupportedCommand
+from santong.adapters.client._queue import DeadLetter, UploadQueue, stamp
+from santong.adapters.client._retry import Backoff, Disposition
+from santong.adapters.client._transport import CallError, GrpcTransport, HttpTransport, Transport
+from santong.protocols import (
+    DeviceState,
+    ValidationContext,
+    ValidationError,
+    Violation,
+    default_limits,
+    must_violations,
+    validate,
+)
+from santong.protocols.v1 import common_pb2, data_pb2
+from santong.protocols.v1 import device_access_pb2 as pb
+
+__all__ = ["ClientFailed", "ClientStats", "ConfigureHandler", "PlatformClient", "WriteHandler"]
+
+log = logging.getLogger("santong.adapters.client")
+
+T = TypeVar("T")
+WriteHandler = Callable[[str, float], Awaitable[None]]
+ConfigureHandler = Callable[[int, Mapping[str, str]], Awaitable[None]]
+
+ACK_DONE = (pb.ACK_STATUS_ACCEPTED, pb.ACK_STATUS_DUPLICATE)
+SENSOR_FAULT = common_pb2.POINT_STATUS_FLAG_SENSOR_FAULT
+OVER_RANGE = common_pb2.POINT_STATUS_FLAG_OVER_RANGE
+SWITCH = common_pb2.VALUE_KIND_SWITCH
+MAX_OFFSET_MS = 2**31 - 1
+OUTAGE_CODES = ("UNAVAILABLE", "DEADLINE_EXCEEDED")
+
+
+class ClientFailed(AdapterError):
+    """The client stopped for good: credentials or identity rejected, or Register refused (ST-PROTO-016)."""
+
+    grpc_code = "UNAUTHENTICATED"
+    http_status = 401
+    description_zh = "平台客户端已停止"
+    description_en = "the platform client stopped"
+
+
+@dataclass
+class ClientStats:
+    """Counters of one client run."""
+
+    uploads_queued: int = 0
+    acknowledged: int = 0
+    duplicates: int = 0
+    dead_lettered: int = 0
+    retries: int = 0
+    observations_dropped: int = 0
+    registrations: int = 0
+    definitions_sent: int = 0
+    heartbeats: int = 0
+    commands: int = 0
+
+
+def _ts(ms: int) -> Any:
+    ts = pb.Ack().server_time
+    ts.seconds, ts.nanos = ms // 1000, (ms % 1000) * 1_000_000
+    return ts
+
+
+def _ms(ts: Any) -> int | None:
+    if ts is None or (ts.seconds == 0 and ts.nanos == 0):
+        return None
+    return int(ts.seconds) * 1000 + int(ts.nanos) // 1_000_000
+
+
+def _oldest(times: Iterable[Any], default: int) -> int:
+    got = [m for m in (_ms(t) for t in times) if m is not None]
+    return min(got) if got else default
+
+
+class PlatformClient:
+    """The platform client and the adapters' :class:`~santong.adapters.UplinkSink` (see the module docstring).
+
+    ``write`` executes WRITE_POINT commands (usually ``adapter.write``), ``configure`` CONFIGURE commands
+    (``adapter.configure``); ``transport`` replaces the one the configuration names (tests).
+    """
+
+    def __init__(
+        self,
+        config: ClientConfig,
+        *,
+        write: WriteHandler | None = None,
+        configure: ConfigureHandler | None = None,
+        transport: Transport | None = None,
+        uniform: Callable[[float, float], float] = random.uniform,
+    ) -> None:
+        """Prepare; nothing is opened before :meth:`start`."""
+        self.config = config
+        r = config.platform.retry
+        self.backoff = Backoff(base_s=r.base_ms / 1000, cap_s=r.cap_ms / 1000)
+        self.queue = UploadQueue(config.queue.path, synchronous=config.queue.synchronous)
+        self.stats = ClientStats()
+        self.limits = default_limits()
+        self.registered = False
+        self.session_id = ""
+        self.negotiated_version = ""
+        self.clock_offset_ms = 0
+        self.in_outage = False
+        self._write = write
+        self._configure = configure
+        self._transport = transport
+        self._uniform = uniform
+        self._timeout_s = config.platform.timeout_ms / 1000
+        self._linger_s = config.batch.linger_ms / 1000
+        self._heartbeat_ms = config.heartbeat.interval_ms
+        self._rtt_ms = 0.0
+        self._executor: ThreadPoolExecutor | None = None
+        self._started = False
+        self._stopping = False
+        self._tasks: list[asyncio.Task[None]] = []
+        self._fatal: BaseException | None = None
+        self._failed = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._buffer_event = asyncio.Event()
+        self._registered_event = asyncio.Event()
+        # definitions
+        self._staged: list[tuple[list[data_pb2.PointDefinition], list[data_pb2.OutstationDefinition]]] = []
+        self._points: dict[str, data_pb2.PointDefinition] = {}
+        self._outstations: dict[str, data_pb2.OutstationDefinition] = {}
+        self._areas: dict[str, data_pb2.AreaDefinition] = {}
+        self._stations: dict[str, data_pb2.StationDefinition] = {}
+        self._alias_of: dict[str, int] = {}
+        self._by_alias: dict[int, data_pb2.PointDefinition] = {}
+        self._state = DeviceState(device_id=config.device.device_id, mine_code=config.mine.mine_code)
+        self._defs_dirty = False
+        self._defs_waiters: list[asyncio.Future[None]] = []
+        # the open observation batch
+        self._buf: tuple[list[int], list[float], list[int], list[int]] = ([], [], [], [])
+        self._buf_started: float | None = None
+        # delivery bookkeeping
+        self._pending = 0
+        self._backfill_queued = 0
+        self._retrying: set[int] = set()
+        self._warned: set[tuple[str, Any]] = set()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def _q(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a queue operation on the queue's own thread (FIFO: submission order is commit order)."""
+        assert self._executor is not None
+        return await asyncio.get_running_loop().run_in_executor(
+            self._executor, functools.partial(fn, *args, **kwargs)
+        )
+
+    def _make_transport(self) -> Transport:
+        p = self.config.platform
+        tls = p.tls
+        ca, cert, key = (tls.ca, tls.cert, tls.key) if tls else (None, None, None)
+        if p.transport == "http":
+            return HttpTransport(
+                p.url,
+                device_id=self.config.device.device_id,
+                token=p.bearer_token(),
+                ca=ca,
+                cert=cert,
+                key=key,
+                timeout_s=self._timeout_s,
+            )
+        return GrpcTransport(
+            p.target, device_id=self.config.device.device_id, token=p.bearer_token(), ca=ca, cert=cert, key=key,
+            server_name=tls.server_name if tls else None, reconnect_max_ms=p.retry.cap_ms,
+        )  # fmt: skip
+
+    async def start(self) -> None:
+        """Open the queue, flag what it still holds as backfill (rule d), start delivering."""
+        if self._started:
+            return
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="santong-queue")
+        try:
+            await self._q(self.queue.open)
+        except BaseException:
+            self._executor.shutdown(wait=False)
+            self._executor = None
+            raise
+        self._started = True
+        try:
+            flagged = await self._q(self.queue.mark_all_backfill)
+            self._pending = await self._q(self.queue.count)
+            self._backfill_queued = await self._q(self.queue.backfill_count)
+            self._state.raised_alarms = set(await self._q(self.queue.get_meta, "raised_alarms", []))
+            self._state.last_sequence = self.queue.last_acknowledged
+            if self._pending:
+                log.info(
+                    "队列中有 %d 个未确认的上传（%d 个新标记为补传）/ %d unacknowledged uploads queued (%d newly flagged backfill)",
+                    self._pending, flagged, self._pending, flagged,
+                )  # fmt: skip
+            staged, self._staged = self._staged, []
+            for points, outstations in staged:
+                await self._merge_points(points, outstations)
+        except BaseException:
+            await self._q(self.queue.close)
+            self._executor.shutdown(wait=True)
+            self._executor = None
+            self._started = False
+            raise
+        if self._transport is None:
+            self._transport = self._make_transport()
+        loop = asyncio.get_running_loop()
+        for name, coro in (
+            ("deliver", self._deliver_loop()),
+            ("linger", self._linger_loop()),
+            ("heartbeat", self._heartbeat_loop()),
+            ("commands", self._commands_loop()),
+        ):
+            self._tasks.append(loop.create_task(coro, name=f"santong-client-{name}"))
+
+    async def stop(self, *, drain_timeout_s: float = 0.0) -> None:
+        """Seal the open batch into the queue, optionally wait for delivery, stop tasks, close the queue.
+
+        Nothing is lost: whatever is not acknowledged stays in the queue file for the next start.
+        """
+        if not self._started or self._stopping:
+            return
+        try:
+            await self.flush()
+        except Exception:
+            log.exception("停止时写入队列失败 / sealing the open batch at stop failed")
+        if drain_timeout_s > 0 and self._fatal is None:
+            await self.wait_delivered(drain_timeout_s)
+        self._stopping = True
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        for fut in self._defs_waiters:
+            if not fut.done():
+                fut.set_exception(ClientFailed("客户端已停止 / the client stopped"))
+        self._defs_waiters.clear()
+        if self._transport is not None:
+            with contextlib.suppress(Exception):
+                await self._transport.close()
+        await self._q(self.queue.close)
+        assert self._executor is not None
+        self._executor.shutdown(wait=True)
+        self._executor = None
+        self._started = False
+
+    async def __aenter__(self) -> PlatformClient:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    @property
+    def error(self) -> BaseException | None:
+        """Why the client stopped for good, or None."""
+        return self._fatal
+
+    async def wait_failed(self) -> BaseException:
+        """Return once the client has failed for good (the runner waits on this besides SIGTERM)."""
+        await self._failed.wait()
+        assert self._fatal is not None
+        return self._fatal
+
+    def _fail(self, exc: BaseException) -> None:
+        if self._fatal is None:
+            self._fatal = exc
+            log.error("%s", exc)
+        self._failed.set()
+
+    # ------------------------------------------------------------------ clock (ST-PROTO-007)
+
+    def now_ms(self) -> int:
+        """Milliseconds since the epoch on the platform-corrected clock."""
+        return int(time.time() * 1000) + self.clock_offset_ms
+
+    def _note_server_time(self, ts: Any, t0: float, t1: float) -> None:
+        """Estimate the offset from a response's server_time; step the clock only on a real drift."""
+        server = _ms(ts)
+        if server is None:
+            return
+        rtt = (t1 - t0) * 1000
+        if rtt > 2000:  # too slow an exchange says little about the offset
+            return
+        self._rtt_ms = rtt
+        estimate = int(round(server - (t0 + t1) * 500))
+        # The platform stamps its answer somewhere inside the round trip: differences below it are noise.
+        if abs(estimate - self.clock_offset_ms) > max(2 * rtt, 100):
+            log.info(
+                "时钟偏差 %d ms → %d ms / clock offset %d ms → %d ms (ST-PROTO-007)",
+                self.clock_offset_ms,
+                estimate,
+                self.clock_offset_ms,
+                estimate,
+            )
+            self.clock_offset_ms = estimate
+
+    # ------------------------------------------------------------------ definitions
+
+    async def define(
+        self,
+        points: Iterable[data_pb2.PointDefinition],
+        outstations: Iterable[data_pb2.OutstationDefinition] = (),
+    ) -> None:
+        """Define or redefine points and outstations (aliases from the persistent table, ST-DATA-017).
+
+        Checked by the validation core first: ValidationError (nothing defined) on a MUST violation. Sent to the
+        platform by the delivery loop before any further upload (ST-PROTO-024). Allowed before :meth:`start`.
+        """
+        points, outstations = list(points), list(outstations)
+        if not self._started:
+            self._staged.append((points, outstations))
+            return
+        await self._merge_points(points, outstations)
+
+    async def _merge_points(
+        self, points: list[data_pb2.PointDefinition], outstations: list[data_pb2.OutstationDefinition]
+    ) -> None:
+        aliases = await self._q(self.queue.assign_aliases, [(p.point_code, int(p.alias)) for p in points])
+        defs = []
+        for p in points:
+            d = data_pb2.PointDefinition()
+            d.CopyFrom(p)
+            d.alias = aliases[p.point_code]
+            defs.append(d)
+        req = pb.DefinePointsRequest(points=defs, outstations=outstations)
+        vs = validate(req, self._context())
+        bad = must_violations(vs)
+        if bad:
+            log.error(
+                "测点定义未通过校验，未定义 / definitions rejected by the validation core, nothing defined: %s",
+                "; ".join(map(str, bad[:5])),
+            )
+            raise ValidationError(vs)
+        for v in vs:
+            log.warning("测点定义 / definition: %s", v)
+        self._state.apply(req)
+        for d in defs:
+            self._points[d.point_code] = d
+            self._alias_of[d.point_code] = d.alias
+            self._by_alias[d.alias] = d
+        for o in outstations:
+            self._outstations[o.outstation_code] = o
+        self._defs_dirty = True
+        self._wake.set()
+
+    async def define_positioning(
+        self, areas: Iterable[data_pb2.AreaDefinition], stations: Iterable[data_pb2.StationDefinition]
+    ) -> None:
+        """Define personnel areas and base stations (sent before further uploads)."""
+        req = pb.DefinePositioningRequest(areas=list(areas), stations=list(stations))
+        vs = validate(req, self._context())
+        if must_violations(vs):
+            raise ValidationError(vs)
+        self._state.apply(req)
+        self._areas.update((a.area_code, a) for a in req.areas)
+        self._stations.update((s.station_code, s) for s in req.stations)
+        self._defs_dirty = True
+        self._wake.set()
+
+    def definitions(self) -> list[data_pb2.PointDefinition]:
+        """The point definitions with their aliases, in alias order."""
+        return sorted(self._points.values(), key=lambda d: d.alias)
+
+    def _context(self) -> ValidationContext:
+        return ValidationContext(state=self._state, limits=self.limits, now_ms=self.now_ms())
+
+    # ------------------------------------------------------------------ uplink: observations
+
+    def _warn_once(self, key: Any, clause_id: str, zh: str, en: str) -> None:
+        if (clause_id, key) not in self._warned:
+            self._warned.add((clause_id, key))
+            log.warning("[%s] %s / %s", clause_id, zh, en)
+
+    async def observations(self, items: Iterable[Observation]) -> None:
+        """Screen and batch observations; a full batch is sealed into the queue at once, others after linger.
+
+        Unknown points (ST-IFACE-004) and switch values other than 0/1 (ST-DATA-019) or statuses beyond 255
+        (ST-DATA-020) are dropped with a log line; a non-finite value becomes 0 with the sensor-fault bit 128
+        (ST-DATA-018); a value outside the range gets the over-range bit 8 (ST-DATA-021).
+        """
+        limit = max(1, min(self.config.batch.max_points, int(self.limits.max_batch_points or 10_000)))
+        aliases, values, times, statuses = self._buf
+        by_alias, alias_of = self._by_alias, self._alias_of
+        now: int | None = None
+        for key, value, t, status in items:
+            alias = alias_of.get(key) if isinstance(key, str) else (key if key in by_alias else None)
+            if alias is None:
+                self.stats.observations_dropped += 1
+                self._warn_once(
+                    key,
+                    "ST-IFACE-004",
+                    f"测点 {key} 未定义，观测值被丢弃",
+                    f"point {key} is not defined; its observations are dropped",
+                )
+                continue
+            try:
+                v = float(value)
+                s = int(status)
+            except (TypeError, ValueError):
+                self.stats.observations_dropped += 1
+                self._warn_once(
+                    key,
+                    "ST-DATA-035",
+                    f"测点 {key} 的值 {value!r} 不是数",
+                    f"value {value!r} of point {key} is not a number",
+                )
+                continue
+            d = by_alias[alias]
+            if not math.isfinite(v):
+                self._warn_once(
+                    key,
+                    "ST-DATA-018",
+                    f"测点 {key} 的值 {v} 不是有限数，改报 0 并置传感器故障位",
+                    f"value {v} of point {key} is not finite: reported as 0 with the sensor-fault bit",
+                )
+                v, s = 0.0, s | SENSOR_FAULT
+            elif d.value_kind == SWITCH:
+                if v != 0.0 and v != 1.0:
+                    self.stats.observations_dropped += 1
+                    self._warn_once(
+                        key,
+                        "ST-DATA-019",
+                        f"开关量 {key} 的值 {v} 不是 0 或 1，被丢弃",
+                        f"switch {key} value {v} is neither 0 nor 1: dropped",
+                    )
+                    continue
+            elif (v < d.range_low or v > d.range_high) and d.range_low < d.range_high:
+                s |= OVER_RANGE
+            if not 0 <= s <= 255:
+                self.stats.observations_dropped += 1
+                self._warn_once(
+                    key,
+                    "ST-DATA-020",
+                    f"测点 {key} 的状态 {s} 含未定义的位，被丢弃",
+                    f"status {s} of point {key} has undefined bits: dropped",
+                )
+                continue
+            if t is None:
+                if now is None:
+                    now = self.now_ms()
+                t = now
+            aliases.append(alias)
+            values.append(v)
+            times.append(int(t))
+            statuses.append(s)
+            if len(aliases) >= limit:
+                await self._seal()
+                aliases, values, times, statuses = self._buf
+        if aliases and self._buf_started is None:
+            self._buf_started = time.monotonic()
+            self._buffer_event.set()
+
+    async def _seal(self) -> None:
+        """Turn the open batch into queued ObservationBatch uploads (in production order)."""
+        aliases, values, times, statuses = self._buf
+        if not aliases:
+            return
+        self._buf = ([], [], [], [])
+        self._buf_started = None
+        lo, hi = min(times), max(times)
+        if hi - lo <= MAX_OFFSET_MS:
+            chunks = [(0, len(aliases), lo)]
+        else:  # offsets are sint32: split where the span would overflow
+            chunks, start, base = [], 0, times[0]
+            for i, t in enumerate(times):
+                if abs(t - base) > MAX_OFFSET_MS:
+                    chunks.append((start, i, min(times[start:i])))
+                    start, base = i, t
+            chunks.append((start, len(aliases), min(times[start:])))
+        for a, b, base in chunks:
+            batch = data_pb2.ObservationBatch(
+                alias=aliases[a:b],
+                value=values[a:b],
+                time_offset_ms=[t - base for t in times[a:b]],
+                status=statuses[a:b],
+            )
+            batch.base_time.CopyFrom(_ts(base))
+            await self._enqueue(
+                "ReportObservations", pb.ReportObservationsRequest(batch=batch), min(times[a:b])
+            )
+
+    async def flush(self) -> None:
+        """Return once everything pushed so far is committed to the queue file."""
+        await self._seal()
+        if self._executor is not None:
+            await self._q(lambda: None)  # the queue thread is FIFO: earlier commits are done
+
+    async def _linger_loop(self) -> None:
+        while True:
+            self._buffer_event.clear()
+            started = self._buf_started
+            if started is None:
+                await self._buffer_event.wait()
+                continue
+            delay = started + self._linger_s - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+                continue
+            try:
+                await self._seal()
+            except Exception:
+                log.exception("写入队列失败 / writing to the queue failed")
+                await asyncio.sleep(1.0)
+
+    # ------------------------------------------------------------------ uplink: other uploads
+
+    async def alarms(self, alarms: Iterable[data_pb2.Alarm]) -> None:
+        """Raise or clear alarms (one upload, after the observations pushed before it)."""
+        req = pb.ReportAlarmsRequest(alarms=list(alarms))
+        if req.alarms:
+            await self._seal()
+            oldest = _oldest(
+                (
+                    a.end_time if a.state == common_pb2.ALARM_STATE_CLEARED else a.start_time
+                    for a in req.alarms
+                ),
+                self.now_ms(),
+            )
+            await self._enqueue("ReportAlarms", req, oldest, alarms=True)
+
+    async def outstation_statuses(self, statuses: Iterable[data_pb2.OutstationStatus]) -> None:
+        """Report outstation run and power states (one upload)."""
+        req = pb.ReportOutstationStatusRequest(statuses=list(statuses))
+        if req.statuses:
+            await self._seal()
+            await self._enqueue(
+                "ReportOutstationStatus", req, _oldest((s.time for s in req.statuses), self.now_ms())
+            )
+
+    async def statistics(self, statistics: Iterable[data_pb2.Statistics]) -> None:
+        """Report statistics over periods (one upload)."""
+        req = pb.ReportStatisticsRequest(statistics=list(statistics))
+        if req.statistics:
+            await self._seal()
+            await self._enqueue(
+                "ReportStatistics", req, _oldest((s.end_time for s in req.statistics), self.now_ms())
+            )
+
+    async def personnel(
+        self, records: Iterable[data_pb2.PersonnelRecord], stations: Iterable[data_pb2.StationStatus] = ()
+    ) -> None:
+        """Report personnel positions and base-station states (one upload)."""
+        req = pb.ReportPersonnelRequest(records=list(records), stations=list(stations))
+        if req.records or req.stations:
+            await self._seal()
+            oldest = _oldest([r.time for r in req.records] + [s.time for s in req.stations], self.now_ms())
+            await self._enqueue("ReportPersonnel", req, oldest)
+
+    def _decide_backfill(self, oldest_ms: int) -> bool:
+        """Rules (a), (b) and (e) of the module docstring, at production time."""
+        return (
+            self.in_outage
+            or self._backfill_queued > 0
+            or self.now_ms() - oldest_ms > self.config.queue.live_window_ms
+        )
+
+    async def _enqueue(self, method: str, request: Message, oldest_ms: int, *, alarms: bool = False) -> None:
+        """Pre-flight with the core, then commit to the queue (or to the dead letters if the core rejects it)."""
+        if not self._started:
+            raise AdapterError("客户端尚未启动 / the client has not been started")
+        backfill = self._decide_backfill(oldest_ms)
+        stamp(
+            request, sequence=max(self.queue.next_sequence, self._state.last_sequence + 1), backfill=backfill
+        )
+        vs = validate(request, self._context())
+        bad = must_violations(vs)
+        if bad:
+            seq = await self._q(
+                self.queue.dead_letter_new, method, request, vs, "pre-flight: rejected by the validation core"
+            )
+            self.stats.dead_lettered += 1
+            ids = ", ".join(dict.fromkeys(v.clause_id for v in bad))
+            log.error(
+                "上传未通过校验核心，已移入死信表，不发送 / upload rejected by the validation core, dead-lettered, not sent "
+                "(ST-PROTO-016) seq=%d %s [%s]: %s", seq, method, ids, "; ".join(map(str, bad[:3])),
+            )  # fmt: skip
+            return
+        meta = None
+        if alarms:
+            self._state.apply(request)
+            meta = {"raised_alarms": sorted(self._state.raised_alarms)}
+        await self._q(self.queue.put, method, request, backfill=backfill, meta=meta)
+        self._pending += 1
+        self._backfill_queued += backfill
+        self.stats.uploads_queued += 1
+        self._wake.set()
+
+    # ------------------------------------------------------------------ calls
+
+    async def _call(self, method: str, request: Message) -> Any:
+        """One call; tracks the outage state and the clock offset."""
+        assert self._transport is not None
+        t0 = time.time()
+        try:
+            resp = await self._transport.call(method, request, self._timeout_s)
+        except CallError as e:
+            if e.connection or e.code in OUTAGE_CODES:
+                if not self.in_outage:
+                    log.warning(
+                        "平台不可达，数据缓存待续传 / platform unreachable, storing and forwarding (ST-PROTO-018): %s",
+                        e,
+                    )
+                self.in_outage = True
+            raise
+        t1 = time.time()
+        if self.in_outage:
+            log.info(
+                "平台已恢复，开始续传 / platform reachable again, forwarding the backlog (%d queued)",
+                self._pending,
+            )
+            self.in_outage = False
+        ts = resp.ack.server_time if hasattr(resp, "ack") else getattr(resp, "server_time", None)
+        self._note_server_time(ts, t0, t1)
+        return resp
+
+    # ------------------------------------------------------------------ delivery
+
+    async def _deliver_loop(self) -> None:
+        failures = 0
+        while True:
+            try:
+                if not self.registered:
+                    await self._register()
+                elif self._defs_dirty:
+                    await self._send_definitions()
+                else:
+                    self._wake.clear()
+                    up = await self._q(self.queue.head)
+                    if up is None:
+                        await self._wake.wait()
+                        continue
+                    await self._deliver(up)
+                failures = 0
+            except asyncio.CancelledError:
+                raise
+            except CallError as e:
+                d = e.disposition
+                if d is Disposition.FATAL:
+                    self._fail(ClientFailed(self._fatal_text(e), e.violations))
+                    return
+                if d is Disposition.REREGISTER:
+                    log.warning("平台要求重新注册 / the platform asks to register again (%s)", e)
+                    self._lost_registration()
+                failures += 1
+                self.stats.retries += 1
+                delay = self.backoff.delay(min(failures - 1, 64), e.retry_after_s, self._uniform)
+                log.info(
+                    "第 %d 次重试前等待 %.3f s / waiting %.3f s before retry %d: %s",
+                    failures,
+                    delay,
+                    delay,
+                    failures,
+                    e,
+                )
+                await asyncio.sleep(delay)
+            except ClientFailed as e:
+                self._fail(e)
+                return
+            except Exception:
+                log.exception("投递循环出错 / delivery loop error")
+                failures += 1
+                await asyncio.sleep(self.backoff.delay(min(failures - 1, 64), None, self._uniform))
+
+    def _fatal_text(self, e: CallError) -> str:
+        p = self.config.platform
+        where = p.target if p.transport == "grpc" else p.url
+        if e.code == "PERMISSION_DENIED":
+            return (
+                f"平台拒绝该设备身份（ST-IFACE-019）：device.device_id={self.config.device.device_id!r} 与凭据不符，请检查配置 / "
+                f"the platform at {where} denied the device identity (ST-IFACE-019): device.device_id does not match the credentials: {e}"
+            )
+        return (
+            f"平台拒绝凭据（ST-PROTO-001/002），客户端停止：请检查 platform.token 与 device.device_id={self.config.device.device_id!r} / "
+            f"the platform at {where} rejected the credentials (ST-PROTO-001/002), the client stops: check platform.token and device.device_id: {e}"
+        )
+
+    def _lost_registration(self) -> None:
+        self.registered = False
+        self._registered_event.clear()
+        self._wake.set()
+
+    async def _register(self) -> None:
+        req = self.config.register_request()
+        req.device_time.CopyFrom(_ts(self.now_ms()))
+        bad = must_violations(validate(req, ValidationContext(arrival=False)))
+        if bad:
+            raise ClientFailed(
+                "注册请求未通过校验 / the RegisterRequest fails the validation core: "
+                + "; ".join(map(str, bad)),
+                bad,
+            )
+        try:
+            resp = await self._call("Register", req)
+        except CallError as e:
+            if e.disposition is Disposition.RETRY or e.disposition is Disposition.FATAL:
+                raise
+            raise ClientFailed(
+                f"平台拒绝注册（{e.code}，如无共同的规范版本 ST-PROTO-004），客户端停止 / the platform refused Register ({e.code}; e.g. no "
+                f"spec version in common, ST-PROTO-004), the client stops: {e}",
+                e.violations,
+            ) from e
+        if resp.HasField("limits"):
+            limits = pb.Limits()
+            limits.CopyFrom(default_limits())
+            for f, v in resp.limits.ListFields():
+                setattr(limits, f.name, v)
+            self.limits = limits
+        self.session_id, self.negotiated_version = resp.session_id, resp.negotiated_version
+        last = int(resp.last_acknowledged_sequence)
+        dropped = await self._q(self.queue.resume_after, last)
+        if dropped:
+            log.info(
+                "平台已确认至 %d，丢弃 %d 个已送达的排队上传 / the platform acknowledged up to %d: %d queued uploads dropped (ST-PROTO-023)",
+                last,
+                dropped,
+                last,
+                dropped,
+            )
+            self._pending = await self._q(self.queue.count)
+            self._backfill_queued = await self._q(self.queue.backfill_count)
+        self._state.last_sequence = max(self._state.last_sequence, last)
+        self.registered = True
+        self._registered_event.set()
+        self._defs_dirty = bool(self._points or self._outstations or self._areas or self._stations)
+        self.stats.registrations += 1
+        log.info(
+            "已注册 / registered: session=%s version=%s last_ack=%d",
+            self.session_id,
+            self.negotiated_version,
+            last,
+        )
+
+    async def _send_definitions(self) -> None:
+        """DefinePoints (in chunks of max_points_per_definition) and DefinePositioning; resolves RESEND waiters."""
+        points = self.definitions()
+        outstations = list(self._outstations.values())
+        n = max(1, int(self.limits.max_points_per_definition or 10_000))
+        try:
+            if points or outstations:
+                for i in range(0, max(len(points), 1), n):
+                    req = pb.DefinePointsRequest(
+                        points=points[i : i + n], outstations=outstations if i == 0 else []
+                    )
+                    resp = await self._call("DefinePoints", req)
+                    for v in resp.violations:
+                        log.warning(
+                            "测点定义警告 / definition warning [%s] %s: %s", v.clause_id, v.path, v.message_en
+                        )
+            if self._areas or self._stations:
+                await self._call(
+                    "DefinePositioning",
+                    pb.DefinePositioningRequest(
+                        areas=list(self._areas.values()), stations=list(self._stations.values())
+                    ),
+                )
+        except CallError as e:
+            if e.disposition is not Disposition.DEAD_LETTER:
+                raise
+            # Never resend unchanged (ST-PROTO-016): the uploads of these points will be rejected and dead-lettered.
+            log.error(
+                "平台拒收测点定义，不再重发 / the platform rejected the definitions, not resent [%s]: %s",
+                ", ".join(e.clause_ids),
+                e,
+            )
+            self._defs_dirty = False
+            self._resolve_waiters(e)
+            return
+        self._defs_dirty = False
+        self.stats.definitions_sent += 1
+        self._resolve_waiters(None)
+
+    def _resolve_waiters(self, error: BaseException | None) -> None:
+        waiters, self._defs_waiters = self._defs_waiters, []
+        for fut in waiters:
+            if not fut.done():
+                if error is None:
+                    fut.set_result(None)
+                else:
+                    fut.set_exception(error)
+
+    async def _deliver(self, up: Any) -> None:
+        req = up.request()
+        seq = up.sequence
+        if not up.backfill and (
+            seq in self._retrying
+            or self.now_ms() - self._upload_time(up, req) > self.config.queue.live_window_ms
+        ):
+            if await self._q(self.queue.set_backfill, seq):  # rules (c) and (e)
+                self._backfill_queued += 1
+            stamp(req, backfill=True)
+            up = dataclasses.replace(up, backfill=True)
+        try:
+            resp = await self._call(up.method, req)
+        except CallError as e:
+            if e.disposition is Disposition.DEAD_LETTER:
+                await self._dead(up, e.violations, f"{e.code}: {e}")
+                return
+            self._retrying.add(seq)
+            raise
+        ack = resp.ack
+        if ack.sequence != seq or ack.status == pb.ACK_STATUS_UNSPECIFIED:
+            self._retrying.add(seq)
+            raise CallError(
+                "ABORTED",
+                f"确认不匹配 / acknowledgement mismatch: sent {seq}, got sequence {ack.sequence} status {ack.status}",
+            )
+        if ack.status in ACK_DONE:
+            await self._q(self.queue.acknowledge, seq)
+            self._done(up)
+            self.stats.acknowledged += 1
+            if ack.status == pb.ACK_STATUS_DUPLICATE:
+                self.stats.duplicates += 1
+            return
+        vs = [Violation(v.clause_id, v.path, v.message_zh, v.message_en) for v in ack.violations]
+        await self._dead(up, vs, "Ack REJECTED")
+
+    @staticmethod
+    def _upload_time(up: Any, req: Any) -> int:
+        if up.method == "ReportObservations":
+            b = req.batch
+            return (_ms(b.base_time) or up.created_ms) + (min(b.time_offset_ms) if b.time_offset_ms else 0)
+        return int(up.created_ms)
+
+    def _done(self, up: Any) -> None:
+        self._pending = max(0, self._pending - 1)
+        if up.backfill:
+            self._backfill_queued = max(0, self._backfill_queued - 1)
+        self._retrying.discard(up.sequence)
+
+    async def _dead(self, up: Any, violations: list[Violation], reason: str) -> None:
+        await self._q(self.queue.dead_letter, up.sequence, reason, violations)
+        self._done(up)
+        self.stats.dead_lettered += 1
+        ids = ", ".join(dict.fromkeys(v.clause_id for v in violations)) or "-"
+        log.error(
+            "上传被拒收，已移入死信表，永不重发 / upload rejected, moved to the dead-letter table, never resent (ST-PROTO-016) "
+            "seq=%d %s [%s] %s: %s", up.sequence, up.method, ids, reason, "; ".join(map(str, violations[:3])),
+        )  # fmt: skip
+
+    async def dead_letters(self) -> list[DeadLetter]:
+        """The dead-letter table (uploads never to be sent again, with their violations)."""
+        return await self._q(self.queue.dead_letters)
+
+    async def pending(self) -> int:
+        """Uploads in the queue, not yet acknowledged."""
+        return await self._q(self.queue.count)
+
+    async def wait_delivered(self, timeout_s: float) -> bool:
+        """Seal the open batch and wait until the queue is empty; False on timeout (or failure)."""
+        await self.flush()
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and self._fatal is None:
+            if self._pending == 0 and not self._buf[0] and await self._q(self.queue.count) == 0:
+                return True
+            await asyncio.sleep(0.02)
+        return False
+
+    # ------------------------------------------------------------------ heartbeat (ST-PROTO-005)
+
+    def heartbeat_interval_ms(self) -> int:
+        """The interval in use: the configured or commanded one, never above the platform's."""
+        platform = int(self.limits.heartbeat_interval_ms or 30_000)
+        own = self._heartbeat_ms
+        return max(100, min(own, platform) if own else platform)
+
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            await self._registered_event.wait()
+            await asyncio.sleep(self.heartbeat_interval_ms() / 1000)
+            if not self.registered:
+                continue
+            req = pb.HeartbeatRequest(
+                last_acknowledged_sequence=self.queue.last_acknowledged,
+                queued_uploads=min(self._pending, 2**32 - 1),
+            )
+            req.device_time.CopyFrom(_ts(self.now_ms()))
+            try:
+                await self._call("Heartbeat", req)
+                self.stats.heartbeats += 1
+            except CallError as e:
+                if e.disposition is Disposition.FATAL:
+                    self._fail(ClientFailed(self._fatal_text(e), e.violations))
+                    return
+                if e.disposition is Disposition.REREGISTER:
+                    self._lost_registration()
+                log.info("心跳失败 / heartbeat failed: %s", e)
+
+    # ------------------------------------------------------------------ commands (ST-IFACE-011..014)
+
+    async def _commands_loop(self) -> None:
+        failures = 0
+        while True:
+            await self._registered_event.wait()
+            assert self._transport is not None
+            try:
+                await self._transport.command_stream(self._handle_command)
+                failures = 0
+            except CallError as e:
+                if e.code == "UNIMPLEMENTED":
+                    log.warning("平台不提供下行命令 / the platform offers no Commands stream: %s", e)
+                    return
+                if e.disposition is Disposition.FATAL:
+                    self._fail(ClientFailed(self._fatal_text(e), e.violations))
+                    return
+                if e.disposition is Disposition.REREGISTER:
+                    self._lost_registration()
+                failures += 1
+            await asyncio.sleep(self.backoff.delay(min(failures, 64), None, self._uniform))
+
+    async def _handle_command(self, cmd: pb.Command) -> pb.CommandResult:
+        """Execute one command and build its result (every command gets one, ST-IFACE-011)."""
+        self.stats.commands += 1
+        try:
+            message = await self._execute(cmd)
+            outcome = pb.COMMAND_OUTCOME_SUCCEEDED
+        except UnsupportedCommand as e:
+            outcome, message = pb.COMMAND_OUTCOME_UNSUPPORTED, str(e)
+        except Exception as e:  # a device error answers FAILED; the stream goes on
+            outcome, message = pb.COMMAND_OUTCOME_FAILED, f"{type(e).__name__}: {e}"
+        result = pb.CommandResult(command_id=cmd.command_id, outcome=outcome, message=message[:1000])
+        result.device_time.CopyFrom(_ts(self.now_ms()))
+        for v in must_violations(validate(pb.CommandsRequest(result=result), self._context())):
+            log.warning("命令结果 / command result: %s", v)
+        log.info(
+            "命令 %s %s → %s %s",
+            cmd.command_id,
+            pb.CommandType.Name(cmd.type),
+            pb.CommandOutcome.Name(outcome),
+            message,
+        )
+        return result
+
+    async def _execute(self, cmd: pb.Command) -> str:
+        kind = cmd.type
+        if kind == pb.COMMAND_TYPE_TIME_SYNC:
+            server = _ms(cmd.time_sync.server_time) or _ms(cmd.issued_at)
+            if server is None:
+                raise ValueError("TIME_SYNC 缺少 server_time / TIME_SYNC without server_time")
+            before = self.clock_offset_ms
+            self.clock_offset_ms = int(round(server + self._rtt_ms / 2 - time.time() * 1000))
+            return f"clock offset {before} → {self.clock_offset_ms} ms"
+        if kind == pb.COMMAND_TYPE_CONFIGURE:
+            c = cmd.configure
+            if c.heartbeat_interval_ms:
+                self._heartbeat_ms = int(c.heartbeat_interval_ms)
+            if c.report_interval_ms:
+                self._linger_s = min(self.config.batch.linger_ms, int(c.report_interval_ms)) / 1000
+            if self._configure is not None:
+                await self._configure(int(c.report_interval_ms), dict(c.settings))
+            return f"heartbeat {self.heartbeat_interval_ms()} ms, linger {int(self._linger_s * 1000)} ms"
+        if kind == pb.COMMAND_TYPE_RESEND_DEFINITIONS:
+            fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._defs_waiters.append(fut)
+            self._defs_dirty = True
+            self._wake.set()
+            await asyncio.wait_for(fut, timeout=max(30.0, 3 * self._timeout_s))
+            return f"{len(self._points)} points, {len(self._outstations)} outstations sent again"
+        if kind == pb.COMMAND_TYPE_WRITE_POINT:
+            code, value = cmd.write_point.point_code, cmd.write_point.value
+            if self._write is None:
+                raise UnsupportedCommand("设备不支持写测点 / the device cannot write points")
+            if code not in self._points:
+                raise KeyError(f"未定义的测点 / undefined point {code}")
+            await self._write(code, value)
+            return f"{code} = {value}"
+        raise UnsupportedCommand(f"不支持的命令类型 / unsupported command type {kind}")

@@ -1,0 +1,264 @@
+"""`santong certify --manifest M --profile P --out DIR`: run the suite in-process, then a clear verdict."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import os
+import sys
+import traceback
+from importlib import metadata, resources
+from pathlib import Path
+from typing import IO, Any
+
+import pytest
+
+from santong.conformance._results import COULD_NOT_RUN, FAIL, PASS
+
+EXIT = {PASS: 0, FAIL: 1, COULD_NOT_RUN: 2}
+VERDICT_TEXT = {PASS: "通过 PASS", FAIL: "不通过 FAIL", COULD_NOT_RUN: "无法运行 COULD NOT RUN"}
+CASE_TEXT = {
+    "passed": "通过 PASS ",
+    "failed": "失败 FAIL ",
+    "xpassed": "失败 XPASS",
+    "error": "错误 ERROR",
+    "skipped": "跳过 SKIP ",
+    "waived": "豁免 WAIVED",
+    "xfailed": "预期 XFAIL",
+    "not_run": "未运行    ",
+}
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Arguments of `santong certify`."""
+    p.add_argument("--manifest", required=True, type=Path, metavar="FILE", help="产品声明 product manifest")
+    p.add_argument(
+        "--profile",
+        required=True,
+        metavar="NAME",
+        help="认证配置 profile: basic 基础, standard 标准, full 完整, mine-acceptance, platform-regression",
+    )
+    p.add_argument("--out", required=True, type=Path, metavar="DIR", help="报告目录 folder for the reports")
+    p.add_argument(
+        "--target",
+        choices=("embedded", "process", "container", "url"),
+        help="平台 platform side (default embedded; url when --url is given)",
+    )
+    p.add_argument("--url", metavar="URL", help="平台地址 platform URL (grpc://host:port, https://…)")
+    p.add_argument("--credentials", type=Path, metavar="FILE", help="平台凭据 credentials for --url")
+    p.add_argument("--key", type=Path, metavar="FILE", help="签名私钥 Ed25519 private key (default: ephemeral)")
+    p.add_argument("--waivers", type=Path, metavar="FILE", help="豁免清单 waiver file")
+    p.add_argument("--suite", type=Path, metavar="DIR", help=argparse.SUPPRESS)  # a different suite folder (tests)
+
+
+class _Progress:
+    """Prints one line per case while pytest's own output goes to the log."""
+
+    def __init__(self, out: IO[str]) -> None:
+        self.out, self.total, self.done = out, 0, 0
+        self.config: pytest.Config | None = None
+        self.report: dict[str, Any] | None = None
+        self.paths: dict[str, Path] = {}
+        self.key_id, self.ephemeral = "", False
+
+    def _say(self, text: str) -> None:
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def pytest_configure(self, config: pytest.Config) -> None:
+        self.config = config
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        from santong.conformance.plugin import session_of  # noqa: PLC0415
+
+        s = session_of(session.config)
+        self.total = len(session.items)
+        n_des = len(s.deselected) if s else 0
+        self._say(f"收集 Collected: {self.total} 个用例 cases，{n_des} 个未选 deselected")
+
+    def pytest_runtest_logfinish(self, nodeid: str) -> None:
+        from santong.conformance.plugin import session_of  # noqa: PLC0415
+
+        assert self.config is not None
+        s = session_of(self.config)
+        case = s.cases.get(nodeid) if s else None
+        if case is None:
+            return
+        self.done += 1
+        width = len(str(self.total))
+        line = f"[{self.done:>{width}}/{self.total}] {CASE_TEXT.get(case.verdict, case.verdict)}  {nodeid}"
+        if case.verdict in ("failed", "error", "xpassed") and case.message:
+            line += f"\n{'':>{2 * width + 4}}↳ {case.message.strip().splitlines()[0][:200]}"
+        self._say(line)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        from santong.conformance.plugin import session_of  # noqa: PLC0415
+
+        s = session_of(session.config)
+        if s is not None:
+            self.report, self.paths, self.key_id, self.ephemeral = s.report, s.report_paths, s.key_id, s.ephemeral_key
+
+
+def _suite_dir(args: argparse.Namespace) -> Path:
+    return args.suite or Path(str(resources.files("santong.conformance").joinpath("suite")))
+
+
+def _plugin_args() -> list[str]:
+    """`-p santong.conformance.plugin` unless pytest loads it through the entry point already."""
+    if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
+        return ["-p", "santong.conformance.plugin"]
+    eps = metadata.entry_points(group="pytest11")
+    if any(ep.value == "santong.conformance.plugin" for ep in eps):
+        return []
+    return ["-p", "santong.conformance.plugin"]
+
+
+def _could_not_run(out: IO[str], reasons: list[str], log: Path | None = None) -> int:
+    out.write("\n" + "─" * 72 + "\n")
+    out.write(f"结论 Verdict: {VERDICT_TEXT[COULD_NOT_RUN]}\n")
+    for r in reasons:
+        out.write(f"  - {r}\n")
+    if log is not None:
+        out.write(f"  详情 details: {log}\n")
+    out.flush()
+    return EXIT[COULD_NOT_RUN]
+
+
+def _final(out: IO[str], args: argparse.Namespace, prog: _Progress, log: Path) -> int:
+    assert prog.report is not None
+    r = prog.report
+    res = r["results"]
+    v = res["verdict"]
+    cov = next((c for c in res["coverage"] if c["selected"]), None)
+    s = res["summary"]
+    out.write("\n" + "─" * 72 + "\n")
+    out.write(f"结论 Verdict: {VERDICT_TEXT[v]}\n")
+    for reason in res["reasons"][:15]:
+        out.write(f"  - {reason['zh']}\n    {reason['en']}\n")
+    if len(res["reasons"]) > 15:
+        out.write(f"  … +{len(res['reasons']) - 15}\n")
+    p = r["product"]
+    out.write(f"产品 Product: {p['vendor']} {p['model']} {p['version']} ({p['product_class']})\n")
+    prof = r["profile"]
+    if cov is not None:
+        out.write(
+            f"配置 Profile: {prof['name']} {prof['name_zh']} / {prof['name_en']} — MUST 条款通过 passed "
+            f"{cov['must_passed']}/{cov['must']} ({cov['percent_passed']:.1f}%), 有用例 with cases {cov['must_with_cases']}\n"
+        )
+    out.write(
+        f"用例 Cases: {s['passed']} 通过 passed, {s['failed']} 失败 failed, {s['error']} 无法运行 error, "
+        f"{s['skipped']} 跳过 skipped, {s['waived']} 豁免 waived, {s['deselected']} 未选 deselected, "
+        f"{s['warnings']} 警告 warnings\n"
+    )
+    out.write("报告 Reports:\n")
+    for kind in ("json", "html", "junit"):
+        if kind in prog.paths:
+            out.write(f"  {prog.paths[kind]}\n")
+    out.write(f"  {log}  (pytest 输出 output)\n")
+    if prog.ephemeral:
+        out.write(
+            f"签名 Signed: {prog.key_id} — 临时密钥，只证明完整性；正式认证请用 `santong keys` 生成密钥并加 --key / "
+            "ephemeral key, integrity only; for a real certificate make a key with `santong keys` and pass --key\n"
+        )
+    else:
+        out.write(f"签名 Signed: {prog.key_id}\n")
+    if "json" in prog.paths:
+        out.write(f"核验 Verify: santong verify {prog.paths['json']}\n")
+    out.flush()
+    return EXIT[v]
+
+
+def _certify(args: argparse.Namespace, out: IO[str]) -> int:
+    from santong.conformance._preflight import PreflightError, RunOptions, prepare  # noqa: PLC0415
+    from santong.conformance._signing import verify_bytes  # noqa: PLC0415
+
+    out_dir: Path = args.out
+    options = RunOptions(
+        manifest=args.manifest,
+        profile=args.profile,
+        target=args.target,
+        url=args.url,
+        credentials=args.credentials,
+        waivers=args.waivers,
+        report_dir=out_dir,
+        key=args.key,
+    )
+    try:
+        prepared = prepare(options)
+    except PreflightError as e:
+        return _could_not_run(out, ["无法开始运行，请先修正 / cannot start the run, fix these first:", *e.problems])
+    m, prof = prepared.manifest, prepared.profile
+    out.write(f"santong certify — {m.identity.vendor} {m.identity.model} {m.identity.version} ({m.product_class})\n")
+    out.write(
+        f"配置 Profile: {prof.name} {prof.name_zh} / {prof.name_en}（{len(prof.clause_ids)} 条款 clauses）· "
+        f"目标 target: {prepared.target.kind} · 功能 features: {', '.join(sorted(m.features)) or '—'}\n"
+    )
+    if args.key is None:
+        out.write(
+            "未提供 --key：报告将用临时密钥签名（只证明完整性）/ no --key: the report will be signed with an "
+            "ephemeral key (integrity only)\n"
+        )
+    suite = _suite_dir(args)
+    ini = suite / "pytest.ini"
+    pytest_args = [
+        str(suite),
+        *(["-c", str(ini)] if ini.is_file() else []),
+        "--rootdir",
+        str(suite),
+        "-p",
+        "no:cacheprovider",
+        *_plugin_args(),
+        "--santong-manifest",
+        str(args.manifest),
+        "--santong-profile",
+        prof.name,
+        "--santong-target",
+        prepared.target.kind,
+        "--santong-report-dir",
+        str(out_dir),
+        "-rA",
+    ]
+    for flag, value in (
+        ("--santong-url", args.url),
+        ("--santong-credentials", args.credentials),
+        ("--santong-key", args.key),
+        ("--santong-waivers", args.waivers),
+    ):
+        if value is not None:
+            pytest_args += [flag, str(value)]
+    log = out_dir / "pytest.log"
+    prog = _Progress(out)
+    with log.open("w", encoding="utf-8") as f, contextlib.redirect_stdout(f), contextlib.redirect_stderr(f):
+        code = pytest.main(pytest_args, plugins=[prog])
+    if prog.report is None:
+        tail = [ln for ln in log.read_text(encoding="utf-8", errors="replace").splitlines() if ln.strip()][-8:]
+        return _could_not_run(out, [f"pytest 退出码 exit status {int(code)}", *tail], log)
+    if "json" in prog.paths:
+        check = verify_bytes(prog.paths["json"].read_bytes())
+        if not check.valid:
+            return _could_not_run(out, ["写出的报告未通过自检 / the written report failed its own check",
+                                        *(f"{zh} / {en}" for zh, en in check.problems)], log)
+    return _final(out, args, prog, log)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Exit 0 PASS, 1 FAIL, 2 COULD NOT RUN — never a traceback, never a pass on error."""
+    out = sys.stdout
+    try:
+        try:
+            args.out.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            return _could_not_run(out, [f"无法创建报告目录 cannot create the report folder {args.out}: {e}"])
+        return _certify(args, out)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as e:  # noqa: BLE001  (the promise: a verdict, never a traceback)
+        log = None
+        with contextlib.suppress(OSError):
+            log = args.out / "certify-error.log"
+            buf = io.StringIO()
+            traceback.print_exc(file=buf)
+            log.write_text(buf.getvalue(), encoding="utf-8")
+        return _could_not_run(out, [f"内部错误 internal error: {type(e).__name__}: {e}"], log)

@@ -1,0 +1,155 @@
+"""Starting the product under test from its manifest's start command, and stopping it."""
+
+from __future__ import annotations
+
+import collections
+import os
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import IO
+
+from santong.conformance._manifest import Manifest, StartCommand
+
+__all__ = ["CouldNotRun", "ProductLauncher", "ProductProcess"]
+
+
+class CouldNotRun(Exception):
+    """The environment, not the product, stopped a case: raise it to make the run end in COULD NOT RUN.
+
+    Example::
+
+        if not engine_available():
+            raise CouldNotRun("没有容器引擎 / no container engine")
+    """
+
+
+class ProductProcess:
+    """A product started by the runner; its output goes to ``log_path`` and is scanned for the ready line."""
+
+    def __init__(self, spec: StartCommand, argv: list[str], env: dict[str, str], log_path: Path) -> None:
+        self.spec, self.argv, self.log_path = spec, argv, log_path
+        self._tail: collections.deque[str] = collections.deque(maxlen=20)
+        self._ready = threading.Event()
+        self._log: IO[str] = log_path.open("a", encoding="utf-8", errors="replace")
+        try:
+            self.proc = subprocess.Popen(
+                argv,
+                cwd=spec.cwd,
+                env={**os.environ, **env},
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                encoding="utf-8",
+                errors="replace",
+                bufsize=1,
+                start_new_session=True,
+            )
+        except OSError as e:
+            self._log.close()
+            raise CouldNotRun(
+                f"无法启动产品 {argv[0]!r}：{e} / cannot start the product {argv[0]!r}: {e}"
+            ) from e
+        if spec.ready_line is None:
+            self._ready.set()
+        self._reader = threading.Thread(target=self._read, name="santong-product-output", daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self._log.write(line)
+            self._log.flush()
+            self._tail.append(line.rstrip("\n"))
+            if self.spec.ready_line is not None and self.spec.ready_line.search(line):
+                self._ready.set()
+        self._log.close()
+
+    @property
+    def running(self) -> bool:
+        """Whether the process is still alive."""
+        return self.proc.poll() is None
+
+    def tail(self) -> list[str]:
+        """The last lines of output."""
+        return list(self._tail)
+
+    def wait_ready(self, timeout_s: float | None = None) -> None:
+        """Wait for the ready line; CouldNotRun if the product exits first or the timeout passes."""
+        deadline = time.monotonic() + (timeout_s if timeout_s is not None else self.spec.ready_timeout_s)
+        while not self._ready.wait(0.05):
+            if not self.running:
+                self._reader.join(1.0)
+                if self._ready.is_set():
+                    return
+                raise CouldNotRun(
+                    f"产品在就绪前退出（退出码 {self.proc.returncode}）/ the product exited before it was ready "
+                    f"(exit code {self.proc.returncode}); 最后输出 last output: {' | '.join(self.tail()[-5:]) or '(none)'}"
+                )
+            if time.monotonic() > deadline:
+                raise CouldNotRun(
+                    f"产品在 {self.spec.ready_timeout_s:g} s 内没有输出就绪行 / the product printed no ready line "
+                    f"within {self.spec.ready_timeout_s:g} s; 最后输出 last output: {' | '.join(self.tail()[-5:]) or '(none)'}"
+                )
+
+    def stop(self, grace_s: float = 5.0) -> int | None:
+        """Terminate (then kill) the product's process group; return its exit code."""
+        if self.running:
+            try:
+                os.killpg(self.proc.pid, 15)
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(grace_s)
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(self.proc.pid, 9)
+                except ProcessLookupError:
+                    pass
+                self.proc.wait(grace_s)
+        self._reader.join(2.0)
+        return self.proc.returncode
+
+
+class ProductLauncher:
+    """Starts the product as its manifest says (the ``santong_launcher`` fixture gives one).
+
+    Example::
+
+        proc = santong_launcher.start(grpc_target=mp.grpc_target, http_url=mp.http_url, token=token)
+        try:
+            ...  # the product now talks to the platform
+        finally:
+            if proc is not None:
+                proc.stop()
+    """
+
+    def __init__(self, manifest: Manifest, workdir: Path) -> None:
+        self.manifest, self.workdir = manifest, workdir
+        self._count = 0
+
+    def start(
+        self, *, grpc_target: str = "", http_url: str = "", token: str = "", device_id: str | None = None
+    ) -> ProductProcess | None:
+        """Start and wait until ready; None for ``start: external`` (the vendor started it)."""
+        spec = self.manifest.start
+        if spec is None:
+            return None
+        self._count += 1
+        values = {
+            "grpc_target": grpc_target,
+            "http_url": http_url,
+            "token": token,
+            "device_id": device_id or self.manifest.identity.device_id,
+            "workdir": str(self.workdir),
+        }
+        argv, env = spec.render(values)
+        proc = ProductProcess(spec, argv, env, self.workdir / f"product-{self._count}.log")
+        try:
+            proc.wait_ready()
+        except BaseException:
+            proc.stop(1.0)
+            raise
+        return proc

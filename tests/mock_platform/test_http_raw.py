@@ -1,0 +1,293 @@
+"""The HTTP/JSON transport against raw sockets: wrong content types, invalid UTF-8, oversize bodies (declared and
+chunked), oversize heads, slow-loris heads, stalled bodies, abrupt disconnects. The server keeps serving others and
+never answers 5xx."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from test_http import Api, HttpDevice, bg  # noqa: F401  (bg: the module's platform fixture)
+
+from santong.mock_platform._http import HttpServer, create_app
+from santong.mock_platform.embedded import BackgroundMockPlatform
+from santong.protocols import to_dict
+from santong.protocols.v1 import device_access_pb2 as pb
+
+HEAD_TIMEOUT_S = 1.0
+BODY_TIMEOUT_S = 1.0
+LIMIT = 4 * 1024 * 1024
+
+
+class Server:
+    """A second HTTP listener of the module's platform, with short head and body deadlines."""
+
+    def __init__(self, platform: BackgroundMockPlatform) -> None:
+        self.bg = platform
+        self.http = HttpServer(create_app(platform.platform, body_timeout_s=BODY_TIMEOUT_S), header_timeout_s=HEAD_TIMEOUT_S, linger_s=1.0)
+        self.port: int = platform.run(self.http.start())
+        self.api = Api(f"http://127.0.0.1:{self.port}", platform.inspection_token)
+
+    def connect(self) -> socket.socket:
+        return socket.create_connection(("127.0.0.1", self.port), timeout=10)
+
+    def stop(self) -> None:
+        self.api.close()
+        self.bg.run(self.http.stop())
+
+
+@pytest.fixture(scope="module")
+def server(bg: BackgroundMockPlatform) -> Iterator[Server]:  # noqa: F811
+    s = Server(bg)
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def dev(server: Server) -> HttpDevice:
+    return server.api.new_device()
+
+
+def head(method: str, path: str, headers: dict[str, str]) -> bytes:
+    lines = [f"{method} {path} HTTP/1.1", "host: 127.0.0.1", *(f"{k}: {v}" for k, v in headers.items())]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+def read_response(sock: socket.socket, timeout: float = 10.0) -> tuple[int, dict[str, str], bytes]:
+    """Read one HTTP/1.1 response (content-length framed)."""
+    sock.settimeout(timeout)
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError(f"closed before a response: {buf!r}")
+        buf += chunk
+    top, rest = buf.split(b"\r\n\r\n", 1)
+    lines = top.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {k.strip().lower(): v.strip() for k, v in (line.split(":", 1) for line in lines[1:])}
+    length = int(headers.get("content-length", "0"))
+    while len(rest) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        rest += chunk
+    return status, headers, rest[:length]
+
+
+def closed_within(sock: socket.socket, seconds: float) -> bool:
+    """True when the peer closes the connection (EOF or reset) within `seconds`, whatever it sends first."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        sock.settimeout(max(0.01, deadline - time.monotonic()))
+        try:
+            if not sock.recv(65536):
+                return True
+        except TimeoutError:
+            return False
+        except ConnectionError:
+            return True
+    return False
+
+
+def clause_ids(body: bytes) -> set[str]:
+    doc = json.loads(body)
+    return {v["reason"] for d in doc.get("details", []) for v in d.get("fieldViolations", [])}
+
+
+def post(sock: socket.socket, dev: HttpDevice, slug: str, body: bytes, content_type: str = "application/json", **extra: str) -> None:
+    headers = {**dev.headers, "content-type": content_type, "content-length": str(len(body)), **extra}
+    sock.sendall(head("POST", f"/v1/device/{slug}", headers) + body)
+
+
+def still_serving(server: Server) -> None:
+    assert server.api.client.get("/v1/platform/info").status_code == 200
+
+
+# --------------------------------------------------------------------------- content type and encoding
+
+
+def test_wrong_content_type_then_close(server: Server, dev: HttpDevice) -> None:
+    """ST-IFACE-009 on the wire: 415 with the clause, the connection closes cleanly (no reset before the answer)."""
+    with server.connect() as s:
+        post(s, dev, "heartbeat", b"device_time=now", "application/x-www-form-urlencoded")
+        status, headers, body = read_response(s)
+        assert status == 415 and headers["connection"] == "close" and clause_ids(body) == {"ST-IFACE-009"}
+        assert closed_within(s, 3)
+
+
+def test_invalid_utf8_keeps_the_connection(server: Server, dev: HttpDevice) -> None:
+    """Invalid UTF-8 → 400 ST-DATA-036; the keep-alive connection serves the next request."""
+    with server.connect() as s:
+        post(s, dev, "heartbeat", b'{"device_time": "\xc3\x28"}')
+        status, _, body = read_response(s)
+        assert status == 400 and clause_ids(body) == {"ST-DATA-036"}
+        s.sendall(head("GET", "/v1/platform/info", {}))
+        assert read_response(s)[0] == 200
+
+
+def test_malformed_http_is_a_4xx(server: Server) -> None:
+    with server.connect() as s:
+        s.sendall(b"POST /v1/device/heartbeat HTTP/1.1\r\nhost x\r\n\r\n")
+        status, _, _ = read_response(s)
+        assert 400 <= status < 500
+    still_serving(server)
+
+
+# --------------------------------------------------------------------------- size limits
+
+
+def test_oversize_declared_length_answered_before_the_body(server: Server, dev: HttpDevice) -> None:
+    """ST-PROTO-009: Content-Length over the limit → 413 at once, without reading (or waiting for) the body."""
+    with server.connect() as s:
+        s.sendall(head("POST", "/v1/device/report-observations", {**dev.headers, "content-type": "application/json", "content-length": str(LIMIT + 1)}))
+        t0 = time.monotonic()
+        status, headers, body = read_response(s, timeout=5)
+        assert status == 413 and clause_ids(body) == {"ST-PROTO-009"} and headers["connection"] == "close"
+        assert time.monotonic() - t0 < BODY_TIMEOUT_S
+    still_serving(server)
+
+
+def test_oversize_body_streamed_gets_its_answer(server: Server, dev: HttpDevice) -> None:
+    """A client that sends its whole oversize body still reads the 413 (lingering close, not a reset)."""
+    body = b" " * (LIMIT + 200_000)
+    with server.connect() as s:
+        sender = threading.Thread(target=lambda: _send_quietly(s, head("POST", "/v1/device/report-observations",
+                                  {**dev.headers, "content-type": "application/json", "content-length": str(len(body))}) + body))  # fmt: skip
+        sender.start()
+        status, _, answer = read_response(s)
+        sender.join(10)
+        assert status == 413 and clause_ids(answer) == {"ST-PROTO-009"}
+    still_serving(server)
+
+
+def _send_quietly(s: socket.socket, data: bytes) -> None:
+    try:
+        s.sendall(data)
+    except OSError:
+        pass
+
+
+def test_oversize_chunked_body(server: Server, dev: HttpDevice) -> None:
+    """ST-PROTO-009 for a chunked body: cut off once the limit is passed (never read unbounded)."""
+    piece = b"[" + b"0," * 32_000 + b"0]"
+    chunk = f"{len(piece):x}\r\n".encode() + piece + b"\r\n"
+    n = LIMIT // len(piece) + 2
+    with server.connect() as s:
+        def send() -> None:
+            _send_quietly(s, head("POST", "/v1/device/report-observations", {**dev.headers, "content-type": "application/json", "transfer-encoding": "chunked"}) + chunk * n + b"0\r\n\r\n")
+
+        sender = threading.Thread(target=send)
+        sender.start()
+        status, _, answer = read_response(s)
+        sender.join(10)
+        assert status == 413 and clause_ids(answer) == {"ST-PROTO-009"}
+    still_serving(server)
+    assert server.api.inspect("counts", device_id=dev.device_id)["uploads"] == 0
+
+
+def test_oversize_head_431(server: Server) -> None:
+    with server.connect() as s:
+        s.sendall(b"GET /v1/platform/info HTTP/1.1\r\nhost: x\r\n")
+        try:
+            for i in range(200):
+                s.sendall(f"x-filler-{i}: {'y' * 1000}\r\n".encode())
+        except OSError:
+            pass
+        status, _, _ = read_response(s)
+        assert status == 431
+    still_serving(server)
+
+
+# --------------------------------------------------------------------------- slow and vanishing clients
+
+
+def test_slow_loris_heads_are_dropped_and_others_served(server: Server, dev: HttpDevice) -> None:
+    """Half-sent heads, then silence: the server keeps serving everyone else and drops the stalled connections."""
+    stalled = []
+    for i in range(20):
+        s = server.connect()
+        s.sendall(b"POST /v1/device/heartbeat HTTP/1.1\r\nhost: 127.0.0.1\r\nx-santong-device-id: " + str(i).encode())
+        stalled.append(s)
+    first = server.connect()
+    first.sendall(b"GET /v1/platform/info HTTP/1.1\r\n")  # only the request line
+    stalled.append(first)
+    t0 = time.monotonic()
+    for _ in range(5):
+        r = dev.post("heartbeat", pb.HeartbeatRequest())
+        assert r.status_code == 200
+    assert time.monotonic() - t0 < HEAD_TIMEOUT_S  # served while the heads hang
+    try:
+        for s in stalled:
+            assert closed_within(s, HEAD_TIMEOUT_S + 3), "stalled head not dropped"
+    finally:
+        for s in stalled:
+            s.close()
+    still_serving(server)
+
+
+def test_silent_connection_is_dropped(server: Server) -> None:
+    """A connection that never sends a byte is closed after the head deadline too."""
+    with server.connect() as s:
+        assert closed_within(s, HEAD_TIMEOUT_S + 3)
+
+
+def test_stalled_body_408(server: Server, dev: HttpDevice) -> None:
+    """A body that stops arriving → 408 after the body deadline, then the connection closes; nothing stored."""
+    with server.connect() as s:
+        s.sendall(head("POST", "/v1/device/report-observations", {**dev.headers, "content-type": "application/json", "content-length": "500"}) + b'{"batch": ')
+        t0 = time.monotonic()
+        status, headers, _ = read_response(s, timeout=BODY_TIMEOUT_S + 5)
+        assert status == 408 and headers["connection"] == "close"
+        assert BODY_TIMEOUT_S * 0.9 <= time.monotonic() - t0 < BODY_TIMEOUT_S + 3
+        assert closed_within(s, 5)
+    assert server.api.inspect("counts", device_id=dev.device_id)["uploads"] == 0
+
+
+@pytest.mark.parametrize("how", ["close", "reset"])
+def test_abrupt_disconnect_mid_body(server: Server, dev: HttpDevice, how: str) -> None:
+    """The client vanishes half-way through a body: nothing stored, nothing answered, the server goes on."""
+    before = server.api.inspect("counts")["interactions"]
+    batch = json.dumps(to_dict(pb.ReportObservationsRequest())).encode()
+    s = server.connect()
+    s.sendall(head("POST", "/v1/device/report-observations", {**dev.headers, "content-type": "application/json", "content-length": "100000"}) + batch + b" " * 5000)
+    time.sleep(0.1)
+    if how == "reset":
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    s.close()
+    time.sleep(0.2)
+    still_serving(server)
+    assert dev.report().status_code == 200
+    assert server.api.inspect("counts", device_id=dev.device_id)["uploads"] == 1
+    rows = server.api.inspect("interactions", since_id=0)[before:]
+    assert all(not str(r["code"]).startswith(("INTERNAL", "UNKNOWN")) for r in rows)
+
+
+def test_disconnect_during_long_poll_loses_no_command(server: Server, dev: HttpDevice) -> None:
+    """A long poll whose client vanished takes no command with it: the next poll gets it."""
+    server.api.client.get("/v1/device/commands", params={"wait": 0}, headers=dev.headers)  # drain
+    s = server.connect()
+    s.sendall(head("GET", "/v1/device/commands?wait=20", dev.headers))
+    time.sleep(0.3)
+    s.close()
+    time.sleep(0.3)
+    sent = server.api.inspect("send_command", device_id=dev.device_id, type="RESEND_DEFINITIONS")
+    r = server.api.client.get("/v1/device/commands", params={"wait": 2}, headers=dev.headers)
+    assert [c["command_id"] for c in r.json()["commands"]] == [sent["command_id"]]
+
+
+def test_pipelined_requests(server: Server, dev: HttpDevice) -> None:
+    """Two requests in one write are answered in order on the same connection."""
+    body = json.dumps(to_dict(pb.HeartbeatRequest())).encode()
+    one = head("POST", "/v1/device/heartbeat", {**dev.headers, "content-type": "application/json", "content-length": str(len(body))}) + body
+    with server.connect() as s:
+        s.sendall(one + head("GET", "/v1/platform/info", {}))
+        answers: list[Any] = [read_response(s), read_response(s)]
+        assert [a[0] for a in answers] == [200, 200]
+        assert "pending_commands" in json.loads(answers[0][2]) or "server_time" in json.loads(answers[0][2])
+        assert "spec_version" in json.loads(answers[1][2])

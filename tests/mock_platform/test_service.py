@@ -1,0 +1,147 @@
+"""The transport-agnostic service layer, called directly: storage, rebuild, inspection, faults, edge cases."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+from google.rpc import error_details_pb2
+
+from santong.mock_platform import Platform, PlatformConfig, PlatformError, samples
+from santong.mock_platform._grpc import to_status
+from santong.protocols.v1 import device_access_pb2 as pb
+
+D, T = "SVC-1", "tok"
+KW = {"device_id": D, "token": f"Bearer {T}"}
+
+
+async def _ready(p: Platform) -> None:
+    await p.call("Register", samples.register_request(D), **KW)
+    await p.call("DefinePoints", samples.define_points_request(), **KW)
+
+
+def _obs(seq: int, aliases: list[int] | None = None, **kw: object) -> pb.ReportObservationsRequest:
+    return pb.ReportObservationsRequest(batch=samples.observation_batch(seq, aliases or [1, 2], **kw))  # type: ignore[arg-type]
+
+
+async def test_rebuild_after_restart(tmp_path: Path) -> None:
+    """A file database gives the next platform every device's state back."""
+    db = str(tmp_path / "p.db")
+    async with Platform(PlatformConfig(db_path=db, devices={D: T})) as p:
+        await _ready(p)
+        await p.call("DefinePositioning", samples.positioning_request(), **KW)
+        await p.call("ReportObservations", _obs(2**64 - 5), **KW)  # beyond SQLite's signed range
+        await p.call("ReportAlarms", samples.alarm_request(2**64 - 3, alarm_id="A9"), **KW)
+        p.send_command(D, "RESEND_DEFINITIONS")
+    async with Platform(PlatformConfig(db_path=db)) as p:  # credentials come from the store
+        dev = p.devices[D]
+        assert dev.registered and dev.negotiated_version == "1.0"
+        assert dev.state.last_sequence == 2**64 - 3 and dev.state.raised_alarms == {"A9"}
+        assert set(dev.state.points) == {1, 2, 3, 4} and dev.state.areas and dev.state.stations
+        assert dev.commands.qsize() == 1
+        ack = (await p.call("ReportObservations", _obs(2**64 - 5), **KW)).ack
+        assert ack.status == pb.ACK_STATUS_DUPLICATE and ack.accepted == 2
+        assert await p.inspection.acknowledged(D) == [2**64 - 5, 2**64 - 3]
+        assert [o["sequence"] for o in await p.inspection.observations(device_id=D)] == [2**64 - 5] * 2
+
+
+async def test_concurrent_replays_store_once_and_group_commit() -> None:
+    async with Platform(PlatformConfig(devices={D: T})) as p:
+        await _ready(p)
+        acks = await asyncio.gather(*(p.call("ReportObservations", _obs(1 + i % 3), **KW) for i in range(30)), return_exceptions=True)
+        oks = [a.ack for a in acks if not isinstance(a, BaseException)]
+        assert sorted({a.sequence for a in oks if a.status == pb.ACK_STATUS_ACCEPTED}) == [1, 2, 3]
+        assert (await p.inspection.counts(D))["observations"] == 6
+        other = [a for a in acks if isinstance(a, BaseException)]
+        assert all(isinstance(e, PlatformError) and e.clause_ids == ["ST-PROTO-011"] for e in other)
+        assert p.store.jobs > p.store.transactions  # writes were grouped
+
+
+async def test_should_violations_accepted_as_warnings() -> None:
+    """SHOULD clauses do not reject: old live data (ST-DATA-032) is stored, the Ack and the log carry the warning."""
+    async with Platform(PlatformConfig(devices={D: T})) as p:
+        await _ready(p)
+        ack = (await p.call("ReportObservations", _obs(1, base_ms=samples._now_ms() - 3_600_000), **KW)).ack
+        assert ack.status == pb.ACK_STATUS_ACCEPTED and [v.clause_id for v in ack.violations] == ["ST-DATA-032"]
+        [row] = await p.inspection.interactions(device_id=D, method="ReportObservations")
+        assert row["verdict"] == "ACCEPTED" and row["clause_ids"] == ["ST-DATA-032"]
+
+
+async def test_cancelled_caller_keeps_state_in_step() -> None:
+    """A caller cancelled while its upload commits: the upload is stored and the state knows it (replay → DUPLICATE)."""
+    async with Platform(PlatformConfig(devices={D: T})) as p:
+        await _ready(p)
+        task = asyncio.ensure_future(p.call("ReportObservations", _obs(1), **KW))
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        ack = (await p.call("ReportObservations", _obs(1), **KW)).ack
+        assert ack.status in (pb.ACK_STATUS_DUPLICATE, pb.ACK_STATUS_ACCEPTED)
+        assert (await p.inspection.counts(D))["observations"] == 2
+
+
+async def test_export_reset_and_plan_file(tmp_path: Path) -> None:
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({"steps": [{"at_s": 0, "op": "clock_offset", "args": {"ms": 5000}}, {"at_s": 0.05, "op": "fail_next", "args": {"n": 1}}]}))
+    async with Platform(PlatformConfig(devices={D: T})) as p:
+        await _ready(p)
+        await p.call("ReportObservations", _obs(1), **KW)
+        doc = await p.inspection.run("export", {})
+        json.dumps(doc)  # JSON-able
+        assert doc["counts"]["observations"] == 2 and doc["devices"][0]["registered"]
+        p.faults.load_plan(plan)
+        await asyncio.sleep(0.15)
+        assert p.faults.status()["clock_offset_ms"] == 5000 and p.faults.fail_count == 1
+        with pytest.raises(PlatformError) as info:
+            await p.call("Heartbeat", pb.HeartbeatRequest(), **KW)
+        assert info.value.code == "UNAVAILABLE" and info.value.http_status == 503
+        faults = [r["method"] for r in await p.inspection.interactions(verdict="FAULT")]
+        assert {"fault:load_plan", "fault:clock_offset", "fault:fail_next", "Heartbeat"} <= set(faults)
+        assert await p.inspection.run("reset") == {"reset": True}
+        assert (await p.inspection.counts())["observations"] == 0 and p.faults.clock_offset_ms == 0
+        with pytest.raises(PlatformError) as info:
+            await p.call("Heartbeat", pb.HeartbeatRequest(), **KW)
+        assert info.value.code == "FAILED_PRECONDITION" and info.value.http_status == 409  # ST-IFACE-015
+
+
+async def test_bad_inspection_and_command_requests() -> None:
+    async with Platform(PlatformConfig(devices={D: T})) as p:
+        for op, args in (("nope", {}), ("observations", {"limit": "x"}), ("observations", {"bogus": 1}),
+                         ("send_command", {"device_id": "missing", "type": "TIME_SYNC"}),
+                         ("send_command", {"device_id": D, "type": "EXPLODE"}),
+                         ("send_command", {"device_id": D, "type": "WRITE_POINT"}),
+                         ("add_device", {"device_id": "", "token": "x"})):  # fmt: skip
+            with pytest.raises(PlatformError):
+                await p.inspection.run(op, args)
+
+
+def test_error_maps_to_grpc_status_with_details() -> None:
+    """ST-IFACE-003: BadRequest with the clause in reason; RetryInfo with the retry advice."""
+    from santong.mock_platform._errors import violation
+
+    e = PlatformError("RESOURCE_EXHAUSTED", "太快", "too fast", [violation("ST-PROTO-010", "$", "a", "b")], retry_after_s=1.25)
+    st = to_status(e)
+    from google.rpc import status_pb2
+
+    [(_, raw)] = [m for m in st.trailing_metadata if m[0] == "grpc-status-details-bin"]
+    s = status_pb2.Status.FromString(raw)
+    bad, retry = error_details_pb2.BadRequest(), error_details_pb2.RetryInfo()
+    assert s.details[0].Unpack(bad) and s.details[1].Unpack(retry)
+    assert bad.field_violations[0].reason == "ST-PROTO-010" and "a / " in bad.field_violations[0].description
+    assert (retry.retry_delay.seconds, retry.retry_delay.nanos) == (1, 250_000_000)
+    assert e.http_status == 429 and e.as_dict()["violations"][0]["clause_id"] == "ST-PROTO-010"
+
+
+def test_every_clause_named_by_the_platform_exists() -> None:
+    """The clause IDs the mock platform cites are in the catalogue."""
+    import re
+
+    from santong.protocols import clauses
+
+    src = "".join(p.read_text(encoding="utf-8") for p in (Path(__file__).parents[2] / "mock_platform").glob("*.py"))
+    cited = set(re.findall(r"ST-(?:DATA|IFACE|PROTO)-\d{3}", src))
+    assert cited and cited <= set(clauses())
