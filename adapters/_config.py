@@ -44,6 +44,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import os
+import re
 import types
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -359,6 +360,7 @@ class _Builder:
         self.loader = loader
         self.problems: list[ConfigProblem] = []
         self.nodes: dict[str, yaml.Node] = {}
+        self.keys: dict[str, yaml.Node] = {}
 
     # ------------------------------------------------------------------ reporting
 
@@ -444,6 +446,7 @@ class _Builder:
                 continue
             out[key] = (k, v)
             self.nodes[_join(path, key)] = v
+            self.keys[_join(path, key)] = k
         return out
 
     def unknown(self, key: str, knode: yaml.Node, path: str, known: Sequence[str]) -> None:
@@ -599,7 +602,7 @@ class _Builder:
                 where = f"在 {path} 下" if path else "在文件顶层"
                 where_en = f"under {path}" if path else "at the top level"
                 self.problem(
-                    node,
+                    self.keys.get(path, node),
                     _join(path, name),
                     f"缺少必填键 {name}",
                     f"required key {name} is missing",
@@ -640,10 +643,10 @@ class _Builder:
             zh = getattr(e, "message_zh", str(e))
             en = getattr(e, "message_en", str(e))
             at, where = node, path
-            for key, (_, vn) in pairs.items():
-                if key in en:
-                    at, where = vn, _join(path, key)
-                    break
+            hits = [(m.start(), key) for key in pairs if (m := re.search(rf"\b{re.escape(key)}\b", en))]
+            if hits:  # the key the message names first is the one to change
+                key = min(hits)[1]
+                at, where = pairs[key][1], _join(path, key)
             self.problem(at, where, zh, en, "按提示修改该项", "change the value as the message says")
             return _BAD
 

@@ -13,15 +13,136 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import signal
-from typing import Any
+import types
+import typing
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin
 
-from santong.adapters._config import Config, load_config
+from santong.adapters._config import Config, ConfigError, ConfigProblem, load_config
 from santong.adapters._sdk import Adapter, Registry, default_registry
 
-__all__ = ["build_adapter", "run_adapter"]
+__all__ = ["build_adapter", "bundled_products", "override_config", "product_config", "run_adapter"]
+
+_PRODUCT_SUFFIX = ".adapter.yaml"
+
+
+def bundled_products() -> list[str]:
+    """Names of the bundled reference-product configurations (package data ``products/NAME.adapter.yaml``)."""
+    folder = resources.files("santong.adapters") / "products"
+    return sorted(p.name[: -len(_PRODUCT_SUFFIX)] for p in folder.iterdir() if p.name.endswith(_PRODUCT_SUFFIX))
+
+
+def product_config(name_or_path: str | os.PathLike[str]) -> Path:
+    """A configuration file: an existing path as given, else the bundled product of that name.
+
+    Example::
+
+        product_config("kj-substation")      # …/santong/adapters/products/kj-substation.adapter.yaml
+    """
+    p = Path(name_or_path)
+    if p.exists() or p.suffix in (".yaml", ".yml"):
+        return p
+    bundled = resources.files("santong.adapters") / "products" / f"{p.name}{_PRODUCT_SUFFIX}"
+    return Path(str(bundled)) if bundled.is_file() else p
+
+
+def _problem(path: str, zh: str, en: str, fix_zh: str = "", fix_en: str = "") -> ConfigProblem:
+    return ConfigProblem("<命令行 command line>", 0, 0, path, zh, en, fix_zh, fix_en)
+
+
+def _typed(tp: Any, text: str) -> Any:
+    """``text`` as a value of the settings field type ``tp`` (ValueError if it is not one)."""
+    if get_origin(tp) in (typing.Union, types.UnionType):
+        args = [a for a in get_args(tp) if a is not type(None)]
+        if text.lower() in ("none", "null", "") and len(args) < len(get_args(tp)):
+            return None
+        tp = args[0]
+    if get_origin(tp) is Literal:
+        if text not in map(str, get_args(tp)):
+            raise ValueError(f"use one of {', '.join(map(str, get_args(tp)))}")
+        return next(a for a in get_args(tp) if str(a) == text)
+    if tp is bool:
+        if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
+            raise ValueError("use true or false")
+        return text.lower() in ("true", "1", "yes")
+    if tp in (int, float, str):
+        return tp(text)
+    if tp is Path:
+        return Path(text)
+    raise ValueError(f"a {tp} cannot be set from the command line")
+
+
+def override_config(
+    config: Config,
+    *,
+    platform: str | None = None,
+    device_id: str | None = None,
+    token: str | None = None,
+    queue: str | os.PathLike[str] | None = None,
+    settings: Mapping[str, str] | None = None,
+) -> Config:
+    """The configuration with command-line values in place of the file's (ConfigError naming the option).
+
+    ``platform``: ``grpc://HOST:PORT`` (or bare ``HOST:PORT``) or ``http(s)://HOST:PORT``; ``settings``: adapter
+    settings as text (``{"port": "5020"}``), converted to the settings' field types and checked by them.
+
+    Example::
+
+        config = override_config(load_config(product_config("kj-substation")),
+                                 platform="grpc://127.0.0.1:50051", token="t", settings={"port": "5020"})
+    """
+    from santong.protocols import ValidationContext, must_violations, validate
+
+    problems: list[ConfigProblem] = []
+    p = config.platform
+    if platform:
+        if platform.startswith(("http://", "https://")):
+            p = dataclasses.replace(p, transport="http", url=platform)
+        else:
+            target = platform.removeprefix("grpc://").rstrip("/")
+            if ":" not in target.rsplit("]", 1)[-1]:
+                problems.append(_problem("platform.target", f"--platform {platform} 缺少端口", f"--platform {platform} has no port",
+                                         "写成 grpc://主机:端口", "write grpc://HOST:PORT"))  # fmt: skip
+            p = dataclasses.replace(p, transport="grpc", target=target)
+    if token is not None:
+        p = dataclasses.replace(p, token=token, token_file=None, token_env="")
+    device = config.device if device_id is None else dataclasses.replace(config.device, device_id=device_id)
+    q = config.queue if queue is None else dataclasses.replace(config.queue, path=Path(queue))
+    adapter = config.adapter
+    if settings and adapter is not None:
+        st = adapter.settings
+        hints = typing.get_type_hints(type(st)) if dataclasses.is_dataclass(st) else {}
+        changes: dict[str, Any] = {}
+        for key, text in settings.items():
+            if key not in hints:
+                problems.append(_problem(f"adapter.settings.{key}", f"未知的设置 {key}", f"unknown setting {key}",
+                                         f"可用：{', '.join(hints)}", f"known: {', '.join(hints)}"))  # fmt: skip
+                continue
+            try:
+                changes[key] = _typed(hints[key], text)
+            except ValueError as e:
+                problems.append(_problem(f"adapter.settings.{key}", f"--set {key}={text} 无效：{e}",
+                                         f"--set {key}={text} is invalid: {e}"))  # fmt: skip
+        if changes and not problems:
+            try:
+                adapter = dataclasses.replace(adapter, settings=dataclasses.replace(st, **changes))
+            except (ValueError, TypeError) as e:
+                problems.append(_problem("adapter.settings", "--set 的值无效", str(e)))
+    if problems:
+        raise ConfigError(problems)
+    out = dataclasses.replace(config, platform=p, device=device, queue=q, adapter=adapter)
+    if device_id is not None:
+        for v in must_violations(validate(out.register_request(), ValidationContext(arrival=False))):
+            problems.append(_problem("device.device_id", v.message_zh, v.message_en))
+    if problems:
+        raise ConfigError(problems)
+    return out
 
 log = logging.getLogger("santong.adapters.runner")
 

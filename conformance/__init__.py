@@ -21,7 +21,15 @@ if TYPE_CHECKING:
     from santong.conformance._declared import Declared, declared, register_request
     from santong.conformance._documents import ConfigError, Problem
     from santong.conformance._evidence import Evidence
-    from santong.conformance._manifest import FEATURES, PLACEHOLDERS, PRODUCT_CLASSES, Identity, Manifest, StartCommand, load_manifest
+    from santong.conformance._manifest import (
+        FEATURES,
+        PLACEHOLDERS,
+        PRODUCT_CLASSES,
+        Identity,
+        Manifest,
+        StartCommand,
+        load_manifest,
+    )
     from santong.conformance._preflight import PreflightError, Prepared, RunOptions, prepare
     from santong.conformance._product import CouldNotRun, ProductLauncher, ProductProcess
     from santong.conformance._profiles import Profile, ProfileSet, load_profiles, profiles
@@ -77,7 +85,44 @@ _EXPORTS = {
     "load_waivers": "_waivers",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "ConfigError",
+    "CouldNotRun",
+    "Credentials",
+    "Declared",
+    "Evidence",
+    "FEATURES",
+    "Identity",
+    "Manifest",
+    "PLACEHOLDERS",
+    "PRODUCT_CLASSES",
+    "PreflightError",
+    "Prepared",
+    "Problem",
+    "ProductLauncher",
+    "ProductProcess",
+    "Profile",
+    "ProfileSet",
+    "RunOptions",
+    "StartCommand",
+    "TargetSettings",
+    "Verification",
+    "Waiver",
+    "canonical_json",
+    "declared",
+    "fingerprint",
+    "generate_key_pair",
+    "load_manifest",
+    "load_private_key",
+    "load_profiles",
+    "load_public_key",
+    "load_waivers",
+    "prepare",
+    "profiles",
+    "register_request",
+    "sign_report",
+    "verify_bytes",
+]
 
 
 def __getattr__(name: str) -> Any:

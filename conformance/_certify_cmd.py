@@ -8,12 +8,12 @@ import io
 import os
 import sys
 import traceback
-from importlib import metadata, resources
+from collections.abc import Iterator
+from importlib import resources
 from pathlib import Path
 from typing import IO, Any
 
 import pytest
-
 from santong.conformance._results import COULD_NOT_RUN, FAIL, PASS
 
 EXIT = {PASS: 0, FAIL: 1, COULD_NOT_RUN: 2}
@@ -47,9 +47,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--url", metavar="URL", help="平台地址 platform URL (grpc://host:port, https://…)")
     p.add_argument("--credentials", type=Path, metavar="FILE", help="平台凭据 credentials for --url")
-    p.add_argument("--key", type=Path, metavar="FILE", help="签名私钥 Ed25519 private key (default: ephemeral)")
+    p.add_argument(
+        "--key", type=Path, metavar="FILE", help="签名私钥 Ed25519 private key (default: ephemeral)"
+    )
     p.add_argument("--waivers", type=Path, metavar="FILE", help="豁免清单 waiver file")
-    p.add_argument("--suite", type=Path, metavar="DIR", help=argparse.SUPPRESS)  # a different suite folder (tests)
+    p.add_argument(
+        "--suite", type=Path, metavar="DIR", help=argparse.SUPPRESS
+    )  # a different suite folder (tests)
 
 
 class _Progress:
@@ -98,21 +102,30 @@ class _Progress:
 
         s = session_of(session.config)
         if s is not None:
-            self.report, self.paths, self.key_id, self.ephemeral = s.report, s.report_paths, s.key_id, s.ephemeral_key
+            self.report, self.paths, self.key_id, self.ephemeral = (
+                s.report,
+                s.report_paths,
+                s.key_id,
+                s.ephemeral_key,
+            )
 
 
 def _suite_dir(args: argparse.Namespace) -> Path:
     return args.suite or Path(str(resources.files("santong.conformance").joinpath("suite")))
 
 
-def _plugin_args() -> list[str]:
-    """`-p santong.conformance.plugin` unless pytest loads it through the entry point already."""
-    if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
-        return ["-p", "santong.conformance.plugin"]
-    eps = metadata.entry_points(group="pytest11")
-    if any(ep.value == "santong.conformance.plugin" for ep in eps):
-        return []
-    return ["-p", "santong.conformance.plugin"]
+@contextlib.contextmanager
+def _hermetic() -> Iterator[None]:
+    """No auto-loaded third-party pytest plugins in a certification run: only santong's (given with -p)."""
+    old = os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
+    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("PYTEST_DISABLE_PLUGIN_AUTOLOAD", None)
+        else:
+            os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = old
 
 
 def _could_not_run(out: IO[str], reasons: list[str], log: Path | None = None) -> int:
@@ -188,9 +201,13 @@ def _certify(args: argparse.Namespace, out: IO[str]) -> int:
     try:
         prepared = prepare(options)
     except PreflightError as e:
-        return _could_not_run(out, ["无法开始运行，请先修正 / cannot start the run, fix these first:", *e.problems])
+        return _could_not_run(
+            out, ["无法开始运行，请先修正 / cannot start the run, fix these first:", *e.problems]
+        )
     m, prof = prepared.manifest, prepared.profile
-    out.write(f"santong certify — {m.identity.vendor} {m.identity.model} {m.identity.version} ({m.product_class})\n")
+    out.write(
+        f"santong certify — {m.identity.vendor} {m.identity.model} {m.identity.version} ({m.product_class})\n"
+    )
     out.write(
         f"配置 Profile: {prof.name} {prof.name_zh} / {prof.name_en}（{len(prof.clause_ids)} 条款 clauses）· "
         f"目标 target: {prepared.target.kind} · 功能 features: {', '.join(sorted(m.features)) or '—'}\n"
@@ -209,7 +226,8 @@ def _certify(args: argparse.Namespace, out: IO[str]) -> int:
         str(suite),
         "-p",
         "no:cacheprovider",
-        *_plugin_args(),
+        "-p",
+        "santong.conformance.plugin",
         "--santong-manifest",
         str(args.manifest),
         "--santong-profile",
@@ -230,16 +248,29 @@ def _certify(args: argparse.Namespace, out: IO[str]) -> int:
             pytest_args += [flag, str(value)]
     log = out_dir / "pytest.log"
     prog = _Progress(out)
-    with log.open("w", encoding="utf-8") as f, contextlib.redirect_stdout(f), contextlib.redirect_stderr(f):
+    with (
+        log.open("w", encoding="utf-8") as f,
+        contextlib.redirect_stdout(f),
+        contextlib.redirect_stderr(f),
+        _hermetic(),
+    ):
         code = pytest.main(pytest_args, plugins=[prog])
     if prog.report is None:
-        tail = [ln for ln in log.read_text(encoding="utf-8", errors="replace").splitlines() if ln.strip()][-8:]
+        tail = [ln for ln in log.read_text(encoding="utf-8", errors="replace").splitlines() if ln.strip()][
+            -8:
+        ]
         return _could_not_run(out, [f"pytest 退出码 exit status {int(code)}", *tail], log)
     if "json" in prog.paths:
         check = verify_bytes(prog.paths["json"].read_bytes())
         if not check.valid:
-            return _could_not_run(out, ["写出的报告未通过自检 / the written report failed its own check",
-                                        *(f"{zh} / {en}" for zh, en in check.problems)], log)
+            return _could_not_run(
+                out,
+                [
+                    "写出的报告未通过自检 / the written report failed its own check",
+                    *(f"{zh} / {en}" for zh, en in check.problems),
+                ],
+                log,
+            )
     return _final(out, args, prog, log)
 
 

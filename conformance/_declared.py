@@ -56,7 +56,9 @@ class Declared:
         return [v for v in (*self.register_violations, *self.points_violations) if v.clause_id == clause_id]
 
 
-def _points_from_file(manifest: Manifest) -> tuple[device_access_pb2.DefinePointsRequest | None, list[Violation]]:
+def _points_from_file(
+    manifest: Manifest,
+) -> tuple[device_access_pb2.DefinePointsRequest | None, list[Violation]]:
     from santong.adapters.mtfile import MtFileError, parse_path  # noqa: PLC0415  (lazy: adapters load on use)
     from santong.protocols._catalogue import violation  # noqa: PLC0415
 

@@ -134,7 +134,14 @@ def load_document(path: Path, what_zh: str, what_en: str) -> Document:
         ) from None
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(
-            [Problem(shown, "$", f"无法读取（须为 UTF-8 文本）：{e}", f"cannot read it (UTF-8 text expected): {e}")],
+            [
+                Problem(
+                    shown,
+                    "$",
+                    f"无法读取（须为 UTF-8 文本）：{e}",
+                    f"cannot read it (UTF-8 text expected): {e}",
+                )
+            ],
             what_zh,
             what_en,
         ) from e
@@ -163,7 +170,9 @@ def load_document(path: Path, what_zh: str, what_en: str) -> Document:
 @cache
 def load_schema(name: str) -> dict[str, Any]:
     """A bundled JSON Schema of santong.conformance (schemas/NAME.schema.json)."""
-    text = resources.files("santong.conformance").joinpath("schemas", f"{name}.schema.json").read_text("utf-8")
+    text = (
+        resources.files("santong.conformance").joinpath("schemas", f"{name}.schema.json").read_text("utf-8")
+    )
     result: dict[str, Any] = json.loads(text)
     return result
 
@@ -181,6 +190,34 @@ def _validator(name: str) -> Any:
 def _suggest(word: str, choices: Iterable[str]) -> tuple[str, str]:
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return (f"（是否想写 {close[0]}？）", f" (did you mean {close[0]}?)") if close else ("", "")
+
+
+def _leaf(err: Any) -> Any:
+    """For a oneOf error, the deepest error of the branch that has the instance's shape (else the error)."""
+    if err.validator != "oneOf":
+        return err
+    branches: dict[int, list[Any]] = {}
+    for e in err.context or ():
+        branches.setdefault(int(e.schema_path[0]), []).append(e)
+    for errors in branches.values():
+        if not any(e.validator in ("type", "const") and not e.relative_path for e in errors):
+            return _leaf(max(errors, key=lambda e: len(e.relative_path)))
+    return err
+
+
+def _one_of(err: Any) -> tuple[str, str]:
+    """Describe a oneOf error that matches no branch's shape: list the allowed shapes."""
+    shapes = []
+    for sub in err.validator_value:
+        if "const" in sub:
+            shapes.append(repr(sub["const"]))
+        elif sub.get("type") == "object":
+            req = ", ".join(sub.get("required", []))
+            shapes.append(f"a mapping with {req}" if req else "a mapping")
+        elif "type" in sub:
+            shapes.append(f"a {sub['type']}")
+    allowed = " or ".join(shapes) or "another form"
+    return f"形式不对：应为 {allowed}", f"wrong form: must be {allowed}"
 
 
 def _describe(err: Any) -> tuple[str, str]:
@@ -202,11 +239,17 @@ def _describe(err: Any) -> tuple[str, str]:
     if v == "enum":
         zh, en = _suggest(str(inst), [str(x) for x in val])
         options = ", ".join(str(x) for x in val)
-        return f"取值 {inst!r} 无效{zh}；可选：{options}", f"{inst!r} is not allowed{en}; choose one of: {options}"
+        return (
+            f"取值 {inst!r} 无效{zh}；可选：{options}",
+            f"{inst!r} is not allowed{en}; choose one of: {options}",
+        )
     if v == "const":
         return f"取值须为 {val!r}（现为 {inst!r}）", f"must be {val!r} (is {inst!r})"
     if v == "type":
-        return f"类型错误：应为 {val}，现为 {type(inst).__name__}", f"wrong type: {val} expected, got {type(inst).__name__}"
+        return (
+            f"类型错误：应为 {val}，现为 {type(inst).__name__}",
+            f"wrong type: {val} expected, got {type(inst).__name__}",
+        )
     if v in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
         return f"数值 {inst} 超出允许范围（{v} {val}）", f"{inst} is out of range ({v} {val})"
     if v in ("minLength", "pattern") and isinstance(inst, str):
@@ -218,11 +261,13 @@ def _describe(err: Any) -> tuple[str, str]:
     if v == "uniqueItems":
         return "列表中有重复项", "the list has duplicates"
     if v == "format":
-        return f"格式不符：{inst!r} 不是 {val}（如 2025-12-31）", f"malformed: {inst!r} is not a {val} (e.g. 2025-12-31)"
-    if v == "oneOf" and err.context:
-        best = min(err.context, key=lambda e: (len(e.absolute_path), e.validator != "type"))
-        if best.validator != "const":
-            return _describe(best)
+        return (
+            f"格式不符：{inst!r} 不是 {val}（如 2025-12-31）",
+            f"malformed: {inst!r} is not a {val} (e.g. 2025-12-31)",
+        )
+    if v == "oneOf":
+        leaf = _leaf(err)
+        return _one_of(err) if leaf is err else _describe(leaf)
     if v == "not" and isinstance(inst, dict):
         return "points 与 points_file 只能二选一", "give either points or points_file, not both"
     return f"不符合规范：{err.message}", f"does not conform: {err.message}"
@@ -230,7 +275,9 @@ def _describe(err: Any) -> tuple[str, str]:
 
 def schema_problems(doc: Document, schema_name: str) -> list[Problem]:
     """Every schema violation of the document, in document order, as problems that say what to fix."""
-    errors = sorted(_validator(schema_name).iter_errors(doc.data), key=lambda e: list(map(str, e.absolute_path)))
+    errors = sorted(
+        _validator(schema_name).iter_errors(doc.data), key=lambda e: list(map(str, e.absolute_path))
+    )
     out = []
     for err in errors:
         keys = list(err.absolute_path)
@@ -241,8 +288,10 @@ def schema_problems(doc: Document, schema_name: str) -> list[Problem]:
             )
         else:
             zh, en = _describe(err)
-            if err.validator == "additionalProperties" and isinstance(err.instance, dict):
-                allowed = err.schema.get("properties", {})
-                keys += [k for k in err.instance if k not in allowed][:1]
+            leaf = _leaf(err)
+            keys = list(leaf.absolute_path)
+            if leaf.validator == "additionalProperties" and isinstance(leaf.instance, dict):
+                allowed = leaf.schema.get("properties", {})
+                keys += [k for k in leaf.instance if k not in allowed][:1]
         out.append(doc.problem(keys, zh, en))
     return out

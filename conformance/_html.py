@@ -69,6 +69,7 @@ tr:last-child td{border-bottom:0}
 td.id{white-space:nowrap}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 .kv th{width:210px;background:#f8f9fb}
+.records{margin:4px 0 8px;width:auto;min-width:40%}.records th{width:auto;min-width:140px;font-weight:600}.records td,.records th{padding:4px 10px}
 code,.mono{font-family:ui-monospace,"SFMono-Regular",Menlo,Consolas,"Liberation Mono",monospace;font-size:12.5px}
 .chip{display:inline-block;border-radius:999px;padding:1px 9px;font-size:12px;font-weight:600;white-space:nowrap}
 .c-pass{background:var(--pass-bg);color:var(--pass)}.c-fail{background:var(--fail-bg);color:var(--fail)}
@@ -105,6 +106,14 @@ def _bi(zh: str, en: str) -> str:
     return f'{_e(zh)} <span class="en">{_e(en)}</span>'
 
 
+def _value(v: Any) -> str:
+    """A recorded value: short ones inline, long ones as a block."""
+    text = json.dumps(v, ensure_ascii=False, sort_keys=True)
+    if len(text) <= 100:
+        return f"<code>{_e(text if not isinstance(v, str) else v)}</code>"
+    return f"<pre>{_json(v)}</pre>"
+
+
 def _json(obj: Any) -> str:
     return _e(json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=True))
 
@@ -115,7 +124,9 @@ def _head(doc: dict[str, Any]) -> str:
     zh, en, cls = VERDICTS[res["verdict"]]
     p = r["product"]
     prof = r["profile"]
-    reasons = "".join(f"<li>{_e(x['zh'])}<br><span class='en'>{_e(x['en'])}</span></li>" for x in res["reasons"][:30])
+    reasons = "".join(
+        f"<li>{_e(x['zh'])}<br><span class='en'>{_e(x['en'])}</span></li>" for x in res["reasons"][:30]
+    )
     more = len(res["reasons"]) - 30
     if more > 0:
         reasons += f"<li class='muted'>… +{more}</li>"
@@ -123,14 +134,14 @@ def _head(doc: dict[str, Any]) -> str:
 <div class="head">
   <div>
     <h1>santong 三统一一致性报告 <small>Conformance report</small></h1>
-    <div>{_e(p['vendor'])} · {_e(p['model'])} · {_e(p['version'])}</div>
-    <div class="muted">配置 Profile: <b>{_e(prof['name_zh'])} {_e(prof['name_en'])}</b> ({_e(prof['name'])}) ·
-      产品类别 class: {_e(p['product_class'])} · 规范 spec {_e(r['versions']['spec'])} ·
-      套件 suite {_e(r['versions']['suite'])} · {_e(r['run']['started_at'])}</div>
+    <div>{_e(p["vendor"])} · {_e(p["model"])} · {_e(p["version"])}</div>
+    <div class="muted">配置 Profile: <b>{_e(prof["name_zh"])} {_e(prof["name_en"])}</b> ({_e(prof["name"])}) ·
+      产品类别 class: {_e(p["product_class"])} · 规范 spec {_e(r["versions"]["spec"])} ·
+      套件 suite {_e(r["versions"]["suite"])} · {_e(r["run"]["started_at"])}</div>
   </div>
   <div class="verdict v-{cls}"><b>{_e(zh)}</b><span>{_e(en)}</span></div>
 </div>
-{f'<ul class="reasons">{reasons}</ul>' if reasons else ''}"""
+{f'<ul class="reasons">{reasons}</ul>' if reasons else ""}"""
 
 
 def _product(doc: dict[str, Any]) -> str:
@@ -201,9 +212,10 @@ def _clauses(doc: dict[str, Any]) -> str:
     rows = []
     for c in doc["report"]["results"]["clauses"]:
         extra = "" if c["in_profile"] else " <span class='chip c-muted'>配置外 outside profile</span>"
-        cases = "<br>".join(
-            f"<code title='{_e(x)}'>{_e(x.rpartition('::')[2] or x)}</code>" for x in c["cases"]
-        ) or "<span class='muted'>—</span>"
+        cases = (
+            "<br>".join(f"<code title='{_e(x)}'>{_e(x.rpartition('::')[2] or x)}</code>" for x in c["cases"])
+            or "<span class='muted'>—</span>"
+        )
         rows.append(
             f"<tr><td class='mono id'>{_e(c['id'])}</td><td><span class='lvl lvl-{_e(c['level'])}'>{_e(c['level'])}</span></td>"
             f"<td>{_e(c['title_zh'])}<br><span class='en'>{_e(c['title_en'])}</span>{extra}</td>"
@@ -230,24 +242,30 @@ def _cases(doc: dict[str, Any]) -> str:
     for c in res["cases"]:
         ev = c["evidence"]
         records = "".join(
-            f"<tr><th class='mono'>{_e(k)}</th><td><pre>{_json(v)}</pre></td></tr>" for k, v in sorted(ev["records"].items())
+            f"<tr><th class='mono'>{_e(k)}</th><td>{_value(v)}</td></tr>"
+            for k, v in sorted(ev["records"].items())
         )
         samples = "".join(
-            f"<div class='small'><b>{_e(sm['name'])}</b></div><pre>{_json(sm['message'])}</pre>" for sm in ev["samples"]
+            f"<div class='small'><b>{_e(sm['name'])}</b></div><pre>{_json(sm['message'])}</pre>"
+            for sm in ev["samples"]
         )
         body = ""
-        if c["message"]:
+        if c["message"] and c["verdict"] != "waived":
             body += f"<div class='small muted'>信息 message</div><pre>{_e(c['message'])}</pre>"
         if c.get("waiver"):
             w = c["waiver"]
             body += f"<p class='small'>豁免 waiver: {_e(w['reason'])} — {_e(w['owner'])}, 至 until {_e(w['expires'])}</p>"
         if records:
-            body += f"<div class='small muted'>记录 records</div><table class='kv'>{records}</table>"
+            body += f"<div class='small muted'>记录 records</div><table class='kv records'>{records}</table>"
         if samples:
             body += f"<div class='small muted'>样本消息 sample messages</div>{samples}"
         if not body:
             body = "<p class='muted small'>无证据 no evidence recorded</p>"
-        warn = "" if c["blocking"] or c["verdict"] not in ("failed", "xpassed") else " <span class='chip c-warn'>警告 warning</span>"
+        warn = (
+            ""
+            if c["blocking"] or c["verdict"] not in ("failed", "xpassed")
+            else " <span class='chip c-warn'>警告 warning</span>"
+        )
         out.append(
             f"<details><summary>{_chip(c['verdict'])}{warn}<code>{_e(c['id'])}</code>"
             f"<span class='small muted'>{_e(', '.join(c['clauses']))} · {c['duration_s']:.3f} s</span></summary>"
@@ -279,7 +297,9 @@ def _deselected(doc: dict[str, Any]) -> str:
     errors = doc["report"]["results"]["collection_errors"]
     out = ""
     if errors:
-        out += "<h2>收集错误 <small>Collection errors</small></h2>" + "".join(f"<pre>{_e(e)}</pre>" for e in errors)
+        out += "<h2>收集错误 <small>Collection errors</small></h2>" + "".join(
+            f"<pre>{_e(e)}</pre>" for e in errors
+        )
     if ds:
         rows = "".join(
             f"<tr><td class='mono small'>{_e(d['id'])}</td><td class='small'>{_e(', '.join(d['clauses']))}</td>"
@@ -309,7 +329,9 @@ def render_html(signed: bytes) -> str:
     """The HTML page of a signed report document (canonical JSON bytes)."""
     doc = json.loads(signed.decode("utf-8"))
     r = doc["report"]
-    title = f"santong {VERDICTS[r['results']['verdict']][1]} — {r['product']['vendor']} {r['product']['model']}"
+    title = (
+        f"santong {VERDICTS[r['results']['verdict']][1]} — {r['product']['vendor']} {r['product']['model']}"
+    )
     parts = [
         _head(doc),
         _product(doc),

@@ -30,6 +30,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"✘ 无法写入密钥 cannot write the keys: {e}", file=sys.stderr)
         return 1
     print(f"私钥 private key: {private}  (权限 mode 0600 — 妥善保管 keep it secret)")
-    print(f"公钥 public key:  {public}  (发给煤矿用于核验 give it to mines for `santong verify --public-key`)")
+    print(
+        f"公钥 public key:  {public}  (发给煤矿用于核验 give it to mines for `santong verify --public-key`)"
+    )
     print(f"指纹 fingerprint: {fp}")
     return 0

@@ -64,7 +64,9 @@ class StartCommand:
 
     def render(self, values: dict[str, str]) -> tuple[list[str], dict[str, str]]:
         """argv and extra environment with the placeholders filled in (every placeholder must be given)."""
-        return [a.format_map(values) for a in self.command], {k: v.format_map(values) for k, v in self.env.items()}
+        return [a.format_map(values) for a in self.command], {
+            k: v.format_map(values) for k, v in self.env.items()
+        }
 
 
 @dataclass(frozen=True, eq=False)

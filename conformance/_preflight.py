@@ -76,13 +76,17 @@ def _target(o: RunOptions, problems: list[str]) -> TargetSettings:
     kind = o.target or ("url" if o.url else "embedded")
     if kind == "url":
         if not o.url:
-            problems.append("url 目标需要平台地址（--santong-url / --url）/ the url target needs a platform URL")
+            problems.append(
+                "url 目标需要平台地址（--santong-url / --url）/ the url target needs a platform URL"
+            )
         elif (why := url_problem(o.url)) is not None:
             problems.append(why)
         if o.credentials is None:
             problems.append("url 目标需要凭据文件 / the url target needs a credentials file")
     elif o.url:
-        problems.append(f"平台地址只用于 url 目标（当前 {kind}）/ a platform URL is for the url target only (not {kind})")
+        problems.append(
+            f"平台地址只用于 url 目标（当前 {kind}）/ a platform URL is for the url target only (not {kind})"
+        )
     creds = None
     if o.credentials is not None:
         try:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import collections
+import contextlib
 import os
+import signal
 import subprocess
 import threading
 import time
@@ -97,17 +99,13 @@ class ProductProcess:
     def stop(self, grace_s: float = 5.0) -> int | None:
         """Terminate (then kill) the product's process group; return its exit code."""
         if self.running:
-            try:
-                os.killpg(self.proc.pid, 15)
-            except ProcessLookupError:
-                pass
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGTERM)
             try:
                 self.proc.wait(grace_s)
             except subprocess.TimeoutExpired:
-                try:
-                    os.killpg(self.proc.pid, 9)
-                except ProcessLookupError:
-                    pass
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(grace_s)
         self._reader.join(2.0)
         return self.proc.returncode

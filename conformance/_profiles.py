@@ -117,22 +117,36 @@ class ProfileSet:
                     out += _selector_problems(doc, ["profiles", name, part, i], sel)
             for i, f in enumerate(p.get("requires_features", [])):
                 if f not in features:
-                    out.append(doc.problem(["profiles", name, "requires_features", i], f"未知功能 {f}", f"unknown feature {f}"))
+                    out.append(
+                        doc.problem(
+                            ["profiles", name, "requires_features", i],
+                            f"未知功能 {f}",
+                            f"unknown feature {f}",
+                        )
+                    )
         for cls, spec in self._data["classes"].items():
             if cls not in product_classes:
-                out.append(doc.problem(["classes", cls], f"未知产品类别 {cls}", f"unknown product class {cls}"))
+                out.append(
+                    doc.problem(["classes", cls], f"未知产品类别 {cls}", f"unknown product class {cls}")
+                )
             for i, sel in enumerate(spec.get("exclude", [])):
                 out += _selector_problems(doc, ["classes", cls, "exclude", i], sel)
             for prof, fs in spec.get("requires_features", {}).items():
                 if prof not in self._data["profiles"]:
                     out.append(
-                        doc.problem(["classes", cls, "requires_features", prof], f"未知配置 {prof}", f"unknown profile {prof}")
+                        doc.problem(
+                            ["classes", cls, "requires_features", prof],
+                            f"未知配置 {prof}",
+                            f"unknown profile {prof}",
+                        )
                     )
                 for i, f in enumerate(fs):
                     if f not in features:
                         out.append(
                             doc.problem(
-                                ["classes", cls, "requires_features", prof, i], f"未知功能 {f}", f"unknown feature {f}"
+                                ["classes", cls, "requires_features", prof, i],
+                                f"未知功能 {f}",
+                                f"unknown feature {f}",
                             )
                         )
         return out
@@ -148,9 +162,7 @@ class ProfileSet:
         """The profile ``name`` (or alias) for a product class; KeyError names the known profiles."""
         key = self.canonical_name(name)
         if key is None:
-            raise KeyError(
-                f"未知配置 unknown profile {name!r}; 可选 choose one of: {', '.join(self.names)}"
-            )
+            raise KeyError(f"未知配置 unknown profile {name!r}; 可选 choose one of: {', '.join(self.names)}")
         p = self._data["profiles"][key]
         cls = self._data["classes"].get(product_class, {})
         exclude = [*p.get("exclude", []), *cls.get("exclude", [])]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import platform
-import sys
 import xml.etree.ElementTree as ET
 from importlib import metadata
 from pathlib import Path
@@ -72,7 +71,9 @@ def build_report(s: SantongSession) -> dict[str, Any]:
         }
         for cid in order
     ]
-    counts = {k: 0 for k in ("passed", "failed", "error", "skipped", "waived", "xfailed", "xpassed", "not_run")}
+    counts = {
+        k: 0 for k in ("passed", "failed", "error", "skipped", "waived", "xfailed", "xpassed", "not_run")
+    }
     for c in cases:
         counts[c.verdict] = counts.get(c.verdict, 0) + 1
     counts["deselected"] = len(s.deselected)
@@ -140,7 +141,10 @@ def junit_xml(report: dict[str, Any]) -> bytes:
     for k, v in (
         ("verdict", res["verdict"]),
         ("profile", report["profile"]["name"]),
-        ("product", f"{report['product']['vendor']} {report['product']['model']} {report['product']['version']}"),
+        (
+            "product",
+            f"{report['product']['vendor']} {report['product']['model']} {report['product']['version']}",
+        ),
         ("spec_version", report["versions"]["spec"]),
         ("suite_version", report["versions"]["suite"]),
     ):
@@ -148,7 +152,10 @@ def junit_xml(report: dict[str, Any]) -> bytes:
     for c in cases:
         file_part, _, name = c["id"].rpartition("::")
         el = ET.SubElement(
-            suite, "testcase", classname=file_part.replace("/", ".").removesuffix(".py"), name=name,
+            suite,
+            "testcase",
+            classname=file_part.replace("/", ".").removesuffix(".py"),
+            name=name,
             time=f"{c['duration_s']:.3f}",
         )
         cp = ET.SubElement(el, "properties")
@@ -172,7 +179,9 @@ def _write(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def write_reports(report: dict[str, Any], out_dir: Path, key_path: Path | None) -> tuple[dict[str, Path], str, bool]:
+def write_reports(
+    report: dict[str, Any], out_dir: Path, key_path: Path | None
+) -> tuple[dict[str, Path], str, bool]:
     """Sign and write report.json, junit.xml, report.html; return the paths, the key ID and whether it was ephemeral."""
     from santong.conformance._html import render_html  # noqa: PLC0415
 

@@ -90,7 +90,12 @@ class Deselected:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON form."""
-        return {"id": self.id, "clauses": list(self.clauses), "reason": self.reason, "features": list(self.features)}
+        return {
+            "id": self.id,
+            "clauses": list(self.clauses),
+            "reason": self.reason,
+            "features": list(self.features),
+        }
 
 
 def clause_statuses(cases: Iterable[CaseResult], deselected: Iterable[Deselected]) -> dict[str, str]:
@@ -118,9 +123,7 @@ def clause_statuses(cases: Iterable[CaseResult], deselected: Iterable[Deselected
     return out
 
 
-def coverage(
-    profile: Profile, statuses: dict[str, str], suite_clauses: Iterable[str]
-) -> dict[str, Any]:
+def coverage(profile: Profile, statuses: dict[str, str], suite_clauses: Iterable[str]) -> dict[str, Any]:
     """MUST-clause coverage of one profile: how many have cases in the suite, passed, failed."""
     must = profile.must_ids()
     with_cases = set(suite_clauses)
@@ -152,7 +155,8 @@ def verdict(
     """PASS, FAIL or COULD_NOT_RUN with the reasons. Never PASS when nothing ran or anything errored."""
     if collection_errors:
         return COULD_NOT_RUN, [
-            Reason(f"测试套件无法收集：{e}", f"the suite could not be collected: {e}") for e in collection_errors
+            Reason(f"测试套件无法收集：{e}", f"the suite could not be collected: {e}")
+            for e in collection_errors
         ]
     if interrupted:
         return COULD_NOT_RUN, [Reason(f"运行中断：{interrupted}", f"the run was interrupted: {interrupted}")]
@@ -168,16 +172,22 @@ def verdict(
     for c in failed:
         why = "意外通过（豁免已失效）" if c.verdict == "xpassed" else "失败"
         why_en = "passed unexpectedly (the waiver is stale)" if c.verdict == "xpassed" else "failed"
-        reasons.append(Reason(f"{c.id} {why}（{', '.join(c.clauses)}）", f"{c.id} {why_en} ({', '.join(c.clauses)})"))
+        reasons.append(
+            Reason(f"{c.id} {why}（{', '.join(c.clauses)}）", f"{c.id} {why_en} ({', '.join(c.clauses)})")
+        )
     for w in expired_waivers:
         reasons.append(Reason(f"豁免已过期：{w}", f"waiver expired: {w}"))
     errors = [c for c in cases if c.verdict == "error"]
     if failed or expired_waivers:
-        reasons += [Reason(f"{c.id} 无法运行：{_first(c.message)}", f"{c.id} could not run: {_first(c.message)}") for c in errors]
+        reasons += [
+            Reason(f"{c.id} 无法运行：{_first(c.message)}", f"{c.id} could not run: {_first(c.message)}")
+            for c in errors
+        ]
         return FAIL, reasons
     if errors:
         return COULD_NOT_RUN, [
-            Reason(f"{c.id} 无法运行：{_first(c.message)}", f"{c.id} could not run: {_first(c.message)}") for c in errors
+            Reason(f"{c.id} 无法运行：{_first(c.message)}", f"{c.id} could not run: {_first(c.message)}")
+            for c in errors
         ]
     if not any(c.verdict in ("passed", "waived", "xfailed", "failed") for c in cases):
         return COULD_NOT_RUN, [

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from santong.conformance._evidence import Evidence
 from santong.conformance._manifest import Manifest
 from santong.conformance._preflight import PreflightError, RunOptions, prepare
@@ -92,7 +91,9 @@ class SantongSession:
                 "santong: 无法开始运行，请先修正 / cannot start the run, fix these first:\n"
                 + "\n".join(f"  - {x}" for x in e.problems)
             ) from None
-        return cls(config, p.manifest, p.profile, p.profile_set, p.target, p.waivers, p.report_dir, p.key_path)
+        return cls(
+            config, p.manifest, p.profile, p.profile_set, p.target, p.waivers, p.report_dir, p.key_path
+        )
 
     # ---------------------------------------------------------------------------------------- selection
 
@@ -224,7 +225,10 @@ class SantongSession:
         """Decide the verdict, write and sign the reports; an expired waiver fails the run."""
         from santong.conformance._report import build_report, write_reports  # noqa: PLC0415
 
-        if exitstatus in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR) and not self.interrupted:
+        if (
+            exitstatus in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR)
+            and not self.interrupted
+        ):
             self.interrupted = f"pytest exit status {int(exitstatus)}"
         if self.expired_waivers() and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
@@ -232,7 +236,9 @@ class SantongSession:
         if self.report["results"]["verdict"] == COULD_NOT_RUN and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
         if self.report_dir is not None:
-            self.report_paths, self.key_id, self.ephemeral_key = write_reports(self.report, self.report_dir, self.key_path)
+            self.report_paths, self.key_id, self.ephemeral_key = write_reports(
+                self.report, self.report_dir, self.key_path
+            )
 
     def results(self) -> tuple[str, list[Reason], list[CaseResult]]:
         """Verdict, reasons and case results (in collection order)."""
@@ -289,16 +295,24 @@ class SantongSession:
         tr = terminalreporter
         res = self.report["results"]
         tr.write_sep("=", "santong 三统一一致性 / conformance")
-        tr.write_line(f"结论 Verdict: {VERDICT_TEXT[res['verdict']]}", bold=True, green=res["verdict"] == PASS,
-                      red=res["verdict"] != PASS)
+        tr.write_line(
+            f"结论 Verdict: {VERDICT_TEXT[res['verdict']]}",
+            bold=True,
+            green=res["verdict"] == PASS,
+            red=res["verdict"] != PASS,
+        )
         for r in res["reasons"][:10]:
             tr.write_line(f"  - {r['zh']} / {r['en']}")
         m = self.manifest
-        tr.write_line(f"产品 Product: {m.identity.vendor} {m.identity.model} {m.identity.version} ({m.product_class})")
+        tr.write_line(
+            f"产品 Product: {m.identity.vendor} {m.identity.model} {m.identity.version} ({m.product_class})"
+        )
         tr.write_line("MUST 条款覆盖 / MUST-clause coverage per profile:")
         widths = (46, 6, 14, 13, 13, 10)
         head = ("配置 profile", "MUST", "有用例 cases", "通过 passed", "失败 failed", "通过率 %")
-        tr.write_line("    " + "".join(_pad(h, w, i > 0) for i, (h, w) in enumerate(zip(head, widths, strict=True))))
+        tr.write_line(
+            "    " + "".join(_pad(h, w, i > 0) for i, (h, w) in enumerate(zip(head, widths, strict=True)))
+        )
         for row in res["coverage"]:
             mark = "*" if row["selected"] else " "
             cells = (
@@ -309,7 +323,10 @@ class SantongSession:
                 str(row["must_failed"]),
                 f"{row['percent_passed']:.1f}%",
             )
-            tr.write_line(f"  {mark} " + "".join(_pad(c, w, i > 0) for i, (c, w) in enumerate(zip(cells, widths, strict=True))))
+            tr.write_line(
+                f"  {mark} "
+                + "".join(_pad(c, w, i > 0) for i, (c, w) in enumerate(zip(cells, widths, strict=True)))
+            )
         s = res["summary"]
         tr.write_line(
             f"用例 Cases: {s['passed']} 通过 passed, {s['failed']} 失败 failed, {s['error']} 无法运行 error, "
@@ -319,15 +336,25 @@ class SantongSession:
             rows = res["waivers"]
             tr.write_line(
                 "豁免 Waivers: "
-                + ", ".join(f"{sum(1 for w in rows if w['status'] == k)} {k}" for k in ("applied", "expired", "unused"))
+                + ", ".join(
+                    f"{sum(1 for w in rows if w['status'] == k)} {k}"
+                    for k in ("applied", "expired", "unused")
+                )
             )
             for w in rows:
                 if w["status"] == "expired":
-                    tr.write_line(f"  ✘ 已过期 expired {w['expires']}: {w['clause'] or w['case']} ({w['owner']})", red=True)
+                    tr.write_line(
+                        f"  ✘ 已过期 expired {w['expires']}: {w['clause'] or w['case']} ({w['owner']})",
+                        red=True,
+                    )
         for kind, path in self.report_paths.items():
             tr.write_line(f"报告 Report {kind}: {path}")
         if self.report_paths:
-            note = "（临时密钥 ephemeral key：只证明完整性，不证明签署者 / integrity only, not identity）" if self.ephemeral_key else ""
+            note = (
+                "（临时密钥 ephemeral key：只证明完整性，不证明签署者 / integrity only, not identity）"
+                if self.ephemeral_key
+                else ""
+            )
             tr.write_line(f"签名 Signed: {self.key_id}{note}")
 
 

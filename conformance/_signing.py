@@ -74,7 +74,9 @@ def generate_key_pair(out_dir: str | Path, *, force: bool = False) -> tuple[Path
         f.write(pem)
     private.chmod(0o600)
     public.write_bytes(
-        key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
     )
     return private, public, fingerprint(key.public_key())
 
@@ -136,7 +138,9 @@ def _statement(report: dict[str, Any], date: str, ephemeral: bool) -> dict[str, 
     }
 
 
-def sign_report(report: dict[str, Any], private_key: Any, *, ephemeral: bool = False, now: dt.datetime | None = None) -> bytes:
+def sign_report(
+    report: dict[str, Any], private_key: Any, *, ephemeral: bool = False, now: dt.datetime | None = None
+) -> bytes:
     """The signed report document, as canonical bytes: ``{"format", "report", "certificate"}``.
 
     The certificate's statement binds product identity, manifest hash, suite and spec versions, results hash,
@@ -204,13 +208,20 @@ def verify_bytes(data: bytes, trusted_public_key: Any = None) -> Verification:
     except ValueError as e:
         return _fail(v, f"含非法数值：{e}", f"contains invalid numbers: {e}")
     if canonical != data:
-        return _fail(v, "文件不是规范 JSON 形式：内容被改动过", "the file is not in canonical JSON form: it was altered")
+        return _fail(
+            v,
+            "文件不是规范 JSON 形式：内容被改动过",
+            "the file is not in canonical JSON form: it was altered",
+        )
     if doc["format"] != FORMAT:
         return _fail(v, f"未知格式 {doc['format']!r}", f"unknown format {doc['format']!r}")
     cert, report = doc["certificate"], doc["report"]
     if not isinstance(cert, dict) or not isinstance(report, dict):
         return _fail(v, "证书或报告缺失", "certificate or report missing")
-    if set(cert) != {"algorithm", "public_key", "key_id", "statement", "signature"} or cert["algorithm"] != "Ed25519":
+    if (
+        set(cert) != {"algorithm", "public_key", "key_id", "statement", "signature"}
+        or cert["algorithm"] != "Ed25519"
+    ):
         return _fail(v, "证书结构无效", "malformed certificate")
     raw_key, signature = _hex(cert["public_key"], 32), _hex(cert["signature"], 64)
     if raw_key is None or signature is None:
@@ -222,9 +233,15 @@ def verify_bytes(data: bytes, trusted_public_key: Any = None) -> Verification:
     try:
         public.verify(signature, canonical_json(cert["statement"]))
     except InvalidSignature:
-        _fail(v, "签名无效：声明被改动或不是由该密钥签署", "invalid signature: the statement was altered or not signed by this key")
+        _fail(
+            v,
+            "签名无效：声明被改动或不是由该密钥签署",
+            "invalid signature: the statement was altered or not signed by this key",
+        )
     try:
-        expected = _statement(report, str(cert["statement"].get("date")), bool(cert["statement"].get("ephemeral_key")))
+        expected = _statement(
+            report, str(cert["statement"].get("date")), bool(cert["statement"].get("ephemeral_key"))
+        )
     except (KeyError, TypeError, AttributeError) as e:
         return _fail(v, f"报告结构无效：{e}", f"malformed report: {e}")
     for key in sorted(set(expected) | set(cert["statement"])):

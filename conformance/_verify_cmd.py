@@ -45,23 +45,33 @@ def run(args: argparse.Namespace) -> int:
         print(f"✘ 报告无效 INVALID REPORT: {args.report}")
         for zh, en in v.problems:
             print(f"    - {zh} / {en}")
-        print("  该报告不可信：可能被改动、损坏或不是由该密钥签署。/ Do not trust this report: it was altered, "
-              "damaged, or not signed by that key.")
+        print(
+            "  该报告不可信：可能被改动、损坏或不是由该密钥签署。/ Do not trust this report: it was altered, "
+            "damaged, or not signed by that key."
+        )
         return EXIT_INVALID
     st, product = v.statement, v.report.get("product", {})
     print(f"✔ 签名有效、内容完整 VALID SIGNATURE, report intact: {args.report}")
-    print(f"  产品 Product:  {product.get('vendor')} {product.get('model')} {product.get('version')} "
-          f"(序列号 serial {product.get('serial')}, 安标 MA {product.get('ma_certificate') or '—'})")
-    print(f"  配置 Profile:  {st['profile']}   规范 spec {st['spec_version']}   套件 suite {st['suite_version']}")
+    print(
+        f"  产品 Product:  {product.get('vendor')} {product.get('model')} {product.get('version')} "
+        f"(序列号 serial {product.get('serial')}, 安标 MA {product.get('ma_certificate') or '—'})"
+    )
+    print(
+        f"  配置 Profile:  {st['profile']}   规范 spec {st['spec_version']}   套件 suite {st['suite_version']}"
+    )
     print(f"  日期 Date:     {st['date']}")
     if v.trusted_key:
         print(f"  签署者 Signer: {v.key_id}（与给定公钥一致 matches the given public key）")
     elif st.get("ephemeral_key"):
-        print(f"  签署者 Signer: {v.key_id}（临时密钥：只证明完整性，不证明签署者 / ephemeral key: integrity only, "
-              "not identity）")
+        print(
+            f"  签署者 Signer: {v.key_id}（临时密钥：只证明完整性，不证明签署者 / ephemeral key: integrity only, "
+            "not identity）"
+        )
     else:
-        print(f"  签署者 Signer: {v.key_id}（未给定公钥，请与厂商公布的指纹核对 / no --public-key given: compare "
-              "with the fingerprint the vendor publishes）")
+        print(
+            f"  签署者 Signer: {v.key_id}（未给定公钥，请与厂商公布的指纹核对 / no --public-key given: compare "
+            "with the fingerprint the vendor publishes）"
+        )
     verdict = st["verdict"]
     print(f"  结论 Verdict:  {VERDICT_TEXT.get(verdict, verdict)}")
     return 0 if verdict == PASS else 1

@@ -20,7 +20,7 @@ This module imports only pytest and the standard library; the rest loads when a 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -56,7 +56,9 @@ _CLAUSE_PATTERN = r"^ST-(DATA|IFACE|PROTO)-[0-9]{3}$"
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     """The ``--santong-*`` options."""
-    g = parser.getgroup("santong", "santong 三统一一致性测试 / conformance (inert unless a --santong option is given)")
+    g = parser.getgroup(
+        "santong", "santong 三统一一致性测试 / conformance (inert unless a --santong option is given)"
+    )
     g.addoption("--santong-manifest", metavar="FILE", help="产品声明 product manifest (YAML/JSON); required")
     g.addoption(
         "--santong-profile",
@@ -71,9 +73,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     g.addoption("--santong-url", metavar="URL", help="平台地址 platform URL for --santong-target url")
     g.addoption("--santong-credentials", metavar="FILE", help="平台凭据 credentials file for the url target")
-    g.addoption("--santong-waivers", metavar="FILE", help="豁免清单 waiver file: listed cases become strict xfails")
-    g.addoption("--santong-report-dir", metavar="DIR", help="报告目录: report.json (signed), report.html, junit.xml")
-    g.addoption("--santong-key", metavar="FILE", help="签名私钥 Ed25519 private key (default: an ephemeral key)")
+    g.addoption(
+        "--santong-waivers", metavar="FILE", help="豁免清单 waiver file: listed cases become strict xfails"
+    )
+    g.addoption(
+        "--santong-report-dir", metavar="DIR", help="报告目录: report.json (signed), report.html, junit.xml"
+    )
+    g.addoption(
+        "--santong-key", metavar="FILE", help="签名私钥 Ed25519 private key (default: an ephemeral key)"
+    )
 
 
 def active(config: pytest.Config) -> bool:
@@ -130,7 +138,11 @@ def _marker_problems(item: pytest.Item, is_active: bool) -> list[str]:
         known = clauses()
         for cid in cited:
             if not isinstance(cid, str) or cid not in known:
-                hint = "" if isinstance(cid, str) and re.match(_CLAUSE_PATTERN, cid) else "（格式 ST-DATA-001 / format ST-DATA-001）"
+                hint = (
+                    ""
+                    if isinstance(cid, str) and re.match(_CLAUSE_PATTERN, cid)
+                    else "（格式 ST-DATA-001 / format ST-DATA-001）"
+                )
                 out.append(
                     f"{item.nodeid}: 未知条款编号 unknown clause ID {cid!r}{hint} — "
                     "不在 protocols/data/clauses.yaml 中 / not in protocols/data/clauses.yaml"
@@ -146,23 +158,32 @@ def _marker_problems(item: pytest.Item, is_active: bool) -> list[str]:
 
         for f in features:
             if f not in FEATURES:
-                out.append(f"{item.nodeid}: 未知功能 unknown feature {f!r}; 可选 known: {', '.join(FEATURES)}")
+                out.append(
+                    f"{item.nodeid}: 未知功能 unknown feature {f!r}; 可选 known: {', '.join(FEATURES)}"
+                )
     for m in item.iter_markers("subject"):
         if len(m.args) != 1 or m.args[0] not in SUBJECTS:
-            out.append(f"{item.nodeid}: subject() 须为 'product' 或 'platform' / must be 'product' or 'platform'")
+            out.append(
+                f"{item.nodeid}: subject() 须为 'product' 或 'platform' / must be 'product' or 'platform'"
+            )
     return out
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_make_collect_report(collector: pytest.Collector) -> Iterator[Any]:
+def pytest_make_collect_report(
+    collector: pytest.Collector,
+) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
     """Fail the collection of a module whose cases cite unknown clause IDs (or, in a run, cite none)."""
     rep = yield
     if rep.passed and rep.result:
         is_active = session_of(collector.config) is not None
         problems: list[str] = []
         for node in rep.result:
-            if isinstance(node, pytest.Item) and (is_active or any(True for _ in node.iter_markers("clause"))
-                                                  or any(True for _ in node.iter_markers("feature"))):
+            if isinstance(node, pytest.Item) and (
+                is_active
+                or any(True for _ in node.iter_markers("clause"))
+                or any(True for _ in node.iter_markers("feature"))
+            ):
                 problems += _marker_problems(node, is_active)
         if problems:
             rep.outcome = "failed"

@@ -40,6 +40,7 @@ __all__ = [
     "Header",
     "MtFileError",
     "Observation",
+    "ObservationColumns",
     "ParsedFile",
     "format_time",
     "parse_bytes",
@@ -327,15 +328,81 @@ class Observation:
 
 
 @dataclass(slots=True)
+class ObservationColumns:
+    """CDSS records column by column, as the hot path reads them (no object per record).
+
+    ``stamps`` are the 数据时间 texts as written, ``times`` maps each distinct one to its UTC datetime.
+    ``to_batch`` packs columns (or a slice of them) straight into an ObservationBatch.
+
+    Example::
+
+        cols = parse_bytes(name, data).columns
+        batch = to_batch(cols, alias_of, sequence=7, start=0, stop=10_000)
+    """
+
+    point_codes: list[str]
+    sensor_types: list[str]
+    locations: list[str]
+    values: list[float]
+    units: list[str]
+    statuses: list[int]
+    stamps: list[str]
+    times: dict[str, datetime]
+
+    def __len__(self) -> int:
+        return len(self.point_codes)
+
+    def observations(self) -> list[Observation]:
+        """One :class:`Observation` per record (records sharing a time share its datetime object)."""
+        return list(
+            map(
+                Observation,
+                self.point_codes,
+                self.sensor_types,
+                self.locations,
+                self.values,
+                self.units,
+                self.statuses,
+                map(self.times.__getitem__, self.stamps),
+            )
+        )
+
+    @classmethod
+    def from_observations(cls, observations: Sequence[Observation]) -> ObservationColumns:
+        """Columns of a list of observations."""
+        times: dict[str, datetime] = {}
+        stamps = []
+        for o in observations:
+            stamp = o.time.isoformat()
+            times.setdefault(stamp, o.time)
+            stamps.append(stamp)
+        return cls(
+            [o.point_code for o in observations],
+            [o.sensor_type for o in observations],
+            [o.location for o in observations],
+            [o.value for o in observations],
+            [o.unit for o in observations],
+            [o.status for o in observations],
+            stamps,
+            times,
+        )
+
+
+@dataclass(slots=True)
 class ParsedFile:
-    """A fully parsed file; only the list named by ``SUPPORTED_TYPES[file_type].result`` is filled."""
+    """A fully parsed file; only the list named by ``SUPPORTED_TYPES[file_type].result`` is filled.
+
+    A CDSS file keeps its records as :attr:`columns`; :attr:`observations` builds the per-record view of them
+    on first use (and setting it replaces the columns).
+    """
 
     file_name: FileName
     encoding: str
     header: Header
     file_type: str
     definitions: list[data_pb2.PointDefinition] = field(default_factory=list)
-    observations: list[Observation] = field(default_factory=list)
+    _columns: ObservationColumns | None = field(default=None, repr=False, compare=False)
+    _observations: list[Observation] | None = field(default=None, repr=False, compare=False)
     alarms: list[data_pb2.Alarm] = field(default_factory=list)
     statistics: list[data_pb2.Statistics] = field(default_factory=list)
     outstations: list[data_pb2.OutstationDefinition] = field(default_factory=list)
@@ -344,6 +411,32 @@ class ParsedFile:
     areas: list[data_pb2.AreaDefinition] = field(default_factory=list)
     stations: list[data_pb2.StationDefinition] = field(default_factory=list)
     station_statuses: list[data_pb2.StationStatus] = field(default_factory=list)
+
+    @property
+    def observations(self) -> list[Observation]:
+        """The CDSS records, one :class:`Observation` each."""
+        if self._observations is None:
+            self._observations = [] if self._columns is None else self._columns.observations()
+        return self._observations
+
+    @observations.setter
+    def observations(self, value: list[Observation]) -> None:
+        self._observations = value
+        self._columns = None
+
+    @property
+    def columns(self) -> ObservationColumns:
+        """The CDSS records column by column (the fast way to a batch)."""
+        if self._columns is None:
+            self._columns = ObservationColumns.from_observations(self._observations or [])
+        return self._columns
+
+    @property
+    def record_count(self) -> int:
+        """Number of data records, whichever type the file is."""
+        if self.file_type == "CDSS" and self._observations is None:
+            return 0 if self._columns is None else len(self._columns)
+        return len(self.records)
 
     @property
     def records(self) -> list[Any]:
@@ -789,48 +882,57 @@ def _count_error(
     )
 
 
-def _columns_to_observations(
-    fields: list[str], stride: int, times: dict[str, datetime]
-) -> list[Observation] | None:
-    """Check and convert CDSS columns sliced from a flat field list; None means "use the exact path"."""
-    codes = fields[0::stride]
-    values = fields[3::stride]
-    statuses = fields[5::stride]
-    stamps = fields[6::stride]
-    if "" in codes or _NUMBER_CHARS.fullmatch("".join(values)) is None:
+def _floats(values: list[str]) -> list[float] | None:
+    """Plain decimals → floats, converting each distinct text once; None on anything else."""
+    distinct = set(values)
+    if _NUMBER_CHARS.fullmatch("".join(distinct)) is None:
         return None
     try:
-        numbers = list(map(float, values))
+        if len(distinct) * 4 > len(values):
+            numbers = list(map(float, values))
+        else:  # sensor values repeat (switches, steady readings): one float() per distinct text
+            numbers = list(map(dict(zip(distinct, map(float, distinct))).__getitem__, values))
     except ValueError:
         return None
-    if not all(map(math.isfinite, numbers)):
+    # A sum that overflows only sends a valid file down the exact path, which checks value by value.
+    return numbers if math.isfinite(sum(numbers)) else None
+
+
+def _columns(
+    fields: list[str], stride: int, times: dict[str, datetime], start: int = 0, stop: int | None = None
+) -> ObservationColumns | None:
+    """Check and convert CDSS columns sliced from a flat field list; None means "use the exact path"."""
+    codes = fields[start:stop:stride]
+    if "" in codes:
         return None
-    status_codes = list(map(_STATUS_CODES.get, statuses))
+    numbers = _floats(fields[start + 3 : stop : stride])
+    if numbers is None:
+        return None
+    status_codes = list(map(_STATUS_CODES.get, fields[start + 5 : stop : stride]))
     if None in status_codes:
         return None
+    stamps = fields[start + 6 : stop : stride]
     for stamp in set(stamps).difference(times):
         utc = _local_to_utc(stamp)
         if utc is None:
             return None
         times[stamp] = utc
-    return list(
-        map(
-            Observation,
-            codes,
-            fields[1::stride],
-            fields[2::stride],
-            numbers,
-            fields[4::stride],
-            status_codes,
-            map(times.__getitem__, stamps),
-        )
+    return ObservationColumns(
+        codes,
+        fields[start + 1 : stop : stride],
+        fields[start + 2 : stop : stride],
+        numbers,
+        fields[start + 4 : stop : stride],
+        status_codes,
+        stamps,
+        times,
     )
 
 
-def _fast_cdss(text: str, times: dict[str, datetime]) -> tuple[str, list[Observation]] | None:
+def _fast_cdss(text: str, times: dict[str, datetime]) -> tuple[str, ObservationColumns] | None:
     """The CDSS hot path for regular files (one record separator throughout, no stray line breaks).
 
-    Returns the header record and the observations, or None when anything is irregular; the exact path
+    Returns the header record and the columns, or None when anything is irregular; the exact path
     then parses the file again and reports the first problem precisely.
     """
     body = text.rstrip()
@@ -839,28 +941,24 @@ def _fast_cdss(text: str, times: dict[str, datetime]) -> tuple[str, list[Observa
             break
     else:
         return None
-    core = body[: -2 - len(separator)]
-    split_at = core.find(separator)
-    if split_at < 0:
-        return None
-    header = core[:split_at]
-    data = core[split_at + len(separator) :]
-    gaps = data.count(separator)
-    line_breaks = separator.count("\n") * gaps
+    # Every separator becomes a marker field of its own: header (3 fields), marker, then per record 7 fields and
+    # a marker, and "||" last. The marker is longer than the separator, so the length says how many were replaced.
+    marker = "~" * len(separator)
+    replaced = body.replace(separator, f";{marker};")
+    separators = (len(replaced) - len(body)) // 2
+    records = separators - 1
     if (
-        "\r" in header
-        or "\n" in header
-        or data.count("~") != gaps
-        or data.count("\n") != line_breaks
-        or data.count("\r") != separator.count("\r") * gaps
+        records < 1
+        or body.count("~") != separators
+        or body.count("\n") != separator.count("\n") * separators
+        or body.count("\r") != separator.count("\r") * separators
     ):
         return None
-    # Each record boundary becomes a lone "~" field: with 7 fields per record it sits at every 8th place.
-    fields = data.replace(separator, ";~;").split(";")
-    if len(fields) != 8 * gaps + 7 or fields[7::8].count("~") != gaps:
+    fields = replaced.split(";")
+    if len(fields) != 8 * records + 5 or fields[3::8].count(marker) != separators:
         return None
-    observations = _columns_to_observations(fields, 8, times)
-    return None if observations is None else (header, observations)
+    columns = _columns(fields, 8, times, 4, 8 * records + 3)
+    return None if columns is None else (body[: body.find(separator)], columns)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -960,21 +1058,21 @@ def parse_bytes(name: str, data: bytes) -> ParsedFile:
         fast = _fast_cdss(text, times) if spec.code == "CDSS" else None
         if fast is not None:
             header = _header(file_name, name, fast[0], times)
-            return ParsedFile(file_name, encoding, header, spec.code, observations=fast[1])
+            return ParsedFile(file_name, encoding, header, spec.code, _columns=fast[1])
         records = _split_records(name, text)
         header = _header(file_name, name, records[0], times)
         del records[0]
         _check_counts(name, spec, records)
-        results: list[Any] | None = None
         if spec.code == "CDSS" and records:
-            results = _columns_to_observations(";".join(records).split(";"), 7, times)
-        if results is None:
-            rows = list(map(str.split, records, repeat(";")))
-            if spec.code == "RYSS":
-                uploaded = header.uploaded_at
-                results = _convert(name, spec, rows, times, lambda r: _personnel(r, uploaded))
-            else:
-                results = _convert(name, spec, rows, times, _CONVERTERS[spec.code])
+            columns = _columns(";".join(records).split(";"), 7, times)
+            if columns is not None:
+                return ParsedFile(file_name, encoding, header, spec.code, _columns=columns)
+        rows = list(map(str.split, records, repeat(";")))
+        if spec.code == "RYSS":
+            uploaded = header.uploaded_at
+            results = _convert(name, spec, rows, times, lambda r: _personnel(r, uploaded))
+        else:
+            results = _convert(name, spec, rows, times, _CONVERTERS[spec.code])
         parsed = ParsedFile(file_name, encoding, header, spec.code)
         setattr(parsed, spec.result, results)
         return parsed
@@ -1005,16 +1103,22 @@ def parse_path(path: str | os.PathLike[str]) -> ParsedFile:
 
 
 def to_batch(
-    observations: Sequence[Observation],
+    observations: Sequence[Observation] | ObservationColumns,
     alias_of: Mapping[str, int],
     sequence: int,
     *,
     backfill: bool = False,
+    start: int = 0,
+    stop: int | None = None,
 ) -> data_pb2.ObservationBatch:
-    """Pack observations into an ObservationBatch: base_time = earliest time, offsets in milliseconds.
+    """Pack observations (a list, or columns) into an ObservationBatch: base_time = earliest time, offsets in ms.
 
-    Example: ``to_batch(parsed.observations, {"14042100000101MN00010A01": 1}, sequence=7)``.
+    ``start``/``stop`` pick a slice of the records (one batch of a large file). Example:
+    ``to_batch(parsed.columns, {"14042100000101MN00010A01": 1}, sequence=7)``.
     """
+    if isinstance(observations, ObservationColumns):
+        return _columns_batch(observations, alias_of, sequence, backfill, start, stop)
+    observations = observations[start:stop]
     batch = data_pb2.ObservationBatch(sequence=sequence, backfill=backfill)
     if not observations:
         return batch
@@ -1022,22 +1126,66 @@ def to_batch(
     base = min(stamps)
     offsets = {t: (t - base) // _MS for t in set(stamps)}
     if max(offsets.values()) > _SINT32_MAX:
-        raise ValueError(
-            "一批观测的时间跨度超过 24.8 天（int32 毫秒），请分成多批 / the observations span more than "
-            "24.8 days (int32 milliseconds); split them into several batches"
-        )
+        raise _span_error()
     try:
         aliases = [alias_of[o.point_code] for o in observations]
     except KeyError as e:
-        raise ValueError(
-            f"测点 {e.args[0]} 没有别名：请先发送它的测点定义（CDDY） / point {e.args[0]} has no alias: "
-            "send its definition (CDDY) first"
-        ) from None
+        raise _alias_error(e.args[0]) from None
     batch.base_time.FromDatetime(base)
     batch.alias.extend(aliases)
     batch.value.extend([o.value for o in observations])
     batch.time_offset_ms.extend(list(map(offsets.__getitem__, stamps)))
     batch.status.extend([o.status for o in observations])
+    return batch
+
+
+def _span_error() -> ValueError:
+    return ValueError(
+        "一批观测的时间跨度超过 24.8 天（int32 毫秒），请分成多批 / the observations span more than "
+        "24.8 days (int32 milliseconds); split them into several batches"
+    )
+
+
+def _alias_error(code: str) -> ValueError:
+    return ValueError(
+        f"测点 {code} 没有别名：请先发送它的测点定义（CDDY） / point {code} has no alias: "
+        "send its definition (CDDY) first"
+    )
+
+
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _columns_batch(
+    cols: ObservationColumns,
+    alias_of: Mapping[str, int],
+    sequence: int,
+    backfill: bool,
+    start: int,
+    stop: int | None,
+) -> data_pb2.ObservationBatch:
+    """The columnar batch straight from the columns: one time conversion per distinct 数据时间."""
+    batch = data_pb2.ObservationBatch(sequence=sequence, backfill=backfill)
+    whole = start == 0 and (stop is None or stop >= len(cols.point_codes))
+    stamps = cols.stamps if whole else cols.stamps[start:stop]
+    if not stamps:
+        return batch
+    times = cols.times
+    ms = {s: (times[s] - _EPOCH) // _MS for s in set(stamps)}
+    base = min(ms.values())
+    if max(ms.values()) - base > _SINT32_MAX:
+        raise _span_error()
+    codes = cols.point_codes if whole else cols.point_codes[start:stop]
+    try:
+        aliases = list(map(alias_of.__getitem__, codes))
+    except KeyError as e:
+        raise _alias_error(e.args[0]) from None
+    offsets = {s: t - base for s, t in ms.items()}
+    batch.base_time.FromMilliseconds(base)
+    batch.alias.extend(aliases)
+    batch.value.extend(cols.values if whole else cols.values[start:stop])
+    batch.time_offset_ms.extend(list(map(offsets.__getitem__, stamps)))
+    batch.status.extend(cols.statuses if whole else cols.statuses[start:stop])
     return batch
 
 

@@ -10,4 +10,12 @@ from santong.adapters.simulators._profile import (
     parse_profile,
 )
 
-__all__ = ["Point", "Profile", "ProfileError", "Scenario", "bundled_profiles", "load_profile", "parse_profile"]
+__all__ = [
+    "Point",
+    "Profile",
+    "ProfileError",
+    "Scenario",
+    "bundled_profiles",
+    "load_profile",
+    "parse_profile",
+]

@@ -97,10 +97,8 @@ class _Generator:
         elif k == "toggle":
             on, off = p["on_for"], p["off_for"]
             phase = tt % (on + off)
-            if p.get("initial", 1) == 1:
-                v = 1.0 if phase < on else 0.0
-            else:
-                v = 0.0 if phase < off else 1.0
+            first_on = p.get("initial", 1) == 1
+            v = (1.0 if phase < on else 0.0) if first_on else (0.0 if phase < off else 1.0)
         else:  # steps
             if "repeat" in p:
                 tt = tt % p["repeat"]
@@ -340,7 +338,9 @@ class Simulation:
             low_ok = "alarm_low" not in th or v >= th.get("alarm_low_clear", th["alarm_low"])
             alarm = not (high_ok and low_ok)
         else:
-            alarm = ("alarm_high" in th and v >= th["alarm_high"]) or ("alarm_low" in th and v < th["alarm_low"])
+            alarm = ("alarm_high" in th and v >= th["alarm_high"]) or (
+                "alarm_low" in th and v < th["alarm_low"]
+            )
         off = s.power_off
         if off:
             high_ok = "power_off_high" not in th or v < th.get("power_restore_high", th["power_off_high"])
@@ -352,7 +352,9 @@ class Simulation:
             )
         over = not s.point.range_low <= v <= s.point.range_high
         s.alarm, s.power_off = alarm, off
-        s.status = (ALARM if alarm else 0) | (POWER_OFF if off else 0) | (OVER_RANGE if over else 0) | s.forced_bits
+        s.status = (
+            (ALARM if alarm else 0) | (POWER_OFF if off else 0) | (OVER_RANGE if over else 0) | s.forced_bits
+        )
         for kind, active in ((ANOMALY_ALARM, alarm), (ANOMALY_POWER_OFF, off), (ANOMALY_OVER_RANGE, over)):
             ep = s.episodes.get(kind)
             if active:

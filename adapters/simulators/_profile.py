@@ -419,7 +419,10 @@ class _Ctx:
 def _keys(ctx: _Ctx, m: Any, allowed: Sequence[str], required: Sequence[str] = ()) -> _Map:
     """Check that ``m`` is a mapping with only ``allowed`` keys and every ``required`` key."""
     if not isinstance(m, dict):
-        raise ctx.fail(f"应为映射（key: value），实际为 {type(m).__name__}", f"expected a mapping, got {type(m).__name__}")
+        raise ctx.fail(
+            f"应为映射（key: value），实际为 {type(m).__name__}",
+            f"expected a mapping, got {type(m).__name__}",
+        )
     for key in m:
         if key not in allowed:
             close = difflib.get_close_matches(key, allowed, n=1)
@@ -444,15 +447,17 @@ def _number(ctx: _Ctx, v: Any, *, positive: bool = False, minimum: float | None 
 
 def _int(ctx: _Ctx, v: Any, lo: int, hi: int) -> int:
     if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
-        raise ctx.fail(f"应为 {lo}..{hi} 的整数，实际为 {v!r}", f"expected an integer in {lo}..{hi}, got {v!r}")
+        raise ctx.fail(
+            f"应为 {lo}..{hi} 的整数，实际为 {v!r}", f"expected an integer in {lo}..{hi}, got {v!r}"
+        )
     return v
 
 
 def _str(ctx: _Ctx, v: Any, *, pattern: re.Pattern[str] | None = None, example: str = "") -> str:
     if isinstance(v, int) and not isinstance(v, bool):
         raise ctx.fail(
-            f"应为字符串，实际为数字 {v!r}：编码请加引号，如 \"{example or v}\"",
-            f"expected a string, got the number {v!r}: quote codes, e.g. \"{example or v}\"",
+            f'应为字符串，实际为数字 {v!r}：编码请加引号，如 "{example or v}"',
+            f'expected a string, got the number {v!r}: quote codes, e.g. "{example or v}"',
         )
     if not isinstance(v, str):
         raise ctx.fail(f"应为字符串，实际为 {v!r}", f"expected a string, got {v!r}")
@@ -494,12 +499,16 @@ def _device(ctx: _Ctx, d: Any) -> Device:
     d = _keys(ctx, d, fields, ("id", "mine_code", "outstation_code"))
     rules = code_rules()
     dev_id = _str(ctx.at(d, "id"), d["id"], pattern=_DEVICE_ID_RE, example="KJ-FZ-001")
-    mine = _str(ctx.at(d, "mine_code"), d["mine_code"], pattern=rules["mine"].pattern, example=rules["mine"].example)
+    mine = _str(
+        ctx.at(d, "mine_code"), d["mine_code"], pattern=rules["mine"].pattern, example=rules["mine"].example
+    )
     system = _str(
         ctx.at(d, "system_code"), d.get("system_code", "01"), pattern=rules["system"].pattern, example="01"
     )
     out_ctx = ctx.at(d, "outstation_code")
-    outstation = _str(out_ctx, d["outstation_code"], pattern=rules["outstation"].pattern, example=mine + "001")
+    outstation = _str(
+        out_ctx, d["outstation_code"], pattern=rules["outstation"].pattern, example=mine + "001"
+    )
     if not outstation.startswith(mine):
         raise out_ctx.fail(
             f"分站编码 {outstation} 应以煤矿编码 {mine} 开头（ST-DATA-005）",
@@ -530,7 +539,10 @@ _GEN_PARAMS: Final[dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
 
 def _generator(ctx: _Ctx, g: Any, *, switch: bool) -> GeneratorSpec:
     if not isinstance(g, dict):
-        raise ctx.fail("generator 应为映射，如 {kind: constant, value: 0.3}", "generator must be a mapping, e.g. {kind: constant, value: 0.3}")
+        raise ctx.fail(
+            "generator 应为映射，如 {kind: constant, value: 0.3}",
+            "generator must be a mapping, e.g. {kind: constant, value: 0.3}",
+        )
     kind = _choice(ctx.at(g, "kind"), g.get("kind"), GENERATOR_KINDS)
     required, optional = _GEN_PARAMS[kind]
     g = _keys(ctx, g, ("kind", "noise", *required, *optional), ("kind", *required))
@@ -542,7 +554,9 @@ def _generator(ctx: _Ctx, g: Any, *, switch: bool) -> GeneratorSpec:
         if key == "steps":
             steps = g[key]
             if not isinstance(steps, list) or not steps:
-                raise c.fail("steps 应为非空列表 [[t, value], …]", "steps must be a non-empty list [[t, value], …]")
+                raise c.fail(
+                    "steps 应为非空列表 [[t, value], …]", "steps must be a non-empty list [[t, value], …]"
+                )
             out: list[tuple[float, float]] = []
             for i, s in enumerate(steps):
                 ci = c.at(steps, i)
@@ -556,7 +570,9 @@ def _generator(ctx: _Ctx, g: Any, *, switch: bool) -> GeneratorSpec:
         elif key == "initial":
             params[key] = _choice(c, g[key], (0, 1))
         else:
-            params[key] = _number(c, g[key], positive=key in ("period", "duration", "on_for", "off_for", "repeat"))
+            params[key] = _number(
+                c, g[key], positive=key in ("period", "duration", "on_for", "off_for", "repeat")
+            )
             if key in ("step", "phase") or key == "revert":
                 _number(c, g[key], minimum=0)
     if kind == "random_walk":
@@ -568,7 +584,9 @@ def _generator(ctx: _Ctx, g: Any, *, switch: bool) -> GeneratorSpec:
         if not 0 <= params.get("revert", 0.0) <= 1:
             raise ctx.at(g, "revert").fail("revert 应在 0..1", "revert must be in 0..1")
     if kind == "steps" and "repeat" in params and params["repeat"] <= params["steps"][-1][0]:
-        raise ctx.at(g, "repeat").fail("repeat（周期）应大于最后一步的时间", "repeat (the period) must exceed the last step's time")
+        raise ctx.at(g, "repeat").fail(
+            "repeat（周期）应大于最后一步的时间", "repeat (the period) must exceed the last step's time"
+        )
     noise = _number(ctx.at(g, "noise"), g.get("noise", 0.0), minimum=0)
     if switch:
         if kind in ("sine", "random_walk", "ramp") or noise:
@@ -583,7 +601,9 @@ def _generator(ctx: _Ctx, g: Any, *, switch: bool) -> GeneratorSpec:
     return GeneratorSpec(kind, params, noise)
 
 
-def _thresholds(ctx: _Ctx, t: Any, st_code: str, defaults: Mapping[str, float], regulation: Mapping[str, float]) -> dict[str, float]:
+def _thresholds(
+    ctx: _Ctx, t: Any, st_code: str, defaults: Mapping[str, float], regulation: Mapping[str, float]
+) -> dict[str, float]:
     if t is None:
         return dict(defaults)
     t = _keys(ctx, t, THRESHOLD_KEYS)
@@ -603,7 +623,10 @@ def _thresholds(ctx: _Ctx, t: Any, st_code: str, defaults: Mapping[str, float], 
     )
     for lo, hi, _ in pairs:
         if lo in out and hi in out and out[lo] > out[hi]:
-            raise ctx.fail(f"门限应满足 {lo} ≤ {hi}（解报/复电在报警/断电的安全一侧）", f"thresholds need {lo} <= {hi} (clear/restore on the safe side of alarm/power-off)")
+            raise ctx.fail(
+                f"门限应满足 {lo} ≤ {hi}（解报/复电在报警/断电的安全一侧）",
+                f"thresholds need {lo} <= {hi} (clear/restore on the safe side of alarm/power-off)",
+            )
     return out
 
 
@@ -619,14 +642,19 @@ def _modbus(ctx: _Ctx, m: Any, defaults: Mapping[str, str], switch: bool) -> Mod
     address = _int(ctx.at(m, "address"), m["address"], 0, 65535 * (16 if bits else 1))
     data_type = _choice(ctx.at(m, "type"), m.get("type", "bool" if switch or bits else "uint16"), DATA_TYPES)
     if data_type in ("string", "bits"):
-        raise ctx.at(m, "type").fail(f"模拟器不支持 {data_type} 测点", f"the simulators do not support {data_type} points")
+        raise ctx.at(m, "type").fail(
+            f"模拟器不支持 {data_type} 测点", f"the simulators do not support {data_type} points"
+        )
     if bits and data_type != "bool":
         raise ctx.at(m, "type").fail(f"{table} 只能是 bool", f"a {table} point must be of type bool")
     bit = m.get("bit")
     if bit is not None:
         bit = _int(ctx.at(m, "bit"), bit, 0, 15)
         if data_type != "bool" or bits:
-            raise ctx.at(m, "bit").fail("bit 只用于保持/输入寄存器里的 bool 测点", "bit is for bool points in holding/input registers only")
+            raise ctx.at(m, "bit").fail(
+                "bit 只用于保持/输入寄存器里的 bool 测点",
+                "bit is for bool points in holding/input registers only",
+            )
     status = m.get("status_address")
     if status is not None:
         status = _int(ctx.at(m, "status_address"), status, 0, 65535)
@@ -634,8 +662,12 @@ def _modbus(ctx: _Ctx, m: Any, defaults: Mapping[str, str], switch: bool) -> Mod
         table=table,
         address=address,
         data_type=data_type,
-        byte_order=_choice(ctx.at(m, "byte_order"), m.get("byte_order", defaults["byte_order"]), ("big", "little")),
-        word_order=_choice(ctx.at(m, "word_order"), m.get("word_order", defaults["word_order"]), ("big", "little")),
+        byte_order=_choice(
+            ctx.at(m, "byte_order"), m.get("byte_order", defaults["byte_order"]), ("big", "little")
+        ),
+        word_order=_choice(
+            ctx.at(m, "word_order"), m.get("word_order", defaults["word_order"]), ("big", "little")
+        ),
         scale=_number(ctx.at(m, "scale"), m.get("scale", 1.0)),
         offset=_number(ctx.at(m, "offset"), m.get("offset", 0.0)),
         bit=bit,
@@ -653,7 +685,10 @@ def _modbus(ctx: _Ctx, m: Any, defaults: Mapping[str, str], switch: bool) -> Mod
 def _opcua(ctx: _Ctx, o: Any, switch: bool) -> OpcuaSource:
     o = _keys(ctx, o, ("node_id", "type", "status_node_id"), ("node_id",))
     node = _str(ctx.at(o, "node_id"), o["node_id"], pattern=_NODE_RE, example="s=KJ-FZ-001.CH4_T1")
-    status = _str(ctx.at(o, "status_node_id"), o.get("status_node_id", f"{node}.Status" if node.startswith("s=") else ""))
+    status = _str(
+        ctx.at(o, "status_node_id"),
+        o.get("status_node_id", f"{node}.Status" if node.startswith("s=") else ""),
+    )
     if status and _NODE_RE.fullmatch(status) is None:
         raise ctx.at(o, "status_node_id").fail("应为 s=… 或 i=…", "must be s=… or i=…")
     dtype = _choice(ctx.at(o, "type"), o.get("type", "Boolean" if switch else "Double"), OPCUA_TYPES)
@@ -667,7 +702,9 @@ def _mqtt(ctx: _Ctx, q: Any) -> MqttSource:
     if topic is not None:
         topic = _str(ctx.at(q, "topic"), topic)
         if not topic or "#" in topic or "+" in topic:
-            raise ctx.at(q, "topic").fail("主题不能为空，也不能含通配符 # +", "the topic must be non-empty without wildcards # +")
+            raise ctx.at(q, "topic").fail(
+                "主题不能为空，也不能含通配符 # +", "the topic must be non-empty without wildcards # +"
+            )
     return MqttSource(path, topic)
 
 
@@ -764,7 +801,9 @@ def _point(ctx: _Ctx, p: Any, device: Device, modbus_defaults: Mapping[str, str]
         unit=unit,
         range_low=low,
         range_high=high,
-        thresholds=_thresholds(ctx.at(p, "thresholds"), p.get("thresholds"), st_code, st.thresholds, st.regulation),
+        thresholds=_thresholds(
+            ctx.at(p, "thresholds"), p.get("thresholds"), st_code, st.thresholds, st.regulation
+        ),
         location=_str(ctx.at(p, "location"), p.get("location", device.location)),
         description=_str(ctx.at(p, "description"), p.get("description", st.name_zh)),
         related=tuple(related),
@@ -794,7 +833,10 @@ def _check_cross(ctx: _Ctx, doc: _Map, points: list[Point]) -> None:
     for i, p in enumerate(points):
         c = ctx.at(seq, i)
         if p.name in names:
-            raise c.fail(f"测点名 {p.name!r} 与 points[{names[p.name]}] 重复", f"point name {p.name!r} repeats points[{names[p.name]}]")
+            raise c.fail(
+                f"测点名 {p.name!r} 与 points[{names[p.name]}] 重复",
+                f"point name {p.name!r} repeats points[{names[p.name]}]",
+            )
         names[p.name] = i
         if p.point_code in codes:
             raise c.fail(
@@ -816,7 +858,9 @@ def _check_cross(ctx: _Ctx, doc: _Map, points: list[Point]) -> None:
                 spans.append((mb.status_address, None))
             for reg, b in spans:
                 users = registers.setdefault(reg, {})
-                clash = users.get(None) or (users.get(b) if b is not None else next(iter(users.values()), None))
+                clash = users.get(None) or (
+                    users.get(b) if b is not None else next(iter(users.values()), None)
+                )
                 if clash is not None:
                     where_zh = f"寄存器 {reg}" + ("" if b is None else f" 位 {b}")
                     where_en = f"register {reg}" + ("" if b is None else f" bit {b}")
@@ -827,13 +871,19 @@ def _check_cross(ctx: _Ctx, doc: _Map, points: list[Point]) -> None:
         if p.opcua is not None:
             for node in (p.opcua.node_id, p.opcua.status_node_id):
                 if node and node in nodes:
-                    raise c.fail(f"OPC UA 节点 {node} 已被测点 {nodes[node]} 使用", f"OPC UA node {node} is already used by point {nodes[node]}")
+                    raise c.fail(
+                        f"OPC UA 节点 {node} 已被测点 {nodes[node]} 使用",
+                        f"OPC UA node {node} is already used by point {nodes[node]}",
+                    )
                 if node:
                     nodes[node] = p.name
         if p.mqtt is not None:
             key = (p.mqtt.topic, p.mqtt.path)
             if key in paths:
-                raise c.fail(f"MQTT 路径 {p.mqtt.path} 已被测点 {paths[key]} 使用", f"MQTT path {p.mqtt.path} is already used by point {paths[key]}")
+                raise c.fail(
+                    f"MQTT 路径 {p.mqtt.path} 已被测点 {paths[key]} 使用",
+                    f"MQTT path {p.mqtt.path} is already used by point {paths[key]}",
+                )
             paths[key] = p.name
 
 
@@ -841,7 +891,9 @@ def _scenarios(ctx: _Ctx, s: Any, points: Mapping[str, Point]) -> dict[str, Scen
     if s is None:
         return {}
     if not isinstance(s, dict):
-        raise ctx.fail("scenarios 应为 名称: {timeline: […]} 的映射", "scenarios must map names to {timeline: […]}")
+        raise ctx.fail(
+            "scenarios 应为 名称: {timeline: […]} 的映射", "scenarios must map names to {timeline: […]}"
+        )
     out: dict[str, Scenario] = {}
     for name, body in s.items():
         c = ctx.at(s, name)
@@ -877,7 +929,9 @@ def _scenarios(ctx: _Ctx, s: Any, points: Mapping[str, Point]) -> dict[str, Scen
             elif "value" in e:
                 v = _number(ec.at(e, "value"), e["value"])
                 if switch and v not in (0, 1):
-                    raise ec.at(e, "value").fail("开关量测点的取值只能是 0 或 1", "a switch point's values must be 0 or 1")
+                    raise ec.at(e, "value").fail(
+                        "开关量测点的取值只能是 0 或 1", "a switch point's values must be 0 or 1"
+                    )
                 gen = GeneratorSpec("constant", {"value": v})
             elif "status" in e:
                 status = _int(ec.at(e, "status"), e["status"], 0, 255)
@@ -885,11 +939,24 @@ def _scenarios(ctx: _Ctx, s: Any, points: Mapping[str, Point]) -> dict[str, Scen
                 raise ec.at(e, "restore").fail("restore 只能写 true", "restore must be true")
             entries.append(TimelineEntry(at, pname, gen, "restore" in e, status))
         entries.sort(key=lambda x: x.at)
-        out[name] = Scenario(name, _str(c.at(body, "description"), body.get("description", "")), tuple(entries))
+        out[name] = Scenario(
+            name, _str(c.at(body, "description"), body.get("description", "")), tuple(entries)
+        )
     return out
 
 
-_TOP_KEYS: Final = ("version", "device", "seed", "time_compression", "update_period", "modbus", "opcua", "mqtt", "points", "scenarios")
+_TOP_KEYS: Final = (
+    "version",
+    "device",
+    "seed",
+    "time_compression",
+    "update_period",
+    "modbus",
+    "opcua",
+    "mqtt",
+    "points",
+    "scenarios",
+)
 
 
 def parse_profile(text: str, file: str = "<profile>") -> Profile:
@@ -914,7 +981,10 @@ def parse_profile(text: str, file: str = "<profile>") -> Profile:
     ctx = _Ctx(file, "", 1)
     doc = _keys(ctx, doc, _TOP_KEYS, ("version", "device", "points"))
     if doc["version"] != 1:
-        raise ctx.at(doc, "version").fail(f"不支持的档案版本 {doc['version']!r}，应为 1", f"unsupported profile version {doc['version']!r}; use 1")
+        raise ctx.at(doc, "version").fail(
+            f"不支持的档案版本 {doc['version']!r}，应为 1",
+            f"unsupported profile version {doc['version']!r}; use 1",
+        )
     device = _device(ctx.at(doc, "device"), doc["device"])
     mb = _keys(ctx.at(doc, "modbus"), doc.get("modbus") or _Map(), ("unit_id", "byte_order", "word_order"))
     mb_ctx = ctx.at(doc, "modbus")
@@ -934,15 +1004,22 @@ def parse_profile(text: str, file: str = "<profile>") -> Profile:
     by_name = {p.name: p for p in points}
     topic = _str(mq_ctx.at(mq, "topic"), mq.get("topic", "santong-sim/{device}/data"))
     if not topic or "#" in topic or "+" in topic:
-        raise mq_ctx.at(mq, "topic").fail("主题不能为空，也不能含通配符 # +", "the topic must be non-empty without wildcards # +")
+        raise mq_ctx.at(mq, "topic").fail(
+            "主题不能为空，也不能含通配符 # +", "the topic must be non-empty without wildcards # +"
+        )
     return Profile(
         source=file,
         device=device,
         seed=_int(ctx.at(doc, "seed"), doc.get("seed", 1), 0, 2**63 - 1),
-        time_compression=_number(ctx.at(doc, "time_compression"), doc.get("time_compression", 1.0), positive=True),
+        time_compression=_number(
+            ctx.at(doc, "time_compression"), doc.get("time_compression", 1.0), positive=True
+        ),
         update_period=_number(ctx.at(doc, "update_period"), doc.get("update_period", 0.1), positive=True),
         modbus_unit_id=_int(mb_ctx.at(mb, "unit_id"), mb.get("unit_id", 1), 0, 247),
-        opcua_namespace=_str(ctx.at(doc, "opcua").at(ua, "namespace"), ua.get("namespace", f"urn:santong:simulator:{device.id}")),
+        opcua_namespace=_str(
+            ctx.at(doc, "opcua").at(ua, "namespace"),
+            ua.get("namespace", f"urn:santong:simulator:{device.id}"),
+        ),
         opcua_path=_str(ctx.at(doc, "opcua").at(ua, "path"), ua.get("path", "/santong/simulator")),
         mqtt_topic=topic,
         mqtt_qos=_choice(mq_ctx.at(mq, "qos"), mq.get("qos", 1), (0, 1, 2)),
@@ -961,7 +1038,12 @@ def bundled_profiles() -> list[str]:
 def load_profile(source: str | Path) -> Profile:
     """Load a profile from a path, or a bundled one by name (e.g. ``"kj-substation"``)."""
     path = Path(source)
-    if not path.exists() and isinstance(source, str) and "/" not in source and not source.endswith((".yaml", ".yml")):
+    if (
+        not path.exists()
+        and isinstance(source, str)
+        and "/" not in source
+        and not source.endswith((".yaml", ".yml"))
+    ):
         names = bundled_profiles()
         if source not in names:
             raise ProfileError(
@@ -976,7 +1058,9 @@ def load_profile(source: str | Path) -> Profile:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as e:
-        raise ProfileError(str(path), None, "", f"无法读取：{e.strerror}", f"cannot read: {e.strerror}") from None
+        raise ProfileError(
+            str(path), None, "", f"无法读取：{e.strerror}", f"cannot read: {e.strerror}"
+        ) from None
     except UnicodeDecodeError:
         raise ProfileError(str(path), None, "", "档案须为 UTF-8 编码", "the profile must be UTF-8") from None
     return parse_profile(text, str(path))

@@ -193,7 +193,9 @@ class BaseSimulator:
 
     # ------------------------------------------------------------------------------------- faults
 
-    def _add_fault(self, kind: str, params: dict[str, Any], duration: float | None, count: int | None) -> Fault:
+    def _add_fault(
+        self, kind: str, params: dict[str, Any], duration: float | None, count: int | None
+    ) -> Fault:
         f = Fault(
             self._next_fault,
             kind,

@@ -93,7 +93,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, required=True, help="输出目录 / output folder")
     p.add_argument("--mine", help="煤矿编码 / mine code (default: the profile's), e.g. 140421000001")
     p.add_argument("--mine-name", help="矿井名称 / mine name")
-    p.add_argument("--points", type=int, help="测点数（按分站复制档案测点）/ number of points (profile repeated per outstation)")
+    p.add_argument(
+        "--points",
+        type=int,
+        help="测点数（按分站复制档案测点）/ number of points (profile repeated per outstation)",
+    )
     p.add_argument("--every", type=parse_duration, default=5.0, help="CDSS 周期 / CDSS period (default 5s)")
     p.add_argument("--count", type=int, help="写多少个周期后退出 / stop after this many periods")
     p.add_argument(
@@ -105,8 +109,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "bad-time, bad-number, bad-status, unknown-type, mine-mismatch, bad-name, gbk, or all (repeatable)",
     )
     p.add_argument("--encoding", choices=("utf-8", "gbk"), default="utf-8", help="文件编码 / file encoding")
-    p.add_argument("--slow", type=float, default=0.0, help="每个文件写入耗时（秒），最后才写 || / seconds to write each file, || last")
-    p.add_argument("--atomic", action="store_true", help="先写 .part 再改名 / write a .part file, then rename")
+    p.add_argument(
+        "--slow",
+        type=float,
+        default=0.0,
+        help="每个文件写入耗时（秒），最后才写 || / seconds to write each file, || last",
+    )
+    p.add_argument(
+        "--atomic", action="store_true", help="先写 .part 再改名 / write a .part file, then rename"
+    )
     p.add_argument("--stats-every", type=parse_duration, help="TJSJ 统计周期 / TJSJ statistics period")
 
 
@@ -117,7 +128,12 @@ def _print_line(info: dict[str, Any]) -> None:
 
 async def _serve(args: argparse.Namespace) -> int:
     profile = load_profile(args.profile)
-    kw: dict[str, Any] = {"host": args.host, "speed": args.speed, "seed": args.seed, "scenario": args.scenario}
+    kw: dict[str, Any] = {
+        "host": args.host,
+        "speed": args.speed,
+        "seed": args.seed,
+        "scenario": args.scenario,
+    }
     broker = None
     sim: Any
     if args.simulator == "modbus":
@@ -199,7 +215,9 @@ def _run_mtfile(args: argparse.Namespace) -> int:
     for path in sim.written:
         file_type = path.name.split("_")[1] if path.name.count("_") >= 2 else "?"
         summary[file_type] = summary.get(file_type, 0) + 1
-    _print_line({"simulator": "mtfile", "files": len(sim.written), "by_type": summary, "periods": sim.periods})
+    _print_line(
+        {"simulator": "mtfile", "files": len(sim.written), "by_type": summary, "periods": sim.periods}
+    )
     return 0
 
 

@@ -185,7 +185,12 @@ class ModbusSimulator(BaseSimulator):
         return self._add_fault(kind, params, duration, count)
 
     def inject_exception(
-        self, code: int = 4, *, address: list[int] | None = None, duration: float | None = None, count: int | None = None
+        self,
+        code: int = 4,
+        *,
+        address: list[int] | None = None,
+        duration: float | None = None,
+        count: int | None = None,
     ) -> Fault:
         """Answer requests (touching ``address`` = [first, last] if given) with exception ``code``."""
         params: dict[str, Any] = {"code": code}
@@ -198,7 +203,12 @@ class ModbusSimulator(BaseSimulator):
         return self.inject_fault("timeout", duration=duration, count=count)
 
     def inject_short(
-        self, *, keep: int | None = None, fix_length: bool = False, duration: float | None = None, count: int | None = 1
+        self,
+        *,
+        keep: int | None = None,
+        fix_length: bool = False,
+        duration: float | None = None,
+        count: int | None = 1,
     ) -> Fault:
         """Send truncated response frames."""
         params: dict[str, Any] = {"fix_length": fix_length}

@@ -77,7 +77,9 @@ class MosquittoBroker:
             )
         self.binary = found
         self._own_dir = workdir is None
-        self.dir = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="santong-mosquitto-"))
+        self.dir = (
+            Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="santong-mosquitto-"))
+        )
         self.port: int | None = None
         self.proc: subprocess.Popen[bytes] | None = None
         self.restarts = 0
@@ -206,7 +208,9 @@ def _put(doc: dict[str, Any], path: str, value: Any) -> None:
 def garbage_payload(variant: str, device: str = "KJ-FZ-001", point: str = "CH4_T1") -> bytes:
     """One bad payload of the given variant (see the module docstring)."""
     ts = int(time.time() * 1000)
-    good = json.dumps({"dev": device, "ts": ts, "seq": 0, "data": {point: {"v": 0.3, "q": 0, "s": 0}}}).encode()
+    good = json.dumps(
+        {"dev": device, "ts": ts, "seq": 0, "data": {point: {"v": 0.3, "q": 0, "s": 0}}}
+    ).encode()
     if variant == "not_json":
         return b"\x00\xffKJ>>" + b"garbage{" + str(ts).encode() + b"}}"
     if variant == "truncated":
@@ -219,13 +223,15 @@ def garbage_payload(variant: str, device: str = "KJ-FZ-001", point: str = "CH4_T
         return json.dumps([{"dev": device, "ts": ts, "values": [0.3, 1]}]).encode()
     if variant == "bad_value":
         return (
-            '{"dev": "%s", "ts": %d, "seq": 0, "data": {"%s": {"v": "abc", "q": 0}, "X": {"v": null}, '
-            '"Y": {"v": 1e999}}}' % (device, ts, point)
+            f'{{"dev": "{device}", "ts": {ts}, "seq": 0, "data": {{"{point}": {{"v": "abc", "q": 0}}, '
+            '"X": {"v": null}, "Y": {"v": 1e999}}}'
         ).encode()
     if variant == "oversize":
         filler = {f"P{i:05d}": {"v": i * 0.001, "q": 0, "s": 0} for i in range(3000)}
         return json.dumps({"dev": device, "ts": ts, "seq": 0, "data": filler}).encode()
-    raise FaultError(f"未知的垃圾报文类型 {variant!r} / unknown garbage variant {variant!r}; use one of {GARBAGE_VARIANTS}")
+    raise FaultError(
+        f"未知的垃圾报文类型 {variant!r} / unknown garbage variant {variant!r}; use one of {GARBAGE_VARIANTS}"
+    )
 
 
 # ------------------------------------------------------------------------------------------- the device
@@ -280,7 +286,7 @@ class MqttSimulator(BaseSimulator):
             client_id=self.client_id,
             protocol=mqtt.MQTTv311,
         )
-        client.reconnect_delay_set(min_delay=0.1, max_delay=1)
+        client.reconnect_delay_set(min_delay=0.1, max_delay=1)  # type: ignore[arg-type]  # floats work
         client.max_queued_messages_set(10_000)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
@@ -297,13 +303,17 @@ class MqttSimulator(BaseSimulator):
                 self._client.loop_stop()
             self._client = None
 
-    def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any = None) -> None:
+    def _on_connect(
+        self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any = None
+    ) -> None:
         if not getattr(reason, "is_failure", False):
             self.connects += 1
             self.connected.set()
             log.info("已连接 broker / connected to %s:%s", self.broker_host, self.broker_port)
 
-    def _on_disconnect(self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any = None) -> None:
+    def _on_disconnect(
+        self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any = None
+    ) -> None:
         self.connected.clear()
         log.info("与 broker 断开 / disconnected from the broker: %s", reason)
 
@@ -352,7 +362,9 @@ class MqttSimulator(BaseSimulator):
         self.seq += 1
         n = 0
         for topic, doc in self.payloads().items():
-            if self._publish(topic, json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")):
+            if self._publish(
+                topic, json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+            ):
                 n += 1
                 self.published += 1
             else:
@@ -412,7 +424,9 @@ class MqttSimulator(BaseSimulator):
             raise FaultError("down 应为 ≥0 的秒数 / down must be seconds >= 0")
         f = self._add_fault(kind, {"down": down}, None, 0)
         broker = self.broker
-        threading.Thread(target=broker.restart, args=(float(down),), name="broker-restart", daemon=True).start()
+        threading.Thread(
+            target=broker.restart, args=(float(down),), name="broker-restart", daemon=True
+        ).start()
         return f
 
     def inject_garbage(self, variant: str = "not_json", count: int = 1) -> Fault:

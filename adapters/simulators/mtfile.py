@@ -84,8 +84,9 @@ def _recode(code: str, mine: str) -> str:
     return mine + code[12:]
 
 
-def expand_profile(profile: Profile, *, points: int | None = None, mine_code: str | None = None,
-                   mine_name: str | None = None) -> tuple[Profile, dict[str, str], list[tuple[str, str, Point]]]:
+def expand_profile(
+    profile: Profile, *, points: int | None = None, mine_code: str | None = None, mine_name: str | None = None
+) -> tuple[Profile, dict[str, str], list[tuple[str, str, Point]]]:
     """Re-code ``profile`` for ``mine_code`` and repeat its points over outstations up to ``points`` points.
 
     Returns the new profile, point name → outstation code, and the outstations as (code, location, first point).
@@ -93,10 +94,15 @@ def expand_profile(profile: Profile, *, points: int | None = None, mine_code: st
     mine = mine_code or profile.device.mine_code
     rule = code_rules()["mine"]
     if rule.pattern.fullmatch(mine) is None:
-        raise ValueError(f"煤矿编码 {mine!r} 无效（ST-DATA-001），如 {rule.example} / invalid mine code {mine!r}")
+        raise ValueError(
+            f"煤矿编码 {mine!r} 无效（ST-DATA-001），如 {rule.example} / invalid mine code {mine!r}"
+        )
     d = profile.device
     device = dataclasses.replace(
-        d, mine_code=mine, mine_name=mine_name or d.mine_name, outstation_code=_recode(d.outstation_code, mine)
+        d,
+        mine_code=mine,
+        mine_name=mine_name or d.mine_name,
+        outstation_code=_recode(d.outstation_code, mine),
     )
     template = profile.points
     if points is None:
@@ -110,7 +116,7 @@ def expand_profile(profile: Profile, *, points: int | None = None, mine_code: st
     width = 3 if n_stations <= 999 else 4
     template_station = d.outstation_code[12:]
     out: list[Point] = []
-    station_of: dict[str, str] = {}
+    station_of = {}
     stations: list[tuple[str, str, Point]] = []
     for k in range(1, n_stations + 1):
         own_station = f"{k:0{width}d}"
@@ -143,8 +149,12 @@ def expand_profile(profile: Profile, *, points: int | None = None, mine_code: st
         assert first is not None
         stations.append((station, d.location if k == 1 else f"{d.location}（{own_station} 分站）", first))
     present = set(station_of)
-    out = [q if set(q.related) <= present else dataclasses.replace(q, related=tuple(r for r in q.related if r in present))
-           for q in out]  # the last outstation may be cut short
+    out = [
+        q
+        if set(q.related) <= present
+        else dataclasses.replace(q, related=tuple(r for r in q.related if r in present))
+        for q in out
+    ]  # the last outstation may be cut short
     expanded = dataclasses.replace(profile, device=device, points=tuple(out))
     return expanded, station_of, stations
 
@@ -237,10 +247,19 @@ class MtFileSimulator:
                     p.unit,
                     _fmt(p.range_high),
                     _fmt(p.range_low),
-                    *(_fmt(th.get(k)) for k in (
-                        "alarm_high", "alarm_high_clear", "alarm_low", "alarm_low_clear",
-                        "power_off_high", "power_restore_high", "power_off_low", "power_restore_low",
-                    )),
+                    *(
+                        _fmt(th.get(k))
+                        for k in (
+                            "alarm_high",
+                            "alarm_high_clear",
+                            "alarm_low",
+                            "alarm_low_clear",
+                            "power_off_high",
+                            "power_restore_high",
+                            "power_off_low",
+                            "power_restore_low",
+                        )
+                    ),
                     p.on_description,
                     p.off_description,
                     p.location,
@@ -255,7 +274,9 @@ class MtFileSimulator:
 
     def outstation_records(self) -> list[list[str]]:
         """FZDY: one record per outstation."""
-        return [[code, loc, _fmt(first.x), _fmt(first.y), _fmt(first.z)] for code, loc, first in self.stations]
+        return [
+            [code, loc, _fmt(first.x), _fmt(first.y), _fmt(first.z)] for code, loc, first in self.stations
+        ]
 
     def realtime_records(self) -> list[list[str]]:
         """CDSS: every point's current value and status."""
@@ -330,10 +351,18 @@ class MtFileSimulator:
             d = p.decimals
             rows.append(
                 [
-                    p.point_code, p.sensor_type, p.location, p.unit, format_time(st.start), t,
-                    f"{st.max_value:.{d}f}", format_time(st.max_time or now),
-                    f"{st.min_value:.{d}f}", format_time(st.min_time or now),
-                    f"{st.total / max(st.count, 1):.{d}f}", t,
+                    p.point_code,
+                    p.sensor_type,
+                    p.location,
+                    p.unit,
+                    format_time(st.start),
+                    t,
+                    f"{st.max_value:.{d}f}",
+                    format_time(st.max_time or now),
+                    f"{st.min_value:.{d}f}",
+                    format_time(st.min_time or now),
+                    f"{st.total / max(st.count, 1):.{d}f}",
+                    t,
                 ]
             )
         self._stats.clear()
@@ -376,7 +405,9 @@ class MtFileSimulator:
         self.written.append(path)
         return path
 
-    def _encode(self, file_type: str, records: list[list[str]], at: datetime, encoding: str) -> tuple[str, bytes]:
+    def _encode(
+        self, file_type: str, records: list[list[str]], at: datetime, encoding: str
+    ) -> tuple[str, bytes]:
         name, data = write_file(self.mine_code, self.mine_name, file_type, records, at, "utf-8")
         if encoding == "gbk":
             # GB18030 is byte-identical to GBK for every GBK character and also covers the few canonical units
@@ -405,13 +436,19 @@ class MtFileSimulator:
         if events:
             paths.append(self.write("YCBJ", self.alarm_records(events)))
         if self.stats_every is not None and time.monotonic() - self._stats_started >= self.stats_every:
-            self._stats_started = time.monotonic()
-            paths.append(self.write("TJSJ", self.statistics_records()))
+            first = min((st.start for st in self._stats.values()), default=self._now())
+            if self._now().replace(microsecond=0) > first.replace(microsecond=0):  # start < end (ST-DATA-027)
+                self._stats_started = time.monotonic()
+                paths.append(self.write("TJSJ", self.statistics_records()))
         self.periods += 1
         return paths
 
-    def run(self, count: int | None = None, should_stop: Callable[[], bool] = lambda: False,
-            on_files: Callable[[list[Path]], None] | None = None) -> None:
+    def run(
+        self,
+        count: int | None = None,
+        should_stop: Callable[[], bool] = lambda: False,
+        on_files: Callable[[list[Path]], None] | None = None,
+    ) -> None:
         """Write ``count`` periods (None: until ``should_stop()``), one every ``every`` real seconds."""
         next_at = time.monotonic()
         done = 0
@@ -434,7 +471,9 @@ class MtFileSimulator:
     def write_malformed(self, kind: str) -> Path:
         """Write one malformed (or, for ``gbk``, legacy-encoded) file of the given kind."""
         if kind not in MALFORMED_CLAUSES:
-            raise ValueError(f"未知的畸形文件类型 {kind!r} / unknown malformed kind {kind!r}; use one of {', '.join(MALFORMED_KINDS)}")
+            raise ValueError(
+                f"未知的畸形文件类型 {kind!r} / unknown malformed kind {kind!r}; use one of {', '.join(MALFORMED_KINDS)}"
+            )
         self.engine.update()
         records = self.realtime_records()
         at = self._stamp("CDSS")
@@ -468,7 +507,7 @@ class MtFileSimulator:
             lines[1] = ";".join(fields) + "~"
         elif kind == "mine-mismatch":
             other = self.mine_code[:-1] + ("2" if self.mine_code[-1] != "2" else "3")
-            lines[0] = other + lines[0][len(self.mine_code):]
+            lines[0] = other + lines[0][len(self.mine_code) :]
         elif kind == "unknown-type":
             name = name.replace("_CDSS_", "_XXSS_")
         elif kind == "bad-name":

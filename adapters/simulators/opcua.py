@@ -4,7 +4,8 @@ Address space: the profile's namespace (``opcua.namespace``, e.g. ``urn:santong:
 a folder ``Objects/<device id>`` with one variable per point (the point's ``opcua.node_id``, e.g.
 ``s=KJ-FZ-001.CH4_T1``, of the point's type) and its status variable (``….Status``, UInt16, the 测点状态 bits).
 Each variable has the properties PointCode, SensorType and Unit. Clients address nodes with the namespace
-index reported at start-up (``ns=2;s=…``) or by URI (``nsu=urn:…;s=…``). Security: None (test use only).
+index reported at start-up (``ns=2;s=…``), or look it up from the URI (asyncua: ``get_namespace_index``).
+Security: None (test use only).
 
 Values are written with a source timestamp (wall clock) when they or their status change, so subscriptions
 see every change. A point whose status has bit 128 (sensor fault) reads with ``BadSensorFailure``.
@@ -20,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from asyncua import Server, ua
 from santong.adapters.simulators._engine import SENSOR_FAULT
@@ -48,6 +49,11 @@ _LIMITS: dict[str, tuple[int, int]] = {
 }
 
 
+def _nid(identifier: str, idx: int) -> ua.NodeId:
+    """A string node id in namespace ``idx``."""
+    return ua.NodeId(ua.String(identifier), ua.Int16(idx))
+
+
 def _status_code(name: str) -> ua.StatusCode:
     value = getattr(ua.StatusCodes, name, None)
     if not isinstance(value, int) or name.startswith("_"):
@@ -55,7 +61,7 @@ def _status_code(name: str) -> ua.StatusCode:
             f"未知的 OPC UA 状态码 {name!r}（如 BadSensorFailure、BadCommunicationError） / unknown OPC UA status "
             f"code {name!r} (e.g. BadSensorFailure, BadCommunicationError)"
         )
-    return ua.StatusCode(value)
+    return ua.StatusCode(ua.UInt32(value))
 
 
 def _typed(point: Point, value: float) -> Any:
@@ -104,7 +110,7 @@ class OpcuaSimulator(BaseSimulator):
         server.set_endpoint(f"opc.tcp://{self.host}:{self.requested_port}{self.profile.opcua_path}")
         idx = await server.register_namespace(self.profile.opcua_namespace)
         self.namespace_index = idx
-        folder = await server.nodes.objects.add_folder(ua.NodeId(d.id, idx), ua.QualifiedName(d.id, idx))
+        folder = await server.nodes.objects.add_folder(_nid(d.id, idx), ua.QualifiedName(d.id, idx))
         for name, value in (
             ("Vendor", d.vendor),
             ("Model", d.model),
@@ -113,7 +119,7 @@ class OpcuaSimulator(BaseSimulator):
             ("MineCode", d.mine_code),
             ("OutstationCode", d.outstation_code),
         ):
-            await folder.add_property(ua.NodeId(f"{d.id}.{name}", idx), ua.QualifiedName(name, idx), value)
+            await folder.add_property(_nid(f"{d.id}.{name}", idx), ua.QualifiedName(name, idx), value)
         for p in self.points:
             assert p.opcua is not None
             nid = ua.NodeId.from_string(f"ns={idx};{p.opcua.node_id}")
@@ -124,7 +130,7 @@ class OpcuaSimulator(BaseSimulator):
             self.node_ids[p.name] = nid
             for prop, value in (("PointCode", p.point_code), ("SensorType", p.sensor_type), ("Unit", p.unit)):
                 await var.add_property(
-                    ua.NodeId(f"{nid.Identifier}.{prop}", idx), ua.QualifiedName(prop, idx), value
+                    _nid(f"{p.opcua.node_id[2:]}.{prop}", idx), ua.QualifiedName(prop, idx), value
                 )
             if p.opcua.status_node_id:
                 sid = ua.NodeId.from_string(f"ns={idx};{p.opcua.status_node_id}")
@@ -165,7 +171,7 @@ class OpcuaSimulator(BaseSimulator):
         server = self.server
         if server is None:
             return
-        now = datetime.now(UTC)
+        now = cast(ua.DateTime, datetime.now(UTC))
         for p in self.points:
             assert p.opcua is not None
             state = self.engine.points[p.name]
@@ -179,7 +185,7 @@ class OpcuaSimulator(BaseSimulator):
             self._last[p.name] = key
             dv = ua.DataValue(
                 ua.Variant(value, _VARIANT[p.opcua.data_type]),
-                ua.StatusCode(code),
+                ua.StatusCode(ua.UInt32(code)),
                 SourceTimestamp=now,
                 ServerTimestamp=now,
             )
@@ -234,7 +240,11 @@ class OpcuaSimulator(BaseSimulator):
             self._last.clear()
 
     def inject_bad_status(
-        self, status: str = "BadSensorFailure", *, points: list[str] | None = None, duration: float | None = None
+        self,
+        status: str = "BadSensorFailure",
+        *,
+        points: list[str] | None = None,
+        duration: float | None = None,
     ) -> Fault:
         """Give ``points`` (default all) the bad ``status`` for ``duration`` seconds (default until cleared)."""
         params: dict[str, Any] = {"status": status}

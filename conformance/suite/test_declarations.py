@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from santong.conformance import Declared, Evidence, Manifest
 
 # Clauses the core checks on a RegisterRequest built from identity:.
@@ -34,7 +33,16 @@ POINT_CLAUSES = (
 # Clauses of the JSON form: they apply to inline points only.
 JSON_STAGE = ("ST-DATA-030", "ST-DATA-034", "ST-DATA-035")
 # The grammar of an MT/T 1201 CDDY file given as points_file:.
-FILE_CLAUSES = ("ST-DATA-040", "ST-DATA-041", "ST-DATA-042", "ST-DATA-043", "ST-DATA-044", "ST-DATA-045", "ST-DATA-046", "ST-DATA-047")
+FILE_CLAUSES = (
+    "ST-DATA-040",
+    "ST-DATA-041",
+    "ST-DATA-042",
+    "ST-DATA-043",
+    "ST-DATA-044",
+    "ST-DATA-045",
+    "ST-DATA-046",
+    "ST-DATA-047",
+)
 
 
 def _per_clause(ids: tuple[str, ...]) -> list[object]:

@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator
 import pytest
 from pymodbus.client import AsyncModbusTcpClient, ModbusTcpClient
 from pymodbus.exceptions import ModbusException
-
 from santong.adapters._mapping import decode
 from santong.adapters.simulators import load_profile
 from santong.adapters.simulators._engine import ALARM, POWER_OFF
@@ -74,7 +73,9 @@ async def test_registers_follow_the_profile(sim: ModbusSimulator) -> None:
         assert got["FEED_01"] == 1 and got["SMOKE_01"] == 0 and got["FAN_01"] == 1
         # the same switch bits as coils (16 * register + bit) and from the input-register table
         coils = await c.read_coils(3200, count=6, device_id=UNIT)
-        assert coils.bits[:6] == [bool(got[n]) for n in ("SMOKE_01", "SHEARER_01", "FEED_01", "FAN_01", "DOOR_01", "DUCT_01")]
+        assert coils.bits[:6] == [
+            bool(got[n]) for n in ("SMOKE_01", "SHEARER_01", "FEED_01", "FAN_01", "DOOR_01", "DUCT_01")
+        ]
         inputs = await c.read_input_registers(0, count=16, device_id=UNIT)
         assert inputs.registers == regs[0:16]
         # past the end of the map: exception 2, like a real device

@@ -6,7 +6,6 @@ import textwrap
 
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
-
 from santong.adapters.simulators import ProfileError, bundled_profiles, load_profile, parse_profile
 from santong.adapters.simulators._engine import ALARM, OVER_RANGE, POWER_OFF, SENSOR_FAULT, Simulation
 from santong.protocols import code_rules, must_violations, sensor_types, to_json, validate_json
@@ -143,7 +142,12 @@ def test_base_profile_is_valid() -> None:
         ("{kind: constant, value: 1}", "{kind: constant, value: 2}", 17, ["0 or 1"]),
         ('outstation_code: "140421000001001"', 'outstation_code: "140421000002001"', 5, ["ST-DATA-005"]),
         ('mine_code: "140421000001"', "mine_code: 140421000001", 4, ["quote"]),
-        ("{kind: constant, value: 0.3}", "{kind: random_walk, min: 1, max: 0.5, step: 0.1}", 12, ["min < max"]),
+        (
+            "{kind: constant, value: 0.3}",
+            "{kind: random_walk, min: 1, max: 0.5, step: 0.1}",
+            12,
+            ["min < max"],
+        ),
     ],
 )
 def test_errors_name_the_file_line_path_and_fix(old: str, new: str, line: int, words: list[str]) -> None:
@@ -216,7 +220,9 @@ def test_time_compression() -> None:
 
 
 def test_generators() -> None:
-    doc = BASE.replace("{kind: constant, value: 1}", "{kind: toggle, on_for: 3, off_for: 2, initial: 1}").replace(
+    doc = BASE.replace(
+        "{kind: constant, value: 1}", "{kind: toggle, on_for: 3, off_for: 2, initial: 1}"
+    ).replace(
         "{kind: constant, value: 0.3}", "{kind: steps, steps: [[0, 0.1], [2, 0.5], [4, 0.2]], repeat: 6}"
     )
     t = [0.0]
@@ -236,7 +242,9 @@ def test_generators() -> None:
         sim2.update()
         assert lo <= sim2.value("CH4_T1") <= hi
         assert 20.5 <= sim2.value("O2_01") <= 20.9  # sine 20.7 ± 0.1, noise 0.02
-    sim2.set_generator("CH4_T1", type(sim2.profile.point("CH4_T1").generator)("ramp", {"end": 2.0, "duration": 10}))
+    sim2.set_generator(
+        "CH4_T1", type(sim2.profile.point("CH4_T1").generator)("ramp", {"end": 2.0, "duration": 10})
+    )
     t2[0] += 5
     sim2.update()
     assert 1.0 < sim2.value("CH4_T1") < 1.3
@@ -244,7 +252,7 @@ def test_generators() -> None:
 
 def test_same_seed_same_values_and_overrides() -> None:
     a, b = _clock(), _clock()
-    for (t, sim) in (a, b):
+    for t, sim in (a, b):
         for _ in range(50):
             t[0] += 1
             sim.update()

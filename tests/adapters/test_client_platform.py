@@ -1,0 +1,291 @@
+"""The platform client against the real mock platform (gRPC and HTTP/JSON on 127.0.0.1, port 0).
+
+Delivery, dead letters, retries and back-off, re-registration, fatal credentials, rate limits with retry advice,
+withheld acknowledgements, commands, time sync, and an outage — checked through the platform's inspection API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from santong.adapters import ClientConfig, parse_config
+from santong.adapters.client import ClientFailed, PlatformClient, UploadQueue
+from santong.mock_platform._config import PlatformConfig
+from santong.mock_platform.embedded import MockPlatform
+from santong.protocols import default_limits
+from santong.protocols.v1 import common_pb2, data_pb2
+
+DEVICE = "KJ70N-0001"
+CH4 = "14042100000101MNA0010A01"
+SW = "14042100000101KGS0010K01"
+OUT = "140421000001F01"
+
+YAML = """
+platform: {{transport: {transport}, {key}: "{target}", token: {token}, timeout_ms: 3000, retry: {{base_ms: 100, cap_ms: {cap}}}}}
+device: {{device_id: {device}, vendor: 示例电子, model: KJ70N, firmware_version: "1.0", serial_number: SN1,
+         ma_certificate: MAH230123, product_class: SAFETY_MONITORING}}
+mine: {{mine_code: "140421000001", name: 示例煤矿}}
+queue: {{path: "{queue}", synchronous: NORMAL}}
+batch: {{max_points: {max_points}, linger_ms: {linger}}}
+heartbeat: {{interval_ms: {heartbeat}}}
+"""
+
+
+def config(tmp_path: Path, mp: MockPlatform, *, transport: str = "grpc", token: str = "secret", cap: int = 400, linger: int = 30, max_points: int = 100, heartbeat: int = 30_000, queue: str = "q.db") -> ClientConfig:
+    target = mp.grpc_target if transport == "grpc" else mp.http_url
+    key = "target" if transport == "grpc" else "url"
+    text = YAML.format(transport=transport, key=key, target=target, token=token, cap=cap, device=DEVICE, queue=tmp_path / queue, max_points=max_points, linger=linger, heartbeat=heartbeat)
+    return parse_config(text, str(tmp_path / "client.yaml"), require_adapter=False)
+
+
+def definitions() -> tuple[list[data_pb2.PointDefinition], list[data_pb2.OutstationDefinition]]:
+    ch4 = data_pb2.PointDefinition(
+        point_code=CH4, system_code="01", outstation_code=OUT, sensor_type="A001", value_kind=common_pb2.VALUE_KIND_ANALOG,
+        unit="%CH4", range_low=0, range_high=4, alarm_high=1.0, alarm_high_clear=1.0, power_off_high=1.5, power_restore_high=1.0,
+        location="15101 上隅角 T0",
+    )  # fmt: skip
+    sw = data_pb2.PointDefinition(
+        point_code=SW, system_code="01", sensor_type="S001", value_kind=common_pb2.VALUE_KIND_SWITCH, range_low=0, range_high=1,
+        on_description="开", off_description="停", location="采煤机",
+    )  # fmt: skip
+    return [ch4, sw], [data_pb2.OutstationDefinition(outstation_code=OUT, location="回风巷分站")]
+
+
+@pytest.fixture
+async def mp() -> AsyncIterator[MockPlatform]:
+    limits = default_limits()
+    async with MockPlatform(PlatformConfig(devices={DEVICE: "secret"}, limits=limits, withhold_hold_s=0.3)) as m:
+        yield m
+
+
+async def started(cfg: ClientConfig, **kwargs: object) -> PlatformClient:
+    c = PlatformClient(cfg, **kwargs)  # type: ignore[arg-type]
+    await c.define(*definitions())
+    await c.start()
+    return c
+
+
+async def until(pred, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if await pred():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("condition not met in time")
+
+
+async def values(mp: MockPlatform) -> list[tuple[int, float, bool]]:
+    """(sequence, value, backfill) of every stored CH4 observation, in store order."""
+    return [(o["sequence"], o["value"], o["backfill"]) for o in await mp.platform.inspection.observations(DEVICE, point_code=CH4, limit=1_000_000)]
+
+
+@pytest.mark.parametrize("transport", ["grpc", "http"])
+async def test_delivers_in_order_with_heartbeats(tmp_path: Path, mp: MockPlatform, transport: str) -> None:
+    c = await started(config(tmp_path, mp, transport=transport, heartbeat=100))
+    try:
+        for i in range(40):
+            await c.observations([(CH4, i / 10, None, 0), (SW, i % 2, None, 0)])
+            if i % 10 == 0:
+                await asyncio.sleep(0.04)
+        assert await c.wait_delivered(10)
+        await asyncio.sleep(0.25)
+        assert c.stats.heartbeats >= 1
+    finally:
+        await c.stop()
+    got = await values(mp)
+    assert [v for _, v, _ in got] == [i / 10 for i in range(40)]  # in order, exactly once
+    assert not any(bf for *_, bf in got)
+    seqs = await mp.platform.inspection.acknowledged(DEVICE)
+    assert seqs == list(range(1, len(seqs) + 1))
+    over = [o for o in await mp.platform.inspection.observations(DEVICE, point_code=CH4, limit=1000) if o["value"] > 4]
+    assert over == []
+    defs = await mp.platform.inspection.definitions(DEVICE)
+    assert {(p["point_code"], p["alias"]) for p in defs["points"]} == {(CH4, 1), (SW, 2)}
+    beats = await mp.platform.inspection.interactions(DEVICE, method="Heartbeat")
+    assert beats and all(b["verdict"] == "ACCEPTED" for b in beats)
+
+
+async def test_invalid_argument_and_preflight_rejections_go_to_dead_letters(tmp_path: Path, mp: MockPlatform, caplog: pytest.LogCaptureFixture) -> None:
+    c = await started(config(tmp_path, mp))
+    try:
+        mp.platform.faults.fail_next(1, "INVALID_ARGUMENT", methods=["ReportObservations"])
+        await c.observations([(CH4, 0.1, None, 0)])
+        await c.flush()
+        await until(lambda: _dead(c, 1))
+        # the validation core rejects a batch from 60 s in the future before it is sent (ST-DATA-031)
+        await c.observations([(CH4, 0.2, c.now_ms() + 60_000, 0)])
+        await c.flush()
+        # screened at the sink: unknown point, switch value 0.5, NaN → 0 with the sensor-fault bit
+        await c.observations([("14042100000101MNA0010A99", 1.0, None, 0), (SW, 0.5, None, 0), (CH4, float("nan"), None, 0), (CH4, 0.3, None, 0)])
+        assert await c.wait_delivered(10)
+        dead = await c.dead_letters()
+    finally:
+        await c.stop()
+    assert [d.reason.split(":")[0] for d in dead] == ["INVALID_ARGUMENT", "pre-flight"]
+    assert "ST-DATA-031" in dead[1].clause_ids
+    assert c.stats.observations_dropped == 2
+    got = await values(mp)
+    assert [v for _, v, _ in got] == [0.0, 0.3]  # only the good batch; the rejected ones are never resent
+    obs = await mp.platform.inspection.observations(DEVICE, point_code=CH4, limit=10)
+    assert obs[0]["status"] == 128
+    log = await mp.platform.inspection.interactions(DEVICE, method="ReportObservations")
+    assert [r["sequence"] for r in log if r["verdict"] != "FAULT"].count(dead[0].sequence) == 0
+    assert "ST-PROTO-016" in caplog.text and "ST-DATA-031" in caplog.text
+
+
+async def _dead(c: PlatformClient, n: int) -> bool:
+    return len(await c.dead_letters()) >= n
+
+
+async def test_retryable_errors_are_retried_with_backoff_and_flagged_backfill(tmp_path: Path, mp: MockPlatform) -> None:
+    c = await started(config(tmp_path, mp, cap=200))
+    try:
+        await c.observations([(CH4, 0.1, None, 0)])
+        assert await c.wait_delivered(5)
+        for code in ("UNAVAILABLE", "DEADLINE_EXCEEDED", "ABORTED"):
+            mp.platform.faults.fail_next(2, code, methods=["ReportObservations"])
+            t0 = time.monotonic()
+            await c.observations([(CH4, 0.2, None, 0)])
+            assert await c.wait_delivered(5)
+            assert time.monotonic() - t0 < 3
+    finally:
+        await c.stop()
+    assert c.stats.retries >= 6 and c.stats.dead_lettered == 0
+    got = await values(mp)
+    assert [(v, bf) for _, v, bf in got] == [(0.1, False), (0.2, True), (0.2, True), (0.2, True)]  # late: rule (c)
+
+
+async def test_failed_precondition_registers_again_then_resends(tmp_path: Path, mp: MockPlatform) -> None:
+    c = await started(config(tmp_path, mp))
+    try:
+        await c.observations([(CH4, 0.1, None, 0)])
+        assert await c.wait_delivered(5)
+        mp.platform.faults.fail_next(1, "FAILED_PRECONDITION", methods=["ReportObservations"])
+        await c.observations([(CH4, 0.2, None, 0)])
+        assert await c.wait_delivered(5)
+    finally:
+        await c.stop()
+    assert c.stats.registrations == 2 and c.stats.definitions_sent == 2
+    assert [v for _, v, _ in await values(mp)] == [0.1, 0.2]
+
+
+@pytest.mark.parametrize("transport", ["grpc", "http"])
+async def test_wrong_credentials_stop_the_client(tmp_path: Path, mp: MockPlatform, transport: str) -> None:
+    c = await started(config(tmp_path, mp, transport=transport, token="wrong"))
+    try:
+        await c.observations([(CH4, 0.1, None, 0)])
+        err = await asyncio.wait_for(c.wait_failed(), 5)
+    finally:
+        await c.stop()
+    assert isinstance(err, ClientFailed) and "ST-PROTO-001/002" in str(err) and "platform.token" in str(err)
+    assert await mp.platform.inspection.acknowledged(DEVICE) == []
+    with UploadQueue(tmp_path / "q.db") as q:
+        assert q.count() == 1  # kept for when the configuration is fixed
+
+
+async def test_rate_limit_retry_advice_is_honoured(tmp_path: Path) -> None:
+    limits = default_limits()
+    limits.max_uploads_per_second = 5
+    async with MockPlatform(PlatformConfig(devices={DEVICE: "secret"}, limits=limits), http_port=None) as mp:
+        c = await started(config(tmp_path, mp, linger=0, cap=100))
+        try:
+            for i in range(12):
+                await c.observations([(CH4, i / 10, None, 0)])
+                await c.flush()
+            assert await c.wait_delivered(10)
+        finally:
+            await c.stop()
+        assert [v for _, v, _ in await values(mp)] == [i / 10 for i in range(12)]
+        limited = [r for r in await mp.platform.inspection.interactions(DEVICE, method="ReportObservations") if r["code"] == "RESOURCE_EXHAUSTED"]
+        assert limited and c.stats.retries >= len(limited)
+
+
+async def test_withheld_acknowledgement_is_resent_and_acknowledged_as_duplicate(tmp_path: Path, mp: MockPlatform) -> None:
+    c = await started(config(tmp_path, mp))
+    try:
+        mp.platform.faults.withhold_acks(1)
+        await c.observations([(CH4, 0.1, None, 0)])
+        assert await c.wait_delivered(10)
+    finally:
+        await c.stop()
+    assert c.stats.duplicates == 1
+    got = await values(mp)
+    assert [(v, bf) for _, v, bf in got] == [(0.1, False)]  # stored once, as first sent (ST-PROTO-012)
+
+
+async def test_commands_time_sync_configure_resend_and_write(tmp_path: Path, mp: MockPlatform) -> None:
+    writes: list[tuple[str, float]] = []
+
+    async def write(code: str, value: float) -> None:
+        if code == CH4:
+            raise RuntimeError("actuator jammed")
+        writes.append((code, value))
+
+    c = await started(config(tmp_path, mp, heartbeat=200), write=write)
+    try:
+        await c.observations([(CH4, 0.1, None, 0)])
+        assert await c.wait_delivered(5)
+        mp.platform.faults.clock_offset(20_000)  # the platform's clock runs 20 s ahead
+        p = mp.platform
+        ids = [
+            p.send_command(DEVICE, "TIME_SYNC")["command_id"],
+            p.send_command(DEVICE, "CONFIGURE", heartbeat_interval_ms=150, report_interval_ms=10)["command_id"],
+            p.send_command(DEVICE, "RESEND_DEFINITIONS")["command_id"],
+            p.send_command(DEVICE, "WRITE_POINT", point_code=SW, value=1)["command_id"],
+            p.send_command(DEVICE, "WRITE_POINT", point_code=CH4, value=1)["command_id"],
+        ]
+
+        async def answered() -> bool:
+            return all(x.get("outcome") for x in await p.inspection.commands(DEVICE))
+
+        await until(answered)
+        assert abs(c.clock_offset_ms - 20_000) < 500  # ST-IFACE-012
+        await c.observations([(CH4, 0.2, None, 0)])
+        assert await c.wait_delivered(5)
+    finally:
+        await c.stop()
+    outcome = {x["command_id"]: x["outcome"] for x in await p.inspection.commands(DEVICE)}
+    assert [outcome[i] for i in ids] == ["COMMAND_OUTCOME_SUCCEEDED"] * 4 + ["COMMAND_OUTCOME_FAILED"]
+    assert writes == [(SW, 1.0)] and c.heartbeat_interval_ms() == 150
+    assert c.stats.definitions_sent == 2  # after Register and on RESEND_DEFINITIONS (ST-IFACE-014)
+    obs = await p.inspection.observations(DEVICE, point_code=CH4, limit=10)
+    assert obs[-1]["time_ms"] - obs[0]["time_ms"] > 15_000  # stamped on the corrected clock
+
+
+async def test_outage_store_and_forward_in_order_and_flagged(tmp_path: Path, mp: MockPlatform) -> None:
+    c = await started(config(tmp_path, mp, cap=300, linger=20))
+    times: dict[float, int] = {}
+    try:
+        n = 0
+
+        async def produce(seconds: float) -> None:
+            nonlocal n
+            end = time.monotonic() + seconds
+            while time.monotonic() < end:
+                times[n] = c.now_ms()
+                await c.observations([(CH4, float(n), times[n], 0)])
+                n += 1
+                await asyncio.sleep(0.01)
+
+        await produce(0.5)
+        out_start = c.now_ms()
+        mp.platform.faults.outage_for(1.2, mode="refuse")
+        await produce(1.2)
+        out_end = c.now_ms()
+        await produce(1.3)  # the backlog drains, then data is live again
+        assert await c.wait_delivered(10)
+    finally:
+        await c.stop()
+    got = await values(mp)
+    assert [v for _, v, _ in got] == [float(i) for i in range(n)]  # 0 lost, 0 duplicated, in order
+    seqs = [s for s, _, _ in got]
+    assert seqs == sorted(seqs)
+    flag = {int(v): bf for _, v, bf in got}
+    assert all(not flag[i] for i, t in times.items() if t < out_start - 200)
+    assert all(flag[i] for i, t in times.items() if out_start + 100 < t < out_end)  # ST-PROTO-020
+    assert not flag[n - 1]  # live again at the end

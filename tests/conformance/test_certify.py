@@ -1,0 +1,190 @@
+"""`santong certify`: progress, a clear verdict and the report paths; never a traceback, never a pass on error."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest import CDDY_NAME, CDDY_TEXT, example_manifest
+from santong.conformance import generate_key_pair, load_public_key, verify_bytes
+
+from santong.cli import main
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def _certify(*args: str) -> subprocess.CompletedProcess[str]:
+    r = subprocess.run(
+        [sys.executable, "-m", "santong", "certify", *args], capture_output=True, text=True, timeout=120
+    )
+    assert "Traceback" not in r.stdout + r.stderr, r.stdout + r.stderr
+    return r
+
+
+def test_broken_manifest_could_not_run(tmp_path: Path, manifest_file: Callable[..., Path]) -> None:
+    d = example_manifest()
+    d["transport"] = "grcp"
+    d["identity"].pop("model")
+    m = manifest_file(d)
+    r = _certify("--manifest", str(m), "--profile", "basic", "--out", str(tmp_path / "out"))
+    assert r.returncode == 2
+    assert "结论 Verdict: 无法运行 COULD NOT RUN" in r.stdout
+    assert f"{m}:" in r.stdout and "$.transport" in r.stdout and "did you mean grpc?" in r.stdout
+    assert "required key model is missing" in r.stdout
+    assert not (tmp_path / "out" / "report.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        pytest.param(["--profile", "gold"], "unknown profile 'gold'", id="unknown profile"),
+        pytest.param(
+            ["--profile", "standard", "--target", "url"], "needs a platform URL", id="url without url"
+        ),
+        pytest.param(
+            ["--profile", "standard", "--key", "/nonexistent.key"],
+            "cannot read the private key",
+            id="bad key",
+        ),
+        pytest.param(
+            ["--profile", "standard", "--waivers", "/nonexistent.yaml"],
+            "waiver file file not found",
+            id="no waivers",
+        ),
+    ],
+)
+def test_bad_arguments_could_not_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], expected: str
+) -> None:
+    m = tmp_path / "m.yaml"
+    m.write_text(
+        Path(__file__)
+        .parent.joinpath("..", "..", "conformance", "examples", "manifest.example.yaml")
+        .resolve()
+        .read_text(encoding="utf-8"),
+        encoding="utf-8",
+    )
+    code = main(["certify", "--manifest", str(m), "--out", str(tmp_path / "out"), *extra])
+    out = capsys.readouterr().out
+    assert code == 2 and "无法运行 COULD NOT RUN" in out and expected in out, out
+
+
+def test_missing_manifest_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(
+        ["certify", "--manifest", str(tmp_path / "nope.yaml"), "--profile", "basic", "--out", str(tmp_path)]
+    )
+    assert code == 2 and "manifest file not found" in capsys.readouterr().out
+
+
+def test_out_is_not_a_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], manifest_file: Callable[..., Path]
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x", encoding="utf-8")
+    code = main(
+        ["certify", "--manifest", str(manifest_file()), "--profile", "basic", "--out", str(blocker / "out")]
+    )
+    assert code == 2 and "cannot create the report folder" in capsys.readouterr().out
+
+
+def test_pass_signed_with_a_key(tmp_path: Path, manifest_file: Callable[..., Path]) -> None:
+    private, public, fp = generate_key_pair(tmp_path / "keys")
+    out = tmp_path / "out"
+    r = _certify(
+        "--manifest", str(manifest_file()), "--profile", "standard", "--out", str(out), "--key", str(private)
+    )
+    assert r.returncode == 0, r.stdout
+    assert "[ 1/23] 通过 PASS" in r.stdout and "[23/23]" in r.stdout
+    assert "结论 Verdict: 通过 PASS" in r.stdout
+    assert f"签名 Signed: {fp}" in r.stdout and "ephemeral" not in r.stdout
+    for name in ("report.json", "report.html", "junit.xml", "pytest.log"):
+        assert str(out / name) in r.stdout
+    v = verify_bytes((out / "report.json").read_bytes(), load_public_key(public))
+    assert v.valid and v.trusted_key and v.statement["verdict"] == "PASS" and not v.statement["ephemeral_key"]
+
+
+def test_fail_on_the_right_clause_with_an_ephemeral_key(
+    tmp_path: Path, manifest_file: Callable[..., Path]
+) -> None:
+    d = example_manifest()
+    d["points"][0]["unit"] = "ppm"
+    out = tmp_path / "out"
+    r = _certify("--manifest", str(manifest_file(d)), "--profile", "basic", "--out", str(out))
+    assert r.returncode == 1, r.stdout
+    assert "no --key" in r.stdout and "ephemeral key, integrity only" in r.stdout
+    assert "失败 FAIL   test_declarations.py::test_declared_points[ST-DATA-011]" in r.stdout
+    assert "unit 'ppm' is not the canonical unit '%CH4'" in r.stdout
+    assert "结论 Verdict: 不通过 FAIL" in r.stdout
+    v = verify_bytes((out / "report.json").read_bytes())
+    assert v.valid and v.statement["verdict"] == "FAIL" and v.statement["ephemeral_key"]
+    failed = [c for c in v.report["results"]["cases"] if c["verdict"] == "failed"]
+    assert [c["clauses"] for c in failed] == [["ST-DATA-011"]]
+
+
+def test_cddy_points_in_the_full_profile(
+    tmp_path: Path, manifest_file: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / CDDY_NAME).write_text(CDDY_TEXT, encoding="utf-8")
+    out = tmp_path / "out"
+    code = main(
+        [
+            "certify",
+            "--manifest",
+            str(manifest_file(points=None, points_file=CDDY_NAME)),
+            "--profile",
+            "full",
+            "--out",
+            str(out),
+        ]
+    )
+    stdout = capsys.readouterr().out
+    assert code == 0, stdout
+    assert "test_points_file_grammar[ST-DATA-041]" in stdout
+    r = verify_bytes((out / "report.json").read_bytes()).report
+    assert r["manifest"]["points_file"]["file"] == CDDY_NAME
+
+
+def test_a_broken_suite_could_not_run(tmp_path: Path, manifest_file: Callable[..., Path]) -> None:
+    suite = tmp_path / "suite"
+    suite.mkdir()
+    (suite / "test_broken.py").write_text(
+        "import pytest\n\n@pytest.mark.clause('ST-DATA-011')\ndef test_a(:\n    pass\n", encoding="utf-8"
+    )
+    r = _certify(
+        "--manifest",
+        str(manifest_file()),
+        "--profile",
+        "basic",
+        "--out",
+        str(tmp_path / "out"),
+        "--suite",
+        str(suite),
+    )
+    assert r.returncode == 2
+    assert "无法运行 COULD NOT RUN" in r.stdout and "test_broken.py" in r.stdout
+
+
+def test_an_unreachable_platform_could_not_run(tmp_path: Path, manifest_file: Callable[..., Path]) -> None:
+    suite = tmp_path / "suite"
+    suite.mkdir()
+    (suite / "test_live.py").write_text(
+        "import pytest\nfrom santong.conformance import CouldNotRun\n\n"
+        "@pytest.fixture\ndef platform():\n    raise CouldNotRun('平台无应答 / the platform at grpc://127.0.0.1:9 does not answer')\n\n"
+        "@pytest.mark.clause('ST-PROTO-005')\ndef test_heartbeat(platform):\n    pass\n",
+        encoding="utf-8",
+    )
+    r = _certify(
+        "--manifest",
+        str(manifest_file()),
+        "--profile",
+        "basic",
+        "--out",
+        str(tmp_path / "out"),
+        "--suite",
+        str(suite),
+    )
+    assert r.returncode == 2, r.stdout
+    assert "结论 Verdict: 无法运行 COULD NOT RUN" in r.stdout and "does not answer" in r.stdout
