@@ -160,6 +160,7 @@ class AlarmTracker:
         v = float(value)
         if not math.isfinite(v):
             return p.bits
+        cleared: list[_Episode] = []
         for rule in p.rules:
             ep = p.open.get(rule.tag)
             if ep is None:
@@ -169,9 +170,11 @@ class AlarmTracker:
             elif rule.cleared(v):
                 del p.open[rule.tag]
                 p.bits &= ~rule.bit
-                self._clear(ep, v, time_ms)
+                cleared.append(ep)
             else:
                 ep.add(v, time_ms)
+        for ep in reversed(cleared):  # nested episodes end inside out: power-off before over-limit
+            self._clear(ep, v, time_ms)
         return p.bits
 
     def drain(self) -> list[data_pb2.Alarm]:

@@ -953,6 +953,8 @@ def _check_definitions(b: _Builder, c: ClientConfig, adapter: AdapterConfig[Any]
                 clause_id="ST-DATA-017",
             )
         seen_code.setdefault(p.point_code, i)
+    if not adapter.points and not adapter.outstations:
+        return  # the adapter learns its points at run time (mtfile: from CDDY files): nothing to check here
     # Provisional aliases for the core's checks; the client assigns the real ones from its persistent table.
     free = (a for a in range(1, 1 << 31) if a not in seen_alias)
     request = device_access_pb2.DefinePointsRequest(outstations=list(adapter.outstations))

@@ -35,7 +35,9 @@ _PRODUCT_SUFFIX = ".adapter.yaml"
 def bundled_products() -> list[str]:
     """Names of the bundled reference-product configurations (package data ``products/NAME.adapter.yaml``)."""
     folder = resources.files("santong.adapters") / "products"
-    return sorted(p.name[: -len(_PRODUCT_SUFFIX)] for p in folder.iterdir() if p.name.endswith(_PRODUCT_SUFFIX))
+    return sorted(
+        p.name[: -len(_PRODUCT_SUFFIX)] for p in folder.iterdir() if p.name.endswith(_PRODUCT_SUFFIX)
+    )
 
 
 def product_config(name_or_path: str | os.PathLike[str]) -> Path:
@@ -143,6 +145,7 @@ def override_config(
     if problems:
         raise ConfigError(problems)
     return out
+
 
 log = logging.getLogger("santong.adapters.runner")
 

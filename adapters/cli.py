@@ -23,7 +23,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="adapter_command", required=True, metavar="ACTION")
     p = sub.add_parser("run", help="运行适配器直到 SIGTERM / run an adapter until SIGTERM")
     p.add_argument(
-        "config", help="配置文件 YAML，或内置产品名（如 kj-substation）/ configuration file (YAML) or a bundled product name"
+        "config",
+        help="配置文件 YAML，或内置产品名（如 kj-substation）/ configuration file (YAML) or a bundled product name",
     )
     p.add_argument("--platform", help="平台地址 / platform: grpc://HOST:PORT or http(s)://HOST:PORT")
     p.add_argument("--device-id", help="设备标识（替换配置中的 device.device_id）/ replaces device.device_id")

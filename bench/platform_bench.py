@@ -40,7 +40,6 @@ SERVICE = "/santong.protocols.v1.DeviceAccessService"
 async def _bare_server() -> None:
     """A grpc.aio server that parses each request and drops it."""
     import grpc
-
     from santong.protocols.v1 import device_access_pb2 as pb
 
     empty_stream = pb.StreamObservationsResponse().SerializeToString()
@@ -136,7 +135,6 @@ def _md(i: int = 0) -> tuple[tuple[str, str], ...]:
 
 async def _prepare(target: str) -> None:
     import grpc
-
     from santong.mock_platform import samples
     from santong.protocols.v1 import device_access_pb2_grpc as pbg
 
@@ -153,8 +151,12 @@ async def _stream_rate(target: str, batches: Batches, first_seq: int, seconds: f
     import grpc
 
     md = _md(0)
-    async with grpc.aio.insecure_channel(target, options=[("grpc.max_send_message_length", 16 * 1024 * 1024)]) as ch:
-        call = ch.stream_stream(f"{SERVICE}/StreamObservations", request_serializer=None, response_deserializer=None)(metadata=md)
+    async with grpc.aio.insecure_channel(
+        target, options=[("grpc.max_send_message_length", 16 * 1024 * 1024)]
+    ) as ch:
+        call = ch.stream_stream(
+            f"{SERVICE}/StreamObservations", request_serializer=None, response_deserializer=None
+        )(metadata=md)
         # warm-up
         for s in range(first_seq, first_seq + 20):
             await call.write(batches.request(s))
@@ -194,8 +196,12 @@ async def _unary_rate(target: str, batches: Batches, first_seq: int, seconds: fl
     import grpc
 
     count = 0
-    async with grpc.aio.insecure_channel(target, options=[("grpc.max_send_message_length", 16 * 1024 * 1024)]) as ch:
-        call = ch.unary_unary(f"{SERVICE}/ReportObservations", request_serializer=None, response_deserializer=None)
+    async with grpc.aio.insecure_channel(
+        target, options=[("grpc.max_send_message_length", 16 * 1024 * 1024)]
+    ) as ch:
+        call = ch.unary_unary(
+            f"{SERVICE}/ReportObservations", request_serializer=None, response_deserializer=None
+        )
         deadline = time.perf_counter() + seconds
 
         async def worker(i: int) -> None:

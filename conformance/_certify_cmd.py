@@ -11,23 +11,14 @@ import traceback
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING
 
-import pytest
-from santong.conformance._results import COULD_NOT_RUN, FAIL, PASS
+from santong.conformance._verdicts import COULD_NOT_RUN, FAIL, PASS, VERDICT_TEXT
+
+if TYPE_CHECKING:
+    from santong.conformance._progress import Progress
 
 EXIT = {PASS: 0, FAIL: 1, COULD_NOT_RUN: 2}
-VERDICT_TEXT = {PASS: "通过 PASS", FAIL: "不通过 FAIL", COULD_NOT_RUN: "无法运行 COULD NOT RUN"}
-CASE_TEXT = {
-    "passed": "通过 PASS ",
-    "failed": "失败 FAIL ",
-    "xpassed": "失败 XPASS",
-    "error": "错误 ERROR",
-    "skipped": "跳过 SKIP ",
-    "waived": "豁免 WAIVED",
-    "xfailed": "预期 XFAIL",
-    "not_run": "未运行    ",
-}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -54,60 +45,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--suite", type=Path, metavar="DIR", help=argparse.SUPPRESS
     )  # a different suite folder (tests)
-
-
-class _Progress:
-    """Prints one line per case while pytest's own output goes to the log."""
-
-    def __init__(self, out: IO[str]) -> None:
-        self.out, self.total, self.done = out, 0, 0
-        self.config: pytest.Config | None = None
-        self.report: dict[str, Any] | None = None
-        self.paths: dict[str, Path] = {}
-        self.key_id, self.ephemeral = "", False
-
-    def _say(self, text: str) -> None:
-        self.out.write(text + "\n")
-        self.out.flush()
-
-    def pytest_configure(self, config: pytest.Config) -> None:
-        self.config = config
-
-    def pytest_collection_finish(self, session: pytest.Session) -> None:
-        from santong.conformance.plugin import session_of  # noqa: PLC0415
-
-        s = session_of(session.config)
-        self.total = len(session.items)
-        n_des = len(s.deselected) if s else 0
-        self._say(f"收集 Collected: {self.total} 个用例 cases，{n_des} 个未选 deselected")
-
-    def pytest_runtest_logfinish(self, nodeid: str) -> None:
-        from santong.conformance.plugin import session_of  # noqa: PLC0415
-
-        assert self.config is not None
-        s = session_of(self.config)
-        case = s.cases.get(nodeid) if s else None
-        if case is None:
-            return
-        self.done += 1
-        width = len(str(self.total))
-        line = f"[{self.done:>{width}}/{self.total}] {CASE_TEXT.get(case.verdict, case.verdict)}  {nodeid}"
-        if case.verdict in ("failed", "error", "xpassed") and case.message:
-            line += f"\n{'':>{2 * width + 4}}↳ {case.message.strip().splitlines()[0][:200]}"
-        self._say(line)
-
-    @pytest.hookimpl(trylast=True)
-    def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        from santong.conformance.plugin import session_of  # noqa: PLC0415
-
-        s = session_of(session.config)
-        if s is not None:
-            self.report, self.paths, self.key_id, self.ephemeral = (
-                s.report,
-                s.report_paths,
-                s.key_id,
-                s.ephemeral_key,
-            )
 
 
 def _suite_dir(args: argparse.Namespace) -> Path:
@@ -139,7 +76,7 @@ def _could_not_run(out: IO[str], reasons: list[str], log: Path | None = None) ->
     return EXIT[COULD_NOT_RUN]
 
 
-def _final(out: IO[str], args: argparse.Namespace, prog: _Progress, log: Path) -> int:
+def _final(out: IO[str], args: argparse.Namespace, prog: Progress, log: Path) -> int:
     assert prog.report is not None
     r = prog.report
     res = r["results"]
@@ -184,7 +121,9 @@ def _final(out: IO[str], args: argparse.Namespace, prog: _Progress, log: Path) -
 
 
 def _certify(args: argparse.Namespace, out: IO[str]) -> int:
+    import pytest  # noqa: PLC0415  (lazy: `santong --help` stays light)
     from santong.conformance._preflight import PreflightError, RunOptions, prepare  # noqa: PLC0415
+    from santong.conformance._progress import Progress  # noqa: PLC0415
     from santong.conformance._signing import verify_bytes  # noqa: PLC0415
 
     out_dir: Path = args.out
@@ -247,7 +186,7 @@ def _certify(args: argparse.Namespace, out: IO[str]) -> int:
         if value is not None:
             pytest_args += [flag, str(value)]
     log = out_dir / "pytest.log"
-    prog = _Progress(out)
+    prog = Progress(out)
     with (
         log.open("w", encoding="utf-8") as f,
         contextlib.redirect_stdout(f),

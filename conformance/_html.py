@@ -192,6 +192,7 @@ def _coverage(doc: dict[str, Any]) -> str:
             f"<td class='num'>{r['clauses']}</td><td class='num'>{r['must']}</td>"
             f"<td class='num'>{r['must_with_cases']} <span class='muted small'>({r['percent_with_cases']:.1f}%)</span></td>"
             f"<td class='num'>{r['must_passed']}</td><td class='num'>{r['must_failed']}</td>"
+            f"<td class='num'>{r['must_error']}</td>"
             f"<td class='num'>{r['must_not_claimed']}</td>"
             f"<td><div class='bar' title='{pct:.1f}%'><i style='width:{min(pct, 100):.1f}%'></i></div>"
             f"<span class='small'>{pct:.1f}%</span></td></tr>"
@@ -201,6 +202,7 @@ def _coverage(doc: dict[str, Any]) -> str:
         "<table><tr><th>配置 <span class='en'>Profile</span></th><th class='num'>条款 <span class='en'>Clauses</span></th>"
         "<th class='num'>MUST</th><th class='num'>有用例 <span class='en'>With cases</span></th>"
         "<th class='num'>通过 <span class='en'>Passed</span></th><th class='num'>失败 <span class='en'>Failed</span></th>"
+        "<th class='num'>无法运行 <span class='en'>Could not run</span></th>"
         "<th class='num'>未声明 <span class='en'>Not claimed</span></th><th>通过率 <span class='en'>Passed %</span></th></tr>"
         + "".join(rows)
         + "</table><p class='muted small'>通过率 = 本次运行中通过的 MUST 条款 / 配置内的 MUST 条款；其他配置的数字只计入本次运行到的用例。"

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from santong.conformance._profiles import Profile
+from santong.conformance._verdicts import COULD_NOT_RUN, FAIL, PASS
 from santong.protocols import clauses
 
 __all__ = [
@@ -22,7 +23,6 @@ __all__ = [
     "verdict",
 ]
 
-PASS, FAIL, COULD_NOT_RUN = "PASS", "FAIL", "COULD_NOT_RUN"
 #: Case verdicts that count as a failure of the cited clauses.
 FAILED = ("failed", "xpassed")
 #: Clause statuses, strongest first.
@@ -128,7 +128,8 @@ def coverage(profile: Profile, statuses: dict[str, str], suite_clauses: Iterable
     must = profile.must_ids()
     with_cases = set(suite_clauses)
     passed = [c for c in must if statuses.get(c) == "passed"]
-    failed = [c for c in must if statuses.get(c) in ("failed", "error")]
+    failed = [c for c in must if statuses.get(c) == "failed"]
+    errors = [c for c in must if statuses.get(c) == "error"]
     n = len(must)
     return {
         "profile": profile.name,
@@ -140,6 +141,7 @@ def coverage(profile: Profile, statuses: dict[str, str], suite_clauses: Iterable
         "must_with_cases": sum(1 for c in must if c in with_cases),
         "must_passed": len(passed),
         "must_failed": len(failed),
+        "must_error": len(errors),
         "must_not_claimed": sum(1 for c in must if statuses.get(c) == "not_claimed"),
         "percent_with_cases": round(100.0 * sum(1 for c in must if c in with_cases) / n, 1) if n else 0.0,
         "percent_passed": round(100.0 * len(passed) / n, 1) if n else 0.0,

@@ -25,12 +25,11 @@ from santong.conformance._results import (
     verdict,
 )
 from santong.conformance._targets import TargetSettings
+from santong.conformance._verdicts import VERDICT_TEXT
 from santong.conformance._waivers import Waiver
 from santong.conformance.plugin import EVIDENCE_KEY
 
 __all__ = ["SantongSession"]
-
-VERDICT_TEXT = {PASS: "通过 PASS", "FAIL": "不通过 FAIL", COULD_NOT_RUN: "无法运行 COULD NOT RUN"}
 
 
 class SantongSession:

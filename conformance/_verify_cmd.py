@@ -6,11 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from santong.conformance._results import COULD_NOT_RUN, PASS
+from santong.conformance._verdicts import PASS, VERDICT_TEXT
 
 #: Exit codes: 0 valid report with verdict PASS, 1 valid report whose verdict is not PASS, 3 invalid report.
 EXIT_INVALID = 3
-VERDICT_TEXT = {PASS: "通过 PASS", "FAIL": "不通过 FAIL", COULD_NOT_RUN: "无法运行 COULD NOT RUN"}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -236,9 +236,16 @@ def santong_target(request: pytest.FixtureRequest) -> TargetSettings:
 
 @pytest.fixture(scope="session")
 def santong_workdir(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A scratch folder for the run (product logs, databases)."""
-    _session(request)
-    return tmp_path_factory.mktemp("santong")
+    """A scratch folder for the run (product logs, databases): REPORT_DIR/work when reports are written."""
+    s = _session(request)
+    if s.report_dir is None:
+        return tmp_path_factory.mktemp("santong")
+    import shutil  # noqa: PLC0415
+
+    work = s.report_dir / "work"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    return work
 
 
 @pytest.fixture(scope="session")

@@ -63,7 +63,9 @@ class FaultInjector:
     def outage_for(self, seconds: float, mode: str = "refuse") -> dict[str, Any]:
         """For `seconds`, refuse connections (listener closed) or reset them (every call UNAVAILABLE)."""
         if mode not in OUTAGE_MODES:
-            raise PlatformError("INVALID_ARGUMENT", f"未知的中断模式 {mode}", f"unknown outage mode {mode!r} (refuse|reset)")
+            raise PlatformError(
+                "INVALID_ARGUMENT", f"未知的中断模式 {mode}", f"unknown outage mode {mode!r} (refuse|reset)"
+            )
         seconds = _non_negative(seconds, "seconds")
         self.outage_until = time.monotonic() + seconds
         self.outage_mode = mode
@@ -72,7 +74,9 @@ class FaultInjector:
             fn(seconds, mode)
         return self.status()
 
-    def fail_next(self, n: int, code: str = "UNAVAILABLE", methods: Iterable[str] | None = None) -> dict[str, Any]:
+    def fail_next(
+        self, n: int, code: str = "UNAVAILABLE", methods: Iterable[str] | None = None
+    ) -> dict[str, Any]:
         """The next n device calls (optionally only of `methods`) fail with gRPC status `code`."""
         code = str(code).upper()
         if code not in GRPC_CODES or code == "OK":
@@ -149,22 +153,35 @@ class FaultInjector:
             try:
                 doc: Any = json.loads(Path(plan).read_text(encoding="utf-8"))
             except (OSError, ValueError) as e:
-                raise PlatformError("INVALID_ARGUMENT", f"无法读取故障计划：{e}", f"cannot read the fault plan: {e}") from e
+                raise PlatformError(
+                    "INVALID_ARGUMENT", f"无法读取故障计划：{e}", f"cannot read the fault plan: {e}"
+                ) from e
         else:
             doc = plan
         steps = doc.get("steps") if isinstance(doc, dict) else doc
         if not isinstance(steps, list):
-            raise PlatformError("INVALID_ARGUMENT", "故障计划须含 steps 列表", "a fault plan needs a list of steps")
+            raise PlatformError(
+                "INVALID_ARGUMENT", "故障计划须含 steps 列表", "a fault plan needs a list of steps"
+            )
         parsed: list[tuple[float, str, dict[str, Any]]] = []
         for i, s in enumerate(steps):
-            if not isinstance(s, dict) or s.get("op") not in FAULT_OPS or s.get("op") in ("load_plan", "status"):
+            if (
+                not isinstance(s, dict)
+                or s.get("op") not in FAULT_OPS
+                or s.get("op") in ("load_plan", "status")
+            ):
                 raise PlatformError("INVALID_ARGUMENT", f"第 {i} 步无效", f"step {i} is invalid: {s!r}")
             args = s.get("args", {})
             if not isinstance(args, dict):
-                raise PlatformError("INVALID_ARGUMENT", f"第 {i} 步的 args 须为对象", f"args of step {i} must be an object")
+                raise PlatformError(
+                    "INVALID_ARGUMENT", f"第 {i} 步的 args 须为对象", f"args of step {i} must be an object"
+                )
             parsed.append((_non_negative(s.get("at_s", 0), "at_s"), s["op"], args))
         parsed.sort(key=lambda x: x[0])
-        self._log("load_plan", json.dumps([{"at_s": a, "op": o, "args": g} for a, o, g in parsed], ensure_ascii=False))
+        self._log(
+            "load_plan",
+            json.dumps([{"at_s": a, "op": o, "args": g} for a, o, g in parsed], ensure_ascii=False),
+        )
         task = asyncio.get_running_loop().create_task(self._run_plan(parsed))
         self._plan_tasks.add(task)
         task.add_done_callback(self._plan_tasks.discard)
@@ -206,13 +223,25 @@ class FaultInjector:
         """Apply outage, fail-next and slowness to a device call; raise PlatformError when it must fail."""
         if self.outage_until and self.outage_active():
             left = self.outage_remaining()
-            self._log_fired(method, device_id, peer, "UNAVAILABLE", f"outage ({self.outage_mode}), {left:.3f} s left")
-            raise PlatformError("UNAVAILABLE", "平台中断（故障注入）", "platform outage (fault injection)", retry_after_s=round(left, 3))
+            self._log_fired(
+                method, device_id, peer, "UNAVAILABLE", f"outage ({self.outage_mode}), {left:.3f} s left"
+            )
+            raise PlatformError(
+                "UNAVAILABLE",
+                "平台中断（故障注入）",
+                "platform outage (fault injection)",
+                retry_after_s=round(left, 3),
+            )
         if self.fail_count and (self.fail_methods is None or method in self.fail_methods):
             self.fail_count -= 1
             code = self.fail_code
             self._log_fired(method, device_id, peer, code, f"fail_next, {self.fail_count} left")
-            raise PlatformError(code, f"注入的故障 {code}", f"injected fault {code}", retry_after_s=0.1 if code in ("UNAVAILABLE", "RESOURCE_EXHAUSTED") else None)
+            raise PlatformError(
+                code,
+                f"注入的故障 {code}",
+                f"injected fault {code}",
+                retry_after_s=0.1 if code in ("UNAVAILABLE", "RESOURCE_EXHAUSTED") else None,
+            )
         if self.slow_ms:
             await asyncio.sleep(self.slow_ms / 1000)
 
@@ -221,7 +250,9 @@ class FaultInjector:
         if not self.withhold_count:
             return False
         self.withhold_count -= 1
-        self._log_fired(method, device_id, peer, "WITHHELD", f"ack of sequence {sequence} withheld", sequence=sequence)
+        self._log_fired(
+            method, device_id, peer, "WITHHELD", f"ack of sequence {sequence} withheld", sequence=sequence
+        )
         return True
 
     async def ack_delay(self) -> None:
@@ -232,7 +263,9 @@ class FaultInjector:
     def _log(self, op: str, note: str) -> None:
         self._platform.log_event("", f"fault:{op}", "FAULT", "OK", note)
 
-    def _log_fired(self, method: str, device_id: str, peer: str, code: str, note: str, sequence: int | None = None) -> None:
+    def _log_fired(
+        self, method: str, device_id: str, peer: str, code: str, note: str, sequence: int | None = None
+    ) -> None:
         self._platform.log_event(device_id, method, "FAULT", code, note, peer=peer, sequence=sequence)
 
 
@@ -242,5 +275,7 @@ def _non_negative(x: Any, name: str) -> float:
     except (TypeError, ValueError) as e:
         raise PlatformError("INVALID_ARGUMENT", f"{name} 须为数", f"{name} must be a number") from e
     if not v >= 0 or v == float("inf"):
-        raise PlatformError("INVALID_ARGUMENT", f"{name} 须为非负有限数", f"{name} must be a finite number ≥ 0")
+        raise PlatformError(
+            "INVALID_ARGUMENT", f"{name} 须为非负有限数", f"{name} must be a finite number ≥ 0"
+        )
     return v

@@ -26,9 +26,15 @@ import grpc
 from google.protobuf import any_pb2, duration_pb2
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
-
 from santong.mock_platform._errors import PlatformError
-from santong.mock_platform._service import AUTH_HEADER, DEVICE_HEADER, INSPECTION_HEADER, METHODS, Device, Platform
+from santong.mock_platform._service import (
+    AUTH_HEADER,
+    DEVICE_HEADER,
+    INSPECTION_HEADER,
+    METHODS,
+    Device,
+    Platform,
+)
 from santong.protocols.v1 import device_access_pb2, platform_pb2
 
 __all__ = ["ADMIN_SERVICE", "GrpcServer", "TlsFiles", "to_status"]
@@ -67,7 +73,9 @@ def to_status(e: PlatformError) -> grpc.Status:
     if e.violations:
         bad = error_details_pb2.BadRequest(
             field_violations=[
-                error_details_pb2.BadRequest.FieldViolation(field=v.path, description=f"{v.message_zh} / {v.message_en}", reason=v.clause_id)
+                error_details_pb2.BadRequest.FieldViolation(
+                    field=v.path, description=f"{v.message_zh} / {v.message_en}", reason=v.clause_id
+                )
                 for v in e.violations
             ]
         )
@@ -76,7 +84,9 @@ def to_status(e: PlatformError) -> grpc.Status:
         details.append(a)
     if e.retry_after_s is not None:
         seconds = max(0.0, e.retry_after_s)
-        info = error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(seconds=int(seconds), nanos=int((seconds % 1) * 1e9)))
+        info = error_details_pb2.RetryInfo(
+            retry_delay=duration_pb2.Duration(seconds=int(seconds), nanos=int((seconds % 1) * 1e9))
+        )
         a = any_pb2.Any()
         a.Pack(info)
         details.append(a)
@@ -106,7 +116,9 @@ class GrpcServer:
         await server.stop()
     """
 
-    def __init__(self, platform: Platform, host: str = "127.0.0.1", port: int = 0, tls: TlsFiles | None = None) -> None:
+    def __init__(
+        self, platform: Platform, host: str = "127.0.0.1", port: int = 0, tls: TlsFiles | None = None
+    ) -> None:
         self.platform = platform
         self.host = host
         self.port = port
@@ -149,9 +161,15 @@ class GrpcServer:
         health_pb2_grpc.add_HealthServicer_to_server(health, server)
         for name in ("", DEVICE_SERVICE, PLATFORM_SERVICE):
             asyncio.get_running_loop().create_task(health.set(name, health_pb2.HealthCheckResponse.SERVING))
-        reflection.enable_server_reflection((DEVICE_SERVICE, PLATFORM_SERVICE, HEALTH_SERVICE, reflection.SERVICE_NAME), server)
+        reflection.enable_server_reflection(
+            (DEVICE_SERVICE, PLATFORM_SERVICE, HEALTH_SERVICE, reflection.SERVICE_NAME), server
+        )
         address = f"{self.host}:{self.port}"
-        bound = server.add_secure_port(address, self.tls.credentials()) if self.tls else server.add_insecure_port(address)
+        bound = (
+            server.add_secure_port(address, self.tls.credentials())
+            if self.tls
+            else server.add_insecure_port(address)
+        )
         if not bound:
             raise OSError(f"cannot bind gRPC to {address}")
         self.port = bound
@@ -218,12 +236,18 @@ class GrpcServer:
             if name == "GetPlatformInfo":
                 continue
             if name == "StreamObservations":
-                device[name] = grpc.stream_stream_rpc_method_handler(self._stream_observations, None, _serialize)
+                device[name] = grpc.stream_stream_rpc_method_handler(
+                    self._stream_observations, None, _serialize
+                )
             elif name == "Commands":
                 device[name] = grpc.stream_stream_rpc_method_handler(self._commands, None, _serialize)
             else:
                 device[name] = grpc.unary_unary_rpc_method_handler(self._unary(name), None, _serialize)
-        platform = {"GetPlatformInfo": grpc.unary_unary_rpc_method_handler(self._unary("GetPlatformInfo"), None, _serialize)}
+        platform = {
+            "GetPlatformInfo": grpc.unary_unary_rpc_method_handler(
+                self._unary("GetPlatformInfo"), None, _serialize
+            )
+        }
         admin = {
             "Inspect": grpc.unary_unary_rpc_method_handler(self._admin("inspect"), None, None),
             "Fault": grpc.unary_unary_rpc_method_handler(self._admin("fault"), None, None),
@@ -257,7 +281,9 @@ class GrpcServer:
         handler.__name__ = method
         return handler
 
-    async def _stream_observations(self, requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+    async def _stream_observations(
+        self, requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[Any]:
         """Pipelined: a reader validates and queues batches for storage while earlier ones commit; the
         acknowledgements go out in order, each after its own commit."""
         platform = self.platform
@@ -305,7 +331,9 @@ class GrpcServer:
                 if hasattr(item, "close"):
                     item.close()
 
-    async def _commands(self, requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+    async def _commands(
+        self, requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[Any]:
         platform = self.platform
         md = _metadata(context)
         peer = context.peer()
@@ -330,7 +358,13 @@ class GrpcServer:
                     continue
                 await _cancel(getter, lambda r: platform.requeue_command(dev, r.command))
                 if stop in done:
-                    await context.abort_with_status(to_status(PlatformError("UNAVAILABLE", "平台中断（故障注入）", "platform outage (fault injection)")))
+                    await context.abort_with_status(
+                        to_status(
+                            PlatformError(
+                                "UNAVAILABLE", "平台中断（故障注入）", "platform outage (fault injection)"
+                            )
+                        )
+                    )
                 exc = reader.exception()
                 if isinstance(exc, PlatformError):
                     await context.abort_with_status(to_status(exc))
@@ -349,7 +383,15 @@ class GrpcServer:
             try:
                 msg = platform.decode("Commands", data)
             except PlatformError as e:
-                platform.log_event(dev.device_id, "Commands", "REJECTED", e.code, "undecodable command result", peer=peer, violations=e.violations)
+                platform.log_event(
+                    dev.device_id,
+                    "Commands",
+                    "REJECTED",
+                    e.code,
+                    "undecodable command result",
+                    peer=peer,
+                    violations=e.violations,
+                )
                 continue
             await platform.command_result(dev, msg, peer)  # type: ignore[arg-type]
 
@@ -361,15 +403,22 @@ class GrpcServer:
         async def handler(data: bytes, context: grpc.aio.ServicerContext) -> bytes:
             md = _metadata(context)
             token = md.get(INSPECTION_HEADER, "")
-            if not hmac.compare_digest(token.encode("utf-8", "replace"), platform.config.inspection_token.encode()):
-                await context.abort(grpc.StatusCode.UNAUTHENTICATED, "检查令牌无效 / invalid inspection token")
+            if not hmac.compare_digest(
+                token.encode("utf-8", "replace"), platform.config.inspection_token.encode()
+            ):
+                await context.abort(
+                    grpc.StatusCode.UNAUTHENTICATED, "检查令牌无效 / invalid inspection token"
+                )
             try:
                 doc = json.loads(data.decode("utf-8") or "{}")
                 op, args = str(doc["op"]), doc.get("args") or {}
                 if not isinstance(args, dict):
                     raise TypeError("args must be an object")
             except (ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
-                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"请求须为 {{op, args}} JSON / request must be JSON {{op, args}}: {e}")
+                await context.abort(
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    f"请求须为 {{op, args}} JSON / request must be JSON {{op, args}}: {e}",
+                )
             try:
                 if kind == "inspect":
                     result = await platform.inspection.run(op, args)
@@ -390,4 +439,3 @@ async def _cancel(task: asyncio.Future[Any], on_result: Callable[[Any], None]) -
         await task
     if task.done() and not task.cancelled() and task.exception() is None:
         on_result(task.result())
-

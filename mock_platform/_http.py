@@ -28,7 +28,7 @@ import logging
 import math
 import socket
 import time
-from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from google.protobuf import duration_pb2
@@ -83,7 +83,12 @@ _ACK_RESPONSES = frozenset(
     ("ReportObservationsResponse", "StreamObservationsResponse", "ReportAlarmsResponse", "ReportOutstationStatusResponse",
      "ReportStatisticsResponse", "ReportPersonnelResponse")
 )  # fmt: skip
-_ACK_STATUS = {0: "ACK_STATUS_UNSPECIFIED", 1: "ACK_STATUS_ACCEPTED", 2: "ACK_STATUS_DUPLICATE", 3: "ACK_STATUS_REJECTED"}
+_ACK_STATUS = {
+    0: "ACK_STATUS_UNSPECIFIED",
+    1: "ACK_STATUS_ACCEPTED",
+    2: "ACK_STATUS_DUPLICATE",
+    3: "ACK_STATUS_REJECTED",
+}
 
 
 # --------------------------------------------------------------------------- errors as google.rpc.Status JSON
@@ -94,7 +99,9 @@ def _duration(seconds: float) -> str:
     return duration_pb2.Duration(seconds=int(seconds), nanos=int((seconds % 1) * 1e9)).ToJsonString()
 
 
-def status_dict(code: int, message: str, violations: list[Violation] = (), retry_after_s: float | None = None) -> dict[str, Any]:  # type: ignore[assignment]
+def status_dict(
+    code: int, message: str, violations: Sequence[Violation] = (), retry_after_s: float | None = None
+) -> dict[str, Any]:
     """The JSON form of a google.rpc.Status with a BadRequest (and RetryInfo) detail."""
     details: list[dict[str, Any]] = []
     if violations:
@@ -102,7 +109,12 @@ def status_dict(code: int, message: str, violations: list[Violation] = (), retry
             {
                 "@type": BAD_REQUEST_TYPE,
                 "fieldViolations": [
-                    {"field": v.path, "description": f"{v.message_zh} / {v.message_en}", "reason": v.clause_id} for v in violations
+                    {
+                        "field": v.path,
+                        "description": f"{v.message_zh} / {v.message_en}",
+                        "reason": v.clause_id,
+                    }
+                    for v in violations
                 ],
             }
         )
@@ -127,7 +139,9 @@ def _dumps(d: Any) -> bytes:
     return json.dumps(d, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-def _transport_error(code: str, http_status: int, clause_id: str, path: str, zh: str, en: str) -> PlatformError:
+def _transport_error(
+    code: str, http_status: int, clause_id: str, path: str, zh: str, en: str
+) -> PlatformError:
     return PlatformError(code, zh, en, [violation(clause_id, path, zh, en)], http_status=http_status)
 
 
@@ -165,7 +179,13 @@ def response_dict(message: Message) -> dict[str, Any]:
     return to_dict(message)
 
 
-async def _send(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None, close: bool = False) -> None:
+async def _send(
+    send: Send,
+    status: int,
+    body: bytes,
+    headers: list[tuple[bytes, bytes]] | None = None,
+    close: bool = False,
+) -> None:
     h = [(b"content-type", _JSON), (b"content-length", str(len(body)).encode())]
     if headers:
         h.extend(headers)
@@ -231,7 +251,9 @@ class _Disconnected(Exception):
     """The client went away before the body was complete."""
 
 
-async def read_body(receive: Receive, limit: int, declared: int | None, timeout_s: float = BODY_TIMEOUT_S) -> bytes:
+async def read_body(
+    receive: Receive, limit: int, declared: int | None, timeout_s: float = BODY_TIMEOUT_S
+) -> bytes:
     """The request body, read incrementally: 413 past ``limit`` bytes, 408 past ``timeout_s``.
 
     Raises PlatformError (413/408) or _Disconnected; never holds more than ``limit`` bytes.
@@ -256,7 +278,10 @@ async def read_body(receive: Receive, limit: int, declared: int | None, timeout_
                     break
     except TimeoutError:
         raise PlatformError(
-            "DEADLINE_EXCEEDED", f"请求体未在 {timeout_s:g} s 内到达", f"the request body did not arrive within {timeout_s:g} s", http_status=408
+            "DEADLINE_EXCEEDED",
+            f"请求体未在 {timeout_s:g} s 内到达",
+            f"the request body did not arrive within {timeout_s:g} s",
+            http_status=408,
         ) from None
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
@@ -284,7 +309,9 @@ def _body_limit(platform: Platform) -> int:
     return limit if limit > 0 else HARD_BODY_LIMIT
 
 
-async def _refuse(platform: Platform, method: str, error: PlatformError, head: _Head, peer: str) -> PlatformError:
+async def _refuse(
+    platform: Platform, method: str, error: PlatformError, head: _Head, peer: str
+) -> PlatformError:
     """The error to answer for a request the transport refused: faults and credentials come first (as for
     gRPC's undecodable requests, ``Platform.call_bytes``), then the transport's own error, which is logged."""
     try:
@@ -292,12 +319,22 @@ async def _refuse(platform: Platform, method: str, error: PlatformError, head: _
     except PlatformError as e:  # already in the interaction log
         return e
     verdict = "REJECTED" if error.violations else "ERROR"
-    platform.log_event(head.device_id or "", method, verdict, error.code, error.message_en, peer=peer, violations=error.violations)
+    platform.log_event(
+        head.device_id or "",
+        method,
+        verdict,
+        error.code,
+        error.message_en,
+        peer=peer,
+        violations=error.violations,
+    )
     return error
 
 
 def _invalid_json(e: ValidationError) -> PlatformError:
-    return PlatformError("INVALID_ARGUMENT", "请求体不是合法的 JSON 消息", "the body is not a valid JSON message", e.violations)
+    return PlatformError(
+        "INVALID_ARGUMENT", "请求体不是合法的 JSON 消息", "the body is not a valid JSON message", e.violations
+    )
 
 
 def _unsupported_media(content_type: bytes | None) -> PlatformError:
@@ -309,12 +346,23 @@ def _unsupported_media(content_type: bytes | None) -> PlatformError:
 
 
 async def _read_json(
-    platform: Platform, method: str, message_name: str, receive: Receive, send: Send, head: _Head, peer: str, timeout_s: float
+    platform: Platform,
+    method: str,
+    message_name: str,
+    receive: Receive,
+    send: Send,
+    head: _Head,
+    peer: str,
+    timeout_s: float,
 ) -> tuple[Message, int] | None:
     """Content type, body and ``decode_json``; on failure the error is sent and None returned."""
     if not json_content_type(head.content_type):
         # The unread body must not be parsed as the next request: the connection closes after the answer.
-        await _send_error(send, await _refuse(platform, method, _unsupported_media(head.content_type), head, peer), close=True)
+        await _send_error(
+            send,
+            await _refuse(platform, method, _unsupported_media(head.content_type), head, peer),
+            close=True,
+        )
         return None
     try:
         body = await read_body(receive, _body_limit(platform), head.content_length, timeout_s)
@@ -341,12 +389,16 @@ class _DeviceCall:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         head = _Head(scope)
         peer = _peer(scope)
-        got = await _read_json(self.platform, self.op.rpc, self.op.request, receive, send, head, peer, self.body_timeout_s)
+        got = await _read_json(
+            self.platform, self.op.rpc, self.op.request, receive, send, head, peer, self.body_timeout_s
+        )
         if got is None:
             return
         request, size = got
         try:
-            response = await self.platform.call(self.op.rpc, request, device_id=head.device_id, token=head.token, peer=peer, size=size)
+            response = await self.platform.call(
+                self.op.rpc, request, device_id=head.device_id, token=head.token, peer=peer, size=size
+            )
         except PlatformError as e:
             await _send_error(send, e)
             return
@@ -363,47 +415,82 @@ class _PlatformInfo:
         head = _Head(scope)
         request = message_class("GetPlatformInfoRequest")()
         try:
-            response = await self.platform.call("GetPlatformInfo", request, device_id=head.device_id, token=head.token, peer=_peer(scope))
+            response = await self.platform.call(
+                "GetPlatformInfo", request, device_id=head.device_id, token=head.token, peer=_peer(scope)
+            )
         except PlatformError as e:
             await _send_error(send, e)
             return
         await _send(send, 200, _dumps(to_dict(response)))
 
 
-def _wait_seconds(query: bytes) -> float | None:
-    """The ``wait`` query parameter in seconds (0 when absent), None when malformed."""
-    from urllib.parse import parse_qs
+def _wait_seconds(query: bytes) -> float | str:
+    """The ``wait`` query parameter in seconds (0 when absent), or the name of what is wrong with the query."""
+    from urllib.parse import parse_qsl
 
-    values = parse_qs(query.decode("latin-1")).get("wait")
-    if not values:
-        return 0.0
     try:
-        wait = float(values[-1])
+        pairs = parse_qsl(query.decode("latin-1"), keep_blank_values=True, strict_parsing=bool(query))
     except ValueError:
-        return None
-    return wait if 0 <= wait <= MAX_WAIT_S else None
+        return "query"
+    wait = 0.0
+    for key, value in pairs:
+        if key != "wait":
+            return key
+        try:
+            wait = float(value)
+        except ValueError:
+            return "wait"
+        if not 0 <= wait <= MAX_WAIT_S:
+            return "wait"
+    return wait
 
 
 class _PollCommands:
-    """``GET /v1/device/commands?wait=S``: long-poll the device's pending commands (the Commands stream over HTTP)."""
+    """``GET /v1/device/commands?wait=S``: long-poll the device's pending commands (the Commands stream over HTTP).
 
-    def __init__(self, platform: Platform) -> None:
+    The poll ends early when a command arrives (with every other pending one), when the server stops (empty
+    list) or when the client goes away (nothing is taken from the queue then).
+    """
+
+    def __init__(self, platform: Platform, stopping: asyncio.Event) -> None:
         self.platform = platform
+        self.stopping = stopping
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         head = _Head(scope)
         peer = _peer(scope)
         wait = _wait_seconds(scope.get("query_string", b""))
+        p = self.platform
         try:
-            dev = await self.platform.open_stream("Commands", device_id=head.device_id, token=head.token, peer=peer)
+            dev = await p.open_stream("Commands", device_id=head.device_id, token=head.token, peer=peer)
         except PlatformError as e:
             await _send_error(send, e)
             return
-        if wait is None:
-            err = PlatformError(
-                "INVALID_ARGUMENT", f"wait 须为 0–{MAX_WAIT_S:g} 秒", f"wait must be 0–{MAX_WAIT_S:g} seconds",
-                [violation("ST-DATA-035", "wait", f"wait 须为 0–{MAX_WAIT_S:g} 的数", f"wait must be a number in 0–{MAX_WAIT_S:g}")],
-            )  # fmt: skip
+        if isinstance(wait, str):
+            if wait == "wait":
+                v = violation(
+                    "ST-DATA-035",
+                    "wait",
+                    f"wait 须为 0–{MAX_WAIT_S:g} 的数（秒）",
+                    f"wait must be a number of seconds in 0–{MAX_WAIT_S:g}",
+                )
+            else:
+                v = violation(
+                    "ST-DATA-034",
+                    wait,
+                    f"未知的查询参数 “{wait}”（只有 wait）",
+                    f"unknown query parameter '{wait}' (only wait)",
+                )
+            err = PlatformError("INVALID_ARGUMENT", "查询参数无效", "invalid query parameters", [v])
+            p.log_event(
+                dev.device_id,
+                "Commands",
+                "REJECTED",
+                err.code,
+                err.message_en,
+                peer=peer,
+                violations=err.violations,
+            )
             await _send_error(send, err)
             return
         commands = await self._collect(dev, wait, receive, peer)
@@ -419,10 +506,14 @@ class _PollCommands:
             return out
         getter = asyncio.ensure_future(p.next_command(dev, peer))
         gone = asyncio.ensure_future(_until_disconnect(receive))
+        stop = asyncio.ensure_future(self.stopping.wait())
         try:
-            done, _ = await asyncio.wait({getter, gone}, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(
+                {getter, gone, stop}, timeout=wait, return_when=asyncio.FIRST_COMPLETED
+            )
         finally:
             gone.cancel()
+            stop.cancel()
             if not getter.done():
                 getter.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -452,7 +543,9 @@ class _CommandResult:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         head = _Head(scope)
         peer = _peer(scope)
-        got = await _read_json(self.platform, "Commands", "CommandResult", receive, send, head, peer, self.body_timeout_s)
+        got = await _read_json(
+            self.platform, "Commands", "CommandResult", receive, send, head, peer, self.body_timeout_s
+        )
         if got is None:
             return
         result, _ = got
@@ -463,10 +556,16 @@ class _CommandResult:
             await _send_error(send, e)
             return
         request = message_class("CommandsRequest")(result=result)
-        bad = must_violations(validate(request, ValidationContext(state=dev.state, limits=p.limits, now_ms=p.now_ms())))
+        bad = must_violations(
+            validate(request, ValidationContext(state=dev.state, limits=p.limits, now_ms=p.now_ms()))
+        )
         if bad:
-            err = PlatformError("INVALID_ARGUMENT", "命令结果不符合规范", "the command result violates the specification", bad)
-            p.log_event(dev.device_id, "Commands", "REJECTED", err.code, err.message_en, peer=peer, violations=bad)
+            err = PlatformError(
+                "INVALID_ARGUMENT", "命令结果不符合规范", "the command result violates the specification", bad
+            )
+            p.log_event(
+                dev.device_id, "Commands", "REJECTED", err.code, err.message_en, peer=peer, violations=bad
+            )
             await _send_error(send, err)
             return
         await p.command_result(dev, request, peer)
@@ -491,7 +590,13 @@ class _Admin:
         expected = self.platform.config.inspection_token.encode("utf-8")
         given = (head.inspection_token or "").encode("latin-1")
         if not hmac.compare_digest(given, expected):
-            await _send_error(send, PlatformError("UNAUTHENTICATED", "缺少或错误的检查令牌", f"missing or wrong {INSPECTION_HEADER}"), close=True)
+            await _send_error(
+                send,
+                PlatformError(
+                    "UNAUTHENTICATED", "缺少或错误的检查令牌", f"missing or wrong {INSPECTION_HEADER}"
+                ),
+                close=True,
+            )
             return
         op = scope["path_params"].get("op") or "status"
         args: Any
@@ -500,7 +605,9 @@ class _Admin:
                 await _send_error(send, _unsupported_media(head.content_type), close=True)
                 return
             try:
-                body = await read_body(receive, _body_limit(self.platform), head.content_length, self.body_timeout_s)
+                body = await read_body(
+                    receive, _body_limit(self.platform), head.content_length, self.body_timeout_s
+                )
                 args = json.loads(body.decode("utf-8")) if body.strip() else {}
             except _Disconnected:
                 return
@@ -508,15 +615,24 @@ class _Admin:
                 await _send_error(send, e, close=True)
                 return
             except (UnicodeDecodeError, ValueError, RecursionError) as e:
-                err = PlatformError("INVALID_ARGUMENT", "请求体不是合法的 JSON", f"the body is not well-formed JSON: {e}")
+                err = PlatformError(
+                    "INVALID_ARGUMENT", "请求体不是合法的 JSON", f"the body is not well-formed JSON: {e}"
+                )
                 await _send_error(send, err)
                 return
             if not isinstance(args, dict):
-                await _send_error(send, PlatformError("INVALID_ARGUMENT", "参数须为 JSON 对象", "arguments must be a JSON object"))
+                await _send_error(
+                    send,
+                    PlatformError(
+                        "INVALID_ARGUMENT", "参数须为 JSON 对象", "arguments must be a JSON object"
+                    ),
+                )
                 return
         else:
             if self.kind == "inspect" and op in self.MUTATING:
-                await _send_error(send, PlatformError("INVALID_ARGUMENT", f"{op} 须用 POST", f"{op} needs POST"))
+                await _send_error(
+                    send, PlatformError("INVALID_ARGUMENT", f"{op} 须用 POST", f"{op} needs POST")
+                )
                 return
             from urllib.parse import parse_qsl
 
@@ -529,8 +645,15 @@ class _Admin:
         except PlatformError as e:
             await _send_error(send, e)
             return
-        except (ValueError, TypeError, KeyError, OverflowError) as e:  # bad arguments the operation did not catch
-            await _send_error(send, PlatformError("INVALID_ARGUMENT", f"参数错误：{e}", f"bad arguments: {e}"))
+        except (
+            ValueError,
+            TypeError,
+            KeyError,
+            OverflowError,
+        ) as e:  # bad arguments the operation did not catch
+            await _send_error(
+                send, PlatformError("INVALID_ARGUMENT", f"参数错误：{e}", f"bad arguments: {e}")
+            )
             return
         await _send(send, 200, json.dumps(result, ensure_ascii=False, default=str).encode("utf-8"))
 
@@ -549,7 +672,12 @@ async def _http_exception(request: Request, exc: Exception) -> Response:
     code = {404: "NOT_FOUND", 405: "UNIMPLEMENTED"}.get(status, "INVALID_ARGUMENT")
     detail = getattr(exc, "detail", "") or ""
     headers = dict(getattr(exc, "headers", None) or {})
-    return Response(_dumps(status_dict(GRPC_CODES[code], f"{status} {detail}".strip())), status, headers, media_type="application/json")
+    return Response(
+        _dumps(status_dict(GRPC_CODES[code], f"{status} {detail}".strip())),
+        status,
+        headers,
+        media_type="application/json",
+    )
 
 
 def create_app(platform: Platform, *, body_timeout_s: float = BODY_TIMEOUT_S) -> Starlette:
@@ -561,10 +689,11 @@ def create_app(platform: Platform, *, body_timeout_s: float = BODY_TIMEOUT_S) ->
     A request body that has not fully arrived ``body_timeout_s`` after its head gets 408.
     """
     t = body_timeout_s
+    stopping = asyncio.Event()  # set by HttpServer.stop: long polls answer at once
     routes: list[Any] = [
         Route("/openapi.json", _openapi_endpoint(), methods=["GET"]),
         Route("/v1/platform/info", _PlatformInfo(platform), methods=["GET"]),
-        Route("/v1/device/commands", _PollCommands(platform), methods=["GET"]),
+        Route("/v1/device/commands", _PollCommands(platform, stopping), methods=["GET"]),
         Route("/v1/device/command-results", _CommandResult(platform, t), methods=["POST"]),
     ]
     routes += [Route(op.path, _DeviceCall(platform, op, t), methods=["POST"]) for op in DEVICE_OPERATIONS]
@@ -575,6 +704,7 @@ def create_app(platform: Platform, *, body_timeout_s: float = BODY_TIMEOUT_S) ->
     ]
     app = Starlette(routes=routes, exception_handlers={HTTPException: _http_exception})
     app.state.platform = platform
+    app.state.stopping = stopping
     return app
 
 
@@ -619,7 +749,10 @@ class _LingeringTransport:
 
 
 def guarded_protocol(
-    header_timeout_s: float = 10.0, max_header_bytes: int = 64 * 1024, linger_s: float = 2.0, linger_bytes: int = 8 * 1024 * 1024
+    header_timeout_s: float = 10.0,
+    max_header_bytes: int = 64 * 1024,
+    linger_s: float = 2.0,
+    linger_bytes: int = 8 * 1024 * 1024,
 ) -> type[asyncio.Protocol]:
     """uvicorn's httptools protocol with a deadline and a size cap on every request head, and lingering close.
 
@@ -654,7 +787,9 @@ def guarded_protocol(
             self._head_timer = None
             if self._head_open and not self.transport.is_closing():
                 if self.cycle is None or self.cycle.response_complete:
-                    self.transport.write(b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                    self.transport.write(
+                        b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                    )
                 self.transport.close()
 
         def _start_linger(self) -> None:
@@ -672,7 +807,9 @@ def guarded_protocol(
                 self._head_bytes += len(data)
                 if self._head_bytes > max_header_bytes:
                     self._disarm()
-                    self.transport.write(b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                    self.transport.write(
+                        b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                    )
                     self.transport.close()
 
         def eof_received(self) -> None:
@@ -744,6 +881,7 @@ class HttpServer:
         self._task: asyncio.Task[None] | None = None
         self._sock: socket.socket | None = None
         self._reopen: asyncio.TimerHandle | None = None
+        self._app = app
         state = getattr(app, "state", None)
         self._platform: Platform | None = getattr(state, "platform", None) if state is not None else None
 
@@ -782,6 +920,9 @@ class HttpServer:
         if self._reopen is not None:
             self._reopen.cancel()
             self._reopen = None
+        stopping = getattr(getattr(self._app, "state", None), "stopping", None)
+        if stopping is not None:
+            stopping.set()
         self._server.should_exit = True
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
@@ -799,7 +940,9 @@ class HttpServer:
         self._server.servers = []
         if self._reopen is not None:
             self._reopen.cancel()
-        self._reopen = asyncio.get_running_loop().call_later(seconds, lambda: asyncio.ensure_future(self._listen_again()))
+        self._reopen = asyncio.get_running_loop().call_later(
+            seconds, lambda: asyncio.ensure_future(self._listen_again())
+        )
 
     async def _listen_again(self) -> None:
         self._reopen = None
@@ -809,13 +952,19 @@ class HttpServer:
         try:
             sock = self._bind()
         except OSError:
-            log.exception("HTTP 监听端口 %s 无法重新打开 / cannot listen on port %s again", self.port, self.port)
+            log.exception(
+                "HTTP 监听端口 %s 无法重新打开 / cannot listen on port %s again", self.port, self.port
+            )
             return
 
         def protocol() -> asyncio.Protocol:
-            return config.http_protocol_class(config=config, server_state=server.server_state, app_state=server.lifespan.state)  # type: ignore[call-arg]
+            return config.http_protocol_class(
+                config=config, server_state=server.server_state, app_state=server.lifespan.state
+            )  # type: ignore[call-arg]
 
-        srv = await asyncio.get_running_loop().create_server(protocol, sock=sock, ssl=config.ssl, backlog=config.backlog)
+        srv = await asyncio.get_running_loop().create_server(
+            protocol, sock=sock, ssl=config.ssl, backlog=config.backlog
+        )
         server.servers.append(srv)
 
     @property

@@ -12,7 +12,17 @@ from typing import Any
 
 from santong.protocols import Violation, timestamp_ms
 
-__all__ = ["DUPLICATE", "LogRow", "clamp_ms", "define_job", "log_job", "log_row", "seq_from_db", "seq_to_db", "upload_job"]
+__all__ = [
+    "DUPLICATE",
+    "LogRow",
+    "clamp_ms",
+    "define_job",
+    "log_job",
+    "log_row",
+    "seq_from_db",
+    "seq_to_db",
+    "upload_job",
+]
 
 DUPLICATE = "duplicate"
 _I64 = 1 << 63
@@ -31,6 +41,8 @@ def seq_from_db(v: int | None) -> int | None:
 def clamp_ms(ms: int) -> int:
     """Milliseconds clamped to SQLite's INTEGER range (protobuf timestamps may lie far outside 0001–9999)."""
     return max(-_I64, min(_I64 - 1, ms))
+
+
 LogRow = tuple[Any, ...]
 
 _LOG_SQL = (
@@ -55,10 +67,25 @@ def log_row(
     """One interaction-log row."""
     clause_ids = json.dumps(list(dict.fromkeys(v.clause_id for v in violations)))
     vjson = json.dumps([v.as_dict() for v in violations], ensure_ascii=False) if violations else "[]"
-    return (time_ms, device_id, method, peer, None if sequence is None else seq_to_db(sequence), verdict, code, clause_ids, vjson, n_records, round(duration_ms, 3), note)
+    return (
+        time_ms,
+        device_id,
+        method,
+        peer,
+        None if sequence is None else seq_to_db(sequence),
+        verdict,
+        code,
+        clause_ids,
+        vjson,
+        n_records,
+        round(duration_ms, 3),
+        note,
+    )
 
 
-def log_job(row: LogRow, extra: Callable[[sqlite3.Connection], None] | None = None) -> Callable[[sqlite3.Connection], None]:
+def log_job(
+    row: LogRow, extra: Callable[[sqlite3.Connection], None] | None = None
+) -> Callable[[sqlite3.Connection], None]:
     """A job writing one log row (and running extra, e.g. a heartbeat time update)."""
 
     def job(conn: sqlite3.Connection) -> None:
@@ -73,7 +100,9 @@ def _ms(ts: Any) -> int | None:
     return clamp_ms(timestamp_ms(ts)) if (ts.seconds or ts.nanos) else None
 
 
-def upload_job(device_id: str, method: str, req: Any, now_ms: int, log: LogRow) -> tuple[Callable[[sqlite3.Connection], Any], int]:
+def upload_job(
+    device_id: str, method: str, req: Any, now_ms: int, log: LogRow
+) -> tuple[Callable[[sqlite3.Connection], Any], int]:
     """(job, number of records) for an accepted upload; the job returns DUPLICATE on a concurrent replay."""
     name = req.DESCRIPTOR.name
     inserts: list[tuple[str, list[tuple[Any, ...]]]] = []
@@ -133,7 +162,10 @@ def upload_job(device_id: str, method: str, req: Any, now_ms: int, log: LogRow) 
 
     def job(conn: sqlite3.Connection) -> Any:
         try:
-            conn.execute("INSERT INTO uploads (device_id, sequence, method, n_records, backfill, received_ms) VALUES (?,?,?,?,?,?)", upload)
+            conn.execute(
+                "INSERT INTO uploads (device_id, sequence, method, n_records, backfill, received_ms) VALUES (?,?,?,?,?,?)",
+                upload,
+            )
         except sqlite3.IntegrityError:
             return DUPLICATE
         for sql, rows in inserts:

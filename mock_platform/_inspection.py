@@ -148,23 +148,46 @@ class Inspection:
         def q(c: sqlite3.Connection) -> dict[str, list[Any]]:
             w, p = _where([("device_id = ?", device_id)])
             return {
-                "points": c.execute(f"SELECT device_id, definition, defined_ms FROM points{w} ORDER BY device_id, alias", p).fetchall(),
-                "outstations": c.execute(f"SELECT device_id, definition, defined_ms FROM outstations{w} ORDER BY device_id, outstation_code", p).fetchall(),
-                "areas": c.execute(f"SELECT device_id, definition, defined_ms FROM areas{w} ORDER BY device_id, area_code", p).fetchall(),
-                "stations": c.execute(f"SELECT device_id, definition, defined_ms FROM stations{w} ORDER BY device_id, station_code", p).fetchall(),
+                "points": c.execute(
+                    f"SELECT device_id, definition, defined_ms FROM points{w} ORDER BY device_id, alias", p
+                ).fetchall(),
+                "outstations": c.execute(
+                    f"SELECT device_id, definition, defined_ms FROM outstations{w} ORDER BY device_id, outstation_code",
+                    p,
+                ).fetchall(),
+                "areas": c.execute(
+                    f"SELECT device_id, definition, defined_ms FROM areas{w} ORDER BY device_id, area_code", p
+                ).fetchall(),
+                "stations": c.execute(
+                    f"SELECT device_id, definition, defined_ms FROM stations{w} ORDER BY device_id, station_code",
+                    p,
+                ).fetchall(),
             }
 
         rows = await self._read(q)
-        classes = {"points": data_pb2.PointDefinition, "outstations": data_pb2.OutstationDefinition, "areas": data_pb2.AreaDefinition, "stations": data_pb2.StationDefinition}
+        classes = {
+            "points": data_pb2.PointDefinition,
+            "outstations": data_pb2.OutstationDefinition,
+            "areas": data_pb2.AreaDefinition,
+            "stations": data_pb2.StationDefinition,
+        }
         return {
-            k: [{"device_id": d, "defined_at": iso(ms), **message_dict(classes[k].FromString(blob))} for d, blob, ms in v]
+            k: [
+                {"device_id": d, "defined_at": iso(ms), **message_dict(classes[k].FromString(blob))}
+                for d, blob, ms in v
+            ]
             for k, v in rows.items()
         }
 
     # ------------------------------------------------------------------ observations
 
     async def batches(
-        self, device_id: str | None = None, since_ms: Any = None, until_ms: Any = None, backfill: Any = None, limit: Any = None
+        self,
+        device_id: str | None = None,
+        since_ms: Any = None,
+        until_ms: Any = None,
+        backfill: Any = None,
+        limit: Any = None,
     ) -> list[dict[str, Any]]:
         """Accepted observation batches (one row each, without their points)."""
         w, p = _where([
@@ -193,7 +216,12 @@ class Inspection:
         limit: Any = None,
     ) -> list[dict[str, Any]]:
         """Stored observations, one dict per point value, ordered by device, sequence and position in the batch."""
-        since, until, seq, lim = _int(since_ms, "since_ms"), _int(until_ms, "until_ms"), _int(sequence, "sequence"), _int(limit, "limit") or DEFAULT_LIMIT
+        since, until, seq, lim = (
+            _int(since_ms, "since_ms"),
+            _int(until_ms, "until_ms"),
+            _int(sequence, "sequence"),
+            _int(limit, "limit") or DEFAULT_LIMIT,
+        )
         want_alias = _int(alias, "alias")
         w, p = _where([
             ("device_id = ?", device_id), ("max_time_ms >= ?", since), ("min_time_ms <= ?", until),
@@ -230,22 +258,56 @@ class Inspection:
         w, p = _where([("device_id = ?", device_id), ("method = ?", method)])
         rows = await self._read(lambda c: c.execute(
             f"SELECT device_id, sequence, method, n_records, backfill, received_ms FROM uploads{w} ORDER BY device_id, sequence", p).fetchall())  # fmt: skip
-        out = [{"device_id": d, "sequence": seq_from_db(s), "method": m, "n_records": n, "backfill": bool(b), "received_ms": r} for d, s, m, n, b, r in rows]
+        out = [
+            {
+                "device_id": d,
+                "sequence": seq_from_db(s),
+                "method": m,
+                "n_records": n,
+                "backfill": bool(b),
+                "received_ms": r,
+            }
+            for d, s, m, n, b, r in rows
+        ]
         return sorted(out, key=lambda u: (u["device_id"], u["sequence"]))
 
     async def acknowledged(self, device_id: str) -> list[int]:
         """The sequences stored (and so acknowledged, or acknowledgeable on replay) for one device."""
-        rows = await self._read(lambda c: c.execute("SELECT sequence FROM uploads WHERE device_id = ? ORDER BY sequence", (device_id,)).fetchall())
+        rows = await self._read(
+            lambda c: c.execute(
+                "SELECT sequence FROM uploads WHERE device_id = ? ORDER BY sequence", (device_id,)
+            ).fetchall()
+        )
         return sorted(seq_from_db(r[0]) or 0 for r in rows)
 
     # ------------------------------------------------------------------ other records
 
-    async def _records(self, table: str, blob_col: str, cls: Any, key: str, conds: list[tuple[str, Any]], order: str, time_col: str, limit: Any) -> list[dict[str, Any]]:
+    async def _records(
+        self,
+        table: str,
+        blob_col: str,
+        cls: Any,
+        key: str,
+        conds: list[tuple[str, Any]],
+        order: str,
+        time_col: str,
+        limit: Any,
+    ) -> list[dict[str, Any]]:
         w, p = _where(conds)
         lim = _int(limit, "limit") or DEFAULT_LIMIT
         rows = await self._read(lambda c: c.execute(
             f"SELECT device_id, sequence, backfill, received_ms, {time_col}, {blob_col} FROM {table}{w} ORDER BY {order} LIMIT ?", [*p, lim]).fetchall())  # fmt: skip
-        return [{"device_id": d, "sequence": seq_from_db(s), "backfill": bool(b), "received_ms": r, f"{key}_ms": t, **message_dict(cls.FromString(blob))} for d, s, b, r, t, blob in rows]
+        return [
+            {
+                "device_id": d,
+                "sequence": seq_from_db(s),
+                "backfill": bool(b),
+                "received_ms": r,
+                f"{key}_ms": t,
+                **message_dict(cls.FromString(blob)),
+            }
+            for d, s, b, r, t, blob in rows
+        ]
 
     async def alarms(self, device_id: str | None = None, point_code: str | None = None, alarm_id: str | None = None,
                      since_ms: Any = None, until_ms: Any = None, limit: Any = None) -> list[dict[str, Any]]:  # fmt: skip
@@ -259,14 +321,18 @@ class Inspection:
         """Outstation run/power states in arrival order."""
         conds = [("device_id = ?", device_id), ("outstation_code = ?", outstation_code),
                  ("time_ms >= ?", _int(since_ms, "since_ms")), ("time_ms <= ?", _int(until_ms, "until_ms"))]  # fmt: skip
-        return await self._records("outstation_statuses", "status", data_pb2.OutstationStatus, "time", conds, "id", "time_ms", limit)
+        return await self._records(
+            "outstation_statuses", "status", data_pb2.OutstationStatus, "time", conds, "id", "time_ms", limit
+        )
 
     async def statistics(self, device_id: str | None = None, point_code: str | None = None,
                          since_ms: Any = None, until_ms: Any = None, limit: Any = None) -> list[dict[str, Any]]:  # fmt: skip
         """Statistics records in arrival order."""
         conds = [("device_id = ?", device_id), ("point_code = ?", point_code),
                  ("end_ms >= ?", _int(since_ms, "since_ms")), ("start_ms <= ?", _int(until_ms, "until_ms"))]  # fmt: skip
-        return await self._records("statistics", "statistics", data_pb2.Statistics, "start", conds, "id", "start_ms", limit)
+        return await self._records(
+            "statistics", "statistics", data_pb2.Statistics, "start", conds, "id", "start_ms", limit
+        )
 
     async def personnel(self, device_id: str | None = None, card_code: str | None = None, station_code: str | None = None,
                         since_ms: Any = None, until_ms: Any = None, limit: Any = None) -> dict[str, list[dict[str, Any]]]:  # fmt: skip
@@ -283,7 +349,14 @@ class Inspection:
     async def interactions(self, device_id: str | None = None, method: str | None = None, verdict: str | None = None,
                            since_id: Any = None, limit: Any = None) -> list[dict[str, Any]]:  # fmt: skip
         """The interaction log: every request with verdict, status code and violated clause IDs; faults; events."""
-        w, p = _where([("device_id = ?", device_id), ("method = ?", method), ("verdict = ?", verdict), ("id > ?", _int(since_id, "since_id"))])
+        w, p = _where(
+            [
+                ("device_id = ?", device_id),
+                ("method = ?", method),
+                ("verdict = ?", verdict),
+                ("id > ?", _int(since_id, "since_id")),
+            ]
+        )
         lim = _int(limit, "limit") or DEFAULT_LIMIT
         rows = await self._read(lambda c: c.execute(
             "SELECT id, time_ms, device_id, method, peer, sequence, verdict, code, clause_ids, violations, n_records,"
@@ -330,10 +403,18 @@ class Inspection:
                 "station_statuses": one(f"SELECT count(*) FROM station_statuses{w}"),
                 "commands": one(f"SELECT count(*) FROM commands{w}"),
                 "interactions": one(f"SELECT count(*) FROM interactions{w}"),
-                "rejected": one(f"SELECT count(*) FROM interactions{w}{' AND' if w else ' WHERE'} verdict = 'REJECTED'"),
-                "duplicates": one(f"SELECT count(*) FROM interactions{w}{' AND' if w else ' WHERE'} verdict = 'DUPLICATE'"),
-                "errors": one(f"SELECT count(*) FROM interactions{w}{' AND' if w else ' WHERE'} verdict = 'ERROR'"),
-                "faults": one(f"SELECT count(*) FROM interactions{w}{' AND' if w else ' WHERE'} verdict = 'FAULT'"),
+                "rejected": one(
+                    f"SELECT count(*) FROM interactions{w}{' AND' if w else ' WHERE'} verdict = 'REJECTED'"
+                ),
+                "duplicates": one(
+                    f"SELECT count(*) FROM interactions{w}{' AND' if w else ' WHERE'} verdict = 'DUPLICATE'"
+                ),
+                "errors": one(
+                    f"SELECT count(*) FROM interactions{w}{' AND' if w else ' WHERE'} verdict = 'ERROR'"
+                ),
+                "faults": one(
+                    f"SELECT count(*) FROM interactions{w}{' AND' if w else ' WHERE'} verdict = 'FAULT'"
+                ),
             }
 
         result: dict[str, int] = await self._read(q)
@@ -383,4 +464,3 @@ class Inspection:
         await self._p.store.write(job, on_done)
         self._p.log_event("", "inspection:reset", "EVENT", "OK", "")
         return {"reset": True}
-

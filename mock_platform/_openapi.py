@@ -68,13 +68,28 @@ DEVICE_OPERATIONS: tuple[Operation, ...] = (
 ERROR_STATUSES: dict[int, tuple[str, str]] = {
     400: ("违反条款（INVALID_ARGUMENT）", "clause violations (INVALID_ARGUMENT)"),
     401: ("缺少或错误的凭据（UNAUTHENTICATED）", "missing or wrong credentials (UNAUTHENTICATED)"),
-    403: ("身份与凭据不符（PERMISSION_DENIED）", "identity does not match the credentials (PERMISSION_DENIED)"),
+    403: (
+        "身份与凭据不符（PERMISSION_DENIED）",
+        "identity does not match the credentials (PERMISSION_DENIED)",
+    ),
     408: ("请求体未在时限内到达", "the request body did not arrive in time"),
-    409: ("未注册或版本未协商（FAILED_PRECONDITION）", "not registered or no negotiated version (FAILED_PRECONDITION)"),
+    409: (
+        "未注册或版本未协商（FAILED_PRECONDITION）",
+        "not registered or no negotiated version (FAILED_PRECONDITION)",
+    ),
     413: ("超出大小限制（RESOURCE_EXHAUSTED）", "size limit exceeded (RESOURCE_EXHAUSTED)"),
-    415: ("内容类型不是 application/json（ST-IFACE-009）", "content type is not application/json (ST-IFACE-009)"),
-    429: ("超出频率限制（RESOURCE_EXHAUSTED），见 Retry-After", "rate limit exceeded (RESOURCE_EXHAUSTED); see Retry-After"),
-    503: ("平台暂不可用（UNAVAILABLE），见 Retry-After", "platform unavailable (UNAVAILABLE); see Retry-After"),
+    415: (
+        "内容类型不是 application/json（ST-IFACE-009）",
+        "content type is not application/json (ST-IFACE-009)",
+    ),
+    429: (
+        "超出频率限制（RESOURCE_EXHAUSTED），见 Retry-After",
+        "rate limit exceeded (RESOURCE_EXHAUSTED); see Retry-After",
+    ),
+    503: (
+        "平台暂不可用（UNAVAILABLE），见 Retry-After",
+        "platform unavailable (UNAVAILABLE); see Retry-After",
+    ),
 }
 
 _REF_PREFIX = "#/$defs/"
@@ -166,7 +181,9 @@ def _errors(statuses: tuple[int, ...]) -> dict[str, Any]:
         zh, en = ERROR_STATUSES[status]
         resp: dict[str, Any] = {"description": f"{zh} / {en}", "content": _json("Status")}
         if status in (429, 503):
-            resp["headers"] = {"Retry-After": {"description": "秒 / seconds", "schema": {"type": "integer", "minimum": 0}}}
+            resp["headers"] = {
+                "Retry-After": {"description": "秒 / seconds", "schema": {"type": "integer", "minimum": 0}}
+            }
         out[str(status)] = resp
     return out
 
@@ -192,7 +209,10 @@ def openapi_document() -> dict[str, Any]:
                 "description": "ST-IFACE-008",
                 "tags": ["platform"],
                 "security": [],
-                "responses": {"200": {"description": "OK", "content": _json("GetPlatformInfoResponse")}, **_errors((429, 503))},
+                "responses": {
+                    "200": {"description": "OK", "content": _json("GetPlatformInfoResponse")},
+                    **_errors((429, 503)),
+                },
             }
         }
     }
@@ -207,7 +227,10 @@ def openapi_document() -> dict[str, Any]:
                 "tags": ["device"],
                 "parameters": [_DEVICE_HEADER],
                 "requestBody": {"required": True, "content": _json(op.request)},
-                "responses": {"200": {"description": "OK", "content": _json(op.response)}, **_errors(_DEVICE_ERRORS)},
+                "responses": {
+                    "200": {"description": "OK", "content": _json(op.response)},
+                    **_errors(_DEVICE_ERRORS),
+                },
             }
         }
     paths["/v1/device/commands"] = {
@@ -228,7 +251,10 @@ def openapi_document() -> dict[str, Any]:
                     "schema": {"type": "number", "minimum": 0, "maximum": 60},
                 },
             ],
-            "responses": {"200": {"description": "OK", "content": _json("CommandList")}, **_errors((400, 401, 409, 429, 503))},
+            "responses": {
+                "200": {"description": "OK", "content": _json("CommandList")},
+                **_errors((400, 401, 409, 429, 503)),
+            },
         }
     }
     paths["/v1/device/command-results"] = {
@@ -239,7 +265,10 @@ def openapi_document() -> dict[str, Any]:
             "tags": ["device"],
             "parameters": [_DEVICE_HEADER],
             "requestBody": {"required": True, "content": _json("CommandResult")},
-            "responses": {"200": {"description": "OK", "content": _json("CommandResultAck")}, **_errors(_DEVICE_ERRORS)},
+            "responses": {
+                "200": {"description": "OK", "content": _json("CommandResultAck")},
+                **_errors(_DEVICE_ERRORS),
+            },
         }
     }
     return {

@@ -26,11 +26,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from google.protobuf.message import DecodeError, Message
-
 from santong.mock_platform._config import PlatformConfig
 from santong.mock_platform._errors import PlatformError, violation
 from santong.mock_platform._faults import FaultInjector
-from santong.mock_platform._ingest import DUPLICATE, define_job, log_job, log_row, seq_from_db, seq_to_db, upload_job
+from santong.mock_platform._ingest import (
+    DUPLICATE,
+    define_job,
+    log_job,
+    log_row,
+    seq_from_db,
+    seq_to_db,
+    upload_job,
+)
 from santong.mock_platform._store import Store
 from santong.protocols import DeviceState, ValidationContext, Violation, must_violations, validate
 from santong.protocols.v1 import data_pb2, device_access_pb2, platform_pb2
@@ -66,7 +73,14 @@ METHODS: dict[str, tuple[type[Message], type[Message]]] = {
 }
 DEVICE_METHODS = frozenset(METHODS) - {"GetPlatformInfo"}
 UPLOAD_METHODS = frozenset(
-    {"ReportObservations", "StreamObservations", "ReportAlarms", "ReportOutstationStatus", "ReportStatistics", "ReportPersonnel"}
+    {
+        "ReportObservations",
+        "StreamObservations",
+        "ReportAlarms",
+        "ReportOutstationStatus",
+        "ReportStatistics",
+        "ReportPersonnel",
+    }
 )
 DEFINE_METHODS = frozenset({"DefinePoints", "DefinePositioning"})
 CAPABILITIES = (
@@ -102,13 +116,18 @@ async def _ready(value: Any) -> Any:
     return value
 
 
-async def _wrap_ack(pending: Awaitable[device_access_pb2.Ack | None]) -> device_access_pb2.StreamObservationsResponse | None:
+async def _wrap_ack(
+    pending: Awaitable[device_access_pb2.Ack | None],
+) -> device_access_pb2.StreamObservationsResponse | None:
     ack = await pending
     return None if ack is None else pb.StreamObservationsResponse(ack=ack)
 
 
 def _pb_violations(vs: Iterable[Violation]) -> list[device_access_pb2.Violation]:
-    return [pb.Violation(clause_id=v.clause_id, path=v.path, message_zh=v.message_zh, message_en=v.message_en) for v in vs]
+    return [
+        pb.Violation(clause_id=v.clause_id, path=v.path, message_zh=v.message_zh, message_en=v.message_en)
+        for v in vs
+    ]
 
 
 class _Bucket:
@@ -187,7 +206,9 @@ class Platform:
         await self._rebuild()
         for device_id, token in self.config.devices.items():
             self.add_device(device_id, token)
-        self._monitor = asyncio.get_running_loop().create_task(self._monitor_loop(), name="santong-mock-monitor")
+        self._monitor = asyncio.get_running_loop().create_task(
+            self._monitor_loop(), name="santong-mock-monitor"
+        )
         self._started = True
         self.log_event("", "platform:start", "EVENT", "OK", f"db={self.config.db_path or ':memory:'}")
 
@@ -227,14 +248,18 @@ class Platform:
     def _set_credentials(self, device_id: str, token: str) -> Device:
         dev = self.devices.get(device_id)
         if dev is None:
-            dev = self.devices[device_id] = Device(device_id=device_id, state=DeviceState(device_id=device_id))
+            dev = self.devices[device_id] = Device(
+                device_id=device_id, state=DeviceState(device_id=device_id)
+            )
         dev.token_sha256 = _sha(token)
         return dev
 
     def add_device(self, device_id: str, token: str) -> dict[str, Any]:
         """Give a device credentials (or new ones); stored so that a file database keeps them."""
         if not device_id or not isinstance(device_id, str) or not isinstance(token, str) or not token:
-            raise PlatformError("INVALID_ARGUMENT", "设备标识与令牌不可为空", "device_id and token must be non-empty strings")
+            raise PlatformError(
+                "INVALID_ARGUMENT", "设备标识与令牌不可为空", "device_id and token must be non-empty strings"
+            )
         dev = self._set_credentials(device_id, token)
         if self.store._thread is not None:
             digest = dev.token_sha256
@@ -258,7 +283,9 @@ class Platform:
                     "SELECT device_id, token_sha256, registered, register_request, session_id, negotiated_version,"
                     " registered_ms, last_heartbeat_ms FROM devices"
                 ).fetchall(),
-                "points": conn.execute("SELECT device_id, definition FROM points ORDER BY device_id, alias").fetchall(),
+                "points": conn.execute(
+                    "SELECT device_id, definition FROM points ORDER BY device_id, alias"
+                ).fetchall(),
                 "outstations": conn.execute("SELECT device_id, outstation_code FROM outstations").fetchall(),
                 "areas": conn.execute("SELECT device_id, area_code FROM areas").fetchall(),
                 "stations": conn.execute("SELECT device_id, station_code FROM stations").fetchall(),
@@ -276,7 +303,9 @@ class Platform:
 
         data = await self.store.read(load)
         for device_id, digest, registered, reg, session_id, version, reg_ms, hb_ms in data["devices"]:
-            dev = self.devices.get(device_id) or Device(device_id=device_id, state=DeviceState(device_id=device_id))
+            dev = self.devices.get(device_id) or Device(
+                device_id=device_id, state=DeviceState(device_id=device_id)
+            )
             self.devices[device_id] = dev
             if digest is not None and dev.token_sha256 is None:
                 dev.token_sha256 = bytes(digest)
@@ -308,10 +337,14 @@ class Platform:
     def _device(self, device_id: str) -> Device:
         dev = self.devices.get(device_id)
         if dev is None:
-            dev = self.devices[device_id] = Device(device_id=device_id, state=DeviceState(device_id=device_id))
+            dev = self.devices[device_id] = Device(
+                device_id=device_id, state=DeviceState(device_id=device_id)
+            )
         return dev
 
-    def authenticate(self, device_id: str | None, token: str | None, peer_identities: Iterable[str] | None = None) -> Device:
+    def authenticate(
+        self, device_id: str | None, token: str | None, peer_identities: Iterable[str] | None = None
+    ) -> Device:
         """The device whose credentials these are; UNAUTHENTICATED otherwise (ST-PROTO-001/002).
 
         ``token`` may be the bare token or the whole ``Bearer <token>`` header value. ``peer_identities`` are
@@ -359,11 +392,27 @@ class Platform:
         extra: Callable[[Any], None] | None = None,
     ) -> None:
         """Append one row to the interaction log (asynchronously, in order with every other write)."""
-        row = log_row(self.now_ms(), device_id, method, peer, sequence, verdict, code, list(violations), n_records, duration_ms, note)
+        row = log_row(
+            self.now_ms(),
+            device_id,
+            method,
+            peer,
+            sequence,
+            verdict,
+            code,
+            list(violations),
+            n_records,
+            duration_ms,
+            note,
+        )
         self.store.write_nowait(log_job(row, extra))
 
-    def _log_error(self, device_id: str, method: str, peer: str, seq: int | None, e: PlatformError, t0: float) -> None:
-        verdict = "REJECTED" if e.code in ("INVALID_ARGUMENT", "RESOURCE_EXHAUSTED") and e.violations else "ERROR"
+    def _log_error(
+        self, device_id: str, method: str, peer: str, seq: int | None, e: PlatformError, t0: float
+    ) -> None:
+        verdict = (
+            "REJECTED" if e.code in ("INVALID_ARGUMENT", "RESOURCE_EXHAUSTED") and e.violations else "ERROR"
+        )
         self.log_event(
             device_id, method, verdict, e.code, e.message_en, peer=peer, sequence=seq, violations=e.violations,
             duration_ms=(time.perf_counter() - t0) * 1000,
@@ -406,10 +455,23 @@ class Platform:
             await self._preflight(method, device_id, token, peer, peer_identities)
             self._log_error(device_id or "", method, peer, None, e, t0)
             raise
-        return await self.call(method, msg, device_id=device_id, token=token, peer=peer, size=len(data), peer_identities=peer_identities)
+        return await self.call(
+            method,
+            msg,
+            device_id=device_id,
+            token=token,
+            peer=peer,
+            size=len(data),
+            peer_identities=peer_identities,
+        )
 
     async def _preflight(
-        self, method: str, device_id: str | None, token: str | None, peer: str, peer_identities: Iterable[str] | None
+        self,
+        method: str,
+        device_id: str | None,
+        token: str | None,
+        peer: str,
+        peer_identities: Iterable[str] | None,
     ) -> Device | None:
         """Faults, then credentials, then registration; returns the device (None for GetPlatformInfo)."""
         try:
@@ -454,11 +516,21 @@ class Platform:
         if spec is None or method in ("StreamObservations", "Commands"):
             raise PlatformError("UNIMPLEMENTED", f"{method} 不是一元方法", f"{method} is not a unary method")
         if not isinstance(request, spec[0]):
-            raise PlatformError("INVALID_ARGUMENT", "请求类型错误", f"{method} expects {spec[0].DESCRIPTOR.name}")
+            raise PlatformError(
+                "INVALID_ARGUMENT", "请求类型错误", f"{method} expects {spec[0].DESCRIPTOR.name}"
+            )
         t0 = time.perf_counter()
         dev = await self._preflight(method, device_id, token, peer, peer_identities)
         if dev is None:
-            self.log_event(device_id or "", method, "ACCEPTED", "OK", "", peer=peer, duration_ms=(time.perf_counter() - t0) * 1000)
+            self.log_event(
+                device_id or "",
+                method,
+                "ACCEPTED",
+                "OK",
+                "",
+                peer=peer,
+                duration_ms=(time.perf_counter() - t0) * 1000,
+            )
             return self._platform_info()
         seq = _sequence(request) if method in UPLOAD_METHODS else None
         try:
@@ -472,14 +544,22 @@ class Platform:
             ack = await self._upload(dev, method, request, peer, t0, stream=False)
             if ack is None:  # withheld: hang like a platform that never answers
                 await asyncio.sleep(self.config.withhold_hold_s)
-                raise PlatformError("UNAVAILABLE", "确认被扣留（故障注入）", "acknowledgement withheld (fault injection)")
+                raise PlatformError(
+                    "UNAVAILABLE", "确认被扣留（故障注入）", "acknowledgement withheld (fault injection)"
+                )
             return spec[1](ack=ack)
         except PlatformError as e:
             self._log_error(dev.device_id, method, peer, seq, e, t0)
             raise
 
     async def open_stream(
-        self, method: str, *, device_id: str | None, token: str | None, peer: str = "", peer_identities: Iterable[str] | None = None
+        self,
+        method: str,
+        *,
+        device_id: str | None,
+        token: str | None,
+        peer: str = "",
+        peer_identities: Iterable[str] | None = None,
     ) -> Device:
         """Check faults, credentials and registration when a stream opens (StreamObservations, Commands)."""
         dev = await self._preflight(method, device_id, token, peer, peer_identities)
@@ -501,7 +581,13 @@ class Platform:
         None when the acknowledgement is withheld. Faults and credential errors raise PlatformError (ending the
         stream); pass ``device`` (from :meth:`open_stream`) to skip re-authentication per batch."""
         pending = await self.stream_submit(
-            request, device_id=device_id, token=token, peer=peer, size=size, peer_identities=peer_identities, device=device
+            request,
+            device_id=device_id,
+            token=token,
+            peer=peer,
+            size=size,
+            peer_identities=peer_identities,
+            device=device,
         )
         return await pending
 
@@ -538,7 +624,9 @@ class Platform:
             self._check_size(size)
         except PlatformError as e:
             self._log_error(dev.device_id, method, peer, seq, e, t0)
-            return _ready(pb.StreamObservationsResponse(ack=self._ack(seq, pb.ACK_STATUS_REJECTED, 0, e.violations)))
+            return _ready(
+                pb.StreamObservationsResponse(ack=self._ack(seq, pb.ACK_STATUS_REJECTED, 0, e.violations))
+            )
         return _wrap_ack(await self._admit(dev, method, request, peer, t0, stream=True))
 
     async def stream_submit_bytes(
@@ -550,7 +638,9 @@ class Platform:
         except PlatformError as e:
             await self.faults.before_call("StreamObservations", device.device_id, peer)
             self._log_error(device.device_id, "StreamObservations", peer, None, e, time.perf_counter())
-            return _ready(pb.StreamObservationsResponse(ack=self._ack(0, pb.ACK_STATUS_REJECTED, 0, e.violations)))
+            return _ready(
+                pb.StreamObservationsResponse(ack=self._ack(0, pb.ACK_STATUS_REJECTED, 0, e.violations))
+            )
         return await self.stream_submit(msg, peer=peer, size=len(data), device=device)  # type: ignore[arg-type]
 
     async def stream_ack_bytes(
@@ -586,7 +676,9 @@ class Platform:
                 best = (k, v.strip())
         return best[1] if best else None
 
-    async def _register(self, dev: Device, req: Any, peer: str, t0: float) -> device_access_pb2.RegisterResponse:
+    async def _register(
+        self, dev: Device, req: Any, peer: str, t0: float
+    ) -> device_access_pb2.RegisterResponse:
         if req.device.device_id != dev.device_id:
             raise PlatformError(
                 "PERMISSION_DENIED", "身份与凭据不符", "identity does not match the credentials",
@@ -604,12 +696,29 @@ class Platform:
         vs = validate(req, ValidationContext(state=DeviceState(), limits=self.limits, now_ms=now))
         bad = must_violations(vs)
         if bad:
-            raise PlatformError("INVALID_ARGUMENT", "注册请求不符合规范", "the Register request violates the specification", vs)
+            raise PlatformError(
+                "INVALID_ARGUMENT",
+                "注册请求不符合规范",
+                "the Register request violates the specification",
+                vs,
+            )
         session_id = uuid.uuid4().hex
         blob = req.SerializeToString()
         mine = req.mine.mine_code or req.device.mine_code
         wall = int(time.time() * 1000)
-        row = log_row(now, dev.device_id, "Register", peer, None, "ACCEPTED", "OK", vs, 1, (time.perf_counter() - t0) * 1000, f"version={version} session={session_id}")
+        row = log_row(
+            now,
+            dev.device_id,
+            "Register",
+            peer,
+            None,
+            "ACCEPTED",
+            "OK",
+            vs,
+            1,
+            (time.perf_counter() - t0) * 1000,
+            f"version={version} session={session_id}",
+        )
 
         def job(conn: Any) -> None:
             conn.execute(
@@ -645,7 +754,9 @@ class Platform:
         self._maybe_time_sync(dev, req.device_time)
         vs = validate(req, ValidationContext(state=dev.state, limits=self.limits, now_ms=self.now_ms()))
         if must_violations(vs):
-            raise PlatformError("INVALID_ARGUMENT", "心跳不符合规范", "the heartbeat violates the specification", vs)
+            raise PlatformError(
+                "INVALID_ARGUMENT", "心跳不符合规范", "the heartbeat violates the specification", vs
+            )
         wall = int(time.time() * 1000)
         dev.last_heartbeat_ms = wall
         device_id = dev.device_id
@@ -654,7 +765,17 @@ class Platform:
             conn.execute("UPDATE devices SET last_heartbeat_ms=? WHERE device_id=?", (wall, device_id))
 
         note = f"last_ack={req.last_acknowledged_sequence} queued={req.queued_uploads}"
-        self.log_event(device_id, "Heartbeat", "ACCEPTED", "OK", note, peer=peer, violations=vs, duration_ms=(time.perf_counter() - t0) * 1000, extra=extra)
+        self.log_event(
+            device_id,
+            "Heartbeat",
+            "ACCEPTED",
+            "OK",
+            note,
+            peer=peer,
+            violations=vs,
+            duration_ms=(time.perf_counter() - t0) * 1000,
+            extra=extra,
+        )
         return pb.HeartbeatResponse(server_time=self.server_time(), pending_commands=dev.commands.qsize())
 
     async def _define(self, dev: Device, method: str, req: Any, peer: str, t0: float) -> Message:
@@ -662,19 +783,42 @@ class Platform:
             now = self.now_ms()
             vs = validate(req, ValidationContext(state=dev.state, limits=self.limits, now_ms=now))
             if must_violations(vs):
-                raise PlatformError("INVALID_ARGUMENT", "定义不符合规范", "the definitions violate the specification", vs)
+                raise PlatformError(
+                    "INVALID_ARGUMENT", "定义不符合规范", "the definitions violate the specification", vs
+                )
             if method == "DefinePoints":
                 counts = (len(req.points), len(req.outstations))
             else:
                 counts = (len(req.areas), len(req.stations))
-            row = log_row(now, dev.device_id, method, peer, None, "ACCEPTED", "OK", vs, sum(counts), (time.perf_counter() - t0) * 1000)
+            row = log_row(
+                now,
+                dev.device_id,
+                method,
+                peer,
+                None,
+                "ACCEPTED",
+                "OK",
+                vs,
+                sum(counts),
+                (time.perf_counter() - t0) * 1000,
+            )
             await self._commit(dev, define_job(dev.device_id, req, now, row), lambda _: dev.state.apply(req))
         if method == "DefinePoints":
-            return pb.DefinePointsResponse(accepted_points=counts[0], accepted_outstations=counts[1], violations=_pb_violations(vs))
-        return pb.DefinePositioningResponse(accepted_areas=counts[0], accepted_stations=counts[1], violations=_pb_violations(vs))
+            return pb.DefinePointsResponse(
+                accepted_points=counts[0], accepted_outstations=counts[1], violations=_pb_violations(vs)
+            )
+        return pb.DefinePositioningResponse(
+            accepted_areas=counts[0], accepted_stations=counts[1], violations=_pb_violations(vs)
+        )
 
     def _ack(self, seq: int, status: int, accepted: int, vs: Iterable[Violation]) -> device_access_pb2.Ack:
-        return pb.Ack(sequence=seq, status=status, accepted=accepted, violations=_pb_violations(vs), server_time=self.server_time())  # type: ignore[arg-type]
+        return pb.Ack(
+            sequence=seq,
+            status=status,
+            accepted=accepted,
+            violations=_pb_violations(vs),
+            server_time=self.server_time(),
+        )  # type: ignore[arg-type]
 
     def _rate_limit(self, dev: Device) -> None:
         rate = self.limits.max_uploads_per_second
@@ -690,11 +834,15 @@ class Platform:
                 retry_after_s=round(max(wait, 0.001), 3),
             )  # fmt: skip
 
-    async def _upload(self, dev: Device, method: str, req: Any, peer: str, t0: float, *, stream: bool) -> device_access_pb2.Ack | None:
+    async def _upload(
+        self, dev: Device, method: str, req: Any, peer: str, t0: float, *, stream: bool
+    ) -> device_access_pb2.Ack | None:
         """Validate, store and acknowledge one upload; None when the acknowledgement is withheld."""
         return await (await self._admit(dev, method, req, peer, t0, stream=stream))
 
-    async def _admit(self, dev: Device, method: str, req: Any, peer: str, t0: float, *, stream: bool) -> Awaitable[device_access_pb2.Ack | None]:
+    async def _admit(
+        self, dev: Device, method: str, req: Any, peer: str, t0: float, *, stream: bool
+    ) -> Awaitable[device_access_pb2.Ack | None]:
         """First phase of an upload, under the device lock: rate limit, replay check, validation, submission to
         the store. Returns the second phase, an awaitable of the Ack that resolves only after the commit
         (ST-PROTO-013), so that a stream can read and validate the next batch while this one commits.
@@ -712,19 +860,37 @@ class Platform:
             return _ready(self._ack(seq, pb.ACK_STATUS_REJECTED, 0, e.violations))
         async with dev.lock:
             state = dev.state
-            if 0 < seq <= state.last_sequence:  # a replay? (checked before the core, which rejects seq ≤ last)
+            if (
+                0 < seq <= state.last_sequence
+            ):  # a replay? (checked before the core, which rejects seq ≤ last)
                 prior = await self._prior_upload(dev.device_id, seq)
                 if prior is not None:
                     return self._duplicate(dev, method, seq, prior, peer, t0)
             now = self.now_ms()
             vs = validate(req, ValidationContext(state=state, limits=self.limits, now_ms=now))
             if vs and must_violations(vs):
-                e = PlatformError("INVALID_ARGUMENT", "上传不符合规范，未存储任何记录", "the upload violates the specification; nothing was stored", vs)
+                err = PlatformError(
+                    "INVALID_ARGUMENT",
+                    "上传不符合规范，未存储任何记录",
+                    "the upload violates the specification; nothing was stored",
+                    vs,
+                )
                 if not stream:
-                    raise e
-                self._log_error(dev.device_id, method, peer, seq, e, t0)
+                    raise err
+                self._log_error(dev.device_id, method, peer, seq, err, t0)
                 return _ready(self._ack(seq, pb.ACK_STATUS_REJECTED, 0, vs))
-            row = log_row(now, dev.device_id, method, peer, seq, "ACCEPTED", "OK", vs, 0, (time.perf_counter() - t0) * 1000)
+            row = log_row(
+                now,
+                dev.device_id,
+                method,
+                peer,
+                seq,
+                "ACCEPTED",
+                "OK",
+                vs,
+                0,
+                (time.perf_counter() - t0) * 1000,
+            )
             job, n = upload_job(dev.device_id, method, req, now, row)
             prev_seq = state.last_sequence
             prev_raised = set(state.raised_alarms) if method == "ReportAlarms" else None
@@ -741,7 +907,16 @@ class Platform:
         return self._acknowledge(dev, method, req, seq, n, vs, fut, peer, t0)
 
     async def _acknowledge(
-        self, dev: Device, method: str, req: Any, seq: int, n: int, vs: list[Violation], fut: asyncio.Future[Any], peer: str, t0: float
+        self,
+        dev: Device,
+        method: str,
+        req: Any,
+        seq: int,
+        n: int,
+        vs: list[Violation],
+        fut: asyncio.Future[Any],
+        peer: str,
+        t0: float,
     ) -> device_access_pb2.Ack | None:
         """Second phase of an upload: wait for the commit, then acknowledge (or withhold, or delay)."""
         try:
@@ -750,7 +925,9 @@ class Platform:
             raise
         except Exception as e:
             log.exception("store write failed")
-            raise PlatformError("UNAVAILABLE", "存储暂不可用", "storage unavailable; retry", retry_after_s=1.0) from e
+            raise PlatformError(
+                "UNAVAILABLE", "存储暂不可用", "storage unavailable; retry", retry_after_s=1.0
+            ) from e
         if result == DUPLICATE:  # a concurrent replay committed first
             prior = await self._prior_upload(dev.device_id, seq)
             return await self._duplicate(dev, method, seq, prior or (method, 0), peer, t0)
@@ -762,11 +939,16 @@ class Platform:
 
     async def _prior_upload(self, device_id: str, seq: int) -> tuple[str, int] | None:
         row = await self.store.read(
-            lambda c: c.execute("SELECT method, n_records FROM uploads WHERE device_id=? AND sequence=?", (device_id, seq_to_db(seq))).fetchone()
+            lambda c: c.execute(
+                "SELECT method, n_records FROM uploads WHERE device_id=? AND sequence=?",
+                (device_id, seq_to_db(seq)),
+            ).fetchone()
         )
         return (row[0], int(row[1])) if row else None
 
-    async def _duplicate(self, dev: Device, method: str, seq: int, prior: tuple[str, int], peer: str, t0: float) -> device_access_pb2.Ack | None:
+    async def _duplicate(
+        self, dev: Device, method: str, seq: int, prior: tuple[str, int], peer: str, t0: float
+    ) -> device_access_pb2.Ack | None:
         self.log_event(
             dev.device_id, method, "DUPLICATE", "OK", f"replay of sequence {seq} (first stored by {prior[0]})",
             peer=peer, sequence=seq, n_records=prior[1], duration_ms=(time.perf_counter() - t0) * 1000,
@@ -790,7 +972,9 @@ class Platform:
             raise
         except Exception as e:
             log.exception("store write failed")
-            raise PlatformError("UNAVAILABLE", "存储暂不可用", "storage unavailable; retry", retry_after_s=1.0) from e
+            raise PlatformError(
+                "UNAVAILABLE", "存储暂不可用", "storage unavailable; retry", retry_after_s=1.0
+            ) from e
 
     # ------------------------------------------------------------------ commands
 
@@ -804,17 +988,27 @@ class Platform:
         if skew > threshold and not dev.time_sync_pending:
             self.send_command(dev.device_id, "TIME_SYNC", note=f"clock skew {skew} ms")
 
-    def send_command(self, device_id: str, type: str | int, *, note: str = "", **payload: Any) -> dict[str, Any]:  # noqa: A002
+    def send_command(
+        self, device_id: str, type: str | int, *, note: str = "", **payload: Any
+    ) -> dict[str, Any]:  # noqa: A002
         """Queue a downlink command for a device: TIME_SYNC, CONFIGURE (report_interval_ms, heartbeat_interval_ms,
         settings), RESEND_DEFINITIONS or WRITE_POINT (point_code, value). Returns {"command_id", "type"}."""
         dev = self.devices.get(device_id)
         if dev is None:
             raise PlatformError("NOT_FOUND", f"未知设备 {device_id}", f"unknown device {device_id}")
         try:
-            ctype = pb.CommandType.Value(f"COMMAND_TYPE_{type}".replace("COMMAND_TYPE_COMMAND_TYPE_", "COMMAND_TYPE_")) if isinstance(type, str) else int(type)
+            ctype = (
+                pb.CommandType.Value(
+                    f"COMMAND_TYPE_{type}".replace("COMMAND_TYPE_COMMAND_TYPE_", "COMMAND_TYPE_")
+                )
+                if isinstance(type, str)
+                else int(type)
+            )
             pb.CommandType.Name(ctype)
         except (ValueError, TypeError) as e:
-            raise PlatformError("INVALID_ARGUMENT", f"未知命令类型 {type}", f"unknown command type {type!r}") from e
+            raise PlatformError(
+                "INVALID_ARGUMENT", f"未知命令类型 {type}", f"unknown command type {type!r}"
+            ) from e
         cmd = pb.Command(command_id=uuid.uuid4().hex, type=ctype)  # type: ignore[arg-type]
         cmd.issued_at.CopyFrom(self.server_time())
         try:
@@ -823,7 +1017,9 @@ class Platform:
             elif ctype == pb.COMMAND_TYPE_CONFIGURE:
                 cmd.configure.report_interval_ms = int(payload.get("report_interval_ms", 0))
                 cmd.configure.heartbeat_interval_ms = int(payload.get("heartbeat_interval_ms", 0))
-                cmd.configure.settings.update({str(k): str(v) for k, v in dict(payload.get("settings", {})).items()})
+                cmd.configure.settings.update(
+                    {str(k): str(v) for k, v in dict(payload.get("settings", {})).items()}
+                )
             elif ctype == pb.COMMAND_TYPE_RESEND_DEFINITIONS:
                 cmd.resend_definitions.SetInParent()
             elif ctype == pb.COMMAND_TYPE_WRITE_POINT:
@@ -832,7 +1028,9 @@ class Platform:
             else:
                 raise ValueError("unspecified command type")
         except (KeyError, TypeError, ValueError) as e:
-            raise PlatformError("INVALID_ARGUMENT", f"命令参数错误：{e}", f"bad command arguments: {e}") from e
+            raise PlatformError(
+                "INVALID_ARGUMENT", f"命令参数错误：{e}", f"bad command arguments: {e}"
+            ) from e
         dev.commands.put_nowait(cmd)
         if ctype == pb.COMMAND_TYPE_TIME_SYNC:
             dev.time_sync_pending = True
@@ -843,7 +1041,13 @@ class Platform:
                 (cmd.command_id, device_id, int(ctype), blob, issued),
             )
         )
-        self.log_event(device_id, "command:queued", "EVENT", "OK", f"{pb.CommandType.Name(ctype)} {cmd.command_id} {note}".strip())
+        self.log_event(
+            device_id,
+            "command:queued",
+            "EVENT",
+            "OK",
+            f"{pb.CommandType.Name(ctype)} {cmd.command_id} {note}".strip(),
+        )
         return {"command_id": cmd.command_id, "type": pb.CommandType.Name(ctype)}
 
     def time_sync(self, device_id: str) -> dict[str, Any]:
@@ -857,15 +1061,23 @@ class Platform:
             dev.time_sync_pending = False
             cmd.time_sync.server_time.CopyFrom(self.server_time())
         sent, blob, cid = self.now_ms(), cmd.SerializeToString(), cmd.command_id
-        self.store.write_nowait(lambda c: c.execute("UPDATE commands SET sent_ms=?, command=? WHERE command_id=?", (sent, blob, cid)))
-        self.log_event(dev.device_id, "Commands", "SENT", "OK", f"{pb.CommandType.Name(cmd.type)} {cid}", peer=peer)
+        self.store.write_nowait(
+            lambda c: c.execute(
+                "UPDATE commands SET sent_ms=?, command=? WHERE command_id=?", (sent, blob, cid)
+            )
+        )
+        self.log_event(
+            dev.device_id, "Commands", "SENT", "OK", f"{pb.CommandType.Name(cmd.type)} {cid}", peer=peer
+        )
         return pb.CommandsResponse(command=cmd)
 
     def requeue_command(self, dev: Device, cmd: device_access_pb2.Command) -> None:
         """Put back a command the stream could not deliver."""
         dev.commands.put_nowait(cmd)
 
-    async def command_result(self, dev: Device, request: device_access_pb2.CommandsRequest, peer: str = "", size: int | None = None) -> None:
+    async def command_result(
+        self, dev: Device, request: device_access_pb2.CommandsRequest, peer: str = "", size: int | None = None
+    ) -> None:
         """Record a CommandResult from the device; a malformed one is logged as REJECTED (the stream goes on)."""
         if not request.HasField("result"):
             self.log_event(dev.device_id, "Commands", "EVENT", "OK", "stream opened", peer=peer)
@@ -874,7 +1086,15 @@ class Platform:
         vs = validate(request, ValidationContext(state=dev.state, limits=self.limits, now_ms=self.now_ms()))
         r = request.result
         if must_violations(vs):
-            self.log_event(dev.device_id, "Commands", "REJECTED", "INVALID_ARGUMENT", "bad command result", peer=peer, violations=vs)
+            self.log_event(
+                dev.device_id,
+                "Commands",
+                "REJECTED",
+                "INVALID_ARGUMENT",
+                "bad command result",
+                peer=peer,
+                violations=vs,
+            )
             return
         when, cid, outcome, text = self.now_ms(), r.command_id, int(r.outcome), r.message
         self.store.write_nowait(
@@ -883,7 +1103,15 @@ class Platform:
                 (outcome, text, when, cid, dev.device_id),
             )
         )
-        self.log_event(dev.device_id, "Commands", "ACCEPTED", "OK", f"result {cid} {pb.CommandOutcome.Name(outcome) if outcome in pb.CommandOutcome.values() else outcome}", peer=peer, violations=vs)
+        self.log_event(
+            dev.device_id,
+            "Commands",
+            "ACCEPTED",
+            "OK",
+            f"result {cid} {pb.CommandOutcome.Name(outcome) if outcome in pb.CommandOutcome.values() else outcome}",
+            peer=peer,
+            violations=vs,
+        )
 
     # ------------------------------------------------------------------ liveness (ST-PROTO-006)
 
@@ -906,4 +1134,10 @@ class Platform:
             for dev in list(self.devices.values()):
                 if dev.online and not self.is_online(dev, now):
                     dev.online = False
-                    self.log_event(dev.device_id, "session:offline", "EVENT", "OK", f"no call for {now - (dev.alive_ms or now)} ms > {window} ms (ST-PROTO-006)")
+                    self.log_event(
+                        dev.device_id,
+                        "session:offline",
+                        "EVENT",
+                        "OK",
+                        f"no call for {now - (dev.alive_ms or now)} ms > {window} ms (ST-PROTO-006)",
+                    )

@@ -14,6 +14,7 @@ commit (group commit amortises it) and survives power loss too; choose it with `
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import sqlite3
@@ -183,7 +184,9 @@ class Store:
         self._q.put(_Job(fn, fut, on_done, write, on_error))
         return fut
 
-    async def write(self, fn: Callable[[sqlite3.Connection], Any], on_done: Callable[[Any], None] | None = None) -> Any:
+    async def write(
+        self, fn: Callable[[sqlite3.Connection], Any], on_done: Callable[[Any], None] | None = None
+    ) -> Any:
         """Run a write job and wait for its commit."""
         fut = self.submit(fn, on_done=on_done)
         assert fut is not None
@@ -240,10 +243,8 @@ class Store:
                 group.append(nxt)
             self._execute(conn, group)
             for job in group:
-                try:
+                with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
                     loop.call_soon_threadsafe(_finish, job)
-                except RuntimeError:  # the loop is closed: nobody waits any more
-                    pass
         conn.close()
 
     def _execute(self, conn: sqlite3.Connection, group: list[_Job]) -> None:
@@ -274,19 +275,11 @@ class Store:
             conn.execute("COMMIT")
         except sqlite3.Error as e:  # nothing of the group is durable: fail every write
             log.exception("commit failed")
-            with _suppress():
+            with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
             for job in group:
                 if job.write and job.error is None:
                     job.error = e
-
-
-class _suppress:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> bool:
-        return True
 
 
 def _set_result(fut: asyncio.Future[Any], value: Any) -> None:

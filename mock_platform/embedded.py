@@ -107,7 +107,12 @@ class MockPlatform:
                 except ImportError as e:  # the HTTP transport is optional
                     log.warning("HTTP/JSON 未启用 / HTTP/JSON not served: %s", e)
                 else:
-                    self.http = HttpServer(create_app(self.platform), host=self.host, port=self._http_port, ssl_context=self._ssl_context())
+                    self.http = HttpServer(
+                        create_app(self.platform),
+                        host=self.host,
+                        port=self._http_port,
+                        ssl_context=self._ssl_context(),
+                    )
                     await self.http.start()
         except BaseException:
             await self.stop()
@@ -124,7 +129,9 @@ class MockPlatform:
         await self.start()
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         await self.stop()
 
 

@@ -29,11 +29,18 @@ def _key() -> ec.EllipticCurvePrivateKey:
 
 
 def _pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def _name(cn: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "santong test"), x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "santong test"),
+            x509.NameAttribute(NameOID.COMMON_NAME, cn),
+        ]
+    )
 
 
 def issue(
@@ -69,7 +76,9 @@ def issue(
             except ValueError:
                 sans.append(x509.DNSName(h))
         builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
-    usages = ([ExtendedKeyUsageOID.SERVER_AUTH] if hosts else []) + ([ExtendedKeyUsageOID.CLIENT_AUTH] if client else [])
+    usages = ([ExtendedKeyUsageOID.SERVER_AUTH] if hosts else []) + (
+        [ExtendedKeyUsageOID.CLIENT_AUTH] if client else []
+    )
     if usages:
         builder = builder.add_extension(x509.ExtendedKeyUsage(usages), critical=False)
     if ca:
@@ -106,7 +115,11 @@ class Pki:
         """Write ca.pem, server.pem, server.key and <device>.pem/.key; return the paths by name."""
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
-        files = {"ca": ("ca.pem", self.ca_cert), "server_cert": ("server.pem", self.server_cert), "server_key": ("server.key", self.server_key)}
+        files = {
+            "ca": ("ca.pem", self.ca_cert),
+            "server_cert": ("server.pem", self.server_cert),
+            "server_key": ("server.key", self.server_key),
+        }
         out = {}
         for name, (fn, data) in files.items():
             (d / fn).write_bytes(data)
@@ -138,4 +151,3 @@ def forged_client(device_id: str) -> tuple[bytes, bytes]:
     """(cert, key) PEM of a self-signed client certificate claiming CN = device_id (not from the CA)."""
     cert, key = issue(device_id, None, None, client=True)
     return cert.public_bytes(serialization.Encoding.PEM), _pem_key(key)
-

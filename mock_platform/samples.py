@@ -51,7 +51,9 @@ def _ts(target: object, ms: int) -> None:
     target.seconds, target.nanos = ms // 1000, (ms % 1000) * 1_000_000  # type: ignore[attr-defined]
 
 
-def register_request(device_id: str, versions: Sequence[str] = ("1.0",), device_time_ms: int | None = None) -> device_access_pb2.RegisterRequest:
+def register_request(
+    device_id: str, versions: Sequence[str] = ("1.0",), device_time_ms: int | None = None
+) -> device_access_pb2.RegisterRequest:
     """A complete Register of a safety-monitoring outstation of the sample mine."""
     req = pb.RegisterRequest(supported_versions=list(versions))
     d = req.device
@@ -118,7 +120,9 @@ def observation_batch(
     return b
 
 
-def alarm_request(sequence: int, alarm_id: str = "A-1", *, clear: bool = False, start_ms: int | None = None) -> device_access_pb2.ReportAlarmsRequest:
+def alarm_request(
+    sequence: int, alarm_id: str = "A-1", *, clear: bool = False, start_ms: int | None = None
+) -> device_access_pb2.ReportAlarmsRequest:
     """A methane over-limit alarm on point 1, raised (or cleared)."""
     start = start_ms if start_ms is not None else _now_ms() - 2000
     req = pb.ReportAlarmsRequest(sequence=sequence)
@@ -136,7 +140,9 @@ def alarm_request(sequence: int, alarm_id: str = "A-1", *, clear: bool = False, 
 def outstation_status_request(sequence: int) -> device_access_pb2.ReportOutstationStatusRequest:
     """The sample outstation running on AC power."""
     req = pb.ReportOutstationStatusRequest(sequence=sequence)
-    s = req.statuses.add(outstation_code=OUTSTATION, run_state=common_pb2.RUN_STATE_OK, power_state=common_pb2.POWER_STATE_AC)
+    s = req.statuses.add(
+        outstation_code=OUTSTATION, run_state=common_pb2.RUN_STATE_OK, power_state=common_pb2.POWER_STATE_AC
+    )
     _ts(s.time, _now_ms() - 1000)
     return req
 
@@ -170,6 +176,8 @@ def personnel_request(sequence: int) -> device_access_pb2.ReportPersonnelRequest
                         station_code=STATION, work_state="正常")  # fmt: skip
     for name in ("entered_mine_at", "entered_area_at", "entered_station_at", "time"):
         _ts(getattr(r, name), now - 60_000 if name != "time" else now)
-    s = req.stations.add(station_code=STATION, run_state=common_pb2.RUN_STATE_OK, power_state=common_pb2.POWER_STATE_AC)
+    s = req.stations.add(
+        station_code=STATION, run_state=common_pb2.RUN_STATE_OK, power_state=common_pb2.POWER_STATE_AC
+    )
     _ts(s.time, now)
     return req

@@ -12,7 +12,8 @@ carries ``backfill = true`` when at least one of these holds:
 (a) it was produced while the client was *in outage*: the last call to the platform failed with UNAVAILABLE or
     DEADLINE_EXCEEDED or did not connect at all, and no call has succeeded since;
 (b) it was produced while older backfill uploads were still queued (it waits behind the backlog);
-(c) an earlier attempt to send it failed (it is being retried, so it is late);
+(c) an attempt to send it, or an upload queued ahead of it, failed with a retryable error (it waits behind an
+    outage or a retry, so it is late);
 (d) it was still queued when the client started (it survived an outage or a restart of the adapter);
 (e) when it is first sent, its oldest record is older than ``queue.live_window_ms`` (default 60 s; the core
     rejects unflagged data older than 300 s, ST-DATA-032).
@@ -128,6 +129,26 @@ def _ms(ts: Any) -> int | None:
 def _oldest(times: Iterable[Any], default: int) -> int:
     got = [m for m in (_ms(t) for t in times) if m is not None]
     return min(got) if got else default
+
+
+def _oldest_of(req: Any, default: int) -> int:
+    """The oldest record time of an upload request (what the backfill rule (e) looks at)."""
+    if isinstance(req, pb.ReportObservationsRequest):
+        b = req.batch
+        base = _ms(b.base_time)
+        return default if base is None else base + (min(b.time_offset_ms) if b.time_offset_ms else 0)
+    if isinstance(req, pb.ReportAlarmsRequest):
+        return _oldest(
+            (a.end_time if a.state == common_pb2.ALARM_STATE_CLEARED else a.start_time for a in req.alarms),
+            default,
+        )
+    if isinstance(req, pb.ReportOutstationStatusRequest):
+        return _oldest((s.time for s in req.statuses), default)
+    if isinstance(req, pb.ReportStatisticsRequest):
+        return _oldest((s.end_time for s in req.statistics), default)
+    if isinstance(req, pb.ReportPersonnelRequest):
+        return _oldest([r.time for r in req.records] + [s.time for s in req.stations], default)
+    return default
 
 
 class PlatformClient:
@@ -361,6 +382,8 @@ class PlatformClient:
         platform by the delivery loop before any further upload (ST-PROTO-024). Allowed before :meth:`start`.
         """
         points, outstations = list(points), list(outstations)
+        if not points and not outstations:
+            return  # nothing to define yet (an adapter that learns its points at run time)
         if not self._started:
             self._staged.append((points, outstations))
             return
@@ -600,6 +623,59 @@ class PlatformClient:
             oldest = _oldest([r.time for r in req.records] + [s.time for s in req.stations], self.now_ms())
             await self._enqueue("ReportPersonnel", req, oldest)
 
+    async def submit(
+        self, uploads: Iterable[tuple[str, Message]], *, meta: Mapping[str, Any] | None = None
+    ) -> list[int]:
+        """Queue several uploads as one unit — all committed in one transaction with ``meta``, or none.
+
+        For importers that must never half-import (the mtfile adapter: one file = one unit, its name in ``meta``).
+        Every upload is checked by the core first; a MUST violation raises ValidationError and nothing is queued.
+        Returns the sequences. Example::
+
+            await client.submit([("ReportObservations", pb.ReportObservationsRequest(batch=b))],
+                                meta={"mtfile:pending": {name: digest}})
+        """
+        if not self._started:
+            raise AdapterError("客户端尚未启动 / the client has not been started")
+        items = list(uploads)
+        await self._seal()  # what was pushed before stays before
+        state = dataclasses.replace(self._state, raised_alarms=set(self._state.raised_alarms))
+        ctx = ValidationContext(state=state, limits=self.limits, now_ms=self.now_ms())
+        seq = max(self.queue.next_sequence, self._state.last_sequence + 1)
+        queued: list[tuple[str, Message, bool]] = []
+        alarms = False
+        for method, request in items:
+            backfill = (queued and queued[-1][2]) or self._decide_backfill(_oldest_of(request, self.now_ms()))
+            stamp(request, sequence=seq, backfill=bool(backfill))
+            vs = validate(request, ctx)
+            if must_violations(vs):
+                raise ValidationError(vs)
+            if method == "ReportAlarms":
+                state.apply(request)
+                alarms = True
+            queued.append((method, request, bool(backfill)))
+            seq += 1
+        all_meta = dict(meta or {})
+        if alarms:
+            all_meta["raised_alarms"] = sorted(state.raised_alarms)
+        seqs = await self._q(self.queue.put_many, queued, meta=all_meta)
+        if alarms:
+            self._state.raised_alarms = state.raised_alarms
+        self._pending += len(seqs)
+        self._backfill_queued += sum(b for _, _, b in queued)
+        self.stats.uploads_queued += len(seqs)
+        if seqs:
+            self._wake.set()
+        return seqs
+
+    async def get_meta(self, key: str, default: Any = None) -> Any:
+        """A JSON value kept in the queue file (e.g. what an importer committed with :meth:`submit`)."""
+        return await self._q(self.queue.get_meta, key, default)
+
+    async def set_meta(self, key: str, value: Any) -> None:
+        """Keep a JSON value in the queue file."""
+        await self._q(self.queue.set_meta, key, value)
+
     def _decide_backfill(self, oldest_ms: int) -> bool:
         """Rules (a), (b) and (e) of the module docstring, at production time."""
         return (
@@ -759,6 +835,11 @@ class PlatformClient:
             for f, v in resp.limits.ListFields():
                 setattr(limits, f.name, v)
             self.limits = limits
+        if resp.negotiated_version not in req.supported_versions:
+            raise ClientFailed(
+                f"平台协商的版本 {resp.negotiated_version!r} 不在本设备支持的 {list(req.supported_versions)} 之中（ST-PROTO-004）/ "
+                f"the platform negotiated version {resp.negotiated_version!r}, not one of {list(req.supported_versions)} (ST-PROTO-004)"
+            )
         self.session_id, self.negotiated_version = resp.session_id, resp.negotiated_version
         last = int(resp.last_acknowledged_sequence)
         dropped = await self._q(self.queue.resume_after, last)
@@ -850,6 +931,8 @@ class PlatformClient:
                 await self._dead(up, e.violations, f"{e.code}: {e}")
                 return
             self._retrying.add(seq)
+            if e.disposition is not Disposition.FATAL:  # rule (c): this one and all queued behind it are late
+                self._backfill_queued += await self._q(self.queue.mark_all_backfill)
             raise
         ack = resp.ack
         if ack.sequence != seq or ack.status == pb.ACK_STATUS_UNSPECIFIED:
@@ -918,9 +1001,15 @@ class PlatformClient:
         return max(100, min(own, platform) if own else platform)
 
     async def _heartbeat_loop(self) -> None:
+        last = time.monotonic()
         while True:
             await self._registered_event.wait()
-            await asyncio.sleep(self.heartbeat_interval_ms() / 1000)
+            # Start each heartbeat at most 95 % of the interval after the previous one began, so that the gap
+            # the platform sees (call time included) never exceeds the interval (ST-PROTO-005).
+            await asyncio.sleep(
+                max(0.0, last + 0.95 * self.heartbeat_interval_ms() / 1000 - time.monotonic())
+            )
+            last = time.monotonic()
             if not self.registered:
                 continue
             req = pb.HeartbeatRequest(

@@ -200,6 +200,16 @@ class GrpcTransport(Transport):
             self._channel = self._stub = None
 
 
+_TRANSPORT_MARKERS = (
+    "RST_STREAM",
+    "GOAWAY",
+    "Stream removed",
+    "Socket closed",
+    "Connection reset",
+    "Broken pipe",
+)
+
+
 def _grpc_error(e: Any) -> CallError:
     from google.rpc import error_details_pb2, status_pb2
 
@@ -224,6 +234,13 @@ def _grpc_error(e: Any) -> CallError:
                 ri = error_details_pb2.RetryInfo()
                 d.Unpack(ri)
                 retry = ri.retry_delay.seconds + ri.retry_delay.nanos / 1e9
+    text = e.details() or ""
+    if code == "CANCELLED" or (
+        code in ("INTERNAL", "UNKNOWN") and not detailed and any(m in text for m in _TRANSPORT_MARKERS)
+    ):
+        # We never cancel a call we wait for: a cancellation (or a torn stream) comes from the connection, and the
+        # platform may or may not have the upload — a failed connection, retried (ST-PROTO-015).
+        return CallError("UNAVAILABLE", f"{code}: {text}", connection=True)
     connection = code in ("UNAVAILABLE", "DEADLINE_EXCEEDED") and not detailed
     return CallError(
         code, e.details() or "", violations=violations, retry_after_s=retry, connection=connection

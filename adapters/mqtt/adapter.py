@@ -93,7 +93,8 @@ class MqttAdapter(Adapter[MqttSettings]):
         self._lock = threading.Lock()
         self._sink: UplinkSink | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._queue: asyncio.Queue[_Received | int] = asyncio.Queue()
+        self._queue: asyncio.Queue[_Received | int | None] = asyncio.Queue()
+        self._closing = False
         self._client: Any = None
         self._tasks: list[asyncio.Task[None]] = []
         self._unacked: list[_Received] = []
@@ -146,24 +147,31 @@ class MqttAdapter(Adapter[MqttSettings]):
         ]
 
     async def stop(self) -> None:
-        """Disconnect and stop the tasks (idempotent); what was received is pushed, unacknowledged is redelivered."""
-        client, self._client = self._client, None
+        """Stop (idempotent): what was received is pushed and, once durable, acknowledged; then disconnect.
+
+        Messages arriving after the stop began are neither pushed nor acknowledged: the broker keeps them for
+        the next start (persistent session), so a clean stop neither loses nor duplicates anything.
+        """
+        client = self._client
+        if client is None and not self._tasks:
+            return
+        with self._lock:
+            self._closing = True
+        await asyncio.sleep(0)  # hand-overs already scheduled by paho's thread land in the queue first
+        self._queue.put_nowait(None)
+        tasks, self._tasks = self._tasks, []
+        consumer = tasks[0] if tasks else None
+        if consumer is not None and not consumer.done():
+            with contextlib.suppress(asyncio.TimeoutError, Exception):
+                await asyncio.wait_for(asyncio.shield(consumer), 10)
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._client = None
         if client is not None:
             with contextlib.suppress(Exception):
                 client.disconnect()
             await asyncio.get_running_loop().run_in_executor(None, client.loop_stop)
-        tasks, self._tasks = self._tasks, []
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        # whatever is still queued was received: report it (not acknowledged: the broker may send it again)
-        rest: list[_Received] = []
-        while not self._queue.empty():
-            item = self._queue.get_nowait()
-            if isinstance(item, _Received):
-                rest.append(item)
-        if rest and self._sink is not None:
-            await self._process(rest)
         self.connected.clear()
 
     async def configure(self, report_interval_ms: int, settings: Any) -> None:
@@ -210,13 +218,17 @@ class MqttAdapter(Adapter[MqttSettings]):
     def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
         sink = self._sink
         now = sink.now_ms() if sink is not None else int(time.time() * 1000)
-        with self._lock:
-            gen = self._generation
-        self._call(self._queue.put_nowait, _Received(Message(msg.topic, bytes(msg.payload), now), msg.mid, msg.qos, gen))
+        with self._lock:  # the check and the hand-over are one step against stop()
+            if self._closing:
+                return  # not acknowledged: the broker delivers it again after the next start
+            received = _Received(Message(msg.topic, bytes(msg.payload), now), msg.mid, msg.qos, self._generation)
+            self._call(self._queue.put_nowait, received)
 
     # ------------------------------------------------------------------ the event loop
 
     def _connected(self, up: bool) -> None:
+        if self._closing:
+            return
         if up:
             self.stats.connects += 1
             self.connected.set()
@@ -264,10 +276,13 @@ class MqttAdapter(Adapter[MqttSettings]):
                 if isinstance(item, _Received):
                     group.append(item)
                     continue
-                if group:  # messages before the disconnect first
+                if group:  # the messages before a disconnect (or the stop) first
                     await self._process(group)
                     self._hold(group)
                     group = []
+                if item is None:  # stop(): everything received is pushed; acknowledge it once durable
+                    await self._ack()
+                    return
                 assert self._sink is not None
                 await self._push(self.uplink.faults(self._sink.now_ms()))
             if group:

@@ -10,6 +10,7 @@ from santong.adapters.mtfile._parser import (
     Header,
     MtFileError,
     Observation,
+    ObservationColumns,
     ParsedFile,
     format_time,
     parse_bytes,
@@ -19,8 +20,28 @@ from santong.adapters.mtfile._parser import (
     write_file,
 )
 from santong.adapters.mtfile._validate import file_messages, validate_mt_file
+from santong.adapters.mtfile.adapter import (
+    PENDING_KEY,
+    MtFileAdapter,
+    MtFileStats,
+    ScanReport,
+    TransactionalSink,
+)
+from santong.adapters.mtfile.config import MtFileSettings
+from santong.adapters.mtfile.converter import FileUnit, Finding, MtFileConverter, Upload
 
 __all__ = [
+    "PENDING_KEY",
+    "FileUnit",
+    "Finding",
+    "MtFileAdapter",
+    "MtFileConverter",
+    "MtFileSettings",
+    "MtFileStats",
+    "ObservationColumns",
+    "ScanReport",
+    "TransactionalSink",
+    "Upload",
     "file_messages",
     "validate_mt_file",
     "CHINA_TZ",

@@ -660,7 +660,7 @@ def _definition(r: _Record) -> data_pb2.PointDefinition:
         sensor_type=r.text(3),
         value_kind=kind,
         unit=r.text(5),
-        range_high=r.number(6, default=None if needs_range else 0.0),
+        range_high=r.number(6, default=None if needs_range else 1.0),  # a switch with no range is 0–1
         range_low=r.number(7, default=None if needs_range else 0.0),
         on_description=r.text(16),
         off_description=r.text(17),
@@ -891,7 +891,7 @@ def _floats(values: list[str]) -> list[float] | None:
         if len(distinct) * 4 > len(values):
             numbers = list(map(float, values))
         else:  # sensor values repeat (switches, steady readings): one float() per distinct text
-            numbers = list(map(dict(zip(distinct, map(float, distinct))).__getitem__, values))
+            numbers = list(map(dict(zip(distinct, map(float, distinct), strict=True)).__getitem__, values))
     except ValueError:
         return None
     # A sum that overflows only sends a valid file down the exact path, which checks value by value.

@@ -342,7 +342,7 @@ class MqttSimulator(BaseSimulator):
             if doc is None:
                 doc = out[topic] = {"dev": d.id, "ts": ts, "seq": self.seq}
             state = self.engine.points[p.name]
-            value: float | int = int(state.value) if p.is_switch else state.value
+            value: float | int = int(state.value) if p.is_switch or p.decimals == 0 else state.value
             _put(doc, p.mqtt.path, value)
             if p.mqtt.quality_path:
                 _put(doc, p.mqtt.quality_path, 1 if state.status & (SENSOR_FAULT | OUTSTATION_FAULT) else 0)

@@ -10,7 +10,8 @@ What it writes into ``out`` (names ``{煤矿编码}_{TYPE}_{yyyyMMddHHmmss}.txt`
 Points: the profile's (default ``kj-substation``); with ``points=N`` the profile's point set is repeated over
 as many outstations as needed (outstation k: own codes ``{k:03d}A01…``, outstation code mine code + ``{k:03d}``)
 to make N points — a mine of thousands of points. ``mine_code`` re-codes everything for another mine. Scenarios
-run on outstation 1 (its points keep the profile's names).
+run on outstation 1 (its points keep the profile's names). The simulated clock advances ``every`` × speed
+simulated seconds per period, so a scenario unfolds over the same files however loaded the machine is.
 
 Writing: like KJ software, in place: the body first, then the final ``||`` (``slow`` seconds later, the body
 itself spread over that time) — a reader must import a file only once it ends with ``||``. ``atomic=True``
@@ -207,7 +208,10 @@ class MtFileSimulator:
         self.atomic = atomic
         self.stats_every = stats_every
         self._sleep = sleep
-        self.engine = Simulation(self.profile, speed=speed, seed=seed)
+        # The simulated clock advances by one period per step (``every`` × speed simulated seconds), however long
+        # writing takes: a loaded machine writes the same files, only later. Times in the files are wall-clock.
+        self._ticks = 0.0
+        self.engine = Simulation(self.profile, speed=speed, seed=seed, clock=lambda: self._ticks)
         if scenario:
             self.engine.start_scenario(scenario)
         self.written: list[Path] = []
@@ -428,6 +432,7 @@ class MtFileSimulator:
     def step(self) -> list[Path]:
         """One period: update the values, write CDSS, FZSS, YCBJ (when episodes changed), TJSJ (when due)."""
         paths = [] if self._defined else self.write_definitions()
+        self._ticks += self.every
         self.engine.update()
         self._accumulate()
         paths.append(self.write("CDSS", self.realtime_records()))

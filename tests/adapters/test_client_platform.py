@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-
 from santong.adapters import ClientConfig, parse_config
 from santong.adapters.client import ClientFailed, PlatformClient, UploadQueue
 from santong.mock_platform._config import PlatformConfig
@@ -26,7 +25,7 @@ SW = "14042100000101KGS0010K01"
 OUT = "140421000001F01"
 
 YAML = """
-platform: {{transport: {transport}, {key}: "{target}", token: {token}, timeout_ms: 3000, retry: {{base_ms: 100, cap_ms: {cap}}}}}
+platform: {{transport: {transport}, {key}: "{target}", token: {token}, timeout_ms: 3000, retry: {{base_ms: 100, cap_ms: {cap}}}{tls}}}
 device: {{device_id: {device}, vendor: 示例电子, model: KJ70N, firmware_version: "1.0", serial_number: SN1,
          ma_certificate: MAH230123, product_class: SAFETY_MONITORING}}
 mine: {{mine_code: "140421000001", name: 示例煤矿}}
@@ -36,10 +35,34 @@ heartbeat: {{interval_ms: {heartbeat}}}
 """
 
 
-def config(tmp_path: Path, mp: MockPlatform, *, transport: str = "grpc", token: str = "secret", cap: int = 400, linger: int = 30, max_points: int = 100, heartbeat: int = 30_000, queue: str = "q.db") -> ClientConfig:
+def config(
+    tmp_path: Path,
+    mp: MockPlatform,
+    *,
+    transport: str = "grpc",
+    token: str = "secret",
+    cap: int = 400,
+    linger: int = 30,
+    max_points: int = 100,
+    heartbeat: int = 30_000,
+    queue: str = "q.db",
+    tls: dict[str, Path] | None = None,
+) -> ClientConfig:
     target = mp.grpc_target if transport == "grpc" else mp.http_url
     key = "target" if transport == "grpc" else "url"
-    text = YAML.format(transport=transport, key=key, target=target, token=token, cap=cap, device=DEVICE, queue=tmp_path / queue, max_points=max_points, linger=linger, heartbeat=heartbeat)
+    text = YAML.format(
+        transport=transport,
+        key=key,
+        target=target,
+        token=token,
+        cap=cap,
+        device=DEVICE,
+        queue=tmp_path / queue,
+        max_points=max_points,
+        linger=linger,
+        heartbeat=heartbeat,
+        tls=", tls: {" + ", ".join(f'{k}: "{v}"' for k, v in tls.items()) + "}" if tls else "",
+    )
     return parse_config(text, str(tmp_path / "client.yaml"), require_adapter=False)
 
 
@@ -59,7 +82,9 @@ def definitions() -> tuple[list[data_pb2.PointDefinition], list[data_pb2.Outstat
 @pytest.fixture
 async def mp() -> AsyncIterator[MockPlatform]:
     limits = default_limits()
-    async with MockPlatform(PlatformConfig(devices={DEVICE: "secret"}, limits=limits, withhold_hold_s=0.3)) as m:
+    async with MockPlatform(
+        PlatformConfig(devices={DEVICE: "secret"}, limits=limits, withhold_hold_s=0.3)
+    ) as m:
         yield m
 
 
@@ -81,7 +106,10 @@ async def until(pred, timeout: float = 10.0) -> None:  # type: ignore[no-untyped
 
 async def values(mp: MockPlatform) -> list[tuple[int, float, bool]]:
     """(sequence, value, backfill) of every stored CH4 observation, in store order."""
-    return [(o["sequence"], o["value"], o["backfill"]) for o in await mp.platform.inspection.observations(DEVICE, point_code=CH4, limit=1_000_000)]
+    return [
+        (o["sequence"], o["value"], o["backfill"])
+        for o in await mp.platform.inspection.observations(DEVICE, point_code=CH4, limit=1_000_000)
+    ]
 
 
 @pytest.mark.parametrize("transport", ["grpc", "http"])
@@ -102,7 +130,11 @@ async def test_delivers_in_order_with_heartbeats(tmp_path: Path, mp: MockPlatfor
     assert not any(bf for *_, bf in got)
     seqs = await mp.platform.inspection.acknowledged(DEVICE)
     assert seqs == list(range(1, len(seqs) + 1))
-    over = [o for o in await mp.platform.inspection.observations(DEVICE, point_code=CH4, limit=1000) if o["value"] > 4]
+    over = [
+        o
+        for o in await mp.platform.inspection.observations(DEVICE, point_code=CH4, limit=1000)
+        if o["value"] > 4
+    ]
     assert over == []
     defs = await mp.platform.inspection.definitions(DEVICE)
     assert {(p["point_code"], p["alias"]) for p in defs["points"]} == {(CH4, 1), (SW, 2)}
@@ -110,7 +142,9 @@ async def test_delivers_in_order_with_heartbeats(tmp_path: Path, mp: MockPlatfor
     assert beats and all(b["verdict"] == "ACCEPTED" for b in beats)
 
 
-async def test_invalid_argument_and_preflight_rejections_go_to_dead_letters(tmp_path: Path, mp: MockPlatform, caplog: pytest.LogCaptureFixture) -> None:
+async def test_invalid_argument_and_preflight_rejections_go_to_dead_letters(
+    tmp_path: Path, mp: MockPlatform, caplog: pytest.LogCaptureFixture
+) -> None:
     c = await started(config(tmp_path, mp))
     try:
         mp.platform.faults.fail_next(1, "INVALID_ARGUMENT", methods=["ReportObservations"])
@@ -121,7 +155,14 @@ async def test_invalid_argument_and_preflight_rejections_go_to_dead_letters(tmp_
         await c.observations([(CH4, 0.2, c.now_ms() + 60_000, 0)])
         await c.flush()
         # screened at the sink: unknown point, switch value 0.5, NaN → 0 with the sensor-fault bit
-        await c.observations([("14042100000101MNA0010A99", 1.0, None, 0), (SW, 0.5, None, 0), (CH4, float("nan"), None, 0), (CH4, 0.3, None, 0)])
+        await c.observations(
+            [
+                ("14042100000101MNA0010A99", 1.0, None, 0),
+                (SW, 0.5, None, 0),
+                (CH4, float("nan"), None, 0),
+                (CH4, 0.3, None, 0),
+            ]
+        )
         assert await c.wait_delivered(10)
         dead = await c.dead_letters()
     finally:
@@ -142,7 +183,9 @@ async def _dead(c: PlatformClient, n: int) -> bool:
     return len(await c.dead_letters()) >= n
 
 
-async def test_retryable_errors_are_retried_with_backoff_and_flagged_backfill(tmp_path: Path, mp: MockPlatform) -> None:
+async def test_retryable_errors_are_retried_with_backoff_and_flagged_backfill(
+    tmp_path: Path, mp: MockPlatform
+) -> None:
     c = await started(config(tmp_path, mp, cap=200))
     try:
         await c.observations([(CH4, 0.1, None, 0)])
@@ -157,7 +200,12 @@ async def test_retryable_errors_are_retried_with_backoff_and_flagged_backfill(tm
         await c.stop()
     assert c.stats.retries >= 6 and c.stats.dead_lettered == 0
     got = await values(mp)
-    assert [(v, bf) for _, v, bf in got] == [(0.1, False), (0.2, True), (0.2, True), (0.2, True)]  # late: rule (c)
+    assert [(v, bf) for _, v, bf in got] == [
+        (0.1, False),
+        (0.2, True),
+        (0.2, True),
+        (0.2, True),
+    ]  # late: rule (c)
 
 
 async def test_failed_precondition_registers_again_then_resends(tmp_path: Path, mp: MockPlatform) -> None:
@@ -201,11 +249,17 @@ async def test_rate_limit_retry_advice_is_honoured(tmp_path: Path) -> None:
         finally:
             await c.stop()
         assert [v for _, v, _ in await values(mp)] == [i / 10 for i in range(12)]
-        limited = [r for r in await mp.platform.inspection.interactions(DEVICE, method="ReportObservations") if r["code"] == "RESOURCE_EXHAUSTED"]
+        limited = [
+            r
+            for r in await mp.platform.inspection.interactions(DEVICE, method="ReportObservations")
+            if r["code"] == "RESOURCE_EXHAUSTED"
+        ]
         assert limited and c.stats.retries >= len(limited)
 
 
-async def test_withheld_acknowledgement_is_resent_and_acknowledged_as_duplicate(tmp_path: Path, mp: MockPlatform) -> None:
+async def test_withheld_acknowledgement_is_resent_and_acknowledged_as_duplicate(
+    tmp_path: Path, mp: MockPlatform
+) -> None:
     c = await started(config(tmp_path, mp))
     try:
         mp.platform.faults.withhold_acks(1)
@@ -234,7 +288,9 @@ async def test_commands_time_sync_configure_resend_and_write(tmp_path: Path, mp:
         p = mp.platform
         ids = [
             p.send_command(DEVICE, "TIME_SYNC")["command_id"],
-            p.send_command(DEVICE, "CONFIGURE", heartbeat_interval_ms=150, report_interval_ms=10)["command_id"],
+            p.send_command(DEVICE, "CONFIGURE", heartbeat_interval_ms=150, report_interval_ms=10)[
+                "command_id"
+            ],
             p.send_command(DEVICE, "RESEND_DEFINITIONS")["command_id"],
             p.send_command(DEVICE, "WRITE_POINT", point_code=SW, value=1)["command_id"],
             p.send_command(DEVICE, "WRITE_POINT", point_code=CH4, value=1)["command_id"],
@@ -289,3 +345,38 @@ async def test_outage_store_and_forward_in_order_and_flagged(tmp_path: Path, mp:
     assert all(not flag[i] for i, t in times.items() if t < out_start - 200)
     assert all(flag[i] for i, t in times.items() if out_start + 100 < t < out_end)  # ST-PROTO-020
     assert not flag[n - 1]  # live again at the end
+
+
+@pytest.mark.parametrize("transport", ["grpc", "http"])
+async def test_mutual_tls(tmp_path: Path, transport: str) -> None:
+    from santong.mock_platform.embedded import TlsFiles
+    from santong.mock_platform.pki import make_pki
+
+    pki = make_pki([DEVICE])
+    files = pki.write(tmp_path / "pki")
+    tls = TlsFiles(cert_chain=pki.server_cert, private_key=pki.server_key, client_ca=pki.ca_cert)
+    async with MockPlatform(PlatformConfig(devices={DEVICE: "secret"}), tls=tls) as mp:
+        assert transport == "grpc" or mp.http_url.startswith("https://")
+        paths = {"ca": files["ca"], "cert": files[f"{DEVICE}.cert"], "key": files[f"{DEVICE}.key"]}
+        c = await started(config(tmp_path, mp, transport=transport, tls=paths))
+        try:
+            await c.observations([(CH4, 0.5, None, 0)])
+            assert await c.wait_delivered(10)
+        finally:
+            await c.stop()
+        assert [v for _, v, _ in await values(mp)] == [0.5]
+
+
+def test_http_batch_json_equals_the_canonical_json() -> None:
+    from santong.adapters.client._transport import request_json
+    from santong.protocols import to_dict
+    from santong.protocols.v1 import device_access_pb2 as pb
+
+    b = data_pb2.ObservationBatch(
+        sequence=7, alias=[1, 2], value=[0.5, 1.0], time_offset_ms=[0, -5], status=[0, 8], backfill=True
+    )
+    b.base_time.FromMilliseconds(1_800_000_000_123)
+    for backfill in (True, False):
+        b.backfill = backfill
+        req = pb.ReportObservationsRequest(batch=b)
+        assert request_json(req) == to_dict(req)

@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from santong.adapters.client import AliasConflict, QueueLocked, UploadQueue
 from santong.protocols import Violation
 from santong.protocols.v1 import data_pb2
@@ -28,10 +27,14 @@ def test_sequences_order_ack_and_persistence(tmp_path: Path) -> None:
     path = tmp_path / "q.db"
     with UploadQueue(path) as q:
         seqs = [q.put("ReportObservations", batch(i), backfill=False) for i in range(5)]
-        seqs += q.put_many([("ReportAlarms", pb.ReportAlarmsRequest(alarms=[data_pb2.Alarm(alarm_id="a")]), True)])
+        seqs += q.put_many(
+            [("ReportAlarms", pb.ReportAlarmsRequest(alarms=[data_pb2.Alarm(alarm_id="a")]), True)]
+        )
         assert seqs == [1, 2, 3, 4, 5, 6]
         head = q.head()
-        assert head.sequence == 1 and head.request().batch.sequence == 1 and head.request().batch.value[0] == 0
+        assert (
+            head.sequence == 1 and head.request().batch.sequence == 1 and head.request().batch.value[0] == 0
+        )
         assert q.pending()[-1].request().sequence == 6 and q.pending()[-1].backfill
         assert q.acknowledge(1) and not q.acknowledge(1)
         assert q.acknowledge(3)  # out of order acks are allowed; the head stays the lowest
@@ -64,7 +67,9 @@ def test_resume_after_registration(tmp_path: Path) -> None:
         for i in range(3):
             q.put("ReportObservations", batch(i), backfill=False)
         assert q.resume_after(10) == 0
-        assert [(u.sequence, u.request().batch.sequence, u.request().batch.value[0]) for u in q.pending()] == [(11, 11, 0), (12, 12, 1), (13, 13, 2)]
+        assert [
+            (u.sequence, u.request().batch.sequence, u.request().batch.value[0]) for u in q.pending()
+        ] == [(11, 11, 0), (12, 12, 1), (13, 13, 2)]
         assert q.next_sequence == 14
         # Registered before: queued uploads at or below the platform's last acknowledged one are dropped (ST-PROTO-023).
         assert q.resume_after(12) == 2
@@ -114,7 +119,9 @@ def test_kill_9_loses_and_duplicates_nothing(tmp_path: Path, synchronous: str) -
     path = tmp_path / "q.db"
     script = tmp_path / "writer.py"
     script.write_text(WRITER, encoding="utf-8")
-    proc = subprocess.Popen([sys.executable, str(script), str(path), synchronous], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(path), synchronous], stdout=subprocess.PIPE, text=True
+    )
     lines: list[str] = []
     try:
         assert proc.stdout is not None
@@ -138,8 +145,12 @@ def test_kill_9_loses_and_duplicates_nothing(tmp_path: Path, synchronous: str) -
         assert seqs == sorted(set(seqs))  # in order, no duplicates
         assert not acked & set(seqs)  # acknowledged ones are gone
         confirmed_unacked = set(put) - acked
-        missing = confirmed_unacked - set(seqs)  # only an acknowledgement committed but not yet printed at the kill
-        assert missing <= {min(confirmed_unacked)}, missing  # every other put that returned is there: nothing lost
+        missing = confirmed_unacked - set(
+            seqs
+        )  # only an acknowledgement committed but not yet printed at the kill
+        assert missing <= {min(confirmed_unacked)}, (
+            missing
+        )  # every other put that returned is there: nothing lost
         extra = set(seqs) - set(put)  # at most the one put in flight at the kill
         assert len(extra) <= 1 and all(s == max(put) + 1 for s in extra)
         for u in pending:  # payload intact and consistent with its sequence

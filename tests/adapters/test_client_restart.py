@@ -107,7 +107,9 @@ async def test_platform_down_and_adapter_killed_mid_outage(tmp_path: Path) -> No
     limits.max_uploads_per_second = 0  # the backlog drains at full speed
     async with MockPlatform(PlatformConfig(devices={DEVICE: "secret"}, limits=limits), http_port=None) as mp:
         insp = mp.platform.inspection
-        (tmp_path / "adapter.yaml").write_text(CONFIG.format(target=mp.grpc_target, device=DEVICE, p0=POINTS[0], p1=POINTS[1]), encoding="utf-8")
+        (tmp_path / "adapter.yaml").write_text(
+            CONFIG.format(target=mp.grpc_target, device=DEVICE, p0=POINTS[0], p1=POINTS[1]), encoding="utf-8"
+        )
 
         async def stored(point: str) -> list[dict]:
             return await insp.observations(DEVICE, point_code=point, limit=1_000_000)
@@ -126,7 +128,9 @@ async def test_platform_down_and_adapter_killed_mid_outage(tmp_path: Path) -> No
         try:
             await wait_for(lambda: _at_least(stored(POINTS[0]), 10), 20)
             out_start = int(time.time() * 1000)
-            mp.platform.faults.outage_for(60.0, mode="refuse")  # ended below, once run 2 has worked through it
+            mp.platform.faults.outage_for(
+                60.0, mode="refuse"
+            )  # ended below, once run 2 has worked through it
             await asyncio.sleep(0.8)
             os.kill(run1.pid, signal.SIGKILL)  # mid-outage, no clean-up at all
             await exited(run1)

@@ -5,8 +5,14 @@ from __future__ import annotations
 import random
 
 import pytest
-
-from santong.adapters.client import RETRYABLE_GRPC, RETRYABLE_HTTP, Backoff, CallError, Disposition, disposition
+from santong.adapters.client import (
+    RETRYABLE_GRPC,
+    RETRYABLE_HTTP,
+    Backoff,
+    CallError,
+    Disposition,
+    disposition,
+)
 from santong.adapters.client._transport import _http_error
 
 GRPC_CODES = [
@@ -18,7 +24,9 @@ GRPC_CODES = [
 
 def test_ceiling_doubles_from_base_up_to_the_cap() -> None:
     b = Backoff(base_s=0.1, cap_s=30.0)
-    assert [b.ceiling(n) for n in range(10)] == pytest.approx([0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 12.8, 25.6, 30.0])
+    assert [b.ceiling(n) for n in range(10)] == pytest.approx(
+        [0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 12.8, 25.6, 30.0]
+    )
     assert b.ceiling(1000) == 30.0
     assert Backoff(base_s=0.25, cap_s=2.0).ceiling(4) == 2.0
 
@@ -40,7 +48,10 @@ def test_retry_after_is_a_floor() -> None:
     assert b.delay(5, retry_after_s=0.01, uniform=lambda lo, hi: hi) == pytest.approx(1.0)
 
 
-@pytest.mark.parametrize(("kwargs", "words"), [({"base_s": 0.05}, "0.1"), ({"cap_s": 31.0}, "30"), ({"base_s": 2.0, "cap_s": 1.0}, "cap_s")])
+@pytest.mark.parametrize(
+    ("kwargs", "words"),
+    [({"base_s": 0.05}, "0.1"), ({"cap_s": 31.0}, "30"), ({"base_s": 2.0, "cap_s": 1.0}, "cap_s")],
+)
 def test_backoff_parameters_obey_the_clause(kwargs: dict, words: str) -> None:
     with pytest.raises(ValueError, match=words):
         Backoff(**kwargs)
@@ -90,7 +101,12 @@ def test_http_error_bodies_give_code_violations_and_retry_advice() -> None:
         ],
     }  # fmt: skip
     e = _http_error(_Resp(429, body, {"retry-after": "1"}))
-    assert (e.code, e.http_status, e.retry_after_s, e.clause_ids) == ("RESOURCE_EXHAUSTED", 429, 1.0, ["ST-PROTO-010"])
+    assert (e.code, e.http_status, e.retry_after_s, e.clause_ids) == (
+        "RESOURCE_EXHAUSTED",
+        429,
+        1.0,
+        ["ST-PROTO-010"],
+    )
     assert e.violations[0].message_zh == "上传过于频繁" and e.violations[0].message_en == "too many uploads"
     assert e.disposition is Disposition.RETRY
     e = _http_error(_Resp(502, None, {}))  # a proxy's bare 502

@@ -7,7 +7,6 @@ import dataclasses
 from pathlib import Path
 
 import pytest
-
 from santong.adapters import (
     Adapter,
     ConfigError,
@@ -117,7 +116,9 @@ def problems(text: str, registry: Registry, tmp_path: Path) -> list:
     return ei.value.problems
 
 
-def test_good_config_is_typed_with_defaults_from_code_and_dictionary(registry: Registry, tmp_path: Path) -> None:
+def test_good_config_is_typed_with_defaults_from_code_and_dictionary(
+    registry: Registry, tmp_path: Path
+) -> None:
     c = parse(GOOD, registry, tmp_path)
     assert c.platform.transport == "grpc" and c.platform.bearer_token() == "secret"
     assert c.mine.mine_code == "140421000001"  # a plain YAML number keeps its text
@@ -127,12 +128,23 @@ def test_good_config_is_typed_with_defaults_from_code_and_dictionary(registry: R
     assert a.kind == "fake" and a.settings == FakeSettings(host="10.0.0.5")
     ch4, sw = a.points
     d = ch4.definition
-    assert (d.sensor_type, d.system_code, d.unit, d.value_kind) == ("A001", "01", "%CH4", common_pb2.VALUE_KIND_ANALOG)
+    assert (d.sensor_type, d.system_code, d.unit, d.value_kind) == (
+        "A001",
+        "01",
+        "%CH4",
+        common_pb2.VALUE_KIND_ANALOG,
+    )
     assert (d.range_low, d.range_high) == (0.0, 4.0)
     assert d.alarm_high == 1.0 and d.power_off_high == 1.5  # dictionary thresholds when none are given
-    assert ch4.mapping.data_type == "float32" and ch4.mapping.word_order == "little" and ch4.mapping.name == d.point_code
+    assert (
+        ch4.mapping.data_type == "float32"
+        and ch4.mapping.word_order == "little"
+        and ch4.mapping.name == d.point_code
+    )
     assert ch4.source == FakeSource(address=0)
-    assert sw.is_switch and sw.writable and sw.source == FakeSource(address=10, unit=2) and sw.mapping.bit == 3
+    assert (
+        sw.is_switch and sw.writable and sw.source == FakeSource(address=10, unit=2) and sw.mapping.bit == 3
+    )
     assert (sw.definition.range_low, sw.definition.range_high) == (0.0, 1.0)
     assert a.outstations[0].outstation_code == "140421000001F01"
     assert c.register_request().device.product_class == common_pb2.PRODUCT_CLASS_SAFETY_MONITORING
@@ -151,15 +163,41 @@ def _line_of(text: str, needle: str) -> int:
     [
         ("  transport: grpc", "  transport: grcp", "platform.transport", "transport: grcp", ["grpc"]),
         ("  target: 127.0.0.1:50051", "  targt: 127.0.0.1:50051", "platform.targt", "targt:", ["target"]),
-        ("batch: {max_points: 500, linger_ms: 200}", "batch: {max_points: many, linger_ms: 200}", "batch.max_points", "max_points: many", ["1000"]),
-        ("      word_order: little", "      word_order: middle", "adapter.points[0].word_order", "word_order: middle", ["big"]),
+        (
+            "batch: {max_points: 500, linger_ms: 200}",
+            "batch: {max_points: many, linger_ms: 200}",
+            "batch.max_points",
+            "max_points: many",
+            ["1000"],
+        ),
+        (
+            "      word_order: little",
+            "      word_order: middle",
+            "adapter.points[0].word_order",
+            "word_order: middle",
+            ["big"],
+        ),
         ("      bit: 3", "      bit: 30", "adapter.points[1].bit", "bit: 30", ["bit"]),
-        ("      source: {address: 0}", "      source: {adress: 0}", "adapter.points[0].source.adress", "adress", ["address"]),
-        ("    host: 10.0.0.5", "    host: 10.0.0.5\n    port: fifty", "adapter.settings.port", "port: fifty", ["502", "1000"]),
+        (
+            "      source: {address: 0}",
+            "      source: {adress: 0}",
+            "adapter.points[0].source.adress",
+            "adress",
+            ["address"],
+        ),
+        (
+            "    host: 10.0.0.5",
+            "    host: 10.0.0.5\n    port: fifty",
+            "adapter.settings.port",
+            "port: fifty",
+            ["502", "1000"],
+        ),
         ("  model: KJ70N-F16\n", "", "device.model", "device:", ["model"]),
     ],
 )
-def test_error_names_file_line_and_fix(registry: Registry, tmp_path: Path, old: str, new: str, path: str, needle: str, words: list[str]) -> None:
+def test_error_names_file_line_and_fix(
+    registry: Registry, tmp_path: Path, old: str, new: str, path: str, needle: str, words: list[str]
+) -> None:
     text = GOOD.replace(old, new)
     assert text != GOOD
     ps = problems(text, registry, tmp_path)
@@ -174,12 +212,15 @@ def test_error_names_file_line_and_fix(registry: Registry, tmp_path: Path, old: 
 
 
 def test_core_violations_map_back_to_the_offending_line(registry: Registry, tmp_path: Path) -> None:
-    text = GOOD.replace("      deadband: 0.01\n", "      deadband: 0.01\n      unit: \"%\"\n")
+    text = GOOD.replace("      deadband: 0.01\n", '      deadband: 0.01\n      unit: "%"\n')
     ps = problems(text, registry, tmp_path)
     p = next(p for p in ps if p.clause_id == "ST-DATA-011")
     assert p.path == "adapter.points[0].unit" and p.line == _line_of(text, 'unit: "%"')
     # thresholds out of order name the thresholds key
-    text = GOOD.replace("      deadband: 0.01\n", "      deadband: 0.01\n      thresholds: {alarm_high: 1.0, alarm_high_clear: 1.2, power_off_high: 1.5}\n")
+    text = GOOD.replace(
+        "      deadband: 0.01\n",
+        "      deadband: 0.01\n      thresholds: {alarm_high: 1.0, alarm_high_clear: 1.2, power_off_high: 1.5}\n",
+    )
     ps = problems(text, registry, tmp_path)
     p = next(p for p in ps if p.clause_id == "ST-DATA-014")
     assert p.path.startswith("adapter.points[0].thresholds") and p.line == _line_of(text, "thresholds:")
@@ -191,14 +232,17 @@ def test_core_violations_map_back_to_the_offending_line(registry: Registry, tmp_
 
 
 def test_duplicates_yaml_errors_and_identity(registry: Registry, tmp_path: Path) -> None:
-    text = GOOD.replace("      source: {address: 10, unit: 2}", "      source: {address: 10, unit: 2}\n      alias: 7").replace(
-        "      source: {address: 0}", "      source: {address: 0}\n      alias: 7"
-    )
+    text = GOOD.replace(
+        "      source: {address: 10, unit: 2}", "      source: {address: 10, unit: 2}\n      alias: 7"
+    ).replace("      source: {address: 0}", "      source: {address: 0}\n      alias: 7")
     ps = problems(text, registry, tmp_path)
     p = next(p for p in ps if p.clause_id == "ST-DATA-017")
     assert p.path == "adapter.points[1].alias" and p.line == len(text.splitlines())
     text = GOOD.replace("  name: 示例煤矿", "  name: 示例煤矿\n  name: again")
-    assert any("duplicate key" in p.message_en and p.line == _line_of(text, "name: again") for p in problems(text, registry, tmp_path))
+    assert any(
+        "duplicate key" in p.message_en and p.line == _line_of(text, "name: again")
+        for p in problems(text, registry, tmp_path)
+    )
     text = GOOD.replace("  token: secret", "  token: [unclosed")
     (p,) = problems(text, registry, tmp_path)
     assert "YAML" in p.message_en and p.line >= _line_of(text, "[unclosed")
@@ -243,6 +287,11 @@ def test_cli_check_reports_file_and_line(tmp_path: Path) -> None:
 
     f = tmp_path / "bad.yaml"
     f.write_text(GOOD.replace("  kind: fake", "  kind: no-such-kind"), encoding="utf-8")
-    r = subprocess.run([sys.executable, "-m", "santong", "adapter", "check", str(f)], capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-m", "santong", "adapter", "check", str(f)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 2
     assert f"bad.yaml:{_line_of(GOOD, 'kind: fake')}:" in r.stderr and "no-such-kind" in r.stderr

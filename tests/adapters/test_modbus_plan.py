@@ -89,7 +89,7 @@ def test_the_reference_product_polls_with_two_reads() -> None:
     assert _ranges(adapter.plan.blocks) == [(0, 116), (200, 1)]  # values + status words, then the switch word
     assert sum(len(b.spans) for b in adapter.plan.blocks) == 32  # 16 values + 16 statuses
     plan = adapter.plan.bisect(adapter.plan.blocks[0])
-    assert _ranges(plan.blocks) == [(0, 104), (104, 12), (200, 1)]
+    assert _ranges(plan.blocks) == [(0, 103), (103, 98)]  # cut at the middle start; 103..200 now fits one read
 
 
 # --------------------------------------------------------------------------- the uplink converter
@@ -146,7 +146,7 @@ def test_values_statuses_and_report_on_change() -> None:
     assert [(c, s) for c, _, _, s in obs] == [(TEMP, 4)]
     obs = up.convert({block: _words(0.5, 99.0, False, temp_status=4)}, 4000)
     assert [(c, s) for c, _, _, s in obs] == [(CH4, 0), (TEMP, 4 | 8), (FEED, 0)]  # 99 ℃ is over range: bit 8
-    assert up.convert({block: _words(0.5, 99.0, False, temp_status=0x1F04)}, 5000) == [(TEMP, 99.0, 5000, 4 | 8)]
+    assert up.convert({block: _words(0.5, 99.0, False, temp_status=0x1F0C)}, 5000) == [(TEMP, 99.0, 5000, 12)]
     assert up.warnings and "ST-DATA-020" in up.warnings[0]  # device bits above 255 dropped, with a warning
 
 
@@ -189,14 +189,14 @@ def test_one_non_finite_float_marks_only_its_point() -> None:
 def test_alarm_raise_and_clear_with_the_status_bit() -> None:
     up, plan = _uplink()
     (block,) = plan.blocks
-    seq = [0.5, 1.0, 1.2, 1.6, 1.2, 0.95, 0.89]  # alarm at 1.0, power-off at 1.5, restore < 1.0, clear < 0.9
+    seq = [0.5, 1.0, 1.2, 1.6, 1.2, 0.95, 0.89]  # alarm ≥ 1.0, power-off ≥ 1.5, restore < 1.0, clear < 0.9
     statuses, alarms = [], []
     for i, v in enumerate(seq):
         # the device claims "alarm" all along: the tracker's bits replace the device's for managed points
         obs = up.convert({block: _words(v, 23.5, True, ch4_status=1)}, 1000 * (i + 1))
         statuses += [s for c, _, _, s in obs if c == CH4]
         alarms += up.drain_alarms()
-    assert statuses == [0, 1, 1, 3, 1, 1, 0]
+    assert statuses == [0, 1, 1, 3, 3, 1, 0]
     kinds = [(a.anomaly_type, a.state) for a in alarms]
     OL, PO = common_pb2.ANOMALY_TYPE_OVER_LIMIT, common_pb2.ANOMALY_TYPE_POWER_OFF
     R, C = common_pb2.ALARM_STATE_RAISED, common_pb2.ALARM_STATE_CLEARED

@@ -179,7 +179,7 @@ def test_cddy_definitions():
     smoke = defs[3]
     assert smoke.value_kind == common_pb2.VALUE_KIND_SWITCH
     assert (smoke.on_description, smoke.off_description) == ("有烟雾", "无烟雾")
-    assert (smoke.range_high, smoke.unit) == (0, "")
+    assert (smoke.range_high, smoke.unit) == (1, "")  # a switch with no range is 0–1 (ST-DATA-013)
     assert defs[4].value_kind == common_pb2.VALUE_KIND_ACCUMULATOR and defs[4].unit == "m³"
 
 

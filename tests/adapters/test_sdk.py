@@ -9,7 +9,6 @@ from importlib.metadata import EntryPoint
 from pathlib import Path
 
 import pytest
-
 from santong.adapters import (
     ENTRY_POINT_GROUP,
     Adapter,
@@ -60,7 +59,12 @@ class CounterAdapter(Adapter[CounterSettings]):
 
     async def _run(self, sink: UplinkSink) -> None:
         while True:
-            await sink.observations([(p.point_code, self.n % 2 if p.is_switch else (self.n % 40) / 10, None, 0) for p in self.config.points])
+            await sink.observations(
+                [
+                    (p.point_code, self.n % 2 if p.is_switch else (self.n % 40) / 10, None, 0)
+                    for p in self.config.points
+                ]
+            )
             self.n += 1
             await asyncio.sleep(self.settings.period_ms / 1000)
 
@@ -149,7 +153,9 @@ def test_entry_points_load_lazily_and_a_broken_one_breaks_only_itself() -> None:
 
 
 def test_builtins_are_declared_as_entry_points() -> None:
-    table = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["entry-points"][ENTRY_POINT_GROUP]
+    table = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["entry-points"][
+        ENTRY_POINT_GROUP
+    ]
     assert table == {
         "modbus": "santong.adapters.modbus:ModbusAdapter",
         "opcua": "santong.adapters.opcua:OpcUaAdapter",
@@ -166,12 +172,16 @@ def test_builtins_are_declared_as_entry_points() -> None:
 
 def point(code: str, *, writable: bool = False, mapping: PointMapping | None = None) -> PointConfig:
     kind = common_pb2.VALUE_KIND_SWITCH if "KG" in code else common_pb2.VALUE_KIND_ANALOG
-    d = data_pb2.PointDefinition(point_code=code, value_kind=kind, range_low=0, range_high=1 if "KG" in code else 4, location="x")
+    d = data_pb2.PointDefinition(
+        point_code=code, value_kind=kind, range_low=0, range_high=1 if "KG" in code else 4, location="x"
+    )
     return PointConfig(definition=d, mapping=mapping, writable=writable)
 
 
 async def test_adapter_defaults_and_point_helpers() -> None:
-    cfg = AdapterConfig(kind="counter", settings=CounterSettings(), points=(point(CH4), point(SW, writable=True)))
+    cfg = AdapterConfig(
+        kind="counter", settings=CounterSettings(), points=(point(CH4), point(SW, writable=True))
+    )
     a = CounterAdapter(cfg)
     points, outstations = a.definitions()
     assert [p.point_code for p in points] == [CH4, SW] and outstations == []
@@ -202,7 +212,11 @@ def test_mapped_converters_decode_filter_and_invert() -> None:
 
 
 def test_platform_client_is_an_uplink_sink(tmp_path: Path) -> None:
-    cfg = parse_config(CLIENT_YAML.format(target="127.0.0.1:1", queue=tmp_path / "q.db"), str(tmp_path / "c.yaml"), require_adapter=False)
+    cfg = parse_config(
+        CLIENT_YAML.format(target="127.0.0.1:1", queue=tmp_path / "q.db"),
+        str(tmp_path / "c.yaml"),
+        require_adapter=False,
+    )
     assert isinstance(PlatformClient(cfg), UplinkSink)
 
 
@@ -238,7 +252,9 @@ async def test_counter_adapter_runs_through_the_runner_into_the_mock_platform(tm
         text = CLIENT_YAML.format(target=mp.grpc_target, queue=tmp_path / "q.db") + ADAPTER_YAML
         cfg = parse_config(text, str(tmp_path / "a.yaml"), registry=registry)
         stop = asyncio.Event()
-        task = asyncio.create_task(run_adapter(cfg, registry=registry, stop=stop, install_signal_handlers=False))
+        task = asyncio.create_task(
+            run_adapter(cfg, registry=registry, stop=stop, install_signal_handlers=False)
+        )
         insp = mp.platform.inspection
         for _ in range(200):
             if len(await insp.batches("KJ70N-0001")) >= 3:

@@ -86,7 +86,7 @@ async def test_registers_follow_the_profile(sim: ModbusSimulator) -> None:
 
 
 async def test_methane_scenario_crosses_alarm_then_power_off_then_clears(sim: ModbusSimulator) -> None:
-    sim.engine.speed = 40  # the 75 s scenario in ≈ 2 s
+    sim.engine.speed = 20  # the 75 s scenario in ≈ 4 s (slow enough for a loaded machine)
     sim.engine.start_scenario("methane_rise")
     c = await _client(sim)
     seen: list[int] = []
@@ -94,7 +94,7 @@ async def test_methane_scenario_crosses_alarm_then_power_off_then_clears(sim: Mo
     feed_while_off: set[bool] = set()
     feed = True
     try:
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             regs = await _read_map(c)
             got = _decode_all(regs)

@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -138,11 +139,11 @@ async def test_payloads_follow_the_profile(broker: MosquittoBroker, subscriber: 
 
 
 async def test_methane_scenario_in_the_payloads(broker: MosquittoBroker, subscriber: Subscriber) -> None:
-    sim = MqttSimulator(PROFILE, broker=broker, period=0.03, speed=40)
+    sim = MqttSimulator(PROFILE, broker=broker, period=0.04, speed=20)
     await sim.start()
     try:
         sim.engine.start_scenario("methane_rise")
-        await _until(lambda: not sim.engine.running_scenarios, 10)
+        await _until(lambda: not sim.engine.running_scenarios, 20)
         await asyncio.sleep(0.3)
     finally:
         await sim.stop()
@@ -244,3 +245,27 @@ def test_cli_publishes_to_an_existing_broker(broker: MosquittoBroker, subscriber
     info = json.loads(proc.stdout.splitlines()[0])
     assert info["topic"] == TOPIC and info["broker_port"] == broker.port and info["owns_broker"] is False
     assert subscriber.wait(lambda: len(subscriber.json()) >= 5, 5)
+
+
+def test_mosquitto_script_starts_restarts_and_stops_a_broker(tmp_path: Path) -> None:
+    script = Path(__file__).resolve().parents[2] / "scripts" / "mosquitto.sh"
+    work = tmp_path / "broker"
+
+    def sh(*args: str) -> str:
+        proc = subprocess.run(["bash", str(script), *args], capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout
+
+    assert "max_queued_messages 100000" in sh("conf", "1883")
+    info = json.loads(sh("start", str(work)))
+    port = info["port"]
+    try:
+        assert _port_open(port)
+        conf = (work / "mosquitto.conf").read_text()
+        assert f"listener {port} 127.0.0.1" in conf and "allow_anonymous true" in conf
+        assert "persistence false" in conf
+        again = json.loads(sh("restart", str(work), "0.2"))
+        assert again["port"] == port and again["pid"] != info["pid"] and _port_open(port)
+    finally:
+        sh("stop", str(work))
+    assert not _port_open(port)

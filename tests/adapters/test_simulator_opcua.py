@@ -92,9 +92,9 @@ async def test_methane_scenario_through_a_subscription(sim: OpcuaSimulator, clie
     sub = await client.create_subscription(20, Handler())
     await sub.subscribe_data_change(list(nodes.values()))
     try:
-        sim.engine.speed = 40
+        sim.engine.speed = 20
         sim.engine.start_scenario("methane_rise")
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 20
         while time.monotonic() < deadline and sim.engine.running_scenarios:
             await asyncio.sleep(0.1)
         await asyncio.sleep(0.3)

@@ -107,17 +107,18 @@ def test_pass_signed_with_a_key(tmp_path: Path, manifest_file: Callable[..., Pat
 
 
 def test_fail_on_the_right_clause_with_an_ephemeral_key(
-    tmp_path: Path, manifest_file: Callable[..., Path]
+    tmp_path: Path, manifest_file: Callable[..., Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
     d = example_manifest()
     d["points"][0]["unit"] = "ppm"
     out = tmp_path / "out"
-    r = _certify("--manifest", str(manifest_file(d)), "--profile", "basic", "--out", str(out))
-    assert r.returncode == 1, r.stdout
-    assert "no --key" in r.stdout and "ephemeral key, integrity only" in r.stdout
-    assert "失败 FAIL   test_declarations.py::test_declared_points[ST-DATA-011]" in r.stdout
-    assert "unit 'ppm' is not the canonical unit '%CH4'" in r.stdout
-    assert "结论 Verdict: 不通过 FAIL" in r.stdout
+    code = main(["certify", "--manifest", str(manifest_file(d)), "--profile", "basic", "--out", str(out)])
+    stdout = capsys.readouterr().out
+    assert code == 1, stdout
+    assert "no --key" in stdout and "ephemeral key, integrity only" in stdout
+    assert "失败 FAIL   test_declarations.py::test_declared_points[ST-DATA-011]" in stdout
+    assert "unit 'ppm' is not the canonical unit '%CH4'" in stdout
+    assert "结论 Verdict: 不通过 FAIL" in stdout
     v = verify_bytes((out / "report.json").read_bytes())
     assert v.valid and v.statement["verdict"] == "FAIL" and v.statement["ephemeral_key"]
     failed = [c for c in v.report["results"]["cases"] if c["verdict"] == "failed"]
@@ -167,7 +168,9 @@ def test_a_broken_suite_could_not_run(tmp_path: Path, manifest_file: Callable[..
     assert "无法运行 COULD NOT RUN" in r.stdout and "test_broken.py" in r.stdout
 
 
-def test_an_unreachable_platform_could_not_run(tmp_path: Path, manifest_file: Callable[..., Path]) -> None:
+def test_an_unreachable_platform_could_not_run(
+    tmp_path: Path, manifest_file: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
     suite = tmp_path / "suite"
     suite.mkdir()
     (suite / "test_live.py").write_text(
@@ -176,15 +179,20 @@ def test_an_unreachable_platform_could_not_run(tmp_path: Path, manifest_file: Ca
         "@pytest.mark.clause('ST-PROTO-005')\ndef test_heartbeat(platform):\n    pass\n",
         encoding="utf-8",
     )
-    r = _certify(
-        "--manifest",
-        str(manifest_file()),
-        "--profile",
-        "basic",
-        "--out",
-        str(tmp_path / "out"),
-        "--suite",
-        str(suite),
+    code = main(
+        [
+            "certify",
+            "--manifest",
+            str(manifest_file()),
+            "--profile",
+            "basic",
+            "--out",
+            str(tmp_path / "out"),
+            "--suite",
+            str(suite),
+        ]
     )
-    assert r.returncode == 2, r.stdout
-    assert "结论 Verdict: 无法运行 COULD NOT RUN" in r.stdout and "does not answer" in r.stdout
+    stdout = capsys.readouterr().out
+    assert code == 2, stdout
+    assert "结论 Verdict: 无法运行 COULD NOT RUN" in stdout and "does not answer" in stdout
+    assert "Traceback" not in stdout

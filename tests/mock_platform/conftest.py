@@ -20,7 +20,6 @@ from typing import Any
 
 import pytest
 from mpclient import Target
-
 from santong.mock_platform import PlatformConfig
 from santong.mock_platform.embedded import BackgroundMockPlatform
 from santong.protocols import default_limits
@@ -67,7 +66,9 @@ def target(platform_target: Target) -> Iterator[Target]:
 @pytest.fixture(scope="session")
 def embedded_target() -> Iterator[Target]:
     token = secrets.token_urlsafe(16)
-    with BackgroundMockPlatform(PlatformConfig(limits=test_limits(), inspection_token=token), http_port=None) as bg:
+    with BackgroundMockPlatform(
+        PlatformConfig(limits=test_limits(), inspection_token=token), http_port=None
+    ) as bg:
         t = Target("embedded", bg.grpc_target, token)
         t.background = bg  # type: ignore[attr-defined]
         yield t
@@ -90,7 +91,9 @@ def start_process(args: list[str], timeout: float = 30.0) -> tuple[subprocess.Po
     """Start a server process and read its JSON line (ports, token, pid)."""
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     box: dict[str, str] = {}
-    reader = threading.Thread(target=lambda: box.setdefault("line", proc.stdout.readline() if proc.stdout else ""), daemon=True)
+    reader = threading.Thread(
+        target=lambda: box.setdefault("line", proc.stdout.readline() if proc.stdout else ""), daemon=True
+    )
     reader.start()
     reader.join(timeout)
     line = box.get("line", "")
@@ -140,9 +143,20 @@ def container_target() -> Iterator[Target]:
     if not ok:
         pytest.skip(reason)
     token = secrets.token_urlsafe(16)
-    command = ["--heartbeat-interval-ms", str(HEARTBEAT_MS), "--offline-after-missed", str(OFFLINE_AFTER), "--inspection-token", token]
-    with start_container(MOCK_IMAGE, ports=[50051, 8080], command=command, wait_for_log='"grpc_port"', timeout=60) as c:
+    command = [
+        "--heartbeat-interval-ms",
+        str(HEARTBEAT_MS),
+        "--offline-after-missed",
+        str(OFFLINE_AFTER),
+        "--inspection-token",
+        token,
+    ]
+    with start_container(
+        MOCK_IMAGE, ports=[50051, 8080], command=command, wait_for_log='"grpc_port"', timeout=60
+    ) as c:
         wait_for_port(c.host, c.ports[50051])
-        t = Target("container", f"{c.host}:{c.ports[50051]}", token, http_url=f"http://{c.host}:{c.ports[8080]}")
+        t = Target(
+            "container", f"{c.host}:{c.ports[50051]}", token, http_url=f"http://{c.host}:{c.ports[8080]}"
+        )
         yield t
         t.close()

@@ -11,7 +11,6 @@ from typing import Any
 import grpc
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
-
 from santong.mock_platform import samples
 from santong.protocols.v1 import device_access_pb2 as pb
 from santong.protocols.v1 import device_access_pb2_grpc as pbg
@@ -73,8 +72,14 @@ class Target:
             self._channel = None
 
     def _admin(self, kind: str, op: str, args: dict[str, Any]) -> Any:
-        method = self.channel().unary_unary(f"/santong.mock.v1.Admin/{kind}", request_serializer=None, response_deserializer=None)
-        raw = method(json.dumps({"op": op, "args": args}).encode(), metadata=(("x-santong-inspection-token", self.inspection_token),), timeout=TIMEOUT)
+        method = self.channel().unary_unary(
+            f"/santong.mock.v1.Admin/{kind}", request_serializer=None, response_deserializer=None
+        )
+        raw = method(
+            json.dumps({"op": op, "args": args}).encode(),
+            metadata=(("x-santong-inspection-token", self.inspection_token),),
+            timeout=TIMEOUT,
+        )
         return json.loads(raw)
 
     def inspect(self, op: str, **args: Any) -> Any:
@@ -86,9 +91,13 @@ class Target:
         return self._admin("Fault", op, args)
 
     def platform_info(self) -> platform_pb2.GetPlatformInfoResponse:
-        return platform_pb2_grpc.PlatformServiceStub(self.channel()).GetPlatformInfo(platform_pb2.GetPlatformInfoRequest(), timeout=TIMEOUT)
+        return platform_pb2_grpc.PlatformServiceStub(self.channel()).GetPlatformInfo(
+            platform_pb2.GetPlatformInfoRequest(), timeout=TIMEOUT
+        )
 
-    def new_device(self, *, register: bool = True, define: bool = True, channel: grpc.Channel | None = None) -> Device:
+    def new_device(
+        self, *, register: bool = True, define: bool = True, channel: grpc.Channel | None = None
+    ) -> Device:
         """A device with fresh credentials, registered and with the reference points defined unless told not to."""
         device_id = f"T-{uuid.uuid4().hex[:12]}"
         token = secrets.token_urlsafe(16)
@@ -121,7 +130,9 @@ class Device:
 
     def call(self, method: str, request: Any, *, metadata: Any = None, timeout: float = TIMEOUT) -> Any:
         """Call a unary method with this device's credentials (or the given metadata)."""
-        return getattr(self.stub, method)(request, metadata=self.metadata if metadata is None else metadata, timeout=timeout)
+        return getattr(self.stub, method)(
+            request, metadata=self.metadata if metadata is None else metadata, timeout=timeout
+        )
 
     def register(self) -> pb.RegisterResponse:
         resp = self.call("Register", samples.register_request(self.device_id))
@@ -134,7 +145,9 @@ class Device:
 
     def report(self, aliases: list[int] | None = None, seq: int | None = None, **kw: Any) -> pb.Ack:
         """ReportObservations of one batch; returns the Ack."""
-        batch = samples.observation_batch(seq if seq is not None else self.next_seq(), aliases or [1, 2, 3, 4], **kw)
+        batch = samples.observation_batch(
+            seq if seq is not None else self.next_seq(), aliases or [1, 2, 3, 4], **kw
+        )
         return self.call("ReportObservations", pb.ReportObservationsRequest(batch=batch)).ack
 
     def stream(self, batches: list[Any], timeout: float = TIMEOUT) -> list[pb.Ack]:

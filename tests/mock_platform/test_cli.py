@@ -14,7 +14,9 @@ from mpclient import Target
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_serve_prints_ports_and_exits_cleanly(tmp_path: Path, sig: int) -> None:
-    proc, info = start_process(serve_args(tmp_path / "m.db", "--device", "D-1:tok", "--inspection-token", "insp"))
+    proc, info = start_process(
+        serve_args(tmp_path / "m.db", "--device", "D-1:tok", "--inspection-token", "insp")
+    )
     try:
         assert set(info) == {"grpc_port", "http_port", "inspection_token", "pid"}
         assert info["pid"] == proc.pid and info["inspection_token"] == "insp" and info["grpc_port"] > 0
@@ -28,10 +30,15 @@ def test_serve_prints_ports_and_exits_cleanly(tmp_path: Path, sig: int) -> None:
 
 
 def test_serve_with_http(tmp_path: Path) -> None:
+    """With --http-port 0 the HTTP/JSON server listens too and its port is in the JSON line."""
+    import urllib.request
+
     args = [a if a != "-1" else "0" for a in serve_args(None)]
     proc, info = start_process(args)
     try:
-        assert info["http_port"] is None or info["http_port"] > 0
+        assert info["http_port"] > 0
+        with urllib.request.urlopen(f"http://127.0.0.1:{info['http_port']}/v1/platform/info", timeout=10) as r:
+            assert r.status == 200
     finally:
         assert stop_process(proc) == 0
 

@@ -7,11 +7,14 @@ import time
 import grpc
 import pytest
 from mpclient import Device, Target, status_details
-
 from santong.mock_platform import samples
 from santong.protocols.v1 import device_access_pb2 as pb
 
-FAST_RECONNECT = [("grpc.initial_reconnect_backoff_ms", 50), ("grpc.min_reconnect_backoff_ms", 50), ("grpc.max_reconnect_backoff_ms", 200)]
+FAST_RECONNECT = [
+    ("grpc.initial_reconnect_backoff_ms", 50),
+    ("grpc.min_reconnect_backoff_ms", 50),
+    ("grpc.max_reconnect_backoff_ms", 200),
+]
 
 
 def _fresh(target: Target) -> tuple[grpc.Channel, Device]:
@@ -19,7 +22,9 @@ def _fresh(target: Target) -> tuple[grpc.Channel, Device]:
     return ch, target.new_device(channel=ch)
 
 
-@pytest.mark.parametrize("code", ["UNAVAILABLE", "RESOURCE_EXHAUSTED", "INTERNAL", "INVALID_ARGUMENT", "ABORTED"])
+@pytest.mark.parametrize(
+    "code", ["UNAVAILABLE", "RESOURCE_EXHAUSTED", "INTERNAL", "INVALID_ARGUMENT", "ABORTED"]
+)
 def test_fail_next(target: Target, code: str) -> None:
     """The next n device calls fail with the chosen status; nothing of them is stored; each is logged."""
     dev = target.new_device()
@@ -112,7 +117,9 @@ def test_clock_offset_and_time_sync(target: Target) -> None:
     target.fault("clock_offset", ms=60_000)
     hb = dev.call("Heartbeat", pb.HeartbeatRequest())
     assert 55 < hb.server_time.seconds - time.time() < 65
-    reg = dev.call("Register", samples.register_request(dev.device_id))  # device clock now 60 s behind the platform's
+    reg = dev.call(
+        "Register", samples.register_request(dev.device_id)
+    )  # device clock now 60 s behind the platform's
     assert 55 < reg.server_time.seconds - time.time() < 65
     assert dev.call("Heartbeat", pb.HeartbeatRequest()).pending_commands == 1
     stream = dev.stub.Commands(iter([pb.CommandsRequest()]), metadata=dev.metadata, timeout=5)
@@ -134,7 +141,9 @@ def test_slow_responses(target: Target) -> None:
 def test_timed_plan(target: Target) -> None:
     """A plan's steps fire at their offsets, each logged."""
     dev = target.new_device()
-    target.fault("load_plan", plan={"steps": [{"at_s": 0.3, "op": "fail_next", "args": {"n": 1, "code": "ABORTED"}}]})
+    target.fault(
+        "load_plan", plan={"steps": [{"at_s": 0.3, "op": "fail_next", "args": {"n": 1, "code": "ABORTED"}}]}
+    )
     assert dev.report().status == pb.ACK_STATUS_ACCEPTED
     time.sleep(0.5)
     with pytest.raises(grpc.RpcError) as info:

@@ -15,7 +15,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mpclient import Device, Target
 from protostrategies import messages
-
 from santong.mock_platform import samples
 from santong.protocols.v1 import device_access_pb2 as pb
 
@@ -51,7 +50,9 @@ def fuzz_device(platform_target: Target) -> Iterator[Device]:
 
 
 def _unary(dev: Device, service: str, method: str) -> Any:
-    return dev.ch.unary_unary(f"/santong.protocols.v1.{service}/{method}", request_serializer=None, response_deserializer=None)
+    return dev.ch.unary_unary(
+        f"/santong.protocols.v1.{service}/{method}", request_serializer=None, response_deserializer=None
+    )
 
 
 def _check_acks(target: Target, dev: Device, acks: list[pb.Ack], kind: str) -> None:
@@ -78,21 +79,32 @@ def _call(target: Target, dev: Device, service: str, method: str, raw: bytes) ->
 @pytest.mark.parametrize(("service", "method", "request_name"), METHODS, ids=[m for _, m, _ in METHODS])
 @FUZZ
 @given(raw=st.binary(max_size=200))
-def test_random_bytes(platform_target: Target, fuzz_device: Device, service: str, method: str, request_name: str, raw: bytes) -> None:
+def test_random_bytes(
+    platform_target: Target, fuzz_device: Device, service: str, method: str, request_name: str, raw: bytes
+) -> None:
     _call(platform_target, fuzz_device, service, method, raw)
 
 
 @pytest.mark.parametrize(("service", "method", "request_name"), METHODS, ids=[m for _, m, _ in METHODS])
 @FUZZ
 @given(data=st.data())
-def test_random_messages(platform_target: Target, fuzz_device: Device, service: str, method: str, request_name: str, data: st.DataObject) -> None:
+def test_random_messages(
+    platform_target: Target,
+    fuzz_device: Device,
+    service: str,
+    method: str,
+    request_name: str,
+    data: st.DataObject,
+) -> None:
     msg = data.draw(messages(request_name))
     _call(platform_target, fuzz_device, service, method, msg.SerializeToString())
 
 
 # Batches close to valid (defined aliases, in-range values, times near now), so that many are accepted.
 NEAR_VALID = st.builds(
-    lambda seq, aliases, backfill, off: samples.observation_batch(seq, aliases, offsets=[off] * len(aliases), backfill=backfill),
+    lambda seq, aliases, backfill, off: samples.observation_batch(
+        seq, aliases, offsets=[off] * len(aliases), backfill=backfill
+    ),
     st.integers(min_value=0, max_value=2**64 - 1) | st.integers(min_value=1, max_value=400),
     st.lists(st.sampled_from([1, 2, 3, 4, 5]), min_size=0, max_size=20),
     st.booleans(),
@@ -101,8 +113,13 @@ NEAR_VALID = st.builds(
 
 
 @FUZZ
-@given(batches=st.lists(NEAR_VALID | messages("ObservationBatch"), min_size=1, max_size=6), garbage=st.lists(st.binary(max_size=40), max_size=2))
-def test_random_streams(platform_target: Target, fuzz_device: Device, batches: list[Any], garbage: list[bytes]) -> None:
+@given(
+    batches=st.lists(NEAR_VALID | messages("ObservationBatch"), min_size=1, max_size=6),
+    garbage=st.lists(st.binary(max_size=40), max_size=2),
+)
+def test_random_streams(
+    platform_target: Target, fuzz_device: Device, batches: list[Any], garbage: list[bytes]
+) -> None:
     """StreamObservations with near-valid, random and undecodable messages: an Ack per message, never a crash."""
     raws = [pb.StreamObservationsRequest(batch=b).SerializeToString() for b in batches] + garbage
     call = fuzz_device.ch.stream_stream("/santong.protocols.v1.DeviceAccessService/StreamObservations", request_serializer=None,
@@ -117,9 +134,17 @@ def test_random_streams(platform_target: Target, fuzz_device: Device, batches: l
 
 
 @FUZZ
-@given(raws=st.lists(st.binary(max_size=60) | messages("CommandsRequest").map(lambda m: m.SerializeToString()), max_size=4))
+@given(
+    raws=st.lists(
+        st.binary(max_size=60) | messages("CommandsRequest").map(lambda m: m.SerializeToString()), max_size=4
+    )
+)
 def test_random_command_results(platform_target: Target, fuzz_device: Device, raws: list[bytes]) -> None:
-    call = fuzz_device.ch.stream_stream("/santong.protocols.v1.DeviceAccessService/Commands", request_serializer=None, response_deserializer=None)
+    call = fuzz_device.ch.stream_stream(
+        "/santong.protocols.v1.DeviceAccessService/Commands",
+        request_serializer=None,
+        response_deserializer=None,
+    )
     try:
         list(call(iter(raws), metadata=fuzz_device.metadata, timeout=10))
     except grpc.RpcError as e:
@@ -130,7 +155,11 @@ def test_random_command_results(platform_target: Target, fuzz_device: Device, ra
 @given(method=st.text(max_size=20), raw=st.binary(max_size=50))
 def test_unknown_methods(platform_target: Target, fuzz_device: Device, method: str, raw: bytes) -> None:
     try:
-        fuzz_device.ch.unary_unary(f"/santong.protocols.v1.DeviceAccessService/X{method}", request_serializer=None, response_deserializer=None)(raw, timeout=5)
+        fuzz_device.ch.unary_unary(
+            f"/santong.protocols.v1.DeviceAccessService/X{method}",
+            request_serializer=None,
+            response_deserializer=None,
+        )(raw, timeout=5)
     except grpc.RpcError as e:
         assert e.code() == grpc.StatusCode.UNIMPLEMENTED
     except (ValueError, UnicodeEncodeError):

@@ -17,7 +17,6 @@ import pytest
 from google.protobuf import json_format
 from google.rpc import status_pb2
 from mpclient import Target, status_details
-
 from santong.mock_platform import PlatformConfig, samples
 from santong.mock_platform._http import response_dict, status_dict
 from santong.mock_platform._openapi import DEVICE_OPERATIONS, openapi_document
@@ -49,11 +48,15 @@ class HttpDevice:
     def headers(self) -> dict[str, str]:
         return {"x-santong-device-id": self.device_id, "authorization": f"Bearer {self.token}"}
 
-    def post(self, slug: str, body: Any, *, headers: dict[str, str] | None = None, **kw: Any) -> httpx.Response:
+    def post(
+        self, slug: str, body: Any, *, headers: dict[str, str] | None = None, **kw: Any
+    ) -> httpx.Response:
         """POST a message (protobuf → its JSON form), a dict (as JSON) or raw bytes to /v1/device/{slug}."""
         h = self.headers if headers is None else headers
         if isinstance(body, bytes):
-            return self.api.client.post(f"/v1/device/{slug}", content=body, headers={"content-type": "application/json", **h}, **kw)
+            return self.api.client.post(
+                f"/v1/device/{slug}", content=body, headers={"content-type": "application/json", **h}, **kw
+            )
         doc = to_dict(body) if hasattr(body, "DESCRIPTOR") else body
         return self.api.client.post(f"/v1/device/{slug}", json=doc, headers=h, **kw)
 
@@ -153,7 +156,9 @@ def strict() -> Iterator[Api]:
     limits = default_limits()
     limits.max_uploads_per_second = 2
     limits.max_message_bytes = 64 * 1024
-    bgp = start_platform(PlatformConfig(limits=limits, inspection_token=secrets.token_urlsafe(16), withhold_hold_s=0.3))
+    bgp = start_platform(
+        PlatformConfig(limits=limits, inspection_token=secrets.token_urlsafe(16), withhold_hold_s=0.3)
+    )
     a = Api(bgp.http_url or "", bgp.inspection_token)
     yield a
     a.close()
@@ -184,13 +189,21 @@ def test_every_device_route(api: Api) -> None:
     """Register, define, every upload kind and heartbeat: 200 with the response's JSON form; all stored."""
     dev = api.new_device(register=False)
     r = dev.register()
-    assert r.status_code == 200 and r.json()["negotiated_version"] == "1.0" and r.json()["server_time"].endswith("Z")
+    assert (
+        r.status_code == 200
+        and r.json()["negotiated_version"] == "1.0"
+        and r.json()["server_time"].endswith("Z")
+    )
     r = dev.post("define-points", samples.define_points_request())
     assert r.json() == {"accepted_points": 4, "accepted_outstations": 1}
     r = dev.post("define-positioning", samples.positioning_request())
     assert r.json() == {"accepted_areas": 1, "accepted_stations": 1}
     uploads = [
-        ("report-observations", pb.ReportObservationsRequest(batch=samples.observation_batch(1, [1, 2, 3, 4])), 4),
+        (
+            "report-observations",
+            pb.ReportObservationsRequest(batch=samples.observation_batch(1, [1, 2, 3, 4])),
+            4,
+        ),
         ("report-alarms", samples.alarm_request(2, "A-1"), 1),
         ("report-alarms", samples.alarm_request(3, "A-1", clear=True), 1),
         ("report-outstation-status", samples.outstation_status_request(4), 1),
@@ -206,9 +219,16 @@ def test_every_device_route(api: Api) -> None:
     r = dev.post("heartbeat", pb.HeartbeatRequest(last_acknowledged_sequence=6))
     assert r.status_code == 200 and "server_time" in r.json()  # ST-IFACE-017
     counts = api.inspect("counts", device_id=dev.device_id)
-    assert (counts["observations"], counts["alarms"], counts["outstation_statuses"], counts["statistics"]) == (4, 2, 1, 1)
+    assert (
+        counts["observations"],
+        counts["alarms"],
+        counts["outstation_statuses"],
+        counts["statistics"],
+    ) == (4, 2, 1, 1)
     assert (counts["personnel"], counts["station_statuses"], counts["uploads"]) == (1, 1, 6)
-    stored = api.client.get("/inspect/observations", params={"device_id": dev.device_id}, headers=api.admin).json()
+    stored = api.client.get(
+        "/inspect/observations", params={"device_id": dev.device_id}, headers=api.admin
+    ).json()
     assert [o["alias"] for o in stored] == [1, 2, 3, 4]
 
 
@@ -241,7 +261,9 @@ def test_credentials(api: Api) -> None:
     other = api.new_device(register=False)
     reg = samples.register_request(dev.device_id)
     assert fails(dev.post("register", reg, headers={}), 401) == {"ST-PROTO-001"}
-    assert fails(dev.post("register", reg, headers={"x-santong-device-id": dev.device_id}), 401) == {"ST-PROTO-001"}
+    assert fails(dev.post("register", reg, headers={"x-santong-device-id": dev.device_id}), 401) == {
+        "ST-PROTO-001"
+    }
     for auth in (f"Bearer {dev.token}x", f"Bearer {other.token}", f"Basic {dev.token}", "Bearer"):
         r = dev.post("register", reg, headers={"x-santong-device-id": dev.device_id, "authorization": auth})
         assert fails(r, 401) == {"ST-PROTO-002"}, auth
@@ -253,7 +275,9 @@ def test_permission_and_preconditions(api: Api) -> None:
     """ST-IFACE-019 → 403; ST-IFACE-001 (not registered) and ST-PROTO-004 (no common version) → 409."""
     dev = api.new_device(register=False)
     assert fails(dev.post("register", samples.register_request("SOMEONE-ELSE")), 403) == {"ST-IFACE-019"}
-    assert fails(dev.post("register", samples.register_request(dev.device_id, versions=("0.9",))), 409) == {"ST-PROTO-004"}
+    assert fails(dev.post("register", samples.register_request(dev.device_id, versions=("0.9",))), 409) == {
+        "ST-PROTO-004"
+    }
     assert fails(dev.post("heartbeat", pb.HeartbeatRequest()), 409) == {"ST-IFACE-001"}
     assert fails(dev.report(), 409) == {"ST-IFACE-001"}
     assert api.inspect("counts", device_id=dev.device_id)["uploads"] == 0
@@ -262,8 +286,25 @@ def test_permission_and_preconditions(api: Api) -> None:
 @pytest.mark.parametrize(
     ("slug", "body", "clause"),
     [
-        ("report-observations", {"batch": {"sequence": "1", "alias": [1], "value": [0.1], "time_offset_ms": [0], "status": [0], "colour": 1}}, "ST-DATA-034"),
-        ("report-observations", {"batch": {"sequence": "1", "base_time": "2025-01-15T10:30:00+08:00"}}, "ST-DATA-030"),
+        (
+            "report-observations",
+            {
+                "batch": {
+                    "sequence": "1",
+                    "alias": [1],
+                    "value": [0.1],
+                    "time_offset_ms": [0],
+                    "status": [0],
+                    "colour": 1,
+                }
+            },
+            "ST-DATA-034",
+        ),
+        (
+            "report-observations",
+            {"batch": {"sequence": "1", "base_time": "2025-01-15T10:30:00+08:00"}},
+            "ST-DATA-030",
+        ),
         ("define-points", {"points": [{"alias": 1, "value_kind": 1}]}, "ST-DATA-035"),
         ("report-alarms", {"sequence": -1}, "ST-DATA-035"),
         ("heartbeat", b'{"device_time": ', "ST-DATA-036"),
@@ -271,7 +312,16 @@ def test_permission_and_preconditions(api: Api) -> None:
         ("heartbeat", b"", "ST-DATA-036"),
         ("heartbeat", b'{"device_time": "\xff\xfe"}', "ST-DATA-036"),
     ],
-    ids=["unknown-field", "local-time", "enum-number", "negative-sequence", "truncated", "array", "empty", "bad-utf8"],
+    ids=[
+        "unknown-field",
+        "local-time",
+        "enum-number",
+        "negative-sequence",
+        "truncated",
+        "array",
+        "empty",
+        "bad-utf8",
+    ],
 )
 def test_json_stage(api: Api, slug: str, body: Any, clause: str) -> None:
     """The JSON stage of the core (ST-DATA-030/034/035/036) → 400 naming the clause; logged; nothing stored."""
@@ -285,7 +335,9 @@ def test_json_stage(api: Api, slug: str, body: Any, clause: str) -> None:
 def test_rules_violations(api: Api) -> None:
     """Rules of the core → 400 with the clause and the field path; all or nothing (ST-IFACE-007)."""
     dev = api.new_device()
-    r = dev.post("report-observations", pb.ReportObservationsRequest(batch=samples.observation_batch(1, [1, 99])))
+    r = dev.post(
+        "report-observations", pb.ReportObservationsRequest(batch=samples.observation_batch(1, [1, 99]))
+    )
     assert fails(r, 400) == {"ST-IFACE-004"}
     assert r.json()["details"][0]["fieldViolations"][0]["field"] == "$.batch.alias"
     bad = samples.define_points_request()
@@ -295,7 +347,16 @@ def test_rules_violations(api: Api) -> None:
     assert api.inspect("counts", device_id=dev.device_id)["uploads"] == 0
 
 
-@pytest.mark.parametrize("content_type", ["text/plain", None, "application/json; charset=latin-1", "application/x-www-form-urlencoded", "application/jsonx"])
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "text/plain",
+        None,
+        "application/json; charset=latin-1",
+        "application/x-www-form-urlencoded",
+        "application/jsonx",
+    ],
+)
 def test_wrong_content_type(api: Api, content_type: str | None) -> None:
     """ST-IFACE-009: anything but application/json in UTF-8 → 415 naming the clause; the connection closes."""
     dev = api.new_device()
@@ -319,7 +380,11 @@ def test_size_limit(strict: Api) -> None:
         for i in range(0, len(body), 4096):
             yield body[i : i + 4096]
 
-    r = strict.client.post("/v1/device/report-observations", content=chunks(), headers={**dev.headers, "content-type": "application/json"})
+    r = strict.client.post(
+        "/v1/device/report-observations",
+        content=chunks(),
+        headers={**dev.headers, "content-type": "application/json"},
+    )
     assert fails(r, 413) == {"ST-PROTO-009"}
     assert strict.inspect("counts", device_id=dev.device_id)["uploads"] == 0
 
@@ -349,7 +414,12 @@ def test_injected_faults(api: Api) -> None:
     assert api.client.get("/v1/platform/info").status_code == 503
     time.sleep(0.7)
     assert dev.report().status_code == 200
-    for code, status in (("UNAVAILABLE", 503), ("RESOURCE_EXHAUSTED", 429), ("INVALID_ARGUMENT", 400), ("INTERNAL", 500)):
+    for code, status in (
+        ("UNAVAILABLE", 503),
+        ("RESOURCE_EXHAUSTED", 429),
+        ("INVALID_ARGUMENT", 400),
+        ("INTERNAL", 500),
+    ):
         api.fault("fail_next", n=1, code=code)
         assert dev.report().status_code == status, code
     assert dev.report().status_code == 200
@@ -395,7 +465,12 @@ def _cases() -> list[tuple[str, str, Any, bool]]:
         ("undefined-alias", "ReportObservations", pb.ReportObservationsRequest(batch=b(1, [1, 42])), True),
         ("columns", "ReportObservations", pb.ReportObservationsRequest(batch=mismatch), True),
         ("sequence-zero", "ReportObservations", pb.ReportObservationsRequest(batch=b(0, [1])), True),
-        ("future", "ReportObservations", pb.ReportObservationsRequest(batch=b(1, [1], base_ms=int(time.time() * 1000) + 3_600_000)), True),
+        (
+            "future",
+            "ReportObservations",
+            pb.ReportObservationsRequest(batch=b(1, [1], base_ms=int(time.time() * 1000) + 3_600_000)),
+            True,
+        ),
         ("switch-value", "ReportObservations", pb.ReportObservationsRequest(batch=b(1, [4], [0.5])), True),
         ("bad-unit", "DefinePoints", bad_unit, True),
         ("alarm", "ReportAlarms", samples.alarm_request(1), True),
@@ -411,13 +486,18 @@ def _cases() -> list[tuple[str, str, Any, bool]]:
 
 
 @pytest.mark.parametrize(("name", "rpc", "request_msg", "ready"), _cases(), ids=[c[0] for c in _cases()])
-def test_same_answer_as_grpc(api: Api, grpc_target: Target, name: str, rpc: str, request_msg: Any, ready: bool) -> None:
+def test_same_answer_as_grpc(
+    api: Api, grpc_target: Target, name: str, rpc: str, request_msg: Any, ready: bool
+) -> None:
     """ST-IFACE-002: the same request in the same state → corresponding status, same clauses, same response."""
     h = api.new_device(register=ready, define=ready)
     g = grpc_target.new_device(register=ready, define=ready)
     slug = next(op.slug for op in DEVICE_OPERATIONS if op.rpc == rpc)
     if rpc == "Register":
-        h_req, g_req = samples.register_request(h.device_id, versions=("2.0",)), samples.register_request(g.device_id, versions=("2.0",))
+        h_req, g_req = (
+            samples.register_request(h.device_id, versions=("2.0",)),
+            samples.register_request(g.device_id, versions=("2.0",)),
+        )
     else:
         h_req = g_req = request_msg
     r = h.post(slug, h_req)
@@ -445,7 +525,11 @@ def test_error_body_is_the_grpc_status_json() -> None:
     from santong.mock_platform._grpc import to_status
 
     e = PlatformError(
-        "RESOURCE_EXHAUSTED", "上传过于频繁", "too many uploads", [violation("ST-PROTO-010", "$", "太快", "too fast")], retry_after_s=0.123
+        "RESOURCE_EXHAUSTED",
+        "上传过于频繁",
+        "too many uploads",
+        [violation("ST-PROTO-010", "$", "太快", "too fast")],
+        retry_after_s=0.123,
     )
     md = dict(to_status(e).trailing_metadata)
     st = status_pb2.Status.FromString(md["grpc-status-details-bin"])
@@ -460,12 +544,16 @@ def test_error_body_is_the_grpc_status_json() -> None:
 def test_commands_long_poll_and_results(api: Api) -> None:
     """Commands over HTTP: queued → polled (long poll wakes up) → answered; ST-IFACE-020 on bad results."""
     dev = api.new_device()
-    api.client.get("/v1/device/commands", params={"wait": 0}, headers=dev.headers)  # drain the time sync of Register, if any
+    api.client.get(
+        "/v1/device/commands", params={"wait": 0}, headers=dev.headers
+    )  # drain the time sync of Register, if any
     t0 = time.monotonic()
     r = api.client.get("/v1/device/commands", params={"wait": 0.3}, headers=dev.headers)
     assert r.status_code == 200 and r.json() == {"commands": []} and time.monotonic() - t0 >= 0.25
 
-    timer = threading.Timer(0.3, lambda: api.inspect("send_command", device_id=dev.device_id, type="RESEND_DEFINITIONS"))
+    timer = threading.Timer(
+        0.3, lambda: api.inspect("send_command", device_id=dev.device_id, type="RESEND_DEFINITIONS")
+    )
     timer.start()
     t0 = time.monotonic()
     r = api.client.get("/v1/device/commands", params={"wait": 10}, headers=dev.headers)
@@ -475,7 +563,9 @@ def test_commands_long_poll_and_results(api: Api) -> None:
     assert cmd["type"] == "COMMAND_TYPE_RESEND_DEFINITIONS" and "resend_definitions" in cmd
 
     api.inspect("send_command", device_id=dev.device_id, type="TIME_SYNC")
-    api.inspect("send_command", device_id=dev.device_id, type="WRITE_POINT", point_code=samples.CH4, value=1.5)
+    api.inspect(
+        "send_command", device_id=dev.device_id, type="WRITE_POINT", point_code=samples.CH4, value=1.5
+    )
     polled = api.client.get("/v1/device/commands", params={"wait": 1}, headers=dev.headers).json()["commands"]
     assert [c["type"] for c in polled] == ["COMMAND_TYPE_TIME_SYNC", "COMMAND_TYPE_WRITE_POINT"]
     assert polled[0]["time_sync"]["server_time"].endswith("Z")
@@ -487,8 +577,15 @@ def test_commands_long_poll_and_results(api: Api) -> None:
     done = {c["command_id"]: c for c in api.inspect("commands", device_id=dev.device_id)}
     assert done[cmd["command_id"]]["outcome"] == "COMMAND_OUTCOME_SUCCEEDED"
 
-    assert fails(api.client.get("/v1/device/commands", params={"wait": "soon"}, headers=dev.headers), 400) == {"ST-DATA-035"}
-    assert fails(api.client.get("/v1/device/commands", params={"wait": 600}, headers=dev.headers), 400) == {"ST-DATA-035"}
+    assert fails(
+        api.client.get("/v1/device/commands", params={"wait": "soon"}, headers=dev.headers), 400
+    ) == {"ST-DATA-035"}
+    assert fails(api.client.get("/v1/device/commands", params={"wait": 600}, headers=dev.headers), 400) == {
+        "ST-DATA-035"
+    }
+    assert fails(
+        api.client.get("/v1/device/commands", params={"wait": 1, "since": 3}, headers=dev.headers), 400
+    ) == {"ST-DATA-034"}
     assert fails(api.client.get("/v1/device/commands"), 401) == {"ST-PROTO-001"}
     stranger = api.new_device(register=False)
     assert fails(api.client.get("/v1/device/commands", headers=stranger.headers), 409) == {"ST-IFACE-001"}
@@ -500,7 +597,12 @@ def test_commands_long_poll_and_results(api: Api) -> None:
 def test_inspection_and_fault_routes_need_their_token(api: Api) -> None:
     """/inspect and /faults answer only with x-santong-inspection-token (a device token is not enough)."""
     dev = api.new_device()
-    for method, path in (("GET", "/inspect/counts"), ("POST", "/inspect/reset"), ("GET", "/faults"), ("POST", "/faults/fail_next")):
+    for method, path in (
+        ("GET", "/inspect/counts"),
+        ("POST", "/inspect/reset"),
+        ("GET", "/faults"),
+        ("POST", "/faults/fail_next"),
+    ):
         for headers in ({}, dev.headers, {"x-santong-inspection-token": "wrong"}):
             r = api.client.request(method, path, headers=headers, json={})
             assert r.status_code == 401, (method, path, r.text)
@@ -509,10 +611,24 @@ def test_inspection_and_fault_routes_need_their_token(api: Api) -> None:
     assert api.client.get("/inspect/devices", headers=api.admin).status_code == 200
     assert fails(api.client.get("/inspect/reset", headers=api.admin), 400) == set()  # mutations need POST
     assert fails(api.client.get("/inspect/nothing", headers=api.admin), 404) == set()
-    assert fails(api.client.post("/faults/fail_next", json={"n": 1, "code": "BOGUS"}, headers=api.admin), 400) == set()
+    assert (
+        fails(api.client.post("/faults/fail_next", json={"n": 1, "code": "BOGUS"}, headers=api.admin), 400)
+        == set()
+    )
     assert fails(api.client.post("/faults/fail_next", json=[1], headers=api.admin), 400) == set()
-    assert fails(api.client.post("/faults/fail_next", content=b"{", headers={**api.admin, "content-type": "application/json"}), 400) == set()
-    assert fails(api.client.get("/inspect/observations", params={"limit": "many"}, headers=api.admin), 400) == set()
+    assert (
+        fails(
+            api.client.post(
+                "/faults/fail_next", content=b"{", headers={**api.admin, "content-type": "application/json"}
+            ),
+            400,
+        )
+        == set()
+    )
+    assert (
+        fails(api.client.get("/inspect/observations", params={"limit": "many"}, headers=api.admin), 400)
+        == set()
+    )
     export = api.client.get("/inspect/export", params={"device_id": dev.device_id}, headers=api.admin).json()
     assert export["counts"]["points"] == 4
 
@@ -532,14 +648,31 @@ def test_ack_fast_path_equals_to_dict() -> None:
         pb.Ack(),
         pb.Ack(sequence=1, status=pb.ACK_STATUS_ACCEPTED, accepted=1000),
         pb.Ack(sequence=2**64 - 1, status=pb.ACK_STATUS_DUPLICATE, accepted=0),
-        pb.Ack(sequence=5, status=pb.ACK_STATUS_REJECTED, violations=[pb.Violation(clause_id="ST-IFACE-004", path="$.batch.alias", message_zh="未定义", message_en="undefined"), pb.Violation(clause_id="ST-DATA-018")]),
+        pb.Ack(
+            sequence=5,
+            status=pb.ACK_STATUS_REJECTED,
+            violations=[
+                pb.Violation(
+                    clause_id="ST-IFACE-004",
+                    path="$.batch.alias",
+                    message_zh="未定义",
+                    message_en="undefined",
+                ),
+                pb.Violation(clause_id="ST-DATA-018"),
+            ],
+        ),
     ]
     for i, ack in enumerate(acks):
         if i % 2:
             ack.server_time.seconds, ack.server_time.nanos = 1_736_908_200, 123_000_000 * i
         elif i:
             ack.server_time.seconds = 1_736_908_200
-        for cls in (pb.ReportObservationsResponse, pb.ReportAlarmsResponse, pb.StreamObservationsResponse, pb.ReportPersonnelResponse):
+        for cls in (
+            pb.ReportObservationsResponse,
+            pb.ReportAlarmsResponse,
+            pb.StreamObservationsResponse,
+            pb.ReportPersonnelResponse,
+        ):
             msg = cls(ack=ack)
             assert response_dict(msg) == to_dict(msg)
     assert response_dict(pb.ReportObservationsResponse()) == to_dict(pb.ReportObservationsResponse())
@@ -548,7 +681,9 @@ def test_ack_fast_path_equals_to_dict() -> None:
 def test_status_dict_without_violations() -> None:
     assert status_dict(14, "down") == {"code": 14, "message": "down"}
     d = status_dict(3, "bad", [Violation("ST-DATA-011", "$.points[0].unit", "单位", "unit")])
-    assert d["details"][0]["fieldViolations"] == [{"field": "$.points[0].unit", "description": "单位 / unit", "reason": "ST-DATA-011"}]
+    assert d["details"][0]["fieldViolations"] == [
+        {"field": "$.points[0].unit", "description": "单位 / unit", "reason": "ST-DATA-011"}
+    ]
 
 
 def _refs(node: Any) -> Iterator[str]:

@@ -6,7 +6,6 @@ import time
 
 from conftest import HEARTBEAT_MS, OFFLINE_AFTER
 from mpclient import Target
-
 from santong.mock_platform import samples
 from santong.protocols.v1 import device_access_pb2 as pb
 
@@ -24,18 +23,28 @@ def test_offline_after_missed_heartbeats_and_back(target: Target) -> None:
         assert _online(target, dev.device_id)
     time.sleep(window + 0.3)
     assert not _online(target, dev.device_id)
-    events = [r["method"] for r in target.inspect("interactions", device_id=dev.device_id) if r["verdict"] == "EVENT"]
+    events = [
+        r["method"]
+        for r in target.inspect("interactions", device_id=dev.device_id)
+        if r["verdict"] == "EVENT"
+    ]
     assert events[-1] == "session:offline"
     dev.call("Heartbeat", pb.HeartbeatRequest())
     assert _online(target, dev.device_id)
-    events = [r["method"] for r in target.inspect("interactions", device_id=dev.device_id) if r["verdict"] == "EVENT"]
+    events = [
+        r["method"]
+        for r in target.inspect("interactions", device_id=dev.device_id)
+        if r["verdict"] == "EVENT"
+    ]
     assert events[-1] == "session:online"
 
 
 def test_skewed_device_clock_gets_time_sync(target: Target) -> None:
     """A device whose clock is off by more than half the allowed skew gets one TIME_SYNC command."""
     dev = target.new_device(register=False)
-    dev.call("Register", samples.register_request(dev.device_id, device_time_ms=int(time.time() * 1000) - 30_000))
+    dev.call(
+        "Register", samples.register_request(dev.device_id, device_time_ms=int(time.time() * 1000) - 30_000)
+    )
     late = pb.HeartbeatRequest()
     late.device_time.FromMilliseconds(int(time.time() * 1000) - 30_000)
     assert dev.call("Heartbeat", late).pending_commands == 1  # not queued twice
@@ -56,4 +65,6 @@ def test_heartbeat_from_the_future_is_rejected_but_synced(target: Target) -> Non
     with pytest.raises(grpc.RpcError) as info:
         dev.call("Heartbeat", ahead)
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert [c["command"]["type"] for c in target.inspect("commands", device_id=dev.device_id)] == ["COMMAND_TYPE_TIME_SYNC"]
+    assert [c["command"]["type"] for c in target.inspect("commands", device_id=dev.device_id)] == [
+        "COMMAND_TYPE_TIME_SYNC"
+    ]

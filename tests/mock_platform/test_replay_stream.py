@@ -7,7 +7,6 @@ import time
 import grpc
 import pytest
 from mpclient import Target
-
 from santong.mock_platform import samples
 from santong.protocols.v1 import device_access_pb2 as pb
 
@@ -58,9 +57,14 @@ def test_stream_over_rate_limit_rejects_excess(target: Target) -> None:
     """ST-PROTO-010 on a stream: the excess batches are REJECTED (to be resent), the stream goes on."""
     dev = target.new_device()
     rate = target.platform_info().limits.max_uploads_per_second
-    acks = dev.stream([samples.observation_batch(i, [1]) for i in range(1, 2 * rate + 50)])
+    t0 = time.monotonic()
+    acks = dev.stream([samples.observation_batch(i, [1]) for i in range(1, 3 * rate)])
+    elapsed = time.monotonic() - t0
     rejected = [a for a in acks if a.status == REJ]
-    assert rejected and all({v.clause_id for v in a.violations} == {"ST-PROTO-010"} for a in rejected)
+    assert len(acks) - len(rejected) <= rate * (1 + elapsed) + 1
+    if elapsed < 1.5:
+        assert rejected
+    assert all({v.clause_id for v in a.violations} == {"ST-PROTO-010"} for a in rejected)
     assert len(dev.stored()) == len(acks) - len(rejected)
 
 

@@ -10,7 +10,6 @@ from pathlib import Path
 import grpc
 from conftest import serve_args, start_process, stop_process
 from mpclient import Device, Target
-
 from santong.mock_platform import samples
 from santong.protocols.v1 import device_access_pb2 as pb
 
@@ -28,7 +27,10 @@ def test_sigkill_mid_stream_loses_nothing_acknowledged(tmp_path: Path) -> None:
     dev = Device(t, DEVICE, TOKEN, t.channel())
     dev.register()
     dev.call("DefinePoints", samples.define_points_request())
-    assert dev.call("ReportAlarms", samples.alarm_request(1, alarm_id="GAS-1")).ack.status == pb.ACK_STATUS_ACCEPTED
+    assert (
+        dev.call("ReportAlarms", samples.alarm_request(1, alarm_id="GAS-1")).ack.status
+        == pb.ACK_STATUS_ACCEPTED
+    )
     stop = threading.Event()
 
     def batches():  # type: ignore[no-untyped-def]
@@ -45,7 +47,12 @@ def test_sigkill_mid_stream_loses_nothing_acknowledged(tmp_path: Path) -> None:
             if len(acked) == 150:
                 proc.send_signal(signal.SIGKILL)  # type: ignore[attr-defined]
     except grpc.RpcError as e:
-        assert e.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED, grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN)
+        assert e.code() in (
+            grpc.StatusCode.UNAVAILABLE,
+            grpc.StatusCode.CANCELLED,
+            grpc.StatusCode.INTERNAL,
+            grpc.StatusCode.UNKNOWN,
+        )
     finally:
         stop.set()
         proc.wait(10)  # type: ignore[attr-defined]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 from mpclient import Target
-
 from santong.mock_platform import samples
 from santong.protocols.v1 import device_access_pb2 as pb
 
@@ -51,7 +50,12 @@ def test_define_report_and_inspect_every_kind(target: Target) -> None:
     assert [a.sequence for a in acks] == list(range(1, 7))
     assert all(a.server_time.seconds > 0 for a in acks)  # ST-PROTO-026
     counts = target.inspect("counts", device_id=dev.device_id)
-    assert counts["points"] == 4 and counts["outstations"] == 1 and counts["areas"] == 1 and counts["stations"] == 1
+    assert (
+        counts["points"] == 4
+        and counts["outstations"] == 1
+        and counts["areas"] == 1
+        and counts["stations"] == 1
+    )
     assert counts["observations"] == 4 and counts["alarms"] == 2 and counts["outstation_statuses"] == 1
     assert counts["statistics"] == 1 and counts["personnel"] == 1 and counts["station_statuses"] == 1
     obs = target.inspect("observations", device_id=dev.device_id, point_code=f"{samples.MINE}01MNA0010A01")
@@ -104,7 +108,9 @@ def test_commands_stream_delivers_and_records_results(target: Target) -> None:
     """Commands reach the device on the Commands stream; its results are recorded."""
     dev = target.new_device()
     c1 = target.inspect("send_command", device_id=dev.device_id, type="CONFIGURE", report_interval_ms=5000)
-    c2 = target.inspect("send_command", device_id=dev.device_id, type="WRITE_POINT", point_code="X", value=1.5)
+    c2 = target.inspect(
+        "send_command", device_id=dev.device_id, type="WRITE_POINT", point_code="X", value=1.5
+    )
     import queue
 
     outbox: queue.Queue[pb.CommandsRequest | None] = queue.Queue()
@@ -118,7 +124,13 @@ def test_commands_stream_delivers_and_records_results(target: Target) -> None:
     got = []
     for resp in call:
         got.append(resp.command)
-        outbox.put(pb.CommandsRequest(result=pb.CommandResult(command_id=resp.command.command_id, outcome=pb.COMMAND_OUTCOME_SUCCEEDED)))
+        outbox.put(
+            pb.CommandsRequest(
+                result=pb.CommandResult(
+                    command_id=resp.command.command_id, outcome=pb.COMMAND_OUTCOME_SUCCEEDED
+                )
+            )
+        )
         if len(got) == 2:
             outbox.put(None)
     assert [c.command_id for c in got] == [c1["command_id"], c2["command_id"]]
@@ -139,8 +151,17 @@ def test_health_and_reflection(target: Target) -> None:
 
     h = health_pb2_grpc.HealthStub(target.channel())
     for service in ("", "santong.protocols.v1.DeviceAccessService"):
-        assert h.Check(health_pb2.HealthCheckRequest(service=service), timeout=5).status == health_pb2.HealthCheckResponse.SERVING
+        assert (
+            h.Check(health_pb2.HealthCheckRequest(service=service), timeout=5).status
+            == health_pb2.HealthCheckResponse.SERVING
+        )
     r = reflection_pb2_grpc.ServerReflectionStub(target.channel())
-    [resp] = list(r.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=5))
+    [resp] = list(
+        r.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=5)
+    )
     names = {s.name for s in resp.list_services_response.service}
-    assert {"santong.protocols.v1.DeviceAccessService", "santong.protocols.v1.PlatformService", "grpc.health.v1.Health"} <= names
+    assert {
+        "santong.protocols.v1.DeviceAccessService",
+        "santong.protocols.v1.PlatformService",
+        "grpc.health.v1.Health",
+    } <= names

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 from google.rpc import error_details_pb2
-
 from santong.mock_platform import Platform, PlatformConfig, PlatformError, samples
 from santong.mock_platform._grpc import to_status
 from santong.protocols.v1 import device_access_pb2 as pb
@@ -50,7 +49,9 @@ async def test_rebuild_after_restart(tmp_path: Path) -> None:
 async def test_concurrent_replays_store_once_and_group_commit() -> None:
     async with Platform(PlatformConfig(devices={D: T})) as p:
         await _ready(p)
-        acks = await asyncio.gather(*(p.call("ReportObservations", _obs(1 + i % 3), **KW) for i in range(30)), return_exceptions=True)
+        acks = await asyncio.gather(
+            *(p.call("ReportObservations", _obs(1 + i % 3), **KW) for i in range(30)), return_exceptions=True
+        )
         oks = [a.ack for a in acks if not isinstance(a, BaseException)]
         assert sorted({a.sequence for a in oks if a.status == pb.ACK_STATUS_ACCEPTED}) == [1, 2, 3]
         assert (await p.inspection.counts(D))["observations"] == 6
@@ -64,7 +65,9 @@ async def test_should_violations_accepted_as_warnings() -> None:
     async with Platform(PlatformConfig(devices={D: T})) as p:
         await _ready(p)
         ack = (await p.call("ReportObservations", _obs(1, base_ms=samples._now_ms() - 3_600_000), **KW)).ack
-        assert ack.status == pb.ACK_STATUS_ACCEPTED and [v.clause_id for v in ack.violations] == ["ST-DATA-032"]
+        assert ack.status == pb.ACK_STATUS_ACCEPTED and [v.clause_id for v in ack.violations] == [
+            "ST-DATA-032"
+        ]
         [row] = await p.inspection.interactions(device_id=D, method="ReportObservations")
         assert row["verdict"] == "ACCEPTED" and row["clause_ids"] == ["ST-DATA-032"]
 
@@ -86,7 +89,16 @@ async def test_cancelled_caller_keeps_state_in_step() -> None:
 
 async def test_export_reset_and_plan_file(tmp_path: Path) -> None:
     plan = tmp_path / "plan.json"
-    plan.write_text(json.dumps({"steps": [{"at_s": 0, "op": "clock_offset", "args": {"ms": 5000}}, {"at_s": 0.05, "op": "fail_next", "args": {"n": 1}}]}))
+    plan.write_text(
+        json.dumps(
+            {
+                "steps": [
+                    {"at_s": 0, "op": "clock_offset", "args": {"ms": 5000}},
+                    {"at_s": 0.05, "op": "fail_next", "args": {"n": 1}},
+                ]
+            }
+        )
+    )
     async with Platform(PlatformConfig(devices={D: T})) as p:
         await _ready(p)
         await p.call("ReportObservations", _obs(1), **KW)
@@ -123,7 +135,13 @@ def test_error_maps_to_grpc_status_with_details() -> None:
     """ST-IFACE-003: BadRequest with the clause in reason; RetryInfo with the retry advice."""
     from santong.mock_platform._errors import violation
 
-    e = PlatformError("RESOURCE_EXHAUSTED", "太快", "too fast", [violation("ST-PROTO-010", "$", "a", "b")], retry_after_s=1.25)
+    e = PlatformError(
+        "RESOURCE_EXHAUSTED",
+        "太快",
+        "too fast",
+        [violation("ST-PROTO-010", "$", "a", "b")],
+        retry_after_s=1.25,
+    )
     st = to_status(e)
     from google.rpc import status_pb2
 
@@ -142,6 +160,8 @@ def test_every_clause_named_by_the_platform_exists() -> None:
 
     from santong.protocols import clauses
 
-    src = "".join(p.read_text(encoding="utf-8") for p in (Path(__file__).parents[2] / "mock_platform").glob("*.py"))
+    src = "".join(
+        p.read_text(encoding="utf-8") for p in (Path(__file__).parents[2] / "mock_platform").glob("*.py")
+    )
     cited = set(re.findall(r"ST-(?:DATA|IFACE|PROTO)-\d{3}", src))
     assert cited and cited <= set(clauses())

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 import grpc
 import pytest
 from mpclient import Target, clauses_of
-
 from santong.mock_platform import PlatformConfig
 from santong.mock_platform.embedded import BackgroundMockPlatform, TlsFiles
 from santong.mock_platform.pki import Pki, forged_client, make_pki
@@ -22,7 +21,9 @@ def pki() -> Pki:
 
 def _start(pki: Pki, mutual: bool) -> BackgroundMockPlatform:
     tls = TlsFiles(pki.server_cert, pki.server_key, client_ca=pki.ca_cert if mutual else None)
-    config = PlatformConfig(devices={"DEV-A": "token-a", "DEV-B": "token-b"}, inspection_token=secrets.token_hex(8))
+    config = PlatformConfig(
+        devices={"DEV-A": "token-a", "DEV-B": "token-b"}, inspection_token=secrets.token_hex(8)
+    )
     bg = BackgroundMockPlatform(config, http_port=None, tls=tls)
     bg.start()
     return bg
@@ -42,7 +43,9 @@ def mtls_platform(pki: Pki) -> Iterator[BackgroundMockPlatform]:
     bg.stop()
 
 
-def _heartbeat(target: str, creds: grpc.ChannelCredentials, device_id: str, token: str) -> pb.HeartbeatResponse:
+def _heartbeat(
+    target: str, creds: grpc.ChannelCredentials, device_id: str, token: str
+) -> pb.HeartbeatResponse:
     from santong.mock_platform import samples
     from santong.protocols.v1 import device_access_pb2_grpc as pbg
 
@@ -55,7 +58,9 @@ def _heartbeat(target: str, creds: grpc.ChannelCredentials, device_id: str, toke
 
 def test_tls_server(tls_platform: BackgroundMockPlatform, pki: Pki) -> None:
     """Server-side TLS: a client trusting the test CA talks; a plaintext client cannot."""
-    assert _heartbeat(tls_platform.grpc_target, grpc.ssl_channel_credentials(pki.ca_cert), "DEV-A", "token-a").server_time.seconds
+    assert _heartbeat(
+        tls_platform.grpc_target, grpc.ssl_channel_credentials(pki.ca_cert), "DEV-A", "token-a"
+    ).server_time.seconds
     with grpc.insecure_channel(tls_platform.grpc_target) as ch:
         with pytest.raises(grpc.RpcError) as info:
             ch.unary_unary("/santong.protocols.v1.PlatformService/GetPlatformInfo")(b"", timeout=2)
@@ -81,7 +86,9 @@ def test_mtls_client_certificate_names_the_device(mtls_platform: BackgroundMockP
 
 
 @pytest.mark.parametrize("cert_kind", ["none", "forged"])
-def test_mtls_without_a_ca_signed_certificate(mtls_platform: BackgroundMockPlatform, pki: Pki, cert_kind: str) -> None:
+def test_mtls_without_a_ca_signed_certificate(
+    mtls_platform: BackgroundMockPlatform, pki: Pki, cert_kind: str
+) -> None:
     """No client certificate, or a self-signed one claiming the device's CN: the handshake fails."""
     if cert_kind == "none":
         creds = grpc.ssl_channel_credentials(pki.ca_cert)

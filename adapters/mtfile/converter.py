@@ -1,0 +1,483 @@
+"""MT/T 1201 files → the interface's messages, and their check by the one validation core.
+
+One parsed file becomes one :class:`FileUnit`: definitions (CDDY points, FZDY outstations, RYQY areas, RYJZ
+stations) or uploads (CDSS → ReportObservations in columnar batches of at most ``max_batch_points``, YCBJ →
+ReportAlarms, TJSJ → ReportStatistics, FZSS → ReportOutstationStatus, RYSS and JZSS → ReportPersonnel). Every
+item remembers the file record it came from, so a violation found by the core names the record and the field.
+
+Conversion choices (the file formats say less than the interface):
+
+- CDSS values outside the defined range get the over-range bit 8 (ST-DATA-021), as ``PointConfig.observation``
+  does for every other adapter; the file's own status bits are kept.
+- YCBJ alarm IDs are ``{测点编码}@{开始时间 yyyyMMddHHmmss}#{异常类型}``: the same record start and end give the
+  same ID, and two anomalies of one point starting in the same second (超限报警 001 and 断电 002) stay apart.
+- A YCBJ record carrying an end time whose start the platform has not seen (the adapter started mid-episode)
+  becomes a raise followed by its clear: the record is a whole anomaly (ST-IFACE-016 wants a clear to follow a
+  raise).
+
+Example::
+
+    converter = MtFileConverter(max_batch_points=10_000)
+    unit = converter.unit(parse_bytes(name, data), state)
+    findings = converter.check(unit, state)          # [] → hand the unit over as a whole
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from operator import gt, itemgetter, lt
+from typing import Any, Final
+
+from google.protobuf.message import Message
+from santong.adapters._sdk import Observation, UplinkConverter
+from santong.adapters.mtfile._parser import SUPPORTED_TYPES, ObservationColumns, ParsedFile
+from santong.protocols import DeviceState, ValidationContext, Violation, default_limits, validate
+from santong.protocols.v1 import common_pb2, data_pb2
+from santong.protocols.v1 import device_access_pb2 as pb
+
+__all__ = [
+    "DEFINITION_TYPES",
+    "REFERENCE_CLAUSES",
+    "FileUnit",
+    "Finding",
+    "MtFileConverter",
+    "Upload",
+]
+
+#: File types that define things (imported again harmlessly: definitions are idempotent).
+DEFINITION_TYPES: Final = frozenset({"CDDY", "FZDY", "RYQY", "RYJZ"})
+#: Violations that mean "refers to something not defined yet": such a file waits for its definitions.
+REFERENCE_CLAUSES: Final = frozenset({"ST-IFACE-004", "ST-IFACE-018"})
+
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_MS: Final = timedelta(milliseconds=1)
+_SINT32_MAX: Final = 2**31 - 1
+_OVER_RANGE: Final = common_pb2.POINT_STATUS_FLAG_OVER_RANGE
+
+
+def _indexes(names: str) -> dict[str, int]:
+    return {name: i for i, name in enumerate(names.split())}
+
+
+# Protobuf field (or batch column) → index of the file field it comes from, per file type.
+_SOURCE_FIELDS: Final[dict[str, dict[str, int]]] = {
+    "CDDY": _indexes(
+        "point_code system_code outstation_code sensor_type value_kind unit range_high range_low alarm_high "
+        "alarm_high_clear alarm_low alarm_low_clear power_off_high power_restore_high power_off_low "
+        "power_restore_low on_description off_description location x y z related_point_codes defined_at"
+    ),
+    "CDSS": {"alias": 0, "value": 3, "status": 5, "time_offset_ms": 6, "base_time": 6, "backfill": 6},
+    "TJSJ": _indexes(
+        "point_code sensor_type location unit start_time end_time max_value max_time min_value min_time "
+        "avg_value"
+    ),
+    "YCBJ": _indexes(
+        "point_code sensor_type location unit anomaly_type start_time end_time max_value max_time min_value "
+        "min_time avg_value reason measures recorded_at recorded_by"
+    ),
+    "FZDY": {"outstation_code": 0, "location": 1, "x": 2, "y": 3, "z": 4},
+    "FZSS": {"outstation_code": 0, "run_state": 1, "power_state": 2, "time": 3},
+    "RYSS": {
+        "card_code": 0,
+        "name": 1,
+        "direction": 2,
+        "entered_mine_at": 3,
+        "exited_mine_at": 4,
+        "area_code": 5,
+        "entered_area_at": 6,
+        "station_code": 7,
+        "entered_station_at": 8,
+        "work_organization": 9,
+        "distance_m": 10,
+        "work_state": 11,
+        "track": 14,
+    },  # fmt: skip
+    "RYQY": {"area_code": 0, "name": 1, "area_type": 2, "capacity": 3},
+    "RYJZ": {"station_code": 0, "area_code": 1, "location": 2, "x": 3, "y": 4, "z": 5},
+    "JZSS": {"station_code": 0, "run_state": 1, "power_state": 2, "time": 3},
+}
+_PATH: Final = re.compile(r"\$\.(?:batch\.)?(?P<list>\w+)(?:\[(?P<index>\d+)\])?(?:\.(?P<field>\w+))?")
+_BATCH_COLUMNS: Final = frozenset({"alias", "value", "status", "time_offset_ms"})
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One problem of a file: the clause, where (record number, file field) and what, in Chinese and English."""
+
+    clause_id: str
+    level: str
+    message_zh: str
+    message_en: str
+    record: int | None = None
+    field_zh: str | None = None
+    field_en: str | None = None
+    path: str = ""
+
+    @property
+    def is_must(self) -> bool:
+        """A MUST violation: the file is not imported."""
+        return self.level == "MUST"
+
+    def where_zh(self) -> str:
+        """Record and field in Chinese (empty for the whole file)."""
+        if self.record is None:
+            return "整个文件"
+        where = "表头（第 0 条记录）" if self.record == 0 else f"第 {self.record} 条记录"
+        return where + (f"，字段“{self.field_zh}”" if self.field_zh else "")
+
+    def where_en(self) -> str:
+        """Record and field in English."""
+        if self.record is None:
+            return "the whole file"
+        where = "header (record 0)" if self.record == 0 else f"record {self.record}"
+        if self.field_zh:
+            where += f", field {self.field_zh}" + (f" ({self.field_en})" if self.field_en else "")
+        return where
+
+
+@dataclass(slots=True)
+class Upload:
+    """One upload request and, per item (batch position, alarm, status …), the file record it came from."""
+
+    method: str
+    request: Message
+    records: Sequence[int]
+
+
+@dataclass(slots=True)
+class FileUnit:
+    """Everything one file stands for; handed to the platform client as a whole or not at all."""
+
+    name: str
+    file_type: str
+    mine_code: str
+    encoding: str
+    record_count: int
+    points: list[data_pb2.PointDefinition] = field(default_factory=list)
+    outstations: list[data_pb2.OutstationDefinition] = field(default_factory=list)
+    areas: list[data_pb2.AreaDefinition] = field(default_factory=list)
+    stations: list[data_pb2.StationDefinition] = field(default_factory=list)
+    uploads: list[Upload] = field(default_factory=list)
+    problems: list[Finding] = field(default_factory=list)
+
+    @property
+    def defines(self) -> bool:
+        """True for a definition file (CDDY, FZDY, RYQY, RYJZ)."""
+        return self.file_type in DEFINITION_TYPES
+
+    @property
+    def observation_count(self) -> int:
+        """Observations in the unit's batches."""
+        return sum(len(u.request.batch.alias) for u in self.uploads if u.method == "ReportObservations")
+
+
+def _state_copy(state: DeviceState) -> DeviceState:
+    """A copy the check may change (definitions, alarms) without touching the adapter's state."""
+    return dataclasses.replace(
+        state,
+        points=dict(state.points),
+        aliases_by_code=dict(state.aliases_by_code),
+        outstations=set(state.outstations),
+        areas=set(state.areas),
+        stations=set(state.stations),
+        raised_alarms=set(state.raised_alarms),
+    )
+
+
+def _chunks(items: Sequence[Any], size: int) -> list[tuple[int, Sequence[Any]]]:
+    return [(i, items[i : i + size]) for i in range(0, len(items), size)]
+
+
+class MtFileConverter(UplinkConverter[ParsedFile]):
+    """Parsed files → :class:`FileUnit` (see the module docstring); ``convert`` gives the SDK's observation tuples.
+
+    Example::
+
+        converter = MtFileConverter()
+        await sink.observations(converter.convert(parse_path(path), sink.now_ms()))   # any UplinkSink
+    """
+
+    def __init__(self, *, max_batch_points: int = 10_000) -> None:
+        """``max_batch_points``: the most observations (and other records) per upload."""
+        if max_batch_points < 1:
+            raise ValueError("max_batch_points 须 ≥ 1 / max_batch_points must be >= 1")
+        self.max_batch_points = max_batch_points
+
+    # ------------------------------------------------------------------ the SDK's uplink shape
+
+    def convert(self, raw: ParsedFile, time_ms: int) -> list[Observation]:
+        """A CDSS file's records as (point code, value, time in ms, status); no observations for other types."""
+        if raw.file_type != "CDSS":
+            return []
+        cols = raw.columns
+        ms = _stamp_ms(cols, cols.stamps)
+        return list(
+            zip(cols.point_codes, cols.values, map(ms.__getitem__, cols.stamps), cols.statuses, strict=True)
+        )
+
+    # ------------------------------------------------------------------ whole files
+
+    def unit(self, parsed: ParsedFile, state: DeviceState, *, name: str | None = None) -> FileUnit:
+        """The unit of a parsed file (named ``name``) against what ``state`` has defined (aliases, alarms, mine)."""
+        t = parsed.file_type
+        unit = FileUnit(
+            name or _name_of(parsed), t, parsed.header.mine_code, parsed.encoding, parsed.record_count
+        )
+        if state.mine_code and parsed.header.mine_code != state.mine_code:
+            unit.problems.append(
+                Finding(
+                    "ST-DATA-003",
+                    "MUST",
+                    f"文件属于煤矿 {parsed.header.mine_code}，本设备服务于煤矿 {state.mine_code}",
+                    f"the file belongs to mine {parsed.header.mine_code}, this device serves mine {state.mine_code}",
+                    record=0,
+                    field_zh="煤矿编码",
+                    field_en="mine code",
+                )  # fmt: skip
+            )
+            return unit
+        n = self.max_batch_points
+        if t == "CDDY":
+            unit.points = list(parsed.definitions)
+        elif t == "FZDY":
+            unit.outstations = list(parsed.outstations)
+        elif t == "RYQY":
+            unit.areas = list(parsed.areas)
+        elif t == "RYJZ":
+            unit.stations = list(parsed.stations)
+        elif t == "CDSS":
+            self._observations(parsed.columns, state, unit)
+        elif t == "YCBJ":
+            self._alarms(parsed.alarms, state, unit)
+        elif t == "TJSJ":
+            for i, chunk in _chunks(parsed.statistics, n):
+                req = pb.ReportStatisticsRequest(statistics=chunk)
+                unit.uploads.append(Upload("ReportStatistics", req, range(i + 1, i + 1 + len(chunk))))
+        elif t == "FZSS":
+            for i, chunk in _chunks(parsed.outstation_statuses, n):
+                req = pb.ReportOutstationStatusRequest(statuses=chunk)
+                unit.uploads.append(Upload("ReportOutstationStatus", req, range(i + 1, i + 1 + len(chunk))))
+        elif t == "RYSS":
+            for i, chunk in _chunks(parsed.personnel, n):
+                req = pb.ReportPersonnelRequest(records=chunk)
+                unit.uploads.append(Upload("ReportPersonnel", req, range(i + 1, i + 1 + len(chunk))))
+        elif t == "JZSS":
+            for i, chunk in _chunks(parsed.station_statuses, n):
+                req = pb.ReportPersonnelRequest(stations=chunk)
+                unit.uploads.append(Upload("ReportPersonnel", req, range(i + 1, i + 1 + len(chunk))))
+        return unit
+
+    def _observations(self, cols: ObservationColumns, state: DeviceState, unit: FileUnit) -> None:
+        """CDSS columns → batches, straight from the columns (no object per record)."""
+        codes = cols.point_codes
+        if not codes:
+            return
+        alias_of = state.aliases_by_code
+        try:
+            aliases = list(map(alias_of.__getitem__, codes))
+        except KeyError:
+            missing: dict[str, int] = {}
+            for i, code in enumerate(codes, 1):
+                if code not in alias_of:
+                    missing.setdefault(code, i)
+            for code, i in list(missing.items())[:10]:
+                unit.problems.append(
+                    Finding(
+                        "ST-IFACE-004",
+                        "MUST",
+                        f"测点 {code} 尚未定义（没有导入过含它的测点定义文件 CDDY）",
+                        f"point {code} is not defined (no point-definition file CDDY with it was imported)",
+                        record=i,
+                        field_zh="测点编码",
+                        field_en="point code",
+                    )  # fmt: skip
+                )
+            if len(missing) > 10:
+                unit.problems.append(
+                    Finding(
+                        "ST-IFACE-004",
+                        "MUST",
+                        f"另有 {len(missing) - 10} 个测点尚未定义",
+                        f"{len(missing) - 10} more points are not defined",
+                    )  # fmt: skip
+                )
+            return
+        statuses = cols.statuses
+        if state.ranges:
+            # C-speed screen first; the loop runs only when a value lies outside its range.
+            lows, highs = itemgetter(*aliases)(state.lows), itemgetter(*aliases)(state.highs)
+            if len(aliases) == 1:
+                lows, highs = (lows,), (highs,)
+            values = cols.values
+            if any(map(lt, values, lows)) or any(map(gt, values, highs)):
+                statuses = [
+                    s | _OVER_RANGE if (v < lo or v > hi) else s
+                    for v, lo, hi, s in zip(values, lows, highs, statuses, strict=True)
+                ]
+        ms = _stamp_ms(cols, cols.stamps)
+        n = len(codes)
+        size = self.max_batch_points
+        whole = n <= size
+        for start in range(0, n, size):
+            stop = min(start + size, n)
+            stamps = cols.stamps if whole else cols.stamps[start:stop]
+            chunk_ms = ms if whole else {s: ms[s] for s in set(stamps)}
+            base = min(chunk_ms.values())
+            if max(chunk_ms.values()) - base > _SINT32_MAX:
+                unit.problems.append(
+                    Finding(
+                        "ST-DATA-044",
+                        "MUST",
+                        "文件中的数据时间跨度超过 24.8 天，无法放入一个观测批次；请按时间分文件",
+                        "the data times of the file span more than 24.8 days, too much for one observation batch; "
+                        "split the file by time",
+                        record=start + 1,
+                        field_zh="数据时间",
+                        field_en="data time",
+                    )  # fmt: skip
+                )
+                unit.uploads.clear()
+                return
+            offsets = {s: t - base for s, t in chunk_ms.items()}
+            batch = data_pb2.ObservationBatch(
+                alias=aliases if whole else aliases[start:stop],
+                value=cols.values if whole else cols.values[start:stop],
+                time_offset_ms=list(map(offsets.__getitem__, stamps)),
+                status=statuses if whole else statuses[start:stop],
+            )
+            batch.base_time.FromMilliseconds(base)
+            unit.uploads.append(
+                Upload(
+                    "ReportObservations",
+                    pb.ReportObservationsRequest(batch=batch),
+                    range(start + 1, stop + 1),
+                )
+            )
+
+    def _alarms(self, alarms: Sequence[data_pb2.Alarm], state: DeviceState, unit: FileUnit) -> None:
+        raised = set(state.raised_alarms)
+        items: list[data_pb2.Alarm] = []
+        records: list[int] = []
+        for i, a in enumerate(alarms, 1):
+            # One point can have two anomalies starting in the same second (超限报警 and 断电, say): the type
+            # belongs in the ID, or the second raise would be the first one's clear target too.
+            if "#" not in a.alarm_id:
+                a.alarm_id = f"{a.alarm_id}#{a.anomaly_type:03d}"
+            if a.state == common_pb2.ALARM_STATE_CLEARED and a.alarm_id not in raised:
+                start = data_pb2.Alarm()
+                start.CopyFrom(a)
+                start.state = common_pb2.ALARM_STATE_RAISED
+                start.ClearField("end_time")
+                items.append(start)
+                records.append(i)
+            items.append(a)
+            records.append(i)
+            if a.state == common_pb2.ALARM_STATE_RAISED:
+                raised.add(a.alarm_id)
+            else:
+                raised.discard(a.alarm_id)
+        if items:
+            unit.uploads.append(Upload("ReportAlarms", pb.ReportAlarmsRequest(alarms=items), records))
+
+    # ------------------------------------------------------------------ the check
+
+    def check(
+        self,
+        unit: FileUnit,
+        state: DeviceState,
+        *,
+        limits: pb.Limits | None = None,
+        now_ms: int | None = None,
+    ) -> list[Finding]:
+        """Every finding of the unit: conversion problems, then the core's violations of each message in order.
+
+        Definitions get provisional aliases (the persisted one of a known point, new ones above); the client
+        assigns the real ones. ``state`` itself is not changed.
+        """
+        out = list(unit.problems)
+        if any(f.is_must for f in out):
+            return out
+        limits = limits or default_limits()
+        scratch = _state_copy(state)
+        ctx = ValidationContext(state=scratch, limits=limits, now_ms=now_ms, arrival=False)
+        if unit.points or unit.outstations:
+            top = max(scratch.points, default=0)
+            defs = []
+            for p in unit.points:
+                d = data_pb2.PointDefinition()
+                d.CopyFrom(p)
+                alias = scratch.aliases_by_code.get(p.point_code)
+                if alias is None:
+                    top += 1
+                    alias = top
+                d.alias = alias
+                defs.append(d)
+            size = max(1, int(limits.max_points_per_definition or 10_000))
+            for i, chunk in _chunks(defs, size) or [(0, [])]:
+                req = pb.DefinePointsRequest(points=chunk, outstations=unit.outstations if i == 0 else [])
+                out += self._findings(unit, validate(req, ctx), offset=i)
+                scratch.apply(req)
+        if unit.areas or unit.stations:
+            req2 = pb.DefinePositioningRequest(areas=unit.areas, stations=unit.stations)
+            out += self._findings(unit, validate(req2, ctx))
+            scratch.apply(req2)
+        seq = scratch.last_sequence + 1
+        for up in unit.uploads:
+            target: Any = up.request.batch if up.method == "ReportObservations" else up.request
+            target.sequence = seq
+            out += self._findings(unit, validate(up.request, ctx), records=up.records)
+            scratch.apply(up.request)
+            seq += 1
+        return out
+
+    @staticmethod
+    def _findings(
+        unit: FileUnit, violations: list[Violation], *, offset: int = 0, records: Sequence[int] | None = None
+    ) -> list[Finding]:
+        """The core's violations, placed in the file: record number and file field where the path says."""
+        out = []
+        spec = SUPPORTED_TYPES[unit.file_type]
+        sources = _SOURCE_FIELDS.get(unit.file_type, {})
+        for v in violations:
+            record = field_index = None
+            m = _PATH.match(v.path)
+            if m is not None:
+                lst, index, sub = m.group("list"), m.group("index"), m.group("field")
+                name = lst if lst in _BATCH_COLUMNS or lst in ("base_time", "backfill") else sub
+                if index is not None:
+                    i = int(index)
+                    if records is not None:
+                        record = records[i] if i < len(records) else None
+                    else:
+                        record = offset + i + 1
+                if name is not None:
+                    field_index = sources.get(name)
+            out.append(
+                Finding(
+                    v.clause_id,
+                    v.level,
+                    v.message_zh,
+                    v.message_en,
+                    record=record,
+                    field_zh=spec.fields[field_index] if field_index is not None else None,
+                    field_en=spec.fields_en[field_index] if field_index is not None else None,
+                    path=v.path,
+                )  # fmt: skip
+            )
+        return out
+
+
+def _name_of(parsed: ParsedFile) -> str:
+    fn = parsed.file_name
+    local = fn.generated_at + timedelta(hours=8)
+    return f"{fn.mine_code}_{fn.file_type}_{local:%Y%m%d%H%M%S}.txt"
+
+
+def _stamp_ms(cols: ObservationColumns, stamps: Sequence[str]) -> dict[str, int]:
+    """Milliseconds since the epoch of each distinct 数据时间 text."""
+    times = cols.times
+    return {s: (times[s] - _EPOCH) // _MS for s in set(stamps)}
