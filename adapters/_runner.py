@@ -188,7 +188,12 @@ async def run_adapter(
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(sig, stop.set)
                 signals.append(sig)
-    await client.start()
+    try:
+        await client.start()
+    except BaseException:
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+        raise
     code = 0
     try:
         await adapter.start(client)

@@ -242,7 +242,7 @@ def json_content_type(value: bytes | None) -> bool:
         return False
     for p in params:
         key, _, val = p.strip().partition(b"=")
-        if key.strip().lower() == b"charset" and val.strip().strip(b'"').lower() not in (b"utf-8", b"utf8"):
+        if key.strip().lower() == b"charset" and val.strip().strip(b'"').lower() != b"utf-8":
             return False
     return True
 
@@ -696,7 +696,9 @@ def create_app(platform: Platform, *, body_timeout_s: float = BODY_TIMEOUT_S) ->
         Route("/v1/device/commands", _PollCommands(platform, stopping), methods=["GET"]),
         Route("/v1/device/command-results", _CommandResult(platform, t), methods=["POST"]),
     ]
-    routes += [Route(op.path, _DeviceCall(platform, op, t), methods=["POST"]) for op in DEVICE_OPERATIONS]
+    # The hot route first: the router tries routes in order.
+    hot = sorted(DEVICE_OPERATIONS, key=lambda op: op.rpc != "ReportObservations")
+    routes[:0] = [Route(op.path, _DeviceCall(platform, op, t), methods=["POST"]) for op in hot]
     routes += [
         Route("/inspect/{op}", _Admin(platform, "inspect", t), methods=["GET", "POST"]),
         Route("/faults", _Admin(platform, "faults", t), methods=["GET"]),

@@ -206,6 +206,7 @@ class Platform:
         await self._rebuild()
         for device_id, token in self.config.devices.items():
             self.add_device(device_id, token)
+        self._persist_credentials()
         self._monitor = asyncio.get_running_loop().create_task(
             self._monitor_loop(), name="santong-mock-monitor"
         )
@@ -273,6 +274,19 @@ class Platform:
 
             self.store.write_nowait(job)
         return {"device_id": device_id}
+
+    def _persist_credentials(self) -> None:
+        """Store the credentials given before the store was open (add_device before start)."""
+        rows = [(d.device_id, d.token_sha256) for d in self.devices.values() if d.token_sha256 is not None]
+
+        def job(conn: Any) -> None:
+            conn.executemany(
+                "INSERT INTO devices (device_id, token_sha256) VALUES (?, ?) "
+                "ON CONFLICT(device_id) DO UPDATE SET token_sha256 = excluded.token_sha256",
+                rows,
+            )
+
+        self.store.write_nowait(job)
 
     async def _rebuild(self) -> None:
         """Rebuild every device's state (credentials, session, definitions, alarms, last sequence) from the store."""
@@ -601,6 +615,7 @@ class Platform:
         size: int | None = None,
         peer_identities: Iterable[str] | None = None,
         device: Device | None = None,
+        raw: bytes | None = None,
     ) -> Awaitable[device_access_pb2.StreamObservationsResponse | None]:
         """:meth:`stream_ack` in two steps for pipelining: returns once the batch is validated and queued for
         storage; awaiting the result gives the response after the commit. Await results in submission order.
@@ -627,7 +642,7 @@ class Platform:
             return _ready(
                 pb.StreamObservationsResponse(ack=self._ack(seq, pb.ACK_STATUS_REJECTED, 0, e.violations))
             )
-        return _wrap_ack(await self._admit(dev, method, request, peer, t0, stream=True))
+        return _wrap_ack(await self._admit(dev, method, request, peer, t0, stream=True, raw=raw))
 
     async def stream_submit_bytes(
         self, data: bytes, *, device: Device, peer: str = ""
@@ -641,7 +656,7 @@ class Platform:
             return _ready(
                 pb.StreamObservationsResponse(ack=self._ack(0, pb.ACK_STATUS_REJECTED, 0, e.violations))
             )
-        return await self.stream_submit(msg, peer=peer, size=len(data), device=device)  # type: ignore[arg-type]
+        return await self.stream_submit(msg, peer=peer, size=len(data), device=device, raw=data)  # type: ignore[arg-type]
 
     async def stream_ack_bytes(
         self, data: bytes, *, device: Device, peer: str = ""
@@ -841,7 +856,7 @@ class Platform:
         return await (await self._admit(dev, method, req, peer, t0, stream=stream))
 
     async def _admit(
-        self, dev: Device, method: str, req: Any, peer: str, t0: float, *, stream: bool
+        self, dev: Device, method: str, req: Any, peer: str, t0: float, *, stream: bool, raw: bytes | None = None
     ) -> Awaitable[device_access_pb2.Ack | None]:
         """First phase of an upload, under the device lock: rate limit, replay check, validation, submission to
         the store. Returns the second phase, an awaitable of the Ack that resolves only after the commit
@@ -891,7 +906,7 @@ class Platform:
                 0,
                 (time.perf_counter() - t0) * 1000,
             )
-            job, n = upload_job(dev.device_id, method, req, now, row)
+            job, n = upload_job(dev.device_id, method, req, now, row, raw)
             prev_seq = state.last_sequence
             prev_raised = set(state.raised_alarms) if method == "ReportAlarms" else None
 

@@ -867,6 +867,8 @@ class PlatformClient:
 
     async def _send_definitions(self) -> None:
         """DefinePoints (in chunks of max_points_per_definition) and DefinePositioning; resolves RESEND waiters."""
+        # Cleared before the first await: a define() while these calls run marks the definitions dirty again.
+        self._defs_dirty = False
         points = self.definitions()
         outstations = list(self._outstations.values())
         n = max(1, int(self.limits.max_points_per_definition or 10_000))
@@ -890,6 +892,7 @@ class PlatformClient:
                 )
         except CallError as e:
             if e.disposition is not Disposition.DEAD_LETTER:
+                self._defs_dirty = True
                 raise
             # Never resend unchanged (ST-PROTO-016): the uploads of these points will be rejected and dead-lettered.
             log.error(
@@ -897,10 +900,11 @@ class PlatformClient:
                 ", ".join(e.clause_ids),
                 e,
             )
-            self._defs_dirty = False
             self._resolve_waiters(e)
             return
-        self._defs_dirty = False
+        except BaseException:
+            self._defs_dirty = True
+            raise
         self.stats.definitions_sent += 1
         self._resolve_waiters(None)
 

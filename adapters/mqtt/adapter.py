@@ -212,7 +212,8 @@ class MqttAdapter(Adapter[MqttSettings]):
         self._call(self._connected, True)
 
     def _on_disconnect(self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any = None) -> None:
-        log.warning("与 MQTT 代理断开 / disconnected from the MQTT broker: %s", reason)
+        level = logging.INFO if self._closing else logging.WARNING
+        log.log(level, "与 MQTT 代理断开 / disconnected from the MQTT broker: %s", reason)
         self._call(self._connected, False)
 
     def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:

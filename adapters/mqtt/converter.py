@@ -97,7 +97,12 @@ class PathError(ValueError):
 
 
 class Missing(LookupError):
-    """A path that does not lead to a value in this document: where it stopped and why."""
+    """A path that does not lead to a value in this document: where it stopped and why (中文 / English)."""
+
+    def __init__(self, message_zh: str, message_en: str) -> None:
+        self.message_zh = message_zh
+        self.message_en = message_en
+        super().__init__(f"{message_zh} / {message_en}")
 
 
 _KEY_STOP = frozenset('.[]"\'')
@@ -144,18 +149,23 @@ class JsonPath:
         while i < n:
             c = text[i]
             if c == "[":
-                end = text.find("]", i)
-                inner = text[i + 1 : end] if end > 0 else ""
-                if end < 0:
-                    raise fail(i, "的 [ 没有配对的 ]", "'[' has no matching ']'")
-                if len(inner) >= 2 and inner[0] == inner[-1] and inner[0] in "\"'":
-                    if inner[0] in inner[1:-1]:
-                        raise fail(i, "的带引号键中不能再有同样的引号", "a quoted key cannot contain its own quote")
-                    steps.append(inner[1:-1])
-                elif re.fullmatch(r"-?\d{1,9}", inner):
-                    steps.append(int(inner))
+                q = text[i + 1 : i + 2]
+                if q in ("\"", "'"):  # a quoted key: up to the same quote, then ]
+                    close = text.find(q, i + 2)
+                    if close < 0 or text[close + 1 : close + 2] != "]":
+                        raise fail(i, f"的带引号键缺少结尾的 {q}]", f"the quoted key needs a closing {q}]")
+                    if close == i + 2:
+                        raise fail(i, "的键为空", "has an empty key")
+                    steps.append(text[i + 2 : close])
+                    end = close + 1
                 else:
-                    raise fail(i, f"的 [{inner}] 应为整数下标或带引号的键", f"[{inner}] must be an integer index or a quoted key")
+                    end = text.find("]", i)
+                    if end < 0:
+                        raise fail(i, "的 [ 没有配对的 ]", "'[' has no matching ']'")
+                    inner = text[i + 1 : end]
+                    if not re.fullmatch(r"-?\d{1,9}", inner):
+                        raise fail(i, f"的 [{inner}] 应为整数下标或带引号的键", f"[{inner}] must be an integer index or a quoted key")
+                    steps.append(int(inner))
                 i = end + 1
                 need_step = False
             elif c == ".":
@@ -190,17 +200,18 @@ class JsonPath:
         node = doc
         for k, step in enumerate(self.steps):
             where = _where(self.steps[:k])
+            where_zh = where if k else "顶层"
             if isinstance(step, int):
                 if not isinstance(node, list):
-                    raise Missing(f"{where} 不是数组 / {where} is {_kind(node)}, not an array")
+                    raise Missing(f"{where_zh}是{_kind_zh(node)}，不是数组", f"{where} is {_kind(node)}, not an array")
                 if not -len(node) <= step < len(node):
-                    raise Missing(f"{where} 没有第 {step} 项 / {where} has no item [{step}] ({len(node)} items)")
+                    raise Missing(f"{where_zh}没有第 [{step}] 项（共 {len(node)} 项）", f"{where} has no item [{step}] ({len(node)} items)")
                 node = node[step]
             else:
                 if not isinstance(node, dict):
-                    raise Missing(f"{where} 不是对象 / {where} is {_kind(node)}, not an object")
+                    raise Missing(f"{where_zh}是{_kind_zh(node)}，不是对象", f"{where} is {_kind(node)}, not an object")
                 if step not in node:
-                    raise Missing(f"{where} 没有键 {step!r} / {where} has no key {step!r}")
+                    raise Missing(f"{where_zh}没有键 {step!r}", f"{where} has no key {step!r}")
                 node = node[step]
         return node
 
@@ -222,7 +233,11 @@ def _where(steps: Iterable[str | int]) -> str:
     out = ""
     for s in steps:
         out += f"[{s}]" if isinstance(s, int) else (f".{s}" if out else s)
-    return out or "(顶层 top level)"
+    return out or "the top level"
+
+
+def _kind_zh(node: Any) -> str:
+    return {dict: "对象", list: "数组", str: "字符串", bool: "布尔值", type(None): "null"}.get(type(node), "数")
 
 
 def _kind(node: Any) -> str:
@@ -394,6 +409,7 @@ class MqttUplink(UplinkConverter[Message]):
                 )
             )
         self.state: dict[str, _State] = {s.point.point_code: _State() for s in self.sources}
+        self._usable = 0
         self._by_topic: dict[str, list[_Source]] = {}
 
     def topic_filters(self) -> list[str]:
@@ -453,32 +469,35 @@ class MqttUplink(UplinkConverter[Message]):
         if doc is None:
             return []
         values: list[tuple[_Source, Any]] = []
-        missing: list[tuple[_Source, str]] = []
+        missing: list[tuple[_Source, Missing]] = []
         for s in sources:
             try:
                 values.append((s, s.value.get(doc)))
             except Missing as e:
-                missing.append((s, str(e)))
+                missing.append((s, e))
         if not values:
-            first = missing[0]
+            src, e = missing[0]
             return self._reject(
                 "wrong_shape", "ST-DATA-036", raw.topic,
-                f"顶层为{_kind(doc)}，找不到任何测点的值（{first[0].value.text}：{first[1]}）",
-                f"the top level is {_kind(doc)} and no point's value is in it ({first[0].value.text}: {first[1]})",
+                f"顶层是{_kind_zh(doc)}，找不到任何测点的值（{src.value.text}：{e.message_zh}）",
+                f"the top level is {_kind(doc)} and no point's value is in it ({src.value.text}: {e.message_en})",
             )  # fmt: skip
-        for s, why in missing:
+        for s, e in missing:
             self.problems.report(
                 "missing_field", "ST-DATA-035", f"topic {raw.topic} point {s.point.point_code}",
-                f"缺少字段 {s.value.text}（{why}）", f"field {s.value.text} is missing ({why})",
+                f"缺少字段 {s.value.text}（{e.message_zh}）", f"field {s.value.text} is missing ({e.message_en})",
             )  # fmt: skip
         out: list[Observation] = []
+        self._usable = 0
         for s, v in values:
             obs = self._point(s, doc, v, raw.topic, time_ms)
             if obs is not None:
                 out.append(obs)
-        if out:
+        if self._usable:
             self.stats.accepted += 1
             self.stats.observations += len(out)
+        else:  # every point's value was unusable (each reason logged above)
+            self.stats.rejected += 1
         return out
 
     # ------------------------------------------------------------------ one point
@@ -488,7 +507,11 @@ class MqttUplink(UplinkConverter[Message]):
             return now_ms
         try:
             t = parse_time(s.timestamp.get(doc), s.timestamp_format, self.naive_offset)
-        except (Missing, ValueError) as e:
+        except Missing as e:
+            self.problems.report("bad_timestamp", "ST-DATA-030", where, f"没有时间戳 {s.timestamp.text}（{e.message_zh}），改用接收时间",
+                                 f"no timestamp {s.timestamp.text} ({e.message_en}); the time of arrival is used")  # fmt: skip
+            return now_ms
+        except ValueError as e:
             self.problems.report("bad_timestamp", "ST-DATA-030", where, f"时间戳 {s.timestamp.text} 无法使用（{e}），改用接收时间",
                                  f"timestamp {s.timestamp.text} unusable ({e}); the time of arrival is used")  # fmt: skip
             return now_ms
@@ -562,6 +585,7 @@ class MqttUplink(UplinkConverter[Message]):
             value = self._number(v, s, where)
             if value is None:
                 return None
+        self._usable += 1
         t = self._time(s, doc, where, now_ms)
         st.last_seen = self._clock()
         st.stale = False

@@ -215,6 +215,7 @@ class MtFileSimulator:
         if scenario:
             self.engine.start_scenario(scenario)
         self.written: list[Path] = []
+        self._names: set[str] = set()
         self.periods = 0
         self._defined = False
         self._stats: dict[str, _Stats] = {}
@@ -379,7 +380,7 @@ class MtFileSimulator:
         at = self._now().replace(microsecond=0)
         for _ in range(3600):
             name = f"{self.mine_code}_{file_type}_{format_time(at).replace('-', '').replace(' ', '').replace(':', '')}.txt"
-            if not (self.out / name).exists():
+            if name not in self._names and not (self.out / name).exists():  # a reader may have moved it
                 return at
             at += timedelta(seconds=1)
         raise RuntimeError("文件名用尽 / ran out of file names")
@@ -407,6 +408,7 @@ class MtFileSimulator:
                     f.flush()
                 f.write(end)
         self.written.append(path)
+        self._names.add(name)
         return path
 
     def _encode(

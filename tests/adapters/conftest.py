@@ -127,9 +127,10 @@ def recording(cls: type[Adapter[Any]]) -> tuple[Registry, list[Adapter[Any]]]:
 async def run(config: Config, registry: Registry, made: list[Adapter[Any]]) -> AsyncIterator[Adapter[Any]]:
     """Run the configuration through ``run_adapter`` (adapter + PlatformClient); yield the adapter; stop cleanly."""
     stop = asyncio.Event()
+    before = len(made)
     task = asyncio.create_task(run_adapter(config, registry=registry, stop=stop, install_signal_handlers=False))
     for _ in range(500):
-        if made or task.done():
+        if len(made) > before or task.done():
             break
         await asyncio.sleep(0.01)
     if task.done():

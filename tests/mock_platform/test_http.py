@@ -353,6 +353,7 @@ def test_rules_violations(api: Api) -> None:
         "text/plain",
         None,
         "application/json; charset=latin-1",
+        "application/json; charset=utf8",
         "application/x-www-form-urlencoded",
         "application/jsonx",
     ],
