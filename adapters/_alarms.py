@@ -65,7 +65,9 @@ class _Rule:
         return (self.high is not None and v >= self.high) or (self.low is not None and v <= self.low)
 
     def cleared(self, v: float) -> bool:
-        return (self.high_clear is None or v < self.high_clear) and (self.low_clear is None or v > self.low_clear)
+        return (self.high_clear is None or v < self.high_clear) and (
+            self.low_clear is None or v > self.low_clear
+        )
 
 
 @dataclass(slots=True)

@@ -60,7 +60,9 @@ class LatestValues:
     """Per point: the last (value, status) reported and when; ``due()`` re-reports the quiet ones."""
 
     def __init__(
-        self, interval_ms: int | None = DEFAULT_REPORT_INTERVAL_MS, clock: Callable[[], float] = time.monotonic
+        self,
+        interval_ms: int | None = DEFAULT_REPORT_INTERVAL_MS,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """``interval_ms`` None or 0 turns re-reporting off."""
         self.interval_ms = interval_ms

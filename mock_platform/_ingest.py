@@ -65,8 +65,11 @@ def log_row(
     note: str = "",
 ) -> LogRow:
     """One interaction-log row."""
-    clause_ids = json.dumps(list(dict.fromkeys(v.clause_id for v in violations)))
-    vjson = json.dumps([v.as_dict() for v in violations], ensure_ascii=False) if violations else "[]"
+    if violations:
+        clause_ids = json.dumps(list(dict.fromkeys(v.clause_id for v in violations)))
+        vjson = json.dumps([v.as_dict() for v in violations], ensure_ascii=False)
+    else:
+        clause_ids = vjson = "[]"
     return (
         time_ms,
         device_id,

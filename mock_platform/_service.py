@@ -856,7 +856,15 @@ class Platform:
         return await (await self._admit(dev, method, req, peer, t0, stream=stream))
 
     async def _admit(
-        self, dev: Device, method: str, req: Any, peer: str, t0: float, *, stream: bool, raw: bytes | None = None
+        self,
+        dev: Device,
+        method: str,
+        req: Any,
+        peer: str,
+        t0: float,
+        *,
+        stream: bool,
+        raw: bytes | None = None,
     ) -> Awaitable[device_access_pb2.Ack | None]:
         """First phase of an upload, under the device lock: rate limit, replay check, validation, submission to
         the store. Returns the second phase, an awaitable of the Ack that resolves only after the commit

@@ -149,7 +149,12 @@ class ModbusAdapter(Adapter[ModbusSettings]):
         await self._close()
         s = self.settings
         client = AsyncModbusTcpClient(
-            s.host, port=s.port, timeout=s.timeout_ms / 1000, retries=0, reconnect_delay=0, name="santong-modbus"
+            s.host,
+            port=s.port,
+            timeout=s.timeout_ms / 1000,
+            retries=0,
+            reconnect_delay=0,
+            name="santong-modbus",
         )
         try:
             ok = bool(await client.connect())
@@ -183,7 +188,9 @@ class ModbusAdapter(Adapter[ModbusSettings]):
                 if not self.connected:
                     if not await self._connect():
                         s = self.settings
-                        reason = Failure("connection", f"{s.host}:{s.port} 拒绝或不可达 / refused or unreachable")
+                        reason = Failure(
+                            "connection", f"{s.host}:{s.port} 拒绝或不可达 / refused or unreachable"
+                        )
                         await self._push(sink, {b: reason for b in self.plan.blocks}, sink.now_ms())
                         failures += 1
                         await asyncio.sleep(self._backoff(failures))
@@ -317,11 +324,15 @@ class ModbusAdapter(Adapter[ModbusSettings]):
         point = self.points.get(point_code)
         if point is None:
             raise UnsupportedCommand(f"没有测点 {point_code} / no point {point_code}")
-        self.downlink.convert(point, value, [0] * (point.mapping.register_count if point.mapping else 1))  # check
+        self.downlink.convert(
+            point, value, [0] * (point.mapping.register_count if point.mapping else 1)
+        )  # check
         async with self._lock:
             client = self._client
             if client is None or not client.connected:
-                raise AdapterError(f"Modbus 设备未连接，无法写 {point_code} / the Modbus device is not connected")
+                raise AdapterError(
+                    f"Modbus 设备未连接，无法写 {point_code} / the Modbus device is not connected"
+                )
             src: RegisterSource = point.source
             current = None
             unit = self.downlink.default_unit if src.unit_id is None else src.unit_id
@@ -332,7 +343,9 @@ class ModbusAdapter(Adapter[ModbusSettings]):
                         src.address, count=point.mapping.register_count, device_id=unit
                     )
                     if rr.isError():
-                        raise AdapterError(f"读取 {point_code} 当前值失败 / reading {point_code} before the write failed: {rr}")
+                        raise AdapterError(
+                            f"读取 {point_code} 当前值失败 / reading {point_code} before the write failed: {rr}"
+                        )
                     current = rr.registers
                 req = self.downlink.convert(point, value, current)
                 if req.function == 5:
@@ -346,7 +359,9 @@ class ModbusAdapter(Adapter[ModbusSettings]):
             if wr.isError():
                 code = getattr(wr, "exception_code", 0)
                 zh, en = Failure(int(code or 4), "").describe()
-                raise AdapterError(f"写 {point_code} 被设备拒绝：{zh} / the device refused the write to {point_code}: {en}")
+                raise AdapterError(
+                    f"写 {point_code} 被设备拒绝：{zh} / the device refused the write to {point_code}: {en}"
+                )
         self.stats.writes += 1
         self.uplink.filter.reset(point_code)
         log.info("已写入 / written: %s = %s", point_code, value)
@@ -358,5 +373,7 @@ class ModbusAdapter(Adapter[ModbusSettings]):
         if "period_ms" in settings:
             period = int(settings["period_ms"])
             if not 10 <= period <= 86_400_000:
-                raise ValueError(f"period_ms 应在 10..86400000 / period_ms must be 10..86400000, got {period}")
+                raise ValueError(
+                    f"period_ms 应在 10..86400000 / period_ms must be 10..86400000, got {period}"
+                )
             self.period_s = period / 1000

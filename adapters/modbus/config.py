@@ -63,7 +63,9 @@ class ModbusSettings:
         if not 0 < self.port < 65536:
             raise _bad("port", f"应在 1..65535，当前为 {self.port}", f"must be 1..65535, got {self.port}")
         if not 0 <= self.unit_id <= 255:
-            raise _bad("unit_id", f"应在 0..255，当前为 {self.unit_id}", f"must be 0..255, got {self.unit_id}")
+            raise _bad(
+                "unit_id", f"应在 0..255，当前为 {self.unit_id}", f"must be 0..255, got {self.unit_id}"
+            )
         if not 10 <= self.period_ms <= 86_400_000:
             raise _bad("period_ms", f"轮询周期应在 10 ms..1 d，当前为 {self.period_ms}",
                        f"the poll period must be 10 ms..1 d, got {self.period_ms}")  # fmt: skip
@@ -104,7 +106,9 @@ class RegisterSource:
         """Check the addresses."""
         top = 65535
         if not 0 <= self.address <= top:
-            raise _bad("address", f"应在 0..{top}，当前为 {self.address}", f"must be 0..{top}, got {self.address}")
+            raise _bad(
+                "address", f"应在 0..{top}，当前为 {self.address}", f"must be 0..{top}, got {self.address}"
+            )
         if self.status_address is not None and not 0 <= self.status_address <= top:
             raise _bad("status_address", f"应在 0..{top}", f"must be 0..{top}")
         if self.unit_id is not None and not 0 <= self.unit_id <= 255:

@@ -34,7 +34,14 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from santong.adapters._alarms import AlarmTracker
-from santong.adapters._mapping import ChangeFilter, MappingError, PointMapping, compile_decoder, decode, encode
+from santong.adapters._mapping import (
+    ChangeFilter,
+    MappingError,
+    PointMapping,
+    compile_decoder,
+    decode,
+    encode,
+)
 from santong.adapters._sdk import (
     AdapterError,
     DownlinkConverter,
@@ -376,7 +383,9 @@ class ModbusUplink(UplinkConverter[Mapping[ReadBlock, BlockResult]]):
         """
         self.filter = ChangeFilter()
         self.report_interval_ms = report_interval_ms or None
-        self.tracker = tracker if tracker is not None else AlarmTracker(pp.point.definition for pp in plan.points)
+        self.tracker = (
+            tracker if tracker is not None else AlarmTracker(pp.point.definition for pp in plan.points)
+        )
         self._last_status: dict[str, int] = {}
         self._last_value: dict[str, float] = {}
         self.faults: dict[str, tuple[int, Failure]] = {}  # point code → (status bits, failure) while failing
@@ -538,11 +547,15 @@ class ModbusDownlink(DownlinkConverter[WriteRequest]):
         m = _check_point(point, src)
         if src.table == "coil":
             if value not in (0, 1):
-                raise MappingError(f"线圈只能写 0 或 1，实际为 {value!r}", f"a coil takes 0 or 1, got {value!r}", point=code)
+                raise MappingError(
+                    f"线圈只能写 0 或 1，实际为 {value!r}", f"a coil takes 0 or 1, got {value!r}", point=code
+                )
             return WriteRequest(unit, 5, src.address, (1 if value else 0,))
         v: Any = bool(value) if m.data_type == "bool" else value
         if m.data_type == "bool" and value not in (0, 1):
-            raise MappingError(f"开关量只能写 0 或 1，实际为 {value!r}", f"a switch takes 0 or 1, got {value!r}", point=code)
+            raise MappingError(
+                f"开关量只能写 0 或 1，实际为 {value!r}", f"a switch takes 0 or 1, got {value!r}", point=code
+            )
         if isinstance(v, float) and v.is_integer() and m.data_type not in ("float32", "float64"):
             v = int(v)
         words = encode(m, v, current=current)

@@ -7,7 +7,14 @@ reconnects). Needs the ``mqtt`` extra: ``pip install 'santong[mqtt]'``.
 
 from santong.adapters.mqtt.adapter import MqttAdapter, MqttStats
 from santong.adapters.mqtt.config import DEFAULT_QUALITY_MAP, MqttSettings, MqttSource
-from santong.adapters.mqtt.converter import JsonPath, Message, MqttUplink, PathError, parse_time, topic_matches
+from santong.adapters.mqtt.converter import (
+    JsonPath,
+    Message,
+    MqttUplink,
+    PathError,
+    parse_time,
+    topic_matches,
+)
 
 __all__ = [
     "DEFAULT_QUALITY_MAP",

@@ -102,7 +102,9 @@ class MqttAdapter(Adapter[MqttSettings]):
 
     def _default_client_id(self) -> str:
         """A client id that stays the same across restarts of the same configuration (the broker keeps the session)."""
-        h = hashlib.sha1("\n".join(sorted(p.point_code for p in self.config.points)).encode()).hexdigest()[:12]
+        h = hashlib.sha1("\n".join(sorted(p.point_code for p in self.config.points)).encode()).hexdigest()[
+            :12
+        ]
         return f"santong-{h}"
 
     # ------------------------------------------------------------------ lifecycle
@@ -112,7 +114,9 @@ class MqttAdapter(Adapter[MqttSettings]):
         import paho.mqtt.client as mqtt  # noqa: PLC0415  (the mqtt extra)
 
         if not self.topics:
-            log.warning("没有要订阅的主题（settings.topic 或测点的 source.topic）/ nothing to subscribe to: set settings.topic or the points' source.topic")
+            log.warning(
+                "没有要订阅的主题（settings.topic 或测点的 source.topic）/ nothing to subscribe to: set settings.topic or the points' source.topic"
+            )
         self._sink = sink
         self._loop = asyncio.get_running_loop()
         s = self.settings
@@ -195,7 +199,9 @@ class MqttAdapter(Adapter[MqttSettings]):
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(fn, *args)
 
-    def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any = None) -> None:
+    def _on_connect(
+        self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any = None
+    ) -> None:
         if getattr(reason, "is_failure", False):
             log.warning("MQTT 连接被拒 / the broker refused the connection: %s", reason)
             return
@@ -211,7 +217,9 @@ class MqttAdapter(Adapter[MqttSettings]):
         )  # fmt: skip
         self._call(self._connected, True)
 
-    def _on_disconnect(self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any = None) -> None:
+    def _on_disconnect(
+        self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any = None
+    ) -> None:
         level = logging.INFO if self._closing else logging.WARNING
         log.log(level, "与 MQTT 代理断开 / disconnected from the MQTT broker: %s", reason)
         self._call(self._connected, False)
@@ -222,7 +230,9 @@ class MqttAdapter(Adapter[MqttSettings]):
         with self._lock:  # the check and the hand-over are one step against stop()
             if self._closing:
                 return  # not acknowledged: the broker delivers it again after the next start
-            received = _Received(Message(msg.topic, bytes(msg.payload), now), msg.mid, msg.qos, self._generation)
+            received = _Received(
+                Message(msg.topic, bytes(msg.payload), now), msg.mid, msg.qos, self._generation
+            )
             self._call(self._queue.put_nowait, received)
 
     # ------------------------------------------------------------------ the event loop
@@ -263,7 +273,9 @@ class MqttAdapter(Adapter[MqttSettings]):
         while True:
             timeout = None
             if self._first_unacked is not None:
-                timeout = max(0.0, self._first_unacked + self.settings.ack_max_delay_ms / 1000 - time.monotonic())
+                timeout = max(
+                    0.0, self._first_unacked + self.settings.ack_max_delay_ms / 1000 - time.monotonic()
+                )
             try:
                 first = await asyncio.wait_for(self._queue.get(), timeout)
             except TimeoutError:

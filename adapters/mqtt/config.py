@@ -71,7 +71,12 @@ def _check_path(name: str, text: str | None, *, relative: bool = True) -> None:
 
 def check_topic_filter(name: str, topic: str) -> None:
     """SettingsError unless ``topic`` is a valid MQTT topic filter (``+`` a whole level, ``#`` last)."""
-    if not topic or len(topic.encode("utf-8")) > 65535 or "\x00" in topic or not _TOPIC_FILTER.fullmatch(topic):
+    if (
+        not topic
+        or len(topic.encode("utf-8")) > 65535
+        or "\x00" in topic
+        or not _TOPIC_FILTER.fullmatch(topic)
+    ):
         raise SettingsError(
             f"{name} {topic!r} 不是合法的 MQTT 主题过滤器（+ 占一整级，# 只能在最后）",
             f"{name} {topic!r} is not a valid MQTT topic filter (+ takes a whole level, # only at the end)",
@@ -80,7 +85,9 @@ def check_topic_filter(name: str, topic: str) -> None:
 
 def _range(name: str, value: int, low: int, high: int) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        raise SettingsError(f"{name} 须在 {low}–{high} 之间，当前为 {value!r}", f"{name} must be {low}–{high}, got {value!r}")
+        raise SettingsError(
+            f"{name} 须在 {low}–{high} 之间，当前为 {value!r}", f"{name} must be {low}–{high}, got {value!r}"
+        )
 
 
 @dataclass(frozen=True)
@@ -155,12 +162,14 @@ class MqttSettings:
             parse_offset(self.naive_utc_offset)
         except ValueError as e:
             raise SettingsError(
-                f"naive_utc_offset {self.naive_utc_offset!r} 应如 +08:00", f"naive_utc_offset {self.naive_utc_offset!r} must look like +08:00"
+                f"naive_utc_offset {self.naive_utc_offset!r} 应如 +08:00",
+                f"naive_utc_offset {self.naive_utc_offset!r} must look like +08:00",
             ) from e
         for k, v in self.quality_map.items():
             if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v <= 255:
                 raise SettingsError(
-                    f"quality_map[{k!r}] 须为 0–255 的状态位（ST-DATA-020）", f"quality_map[{k!r}] must be status bits 0–255 (ST-DATA-020)"
+                    f"quality_map[{k!r}] 须为 0–255 的状态位（ST-DATA-020）",
+                    f"quality_map[{k!r}] must be status bits 0–255 (ST-DATA-020)",
                 )
 
     def quality_bits(self) -> dict[str, int]:

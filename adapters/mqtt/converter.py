@@ -71,7 +71,16 @@ from santong.protocols.v1 import common_pb2
 if TYPE_CHECKING:
     from santong.adapters.mqtt.config import MqttSettings
 
-__all__ = ["FAULT_BITS", "JsonPath", "Message", "MqttUplink", "PathError", "parse_offset", "parse_time", "topic_matches"]
+__all__ = [
+    "FAULT_BITS",
+    "JsonPath",
+    "Message",
+    "MqttUplink",
+    "PathError",
+    "parse_offset",
+    "parse_time",
+    "topic_matches",
+]
 
 log = logging.getLogger("santong.adapters.mqtt")
 
@@ -105,7 +114,7 @@ class Missing(LookupError):
         super().__init__(f"{message_zh} / {message_en}")
 
 
-_KEY_STOP = frozenset('.[]"\'')
+_KEY_STOP = frozenset(".[]\"'")
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,8 +141,8 @@ class JsonPath:
 
         def fail(at: int, zh: str, en: str) -> PathError:
             return PathError(
-                f"路径 {text!r} 第 {at + 1} 个字符处{zh}（示例：data.CH4_T1.v、values[0].v、data[\"CH4.T1\"].v）",
-                f"path {text!r} at character {at + 1}: {en} (examples: data.CH4_T1.v, values[0].v, data[\"CH4.T1\"].v)",
+                f'路径 {text!r} 第 {at + 1} 个字符处{zh}（示例：data.CH4_T1.v、values[0].v、data["CH4.T1"].v）',
+                f'path {text!r} at character {at + 1}: {en} (examples: data.CH4_T1.v, values[0].v, data["CH4.T1"].v)',
             )
 
         if not isinstance(text, str) or not text:
@@ -142,7 +151,11 @@ class JsonPath:
         relative = text.startswith(".")
         if relative:
             if not allow_relative:
-                raise fail(0, "不能以 . 开头（只有质量、状态、时间路径可以是相对路径）", "must not start with . (only the quality, status and timestamp paths may be relative)")
+                raise fail(
+                    0,
+                    "不能以 . 开头（只有质量、状态、时间路径可以是相对路径）",
+                    "must not start with . (only the quality, status and timestamp paths may be relative)",
+                )
             i = 1
         steps: list[str | int] = []
         need_step = True
@@ -150,7 +163,7 @@ class JsonPath:
             c = text[i]
             if c == "[":
                 q = text[i + 1 : i + 2]
-                if q in ("\"", "'"):  # a quoted key: up to the same quote, then ]
+                if q in ('"', "'"):  # a quoted key: up to the same quote, then ]
                     close = text.find(q, i + 2)
                     if close < 0 or text[close + 1 : close + 2] != "]":
                         raise fail(i, f"的带引号键缺少结尾的 {q}]", f"the quoted key needs a closing {q}]")
@@ -164,7 +177,11 @@ class JsonPath:
                         raise fail(i, "的 [ 没有配对的 ]", "'[' has no matching ']'")
                     inner = text[i + 1 : end]
                     if not re.fullmatch(r"-?\d{1,9}", inner):
-                        raise fail(i, f"的 [{inner}] 应为整数下标或带引号的键", f"[{inner}] must be an integer index or a quoted key")
+                        raise fail(
+                            i,
+                            f"的 [{inner}] 应为整数下标或带引号的键",
+                            f"[{inner}] must be an integer index or a quoted key",
+                        )
                     steps.append(int(inner))
                 i = end + 1
                 need_step = False
@@ -175,7 +192,11 @@ class JsonPath:
                 need_step = True
             else:
                 if c in _KEY_STOP:
-                    raise fail(i, f"不能出现 {c!r}（键中的特殊字符请用 [\"…\"]）", f"{c!r} is not allowed here (quote keys with special characters: [\"…\"])")
+                    raise fail(
+                        i,
+                        f'不能出现 {c!r}（键中的特殊字符请用 ["…"]）',
+                        f'{c!r} is not allowed here (quote keys with special characters: ["…"])',
+                    )
                 if not need_step:
                     raise fail(i, "的键前缺少 .", "needs a '.' before this key")
                 j = i
@@ -203,13 +224,20 @@ class JsonPath:
             where_zh = where if k else "顶层"
             if isinstance(step, int):
                 if not isinstance(node, list):
-                    raise Missing(f"{where_zh}是{_kind_zh(node)}，不是数组", f"{where} is {_kind(node)}, not an array")
+                    raise Missing(
+                        f"{where_zh}是{_kind_zh(node)}，不是数组", f"{where} is {_kind(node)}, not an array"
+                    )
                 if not -len(node) <= step < len(node):
-                    raise Missing(f"{where_zh}没有第 [{step}] 项（共 {len(node)} 项）", f"{where} has no item [{step}] ({len(node)} items)")
+                    raise Missing(
+                        f"{where_zh}没有第 [{step}] 项（共 {len(node)} 项）",
+                        f"{where} has no item [{step}] ({len(node)} items)",
+                    )
                 node = node[step]
             else:
                 if not isinstance(node, dict):
-                    raise Missing(f"{where_zh}是{_kind_zh(node)}，不是对象", f"{where} is {_kind(node)}, not an object")
+                    raise Missing(
+                        f"{where_zh}是{_kind_zh(node)}，不是对象", f"{where} is {_kind(node)}, not an object"
+                    )
                 if step not in node:
                     raise Missing(f"{where_zh}没有键 {step!r}", f"{where} has no key {step!r}")
                 node = node[step]
@@ -237,7 +265,9 @@ def _where(steps: Iterable[str | int]) -> str:
 
 
 def _kind_zh(node: Any) -> str:
-    return {dict: "对象", list: "数组", str: "字符串", bool: "布尔值", type(None): "null"}.get(type(node), "数")
+    return {dict: "对象", list: "数组", str: "字符串", bool: "布尔值", type(None): "null"}.get(
+        type(node), "数"
+    )
 
 
 def _kind(node: Any) -> str:
@@ -281,9 +311,7 @@ def parse_time(value: Any, fmt: str, naive_offset_min: int = 0) -> int:
     if isinstance(value, bool) or value is None:
         raise ValueError(f"timestamp {value!r} is neither a number nor text")
     number: float | None = None
-    if isinstance(value, int | float):
-        number = float(value)
-    elif isinstance(value, str) and _NUMBER.fullmatch(value) and fmt != "iso":
+    if isinstance(value, int | float) or isinstance(value, str) and _NUMBER.fullmatch(value) and fmt != "iso":
         number = float(value)
     if number is not None:
         if fmt == "iso":
@@ -446,7 +474,13 @@ class MqttUplink(UplinkConverter[Message]):
         try:
             text = msg.payload.decode("utf-8-sig")
         except UnicodeDecodeError as e:
-            self._reject("not_utf8", "ST-DATA-036", msg.topic, f"不是 UTF-8（第 {e.start} 字节）", f"not UTF-8 (byte {e.start})")
+            self._reject(
+                "not_utf8",
+                "ST-DATA-036",
+                msg.topic,
+                f"不是 UTF-8（第 {e.start} 字节）",
+                f"not UTF-8 (byte {e.start})",
+            )
             return None
         try:
             return json.loads(text)
@@ -473,19 +507,19 @@ class MqttUplink(UplinkConverter[Message]):
         for s in sources:
             try:
                 values.append((s, s.value.get(doc)))
-            except Missing as e:
-                missing.append((s, e))
+            except Missing as gone:
+                missing.append((s, gone))
         if not values:
-            src, e = missing[0]
+            src, why = missing[0]
             return self._reject(
                 "wrong_shape", "ST-DATA-036", raw.topic,
-                f"顶层是{_kind_zh(doc)}，找不到任何测点的值（{src.value.text}：{e.message_zh}）",
-                f"the top level is {_kind(doc)} and no point's value is in it ({src.value.text}: {e.message_en})",
+                f"顶层是{_kind_zh(doc)}，找不到任何测点的值（{src.value.text}：{why.message_zh}）",
+                f"the top level is {_kind(doc)} and no point's value is in it ({src.value.text}: {why.message_en})",
             )  # fmt: skip
-        for s, e in missing:
+        for s, why in missing:
             self.problems.report(
                 "missing_field", "ST-DATA-035", f"topic {raw.topic} point {s.point.point_code}",
-                f"缺少字段 {s.value.text}（{e.message_zh}）", f"field {s.value.text} is missing ({e.message_en})",
+                f"缺少字段 {s.value.text}（{why.message_zh}）", f"field {s.value.text} is missing ({why.message_en})",
             )  # fmt: skip
         out: list[Observation] = []
         self._usable = 0
@@ -529,7 +563,12 @@ class MqttUplink(UplinkConverter[Message]):
             except Missing:
                 raw = None
             if raw is not None:
-                if isinstance(raw, bool) or not isinstance(raw, int | float) or raw != int(raw) or not 0 <= raw <= 255:
+                if (
+                    isinstance(raw, bool)
+                    or not isinstance(raw, int | float)
+                    or raw != int(raw)
+                    or not 0 <= raw <= 255
+                ):
                     self.problems.report("bad_status", "ST-DATA-020", where, f"状态 {raw!r} 不是 0–255 的整数，忽略",
                                          f"status {raw!r} is not an integer 0–255: ignored")  # fmt: skip
                 else:
@@ -554,21 +593,43 @@ class MqttUplink(UplinkConverter[Message]):
             reason, clause, zh, en = "null_value", "ST-DATA-035", "值为 null", "the value is null"
         elif isinstance(v, bool):
             return 1.0 if v else 0.0
-        elif isinstance(v, int | float) or (isinstance(v, str) and self.settings.numeric_strings and _NUMBER.fullmatch(v)):
+        elif isinstance(v, int | float) or (
+            isinstance(v, str) and self.settings.numeric_strings and _NUMBER.fullmatch(v)
+        ):
             x = float(v)
             if not math.isfinite(x):
-                reason, clause, zh, en = "not_finite", "ST-DATA-018", f"值 {v!r} 不是有限数", f"value {v!r} is not finite"
+                reason, clause, zh, en = (
+                    "not_finite",
+                    "ST-DATA-018",
+                    f"值 {v!r} 不是有限数",
+                    f"value {v!r} is not finite",
+                )
             else:
                 x = apply_mapping(p.mapping, x)
                 if not math.isfinite(x):
-                    reason, clause, zh, en = "not_finite", "ST-DATA-018", f"换算后 {x} 不是有限数", f"{x} after scaling is not finite"
+                    reason, clause, zh, en = (
+                        "not_finite",
+                        "ST-DATA-018",
+                        f"换算后 {x} 不是有限数",
+                        f"{x} after scaling is not finite",
+                    )
                 elif p.is_switch and x not in (0.0, 1.0):
-                    reason, clause, zh, en = "not_switch", "ST-DATA-019", f"开关量的值 {v!r} 不是 0 或 1", f"switch value {v!r} is neither 0 nor 1"
+                    reason, clause, zh, en = (
+                        "not_switch",
+                        "ST-DATA-019",
+                        f"开关量的值 {v!r} 不是 0 或 1",
+                        f"switch value {v!r} is neither 0 nor 1",
+                    )
                 else:
                     return x
         else:
             shown = json.dumps(v, ensure_ascii=False)[:40]
-            reason, clause, zh, en = "not_number", "ST-DATA-035", f"{s.value.text} 的值 {shown} 不是数", f"value {shown} at {s.value.text} is not a number"
+            reason, clause, zh, en = (
+                "not_number",
+                "ST-DATA-035",
+                f"{s.value.text} 的值 {shown} 不是数",
+                f"value {shown} at {s.value.text} is not a number",
+            )
         self.problems.report(reason, clause, where, zh, en)
         return None
 
@@ -591,7 +652,11 @@ class MqttUplink(UplinkConverter[Message]):
         st.stale = False
         managed = self.tracker.managed(code)
         if managed:
-            alarm_bits = self.tracker.update(code, value, t) if value is not None and not fault else self.tracker.bits(code)
+            alarm_bits = (
+                self.tracker.update(code, value, t)
+                if value is not None and not fault
+                else self.tracker.bits(code)
+            )
             bits = (bits & ~managed) | alarm_bits
         if value is None or fault:
             self.filter.reset(code)
@@ -616,12 +681,15 @@ class MqttUplink(UplinkConverter[Message]):
         for s in self.sources:
             code = s.point.point_code
             st = self.state[code]
-            if only_stale is not None:
-                if st.stale or st.last_seen is None or now - st.last_seen < only_stale:
-                    continue
+            if only_stale is not None and (
+                st.stale or st.last_seen is None or now - st.last_seen < only_stale
+            ):
+                continue
             st.stale = True
             self.filter.reset(code)
             bits = OUTSTATION_FAULT | self.tracker.bits(code)
             st.reported_status = bits
-            out.append(s.point.observation(st.last_value if st.last_value is not None else 0.0, time_ms, bits))
+            out.append(
+                s.point.observation(st.last_value if st.last_value is not None else 0.0, time_ms, bits)
+            )
         return out

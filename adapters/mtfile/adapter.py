@@ -236,6 +236,8 @@ class MtFileAdapter(Adapter[MtFileSettings]):
         self._clock = clock
         self._sink: UplinkSink | None = None
         self._task: asyncio.Task[None] | None = None
+        self._scan: asyncio.Future[ScanReport] | None = None
+        self._stopping = False
         self._tracks: dict[str, _Track] = {}
         self._defs_version = 0
         self._pending: dict[str, str] = {}
@@ -310,6 +312,7 @@ class MtFileAdapter(Adapter[MtFileSettings]):
         """Define what earlier runs imported, recover a file queued but not moved, start watching."""
         self._load_state()
         self._sink = sink
+        self._stopping = False
         s = self.settings
         for d in (Path(s.folder), s.archive_dir, s.quarantine_dir, s.state_file.parent):
             d.mkdir(parents=True, exist_ok=True)
@@ -336,18 +339,27 @@ class MtFileAdapter(Adapter[MtFileSettings]):
         )  # fmt: skip
 
     async def stop(self) -> None:
-        """Stop watching (a file being imported is finished first: it is handed over whole or not at all)."""
+        """Stop watching; the file in hand is finished first (handed over whole or not at all), no further one."""
+        self._stopping = True
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        scan, self._scan = self._scan, None
+        if scan is not None and not scan.done():
+            try:
+                await scan
+            except Exception:
+                log.exception("停止时导入出错 / importing failed while stopping")
 
     async def _run(self) -> None:
         interval = self.settings.poll_interval_ms / 1000
         while True:
+            # Shielded: cancelling the loop (stop) lets the file in hand finish; stop() waits for it.
+            self._scan = asyncio.ensure_future(self.scan_once())
             try:
-                await asyncio.shield(self.scan_once())
+                await asyncio.shield(self._scan)
             except asyncio.CancelledError:
                 raise
             except Exception:  # the adapter keeps running whatever one scan met
@@ -420,6 +432,8 @@ class MtFileAdapter(Adapter[MtFileSettings]):
             version = self._defs_version
             waiting = False
             for name, size, mtime in sorted(entries, key=lambda e: _sort_key(e[0])):
+                if self._stopping:
+                    return report
                 tr = self._tracks.get(name)
                 if tr is None or (tr.size, tr.mtime_ns) != (size, mtime):
                     tr = self._tracks[name] = _Track(size, mtime, now, tr.waiting_since if tr else None)
@@ -453,6 +467,7 @@ class MtFileAdapter(Adapter[MtFileSettings]):
             prepared.kind = "bad"
         if prepared.kind == "recovered":
             await self._move(path, s.archive_dir)
+            self._pending.pop(name, None)
             self.stats.recovered += 1
             log.info(
                 "文件 %s 在重启前已入队，直接归档，不重复导入 / file %s was queued before the restart: archived, not queued again",
@@ -492,6 +507,7 @@ class MtFileAdapter(Adapter[MtFileSettings]):
             return "quarantined"
         await self._move(path, s.archive_dir)
         self._tracks.pop(name, None)
+        self._pending.pop(name, None)  # from now on a file of that name and content is a duplicate delivery
         for f in prepared.findings:
             log.warning("文件 %s / file %s [%s] %s: %s", name, name, f.clause_id, f.where_en(), f.message_en)
         return "imported"

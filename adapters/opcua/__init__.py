@@ -7,7 +7,13 @@ reconnect, writes). Needs the ``opcua`` extra: ``pip install 'santong[opcua]'``.
 
 from santong.adapters.opcua.adapter import OpcUaAdapter, OpcUaStats
 from santong.adapters.opcua.config import OpcUaSettings, OpcUaSource
-from santong.adapters.opcua.converter import Notification, OpcUaDownlink, OpcUaUplink, StatusMapping, map_status
+from santong.adapters.opcua.converter import (
+    Notification,
+    OpcUaDownlink,
+    OpcUaUplink,
+    StatusMapping,
+    map_status,
+)
 
 __all__ = [
     "Notification",

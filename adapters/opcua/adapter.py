@@ -49,7 +49,9 @@ _NOT_WRITABLE = {
 }
 
 
-def _item(handle: int, node_id: ua.NodeId, sampling_ms: float, queue_size: int) -> ua.MonitoredItemCreateRequest:
+def _item(
+    handle: int, node_id: ua.NodeId, sampling_ms: float, queue_size: int
+) -> ua.MonitoredItemCreateRequest:
     """A monitored item on the Value attribute of ``node_id``, reporting, with a server-side queue."""
     params = ua.MonitoringParameters()
     params.ClientHandle = handle
@@ -261,7 +263,10 @@ class OpcUaAdapter(Adapter[OpcUaSettings]):
         out: dict[str, tuple[ua.NodeId, ua.NodeId | None]] = {}
         for p in self.config.points:
             src: OpcUaSource = p.source
-            out[p.point_code] = (await one(src.node_id), await one(src.status_node_id) if src.status_node_id else None)
+            out[p.point_code] = (
+                await one(src.node_id),
+                await one(src.status_node_id) if src.status_node_id else None,
+            )
         return out
 
     async def _session(self) -> None:
@@ -286,7 +291,11 @@ class OpcUaAdapter(Adapter[OpcUaSettings]):
         requests: list[tuple[str, str, ua.MonitoredItemCreateRequest]] = []
         for p in self.config.points:
             value_id, status_id = nodes[p.point_code]
-            sampling = p.source.sampling_interval_ms if p.source.sampling_interval_ms is not None else s.sampling_interval_ms
+            sampling = (
+                p.source.sampling_interval_ms
+                if p.source.sampling_interval_ms is not None
+                else s.sampling_interval_ms
+            )
             for role, nid in (("value", value_id), ("status", status_id)):
                 if nid is None:
                     continue

@@ -60,7 +60,9 @@ def split_node_id(text: str) -> tuple[int | None, str | None, str]:
 
 def _positive(name: str, value: int, low: int = 1, high: int = 3_600_000) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        raise SettingsError(f"{name} 须在 {low}–{high} 之间，当前为 {value!r}", f"{name} must be {low}–{high}, got {value!r}")
+        raise SettingsError(
+            f"{name} 须在 {low}–{high} 之间，当前为 {value!r}", f"{name} must be {low}–{high}, got {value!r}"
+        )
 
 
 @dataclass(frozen=True)

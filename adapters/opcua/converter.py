@@ -50,7 +50,7 @@ from typing import Any, Literal
 
 from asyncua import ua
 from santong.adapters._alarms import AlarmTracker
-from santong.adapters._mapping import ChangeFilter, PointMapping
+from santong.adapters._mapping import ChangeFilter
 from santong.adapters._sdk import (
     DownlinkConverter,
     Observation,
@@ -88,9 +88,13 @@ def _codes(*names: str) -> frozenset[int]:
 
 
 _UNCERTAIN_BITS: dict[int, int] = {
-    **dict.fromkeys(_codes("UncertainEngineeringUnitsExceeded", "UncertainOverRange", "UncertainUnderRange"), OVER_RANGE),
+    **dict.fromkeys(
+        _codes("UncertainEngineeringUnitsExceeded", "UncertainOverRange", "UncertainUnderRange"), OVER_RANGE
+    ),
     **dict.fromkeys(_codes("UncertainSensorCalibration"), CALIBRATING),
-    **dict.fromkeys(_codes("UncertainLastUsableValue", "UncertainNoCommunicationLastUsableValue"), OUTSTATION_FAULT),
+    **dict.fromkeys(
+        _codes("UncertainLastUsableValue", "UncertainNoCommunicationLastUsableValue"), OUTSTATION_FAULT
+    ),
 }
 _BAD_SENSOR = _codes("BadSensorFailure", "BadDeviceFailure")
 _BAD_COMMUNICATION = _codes(
@@ -132,7 +136,7 @@ class StatusMapping:
 def status_name(code: int) -> str:
     """The symbolic name of a status code (``BadSensorFailure``), or its hex form."""
     try:
-        return str(ua.StatusCode(code).name)
+        return str(ua.StatusCode(ua.UInt32(code)).name)
     except Exception:  # an unknown code: asyncua has no name for it
         return f"0x{code:08X}"
 
@@ -174,14 +178,19 @@ def native_number(value: Any, variant_type: ua.VariantType | None) -> float:
         return float(value)
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise ValueRejected("not_finite", "ST-DATA-018", f"值 {value} 不是有限数", f"value {value} is not finite")
+            raise ValueRejected(
+                "not_finite", "ST-DATA-018", f"值 {value} 不是有限数", f"value {value} is not finite"
+            )
         return value
     if isinstance(value, str) and _NUMBER.fullmatch(value):
         return float(value)
     kind = variant_type.name if variant_type is not None else type(value).__name__
     shown = repr(value)[:40]
     raise ValueRejected(
-        "not_number", "ST-DATA-035", f"{kind} 类型的值 {shown} 不是数", f"value {shown} of type {kind} is not a number"
+        "not_number",
+        "ST-DATA-035",
+        f"{kind} 类型的值 {shown} 不是数",
+        f"value {shown} of type {kind} is not a number",
     )
 
 
@@ -235,7 +244,9 @@ class OpcUaUplink(UplinkConverter[Sequence[Notification]]):
 
         self.points = {p.point_code: p for p in points}
         self.problems = problems or ProblemLog(logging.getLogger("santong.adapters.opcua"))
-        self.tracker = tracker if tracker is not None else AlarmTracker(p.definition for p in self.points.values())
+        self.tracker = (
+            tracker if tracker is not None else AlarmTracker(p.definition for p in self.points.values())
+        )
         self.times = _Times(timestamps, max_future_ms)
         self.filter = ChangeFilter()
         self.state: dict[str, _PointState] = {code: _PointState() for code in self.points}
@@ -277,9 +288,15 @@ class OpcUaUplink(UplinkConverter[Sequence[Notification]]):
         """Observations of a group of notifications that arrived together at ``time_ms``."""
         out: list[Observation] = []
         changed: dict[str, int] = {}  # point → time of its status variable's change in this group
-        for n in raw:  # status variables first: a value and its status bits changed together are one observation
+        for (
+            n
+        ) in raw:  # status variables first: a value and its status bits changed together are one observation
             point = self.points.get(n.point_code)
-            if point is not None and n.role == "status" and self._device_bits(point, self.state[n.point_code], n):
+            if (
+                point is not None
+                and n.role == "status"
+                and self._device_bits(point, self.state[n.point_code], n)
+            ):
                 changed[n.point_code] = self.pick_time(n, time_ms)
         emitted: set[str] = set()
         for n in raw:
@@ -297,7 +314,11 @@ class OpcUaUplink(UplinkConverter[Sequence[Notification]]):
             status = self._status(code, st, None, t)
             if status != st.reported_status:
                 st.reported_status = status
-                out.append(self.points[code].observation(st.last_value if st.last_value is not None else 0.0, t, status))
+                out.append(
+                    self.points[code].observation(
+                        st.last_value if st.last_value is not None else 0.0, t, status
+                    )
+                )
         return out
 
     def _device_bits(self, point: PointConfig, st: _PointState, n: Notification) -> bool:
@@ -307,7 +328,9 @@ class OpcUaUplink(UplinkConverter[Sequence[Notification]]):
         try:
             bits = int(native_number(n.value, n.variant_type))
         except ValueRejected as e:
-            self.problems.report(e.reason, e.clause_id, f"point {point.point_code} status variable", e.message_zh, e.message_en)
+            self.problems.report(
+                e.reason, e.clause_id, f"point {point.point_code} status variable", e.message_zh, e.message_en
+            )
             return False
         if not 0 <= bits <= 255:
             self.problems.report(
@@ -330,10 +353,15 @@ class OpcUaUplink(UplinkConverter[Sequence[Notification]]):
             try:
                 value = apply_mapping(point.mapping, native_number(n.value, n.variant_type))
                 if not math.isfinite(value):
-                    raise ValueRejected("not_finite", "ST-DATA-018", f"值 {value} 不是有限数", f"value {value} is not finite")
+                    raise ValueRejected(
+                        "not_finite", "ST-DATA-018", f"值 {value} 不是有限数", f"value {value} is not finite"
+                    )
                 if point.is_switch and value not in (0.0, 1.0):
                     raise ValueRejected(
-                        "not_switch", "ST-DATA-019", f"开关量的值 {value} 不是 0 或 1", f"switch value {value} is neither 0 nor 1"
+                        "not_switch",
+                        "ST-DATA-019",
+                        f"开关量的值 {value} 不是 0 或 1",
+                        f"switch value {value} is neither 0 nor 1",
                     )
             except ValueRejected as e:
                 self.problems.report(e.reason, e.clause_id, where, e.message_zh, e.message_en)
@@ -380,7 +408,9 @@ class OpcUaUplink(UplinkConverter[Sequence[Notification]]):
             status = self._status(code, st, None, time_ms)
             st.reported_status = status
             st.seen = True
-            out.append(point.observation(st.last_value if st.last_value is not None else 0.0, time_ms, status))
+            out.append(
+                point.observation(st.last_value if st.last_value is not None else 0.0, time_ms, status)
+            )
         return out
 
 

@@ -19,7 +19,6 @@ from typing import Any
 import pytest
 import pytest_asyncio
 import yaml
-
 from santong.adapters import Adapter, Config, Registry, parse_config
 from santong.adapters._runner import run_adapter
 from santong.adapters.simulators import Profile
@@ -47,7 +46,9 @@ async def mock_platform() -> AsyncIterator[MockPlatform]:
         yield mp
 
 
-def profile_points(profile: Profile, source: Callable[[Any], Mapping[str, Any] | None]) -> list[dict[str, Any]]:
+def profile_points(
+    profile: Profile, source: Callable[[Any], Mapping[str, Any] | None]
+) -> list[dict[str, Any]]:
     """Point entries of a configuration for every profile point ``source(point)`` gives a source for."""
     out = []
     for p in profile.points:
@@ -128,7 +129,9 @@ async def run(config: Config, registry: Registry, made: list[Adapter[Any]]) -> A
     """Run the configuration through ``run_adapter`` (adapter + PlatformClient); yield the adapter; stop cleanly."""
     stop = asyncio.Event()
     before = len(made)
-    task = asyncio.create_task(run_adapter(config, registry=registry, stop=stop, install_signal_handlers=False))
+    task = asyncio.create_task(
+        run_adapter(config, registry=registry, stop=stop, install_signal_handlers=False)
+    )
     for _ in range(500):
         if len(made) > before or task.done():
             break

@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
-
 from santong.adapters import MappingError, UnsupportedCommand, load_config
 from santong.adapters._runner import override_config, product_config
 from santong.adapters.modbus import ModbusAdapter, RegisterSource
@@ -50,7 +49,9 @@ class Sink:
 
 
 def _adapter(port: int, **settings: str) -> ModbusAdapter:
-    config = override_config(load_config(product_config("kj-substation")), settings={"port": str(port), **FAST, **settings})
+    config = override_config(
+        load_config(product_config("kj-substation")), settings={"port": str(port), **FAST, **settings}
+    )
     assert config.adapter is not None
     return ModbusAdapter(config.adapter)
 
@@ -98,7 +99,9 @@ async def test_values_decode_as_the_profile_says(sim: ModbusSimulator) -> None:
         await adapter.stop()
 
 
-async def test_exception_2_marks_only_the_refused_point(sim: ModbusSimulator, caplog: pytest.LogCaptureFixture) -> None:
+async def test_exception_2_marks_only_the_refused_point(
+    sim: ModbusSimulator, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.INFO, logger="santong.adapters.modbus")
     adapter, sink = _adapter(sim.port), Sink()  # type: ignore[arg-type]
     await adapter.start(sink)
@@ -111,7 +114,9 @@ async def test_exception_2_marks_only_the_refused_point(sim: ModbusSimulator, ca
         assert statuses.pop("CO_01") == 128 and set(statuses.values()) == {0}  # every other point still reads
         assert adapter.stats.splits >= 1 and len(adapter.plan.blocks) <= 8  # bisected, not one read per point
         warn = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-        assert any(CODE["CO_01"] in m and "ST-DATA-020" in m and "exception code 2" in m and "128" in m for m in warn)
+        assert any(
+            CODE["CO_01"] in m and "ST-DATA-020" in m and "exception code 2" in m and "128" in m for m in warn
+        )
         assert not any(CODE["CH4_T1"] in m for m in warn)
         fault.remaining = 0  # the device answers again
         await _until(lambda: sink.last()[CODE["CO_01"]][1] == 0)
@@ -146,15 +151,22 @@ async def test_timeout_and_short_frames_mark_the_outstation_and_the_adapter_keep
         sim.inject_timeout(0.6)
         await _until(lambda: {s for _, s in sink.last().values()} == {16})
         faulty = sink.last()
-        assert all(faulty[c][0] == pytest.approx(before[c][0], abs=0.05) for c in before)  # the last good values
+        assert all(
+            faulty[c][0] == pytest.approx(before[c][0], abs=0.05) for c in before
+        )  # the last good values
         msgs = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-        assert any("timeout" in m and "ST-DATA-020" in m and CODE["CH4_T0"] in m and "outstation fault" in m for m in msgs)
+        assert any(
+            "timeout" in m and "ST-DATA-020" in m and CODE["CH4_T0"] in m and "outstation fault" in m
+            for m in msgs
+        )
         await _until(lambda: {s for _, s in sink.last().values()} == {0}, timeout=6)
         failed = adapter.stats.failed_reads
         sim.inject_short(count=1)  # one truncated response: the read times out
         await _until(lambda: adapter.stats.failed_reads > failed, timeout=3)
         reads = adapter.stats.reads
-        await _until(lambda: adapter.stats.reads > reads + 2 and {s for _, s in sink.last().values()} == {0}, timeout=6)
+        await _until(
+            lambda: adapter.stats.reads > reads + 2 and {s for _, s in sink.last().values()} == {0}, timeout=6
+        )
         assert adapter._task is not None and not adapter._task.done()
     finally:
         await adapter.stop()
@@ -206,7 +218,9 @@ async def test_write_point(sim: ModbusSimulator) -> None:
 
 async def test_coils_input_registers_and_writable_registers(sim: ModbusSimulator) -> None:
     """The same device read through other tables: coils 3200+bit, input registers; a writable register point."""
-    config = override_config(load_config(product_config("kj-substation")), settings={"port": str(sim.port), **FAST})
+    config = override_config(
+        load_config(product_config("kj-substation")), settings={"port": str(sim.port), **FAST}
+    )
     assert config.adapter is not None
     points = []
     for p in config.adapter.points:
@@ -214,11 +228,15 @@ async def test_coils_input_registers_and_writable_registers(sim: ModbusSimulator
         name = NAME[p.point_code]
         if p.is_switch:  # coil 16 * 200 + bit, no mapping needed
             bit = p.mapping.bit  # type: ignore[union-attr]
-            p = dataclasses.replace(p, mapping=None, source=RegisterSource(3200 + bit, "coil", status_address=src.status_address))
+            p = dataclasses.replace(
+                p, mapping=None, source=RegisterSource(3200 + bit, "coil", status_address=src.status_address)
+            )
         elif name == "TEMP_01":
             p = dataclasses.replace(p, writable=True)
         elif name == "CO_01":
-            p = dataclasses.replace(p, source=RegisterSource(src.address, "input", status_address=src.status_address))
+            p = dataclasses.replace(
+                p, source=RegisterSource(src.address, "input", status_address=src.status_address)
+            )
         points.append(p)
     adapter = ModbusAdapter(dataclasses.replace(config.adapter, points=tuple(points)))
     assert sorted((b.table, b.address, b.count) for b in adapter.plan.blocks) == [

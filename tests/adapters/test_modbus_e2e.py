@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from santong.adapters import BatchSettings, Config, RetrySettings, load_config
 from santong.adapters._runner import override_config, product_config, run_adapter
 from santong.adapters.client import PlatformClient
@@ -45,7 +44,9 @@ def _config(tmp_path: Path, mp: MockPlatform, sim: ModbusSimulator, **settings: 
     )
     return dataclasses.replace(
         c,
-        platform=dataclasses.replace(c.platform, timeout_ms=3000, retry=RetrySettings(base_ms=100, cap_ms=400)),
+        platform=dataclasses.replace(
+            c.platform, timeout_ms=3000, retry=RetrySettings(base_ms=100, cap_ms=400)
+        ),
         batch=BatchSettings(max_points=1000, linger_ms=100),
         queue=dataclasses.replace(c.queue, synchronous="NORMAL"),
     )
@@ -82,7 +83,11 @@ async def test_reference_product_end_to_end(tmp_path: Path, mp: MockPlatform) ->
         assert set(defs) == set(CODE.values())
         for code, d in defs.items():
             p = BY_CODE[code]
-            assert (d.get("sensor_type"), d.get("unit", ""), d.get("location")) == (p.sensor_type, p.unit, p.location)
+            assert (d.get("sensor_type"), d.get("unit", ""), d.get("location")) == (
+                p.sensor_type,
+                p.unit,
+                p.location,
+            )
             assert (d.get("range_low", 0), d.get("range_high", 0)) == (p.range_low, p.range_high)
             for k, v in p.thresholds.items():
                 assert d[k] == v, (p.name, k)
@@ -115,7 +120,11 @@ async def test_reference_product_end_to_end(tmp_path: Path, mp: MockPlatform) ->
             ("ANOMALY_TYPE_OVER_LIMIT", "ALARM_STATE_CLEARED"),
         ]
         raised, clear = alarms[0], alarms[3]
-        assert raised["alarm_id"] == clear["alarm_id"] and raised["unit"] == "%CH4" and raised["sensor_type"] == "A001"
+        assert (
+            raised["alarm_id"] == clear["alarm_id"]
+            and raised["unit"] == "%CH4"
+            and raised["sensor_type"] == "A001"
+        )
         assert clear["max_value"] >= 1.5 and clear["min_value"] >= 1.0 and "end_time" in clear
         obs = [o for o in await insp.observations(device_id=DEVICE, point_code=ch4) if o["time_ms"] >= t0]
         for o in obs:  # the alarm bit 1 and the power-off bit 2 follow the thresholds (ST-PROTO-027)
@@ -136,7 +145,10 @@ async def test_reference_product_end_to_end(tmp_path: Path, mp: MockPlatform) ->
             return got if len(got) == 2 and all(c["result_ms"] for c in got) else []
 
         commands = await _until(answered, what="both commands answered")
-        assert [c["outcome"] for c in commands] == ["COMMAND_OUTCOME_SUCCEEDED", "COMMAND_OUTCOME_UNSUPPORTED"]
+        assert [c["outcome"] for c in commands] == [
+            "COMMAND_OUTCOME_SUCCEEDED",
+            "COMMAND_OUTCOME_UNSUPPORTED",
+        ]
         assert sim.read_point("FEED_01") is False
     finally:
         stop.set()
@@ -166,7 +178,9 @@ class Recorder:
         await self.client.alarms(alarms)
 
 
-async def _start(config: Config, pushed: list[tuple[str, float, int, int]]) -> tuple[ModbusAdapter, PlatformClient]:
+async def _start(
+    config: Config, pushed: list[tuple[str, float, int, int]]
+) -> tuple[ModbusAdapter, PlatformClient]:
     assert config.adapter is not None
     adapter = ModbusAdapter(config.adapter)
     client = PlatformClient(config, write=adapter.write)
@@ -200,7 +214,10 @@ async def test_outage_and_restart_lose_and_duplicate_nothing(tmp_path: Path, mp:
         outage_end = before_outage + 3000
     finally:
         await sim.stop()
-    stored = [(o["point_code"], o["value"], o["time_ms"], o["status"]) for o in await insp.observations(device_id=DEVICE)]
+    stored = [
+        (o["point_code"], o["value"], o["time_ms"], o["status"])
+        for o in await insp.observations(device_id=DEVICE)
+    ]
     assert len(pushed) > 100
     assert stored == pushed  # nothing lost, nothing duplicated, same order
     uploads = await insp.uploads(DEVICE)
@@ -232,4 +249,3 @@ async def _defs(insp: Any) -> dict[str, dict[str, Any]]:
 
 async def _seen(insp: Any, codes: set[str]) -> bool:
     return {o["point_code"] for o in await insp.observations(device_id=DEVICE)} >= codes
-

@@ -8,7 +8,6 @@ import struct
 from pathlib import Path
 
 import pytest
-
 from santong.adapters import ConfigError, MappingError, PointMapping, UnsupportedCommand, encode, load_config
 from santong.adapters._alarms import AlarmTracker
 from santong.adapters._runner import bundled_products, override_config, product_config
@@ -51,7 +50,12 @@ def test_adjacent_and_near_ranges_merge_far_ones_do_not() -> None:
 def test_reads_never_exceed_the_protocol_maximum() -> None:
     spans = _spans(*[(2 * i, 2) for i in range(200)])  # 400 registers, all adjacent
     blocks = plan_reads(spans, max_gap=8)
-    assert _ranges(blocks) == [(0, 124), (124, 124), (248, 124), (372, 28)]  # float32 never split across reads
+    assert _ranges(blocks) == [
+        (0, 124),
+        (124, 124),
+        (248, 124),
+        (372, 28),
+    ]  # float32 never split across reads
     assert sum(len(b.spans) for b in blocks) == 200
     assert all(b.count <= 125 for b in blocks)
     assert _ranges(plan_reads(spans, max_gap=8, max_registers=10)) == [(i, 10) for i in range(0, 400, 10)]
@@ -89,7 +93,10 @@ def test_the_reference_product_polls_with_two_reads() -> None:
     assert _ranges(adapter.plan.blocks) == [(0, 116), (200, 1)]  # values + status words, then the switch word
     assert sum(len(b.spans) for b in adapter.plan.blocks) == 32  # 16 values + 16 statuses
     plan = adapter.plan.bisect(adapter.plan.blocks[0])
-    assert _ranges(plan.blocks) == [(0, 103), (103, 98)]  # cut at the middle start; 103..200 now fits one read
+    assert _ranges(plan.blocks) == [
+        (0, 103),
+        (103, 98),
+    ]  # cut at the middle start; 103..200 now fits one read
 
 
 # --------------------------------------------------------------------------- the uplink converter
@@ -140,7 +147,11 @@ def test_values_statuses_and_report_on_change() -> None:
     (block,) = plan.blocks
     assert (block.address, block.count) == (0, 12)
     obs = up.convert({block: _words(0.42, 23.5, True)}, 1000)
-    assert [(c, round(v, 4), t, s) for c, v, t, s in obs] == [(CH4, 0.42, 1000, 0), (TEMP, 23.5, 1000, 0), (FEED, 1.0, 1000, 0)]
+    assert [(c, round(v, 4), t, s) for c, v, t, s in obs] == [
+        (CH4, 0.42, 1000, 0),
+        (TEMP, 23.5, 1000, 0),
+        (FEED, 1.0, 1000, 0),
+    ]
     assert up.convert({block: _words(0.425, 23.5, True)}, 2000) == []  # within the deadband, nothing changed
     obs = up.convert({block: _words(0.425, 23.5, True, temp_status=4)}, 3000)  # calibrating: status changed
     assert [(c, s) for c, _, _, s in obs] == [(TEMP, 4)]
@@ -214,7 +225,13 @@ def test_alarm_tracker_low_side_defaults_and_non_finite() -> None:
     sw = data_pb2.PointDefinition(point_code="SW", value_kind=common_pb2.VALUE_KIND_SWITCH, alarm_high=0.5)
     t = AlarmTracker([o2, sw])
     assert "SW" not in t and t.managed("O2") == 1 and t.managed("SW") == 0
-    assert [t.update("O2", v, i) for i, v in enumerate([20.5, 20.0, float("nan"), 19.0, 20.01])] == [0, 1, 1, 1, 0]
+    assert [t.update("O2", v, i) for i, v in enumerate([20.5, 20.0, float("nan"), 19.0, 20.01])] == [
+        0,
+        1,
+        1,
+        1,
+        0,
+    ]
     got = t.drain()
     assert [a.state for a in got] == [common_pb2.ALARM_STATE_RAISED, common_pb2.ALARM_STATE_CLEARED]
     assert got[1].min_value == 19.0 and t.open_alarms() == []
@@ -226,12 +243,18 @@ def test_alarm_tracker_low_side_defaults_and_non_finite() -> None:
 def test_downlink_functions_and_refusals() -> None:
     dl = ModbusDownlink(default_unit=3)
     f32 = _point("A", PointMapping(data_type="float32", scale=0.1), 20, writable=True)
-    assert dl.convert(f32, 12.5).function == 16 and dl.convert(f32, 12.5).values == tuple(encode(f32.mapping, 12.5))
+    assert dl.convert(f32, 12.5).function == 16 and dl.convert(f32, 12.5).values == tuple(
+        encode(f32.mapping, 12.5)
+    )
     assert dl.convert(f32, 12.5).unit_id == 3
     u16 = _point("B", PointMapping(data_type="uint16"), 21, writable=True)
     assert dl.convert(u16, 7.0).function == 6 and dl.convert(u16, 7.0).values == (7,)
     coil = _point("C", None, 3202, table="coil", switch=True, writable=True)
-    assert (dl.convert(coil, 1).function, dl.convert(coil, 1).address, dl.convert(coil, 1).values) == (5, 3202, (1,))
+    assert (dl.convert(coil, 1).function, dl.convert(coil, 1).address, dl.convert(coil, 1).values) == (
+        5,
+        3202,
+        (1,),
+    )
     bit = _point("D", PointMapping(data_type="bool", bit=2), 200, switch=True, writable=True)
     assert ModbusDownlink.needs_current(bit) and dl.convert(bit, 0, current=[0b111111]).values == (0b111011,)
     with pytest.raises(UnsupportedCommand):
@@ -260,7 +283,10 @@ def _config_text(point: str, settings: str = "{port: 5020}") -> str:
 
 def test_configuration_errors_name_the_line_and_the_key(tmp_path: Path) -> None:
     f = tmp_path / "bad.yaml"
-    f.write_text(_config_text("data_type: float32\nsource: {address: 70000}", "{port: 0, max_gap: -3}"), encoding="utf-8")
+    f.write_text(
+        _config_text("data_type: float32\nsource: {address: 70000}", "{port: 0, max_gap: -3}"),
+        encoding="utf-8",
+    )
     with pytest.raises(ConfigError) as e:
         load_config(f)
     paths = {p.path: p for p in e.value.problems}
@@ -283,7 +309,11 @@ def test_the_product_file_and_its_command_line_overrides() -> None:
         config, platform="grpc://127.0.0.1:6001", device_id="KJ-FZ-002", token="t", queue="/tmp/q.db",
         settings={"port": "5020", "period_ms": "100"},
     )  # fmt: skip
-    assert (c.platform.transport, c.platform.target, c.platform.bearer_token()) == ("grpc", "127.0.0.1:6001", "t")
+    assert (c.platform.transport, c.platform.target, c.platform.bearer_token()) == (
+        "grpc",
+        "127.0.0.1:6001",
+        "t",
+    )
     assert c.device.device_id == "KJ-FZ-002" and str(c.queue.path) == "/tmp/q.db"
     assert (c.adapter.settings.port, c.adapter.settings.period_ms) == (5020, 100)  # type: ignore[union-attr]
     assert override_config(config, platform="http://127.0.0.1:8080").platform.url == "http://127.0.0.1:8080"
@@ -302,4 +332,6 @@ def test_float_words_match_struct() -> None:  # the reference map's CDAB / DCBA 
     words[8:10] = [int.from_bytes(raw[3:1:-1], "big"), int.from_bytes(raw[1::-1], "big")]  # DCBA
     block = adapter.plan.blocks[0]
     obs = {c: v for c, v, _, _ in adapter.uplink.convert({block: words, adapter.plan.blocks[1]: [0]}, 1)}
-    assert obs["14042100000101MNA001001A03"] == pytest.approx(0.3) and obs["14042100000101MNA005001A06"] == pytest.approx(0.3)
+    assert obs["14042100000101MNA001001A03"] == pytest.approx(0.3) and obs[
+        "14042100000101MNA005001A06"
+    ] == pytest.approx(0.3)

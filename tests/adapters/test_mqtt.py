@@ -4,6 +4,8 @@ One broker and one publishing simulator for the module (skipped with a one-line 
 test runs its own adapter as its own device and client id, so the inspection API separates their data.
 """
 
+# ruff: noqa: E402  (imports after the importorskip of the optional dependency)
+
 from __future__ import annotations
 
 import asyncio
@@ -16,12 +18,14 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-pytest.importorskip("paho.mqtt.client", reason="paho-mqtt 未安装（pip install 'santong[mqtt]'）/ paho-mqtt is not installed")
+pytest.importorskip(
+    "paho.mqtt.client", reason="paho-mqtt 未安装（pip install 'santong[mqtt]'）/ paho-mqtt is not installed"
+)
 
-from santong.adapters.mqtt import MqttAdapter  # noqa: E402
-from santong.adapters.simulators import load_profile  # noqa: E402
-from santong.adapters.simulators.mqtt import GARBAGE_VARIANTS, MqttSimulator  # noqa: E402
-from santong.mock_platform.embedded import MockPlatform  # noqa: E402
+from santong.adapters.mqtt import MqttAdapter
+from santong.adapters.simulators import load_profile
+from santong.adapters.simulators.mqtt import GARBAGE_VARIANTS, MqttSimulator
+from santong.mock_platform.embedded import MockPlatform
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -58,7 +62,9 @@ def settings(broker: Any, **extra: Any) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def start(kit: Any, mp: MockPlatform, tmp_path: Path, broker: Any, **extra: Any) -> tuple[Any, Any, list[Any]]:
+def start(
+    kit: Any, mp: MockPlatform, tmp_path: Path, broker: Any, **extra: Any
+) -> tuple[Any, Any, list[Any]]:
     registry, made = kit.recording(MqttAdapter)
     pts = kit.profile_points(PROFILE, lambda p: {"path": p.mqtt.path})
     cfg = kit.adapter_config(mp, tmp_path, PROFILE, "mqtt", settings(broker, **extra), pts, registry=registry)
@@ -96,11 +102,19 @@ async def test_end_to_end_paths_times_units_statuses_and_alarms(
         sim.paused = True  # values (and the payload's ts) hold still
         await asyncio.sleep(0.6)
         ts = int(sim.engine.now.timestamp() * 1000)
-        got = await kit.eventually(lambda: _if(_latest(mock_platform, dev), lambda d: all(o["time_ms"] == ts for o in d.values()) and d), 10)
+        got = await kit.eventually(
+            lambda: _if(
+                _latest(mock_platform, dev), lambda d: all(o["time_ms"] == ts for o in d.values()) and d
+            ),
+            10,
+        )
         defs = {d["point_code"]: d for d in (await insp.definitions(dev))["points"]}
         assert set(defs) == ALL
         assert defs[CODE["CH4_T0"]]["unit"] == "%CH4" and defs[CODE["WIND_01"]]["unit"] == "m/s"
-        assert defs[CODE["DUST_01"]]["unit"] == "mg/m³" and defs[CODE["SMOKE_01"]]["value_kind"] == "VALUE_KIND_SWITCH"
+        assert (
+            defs[CODE["DUST_01"]]["unit"] == "mg/m³"
+            and defs[CODE["SMOKE_01"]]["value_kind"] == "VALUE_KIND_SWITCH"
+        )
         for p in PROFILE.points:  # the value at data.<name>.v, the time at ts, the status from .s / .q
             o = got[p.point_code]
             assert o["value"] == pytest.approx(sim.engine.value(p.name), abs=1e-9), p.name
@@ -112,13 +126,25 @@ async def test_end_to_end_paths_times_units_statuses_and_alarms(
 
         def faulty(d: dict[str, Any]) -> bool:
             ch4 = d[CODE["CH4_T1"]]
-            return d[CODE["CO_01"]]["status"] == 128 and ch4["value"] == pytest.approx(1.62) and ch4["status"] & 3 == 3
+            return (
+                d[CODE["CO_01"]]["status"] == 128
+                and ch4["value"] == pytest.approx(1.62)
+                and ch4["status"] & 3 == 3
+            )
 
         await kit.eventually(lambda: _if(_latest(mock_platform, dev), faulty), 10)
         sim.engine.set_status_bits("CO_01", 0)
         sim.engine.force("CH4_T1", 0.4)
-        await kit.eventually(lambda: _if(_latest(mock_platform, dev), lambda d: d[CODE["CO_01"]]["status"] == 0 and d[CODE["CH4_T1"]]["status"] == 0), 10)
-        alarms = await kit.eventually(lambda: _if(insp.alarms(dev, point_code=CODE["CH4_T1"]), lambda a: len(a) >= 4 and a), 10)
+        await kit.eventually(
+            lambda: _if(
+                _latest(mock_platform, dev),
+                lambda d: d[CODE["CO_01"]]["status"] == 0 and d[CODE["CH4_T1"]]["status"] == 0,
+            ),
+            10,
+        )
+        alarms = await kit.eventually(
+            lambda: _if(insp.alarms(dev, point_code=CODE["CH4_T1"]), lambda a: len(a) >= 4 and a), 10
+        )
         assert {a["state"] for a in alarms} == {"ALARM_STATE_RAISED", "ALARM_STATE_CLEARED"}
         assert adapter.stats.rejected == 0 and not adapter.problems.counts
         assert adapter.stats.acked > 0  # QoS 1 messages acknowledged after the durable queue
@@ -126,7 +152,12 @@ async def test_end_to_end_paths_times_units_statuses_and_alarms(
 
 
 async def test_garbage_payloads_are_rejected_with_reasons_and_nothing_accepted_is_lost(
-    sim: MqttSimulator, broker: Any, mock_platform: MockPlatform, kit: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    sim: MqttSimulator,
+    broker: Any,
+    mock_platform: MockPlatform,
+    kit: Any,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.WARNING, "santong.adapters.mqtt")
     cfg, registry, made = start(kit, mock_platform, tmp_path, broker, max_payload_bytes=65536)
@@ -141,7 +172,8 @@ async def test_garbage_payloads_are_rejected_with_reasons_and_nothing_accepted_i
         # the adapter keeps going: good messages after the garbage are reported
         await kit.eventually(lambda: _ok(adapter.stats.accepted >= good_before + 3), 10)
         p = adapter.problems.counts
-        assert p["not_utf8"] + p["not_json"] == 3  # not_json (starts with 0xFF: not UTF-8 either), truncated, binary
+        # not_json (it starts with 0xFF: not UTF-8 either), truncated, binary
+        assert p["not_utf8"] + p["not_json"] == 3
         assert p["not_json"] >= 1 and p["not_utf8"] >= 1
         assert p["empty"] == 1 and p["wrong_shape"] == 1 and p["too_large"] == 1
         assert p["not_number"] == 1  # bad_value: "v": "abc" at data.CH4_T0.v …
@@ -150,7 +182,9 @@ async def test_garbage_payloads_are_rejected_with_reasons_and_nothing_accepted_i
         text = caplog.text
         for clause in ("ST-DATA-036", "ST-DATA-035", "ST-PROTO-009"):
             assert clause in text, clause
-        assert f"topic {PROFILE.topic}" in text and f"point {CODE['CH4_T0']}" in text and "data.CH4_T0.v" in text
+        assert (
+            f"topic {PROFILE.topic}" in text and f"point {CODE['CH4_T0']}" in text and "data.CH4_T0.v" in text
+        )
     # after a clean stop: one observation per point and accepted vendor message (every one carries every point)
     accepted = adapter.uplink.stats.accepted
     assert await _count(mock_platform, dev, CODE["CH4_T0"]) == accepted
@@ -166,7 +200,8 @@ async def test_broker_restart_reconnects_resubscribes_and_loses_nothing_accepted
     async with kit.run(cfg, registry, made) as adapter:
         assert await adapter.wait_connected(10)
         await kit.eventually(lambda: _if(_latest(mock_platform, dev), lambda d: set(d) == ALL), 10)
-        await asyncio.get_running_loop().run_in_executor(None, broker.restart, 1.0)  # kill -9, 1 s down, same port
+        # kill -9, 1 s down, back on the same port
+        await asyncio.get_running_loop().run_in_executor(None, broker.restart, 1.0)
         t_up = int(time.time() * 1000)
         # every point once with the outstation-fault bit 16 while the broker was gone
         await kit.eventually(lambda: _if(_faults(mock_platform, dev), lambda f: set(f) == ALL), 10)
@@ -174,7 +209,11 @@ async def test_broker_restart_reconnects_resubscribes_and_loses_nothing_accepted
         await kit.eventually(lambda: _ok(adapter.stats.connects >= 2), 10)
         # resubscribed (the restarted broker forgot the session): fresh values, normal status
         await kit.eventually(
-            lambda: _if(_latest(mock_platform, dev), lambda d: all(o["status"] == 0 and o["time_ms"] >= t_up for o in d.values())), 15
+            lambda: _if(
+                _latest(mock_platform, dev),
+                lambda d: all(o["status"] == 0 and o["time_ms"] >= t_up for o in d.values()),
+            ),
+            15,
         )
         assert adapter.stats.disconnects == 1
     accepted = adapter.uplink.stats.accepted
@@ -201,7 +240,10 @@ async def test_persistent_session_delivers_what_was_published_while_away(
         await kit.eventually(lambda: _ok(again.uplink.stats.accepted >= missed), 10)
     total = first + again.uplink.stats.accepted
     assert await _count(mock_platform, dev, CODE["CH4_T0"]) == total
-    times = [o["time_ms"] for o in await mock_platform.platform.inspection.observations(dev, point_code=CODE["CH4_T0"])]
+    times = [
+        o["time_ms"]
+        for o in await mock_platform.platform.inspection.observations(dev, point_code=CODE["CH4_T0"])
+    ]
     assert times == sorted(times)  # the queued messages came first, in order, with their own timestamps
 
 

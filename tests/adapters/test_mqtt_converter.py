@@ -11,9 +11,18 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from santong.adapters import AdapterConfig, ConfigError, PointConfig, PointMapping, Registry, parse_config
-from santong.adapters.mqtt import JsonPath, Message, MqttAdapter, MqttSettings, MqttSource, MqttUplink, PathError, parse_time, topic_matches
+from santong.adapters.mqtt import (
+    JsonPath,
+    Message,
+    MqttAdapter,
+    MqttSettings,
+    MqttSource,
+    MqttUplink,
+    PathError,
+    parse_time,
+    topic_matches,
+)
 from santong.adapters.mqtt.converter import _render
 from santong.adapters.simulators.mqtt import GARBAGE_VARIANTS, garbage_payload
 from santong.protocols.v1 import common_pb2, data_pb2
@@ -53,7 +62,9 @@ def test_path_vectors(text: str, steps: tuple[Any, ...], value: Any) -> None:
     assert JsonPath.parse(_render(p.steps)).steps == steps
 
 
-@pytest.mark.parametrize("text", ["", "a..b", "a.", ".", "[x]", "a[1", "a]b", 'a"b', "a[0]b", "[1.5]", '["x"y"]'])
+@pytest.mark.parametrize(
+    "text", ["", "a..b", "a.", ".", "[x]", "a[1", "a]b", 'a"b', "a[0]b", "[1.5]", '["x"y"]']
+)
 def test_bad_paths_name_the_position(text: str) -> None:
     with pytest.raises(PathError) as e:
         JsonPath.parse(text)
@@ -70,12 +81,19 @@ def test_relative_paths_continue_from_the_value_s_parent() -> None:
 
 
 def test_missing_says_where_the_path_stopped() -> None:
-    for text, why in [("data.CO.v", "no key 'CO'"), ("values[9]", "no item [9]"), ("data.CH4_T1.v.x", "not an object"), ("data[0]", "not an array")]:
+    for text, why in [
+        ("data.CO.v", "no key 'CO'"),
+        ("values[9]", "no item [9]"),
+        ("data.CH4_T1.v.x", "not an object"),
+        ("data[0]", "not an array"),
+    ]:
         with pytest.raises(LookupError, match=why.replace("[", r"\[").replace("]", r"\]")):
             JsonPath.parse(text).get(DOC)
 
 
-keys = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=8).filter(lambda k: not ('"' in k and "'" in k))
+keys = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=8).filter(
+    lambda k: not ('"' in k and "'" in k)
+)
 
 
 @given(st.lists(st.one_of(keys, st.integers(-1000, 1000)), min_size=1, max_size=6))
@@ -131,14 +149,21 @@ def point(code: str, path: str, *, mapping: PointMapping | None = None, **src: A
     switch = "KG" in code
     d = data_pb2.PointDefinition(
         point_code=code, value_kind=common_pb2.VALUE_KIND_SWITCH if switch else common_pb2.VALUE_KIND_ANALOG,
-        range_low=0, range_high=1 if switch else 4, location="x", sensor_type="S004" if switch else "A001",
+        range_low=0, range_high=1 if switch else (4 if code == CH4 else 100), location="x", sensor_type="S004" if switch else "A001",
     )  # fmt: skip
     if code == CH4:
         d.alarm_high, d.alarm_high_clear = 1.0, 1.0
     return PointConfig(definition=d, mapping=mapping, source=MqttSource(path=path, **src))
 
 
-SETTINGS = MqttSettings(topic="kjsim/+/data", timestamp_path="ts", timestamp_format="epoch_ms", quality_path=".q", status_path=".s", max_payload_bytes=65536)
+SETTINGS = MqttSettings(
+    topic="kjsim/+/data",
+    timestamp_path="ts",
+    timestamp_format="epoch_ms",
+    quality_path=".q",
+    status_path=".s",
+    max_payload_bytes=65536,
+)
 
 
 def uplink(*points: PointConfig, settings: MqttSettings = SETTINGS) -> MqttUplink:
@@ -152,7 +177,11 @@ def msg(doc: Any, topic: str = TOPIC) -> Message:
 
 
 def payload(**data: Any) -> dict[str, Any]:
-    return {"dev": "KJ-FZ-001", "ts": NOW, "data": {k: v if isinstance(v, dict) else {"v": v, "q": 0, "s": 0} for k, v in data.items()}}
+    return {
+        "dev": "KJ-FZ-001",
+        "ts": NOW,
+        "data": {k: v if isinstance(v, dict) else {"v": v, "q": 0, "s": 0} for k, v in data.items()},
+    }
 
 
 def test_values_times_and_statuses() -> None:
@@ -160,7 +189,16 @@ def test_values_times_and_statuses() -> None:
     obs = up.convert(msg(payload(CH4_T0=0.42, CO_01=4, FEED_01=True)), NOW + 500)
     assert obs == [(CH4, 0.42, NOW, 0), (CO, 4.0, NOW, 0), (SW, 1.0, NOW, 0)]
     # status bits from .s; quality only when .s carries no fault bit; unknown quality → 128
-    obs = up.convert(msg(payload(CH4_T0={"v": 0.5, "q": 1, "s": 16}, CO_01={"v": 3, "q": 1, "s": 0}, FEED_01={"v": 0, "q": "weird"})), NOW + 500)
+    obs = up.convert(
+        msg(
+            payload(
+                CH4_T0={"v": 0.5, "q": 1, "s": 16},
+                CO_01={"v": 3, "q": 1, "s": 0},
+                FEED_01={"v": 0, "q": "weird"},
+            )
+        ),
+        NOW + 500,
+    )
     assert [o[3] for o in obs] == [16, 128, 128]
     assert up.problems.counts["unknown_quality"] == 1
     # a faulty sensor without a value: its last good value with the fault bits
@@ -192,20 +230,28 @@ def test_time_fallbacks() -> None:
 
 
 def test_mapping_array_paths_numeric_strings_and_deadband() -> None:
-    temp = point("14042100000101MNA007001A07", "values[2]", mapping=PointMapping(data_type="int16", scale=0.1, deadband=0.5))
+    temp = point(
+        "14042100000101MNA007001A07",
+        "values[2]",
+        mapping=PointMapping(data_type="int16", scale=0.1, deadband=0.5),
+    )
     bit = point(SW, "word", mapping=PointMapping(data_type="bool", bit=2))
     up = uplink(temp, bit, settings=MqttSettings(topic="v/#"))
     t = "v/1"
     assert up.convert(Message(t, b'{"values": [0, 0, "235"], "word": 4}', NOW), NOW) == [
         ("14042100000101MNA007001A07", 23.5, NOW, 0), (SW, 1.0, NOW, 0)]  # fmt: skip
-    assert up.convert(Message(t, b'{"values": [0, 0, 238], "word": 4}', NOW + 1), NOW + 1) == []  # deadband 0.5
+    assert (
+        up.convert(Message(t, b'{"values": [0, 0, 238], "word": 4}', NOW + 1), NOW + 1) == []
+    )  # deadband 0.5
     assert up.convert(Message(t, b'{"values": [0, 0, 250], "word": 0}', NOW + 2), NOW + 2) == [
         ("14042100000101MNA007001A07", 25.0, NOW + 2, 0), (SW, 0.0, NOW + 2, 0)]  # fmt: skip
     assert up.convert(Message("other/1", b"{}", NOW), NOW) == []  # not a configured topic
 
 
 @pytest.mark.parametrize("variant", GARBAGE_VARIANTS)
-def test_every_garbage_variant_is_rejected_with_a_reason(variant: str, caplog: pytest.LogCaptureFixture) -> None:
+def test_every_garbage_variant_is_rejected_with_a_reason(
+    variant: str, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.WARNING, "santong.adapters.mqtt")
     up = uplink()
     good = msg(payload(CH4_T0=0.4, CO_01=4, FEED_01=1))
@@ -223,11 +269,17 @@ def test_every_garbage_variant_is_rejected_with_a_reason(variant: str, caplog: p
 
 @pytest.mark.parametrize(
     ("value", "reason"),
-    [(None, "null_value"), ("abc", "not_number"), ({"x": 1}, "not_number"), ([1], "not_number"), (2, "not_switch")],
+    [
+        (None, "null_value"),
+        ("abc", "not_number"),
+        ({"x": 1}, "not_number"),
+        ([1], "not_number"),
+        (2, "not_switch"),
+    ],
 )
 def test_bad_values_of_one_point(value: Any, reason: str) -> None:
     up = uplink()
-    doc = payload(CH4_T0=0.4, CO_01=4, FEED_01=value)
+    doc = payload(CH4_T0=0.4, CO_01=4, FEED_01={"v": value, "q": 0})
     got = up.convert(msg(doc), NOW + 500)
     assert [o[0] for o in got] == [CH4, CO]  # the other points go on
     assert up.problems.counts == {reason: 1}
@@ -284,11 +336,17 @@ def registry() -> Registry:
 
 
 def test_configuration_builds_settings_and_sources(tmp_path: Path) -> None:
-    cfg = parse_config(CONFIG.format(topic="kjsim/+/data", ch4=CH4, path="data.CH4_T0.v"), str(tmp_path / "m.yaml"), registry=registry())
+    cfg = parse_config(
+        CONFIG.format(topic="kjsim/+/data", ch4=CH4, path="data.CH4_T0.v"),
+        str(tmp_path / "m.yaml"),
+        registry=registry(),
+    )
     assert cfg.adapter is not None
     a = MqttAdapter(cfg.adapter)
     assert a.topics == ["kjsim/+/data"] and a.client_id.startswith("santong-")
-    assert a.client_id == MqttAdapter(cfg.adapter).client_id  # stable across restarts: the broker keeps the session
+    assert (
+        a.client_id == MqttAdapter(cfg.adapter).client_id
+    )  # stable across restarts: the broker keeps the session
     assert isinstance(cfg.adapter, AdapterConfig)
 
 
@@ -299,7 +357,9 @@ def test_configuration_builds_settings_and_sources(tmp_path: Path) -> None:
 )  # fmt: skip
 def test_configuration_errors_give_file_line_and_key(tmp_path: Path, topic: str, path: str, key: str) -> None:
     with pytest.raises(ConfigError) as e:
-        parse_config(CONFIG.format(topic=topic, ch4=CH4, path=path), str(tmp_path / "m.yaml"), registry=registry())
+        parse_config(
+            CONFIG.format(topic=topic, ch4=CH4, path=path), str(tmp_path / "m.yaml"), registry=registry()
+        )
     problems = [p for p in e.value.problems if p.path.startswith(key.rsplit(".", 1)[0])]
     assert problems, [str(p) for p in e.value.problems]
     assert problems[0].file.endswith("m.yaml") and problems[0].line > 1

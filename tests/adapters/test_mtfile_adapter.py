@@ -381,6 +381,7 @@ async def test_crash_between_queued_and_moved_does_not_duplicate(
     await until(lambda: first.adapter._task is not None and first.adapter._task.done(), what="the crash")
     cdss = next(folder.glob("*_CDSS_*.txt"))  # queued, not moved
     assert await first.client.get_meta(PENDING_KEY) == {cdss.name: first.adapter._pending[cdss.name]}
+    assert isinstance(first.adapter._task.exception(), Crash)
     await first.client.stop()  # the process is gone; its queue file stays
     monkeypatch.setattr(MtFileAdapter, "_move", original)
     async with Running(cfg) as second:
@@ -404,7 +405,9 @@ def test_settings_errors_name_the_line(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         parse_config(text, str(tmp_path / "adapter.yaml"))
     problem = info.value.problems[0]
-    assert problem.path.startswith("adapter.settings.poll_interval_ms") and problem.line == 11
+    line = next(i for i, t in enumerate(text.splitlines(), 1) if "poll_interval_ms" in t)
+    assert problem.path == "adapter.settings.poll_interval_ms" and problem.line == line
+    assert "poll_interval_ms" in problem.message_en
     cfg = parse_config(text.replace('"poll_interval_ms": 0', '"poll_interval_ms": 500'), str(tmp_path / "a.yaml"))
     assert cfg.adapter is not None and cfg.adapter.settings.folder == tmp_path / "drop"
     assert cfg.adapter.settings.archive_dir == tmp_path / "drop" / "archive"

@@ -5,6 +5,8 @@ test runs its own adapter as its own device, so the inspection API separates the
 the server's endpoint (every connection, session and subscription goes) and starts it again on the same port.
 """
 
+# ruff: noqa: E402  (imports after the importorskip of the optional dependency)
+
 from __future__ import annotations
 
 import asyncio
@@ -17,14 +19,15 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-pytest.importorskip("asyncua", reason="asyncua 未安装（pip install 'santong[opcua]'）/ asyncua is not installed")
+pytest.importorskip(
+    "asyncua", reason="asyncua 未安装（pip install 'santong[opcua]'）/ asyncua is not installed"
+)
 
-from asyncua import ua  # noqa: E402
-
-from santong.adapters.opcua import OpcUaAdapter  # noqa: E402
-from santong.adapters.simulators import load_profile  # noqa: E402
-from santong.adapters.simulators.opcua import OpcuaSimulator  # noqa: E402
-from santong.mock_platform.embedded import MockPlatform  # noqa: E402
+from asyncua import ua
+from santong.adapters.opcua import OpcUaAdapter
+from santong.adapters.simulators import load_profile
+from santong.adapters.simulators.opcua import OpcuaSimulator
+from santong.mock_platform.embedded import MockPlatform
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -81,9 +84,13 @@ def points(kit: Any, sim: OpcuaSimulator, *, writable: tuple[str, ...] = ()) -> 
     return out
 
 
-def start(kit: Any, mp: MockPlatform, tmp_path: Path, sim: OpcuaSimulator, **kw: Any) -> tuple[Any, Any, list[Any]]:
+def start(
+    kit: Any, mp: MockPlatform, tmp_path: Path, sim: OpcuaSimulator, **kw: Any
+) -> tuple[Any, Any, list[Any]]:
     registry, made = kit.recording(OpcUaAdapter)
-    cfg = kit.adapter_config(mp, tmp_path, PROFILE, "opcua", settings(sim), points(kit, sim, **kw), registry=registry)
+    cfg = kit.adapter_config(
+        mp, tmp_path, PROFILE, "opcua", settings(sim), points(kit, sim, **kw), registry=registry
+    )
     return cfg, registry, made
 
 
@@ -104,12 +111,17 @@ async def test_end_to_end_values_units_statuses_and_alarms(
     async with kit.run(cfg, registry, made) as adapter:
         assert await adapter.wait_connected(10)
         every = set(CODE.values()) | {EXTRA}
-        got = await kit.eventually(lambda: _if(_latest(mock_platform, dev), lambda d: set(d) == every and d), 10)
+        got = await kit.eventually(
+            lambda: _if(_latest(mock_platform, dev), lambda d: set(d) == every and d), 10
+        )
         # definitions as configured, units from the data dictionary
         defs = {d["point_code"]: d for d in (await insp.definitions(dev))["points"]}
         assert set(defs) == every
         assert defs[CODE["CH4_T1"]]["unit"] == "%CH4" and defs[CODE["CO_01"]]["unit"] == "ppm"
-        assert defs[CODE["TEMP_01"]]["unit"] == "℃" and defs[CODE["FEED_01"]]["value_kind"] == "VALUE_KIND_SWITCH"
+        assert (
+            defs[CODE["TEMP_01"]]["unit"] == "℃"
+            and defs[CODE["FEED_01"]]["value_kind"] == "VALUE_KIND_SWITCH"
+        )
         # values and statuses: every node read through the subscription (three node id spellings among them)
         for p in PROFILE.points:
             o = got[p.point_code]
@@ -128,19 +140,41 @@ async def test_end_to_end_values_units_statuses_and_alarms(
 
         o = await kit.eventually(alarm_state, 10)
         assert o["status"] & 3 == 3, o
-        feed = await kit.eventually(lambda: _if(_latest(mock_platform, dev), lambda d: d[CODE["FEED_01"]]["value"] == 0 and d), 10)
+        feed = await kit.eventually(
+            lambda: _if(_latest(mock_platform, dev), lambda d: d[CODE["FEED_01"]]["value"] == 0 and d), 10
+        )
         assert feed[CODE["FEED_01"]]["status"] == 0  # the substation cut the feed: a switch at 0, no fault
         sim.engine.force("CH4_T1", 0.4)
-        await kit.eventually(lambda: _if(_latest(mock_platform, dev), lambda d: d[CODE["CH4_T1"]]["value"] == pytest.approx(0.4) and d[CODE["CH4_T1"]]["status"] == 0 and d), 10)
-        alarms = await kit.eventually(lambda: _if(insp.alarms(dev, point_code=CODE["CH4_T1"]), lambda a: len(a) >= 4 and a), 10)
+        await kit.eventually(
+            lambda: _if(
+                _latest(mock_platform, dev),
+                lambda d: (
+                    d[CODE["CH4_T1"]]["value"] == pytest.approx(0.4)
+                    and d[CODE["CH4_T1"]]["status"] == 0
+                    and d
+                ),
+            ),
+            10,
+        )
+        alarms = await kit.eventually(
+            lambda: _if(insp.alarms(dev, point_code=CODE["CH4_T1"]), lambda a: len(a) >= 4 and a), 10
+        )
         states = {(a["anomaly_type"], a["state"]) for a in alarms}
-        assert states == {(t, s) for t in ("ANOMALY_TYPE_OVER_LIMIT", "ANOMALY_TYPE_POWER_OFF") for s in ("ALARM_STATE_RAISED", "ALARM_STATE_CLEARED")}
+        assert states == {
+            (t, s)
+            for t in ("ANOMALY_TYPE_OVER_LIMIT", "ANOMALY_TYPE_POWER_OFF")
+            for s in ("ALARM_STATE_RAISED", "ALARM_STATE_CLEARED")
+        }
         assert adapter.stats.connects == 1 and adapter.stats.connection_losses == 0
     assert (await insp.counts(dev))["rejected"] == 0
 
 
 async def test_bad_status_codes_become_point_status(
-    sim: OpcuaSimulator, mock_platform: MockPlatform, kit: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    sim: OpcuaSimulator,
+    mock_platform: MockPlatform,
+    kit: Any,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     cfg, registry, made = start(kit, mock_platform, tmp_path, sim)
     dev = cfg.device.device_id
@@ -167,9 +201,13 @@ async def test_bad_status_codes_become_point_status(
         await sim.apply_now()
 
         def all_mapped(d: dict[str, Any]) -> bool:
-            return all(d[CODE[n]]["status"] == bits and d[CODE[n]]["time_ms"] > t0 for n, (_, bits) in faults.items())
+            return all(
+                d[CODE[n]]["status"] == bits and d[CODE[n]]["time_ms"] > t0 for n, (_, bits) in faults.items()
+            )
 
-        got = await kit.eventually(lambda: _if(_latest(mock_platform, dev), lambda d: all_mapped(d) and d), 10)
+        got = await kit.eventually(
+            lambda: _if(_latest(mock_platform, dev), lambda d: all_mapped(d) and d), 10
+        )
         for n in faults:  # Bad: the last good value; Uncertain: the value as sent — both the same here
             assert got[CODE[n]]["value"] == pytest.approx(before[n]), n
         assert got[CODE["CH4_T1"]]["status"] == 0  # the others untouched
@@ -179,7 +217,12 @@ async def test_bad_status_codes_become_point_status(
         # faults cleared: the points are normal again
         sim.clear_faults()
         await sim.apply_now()
-        await kit.eventually(lambda: _if(_latest(mock_platform, dev), lambda d: all(d[CODE[n]]["status"] == 0 for n in faults)), 10)
+        await kit.eventually(
+            lambda: _if(
+                _latest(mock_platform, dev), lambda d: all(d[CODE[n]]["status"] == 0 for n in faults)
+            ),
+            10,
+        )
     assert (await mock_platform.platform.inspection.counts(dev))["rejected"] == 0
 
 
@@ -199,12 +242,15 @@ async def test_write_point_writes_the_node(
             sim.paused = True
             send = mock_platform.platform.send_command
             send(dev, "WRITE_POINT", point_code=CODE["FAN_01"], value=0.0)
-            send(dev, "WRITE_POINT", point_code=CODE["CH4_T1"], value=0.5)  # not writable in the configuration
-            send(dev, "WRITE_POINT", point_code=CODE["SMOKE_01"], value=1.0)  # writable here, read-only on the server
+            # CH4_T1: not writable in the configuration; SMOKE_01: writable here, read-only on the server
+            send(dev, "WRITE_POINT", point_code=CODE["CH4_T1"], value=0.5)
+            send(dev, "WRITE_POINT", point_code=CODE["SMOKE_01"], value=1.0)
 
             async def outcomes() -> dict[str, str] | None:
                 cmds = await insp.commands(dev)
-                done = {c["command"]["write_point"]["point_code"]: c["outcome"] for c in cmds if c.get("outcome")}
+                done = {
+                    c["command"]["write_point"]["point_code"]: c["outcome"] for c in cmds if c.get("outcome")
+                }
                 return done if len(done) == 3 else None
 
             got = await kit.eventually(outcomes, 10)
@@ -215,7 +261,9 @@ async def test_write_point_writes_the_node(
             }
             assert (await fan.read_value()) is False  # a Boolean node got a Boolean
             # the subscription reports the written value back to the platform
-            await kit.eventually(lambda: _if(_latest(mock_platform, dev), lambda d: d[CODE["FAN_01"]]["value"] == 0), 10)
+            await kit.eventually(
+                lambda: _if(_latest(mock_platform, dev), lambda d: d[CODE["FAN_01"]]["value"] == 0), 10
+            )
             assert adapter.stats.writes == 1
     finally:
         await fan.set_writable(False)
@@ -237,12 +285,16 @@ async def test_server_restart_reports_fault_then_recovers(
         t_down = int(time.time() * 1000)
         # every point once with the outstation-fault bit 16 (session lost), its last value kept
         lost = await kit.eventually(
-            lambda: _if(_latest(mock_platform, dev), lambda d: all(o["status"] & 16 for o in d.values()) and d), 10
+            lambda: _if(
+                _latest(mock_platform, dev), lambda d: all(o["status"] & 16 for o in d.values()) and d
+            ),
+            10,
         )
         assert all(o["time_ms"] >= t_down - 1000 for o in lost.values())
         assert lost[CODE["FEED_01"]]["value"] in (0.0, 1.0)
         await asyncio.sleep(1.0)  # the adapter retries meanwhile (connection refused)
-        server.set_endpoint(sim.endpoint)  # back on the same endpoint (a full re-init takes seconds: same address space)
+        # back on the same endpoint, same address space (a full re-init would take seconds)
+        server.set_endpoint(sim.endpoint)
         await server.start()
         assert server.bserver is not None and server.bserver.port == port
         await kit.eventually(lambda: _wait_event(adapter.connected), 15)
@@ -250,7 +302,16 @@ async def test_server_restart_reports_fault_then_recovers(
         t_up = int(time.time() * 1000)
         # the new subscription's initial values clear the fault; values flow again
         back = await kit.eventually(
-            lambda: _if(_latest(mock_platform, dev), lambda d: all((o["status"] == 0 and o["time_ms"] >= t_up - 5000) for c, o in d.items() if c != EXTRA) and d), 10
+            lambda: _if(
+                _latest(mock_platform, dev),
+                lambda d: (
+                    all(
+                        (o["status"] == 0 and o["time_ms"] >= t_up - 5000) for c, o in d.items() if c != EXTRA
+                    )
+                    and d
+                ),
+            ),
+            10,
         )
         assert back[EXTRA]["status"] == 32
         seqs = await mock_platform.platform.inspection.acknowledged(dev)

@@ -30,10 +30,7 @@ if MosquittoBroker.find_binary() is None:
     )
 
 
-@pytest.fixture(scope="module")
-def broker() -> Iterator[MosquittoBroker]:
-    with MosquittoBroker() as b:
-        yield b
+# ``broker`` (a throwaway mosquitto for the module) is the shared fixture of tests/adapters/conftest.py.
 
 
 class Subscriber:

@@ -37,7 +37,9 @@ def test_serve_with_http(tmp_path: Path) -> None:
     proc, info = start_process(args)
     try:
         assert info["http_port"] > 0
-        with urllib.request.urlopen(f"http://127.0.0.1:{info['http_port']}/v1/platform/info", timeout=10) as r:
+        with urllib.request.urlopen(
+            f"http://127.0.0.1:{info['http_port']}/v1/platform/info", timeout=10
+        ) as r:
             assert r.status == 200
     finally:
         assert stop_process(proc) == 0

@@ -24,7 +24,7 @@ from schemathesis.specs.openapi.checks import (
 )
 from test_http import Api, HttpDevice, start_platform
 
-MAX_EXAMPLES = 25
+MAX_EXAMPLES = 20
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
