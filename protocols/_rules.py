@@ -104,8 +104,19 @@ def _code(kind: str, value: str, out: Report, path: str, mine_code: str = "") ->
     return groups
 
 
+MIN_TS, MAX_TS = -62135596800, 253402300799  # 0001-01-01 … 9999-12-31, what RFC 3339 can write
+
+
 def _not_future(ts: Any, ctx: ValidationContext, out: Report, path: str) -> None:
     if ts.seconds == 0 and ts.nanos == 0:
+        return
+    if not (MIN_TS <= ts.seconds <= MAX_TS and 0 <= ts.nanos < 1_000_000_000):
+        out.add(
+            "ST-DATA-030",
+            path,
+            f"时间超出 RFC 3339 可表示范围（seconds={ts.seconds}, nanos={ts.nanos}）",
+            f"time outside the RFC 3339 range (seconds={ts.seconds}, nanos={ts.nanos})",
+        )
         return
     ahead = timestamp_ms(ts) - ctx.clock_ms()
     if ahead > ctx.limits.max_clock_skew_ms:
@@ -374,7 +385,7 @@ def _define_points(msg: Any, ctx: ValidationContext, out: Report, path: str) -> 
 
 @rule(
     "ObservationBatch",
-    "ST-IFACE-004", "ST-IFACE-005", "ST-IFACE-010", "ST-PROTO-008", "ST-PROTO-011", "ST-DATA-018",
+    "ST-IFACE-004", "ST-IFACE-005", "ST-IFACE-010", "ST-PROTO-008", "ST-PROTO-011", "ST-DATA-018", "ST-DATA-030",
     "ST-DATA-019", "ST-DATA-020", "ST-DATA-021", "ST-DATA-031", "ST-DATA-032",
 )  # fmt: skip
 def _batch(b: Any, ctx: ValidationContext, out: Report, path: str) -> None:
@@ -394,7 +405,7 @@ def _batch(b: Any, ctx: ValidationContext, out: Report, path: str) -> None:
             f"{n} observations exceed the batch limit {ctx.limits.max_batch_points}",
         )
         return
-    values, offsets, statuses = list(b.value), list(b.time_offset_ms), list(b.status)
+    values, offsets, statuses = b.value[:], b.time_offset_ms[:], b.status[:]
     if len(values) != n or len(offsets) != n or len(statuses) != n or not b.HasField("base_time"):
         out.add(
             "ST-IFACE-005",
@@ -444,6 +455,9 @@ def _batch(b: Any, ctx: ValidationContext, out: Report, path: str) -> None:
             lows, highs = (lows,), (highs,)
         if any(map(operator.lt, values, lows)) or any(map(operator.gt, values, highs)):
             _over_range(aliases, values, statuses, state.ranges, out, path)
+    if not (MIN_TS <= b.base_time.seconds <= MAX_TS and 0 <= b.base_time.nanos < 1_000_000_000):
+        _not_future(b.base_time, ctx, out, f"{path}.base_time")
+        return
     base = timestamp_ms(b.base_time)
     now = ctx.clock_ms()
     latest = base + max(offsets)

@@ -19,27 +19,36 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "certify": ("santong.conformance._certify_cmd", "认证并签署报告 / certify a product, sign the report"),
     "mock": ("santong.mock_platform.cli", "模拟平台 / the mock platform (santong mock serve)"),
     "simulate": ("santong.adapters.simulators.cli", "设备模拟器 / device simulators"),
-    "adapter": ("santong.adapters.cli", "适配器：运行、校验配置、列出类型 / adapters: run, check a configuration, list kinds"),
+    "adapter": (
+        "santong.adapters.cli",
+        "适配器：运行、校验配置、列出类型 / adapters: run, check a configuration, list kinds",
+    ),
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with every subcommand."""
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser; only the chosen subcommand's module is imported (heavy stacks stay unloaded)."""
     parser = argparse.ArgumentParser(
         prog="santong", description="三统一接口工具集 / 三统一 device-access interface toolkit"
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module, help_text) in SUBCOMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
-        mod = importlib.import_module(module)
-        mod.add_arguments(p)
-        p.set_defaults(_module=mod)
+        if name == command:
+            mod = importlib.import_module(module)
+            mod.add_arguments(p)
+            p.set_defaults(_module=mod)
     return parser
+
+
+def _command(argv: Sequence[str]) -> str | None:
+    return next((a for a in argv if not a.startswith("-")), None)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `santong` command."""
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(_command(argv)).parse_args(argv)
     try:
         return int(args._module.run(args))
     except KeyboardInterrupt:

@@ -81,7 +81,7 @@ if [[ $FORCE == 0 && "$current" == "$build_hash" ]]; then
   exit 0
 fi
 say "… podman build ${IMAGE} (no network)"
-podman build -q --network=none --pull=never \
+podman build -q --no-cache --network=none --pull=never \
   --build-arg "SANTONG_VERSION=${version}" \
   --label "santong.build-hash=${build_hash}" --label "org.opencontainers.image.version=${version}" \
   -t "$IMAGE" -f "$DOCKERFILE" "$CTX" >>"$LOG" 2>&1 || fail "podman build (log $LOG): $(tail -n 3 "$LOG" | tr '\n' ' ')"

@@ -908,7 +908,7 @@ def _columns(
     numbers = _floats(fields[start + 3 : stop : stride])
     if numbers is None:
         return None
-    status_codes = list(map(_STATUS_CODES.get, fields[start + 5 : stop : stride]))
+    status_codes: list[Any] = list(map(_STATUS_CODES.get, fields[start + 5 : stop : stride]))
     if None in status_codes:
         return None
     stamps = fields[start + 6 : stop : stride]

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from santong.adapters import Config, ConfigError, parse_config
 from santong.adapters._runner import build_adapter, run_adapter
 from santong.adapters.client import PlatformClient
@@ -136,7 +135,9 @@ def personnel_files(folder: Path, now: datetime) -> list[Path]:
     ]  # fmt: skip
     out = []
     for i, (kind, rows) in enumerate(files):
-        name, data = write_file(MINE, "示例煤矿", kind, rows, now.replace(microsecond=0) + timedelta(seconds=i))
+        name, data = write_file(
+            MINE, "示例煤矿", kind, rows, now.replace(microsecond=0) + timedelta(seconds=i)
+        )
         (folder / name).write_bytes(data)
         out.append(folder / name)
     return out
@@ -151,7 +152,9 @@ async def test_every_file_type_end_to_end(tmp_path: Path, mp: MockPlatform) -> N
     folder = tmp_path / "drop"
     sim = MtFileSimulator(folder, seed=7, stats_every=0.0)
     stop = asyncio.Event()
-    runner = asyncio.create_task(run_adapter(cfg, stop=stop, install_signal_handlers=False, drain_timeout_s=5))
+    runner = asyncio.create_task(
+        run_adapter(cfg, stop=stop, install_signal_handlers=False, drain_timeout_s=5)
+    )
     try:
         sim.step()  # CDDY, FZDY, CDSS, FZSS
         sim.engine.force("CH4_T1", 1.62)  # past alarm (1.0) and power-off (1.5): two episodes start
@@ -288,7 +291,9 @@ async def test_cdss_waits_for_its_definitions(tmp_path: Path, mp: MockPlatform) 
         rows[0][0] = rows[0][0][:-3] + "Z99"
         name, data = write_file(MINE, "示例煤矿", "CDSS", rows, datetime.now(UTC) + timedelta(seconds=30))
         (folder / name).write_bytes(data)
-        await until(lambda: (folder / "quarantine" / name).exists(), what="quarantined after the grace period")
+        await until(
+            lambda: (folder / "quarantine" / name).exists(), what="quarantined after the grace period"
+        )
         reason = (folder / "quarantine" / f"{name}.reason.txt").read_text(encoding="utf-8")
         assert "[ST-IFACE-004]" in reason and rows[0][0] in reason and "第 1 条记录" in reason
         assert (await counts(mp))["observations"] == 16
@@ -408,6 +413,8 @@ def test_settings_errors_name_the_line(tmp_path: Path) -> None:
     line = next(i for i, t in enumerate(text.splitlines(), 1) if "poll_interval_ms" in t)
     assert problem.path == "adapter.settings.poll_interval_ms" and problem.line == line
     assert "poll_interval_ms" in problem.message_en
-    cfg = parse_config(text.replace('"poll_interval_ms": 0', '"poll_interval_ms": 500'), str(tmp_path / "a.yaml"))
+    cfg = parse_config(
+        text.replace('"poll_interval_ms": 0', '"poll_interval_ms": 500'), str(tmp_path / "a.yaml")
+    )
     assert cfg.adapter is not None and cfg.adapter.settings.folder == tmp_path / "drop"
     assert cfg.adapter.settings.archive_dir == tmp_path / "drop" / "archive"

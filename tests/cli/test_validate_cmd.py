@@ -82,3 +82,10 @@ def test_demo_and_console_script(tmp_path: Path) -> None:
     shutil.copy(EX / "reference-session.jsonl", ex / "bad" / "sneaky.jsonl")
     done = subprocess.run([exe, "demo", "--examples", str(ex)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 1 and "sneaky.jsonl" in done.stdout
+
+
+def test_subcommands_load_lazily() -> None:
+    """`santong mock serve` must run where pytest is absent (the container image): only its module loads."""
+    code = "import sys; from santong.cli import build_parser; build_parser('mock'); print(sorted(m for m in ('pytest', 'santong.conformance._certify_cmd') if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "[]", done.stdout + done.stderr

@@ -332,3 +332,12 @@ def test_messages_are_bilingual_and_give_the_fix(ctx: ValidationContext, session
     assert "%CH4" in v.message_zh and "%CH4" in v.message_en
     assert v.path == "$.points[0].unit"
     assert json.dumps(v.as_dict(), ensure_ascii=False)
+
+
+def test_timestamps_outside_rfc3339_range(ctx: ValidationContext, session: dict[str, dict]) -> None:
+    msg = decode_json(session["ReportObservationsRequest"], "ReportObservationsRequest")
+    msg.batch.base_time.seconds = 253402300800  # year 10000
+    assert "ST-DATA-030" in {v.clause_id for v in validate(msg, ctx)}
+    d = decode_json(session["DefinePointsRequest"], "DefinePointsRequest")
+    d.points[0].defined_at.seconds = -62135596801
+    assert "ST-DATA-030" in {v.clause_id for v in validate(d, ctx)}
