@@ -765,6 +765,8 @@ class ChangeFilter:
     @staticmethod
     def _changed(old: Value, new: Value, deadband: float) -> bool:
         """True if ``new`` differs from ``old`` by more than ``deadband`` (bool/str: any difference)."""
+        if old.__class__ is float and new.__class__ is float:  # the hot path: two floats
+            return not abs(new - old) <= deadband
         if isinstance(old, bool | str) or isinstance(new, bool | str):
             return type(old) is not type(new) or old != new
         return not abs(new - old) <= deadband  # NaN compares false: counts as a change

@@ -7,7 +7,14 @@ import json
 import sys
 from pathlib import Path
 
-MODULES = ["bench.core_bench", "bench.mapping_bench", "bench.mtfile_bench", "bench.platform_bench", "bench.http_bench"]
+MODULES = [
+    "bench.core_bench",
+    "bench.mapping_bench",
+    "bench.mtfile_bench",
+    "bench.platform_bench",
+    "bench.http_bench",
+    "bench.modbus_bench",
+]
 
 
 def main() -> int:

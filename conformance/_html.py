@@ -30,6 +30,7 @@ STATUS = {
     "feature_not_claimed": ("未声明功能", "feature not claimed", "muted"),
     "not_in_profile": ("不在配置内", "not in profile", "muted"),
     "other_subject": ("被测对象不同", "other subject", "muted"),
+    "needs_inspection": ("需模拟平台检查接口", "needs the mock's inspection API", "muted"),
 }
 IDENTITY = (
     ("vendor", "厂商", "Vendor"),

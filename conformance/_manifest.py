@@ -22,8 +22,8 @@ __all__ = [
     "load_manifest",
 ]
 
-#: Placeholders a start command may use.
-PLACEHOLDERS = ("grpc_target", "http_url", "device_id", "token", "workdir")
+#: Placeholders a start command may use ({python}: the interpreter running the suite, for products in Python).
+PLACEHOLDERS = ("grpc_target", "http_url", "device_id", "token", "workdir", "python")
 
 
 def _enum(*keys: str) -> tuple[str, ...]:

@@ -7,6 +7,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -129,9 +130,17 @@ class ProductLauncher:
         self._count = 0
 
     def start(
-        self, *, grpc_target: str = "", http_url: str = "", token: str = "", device_id: str | None = None
+        self,
+        *,
+        grpc_target: str = "",
+        http_url: str = "",
+        token: str = "",
+        device_id: str | None = None,
+        env: dict[str, str] | None = None,
     ) -> ProductProcess | None:
-        """Start and wait until ready; None for ``start: external`` (the vendor started it)."""
+        """Start and wait until ready; None for ``start: external`` (the vendor started it).
+
+        ``env``: extra environment set by the suite (e.g. ``SANTONG_TLS_CA`` for the TLS case)."""
         spec = self.manifest.start
         if spec is None:
             return None
@@ -142,8 +151,10 @@ class ProductLauncher:
             "token": token,
             "device_id": device_id or self.manifest.identity.device_id,
             "workdir": str(self.workdir),
+            "python": sys.executable,
         }
-        argv, env = spec.render(values)
+        argv, spec_env = spec.render(values)
+        env = {**(env or {}), **spec_env}
         proc = ProductProcess(spec, argv, env, self.workdir / f"product-{self._count}.log")
         try:
             proc.wait_ready()

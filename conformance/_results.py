@@ -81,7 +81,8 @@ class CaseResult:
 
 @dataclass(frozen=True, slots=True)
 class Deselected:
-    """A case not run, and why (``feature_not_claimed``, ``not_in_profile`` or ``other_subject``)."""
+    """A case not run, and why (``feature_not_claimed``, ``not_in_profile``, ``other_subject`` or
+    ``needs_inspection``: the url target has no inspection/fault API)."""
 
     id: str
     clauses: tuple[str, ...]

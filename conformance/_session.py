@@ -120,6 +120,8 @@ class SantongSession:
                 reason = "not_in_profile"
             elif any(not self.manifest.claims(f) for f in features):
                 reason = "feature_not_claimed"
+            elif self.target.kind == "url" and any(True for _ in item.iter_markers("inspection")):
+                reason = "needs_inspection"
             if reason is not None:
                 drop.append(item)
                 self.deselected.append(Deselected(item.nodeid, cited, reason, features))

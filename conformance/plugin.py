@@ -107,6 +107,11 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "subject(name): 被测对象 what a case tests: 'product' (default) or 'platform'"
     )
+    config.addinivalue_line(
+        "markers",
+        "inspection: 用例需要模拟平台的检查/故障接口；对 url 目标（真实平台）不选 / the case reads the mock "
+        "platform's inspection or fault API: deselected on the url target (a real platform has none)",
+    )
     if active(config):
         from santong.conformance._session import SantongSession  # noqa: PLC0415  (lazy)
 

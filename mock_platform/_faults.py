@@ -219,13 +219,17 @@ class FaultInjector:
         """Seconds left of the outage (0 when none)."""
         return max(0.0, self.outage_until - time.monotonic())
 
-    async def before_call(self, method: str, device_id: str, peer: str) -> None:
-        """Apply outage, fail-next and slowness to a device call; raise PlatformError when it must fail."""
+    async def before_call(self, method: str, device_id: str, peer: str, sequence: int | None = None) -> None:
+        """Apply outage, fail-next and slowness to a device call; raise PlatformError when it must fail.
+
+        ``sequence`` (of an upload) goes into the interaction log with the fault, so that a test can tell
+        whether the device later resends that upload (ST-PROTO-014, -016)."""
         if self.outage_until and self.outage_active():
             left = self.outage_remaining()
             self._log_fired(
-                method, device_id, peer, "UNAVAILABLE", f"outage ({self.outage_mode}), {left:.3f} s left"
-            )
+                method, device_id, peer, "UNAVAILABLE", f"outage ({self.outage_mode}), {left:.3f} s left",
+                sequence=sequence,
+            )  # fmt: skip
             raise PlatformError(
                 "UNAVAILABLE",
                 "平台中断（故障注入）",
@@ -235,7 +239,7 @@ class FaultInjector:
         if self.fail_count and (self.fail_methods is None or method in self.fail_methods):
             self.fail_count -= 1
             code = self.fail_code
-            self._log_fired(method, device_id, peer, code, f"fail_next, {self.fail_count} left")
+            self._log_fired(method, device_id, peer, code, f"fail_next, {self.fail_count} left", sequence=sequence)
             raise PlatformError(
                 code,
                 f"注入的故障 {code}",

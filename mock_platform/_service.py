@@ -486,10 +486,11 @@ class Platform:
         token: str | None,
         peer: str,
         peer_identities: Iterable[str] | None,
+        sequence: int | None = None,
     ) -> Device | None:
         """Faults, then credentials, then registration; returns the device (None for GetPlatformInfo)."""
         try:
-            await self.faults.before_call(method, device_id or "", peer)
+            await self.faults.before_call(method, device_id or "", peer, sequence)
             if method not in DEVICE_METHODS:
                 return None
             dev = self.authenticate(device_id, token, peer_identities)
@@ -534,7 +535,8 @@ class Platform:
                 "INVALID_ARGUMENT", "请求类型错误", f"{method} expects {spec[0].DESCRIPTOR.name}"
             )
         t0 = time.perf_counter()
-        dev = await self._preflight(method, device_id, token, peer, peer_identities)
+        seq = _sequence(request) if method in UPLOAD_METHODS else None
+        dev = await self._preflight(method, device_id, token, peer, peer_identities, seq)
         if dev is None:
             self.log_event(
                 device_id or "",
@@ -546,7 +548,6 @@ class Platform:
                 duration_ms=(time.perf_counter() - t0) * 1000,
             )
             return self._platform_info()
-        seq = _sequence(request) if method in UPLOAD_METHODS else None
         try:
             self._check_size(size if size is not None else request.ByteSize())
             if method == "Register":
@@ -627,14 +628,14 @@ class Platform:
         """
         t0 = time.perf_counter()
         method = "StreamObservations"
+        seq = _sequence(request)
         if device is None:
-            dev = await self._preflight(method, device_id, token, peer, peer_identities)
+            dev = await self._preflight(method, device_id, token, peer, peer_identities, seq)
             assert dev is not None
         else:
             dev = device
-            await self.faults.before_call(method, dev.device_id, peer)
+            await self.faults.before_call(method, dev.device_id, peer, seq)
             self._alive(dev)
-        seq = _sequence(request)
         try:
             self._check_size(size)
         except PlatformError as e:

@@ -21,7 +21,7 @@ point by point so that only the bad point is marked (sensor fault 128, ST-DATA-0
    device's: raise/clear messages and the status bit always agree (ST-PROTO-027);
 3. a failed read sets the failure's bit (:data:`FAILURE_STATUS`) and reports the last good value (or the
    low end of the range before the first), which carries no information;
-4. a value outside the range gets bit 8 (ST-DATA-021, by :meth:`PointConfig.observation`).
+4. a value outside the range gets bit 8 (ST-DATA-021), as :meth:`PointConfig.observation` does it.
 
 A point is reported when its status changed or its value passes its ChangeFilter (deadband, period).
 """
@@ -66,6 +66,7 @@ __all__ = [
 ]
 
 OUTSTATION_FAULT = common_pb2.POINT_STATUS_FLAG_OUTSTATION_FAULT
+OVER_RANGE = common_pb2.POINT_STATUS_FLAG_OVER_RANGE
 SENSOR_FAULT = common_pb2.POINT_STATUS_FLAG_SENSOR_FAULT
 STATUS_CLAUSE = "ST-DATA-020"
 
@@ -131,6 +132,9 @@ class ReadBlock:
     address: int
     count: int
     spans: tuple[Span, ...]
+
+    def __hash__(self) -> int:  # the spans decide equality; hashing them all per lookup would be slow
+        return hash((self.unit_id, self.table, self.address, self.count, len(self.spans)))
 
     @property
     def is_bits(self) -> bool:
@@ -221,8 +225,16 @@ def _check_point(point: PointConfig, src: RegisterSource) -> PointMapping:
 
 
 @dataclass(slots=True)
+class _PointState:
+    """What the converter remembers of one point across polls (and across re-plans)."""
+
+    value: float | None = None
+    status: int | None = None
+
+
+@dataclass(slots=True)
 class _PointPlan:
-    """Where one point's value and status land after a poll."""
+    """Where one point's value and status land after a poll, and the per-point constants of the hot loop."""
 
     point: PointConfig
     code: str
@@ -231,6 +243,21 @@ class _PointPlan:
     value_pos: int = 0
     status_block: int = -1
     status_pos: int = 0
+    state: _PointState = field(default_factory=_PointState)
+    managed: int = 0
+    ranged: bool = False  # analog with range_low < range_high: over-range bit 8 applies (ST-DATA-021)
+    low: float = 0.0
+    high: float = 0.0
+
+    def __post_init__(self) -> None:
+        d = self.point.definition
+        self.low, self.high = float(d.range_low), float(d.range_high)
+        self.ranged = not self.point.is_switch and self.low < self.high
+
+    @property
+    def fallback(self) -> float:
+        """The value reported with a failure before any good read: the low end of the range (0 for switches)."""
+        return self.low if self.ranged else 0.0
 
 
 @dataclass
@@ -386,8 +413,7 @@ class ModbusUplink(UplinkConverter[Mapping[ReadBlock, BlockResult]]):
         self.tracker = (
             tracker if tracker is not None else AlarmTracker(pp.point.definition for pp in plan.points)
         )
-        self._last_status: dict[str, int] = {}
-        self._last_value: dict[str, float] = {}
+        self._states: dict[str, _PointState] = {}
         self.faults: dict[str, tuple[int, Failure]] = {}  # point code → (status bits, failure) while failing
         self.warnings: list[str] = []
         self.replan(plan)
@@ -395,7 +421,9 @@ class ModbusUplink(UplinkConverter[Mapping[ReadBlock, BlockResult]]):
     def replan(self, plan: ReadPlan) -> None:
         """Use a new plan (after bisecting a refused block); filter and alarm state carry over."""
         self.plan = plan
-        self._managed = {pp.code: self.tracker.managed(pp.code) for pp in plan.points}
+        for pp in plan.points:
+            pp.managed = self.tracker.managed(pp.code)
+            pp.state = self._states.setdefault(pp.code, _PointState())
 
     def drain_alarms(self) -> list[Any]:
         """Alarms raised or cleared by the conversions so far."""
@@ -432,27 +460,28 @@ class ModbusUplink(UplinkConverter[Mapping[ReadBlock, BlockResult]]):
             res = raw.get(block)
             if res is None:
                 res = Failure("connection", "not read")
-            decoded.append(res if isinstance(res, Failure) else self._decode(bi, block, res))
+            decoded.append(res if res.__class__ is Failure else self._decode(bi, block, res))
         out: list[Observation] = []
-        tracker, managed = self.tracker, self._managed
-        last_status, last_value, faults = self._last_status, self._last_value, self.faults
-        accept, accept_point = self.filter.accept, self.filter.accept_point
+        append = out.append
+        tracker, faults, flt = self.tracker, self.faults, self.filter
+        accept, accept_point = flt.accept, flt.accept_point
         interval = self.report_interval_ms
         for pp in plan.points:
             code = pp.code
+            state = pp.state
             vals = decoded[pp.value_block]
             failure: Failure | None = None
-            if isinstance(vals, Failure):
+            if vals.__class__ is Failure:
                 failure = vals
             else:
                 v = vals[pp.value_pos]
-                if isinstance(v, Failure):
+                if v.__class__ is Failure:
                     failure = v
             status = 0
             if pp.status_block >= 0:
                 svals = decoded[pp.status_block]
-                sv = svals if isinstance(svals, Failure) else svals[pp.status_pos]
-                if isinstance(sv, Failure):
+                sv = svals if svals.__class__ is Failure else svals[pp.status_pos]
+                if sv.__class__ is Failure:
                     failure = failure or sv
                 else:
                     status = int(sv)
@@ -461,31 +490,31 @@ class ModbusUplink(UplinkConverter[Mapping[ReadBlock, BlockResult]]):
                         status &= 0xFF
             if failure is not None:
                 bits = failure.status
-                v = last_value.get(code)
+                v = state.value
                 if v is None:
-                    d = pp.point.definition
-                    v = 0.0 if pp.point.is_switch or not d.range_low < d.range_high else d.range_low
-                status = (status & ~managed[code]) | tracker.bits(code) | bits
+                    v = pp.fallback
+                status = (status & ~pp.managed) | tracker.bits(code) | bits
                 faults[code] = (bits, failure)
             else:
-                if code in faults:
+                if faults and code in faults:
                     del faults[code]
                 v = float(v)
-                last_value[code] = v
-                mm = managed[code]
-                if mm:
-                    status = (status & ~mm) | tracker.update(code, v, time_ms)
+                state.value = v
+                if pp.managed:
+                    status = (status & ~pp.managed) | tracker.update(code, v, time_ms)
             m = pp.mapping
-            if last_status.get(code) != status:
-                last_status[code] = status
-                self.filter.reset(code)
+            if state.status != status:
+                state.status = status
+                flt.reset(code)
                 accept(code, v, time_ms)
             elif m.report == "period":
                 if not accept_point(code, m, v, time_ms):
                     continue
             elif not accept(code, v, time_ms, m.period_ms or interval, deadband=m.deadband):
                 continue
-            out.append(pp.point.observation(v, time_ms, status))
+            if pp.ranged and not pp.low <= v <= pp.high:
+                status |= OVER_RANGE  # ST-DATA-021
+            append((code, v, time_ms, status))
         return out
 
     def _warn(self, code: str, status: int) -> None:

@@ -7,8 +7,9 @@ item remembers the file record it came from, so a violation found by the core na
 
 Conversion choices (the file formats say less than the interface):
 
-- CDSS values outside the defined range get the over-range bit 8 (ST-DATA-021), as ``PointConfig.observation``
-  does for every other adapter; the file's own status bits are kept.
+- CDSS status bits are forwarded as the KJ system wrote them (it sets 超量程 8 itself); a value outside its range
+  without bit 8 is a SHOULD finding (ST-DATA-021), logged, not corrected. All batches of a file share one base
+  time, the file's earliest 数据时间.
 - YCBJ alarm IDs are ``{测点编码}@{开始时间 yyyyMMddHHmmss}#{异常类型}``: the same record start and end give the
   same ID, and two anomalies of one point starting in the same second (超限报警 001 and 断电 002) stay apart.
 - A YCBJ record carrying an end time whose start the platform has not seen (the adapter started mid-episode)
@@ -26,10 +27,10 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from operator import gt, itemgetter, lt
+from operator import itemgetter
 from typing import Any, Final
 
 from google.protobuf.message import Message
@@ -56,7 +57,6 @@ REFERENCE_CLAUSES: Final = frozenset({"ST-IFACE-004", "ST-IFACE-018"})
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _MS: Final = timedelta(milliseconds=1)
 _SINT32_MAX: Final = 2**31 - 1
-_OVER_RANGE: Final = common_pb2.POINT_STATUS_FLAG_OVER_RANGE
 
 
 def _indexes(names: str) -> dict[str, int]:
@@ -95,7 +95,7 @@ _SOURCE_FIELDS: Final[dict[str, dict[str, int]]] = {
         "distance_m": 10,
         "work_state": 11,
         "track": 14,
-    },  # fmt: skip
+    },
     "RYQY": {"area_code": 0, "name": 1, "area_type": 2, "capacity": 3},
     "RYJZ": {"station_code": 0, "area_code": 1, "location": 2, "x": 3, "y": 4, "z": 5},
     "JZSS": {"station_code": 0, "run_state": 1, "power_state": 2, "time": 3},
@@ -237,7 +237,7 @@ class MtFileConverter(UplinkConverter[ParsedFile]):
                     record=0,
                     field_zh="煤矿编码",
                     field_en="mine code",
-                )  # fmt: skip
+                )
             )
             return unit
         n = self.max_batch_points
@@ -272,89 +272,76 @@ class MtFileConverter(UplinkConverter[ParsedFile]):
         return unit
 
     def _observations(self, cols: ObservationColumns, state: DeviceState, unit: FileUnit) -> None:
-        """CDSS columns → batches, straight from the columns (no object per record)."""
+        """CDSS columns → batches, straight from the columns (no object per record, one lookup per column)."""
         codes = cols.point_codes
-        if not codes:
+        n = len(codes)
+        if not n:
             return
         alias_of = state.aliases_by_code
         try:
-            aliases = list(map(alias_of.__getitem__, codes))
+            aliases = itemgetter(*codes)(alias_of) if n > 1 else (alias_of[codes[0]],)
         except KeyError:
-            missing: dict[str, int] = {}
-            for i, code in enumerate(codes, 1):
-                if code not in alias_of:
-                    missing.setdefault(code, i)
-            for code, i in list(missing.items())[:10]:
-                unit.problems.append(
-                    Finding(
-                        "ST-IFACE-004",
-                        "MUST",
-                        f"测点 {code} 尚未定义（没有导入过含它的测点定义文件 CDDY）",
-                        f"point {code} is not defined (no point-definition file CDDY with it was imported)",
-                        record=i,
-                        field_zh="测点编码",
-                        field_en="point code",
-                    )  # fmt: skip
-                )
-            if len(missing) > 10:
-                unit.problems.append(
-                    Finding(
-                        "ST-IFACE-004",
-                        "MUST",
-                        f"另有 {len(missing) - 10} 个测点尚未定义",
-                        f"{len(missing) - 10} more points are not defined",
-                    )  # fmt: skip
-                )
+            self._undefined(codes, alias_of, unit)
             return
-        statuses = cols.statuses
-        if state.ranges:
-            # C-speed screen first; the loop runs only when a value lies outside its range.
-            lows, highs = itemgetter(*aliases)(state.lows), itemgetter(*aliases)(state.highs)
-            if len(aliases) == 1:
-                lows, highs = (lows,), (highs,)
-            values = cols.values
-            if any(map(lt, values, lows)) or any(map(gt, values, highs)):
-                statuses = [
-                    s | _OVER_RANGE if (v < lo or v > hi) else s
-                    for v, lo, hi, s in zip(values, lows, highs, statuses, strict=True)
-                ]
+        # One base for the whole file (its earliest 数据时间): every batch's offsets are ≥ 0 and < the span.
         ms = _stamp_ms(cols, cols.stamps)
-        n = len(codes)
-        size = self.max_batch_points
-        whole = n <= size
-        for start in range(0, n, size):
-            stop = min(start + size, n)
-            stamps = cols.stamps if whole else cols.stamps[start:stop]
-            chunk_ms = ms if whole else {s: ms[s] for s in set(stamps)}
-            base = min(chunk_ms.values())
-            if max(chunk_ms.values()) - base > _SINT32_MAX:
-                unit.problems.append(
-                    Finding(
-                        "ST-DATA-044",
-                        "MUST",
-                        "文件中的数据时间跨度超过 24.8 天，无法放入一个观测批次；请按时间分文件",
-                        "the data times of the file span more than 24.8 days, too much for one observation batch; "
-                        "split the file by time",
-                        record=start + 1,
-                        field_zh="数据时间",
-                        field_en="data time",
-                    )  # fmt: skip
+        base = min(ms.values())
+        if max(ms.values()) - base > _SINT32_MAX:
+            unit.problems.append(
+                Finding(
+                    "ST-DATA-044",
+                    "MUST",
+                    "文件中的数据时间跨度超过 24.8 天，无法放入观测批次（int32 毫秒偏移）；请按时间分文件",
+                    "the data times of the file span more than 24.8 days, beyond the int32 millisecond offsets of a "
+                    "batch; split the file by time",
+                    field_zh="数据时间",
+                    field_en="data time",
                 )
-                unit.uploads.clear()
-                return
-            offsets = {s: t - base for s, t in chunk_ms.items()}
+            )
+            return
+        offset_of = {s: t - base for s, t in ms.items()}
+        offsets = itemgetter(*cols.stamps)(offset_of) if n > 1 else (offset_of[cols.stamps[0]],)
+        values, statuses = cols.values, cols.statuses
+        size = self.max_batch_points
+        for a in range(0, n, size):
+            b = min(a + size, n)
+            whole = a == 0 and b == n
             batch = data_pb2.ObservationBatch(
-                alias=aliases if whole else aliases[start:stop],
-                value=cols.values if whole else cols.values[start:stop],
-                time_offset_ms=list(map(offsets.__getitem__, stamps)),
-                status=statuses if whole else statuses[start:stop],
+                alias=aliases if whole else aliases[a:b],
+                value=values if whole else values[a:b],
+                time_offset_ms=offsets if whole else offsets[a:b],
+                status=statuses if whole else statuses[a:b],
             )
             batch.base_time.FromMilliseconds(base)
-            unit.uploads.append(
-                Upload(
-                    "ReportObservations",
-                    pb.ReportObservationsRequest(batch=batch),
-                    range(start + 1, stop + 1),
+            request = pb.ReportObservationsRequest(batch=batch)
+            unit.uploads.append(Upload("ReportObservations", request, range(a + 1, b + 1)))
+
+    @staticmethod
+    def _undefined(codes: Sequence[str], alias_of: Mapping[str, int], unit: FileUnit) -> None:
+        """ST-IFACE-004 findings: the first record of each point code that has no definition (ten at most)."""
+        missing: dict[str, int] = {}
+        for i, code in enumerate(codes, 1):
+            if code not in alias_of:
+                missing.setdefault(code, i)
+        for code, i in list(missing.items())[:10]:
+            unit.problems.append(
+                Finding(
+                    "ST-IFACE-004",
+                    "MUST",
+                    f"测点 {code} 尚未定义（没有导入过含它的测点定义文件 CDDY）",
+                    f"point {code} is not defined (no point-definition file CDDY with it was imported)",
+                    record=i,
+                    field_zh="测点编码",
+                    field_en="point code",
+                )
+            )
+        if len(missing) > 10:
+            unit.problems.append(
+                Finding(
+                    "ST-IFACE-004",
+                    "MUST",
+                    f"另有 {len(missing) - 10} 个测点尚未定义",
+                    f"{len(missing) - 10} more points are not defined",
                 )
             )
 
@@ -466,7 +453,7 @@ class MtFileConverter(UplinkConverter[ParsedFile]):
                     field_zh=spec.fields[field_index] if field_index is not None else None,
                     field_en=spec.fields_en[field_index] if field_index is not None else None,
                     path=v.path,
-                )  # fmt: skip
+                )
             )
         return out
 

@@ -282,8 +282,8 @@ class OpcUaAdapter(Adapter[OpcUaSettings]):
             queue.put_nowait(_LOST)
 
         client.connection_lost_callback = on_lost
+        await client.connect()  # a failed connect cleans up after itself
         self.client = client
-        await client.connect()
         nodes = await self._resolve(client)
         self._node_ids = {code: v for code, (v, _) in nodes.items()}
         roles: dict[int, tuple[str, str]] = {}

@@ -52,10 +52,13 @@ def test_cdss_becomes_batches_straight_from_the_columns() -> None:
     last = unit.uploads[-1].request.batch
     assert list(last.alias) == [1] * 5 + [2] and list(last.value) == [2.0, 2.1, 2.2, 2.3, 2.4, 1.0]
     assert last.base_time.ToDatetime(tzinfo=UTC) == now and set(last.time_offset_ms) == {0}
-    # values above the range (0–4) get the over-range bit 8, the file's own bits stay
+    # status bits as the KJ system wrote them; a value beyond the range without bit 8 is a SHOULD finding
     name, data = cdss([(CH4, "4.5", "1"), (CH4, "3.9", "1")], now)
-    b = MtFileConverter().unit(parse_bytes(name, data), state()).uploads[0].request.batch
-    assert list(b.status) == [9, 1]
+    conv = MtFileConverter()
+    unit = conv.unit(parse_bytes(name, data), state(), name=name)
+    assert list(unit.uploads[0].request.batch.status) == [1, 1]
+    (f,) = conv.check(unit, state())
+    assert (f.clause_id, f.level, f.record, f.field_zh) == ("ST-DATA-021", "SHOULD", 1, "测点值")
     assert MtFileConverter().convert(parse_bytes(name, data), 0) == [
         (CH4, 4.5, int(now.timestamp() * 1000), 1),
         (CH4, 3.9, int(now.timestamp() * 1000), 1),

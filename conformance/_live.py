@@ -1,0 +1,259 @@
+"""The product under test while the suite runs: started from its manifest, watched, stopped; what the platform saw.
+
+:class:`LiveProduct` starts the product against the platform (``santong_launcher``), notices when it dies, and
+reads what the platform received through the mock's inspection API. Timers come from the manifest
+(``report_interval_ms``, ``heartbeat_interval_ms``): a product that declares short intervals is certified fast,
+and no scenario is ever skipped.
+
+Example::
+
+    live = LiveProduct(launcher, handle, manifest)
+    live.start()
+    rows = live.interactions(since_id=0)
+    live.wait_for(lambda: live.batches(), timeout_s=live.budget(5), what="a first batch")
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from santong.conformance._manifest import Manifest
+from santong.conformance._platform import Admin, PlatformHandle
+from santong.conformance._product import CouldNotRun, ProductLauncher, ProductProcess
+
+__all__ = ["UPLOAD_METHODS", "LiveProduct", "Snapshot", "point_gaps", "duplicates", "now_ms"]
+
+T = TypeVar("T")
+UPLOAD_METHODS = (
+    "ReportObservations",
+    "StreamObservations",
+    "ReportAlarms",
+    "ReportOutstationStatus",
+    "ReportStatistics",
+    "ReportPersonnel",
+)
+
+
+def now_ms() -> int:
+    """Wall-clock milliseconds (the mock's clock when no clock fault is in force)."""
+    return int(time.time() * 1000)
+
+
+@dataclass
+class Snapshot:
+    """What the platform held about the product at one moment (all rows of its device)."""
+
+    taken_ms: int
+    device: dict[str, Any] | None
+    points: list[dict[str, Any]]
+    interactions: list[dict[str, Any]]
+    batches: list[dict[str, Any]]
+    observations: list[dict[str, Any]]
+    alarms: list[dict[str, Any]] = field(default_factory=list)
+    window_start_ms: int = 0
+
+    def rows(self, method: str | None = None, verdict: str | None = None) -> list[dict[str, Any]]:
+        """Interaction-log rows of the device, filtered."""
+        return [
+            r
+            for r in self.interactions
+            if (method is None or r["method"] == method) and (verdict is None or r["verdict"] == verdict)
+        ]
+
+    def uploads(self, verdict: str | None = None) -> list[dict[str, Any]]:
+        """Upload rows (every upload method), filtered by verdict."""
+        return [
+            r
+            for r in self.interactions
+            if r["method"] in UPLOAD_METHODS and (verdict is None or r["verdict"] == verdict)
+        ]
+
+
+class LiveProduct:
+    """The product process plus the platform it talks to."""
+
+    def __init__(self, launcher: ProductLauncher, handle: PlatformHandle, manifest: Manifest) -> None:
+        self.launcher, self.handle, self.manifest = launcher, handle, manifest
+        self.proc: ProductProcess | None = None
+        self.starts = 0
+        self._stopping = False
+        if handle.admin is None:
+            raise CouldNotRun(
+                "产品用例需要模拟平台的检查接口 / product cases need the mock platform's inspection API"
+            )
+        self.admin: Admin = handle.admin
+        self.device_id = handle.device_id
+
+    # ------------------------------------------------------------------------------------------ timers
+
+    @property
+    def report_s(self) -> float:
+        """The declared report interval, seconds."""
+        return self.manifest.report_interval_ms / 1000
+
+    @property
+    def heartbeat_s(self) -> float:
+        """The heartbeat interval in force: the platform's, never above the declared one."""
+        declared = self.manifest.heartbeat_interval_ms
+        platform = int(self.handle.limits.heartbeat_interval_ms) if self.handle.limits is not None else 0
+        return (min(declared, platform) if platform else declared) / 1000
+
+    def budget(self, intervals: float, floor_s: float = 2.0) -> float:
+        """A waiting time of ``intervals`` × the slower of the two intervals, at least ``floor_s``."""
+        return max(floor_s, intervals * max(self.report_s, self.heartbeat_s))
+
+    # ---------------------------------------------------------------------------------------- lifecycle
+
+    def start(self) -> None:
+        """Start the product from the manifest and wait for its ready line (CouldNotRun when it cannot)."""
+        if self.manifest.external:
+            raise CouldNotRun(
+                "产品声明为 start: external：对模拟平台做产品认证需要由测试运行器启动产品，请在 start.command 中给出启动命令 "
+                "（占位符 {grpc_target} {token} 等）/ the manifest says start: external: certifying a product against "
+                "the mock platform needs the runner to start it — give start.command (with {grpc_target}, {token}, …)"
+            )
+        self._stopping = False
+        self.starts += 1
+        h = self.handle
+        self.proc = self.launcher.start(
+            grpc_target=h.grpc_target, http_url=h.http_url or "", token=h.token, device_id=h.device_id
+        )
+
+    def stop(self, grace_s: float = 5.0) -> int | None:
+        """Stop the product (SIGTERM, then SIGKILL); its exit code."""
+        self._stopping = True
+        if self.proc is None:
+            return None
+        return self.proc.stop(grace_s)
+
+    def restart(self) -> None:
+        """Stop and start again (same work folder: the product keeps its queue)."""
+        self.stop()
+        self.start()
+
+    def died(self) -> str | None:
+        """Why the product is gone, when it exited without being asked to; else None."""
+        p = self.proc
+        if p is None or self._stopping or p.running:
+            return None
+        p._reader.join(1.0)
+        last = " | ".join(p.tail()[-5:]) or "(none)"
+        return (
+            f"产品在运行中退出（退出码 {p.proc.returncode}）/ the product exited mid-run (exit code "
+            f"{p.proc.returncode}); 最后输出 last output: {last}; 日志 log: {p.log_path}"
+        )
+
+    def ensure_running(self) -> None:
+        """CouldNotRun when the product died."""
+        why = self.died()
+        if why is not None:
+            raise CouldNotRun(why)
+
+    # ---------------------------------------------------------------------------------------- inspection
+
+    def wait_for(
+        self, fn: Callable[[], T], timeout_s: float, what: str, step_s: float = 0.1, fail: bool = True
+    ) -> T:
+        """Poll ``fn`` until it returns something truthy; AssertionError (or the last value) after the timeout."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            got = fn()
+            if got:
+                return got
+            self.ensure_running()
+            if time.monotonic() > deadline:
+                if fail:
+                    raise AssertionError(f"{what}：{timeout_s:.1f} s 内未发生 / did not happen within {timeout_s:.1f} s")
+                return got
+            time.sleep(step_s)
+
+    def device(self) -> dict[str, Any] | None:
+        """The platform's record of the product's device."""
+        return self.admin.device(self.device_id)
+
+    def interactions(self, since_id: int = 0) -> list[dict[str, Any]]:
+        """Interaction-log rows of the device after ``since_id``."""
+        rows: list[dict[str, Any]] = self.admin.inspect(
+            "interactions", device_id=self.device_id, since_id=since_id or None
+        )
+        return rows
+
+    def events(self, since_id: int = 0) -> list[dict[str, Any]]:
+        """Every interaction-log row after ``since_id`` (faults and platform events included)."""
+        rows: list[dict[str, Any]] = self.admin.inspect("interactions", since_id=since_id or None)
+        return rows
+
+    def batches(self, **kw: Any) -> list[dict[str, Any]]:
+        """Stored observation batches of the device, by sequence."""
+        rows: list[dict[str, Any]] = self.admin.inspect("batches", device_id=self.device_id, **kw)
+        return rows
+
+    def observations(self, **kw: Any) -> list[dict[str, Any]]:
+        """Stored observations of the device, by sequence and position."""
+        rows: list[dict[str, Any]] = self.admin.inspect("observations", device_id=self.device_id, **kw)
+        return rows
+
+    def alarms(self, **kw: Any) -> list[dict[str, Any]]:
+        """Stored alarms of the device in arrival order."""
+        rows: list[dict[str, Any]] = self.admin.inspect("alarms", device_id=self.device_id, **kw)
+        return rows
+
+    def points(self) -> list[dict[str, Any]]:
+        """The point definitions the platform holds for the device."""
+        defs: dict[str, list[dict[str, Any]]] = self.admin.inspect("definitions", device_id=self.device_id)
+        return defs["points"]
+
+    def commands(self) -> list[dict[str, Any]]:
+        """Downlink commands of the device with their results."""
+        rows: list[dict[str, Any]] = self.admin.inspect("commands", device_id=self.device_id)
+        return rows
+
+    def command_result(self, command_id: str, timeout_s: float) -> dict[str, Any] | None:
+        """Wait for the device's result of a command; the command row (result_ms set) or None."""
+
+        def answered() -> dict[str, Any] | None:
+            return next((c for c in self.commands() if c["command_id"] == command_id and c["result_ms"]), None)
+
+        return self.wait_for(answered, timeout_s, f"command {command_id} answered", fail=False)
+
+    def last_id(self) -> int:
+        """The newest interaction-log id."""
+        return self.admin.last_interaction_id()
+
+    def snapshot(self, since_ms: int | None = None) -> Snapshot:
+        """Everything the platform holds about the device now."""
+        return Snapshot(
+            taken_ms=now_ms(),
+            device=self.device(),
+            points=self.points(),
+            interactions=self.interactions(),
+            batches=self.batches(),
+            observations=self.observations(since_ms=since_ms),
+            alarms=self.alarms(),
+        )
+
+
+def point_gaps(
+    observations: Iterable[dict[str, Any]], start_ms: int, end_ms: int, codes: Iterable[str]
+) -> dict[str, int]:
+    """Per point code: the longest stretch of [start_ms, end_ms] without an observation (ms)."""
+    times: dict[str, list[int]] = {c: [] for c in codes}
+    for o in observations:
+        if o["point_code"] in times and start_ms <= o["time_ms"] <= end_ms:
+            times[o["point_code"]].append(int(o["time_ms"]))
+    out = {}
+    for code, ts in times.items():
+        marks = [start_ms, *sorted(set(ts)), end_ms]
+        out[code] = max(b - a for a, b in zip(marks, marks[1:], strict=False))
+    return out
+
+
+def duplicates(observations: Iterable[dict[str, Any]]) -> list[tuple[str, int, list[int]]]:
+    """Observations stored more than once: (point code, time_ms, the sequences that carry it)."""
+    seen: dict[tuple[str, int], list[int]] = {}
+    for o in observations:
+        seen.setdefault((o["point_code"] or str(o["alias"]), int(o["time_ms"])), []).append(int(o["sequence"]))
+    return [(c, t, s) for (c, t), s in seen.items() if len(s) > 1]

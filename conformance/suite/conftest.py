@@ -1,0 +1,95 @@
+"""Fixtures of the live cases: the platform target, the running product, the baseline window.
+
+``santong_platform`` starts (or reaches) the platform the run targets; ``live`` starts the product from its
+manifest against it and keeps it running for the whole session (the fault scenarios restart it when they need
+to); ``baseline`` waits for a window of undisturbed traffic and keeps what the platform received. A product that
+dies mid-run turns the case that noticed it into COULD NOT RUN, never into a pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Iterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from santong.conformance import CouldNotRun
+
+if TYPE_CHECKING:
+    from santong.conformance import Declared, Manifest, ProductLauncher, TargetSettings
+    from santong.conformance._live import LiveProduct, Snapshot
+    from santong.conformance._platform import PlatformHandle
+
+
+@pytest.fixture(scope="session")
+def santong_platform(
+    santong_target: TargetSettings,
+    santong_manifest: Manifest,
+    santong_workdir: Any,
+    santong_declared: Declared,
+) -> Iterator[PlatformHandle]:
+    """The platform of the run: embedded mock (default), mock process, mock container, or an external URL."""
+    from santong.conformance._platform import start_platform  # noqa: PLC0415
+
+    n = len(santong_declared.points.points) if santong_declared.points is not None else 0
+    handle = start_platform(santong_target, santong_manifest, santong_workdir, declared_points=n)
+    try:
+        yield handle
+    finally:
+        handle.stop()
+
+
+@pytest.fixture(scope="session")
+def live(
+    santong_platform: PlatformHandle, santong_launcher: ProductLauncher, santong_manifest: Manifest
+) -> Iterator[LiveProduct]:
+    """The product, started from its manifest against the platform, running for the whole session."""
+    from santong.conformance._live import LiveProduct  # noqa: PLC0415
+
+    product = LiveProduct(santong_launcher, santong_platform, santong_manifest)
+    try:
+        product.start()
+        yield product
+    finally:
+        product.stop()
+
+
+@pytest.fixture(scope="session")
+def baseline(live: LiveProduct) -> Snapshot:
+    """An undisturbed window of traffic after registration: max(3 s, 3.5 heartbeats, 4 report intervals)."""
+    from santong.conformance._live import now_ms  # noqa: PLC0415
+
+    t0 = now_ms()
+
+    def registered() -> dict[str, Any] | None:
+        d = live.device()
+        return d if d and d.get("registered") else None
+
+    import time  # noqa: PLC0415
+
+    live.wait_for(registered, live.budget(10, 10.0), "registration", fail=False)
+    window_s = max(3.0, 3.5 * live.heartbeat_s, 4 * live.report_s)
+    time.sleep(max(0.0, t0 / 1000 + window_s - time.time()))
+    live.ensure_running()
+    snap = live.snapshot()
+    snap.window_start_ms = t0
+    return snap
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, Any, Any]:
+    """A case that ran while the product died says COULD NOT RUN (with the product's last words)."""
+    try:
+        result = yield
+    except CouldNotRun:
+        raise
+    except Exception as e:
+        product = pyfuncitem.funcargs.get("live")
+        why = product.died() if product is not None else None
+        if why is not None:
+            raise CouldNotRun(why) from e
+        raise
+    product = pyfuncitem.funcargs.get("live")
+    why = product.died() if product is not None else None
+    if why is not None:
+        raise CouldNotRun(why)
+    return result
