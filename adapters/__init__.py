@@ -4,6 +4,7 @@ Vendors subclass :class:`Adapter`, declare it under the entry-point group ``sant
 ``santong adapter run CONFIG.yaml``; the platform client lives in :mod:`santong.adapters.client`.
 """
 
+from santong.adapters._alarms import AlarmTracker
 from santong.adapters._config import (
     BatchSettings,
     ClientConfig,
@@ -61,6 +62,7 @@ __all__ = [
     "AdapterError",
     "AdapterLoadError",
     "AdapterNotFound",
+    "AlarmTracker",
     "BatchSettings",
     "BlockDecoder",
     "ChangeFilter",

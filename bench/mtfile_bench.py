@@ -20,10 +20,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bench._timing import entry
 from santong.adapters.mtfile import MtFileConverter, format_time, parse_bytes, write_file
 from santong.protocols import DeviceState, sensor_types
 from santong.protocols.v1 import common_pb2, data_pb2
+
+from bench._timing import entry
 
 RECORDS = 100_000
 POINTS = 5_000  # a large mine: 5,000 points, 20 samples each, one second apart
@@ -73,8 +74,13 @@ def defined_state(points: int = POINTS) -> DeviceState:
         st = sensor_types()[sensor]
         defs.append(
             data_pb2.PointDefinition(
-                alias=point + 1, point_code=code, sensor_type=sensor, unit=unit,
-                value_kind=common_pb2.VALUE_KIND_ANALOG, range_low=st.range_low, range_high=st.range_high,
+                alias=point + 1,
+                point_code=code,
+                sensor_type=sensor,
+                unit=unit,
+                value_kind=common_pb2.VALUE_KIND_ANALOG,
+                range_low=st.range_low,
+                range_high=st.range_high,
             )  # fmt: skip
         )
     state.define_points(defs)
@@ -93,7 +99,7 @@ def _best(fn: Callable[[], Any], repeat: int) -> float:
     return best
 
 
-def run(records: int = RECORDS, repeat: int = 9) -> list[dict[str, Any]]:
+def run(records: int = RECORDS, repeat: int = 15) -> list[dict[str, Any]]:
     """Parse alone, and parse + batches + core validation; baseline ``data.decode().split('~')`` in the same run."""
     name, data = make_cdss(records)
     state = defined_state()
@@ -118,9 +124,19 @@ def run(records: int = RECORDS, repeat: int = 9) -> list[dict[str, Any]]:
         t_full = min(t_full, _best(parse_and_validate, 1))
     baseline = records / t_base
     return [
-        entry("adapters.mtfile.parse_cdss", records / t_parse, "records/s", "bytes.decode + split('~')", baseline),
         entry(
-            "adapters.mtfile.parse_validate_cdss", records / t_full, "records/s", "bytes.decode + split('~')", baseline
+            "adapters.mtfile.parse_cdss",
+            records / t_parse,
+            "records/s",
+            "bytes.decode + split('~')",
+            baseline,
+        ),
+        entry(
+            "adapters.mtfile.parse_validate_cdss",
+            records / t_full,
+            "records/s",
+            "bytes.decode + split('~')",
+            baseline,
         ),
     ]
 

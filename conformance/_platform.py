@@ -78,6 +78,9 @@ class Admin:
         self._inspect = self._channel.unary_unary(f"/{ADMIN_SERVICE}/Inspect")
         self._fault = self._channel.unary_unary(f"/{ADMIN_SERVICE}/Fault")
 
+    #: Operations that must not be sent twice (a retry after a lost answer would repeat them).
+    ONCE = frozenset({"outage_for", "load_plan", "send_command", "reset"})
+
     def _call(self, fn: Any, op: str, args: dict[str, Any], timeout_s: float) -> Any:
         import grpc  # noqa: PLC0415
 
@@ -94,7 +97,7 @@ class Admin:
                 return json.loads(out.decode("utf-8"))
             except grpc.RpcError as e:
                 code = e.code() if hasattr(e, "code") else None
-                if code == grpc.StatusCode.UNAVAILABLE and time.monotonic() < deadline:
+                if code == grpc.StatusCode.UNAVAILABLE and time.monotonic() < deadline and op not in self.ONCE:
                     time.sleep(0.1)  # the listener is being rebuilt after an injected outage
                     continue
                 raise CouldNotRun(
@@ -161,7 +164,7 @@ class PlatformHandle:
                 "需要模拟平台的检查接口来创建测试设备 / a fresh test device needs the mock's inspection API"
             )
         device_id = f"{prefix}-{secrets.token_hex(3)}"
-        token = secrets.token_urlsafe(18)
+        token = secrets.token_hex(16)
         self.admin.add_device(device_id, token)
         return device_id, token
 
@@ -236,7 +239,7 @@ def _embedded(manifest: Manifest, workdir: Path, declared_points: int) -> Platfo
     from santong.mock_platform import PlatformConfig  # noqa: PLC0415
     from santong.mock_platform.embedded import BackgroundMockPlatform  # noqa: PLC0415
 
-    token = secrets.token_urlsafe(18)
+    token = secrets.token_hex(16)
     config = PlatformConfig(
         devices={manifest.identity.device_id: token},
         limits=_limits(manifest, declared_points),
@@ -281,7 +284,7 @@ def _read_json_line(stream: Any, timeout_s: float, what: str, tail: Callable[[],
 
 
 def _process(manifest: Manifest, workdir: Path) -> PlatformHandle:
-    token, inspection = secrets.token_urlsafe(18), secrets.token_urlsafe(18)
+    token, inspection = secrets.token_hex(16), secrets.token_hex(16)
     log_path = workdir / "mock-platform.log"
     argv = [
         sys.executable, "-m", "santong", "mock", "serve", "--grpc-port", "0", "--http-port", "0",
@@ -376,7 +379,7 @@ def _container(manifest: Manifest, workdir: Path) -> PlatformHandle:
         raise CouldNotRun(reason)
     from testcontainers.core.container import DockerContainer  # noqa: PLC0415
 
-    token, inspection = secrets.token_urlsafe(18), secrets.token_urlsafe(18)
+    token, inspection = secrets.token_hex(16), secrets.token_hex(16)
     container = DockerContainer(MOCK_IMAGE, ports=[50051, 8080], stop_signal="SIGINT")
     container.with_command(
         [

@@ -75,6 +75,7 @@ BAD_REQUEST_TYPE = "type.googleapis.com/google.rpc.BadRequest"
 RETRY_INFO_TYPE = "type.googleapis.com/google.rpc.RetryInfo"
 BODY_TIMEOUT_S = 30.0
 MAX_WAIT_S = 60.0
+PEER_IDENTITIES = "santong.peer_identities"  # scope["extensions"] key: CN and SANs of the client certificate
 HARD_BODY_LIMIT = 64 * 1024 * 1024  # when Limits.max_message_bytes is 0 (no limit): bodies are still bounded
 
 _JSON = b"application/json"
@@ -209,9 +210,12 @@ async def _send_error(send: Send, error: PlatformError | ValidationError, close:
 class _Head:
     """The headers of a request the transport cares about."""
 
-    __slots__ = ("content_type", "content_length", "device_id", "token", "inspection_token")
+    __slots__ = ("content_type", "content_length", "device_id", "token", "inspection_token", "identities")
 
     def __init__(self, scope: Scope) -> None:
+        extensions = scope.get("extensions")
+        # Names of the verified client certificate under mutual TLS (see guarded_protocol), else None.
+        self.identities: list[str] | None = extensions.get(PEER_IDENTITIES) if extensions else None
         self.content_type: bytes | None = None
         self.content_length: int | None = None
         self.device_id: str | None = None
@@ -315,7 +319,9 @@ async def _refuse(
     """The error to answer for a request the transport refused: faults and credentials come first (as for
     gRPC's undecodable requests, ``Platform.call_bytes``), then the transport's own error, which is logged."""
     try:
-        await platform.open_stream(method, device_id=head.device_id, token=head.token, peer=peer)
+        await platform.open_stream(
+            method, device_id=head.device_id, token=head.token, peer=peer, peer_identities=head.identities
+        )
     except PlatformError as e:  # already in the interaction log
         return e
     verdict = "REJECTED" if error.violations else "ERROR"
@@ -397,7 +403,13 @@ class _DeviceCall:
         request, size = got
         try:
             response = await self.platform.call(
-                self.op.rpc, request, device_id=head.device_id, token=head.token, peer=peer, size=size
+                self.op.rpc,
+                request,
+                device_id=head.device_id,
+                token=head.token,
+                peer=peer,
+                size=size,
+                peer_identities=head.identities,
             )
         except PlatformError as e:
             await _send_error(send, e)
@@ -462,7 +474,13 @@ class _PollCommands:
         wait = _wait_seconds(scope.get("query_string", b""))
         p = self.platform
         try:
-            dev = await p.open_stream("Commands", device_id=head.device_id, token=head.token, peer=peer)
+            dev = await p.open_stream(
+                "Commands",
+                device_id=head.device_id,
+                token=head.token,
+                peer=peer,
+                peer_identities=head.identities,
+            )
         except PlatformError as e:
             await _send_error(send, e)
             return
@@ -551,7 +569,13 @@ class _CommandResult:
         result, _ = got
         p = self.platform
         try:
-            dev = await p.open_stream("Commands", device_id=head.device_id, token=head.token, peer=peer)
+            dev = await p.open_stream(
+                "Commands",
+                device_id=head.device_id,
+                token=head.token,
+                peer=peer,
+                peer_identities=head.identities,
+            )
         except PlatformError as e:
             await _send_error(send, e)
             return
@@ -750,6 +774,18 @@ class _LingeringTransport:
         self._t.abort()
 
 
+def _certificate_names(transport: asyncio.BaseTransport) -> list[str] | None:
+    """CN and subjectAltName values of the verified client certificate of a TLS connection (None without one),
+    the names the gRPC transport reads from its auth context (x509_common_name, x509_subject_alternative_name)."""
+    ssl_object = transport.get_extra_info("ssl_object")
+    cert = ssl_object.getpeercert() if ssl_object is not None else None
+    if not cert:
+        return None
+    names = [value for rdn in cert.get("subject", ()) for key, value in rdn if key == "commonName"]
+    names += [value for _kind, value in cert.get("subjectAltName", ())]
+    return names
+
+
 def guarded_protocol(
     header_timeout_s: float = 10.0,
     max_header_bytes: int = 64 * 1024,
@@ -771,6 +807,7 @@ def guarded_protocol(
             self._head_bytes = 0
             self._lingered = 0
             super().connection_made(transport)
+            self._identities = _certificate_names(transport)
             self._real_transport = transport
             self.transport = _LingeringTransport(transport, self)  # type: ignore[assignment]
             self._arm()
@@ -820,6 +857,9 @@ def guarded_protocol(
 
         def on_message_begin(self) -> None:
             super().on_message_begin()
+            if self._identities is not None:
+                scope: dict[str, Any] = self.scope  # type: ignore[assignment]
+                scope["extensions"] = {PEER_IDENTITIES: list(self._identities)}
             self._head_open = True
             self._head_bytes = 0
             self._arm()

@@ -12,7 +12,10 @@ read but not kept, their meaning is not confirmed. A 数据时间 without a prot
 checked, then dropped.
 
 Numbers are plain decimals (no plus sign, exponent or spaces). The CDSS hot path works column-wise on one big
-split and falls back to the exact per-record path, which names the failing record and field, on any doubt.
+split and falls back to the exact per-record path, which names the failing record and field, on any doubt. A CDSS
+file keeps its records as :class:`ObservationColumns` (no object per record; each distinct value text and time
+converted once); ``ParsedFile.observations`` builds the per-record view on first use, and ``to_batch`` packs
+columns straight into an ObservationBatch.
 """
 
 from __future__ import annotations

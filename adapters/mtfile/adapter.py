@@ -54,6 +54,7 @@ from google.protobuf.message import Message
 from santong.adapters._sdk import Adapter, AdapterConfig, UplinkSink
 from santong.adapters.mtfile._parser import (
     INCOMPLETE_CLAUSE,
+    SUPPORTED_TYPES,
     MtFileError,
     format_time,
     parse_bytes,
@@ -178,11 +179,23 @@ def _tail_complete(path: Path, size: int) -> bool:
         return False
 
 
+_HEADER_FIELDS_EN = {"煤矿编码": "mine code", "矿井名称": "mine name", "数据上传时间": "upload time"}
+
+
 def _finding_of(e: MtFileError) -> Finding:
+    """A parser error as a finding (its message already names the file, record and field in both languages)."""
     text = str(e).split("] ", 1)[-1]
     zh, sep, en = text.partition(" / file ")
+    field_en = _HEADER_FIELDS_EN.get(e.field or "") if e.record_index == 0 else None
+    if e.field and field_en is None:
+        try:
+            spec = SUPPORTED_TYPES[parse_file_name(e.file_name).file_type]
+            field_en = spec.fields_en[spec.fields.index(e.field)]
+        except (MtFileError, ValueError):
+            field_en = None
     return Finding(
         e.clause_id, "MUST", zh, f"file {en}" if sep else text, record=e.record_index, field_zh=e.field,
+        field_en=field_en,
     )  # fmt: skip
 
 
@@ -256,15 +269,15 @@ class MtFileAdapter(Adapter[MtFileSettings]):
             return
         self._loaded = True
         path = self.settings.state_file
+        if not path.exists():
+            return
         try:
             doc = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return
-        except (OSError, ValueError) as e:
+            points = pb.DefinePointsRequest.FromString(base64.b64decode(doc.get("points", "")))
+            positioning = pb.DefinePositioningRequest.FromString(base64.b64decode(doc.get("positioning", "")))
+        except Exception as e:  # unreadable: the next CDDY/FZDY/RYQY/RYJZ files define everything again
             log.error("状态文件 %s 无法读取，忽略 / state file %s unreadable, ignored: %s", path, path, e)
             return
-        points = pb.DefinePointsRequest.FromString(base64.b64decode(doc.get("points", "")))
-        positioning = pb.DefinePositioningRequest.FromString(base64.b64decode(doc.get("positioning", "")))
         self._points = {p.point_code: p for p in points.points}
         self._outstations = {o.outstation_code: o for o in points.outstations}
         self._areas = {a.area_code: a for a in positioning.areas}
@@ -508,8 +521,10 @@ class MtFileAdapter(Adapter[MtFileSettings]):
         await self._move(path, s.archive_dir)
         self._tracks.pop(name, None)
         self._pending.pop(name, None)  # from now on a file of that name and content is a duplicate delivery
-        for f in prepared.findings:
+        for f in prepared.findings[:5]:  # SHOULD findings: imported, but worth a look
             log.warning("文件 %s / file %s [%s] %s: %s", name, name, f.clause_id, f.where_en(), f.message_en)
+        if len(prepared.findings) > 5:
+            log.warning("文件 %s / file %s: %d more findings", name, name, len(prepared.findings) - 5)
         return "imported"
 
     def _prepare(self, path: Path) -> _Prepared:
@@ -556,7 +571,11 @@ class MtFileAdapter(Adapter[MtFileSettings]):
                 await self._define(unit.points, unit.outstations)
             if unit.areas or unit.stations:
                 await sink.define_positioning(unit.areas, unit.stations)
-            self._points.update((p.point_code, p) for p in unit.points)
+            for p in unit.points:  # a redefinition keeps the point's alias (ST-DATA-017)
+                old = self._points.get(p.point_code)
+                if old is not None and not p.alias:
+                    p.alias = old.alias
+                self._points[p.point_code] = p
             self._outstations.update((o.outstation_code, o) for o in unit.outstations)
             self._areas.update((a.area_code, a) for a in unit.areas)
             self._stations.update((s.station_code, s) for s in unit.stations)

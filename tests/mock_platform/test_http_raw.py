@@ -9,6 +9,7 @@ import json
 import socket
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -62,10 +63,13 @@ def head(method: str, path: str, headers: dict[str, str]) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
+_LEFTOVER: weakref.WeakKeyDictionary[socket.socket, bytes] = weakref.WeakKeyDictionary()
+
+
 def read_response(sock: socket.socket, timeout: float = 10.0) -> tuple[int, dict[str, str], bytes]:
-    """Read one HTTP/1.1 response (content-length framed)."""
+    """Read one HTTP/1.1 response (content-length framed); bytes of the next one are kept for the next call."""
     sock.settimeout(timeout)
-    buf = b""
+    buf = _LEFTOVER.pop(sock, b"")
     while b"\r\n\r\n" not in buf:
         chunk = sock.recv(65536)
         if not chunk:
@@ -81,6 +85,8 @@ def read_response(sock: socket.socket, timeout: float = 10.0) -> tuple[int, dict
         if not chunk:
             break
         rest += chunk
+    if rest[length:]:
+        _LEFTOVER[sock] = rest[length:]
     return status, headers, rest[:length]
 
 

@@ -1,0 +1,289 @@
+"""The product's behaviour: alarms on methane, answering downlink commands, following the platform clock.
+
+The clock scenario moves the mock platform's clock through the fault API (``clock_offset``) and sends TIME_SYNC;
+the product must follow the platform clock within Limits.max_clock_skew_ms, in both directions. Every wait is a
+multiple of the intervals the manifest declares.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from santong.conformance import CouldNotRun, Declared, Evidence
+from santong.conformance._live import LiveProduct, Snapshot, now_ms
+from santong.protocols import to_dict
+from santong.protocols.v1 import common_pb2
+
+pytestmark = [pytest.mark.subject("product"), pytest.mark.inspection]
+
+ALARM_BIT = 1
+OVER_LIMIT = "ANOMALY_TYPE_OVER_LIMIT"
+RAISED, CLEARED = "ALARM_STATE_RAISED", "ALARM_STATE_CLEARED"
+
+
+# ------------------------------------------------------------------------------------------------- alarms
+
+
+def _methane_points(declared: Declared) -> dict[str, tuple[float, float]]:
+    """A001 points with an alarm threshold: code → (alarm_high, alarm_high_clear)."""
+    out = {}
+    for p in declared.points.points if declared.points is not None else []:
+        d = to_dict(p)
+        if p.sensor_type == "A001" and "alarm_high" in d:
+            out[p.point_code] = (float(d["alarm_high"]), float(d.get("alarm_high_clear", d["alarm_high"])))
+    return out
+
+
+def _episodes(obs: list[dict[str, Any]], high: float, clear: float) -> list[tuple[int, int | None]]:
+    """(first time ≥ high, first later time < clear or None) of every alarm episode in the values."""
+    out: list[tuple[int, int | None]] = []
+    start: int | None = None
+    for o in sorted(obs, key=lambda o: o["time_ms"]):
+        if start is None and o["value"] >= high:
+            start = o["time_ms"]
+        elif start is not None and o["value"] < clear:
+            out.append((start, o["time_ms"]))
+            start = None
+    if start is not None:
+        out.append((start, None))
+    return out
+
+
+@pytest.mark.feature("alarms")
+@pytest.mark.clause("ST-PROTO-027")
+def test_methane_alarm_raised_and_cleared(
+    live: LiveProduct, baseline: Snapshot, santong_declared: Declared, evidence: Evidence
+) -> None:
+    """Methane reaching its alarm threshold (1.0 %CH4) raises an alarm and sets status bit 1; falling below the
+    clear threshold clears it with the same alarm_id and clears the bit."""
+    points = _methane_points(santong_declared)
+    if not points:
+        pytest.skip("没有带报警门限的甲烷测点 / no methane point with an alarm threshold is declared")
+
+    def complete() -> bool:
+        obs = live.observations()
+        for code, (high, clear) in points.items():
+            if any(end is not None for _, end in _episodes([o for o in obs if o["point_code"] == code], high, clear)):
+                return True
+        return False
+
+    wait_s = live.budget(40, 30.0)
+    done = live.wait_for(complete, wait_s, "methane alarm episode", step_s=0.25, fail=False)
+    obs = live.observations()
+    alarms = live.alarms()
+    by_code = {c: [o for o in obs if o["point_code"] == c] for c in points}
+    if not done and not any(o["value"] >= points[c][0] for c, os_ in by_code.items() for o in os_):
+        raise CouldNotRun(
+            f"{wait_s:.0f} s 内甲烷从未达到报警门限，无法检验报警行为：产品的启动命令须驱动一次甲烷超限（如模拟器场景）/ "
+            f"no methane value reached its alarm threshold within {wait_s:.0f} s, so alarms cannot be checked: the "
+            "product's start command must drive a methane rise (e.g. a simulator scenario)"
+        )
+    tol_ms = int(live.report_s * 1000 + 1500)
+    problems: list[str] = []
+    checked = 0
+    for code, (high, clear) in points.items():
+        mine = [a for a in alarms if a.get("point_code") == code and a.get("anomaly_type") == OVER_LIMIT]
+        for o in by_code[code]:
+            if o["value"] >= high and not o["status"] & ALARM_BIT:
+                problems.append(f"{code} {o['time']} value {o['value']} ≥ {high} without status bit 1 (status {o['status']})")
+            elif o["value"] < clear and o["status"] & ALARM_BIT:
+                problems.append(f"{code} {o['time']} value {o['value']} < {clear} still has status bit 1")
+        for start, end in _episodes(by_code[code], high, clear):
+            checked += 1
+            raised = [a for a in mine if a["state"] == RAISED and abs(a["start_ms"] - start) <= tol_ms]
+            if not raised:
+                problems.append(f"{code}: value ≥ {high} at {start} but no RAISED over-limit alarm (anomaly 001)")
+                continue
+            if end is None:
+                continue
+            ids = {a["alarm_id"] for a in raised}
+            if not any(a["state"] == CLEARED and a["alarm_id"] in ids for a in mine):
+                problems.append(f"{code}: value < {clear} at {end} but no CLEARED alarm with alarm_id {sorted(ids)}")
+        for a in mine[:2]:
+            evidence.sample(f"{a['state']} {code}", a)
+    evidence.record("methane_points", sorted(points))
+    evidence.record("episodes", checked)
+    evidence.record("alarms", len(alarms))
+    assert not problems, f"[ST-PROTO-027] {len(problems)} 处报警行为不符 / alarm behaviour wrong: " + "; ".join(problems[:4])
+    assert checked, "[ST-PROTO-027] 没有完整的报警过程 / no alarm episode to check"
+
+
+# ----------------------------------------------------------------------------------------------- commands
+
+
+def _send(live: LiveProduct, kind: str, **payload: Any) -> tuple[str, dict[str, Any] | None]:
+    cid = live.admin.command(live.device_id, kind, **payload)["command_id"]
+    return cid, live.command_result(cid, live.budget(4, 8.0))
+
+
+@pytest.mark.clause("ST-IFACE-014")
+def test_resend_definitions(live: LiveProduct, baseline: Snapshot, evidence: Evidence) -> None:
+    """RESEND_DEFINITIONS: the product defines its points again and answers SUCCEEDED."""
+    since = live.last_id()
+    cid, row = _send(live, "RESEND_DEFINITIONS")
+    evidence.sample("command", row or {"command_id": cid, "result": None})
+    assert row is not None, f"[ST-IFACE-014] RESEND_DEFINITIONS 没有应答 / RESEND_DEFINITIONS {cid} was not answered"
+    defined = live.wait_for(
+        lambda: [r for r in live.interactions(since) if r["method"] == "DefinePoints" and r["verdict"] == "ACCEPTED"],
+        live.budget(2, 3.0),
+        "DefinePoints",
+        fail=False,
+    )
+    evidence.record("outcome", row["outcome"])
+    evidence.record("define_points_after", len(defined or []))
+    assert row["outcome"] == "COMMAND_OUTCOME_SUCCEEDED", (
+        f"[ST-IFACE-014] RESEND_DEFINITIONS 结果为 {row['outcome']} / answered {row['outcome']}: {row['result_message']}"
+    )
+    assert defined, "[ST-IFACE-014] 应答后没有重新定义测点 / no DefinePoints followed the command"
+
+
+@pytest.mark.clause("ST-IFACE-011", "ST-IFACE-020")
+def test_every_command_answered(live: LiveProduct, baseline: Snapshot, evidence: Evidence) -> None:
+    """Every command gets a CommandResult (CONFIGURE with the intervals already in force, and an unknown setting)."""
+    hb = int(live.heartbeat_s * 1000)
+    sent = [
+        _send(live, "CONFIGURE", report_interval_ms=live.manifest.report_interval_ms, heartbeat_interval_ms=hb),
+        _send(live, "CONFIGURE", settings={"santong.conformance.probe": "1"}),
+    ]
+    for cid, row in sent:
+        evidence.sample(f"command {cid}", row or {"command_id": cid, "result": None})
+    missing = [cid for cid, row in sent if row is None]
+    assert not missing, f"[ST-IFACE-011] {len(missing)} 个命令没有应答 / commands not answered: {missing}"
+    bad = [r for r in live.interactions() if r["method"] == "Commands" and r["verdict"] == "REJECTED"]
+    assert not bad, f"[ST-IFACE-020] 命令结果不完整 / malformed command results: {bad[0]['violations'][:2]}"
+
+
+@pytest.mark.feature("commands.write_point")
+@pytest.mark.clause("ST-IFACE-013")
+def test_write_point(live: LiveProduct, baseline: Snapshot, santong_declared: Declared, evidence: Evidence) -> None:
+    """WRITE_POINT of a switch point's current value: answered for every point, executed for at least one."""
+    switches = [p.point_code for p in (santong_declared.points.points if santong_declared.points else []) if p.value_kind == common_pb2.VALUE_KIND_SWITCH]
+    if not switches:
+        pytest.skip("没有开关量测点 / no switch point is declared")
+    last: dict[str, float] = {}
+    for o in live.observations():
+        last[o["point_code"]] = o["value"]
+    sent = [(code, live.admin.command(live.device_id, "WRITE_POINT", point_code=code, value=last.get(code, 0.0))["command_id"]) for code in switches]
+    rows = {code: live.command_result(cid, live.budget(4, 8.0)) for code, cid in sent}
+    outcomes = {code: (row or {}).get("outcome") for code, row in rows.items()}
+    evidence.record("outcomes", outcomes)
+    assert all(rows.values()), f"[ST-IFACE-013] WRITE_POINT 没有应答 / not answered: {[c for c, r in rows.items() if not r]}"
+    assert "COMMAND_OUTCOME_SUCCEEDED" in outcomes.values(), (
+        f"[ST-IFACE-013] 产品声明支持写测点，但没有一个开关量写成功 / the product claims WRITE_POINT but executed none: {outcomes}"
+    )
+
+
+# -------------------------------------------------------------------------------------------------- clock
+
+
+@dataclass
+class ClockPhase:
+    """One clock jump: what the product did about it."""
+
+    offset_ms: int
+    started_ms: int
+    corrected_after_ms: int | None = None
+    time_sync: dict[str, Any] | None = None
+    late_rejections: list[dict[str, Any]] = field(default_factory=list)
+    sample: dict[str, Any] | None = None
+
+
+def _phase(live: LiveProduct, offset_ms: int, grace_s: float, watch_s: float) -> ClockPhase:
+    skew = int(live.handle.limits.max_clock_skew_ms or 5000)
+    lateness = int(live.report_s * 1000 + 1500)
+    seq0 = int((live.device() or {}).get("last_sequence") or 0)
+    live.admin.fault("clock_offset", ms=offset_ms)
+    phase = ClockPhase(offset_ms, now_ms())
+    cid = live.admin.command(live.device_id, "TIME_SYNC")["command_id"]
+    platform_start = phase.started_ms + offset_ms
+
+    def agreed() -> dict[str, Any] | None:
+        # Uploads after the jump (sequence beyond the last one before it) whose timestamps agree with the new clock.
+        for b in reversed(live.batches(since_ms=platform_start - 60_000)):
+            if b["sequence"] > seq0 and not b["backfill"]:
+                if b["received_ms"] - skew - lateness <= b["max_time_ms"] <= b["received_ms"] + skew:
+                    return b
+        return None
+
+    got = live.wait_for(agreed, grace_s, "clock corrected", step_s=0.1, fail=False)
+    if got:
+        phase.corrected_after_ms = now_ms() - phase.started_ms
+        phase.sample = got
+    phase.time_sync = live.command_result(cid, 1.0) or next(
+        (c for c in live.commands() if c["command_id"] == cid), None
+    )
+    settled = live.last_id()
+    time.sleep(watch_s)
+    phase.late_rejections = [
+        r for r in live.interactions(settled) if r["verdict"] == "REJECTED" and "ST-DATA-031" in r["clause_ids"]
+    ]
+    return phase
+
+
+@pytest.fixture(scope="module")
+def clock_run(live: LiveProduct, baseline: Snapshot) -> list[ClockPhase]:
+    """The platform clock jumps back by 4 × max skew (at least 20 s), then forward again; TIME_SYNC after each."""
+    skew = int(live.handle.limits.max_clock_skew_ms or 5000)
+    jump = max(4 * skew, 20_000)
+    grace_s = live.budget(3, 3.0)
+    watch_s = max(1.5, 2 * live.report_s)
+    phases = []
+    try:
+        phases.append(_phase(live, -jump, grace_s, watch_s))
+        phases.append(_phase(live, 0, grace_s, watch_s))
+    finally:
+        live.admin.fault("clock_offset", ms=0)
+    live.ensure_running()
+    return phases
+
+
+def _phase_dict(p: ClockPhase) -> dict[str, Any]:
+    return {
+        "platform_offset_ms": p.offset_ms,
+        "corrected_after_ms": p.corrected_after_ms,
+        "time_sync_outcome": (p.time_sync or {}).get("outcome"),
+        "rejections_after_grace": len(p.late_rejections),
+    }
+
+
+@pytest.mark.clause("ST-PROTO-007")
+def test_clock_follows_platform(clock_run: list[ClockPhase], live: LiveProduct, evidence: Evidence) -> None:
+    """After the platform clock jumps (back, then forward) the product's timestamps agree with it again within
+    the allowed skew, within three intervals."""
+    evidence.record("phases", [_phase_dict(p) for p in clock_run])
+    for p in clock_run:
+        if p.sample:
+            evidence.sample(f"batch after offset {p.offset_ms} ms", p.sample)
+    late = [p.offset_ms for p in clock_run if p.corrected_after_ms is None]
+    grace = live.budget(3, 3.0)
+    assert not late, (
+        f"[ST-PROTO-007] 平台时钟偏移改为 {late} ms 后，产品时间戳未在 {grace:.1f} s 内与平台时钟一致 / after the "
+        f"platform clock offset changed to {late} ms the product's timestamps did not agree with it within {grace:.1f} s"
+    )
+
+
+@pytest.mark.clause("ST-DATA-031")
+def test_no_future_timestamps_after_sync(clock_run: list[ClockPhase], evidence: Evidence) -> None:
+    """Once synchronised, no upload carries a timestamp ahead of the platform clock (beyond the skew)."""
+    rows = [r for p in clock_run for r in p.late_rejections]
+    evidence.record("rejections", len(rows))
+    for r in rows[:3]:
+        evidence.sample(f"{r['method']} seq={r['sequence']}", {"violations": r["violations"][:3]})
+    assert not rows, (
+        f"[ST-DATA-031] 对时后仍有 {len(rows)} 个上传因时间超前被拒收 / {len(rows)} uploads were still rejected for "
+        "timestamps in the future after the time sync"
+    )
+
+
+@pytest.mark.feature("commands.time_sync")
+@pytest.mark.clause("ST-IFACE-012")
+def test_time_sync_executed(clock_run: list[ClockPhase], evidence: Evidence) -> None:
+    """Both TIME_SYNC commands were executed (SUCCEEDED)."""
+    outcomes = [(p.time_sync or {}).get("outcome") for p in clock_run]
+    evidence.record("outcomes", outcomes)
+    assert all(o == "COMMAND_OUTCOME_SUCCEEDED" for o in outcomes), (
+        f"[ST-IFACE-012] TIME_SYNC 结果 / TIME_SYNC outcomes: {outcomes}"
+    )

@@ -1,0 +1,472 @@
+"""Fault scenarios through the mock's fault API: failing calls, a lost acknowledgement, an outage, a restart.
+
+Each scenario is a module fixture that drives the fault and records what the platform saw; the cases then judge
+one clause each. Outage lengths and waits are multiples of the manifest's intervals (at least a few seconds),
+so a product that declares short intervals is certified fast — and no scenario is ever left out.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from santong.conformance import CouldNotRun, Declared, Evidence
+from santong.conformance._live import UPLOAD_METHODS, LiveProduct, Snapshot, duplicates, now_ms, point_gaps
+
+pytestmark = [pytest.mark.subject("product"), pytest.mark.inspection]
+
+DELIVERED = ("ACCEPTED", "DUPLICATE")
+#: The fault API's retry advice on an injected UNAVAILABLE (RetryInfo), which the device must honour (ST-PROTO-017).
+RETRY_AFTER_MS = 100
+UNAVAILABLE_FAULTS = 6
+
+
+def _codes(declared: Declared) -> list[str]:
+    return [p.point_code for p in declared.points.points] if declared.points is not None else []
+
+
+def _faults(rows: list[dict[str, Any]], code: str) -> list[dict[str, Any]]:
+    return [r for r in rows if r["verdict"] == "FAULT" and r["code"] == code and r["method"] in UPLOAD_METHODS]
+
+
+def _outage(live: LiveProduct, seconds: float, during: Any = None) -> tuple[int, int]:
+    """Refuse connections for ``seconds`` (started by a fault plan, so that the admin call returns first);
+    ``during(t_start_s)`` runs meanwhile. Returns the outage's (start, end) in platform milliseconds."""
+    since = live.admin.last_interaction_id()
+    plan = {"steps": [{"at_s": 0.2, "op": "outage_for", "args": {"seconds": seconds, "mode": "refuse"}}]}
+    live.admin.fault("load_plan", plan=plan)
+    t0 = time.monotonic() + 0.2
+    if during is not None:
+        during(t0)
+    time.sleep(max(0.0, t0 + seconds + 0.2 - time.monotonic()))
+    row = next((r for r in live.events(since) if r["method"] == "fault:outage_for"), None)
+    if row is None:
+        raise CouldNotRun("故障计划没有触发中断 / the fault plan did not start the outage")
+    return int(row["time_ms"]), int(row["time_ms"] + seconds * 1000)
+
+
+# ------------------------------------------------------------------------------------------------ retries
+
+
+@dataclass
+class RetryRun:
+    """Attempts of an upload failing UNAVAILABLE, then one failing INVALID_ARGUMENT."""
+
+    unavailable: list[dict[str, Any]] = field(default_factory=list)
+    delivered: dict[str, Any] | None = None
+    invalid: dict[str, Any] | None = None
+    after_invalid: list[dict[str, Any]] = field(default_factory=list)
+
+
+@pytest.fixture(scope="module")
+def retry_run(live: LiveProduct, baseline: Snapshot) -> RetryRun:
+    """fail_next(6, UNAVAILABLE) on uploads, until delivered; then fail_next(1, INVALID_ARGUMENT) and watch."""
+    run = RetryRun()
+    since = live.last_id()
+    live.admin.fault("fail_next", n=UNAVAILABLE_FAULTS, code="UNAVAILABLE", methods=list(UPLOAD_METHODS))
+
+    def delivered() -> bool:
+        rows = live.interactions(since)
+        run.unavailable = _faults(rows, "UNAVAILABLE")
+        if len(run.unavailable) < UNAVAILABLE_FAULTS:
+            return False
+        last = run.unavailable[-1]["id"]
+        run.delivered = next(
+            (r for r in rows if r["id"] > last and r["method"] in UPLOAD_METHODS and r["verdict"] in DELIVERED), None
+        )
+        return run.delivered is not None
+
+    live.wait_for(delivered, live.budget(20, 40.0), "retried upload delivered", step_s=0.2, fail=False)
+    live.admin.fault("fail_next", n=0)
+    since = live.last_id()
+    live.admin.fault("fail_next", n=1, code="INVALID_ARGUMENT", methods=list(UPLOAD_METHODS))
+
+    def refused() -> dict[str, Any] | None:
+        return next(iter(_faults(live.interactions(since), "INVALID_ARGUMENT")), None)
+
+    run.invalid = live.wait_for(refused, live.budget(10, 10.0), "an upload refused", fail=False)
+    live.admin.fault("fail_next", n=0)
+    if run.invalid is not None:
+        time.sleep(max(3.0, 4 * live.report_s))  # room for a (forbidden) resend after back-off
+        run.after_invalid = [r for r in live.interactions(run.invalid["id"]) if r["method"] in UPLOAD_METHODS]
+    live.ensure_running()
+    return run
+
+
+def _need_sequences(rows: list[dict[str, Any]]) -> None:
+    if rows and any(r["sequence"] is None for r in rows):
+        raise CouldNotRun(
+            "平台的故障记录没有上传序号，无法判断是否重发 / the platform's fault log carries no upload sequence, so "
+            "resends cannot be told apart"
+        )
+
+
+@pytest.mark.clause("ST-PROTO-015")
+def test_transient_errors_retried(retry_run: RetryRun, evidence: Evidence) -> None:
+    """An upload failing with UNAVAILABLE is sent again (same sequence) until it is delivered."""
+    faults = retry_run.unavailable
+    _need_sequences(faults)
+    evidence.record("attempts_failed", len(faults))
+    evidence.record("sequences", sorted({r["sequence"] for r in faults}))
+    if retry_run.delivered:
+        evidence.sample("delivered", retry_run.delivered)
+    assert len(faults) >= UNAVAILABLE_FAULTS, (
+        f"[ST-PROTO-015] 注入 {UNAVAILABLE_FAULTS} 次 UNAVAILABLE 后只见到 {len(faults)} 次上传尝试 / after "
+        f"{UNAVAILABLE_FAULTS} injected UNAVAILABLE answers only {len(faults)} upload attempts arrived"
+    )
+    assert retry_run.delivered is not None, (
+        "[ST-PROTO-015] 暂时性错误之后上传没有送达 / no upload was delivered after the transient errors"
+    )
+    first = faults[0]["sequence"]
+    resent = [r for r in faults if r["sequence"] == first]
+    assert len(resent) >= 2 or retry_run.delivered["sequence"] == first, (
+        f"[ST-PROTO-015] 失败的上传 seq={first} 没有重发 / the failed upload seq={first} was not sent again"
+    )
+
+
+@pytest.mark.clause("ST-PROTO-017")
+def test_backoff(retry_run: RetryRun, evidence: Evidence) -> None:
+    """Retries wait at least the platform's RetryInfo (100 ms) and are not at a fixed interval (jittered
+    exponential back-off)."""
+    faults = retry_run.unavailable
+    _need_sequences(faults)
+    if len(faults) < 3 or retry_run.delivered is None:
+        pytest.fail("[ST-PROTO-017] 重试次数不足，无法判断退避 / too few retries to judge the back-off", pytrace=False)
+    seq = faults[0]["sequence"]
+    times = [r["time_ms"] for r in faults if r["sequence"] == seq]
+    if retry_run.delivered["sequence"] == seq:
+        times.append(retry_run.delivered["time_ms"])
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    evidence.record("gaps_ms", gaps)
+    assert len(gaps) >= 3, f"[ST-PROTO-017] 同一上传只重试了 {len(gaps)} 次 / the same upload was retried {len(gaps)} times"
+    short = [g for g in gaps if g < RETRY_AFTER_MS - 20]
+    assert not short, (
+        f"[ST-PROTO-017] 重试间隔 {short} ms 短于平台给出的 RetryInfo {RETRY_AFTER_MS} ms / retries {short} ms apart, "
+        f"sooner than the platform's RetryInfo of {RETRY_AFTER_MS} ms"
+    )
+    assert max(gaps) >= 1.5 * min(gaps), (
+        f"[ST-PROTO-017] 重试间隔几乎固定 {gaps} ms，不是指数退避 / retry gaps {gaps} ms are fixed, not an "
+        "exponential back-off"
+    )
+
+
+@pytest.mark.clause("ST-PROTO-016")
+def test_no_unchanged_resend_after_rejection(retry_run: RetryRun, evidence: Evidence) -> None:
+    """An upload refused with INVALID_ARGUMENT is never sent again under its sequence; later uploads go on."""
+    bad = retry_run.invalid
+    if bad is None:
+        pytest.fail("[ST-PROTO-016] 产品没有再上传 / the product made no upload to refuse", pytrace=False)
+    _need_sequences([bad])
+    again = [r for r in retry_run.after_invalid if r["sequence"] == bad["sequence"]]
+    later = [r for r in retry_run.after_invalid if r["verdict"] in DELIVERED and r["sequence"] != bad["sequence"]]
+    evidence.sample("refused", bad)
+    evidence.record("resends", len(again))
+    evidence.record("later_uploads", len(later))
+    assert not again, (
+        f"[ST-PROTO-016] 被 INVALID_ARGUMENT 拒收的上传 seq={bad['sequence']} 又原样发送了 {len(again)} 次 / the upload "
+        f"refused with INVALID_ARGUMENT (seq={bad['sequence']}) was sent again {len(again)} times"
+    )
+    assert later, "[ST-PROTO-016] 拒收之后产品停止上传 / the product stopped uploading after the rejection"
+
+
+# ----------------------------------------------------------------------------------------- withheld ack
+
+
+@dataclass
+class WithheldRun:
+    """An upload stored by the platform whose acknowledgement never came."""
+
+    sequence: int | None = None
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    observations: list[dict[str, Any]] = field(default_factory=list)
+
+
+@pytest.fixture(scope="module")
+def withheld_run(live: LiveProduct, baseline: Snapshot) -> WithheldRun:
+    """withhold_acks(1): the next upload is stored but never acknowledged; the product must resend it."""
+    run = WithheldRun()
+    since = live.last_id()
+    t0 = now_ms()
+    live.admin.fault("withhold_acks", n=1)
+    row = live.wait_for(
+        lambda: next((r for r in live.interactions(since) if r["code"] == "WITHHELD"), None),
+        live.budget(10, 10.0),
+        "an upload with its acknowledgement withheld",
+        fail=False,
+    )
+    live.admin.fault("withhold_acks", n=0)
+    if row is None:
+        raise CouldNotRun("产品在等待期间没有上传 / the product made no upload while the acknowledgement was withheld")
+    run.sequence = row["sequence"]
+
+    def settled() -> bool:
+        rows = live.interactions(since)
+        dup = any(r["verdict"] == "DUPLICATE" and r["sequence"] == run.sequence for r in rows)
+        later = [r for r in rows if r["verdict"] == "ACCEPTED" and (r["sequence"] or 0) > (run.sequence or 0)]
+        return dup or len(later) >= 3
+
+    live.wait_for(settled, live.budget(10, 45.0), "the withheld upload settled", step_s=0.2, fail=False)
+    time.sleep(max(1.0, 2 * live.report_s))
+    run.rows = live.interactions(since)
+    run.observations = live.observations(since_ms=t0 - 60_000)
+    live.ensure_running()
+    return run
+
+
+@pytest.mark.clause("ST-PROTO-014")
+def test_unacknowledged_upload_resent(withheld_run: WithheldRun, evidence: Evidence) -> None:
+    """The upload whose acknowledgement never came is sent again with the same sequence (the platform answers
+    DUPLICATE)."""
+    seq = withheld_run.sequence
+    dup = [r for r in withheld_run.rows if r["verdict"] == "DUPLICATE" and r["sequence"] == seq]
+    evidence.record("withheld_sequence", seq)
+    evidence.record("duplicate_answers", len(dup))
+    assert dup, (
+        f"[ST-PROTO-014] 未获确认的上传 seq={seq} 没有以相同序号重发 / the unacknowledged upload seq={seq} was not "
+        "sent again with the same sequence"
+    )
+
+
+@pytest.mark.clause("ST-PROTO-021")
+def test_nothing_duplicated_after_lost_ack(withheld_run: WithheldRun, evidence: Evidence) -> None:
+    """No observation is stored twice after a lost acknowledgement (a resend under a new sequence would be)."""
+    dups = duplicates(withheld_run.observations)
+    evidence.record("observations", len(withheld_run.observations))
+    evidence.record("stored_twice", len(dups))
+    for code, t, seqs in dups[:3]:
+        evidence.sample(f"{code} at {t}", {"point_code": code, "time_ms": t, "sequences": seqs})
+    assert not dups, (
+        f"[ST-PROTO-021] {len(dups)} 个观测值被存储了两次（以新序号重发）/ {len(dups)} observations were stored twice "
+        f"(sent again under new sequences), e.g. {dups[0][0]} at {dups[0][1]} in sequences {dups[0][2]}"
+    )
+
+
+# ------------------------------------------------------------------------------------------------ outage
+
+
+@dataclass
+class OutageRun:
+    """An outage and what arrived after it."""
+
+    start_ms: int = 0
+    end_ms: int = 0
+    batches: list[dict[str, Any]] = field(default_factory=list)
+    observations: list[dict[str, Any]] = field(default_factory=list)
+    live_again_ms: int | None = None
+
+
+@pytest.fixture(scope="module")
+def outage_run(live: LiveProduct, baseline: Snapshot, santong_declared: Declared) -> OutageRun:
+    """The platform refuses connections for max(3 s, 4 report intervals); then the backlog must arrive."""
+    run = OutageRun()
+    seconds = max(3.0, 4 * live.report_s)
+    run.start_ms, run.end_ms = _outage(live, seconds)
+    codes = _codes(santong_declared)
+    limit = int(2 * live.report_s * 1000 + 1500)
+
+    def caught_up() -> bool:
+        obs = live.observations(since_ms=run.start_ms - 5000)
+        gaps = point_gaps(obs, run.start_ms - 2000, run.end_ms + 2000, codes)
+        fresh = [b for b in live.batches(since_ms=run.end_ms) if not b["backfill"] and b["min_time_ms"] > run.end_ms]
+        if fresh and run.live_again_ms is None:
+            run.live_again_ms = fresh[0]["received_ms"]
+        return bool(fresh) and all(g <= limit for g in gaps.values()) and now_ms() > run.end_ms + 2500
+
+    live.wait_for(caught_up, seconds + live.budget(10, 15.0), "backlog delivered", step_s=0.25, fail=False)
+    run.batches = live.batches(since_ms=run.start_ms - 10_000)
+    run.observations = live.observations(since_ms=run.start_ms - 10_000)
+    live.ensure_running()
+    return run
+
+
+@pytest.mark.feature("backfill")
+@pytest.mark.clause("ST-PROTO-018")
+def test_outage_data_delivered_later(
+    outage_run: OutageRun, live: LiveProduct, santong_declared: Declared, evidence: Evidence
+) -> None:
+    """Data produced while the platform was unreachable is kept and delivered afterwards."""
+    r = outage_run
+    inside = [o for o in r.observations if r.start_ms + 300 <= o["time_ms"] <= r.end_ms - 300]
+    codes = _codes(santong_declared)
+    missing = sorted(set(codes) - {o["point_code"] for o in inside})
+    evidence.record("outage_ms", r.end_ms - r.start_ms)
+    evidence.record("observations_from_the_outage", len(inside))
+    assert inside, (
+        f"[ST-PROTO-018] 中断期间（{(r.end_ms - r.start_ms) / 1000:.1f} s）产生的数据一条也没有送达 / nothing produced during "
+        f"the {(r.end_ms - r.start_ms) / 1000:.1f} s outage was delivered"
+    )
+    assert not missing, (
+        f"[ST-PROTO-018] {len(missing)} 个测点在中断期间的数据没有送达 / {len(missing)} points have no data from the "
+        f"outage: {missing[:5]}"
+    )
+
+
+@pytest.mark.feature("backfill")
+@pytest.mark.clause("ST-PROTO-019")
+def test_outage_data_in_order(outage_run: OutageRun, evidence: Evidence) -> None:
+    """Stored data arrives in the order it was produced, with its original timestamps."""
+    r = outage_run
+    bs = sorted((b for b in r.batches if b["received_ms"] >= r.start_ms - 3000), key=lambda b: b["sequence"])
+    back = [b for b in bs if b["received_ms"] >= r.end_ms and b["min_time_ms"] < r.end_ms - 300]
+    out_of_order = [(a["sequence"], b["sequence"]) for a, b in zip(bs, bs[1:], strict=False) if b["min_time_ms"] < a["min_time_ms"]]
+    late_arrival = [(a["sequence"], b["sequence"]) for a, b in zip(bs, bs[1:], strict=False) if b["received_ms"] < a["received_ms"]]
+    evidence.record("batches", len(bs))
+    evidence.record("delivered_late", len(back))
+    evidence.record("out_of_order", out_of_order[:10])
+    assert back, (
+        "[ST-PROTO-019] 中断后没有收到带中断期间原始时间戳的数据 / no data carrying its original timestamps from the "
+        "outage arrived after it"
+    )
+    assert not out_of_order, (
+        f"[ST-PROTO-019] 批次的序号顺序与产生顺序不一致 / batches out of production order (sequence pairs) {out_of_order[:5]}"
+    )
+    assert not late_arrival, f"[ST-PROTO-019] 批次未按序号到达 / batches arrived out of sequence order {late_arrival[:5]}"
+
+
+@pytest.mark.feature("backfill")
+@pytest.mark.clause("ST-PROTO-020")
+def test_backfill_flagged(outage_run: OutageRun, baseline: Snapshot, evidence: Evidence) -> None:
+    """Data delivered late is flagged backfill; live data (before the outage, and after the backlog) is not."""
+    r = outage_run
+    late = [b for b in r.batches if b["received_ms"] >= r.end_ms and b["max_time_ms"] < r.end_ms - 300]
+    unflagged = [b for b in late if not b["backfill"]]
+    live_flagged = [b for b in baseline.batches if b["backfill"]]
+    evidence.record("late_batches", len(late))
+    evidence.record("late_unflagged", [b["sequence"] for b in unflagged][:20])
+    evidence.record("baseline_flagged", [b["sequence"] for b in live_flagged][:20])
+    evidence.record("live_again_ms_after_outage", (r.live_again_ms - r.end_ms) if r.live_again_ms else None)
+    if unflagged:
+        evidence.sample("late but unflagged", unflagged[0])
+    assert late, "[ST-PROTO-020] 中断后没有迟到的数据 / no late data after the outage"
+    assert not unflagged, (
+        f"[ST-PROTO-020] {len(unflagged)}/{len(late)} 个迟到的批次没有标记 backfill / {len(unflagged)} of {len(late)} "
+        f"batches delivered late were not flagged backfill (e.g. seq {unflagged[0]['sequence']})"
+    )
+    assert not live_flagged, (
+        f"[ST-PROTO-020] 实时数据被标记为补传 / live data flagged backfill: seq {[b['sequence'] for b in live_flagged][:5]}"
+    )
+    assert r.live_again_ms is not None, (
+        "[ST-PROTO-020] 积压送完后实时数据仍被标记为补传 / live data still flagged backfill after the backlog was delivered"
+    )
+
+
+@pytest.mark.feature("backfill")
+@pytest.mark.clause("ST-PROTO-021")
+def test_nothing_lost_or_duplicated(
+    outage_run: OutageRun, live: LiveProduct, santong_declared: Declared, evidence: Evidence
+) -> None:
+    """Across the outage every point keeps reporting (no hole longer than two report intervals) and no
+    observation is stored twice."""
+    r = outage_run
+    codes = _codes(santong_declared)
+    limit = int(2 * live.report_s * 1000 + 1500)
+    gaps = point_gaps(r.observations, r.start_ms - 2000, r.end_ms + 2000, codes)
+    holes = {c: g for c, g in gaps.items() if g > limit}
+    dups = duplicates(r.observations)
+    evidence.record("longest_gap_ms", max(gaps.values()) if gaps else None)
+    evidence.record("stored_twice", len(dups))
+    assert not holes, (
+        f"[ST-PROTO-021] {len(holes)} 个测点在中断前后丢失数据（空档超过 {limit} ms）/ {len(holes)} points lost data "
+        f"across the outage (holes over {limit} ms): " + ", ".join(f"{c} {g} ms" for c, g in sorted(holes.items())[:5])
+    )
+    assert not dups, f"[ST-PROTO-021] {len(dups)} 个观测值被存储了两次 / {len(dups)} observations stored twice: {dups[:2]}"
+
+
+# ----------------------------------------------------------------------------------------------- restart
+
+
+@dataclass
+class RestartRun:
+    """The product stopped in the middle of an outage and started again."""
+
+    start_ms: int = 0
+    end_ms: int = 0
+    stop_ms: int = 0
+    acked_before: int = 0
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    observations: list[dict[str, Any]] = field(default_factory=list)
+
+
+@pytest.fixture(scope="module")
+def restart_run(live: LiveProduct, baseline: Snapshot, santong_declared: Declared) -> RestartRun:
+    """Outage of max(4 s, 6 report intervals); a third of the way in the product is stopped (SIGTERM) and
+    started again on its work folder; once the platform is back the backlog must arrive, nothing twice."""
+    run = RestartRun()
+    since = live.last_id()
+    seconds = max(4.0, 6 * live.report_s)
+
+    def bounce(t0: float) -> None:
+        time.sleep(max(0.0, t0 + seconds / 3 - time.monotonic()))
+        run.stop_ms = now_ms()
+        live.stop()
+        live.start()  # blocks until the product is ready again (after the outage)
+
+    run.start_ms, run.end_ms = _outage(live, seconds, bounce)
+    rows = live.interactions(since)
+    regs = [r["id"] for r in rows if r["method"] == "Register" and r["verdict"] == "ACCEPTED"]
+    first_reg = regs[0] if regs else float("inf")
+    delivered = [r["sequence"] for r in rows if r["verdict"] in DELIVERED and r["sequence"] and r["id"] < first_reg]
+    run.acked_before = max([0, *delivered])
+    codes = _codes(santong_declared)
+    limit = int(2 * live.report_s * 1000 + 1500)
+
+    def caught_up() -> bool:
+        obs = live.observations(since_ms=run.start_ms - 5000)
+        gaps = point_gaps(obs, run.start_ms - 2000, run.stop_ms - int(live.report_s * 1000 + 500), codes)
+        return all(g <= limit for g in gaps.values())
+
+    live.wait_for(caught_up, live.budget(10, 15.0), "backlog delivered after the restart", step_s=0.25, fail=False)
+    time.sleep(max(1.0, 2 * live.report_s))
+    run.rows = live.interactions(since)
+    run.observations = live.observations(since_ms=run.start_ms - 10_000)
+    live.ensure_running()
+    return run
+
+
+@pytest.mark.clause("ST-PROTO-023")
+def test_restart_resumes_after_last_ack(restart_run: RestartRun, evidence: Evidence) -> None:
+    """After registering again the product goes on after the platform's last acknowledged sequence: nothing
+    acknowledged is sent again, no sequence goes backwards."""
+    r = restart_run
+    regs = [x for x in r.rows if x["method"] == "Register" and x["verdict"] == "ACCEPTED"]
+    evidence.record("registrations", len(regs))
+    assert regs, "[ST-PROTO-023] 重启后没有重新注册 / the product did not register again after its restart"
+    after = [x for x in r.rows if x["id"] > regs[-1]["id"] and x["method"] in UPLOAD_METHODS]
+    backwards = [x for x in after if "ST-PROTO-011" in x["clause_ids"]]
+    replays = [x for x in after if x["verdict"] == "DUPLICATE" and (x["sequence"] or 0) <= r.acked_before]
+    evidence.record("acknowledged_before_restart", r.acked_before)
+    evidence.record("uploads_after", len(after))
+    evidence.record("replays_of_acknowledged", [x["sequence"] for x in replays][:20])
+    assert not backwards, (
+        f"[ST-PROTO-023] 重启后序号倒退，被拒收 {len(backwards)} 次 / after the restart sequences went backwards, "
+        f"{len(backwards)} uploads rejected: {backwards[0]['violations'][:1]}"
+    )
+    assert not replays, (
+        f"[ST-PROTO-023] 重启后重发了已确认的上传 / after the restart the product sent acknowledged uploads again: "
+        f"seq {[x['sequence'] for x in replays][:5]} (≤ {r.acked_before})"
+    )
+    assert any(x["verdict"] == "ACCEPTED" for x in after), "[ST-PROTO-023] 重启后没有新上传 / no upload after the restart"
+
+
+@pytest.mark.clause("ST-PROTO-021")
+def test_restart_loses_nothing(
+    restart_run: RestartRun, live: LiveProduct, santong_declared: Declared, evidence: Evidence
+) -> None:
+    """What the product produced during the outage up to its stop is delivered after the restart; nothing twice."""
+    r = restart_run
+    codes = _codes(santong_declared)
+    limit = int(2 * live.report_s * 1000 + 1500)
+    end = r.stop_ms - int(live.report_s * 1000 + 500)
+    gaps = point_gaps(r.observations, r.start_ms - 2000, end, codes)
+    holes = {c: g for c, g in gaps.items() if g > limit}
+    dups = duplicates(r.observations)
+    evidence.record("stopped_after_ms", r.stop_ms - r.start_ms)
+    evidence.record("longest_gap_ms", max(gaps.values()) if gaps else None)
+    evidence.record("stored_twice", len(dups))
+    assert not holes, (
+        f"[ST-PROTO-021] 重启后中断期间的数据丢失 / data from the outage was lost across the restart: "
+        + ", ".join(f"{c} hole of {g} ms" for c, g in sorted(holes.items())[:5])
+    )
+    assert not dups, f"[ST-PROTO-021] 重启后 {len(dups)} 个观测值被存储了两次 / {len(dups)} observations stored twice: {dups[:2]}"

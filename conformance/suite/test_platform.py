@@ -1,0 +1,467 @@
+"""Platform regression: the suite acts as a reference device against the platform (the mock, or a real URL).
+
+Valid data is accepted; invalid data is rejected with the right code and the broken clause in the BadRequest
+detail (one case per rule family, from :data:`santong.conformance._refdevice.BAD_UPLOADS`); replays are
+de-duplicated; one acknowledgement per batch, in order, on the stream; GetPlatformInfo, authentication and
+registration as specified. Cases marked ``inspection`` need the mock's inspection API and are deselected on the
+url target; the rest form the on-site acceptance subset against a real platform.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from santong.conformance import CouldNotRun, Evidence, Manifest
+from santong.conformance._platform import PlatformHandle
+from santong.conformance._refdevice import BAD_UPLOADS, BadCase, CallFailed, RefDevice, status_of
+from santong.protocols import spec_version, to_dict
+from santong.protocols.v1 import device_access_pb2 as pb
+from santong.protocols.v1 import platform_pb2, platform_pb2_grpc
+
+pytestmark = pytest.mark.subject("platform")
+
+
+@pytest.fixture(scope="module")
+def channel(santong_platform: PlatformHandle) -> Iterator[Any]:
+    """One gRPC channel to the platform."""
+    ch = santong_platform.channel()
+    yield ch
+    ch.close()
+
+
+def _device(handle: PlatformHandle, channel: Any, manifest: Manifest, fresh: bool = True) -> RefDevice:
+    """A reference device: a fresh one on the mock, the credentials' device on a real platform."""
+    if handle.admin is not None and fresh:
+        device_id, token = handle.new_device("SANTONG-REF")
+    else:
+        device_id, token = handle.device_id, handle.token
+    return RefDevice(channel, device_id, token, manifest.identity.mine_code)
+
+
+@pytest.fixture(scope="module")
+def ref(santong_platform: PlatformHandle, channel: Any, santong_manifest: Manifest) -> RefDevice:
+    """A registered reference device with its two points defined."""
+    import grpc  # noqa: PLC0415
+
+    dev = _device(santong_platform, channel, santong_manifest)
+    try:
+        return dev.setup()
+    except grpc.RpcError as e:
+        st = status_of(e)
+        raise CouldNotRun(
+            f"参考设备无法注册或定义测点 / the reference device could not register and define its points on "
+            f"{santong_platform.grpc_target}: {st.code} {st.message} {st.clause_ids}"
+        ) from e
+
+
+def _count(handle: PlatformHandle, device_id: str) -> dict[str, int] | None:
+    if handle.admin is None:
+        return None
+    counts: dict[str, int] = handle.admin.inspect("counts", device_id=device_id)
+    return counts
+
+
+def _near_now(ts: Any, skew_ms: int) -> bool:
+    ms = ts.seconds * 1000 + ts.nanos // 1_000_000
+    return abs(ms - time.time() * 1000) <= skew_ms
+
+
+# ------------------------------------------------------------------------------------------- valid data
+
+
+@pytest.mark.clause("ST-IFACE-007", "ST-PROTO-026", "ST-IFACE-017")
+def test_valid_data_accepted(ref: RefDevice, santong_platform: PlatformHandle, evidence: Evidence) -> None:
+    """A valid batch, alarm and heartbeat are accepted whole; every response carries the server time."""
+    skew = int(santong_platform.limits.max_clock_skew_ms or 5000)
+    assert ref.register_response.HasField("server_time") and _near_now(ref.register_response.server_time, skew), (
+        "[ST-PROTO-026] RegisterResponse 没有（正确的）server_time / RegisterResponse lacks a plausible server_time"
+    )
+    before = _count(santong_platform, ref.device_id)
+    batch = ref.batch([0.42, 1.0])
+    ack = ref.report(batch)
+    evidence.sample("ack", ack)
+    assert ack.status == pb.ACK_STATUS_ACCEPTED and ack.accepted == 2 and ack.sequence == batch.sequence, (
+        f"[ST-IFACE-007] 合规批次未被完整接受 / a valid batch was not accepted whole: {to_dict(ack)}"
+    )
+    assert ack.HasField("server_time") and _near_now(ack.server_time, skew), "[ST-PROTO-026] Ack 没有 server_time"
+    alarm = ref.call("ReportAlarms", pb.ReportAlarmsRequest(sequence=ref.next_sequence, alarms=[ref.alarm()])).ack
+    assert alarm.status == pb.ACK_STATUS_ACCEPTED, f"[ST-IFACE-007] 合规报警被拒 / a valid alarm was refused: {to_dict(alarm)}"
+    ref.next_sequence += 1
+    hb = ref.call("Heartbeat", pb.HeartbeatRequest(last_acknowledged_sequence=ref.next_sequence - 1))
+    assert hb.HasField("server_time") and _near_now(hb.server_time, skew), (
+        "[ST-IFACE-017] HeartbeatResponse 没有（正确的）server_time / HeartbeatResponse lacks a plausible server_time"
+    )
+    after = _count(santong_platform, ref.device_id)
+    if before is not None and after is not None:
+        evidence.record("stored", {k: after[k] - before[k] for k in ("observations", "alarms", "uploads")})
+        assert after["observations"] - before["observations"] == 2 and after["alarms"] - before["alarms"] == 1, (
+            f"[ST-IFACE-007] 存储的记录数不符 / stored records differ: before {before}, after {after}"
+        )
+
+
+# ----------------------------------------------------------------------------------------- invalid data
+
+
+def _bad_params() -> list[Any]:
+    return [
+        pytest.param(c, marks=pytest.mark.clause(c.clause, "ST-IFACE-003"), id=f"{c.clause} {c.name}")
+        for c in BAD_UPLOADS
+    ]
+
+
+@pytest.mark.parametrize("case", _bad_params())
+def test_invalid_data_rejected(
+    case: BadCase, ref: RefDevice, santong_platform: PlatformHandle, evidence: Evidence
+) -> None:
+    """The platform rejects the message with INVALID_ARGUMENT and names the broken clause; nothing is stored."""
+    before = _count(santong_platform, ref.device_id)
+    request = case.build(ref)
+    evidence.sample("request", request)
+    err = ref.expect_error(case.method, request)
+    evidence.record("answer", err.as_dict() if err else "accepted")
+    assert err is not None, f"[{case.clause}] 违规的 {case.method}（{case.name}）被接受了 / the bad {case.method} ({case.name}) was accepted"
+    assert err.code == case.code, f"[{case.clause}] 状态码为 {err.code}，应为 {case.code} / answered {err.code}, expected {case.code}"
+    assert case.clause in err.clause_ids, (
+        f"[ST-IFACE-003] 错误详情（BadRequest）没有指出条款 {case.clause} / the BadRequest detail does not name "
+        f"{case.clause}: {err.clause_ids or err.message}"
+    )
+    after = _count(santong_platform, ref.device_id)
+    if before is not None and after is not None:
+        changed = {k: after[k] - before[k] for k in ("points", "observations", "alarms", "uploads") if after[k] != before[k]}
+        assert not changed, f"[ST-IFACE-007] 被拒收的请求仍存储了数据 / a rejected request stored data: {changed}"
+
+
+# ------------------------------------------------------------------------------------------ HTTP / JSON
+
+
+def _http(handle: PlatformHandle, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    if handle.http_url is None:
+        pytest.skip("平台没有 HTTP/JSON 接口地址 / no HTTP/JSON address for this target")
+    req = urllib.request.Request(handle.http_url + path, data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, json.loads(r.read() or b"{}")
+    except urllib.error.HTTPError as e:
+        raw = e.read()
+        try:
+            return e.code, json.loads(raw or b"{}")
+        except ValueError:
+            return e.code, {"raw": raw[:200].decode("utf-8", "replace")}
+    except OSError as e:
+        raise CouldNotRun(f"HTTP 接口无应答 / the HTTP API at {handle.http_url} does not answer: {e}") from e
+
+
+def _clauses(doc: dict[str, Any]) -> list[str]:
+    return [v.get("reason", "") for d in doc.get("details", []) for v in d.get("fieldViolations", [])]
+
+
+def _json_batch(ref: RefDevice, **change: Any) -> dict[str, Any]:
+    b = to_dict(ref.batch([0.41, 0.0]))
+    b.update(change)
+    return {"batch": b}
+
+
+HTTP_BAD = (
+    ("ST-DATA-030", "local time without a zone", lambda r: _json_batch(r, base_time="2025-01-15 10:30:00")),
+    ("ST-DATA-034", "unknown field", lambda r: _json_batch(r, colour="red")),
+    ("ST-DATA-035", "wrong JSON type", lambda r: _json_batch(r, sequence="seven")),
+    ("ST-DATA-036", "malformed JSON", None),
+)
+
+
+@pytest.mark.inspection
+@pytest.mark.parametrize(
+    ("clause_id", "build"),
+    [pytest.param(c, b, marks=pytest.mark.clause(c, "ST-IFACE-015"), id=f"{c} {n}") for c, n, b in HTTP_BAD],
+)
+def test_http_json_rejected(
+    clause_id: str, build: Any, ref: RefDevice, santong_platform: PlatformHandle, evidence: Evidence
+) -> None:
+    """Over HTTP/JSON the bad document gets 400 and a google.rpc.Status naming the clause."""
+    body = b'{"batch": {"sequence": 1,' if build is None else json.dumps(build(ref)).encode("utf-8")
+    headers = {"content-type": "application/json", "x-santong-device-id": ref.device_id, "authorization": f"Bearer {ref.token}"}
+    status, doc = _http(santong_platform, "/v1/device/report-observations", body, headers)
+    evidence.record("status", status)
+    evidence.sample("answer", doc)
+    assert status == 400, f"[ST-IFACE-015] HTTP 状态为 {status}，应为 400 / HTTP status {status}, expected 400"
+    assert clause_id in _clauses(doc), f"[{clause_id}] 错误详情没有指出条款 / the error does not name {clause_id}: {doc}"
+
+
+@pytest.mark.inspection
+@pytest.mark.clause("ST-IFACE-002", "ST-IFACE-009", "ST-IFACE-015")
+def test_same_semantics_over_http(ref: RefDevice, santong_platform: PlatformHandle, evidence: Evidence) -> None:
+    """The same call has the same meaning over HTTP/JSON: accepted, refused with the same clause, 401 without
+    credentials, 415 for another content type."""
+    headers = {"content-type": "application/json", "x-santong-device-id": ref.device_id, "authorization": f"Bearer {ref.token}"}
+    ok_status, ok = _http(santong_platform, "/v1/device/report-observations", json.dumps(_json_batch(ref)).encode(), headers)
+    evidence.sample("accepted", ok)
+    assert ok_status == 200 and ok.get("ack", {}).get("status") == "ACK_STATUS_ACCEPTED", (
+        f"[ST-IFACE-002] HTTP 上的合规批次未被接受 / a valid batch over HTTP was not accepted: {ok_status} {ok}"
+    )
+    ref.next_sequence += 1
+    bad = BAD_UPLOADS[[c.clause for c in BAD_UPLOADS].index("ST-DATA-019")]  # a switch value of 0.5
+    grpc_err = ref.expect_error(bad.method, bad.build(ref))
+    doc = to_dict(bad.build(ref))
+    st, http_err = _http(santong_platform, "/v1/device/report-observations", json.dumps(doc).encode(), headers)
+    evidence.record("grpc", grpc_err.as_dict() if grpc_err else None)
+    evidence.sample("http", http_err)
+    assert grpc_err is not None and st == 400 and set(grpc_err.clause_ids) == set(_clauses(http_err)), (
+        f"[ST-IFACE-002] gRPC 与 HTTP 的拒收不一致 / gRPC and HTTP refuse differently: {grpc_err and grpc_err.clause_ids} vs {st} {_clauses(http_err)}"
+    )
+    no_auth = {"content-type": "application/json"}
+    st401, _ = _http(santong_platform, "/v1/device/report-observations", json.dumps(_json_batch(ref)).encode(), no_auth)
+    st415, _ = _http(santong_platform, "/v1/device/report-observations", b"batch=1", {**headers, "content-type": "text/plain"})
+    evidence.record("statuses", {"no_credentials": st401, "text_plain": st415})
+    assert st401 == 401, f"[ST-IFACE-015] 无凭据应为 401，实际 {st401} / no credentials gave {st401}, expected 401"
+    assert st415 == 415, f"[ST-IFACE-009] 非 JSON 内容类型应为 415，实际 {st415} / a non-JSON content type gave {st415}"
+
+
+# --------------------------------------------------------------------------------- acks, replays, stream
+
+
+@pytest.mark.clause("ST-PROTO-012")
+def test_replay_deduplicated(ref: RefDevice, santong_platform: PlatformHandle, evidence: Evidence) -> None:
+    """A replay of an acknowledged batch is acknowledged DUPLICATE and not stored twice."""
+    batch = ref.batch([0.43, 0.0])
+    first = ref.report(batch)
+    again = ref.call("ReportObservations", pb.ReportObservationsRequest(batch=batch)).ack
+    evidence.sample("first", first)
+    evidence.sample("replay", again)
+    assert first.status == pb.ACK_STATUS_ACCEPTED, f"[ST-PROTO-012] 首次上传未被接受 / first upload not accepted: {to_dict(first)}"
+    assert again.status == pb.ACK_STATUS_DUPLICATE and again.sequence == batch.sequence, (
+        f"[ST-PROTO-012] 重放应答 {pb.AckStatus.Name(again.status)}，应为 DUPLICATE / the replay was answered "
+        f"{pb.AckStatus.Name(again.status)}, expected DUPLICATE"
+    )
+    if santong_platform.admin is not None:
+        stored = santong_platform.admin.inspect("observations", device_id=ref.device_id, sequence=batch.sequence)
+        evidence.record("stored", len(stored))
+        assert len(stored) == 2, f"[ST-PROTO-012] 重放被重复存储 / the replay was stored again: {len(stored)} observations"
+
+
+@pytest.mark.clause("ST-IFACE-006")
+def test_stream_one_ack_per_batch_in_order(ref: RefDevice, evidence: Evidence) -> None:
+    """On StreamObservations every batch gets exactly one acknowledgement, in order; a bad batch gets REJECTED
+    and the stream goes on."""
+    seqs = [ref.next_sequence + i for i in range(5)]
+    batches = [ref.batch([0.4 + i / 100, float(i % 2)], sequence=s) for i, s in enumerate(seqs)]
+    batches[2] = ref.batch([float("inf"), 0.0], sequence=seqs[2])
+    requests = [pb.StreamObservationsRequest(batch=b) for b in batches]
+    responses = list(ref.stub.StreamObservations(iter(requests), metadata=ref.metadata, timeout=ref.timeout_s))
+    got = [(r.ack.sequence, pb.AckStatus.Name(r.ack.status)) for r in responses]
+    evidence.record("acks", got)
+    ref.next_sequence = seqs[-1] + 1
+    want = [(s, "ACK_STATUS_REJECTED" if i == 2 else "ACK_STATUS_ACCEPTED") for i, s in enumerate(seqs)]
+    assert got == want, f"[ST-IFACE-006] 确认与批次不一一对应 / acknowledgements do not match the batches: {got}, expected {want}"
+    assert "ST-DATA-018" in [v.clause_id for v in responses[2].ack.violations], (
+        "[ST-IFACE-006] REJECTED 确认没有给出违反的条款 / the REJECTED ack names no clause"
+    )
+
+
+# ------------------------------------------------------------------------------------- info, versions
+
+
+@pytest.mark.clause("ST-IFACE-008", "ST-PROTO-026")
+def test_platform_info(channel: Any, santong_platform: PlatformHandle, evidence: Evidence) -> None:
+    """GetPlatformInfo answers without credentials: spec versions, every limit, capabilities, server time."""
+    info = platform_pb2_grpc.PlatformServiceStub(channel).GetPlatformInfo(platform_pb2.GetPlatformInfoRequest(), timeout=10)
+    evidence.sample("info", info)
+    limits = to_dict(info.limits)
+    missing = [f for f in ("max_batch_points", "max_message_bytes", "max_clock_skew_ms", "heartbeat_interval_ms",
+                           "offline_after_missed", "max_points_per_definition") if not limits.get(f)]  # fmt: skip
+    assert spec_version() in info.supported_versions and info.spec_version in info.supported_versions, (
+        f"[ST-IFACE-008] 版本 {info.spec_version!r} / {list(info.supported_versions)} 不含 {spec_version()}"
+    )
+    assert not missing, f"[ST-IFACE-008] 限值缺失 / limits missing: {missing}"
+    assert info.HasField("server_time") and _near_now(info.server_time, int(info.limits.max_clock_skew_ms or 5000)), (
+        "[ST-PROTO-026] 平台信息没有（正确的）server_time / GetPlatformInfo lacks a plausible server_time"
+    )
+
+
+@pytest.mark.clause("ST-PROTO-004")
+def test_version_negotiation(ref: RefDevice, evidence: Evidence) -> None:
+    """The platform picks the highest common version; with none in common it answers FAILED_PRECONDITION."""
+    resp = ref.call("Register", ref.register_request(["9.0", spec_version()]))
+    evidence.record("negotiated", resp.negotiated_version)
+    assert resp.negotiated_version == spec_version(), f"[ST-PROTO-004] 协商出 {resp.negotiated_version!r}"
+    err = ref.expect_error("Register", ref.register_request(["0.1"]))
+    evidence.record("no_common_version", err.as_dict() if err else "accepted")
+    ref.register()  # back to a normal session
+    assert err is not None and err.code == "FAILED_PRECONDITION" and "ST-PROTO-004" in err.clause_ids, (
+        f"[ST-PROTO-004] 无共同版本时应为 FAILED_PRECONDITION 并指出 ST-PROTO-004 / no common version must give "
+        f"FAILED_PRECONDITION naming ST-PROTO-004, got {err and err.as_dict()}"
+    )
+
+
+# ------------------------------------------------------------------------------------ authentication
+
+
+@pytest.mark.clause("ST-PROTO-001")
+def test_missing_credentials(ref: RefDevice, evidence: Evidence) -> None:
+    """A device call without the authentication metadata is UNAUTHENTICATED."""
+    answers = {
+        "none": ref.expect_error("Heartbeat", pb.HeartbeatRequest(), metadata=()),
+        "no token": ref.expect_error("Heartbeat", pb.HeartbeatRequest(), metadata=(("x-santong-device-id", ref.device_id),)),
+        "no device id": ref.expect_error("Heartbeat", pb.HeartbeatRequest(), metadata=(("authorization", f"Bearer {ref.token}"),)),
+    }
+    evidence.record("answers", {k: (v.code if v else "OK") for k, v in answers.items()})
+    wrong = {k: (v.code if v else "OK") for k, v in answers.items() if v is None or v.code != "UNAUTHENTICATED"}
+    assert not wrong, f"[ST-PROTO-001] 缺少认证元数据时应为 UNAUTHENTICATED / missing credentials must give UNAUTHENTICATED: {wrong}"
+
+
+@pytest.mark.clause("ST-PROTO-002", "ST-IFACE-019")
+def test_forged_credentials(ref: RefDevice, evidence: Evidence) -> None:
+    """A wrong or forged token is UNAUTHENTICATED; registering as another device than the credentials' is
+    PERMISSION_DENIED."""
+    forged = ref.expect_error("Heartbeat", pb.HeartbeatRequest(), metadata=(
+        ("x-santong-device-id", ref.device_id), ("authorization", f"Bearer {ref.token[::-1]}x")))  # fmt: skip
+    other = ref.register_request()
+    other.device.device_id = f"{ref.device_id}-OTHER"
+    impostor = ref.expect_error("Register", other)
+    evidence.record("forged", forged.as_dict() if forged else "OK")
+    evidence.record("other_identity", impostor.as_dict() if impostor else "OK")
+    assert forged is not None and forged.code == "UNAUTHENTICATED", (
+        f"[ST-PROTO-002] 伪造令牌应为 UNAUTHENTICATED / a forged token must give UNAUTHENTICATED, got {forged and forged.code or 'OK'}"
+    )
+    assert impostor is not None and impostor.code == "PERMISSION_DENIED", (
+        f"[ST-IFACE-019] 以他人身份注册应为 PERMISSION_DENIED / registering as another device must give "
+        f"PERMISSION_DENIED, got {impostor and impostor.code or 'OK'}"
+    )
+
+
+@pytest.mark.inspection
+@pytest.mark.clause("ST-IFACE-001")
+def test_not_registered(
+    santong_platform: PlatformHandle, channel: Any, santong_manifest: Manifest, evidence: Evidence
+) -> None:
+    """A device that has not registered gets FAILED_PRECONDITION naming ST-IFACE-001."""
+    dev = _device(santong_platform, channel, santong_manifest)
+    err = dev.expect_error("ReportObservations", pb.ReportObservationsRequest(batch=dev.batch()))
+    evidence.record("answer", err.as_dict() if err else "accepted")
+    assert err is not None and err.code == "FAILED_PRECONDITION" and "ST-IFACE-001" in err.clause_ids, (
+        f"[ST-IFACE-001] 未注册即上报应为 FAILED_PRECONDITION / reporting before Register must give "
+        f"FAILED_PRECONDITION naming ST-IFACE-001, got {err and err.as_dict()}"
+    )
+
+
+# --------------------------------------------------------------------------------------- limits, liveness
+
+
+@pytest.mark.clause("ST-PROTO-009")
+def test_message_size_limit(ref: RefDevice, santong_platform: PlatformHandle, evidence: Evidence) -> None:
+    """A message over max_message_bytes gets RESOURCE_EXHAUSTED and nothing is stored."""
+    limit = int(santong_platform.limits.max_message_bytes or 4 * 1024 * 1024)
+    req = ref.points()
+    req.points[0].location = "x" * (limit + 1024)
+    err = ref.expect_error("DefinePoints", req)
+    evidence.record("limit_bytes", limit)
+    evidence.record("answer", err.as_dict() if err else "accepted")
+    assert err is not None and err.code == "RESOURCE_EXHAUSTED", (
+        f"[ST-PROTO-009] {req.ByteSize()} 字节的消息应得到 RESOURCE_EXHAUSTED / a message of {req.ByteSize()} bytes "
+        f"must get RESOURCE_EXHAUSTED, got {err and err.code or 'OK'}"
+    )
+
+
+@pytest.mark.clause("ST-PROTO-010")
+def test_upload_rate_limit(ref: RefDevice, santong_platform: PlatformHandle, evidence: Evidence) -> None:
+    """More uploads per second than max_uploads_per_second: the excess gets RESOURCE_EXHAUSTED with RetryInfo."""
+    import grpc  # noqa: PLC0415
+
+    rate = int(santong_platform.limits.max_uploads_per_second or 0)
+    if not rate:
+        pytest.skip("平台未设上传速率上限 / the platform announces no upload rate limit")
+    n = 2 * rate + 50
+    futures = []
+    for i in range(n):
+        req = pb.ReportObservationsRequest(batch=ref.batch([0.4, 0.0], sequence=ref.next_sequence + i))
+        futures.append(ref.stub.ReportObservations.future(req, metadata=ref.metadata, timeout=30))
+    limited: list[CallFailed] = []
+    for f in futures:
+        try:
+            f.result()
+        except grpc.RpcError as e:
+            st = status_of(e)
+            if st.code == "RESOURCE_EXHAUSTED":
+                limited.append(st)
+    ref.next_sequence += n
+    evidence.record("uploads", n)
+    evidence.record("limited", len(limited))
+    if limited:
+        evidence.record("first", limited[0].as_dict())
+    assert limited, f"[ST-PROTO-010] {n} 次并发上传都没有被限速 / none of {n} concurrent uploads was rate-limited"
+    assert all(s.retry_after_s is not None for s in limited), (
+        "[ST-PROTO-010] 限速应答没有重试建议（RetryInfo）/ rate-limit answers lack RetryInfo"
+    )
+    time.sleep(1.0)  # let the bucket refill for the cases after this one
+
+
+@pytest.mark.inspection
+@pytest.mark.clause("ST-PROTO-006")
+def test_offline_detection(
+    santong_platform: PlatformHandle, channel: Any, santong_manifest: Manifest, evidence: Evidence
+) -> None:
+    """A device silent for offline_after_missed heartbeats is marked offline; its next call brings it back."""
+    assert santong_platform.admin is not None
+    dev = _device(santong_platform, channel, santong_manifest).setup()
+    limits = santong_platform.limits
+    window_s = int(limits.heartbeat_interval_ms) * max(1, int(limits.offline_after_missed)) / 1000
+    if window_s > 120:
+        pytest.skip(f"离线判定窗口 {window_s:.0f} s 过长 / the offline window of {window_s:.0f} s is too long to wait for")
+    admin = santong_platform.admin
+
+    def online() -> bool:
+        return bool((admin.device(dev.device_id) or {}).get("online"))
+
+    assert online(), "[ST-PROTO-006] 注册后设备不在线 / the device is not online after Register"
+    deadline = time.monotonic() + window_s + max(2.0, window_s / 2)
+    went_offline = None
+    while time.monotonic() < deadline:
+        if not online():
+            went_offline = time.monotonic()
+            break
+        time.sleep(0.1)
+    evidence.record("offline_window_s", window_s)
+    assert went_offline is not None, (
+        f"[ST-PROTO-006] 设备静默 {window_s + max(2.0, window_s / 2):.1f} s 仍被视为在线 / the device was still online after "
+        f"{window_s + max(2.0, window_s / 2):.1f} s of silence"
+    )
+    dev.call("Heartbeat", pb.HeartbeatRequest())
+    assert online(), "[ST-PROTO-006] 心跳后设备没有恢复在线 / the device did not come back online after a heartbeat"
+
+
+@pytest.mark.clause("ST-PROTO-028")
+def test_discoverable(channel: Any, evidence: Evidence) -> None:
+    """gRPC health checking answers SERVING and server reflection lists the device service."""
+    import grpc  # noqa: PLC0415
+    from grpc_health.v1 import health_pb2, health_pb2_grpc  # noqa: PLC0415
+    from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc  # noqa: PLC0415
+
+    try:
+        health = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
+        status = health_pb2.HealthCheckResponse.ServingStatus.Name(health.status)
+    except grpc.RpcError as e:
+        status = e.code().name
+    try:
+        stub = reflection_pb2_grpc.ServerReflectionStub(channel)
+        replies = stub.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=5)
+        services = [s.name for r in replies for s in r.list_services_response.service]
+    except grpc.RpcError as e:
+        services = [f"error {e.code().name}"]
+    evidence.record("health", status)
+    evidence.record("services", services)
+    assert status == "SERVING", f"[ST-PROTO-028] 健康检查 / health check: {status}"
+    assert any(s.endswith("DeviceAccessService") for s in services), f"[ST-PROTO-028] 反射 / reflection lists {services}"
+
+
+@pytest.mark.clause("ST-PROTO-003")
+def test_transport_security(santong_platform: PlatformHandle, evidence: Evidence) -> None:
+    """A production platform is reached over TLS (grpcs://)."""
+    evidence.record("tls", santong_platform.tls)
+    if santong_platform.kind != "url":
+        pytest.skip("模拟平台默认不启用 TLS；本条款针对真实平台地址 / the mock serves plain TCP; this clause is for a real platform URL")
+    assert santong_platform.tls, "[ST-PROTO-003] 平台地址未使用 TLS（grpcs://）/ the platform URL does not use TLS (grpcs://)"
