@@ -11,7 +11,14 @@ from __future__ import annotations
 from typing import Any
 
 from santong.adapters.mtfile._parser import MtFileError, ParsedFile, parse_bytes, to_batch
-from santong.protocols import DeviceState, ValidationContext, Violation, sensor_types, validate
+from santong.protocols import (
+    DEFAULT_LIMITS,
+    DeviceState,
+    ValidationContext,
+    Violation,
+    sensor_types,
+    validate,
+)
 from santong.protocols._catalogue import violation
 from santong.protocols.v1 import common_pb2, data_pb2, device_access_pb2
 
@@ -47,7 +54,9 @@ def _synth_points(codes: dict[str, tuple[str, str, str]]) -> list[data_pb2.Point
     return out
 
 
-def file_messages(parsed: ParsedFile) -> tuple[DeviceState, list[Any]]:
+def file_messages(
+    parsed: ParsedFile, max_batch: int = DEFAULT_LIMITS.max_batch_points
+) -> tuple[DeviceState, list[Any]]:
     """The interface messages a parsed file stands for, and the device state they are validated against."""
     state = DeviceState(mine_code=parsed.header.mine_code)
     t = parsed.file_type
@@ -59,16 +68,28 @@ def file_messages(parsed: ParsedFile) -> tuple[DeviceState, list[Any]]:
         msgs.append(request)
     elif t == "FZDY":
         msgs.append(device_access_pb2.DefinePointsRequest(outstations=parsed.outstations))
-    elif t in ("CDSS", "YCBJ", "TJSJ"):
-        items = parsed.observations if t == "CDSS" else parsed.alarms if t == "YCBJ" else parsed.statistics
+    elif t == "CDSS":
+        cols = parsed.columns
+        codes = {
+            c: (s, u, loc)
+            for c, s, u, loc in zip(
+                cols.point_codes, cols.sensor_types, cols.units, cols.locations, strict=True
+            )
+        }
+        points = _synth_points(codes)
+        msgs.append(device_access_pb2.DefinePointsRequest(points=points))
+        state.define_points(points)
+        size = max_batch
+        for seq, start in enumerate(range(0, len(cols), size), start=1):  # batches within ST-PROTO-008
+            batch = to_batch(cols, state.aliases_by_code, sequence=seq, start=start, stop=start + size)
+            msgs.append(device_access_pb2.ReportObservationsRequest(batch=batch))
+    elif t in ("YCBJ", "TJSJ"):
+        items = parsed.alarms if t == "YCBJ" else parsed.statistics
         codes = {r.point_code: (r.sensor_type, r.unit, getattr(r, "location", "")) for r in items}
         points = _synth_points(codes)
         msgs.append(device_access_pb2.DefinePointsRequest(points=points))
         state.define_points(points)
-        if t == "CDSS":
-            batch = to_batch(parsed.observations, state.aliases_by_code, sequence=1)
-            msgs.append(device_access_pb2.ReportObservationsRequest(batch=batch))
-        elif t == "YCBJ":
+        if t == "YCBJ":
             state.raised_alarms.update(a.alarm_id for a in parsed.alarms)  # a file record is a whole anomaly
             msgs.append(device_access_pb2.ReportAlarmsRequest(sequence=1, alarms=parsed.alarms))
         else:
