@@ -54,6 +54,14 @@ def _synth_points(codes: dict[str, tuple[str, str, str]]) -> list[data_pb2.Point
     return out
 
 
+def _define_chunks(points: list[data_pb2.PointDefinition], size: int) -> list[Any]:
+    """DefinePoints requests of at most `size` points each (ST-PROTO-008)."""
+    return [
+        device_access_pb2.DefinePointsRequest(points=points[i : i + size])
+        for i in range(0, len(points), size)
+    ]
+
+
 def file_messages(
     parsed: ParsedFile, max_batch: int = DEFAULT_LIMITS.max_batch_points
 ) -> tuple[DeviceState, list[Any]]:
@@ -65,7 +73,7 @@ def file_messages(
         request = device_access_pb2.DefinePointsRequest(points=parsed.definitions)
         for alias, p in enumerate(request.points, start=1):
             p.alias = p.alias or alias  # files carry no aliases: number the definitions in file order
-        msgs.append(request)
+        msgs += _define_chunks(list(request.points), max_batch)
     elif t == "FZDY":
         msgs.append(device_access_pb2.DefinePointsRequest(outstations=parsed.outstations))
     elif t == "CDSS":
@@ -77,7 +85,7 @@ def file_messages(
             )
         }
         points = _synth_points(codes)
-        msgs.append(device_access_pb2.DefinePointsRequest(points=points))
+        msgs += _define_chunks(points, max_batch)
         state.define_points(points)
         size = max_batch
         for seq, start in enumerate(range(0, len(cols), size), start=1):  # batches within ST-PROTO-008
@@ -87,7 +95,7 @@ def file_messages(
         items = parsed.alarms if t == "YCBJ" else parsed.statistics
         codes = {r.point_code: (r.sensor_type, r.unit, getattr(r, "location", "")) for r in items}
         points = _synth_points(codes)
-        msgs.append(device_access_pb2.DefinePointsRequest(points=points))
+        msgs += _define_chunks(points, max_batch)
         state.define_points(points)
         if t == "YCBJ":
             state.raised_alarms.update(a.alarm_id for a in parsed.alarms)  # a file record is a whole anomaly

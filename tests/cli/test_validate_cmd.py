@@ -91,14 +91,20 @@ def test_subcommands_load_lazily() -> None:
     assert done.stdout.strip() == "[]", done.stdout + done.stderr
 
 
-def test_large_cdss_file_is_checked_in_batches_within_the_limit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_large_cdss_file_is_checked_in_batches_within_the_limit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from datetime import UTC, datetime
 
     from santong.adapters.mtfile import write_file
 
     t = "2025-01-15 10:30:00"
-    records = [[f"14042100000101MNA001{i:04d}", "A001", f"point {i}", "0.3", "%CH4", "0", t] for i in range(25_000)]
-    name, data = write_file("140421000001", "示例煤矿", "CDSS", records, datetime(2025, 1, 15, 2, 30, tzinfo=UTC))
+    records = [
+        [f"14042100000101MNA001{i:04d}", "A001", f"point {i}", "0.3", "%CH4", "0", t] for i in range(25_000)
+    ]
+    name, data = write_file(
+        "140421000001", "示例煤矿", "CDSS", records, datetime(2025, 1, 15, 2, 30, tzinfo=UTC)
+    )
     (tmp_path / name).write_bytes(data)
     assert main(["validate", "--json", str(tmp_path / name)]) == 0
     result = json.loads(capsys.readouterr().out)
