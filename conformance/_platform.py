@@ -398,6 +398,15 @@ def _container(manifest: Manifest, workdir: Path) -> PlatformHandle:
         container.start()
         deadline = time.monotonic() + 60
         while b"grpc_port" not in container.get_logs()[0]:
+            wrapped = container.get_wrapped_container()
+            wrapped.reload()
+            if wrapped.status in ("exited", "dead"):
+                out, err = container.get_logs()
+                last = " | ".join(bytes(out + err).decode("utf-8", "replace").strip().splitlines()[-3:])
+                raise CouldNotRun(
+                    f"模拟平台容器启动即退出 / the mock container {MOCK_IMAGE} exited at start: {last} "
+                    "(bash scripts/build-mock-image.sh rebuilds the image)"
+                )
             if time.monotonic() > deadline:
                 raise CouldNotRun(
                     f"模拟平台容器未就绪 / the mock container {MOCK_IMAGE} printed no ports within 60 s"
