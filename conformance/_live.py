@@ -63,6 +63,18 @@ class Snapshot:
             if (method is None or r["method"] == method) and (verdict is None or r["verdict"] == verdict)
         ]
 
+    def no_data(self) -> str | None:
+        """Why behaviour cannot be shown when the platform accepted no observation batch in the window; else None."""
+        if any(b for b in self.batches):
+            return None
+        rejected = [r for r in self.uploads("REJECTED")]
+        why = sorted({c for r in rejected for c in r["clause_ids"]})
+        return (
+            "平台在基线窗口内没有接受产品的任何观测批次，无法展示该行为 / the platform accepted no observation batch "
+            f"from the product in the baseline window, so the behaviour cannot be shown ({len(rejected)} uploads "
+            f"rejected, clauses {why[:6]})"
+        )
+
     def uploads(self, verdict: str | None = None) -> list[dict[str, Any]]:
         """Upload rows (every upload method), filtered by verdict."""
         return [
@@ -80,6 +92,7 @@ class LiveProduct:
         self.proc: ProductProcess | None = None
         self.starts = 0
         self._stopping = False
+        self._dead: str | None = None
         if handle.admin is None:
             raise CouldNotRun(
                 "产品用例需要模拟平台的检查接口 / product cases need the mock platform's inspection API"
@@ -115,6 +128,8 @@ class LiveProduct:
                 "（占位符 {grpc_target} {token} 等）/ the manifest says start: external: certifying a product against "
                 "the mock platform needs the runner to start it — give start.command (with {grpc_target}, {token}, …)"
             )
+        if self._dead is not None:
+            raise CouldNotRun(self._dead)
         self._stopping = False
         self.starts += 1
         h = self.handle
@@ -124,6 +139,7 @@ class LiveProduct:
 
     def stop(self, grace_s: float = 5.0) -> int | None:
         """Stop the product (SIGTERM, then SIGKILL); its exit code."""
+        self.died()  # a product that already died stays dead: it is not revived by a restart
         self._stopping = True
         if self.proc is None:
             return None
@@ -135,16 +151,19 @@ class LiveProduct:
         self.start()
 
     def died(self) -> str | None:
-        """Why the product is gone, when it exited without being asked to; else None."""
+        """Why the product is gone, when it exited without being asked to; else None (sticky once dead)."""
         p = self.proc
+        if self._dead is not None:
+            return self._dead
         if p is None or self._stopping or p.running:
             return None
         p._reader.join(1.0)
         last = " | ".join(p.tail()[-5:]) or "(none)"
-        return (
+        self._dead = (
             f"产品在运行中退出（退出码 {p.proc.returncode}）/ the product exited mid-run (exit code "
             f"{p.proc.returncode}); 最后输出 last output: {last}; 日志 log: {p.log_path}"
         )
+        return self._dead
 
     def ensure_running(self) -> None:
         """CouldNotRun when the product died."""
@@ -166,7 +185,9 @@ class LiveProduct:
             self.ensure_running()
             if time.monotonic() > deadline:
                 if fail:
-                    raise AssertionError(f"{what}：{timeout_s:.1f} s 内未发生 / did not happen within {timeout_s:.1f} s")
+                    raise AssertionError(
+                        f"{what}：{timeout_s:.1f} s 内未发生 / did not happen within {timeout_s:.1f} s"
+                    )
                 return got
             time.sleep(step_s)
 
@@ -215,7 +236,9 @@ class LiveProduct:
         """Wait for the device's result of a command; the command row (result_ms set) or None."""
 
         def answered() -> dict[str, Any] | None:
-            return next((c for c in self.commands() if c["command_id"] == command_id and c["result_ms"]), None)
+            return next(
+                (c for c in self.commands() if c["command_id"] == command_id and c["result_ms"]), None
+            )
 
         return self.wait_for(answered, timeout_s, f"command {command_id} answered", fail=False)
 
@@ -255,5 +278,7 @@ def duplicates(observations: Iterable[dict[str, Any]]) -> list[tuple[str, int, l
     """Observations stored more than once: (point code, time_ms, the sequences that carry it)."""
     seen: dict[tuple[str, int], list[int]] = {}
     for o in observations:
-        seen.setdefault((o["point_code"] or str(o["alias"]), int(o["time_ms"])), []).append(int(o["sequence"]))
+        seen.setdefault((o["point_code"] or str(o["alias"]), int(o["time_ms"])), []).append(
+            int(o["sequence"])
+        )
     return [(c, t, s) for (c, t), s in seen.items() if len(s) > 1]

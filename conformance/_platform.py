@@ -97,7 +97,11 @@ class Admin:
                 return json.loads(out.decode("utf-8"))
             except grpc.RpcError as e:
                 code = e.code() if hasattr(e, "code") else None
-                if code == grpc.StatusCode.UNAVAILABLE and time.monotonic() < deadline and op not in self.ONCE:
+                if (
+                    code == grpc.StatusCode.UNAVAILABLE
+                    and time.monotonic() < deadline
+                    and op not in self.ONCE
+                ):
                     time.sleep(0.1)  # the listener is being rebuilt after an injected outage
                     continue
                 raise CouldNotRun(
@@ -319,7 +323,10 @@ def _process(manifest: Manifest, workdir: Path) -> PlatformHandle:
 
     def tail() -> str:
         log.flush()
-        return " | ".join(log_path.read_text(encoding="utf-8", errors="replace").splitlines()[-5:]) or "(no output)"
+        return (
+            " | ".join(log_path.read_text(encoding="utf-8", errors="replace").splitlines()[-5:])
+            or "(no output)"
+        )
 
     try:
         doc = _read_json_line(proc.stdout, 60.0, "santong mock serve", tail)
@@ -346,7 +353,10 @@ def engine_available(timeout_s: float = 1.0) -> tuple[bool, str]:
     host = os.environ.get("DOCKER_HOST", "")
     how = "source scripts/container-engine.sh"
     if not host:
-        return False, f"未设置 DOCKER_HOST，无容器引擎 / DOCKER_HOST not set, no container engine (run `{how}`)"
+        return (
+            False,
+            f"未设置 DOCKER_HOST，无容器引擎 / DOCKER_HOST not set, no container engine (run `{how}`)",
+        )
     try:
         import testcontainers  # noqa: F401, PLC0415
     except ImportError:

@@ -78,7 +78,9 @@ def _ts(ms: int) -> Any:
 class RefDevice:
     """A well-behaved device speaking raw gRPC: register, define two points, report, heartbeat, alarms."""
 
-    def __init__(self, channel: Any, device_id: str, token: str, mine_code: str, timeout_s: float = 10.0) -> None:
+    def __init__(
+        self, channel: Any, device_id: str, token: str, mine_code: str, timeout_s: float = 10.0
+    ) -> None:
         self.channel, self.device_id, self.token, self.mine = channel, device_id, token, mine_code
         self.stub = device_access_pb2_grpc.DeviceAccessServiceStub(channel)
         self.timeout_s = timeout_s
@@ -170,7 +172,11 @@ class RefDevice:
     def call(self, method: str, request: Any, metadata: Any = None, timeout_s: float | None = None) -> Any:
         """One unary call (grpc.RpcError on failure)."""
         fn = getattr(self.stub, method)
-        return fn(request, metadata=self.metadata if metadata is None else metadata, timeout=timeout_s or self.timeout_s)
+        return fn(
+            request,
+            metadata=self.metadata if metadata is None else metadata,
+            timeout=timeout_s or self.timeout_s,
+        )
 
     def expect_error(self, method: str, request: Any, metadata: Any = None) -> CallFailed | None:
         """The platform's error for a call, or None when it succeeded."""
@@ -185,7 +191,9 @@ class RefDevice:
     def register(self) -> Any:
         """Register; the next sequence follows the platform's last acknowledged one (ST-PROTO-023)."""
         self.register_response = self.call("Register", self.register_request())
-        self.next_sequence = max(self.next_sequence, int(self.register_response.last_acknowledged_sequence) + 1)
+        self.next_sequence = max(
+            self.next_sequence, int(self.register_response.last_acknowledged_sequence) + 1
+        )
         return self.register_response
 
     def define(self) -> Any:

@@ -239,7 +239,9 @@ class FaultInjector:
         if self.fail_count and (self.fail_methods is None or method in self.fail_methods):
             self.fail_count -= 1
             code = self.fail_code
-            self._log_fired(method, device_id, peer, code, f"fail_next, {self.fail_count} left", sequence=sequence)
+            self._log_fired(
+                method, device_id, peer, code, f"fail_next, {self.fail_count} left", sequence=sequence
+            )
             raise PlatformError(
                 code,
                 f"注入的故障 {code}",

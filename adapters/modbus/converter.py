@@ -460,7 +460,7 @@ class ModbusUplink(UplinkConverter[Mapping[ReadBlock, BlockResult]]):
             res = raw.get(block)
             if res is None:
                 res = Failure("connection", "not read")
-            decoded.append(res if res.__class__ is Failure else self._decode(bi, block, res))
+            decoded.append(res if isinstance(res, Failure) else self._decode(bi, block, res))
         out: list[Observation] = []
         append = out.append
         tracker, faults, flt = self.tracker, self.faults, self.filter
@@ -481,7 +481,7 @@ class ModbusUplink(UplinkConverter[Mapping[ReadBlock, BlockResult]]):
             if pp.status_block >= 0:
                 svals = decoded[pp.status_block]
                 sv = svals if svals.__class__ is Failure else svals[pp.status_pos]
-                if sv.__class__ is Failure:
+                if isinstance(sv, Failure):
                     failure = failure or sv
                 else:
                     status = int(sv)

@@ -80,7 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return asyncio.run(_main(args))
     except Exception as e:  # noqa: BLE001  (a configuration or start-up error: one line, exit 2)
-        print(f"参考产品无法启动 / the reference product cannot start: {type(e).__name__}: {e}", file=sys.stderr)
+        print(
+            f"参考产品无法启动 / the reference product cannot start: {type(e).__name__}: {e}", file=sys.stderr
+        )
         return 2
 
 

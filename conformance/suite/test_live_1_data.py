@@ -40,7 +40,9 @@ def _first(rows: list[dict[str, Any]], method: str, verdict: str = "ACCEPTED") -
 
 
 @pytest.mark.clause("ST-DATA-028", "ST-DATA-029", "ST-IFACE-001", "ST-IFACE-019", "ST-PROTO-004")
-def test_registration_and_identity(baseline: Snapshot, santong_declared: Declared, evidence: Evidence) -> None:
+def test_registration_and_identity(
+    baseline: Snapshot, santong_declared: Declared, evidence: Evidence
+) -> None:
     """The product registers first, as the device the manifest declares, and speaks the negotiated version."""
     dev = baseline.device
     evidence.record("device", {k: v for k, v in (dev or {}).items() if k != "register_request"})
@@ -92,7 +94,9 @@ def test_defined_before_reported(baseline: Snapshot, evidence: Evidence) -> None
     for i, reg in enumerate(registers):
         end = registers[i + 1]["id"] if i + 1 < len(registers) else float("inf")
         after = [r for r in rows if reg["id"] < r["id"] < end]
-        define = next((r for r in after if r["method"] == "DefinePoints" and r["verdict"] == "ACCEPTED"), None)
+        define = next(
+            (r for r in after if r["method"] == "DefinePoints" and r["verdict"] == "ACCEPTED"), None
+        )
         report = next((r for r in after if r["method"] in obs_methods), None)
         if report is not None and (define is None or define["id"] > report["id"]):
             problems.append(
@@ -132,7 +136,9 @@ def test_definitions_as_declared(baseline: Snapshot, santong_declared: Declared,
         b = {k: v for k, v in stored[code].items() if k not in _IGNORED}
         if a != b:
             keys = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
-            differ.append(f"{code}: " + ", ".join(f"{k} declared {a.get(k)!r} ≠ defined {b.get(k)!r}" for k in keys))
+            differ.append(
+                f"{code}: " + ", ".join(f"{k} declared {a.get(k)!r} ≠ defined {b.get(k)!r}" for k in keys)
+            )
     if differ:
         evidence.sample("first_difference", {"point_code": differ[0].split(":")[0], "difference": differ[0]})
     assert not (missing or extra or differ), (
@@ -146,10 +152,14 @@ def _per_clause() -> list[Any]:
 
 
 @pytest.mark.parametrize("clause_id", _per_clause())
-def test_received_data(clause_id: str, baseline: Snapshot, santong_manifest: Manifest, evidence: Evidence) -> None:
+def test_received_data(
+    clause_id: str, baseline: Snapshot, santong_manifest: Manifest, evidence: Evidence
+) -> None:
     """No request the product sent in the baseline window broke (or was warned about) the clause."""
     if clause_id in HTTP_ONLY and santong_manifest.transport != "http":
-        pytest.skip("该条款只适用于 HTTP/JSON，产品使用 gRPC / the clause applies to HTTP/JSON; the product uses gRPC")
+        pytest.skip(
+            "该条款只适用于 HTTP/JSON，产品使用 gRPC / the clause applies to HTTP/JSON; the product uses gRPC"
+        )
     rows = baseline.interactions
     calls = [r for r in rows if not r["method"].startswith(("session:", "command:", "fault:"))]
     hits = [r for r in rows if clause_id in r["clause_ids"]]
@@ -157,11 +167,16 @@ def test_received_data(clause_id: str, baseline: Snapshot, santong_manifest: Man
     evidence.record("uploads_accepted", len(baseline.uploads("ACCEPTED")))
     evidence.record("observations", len(baseline.observations))
     evidence.record("requests_with_violations", len(hits))
-    assert calls, f"[{clause_id}] 平台没有收到产品的任何请求 / the platform received no request from the product"
+    assert calls, (
+        f"[{clause_id}] 平台没有收到产品的任何请求 / the platform received no request from the product"
+    )
     for r in hits[:3]:
         evidence.sample(
             f"{r['method']} {r['verdict']} seq={r['sequence']}",
-            {"code": r["code"], "violations": [v for v in r["violations"] if v.get("clause_id") == clause_id][:5]},
+            {
+                "code": r["code"],
+                "violations": [v for v in r["violations"] if v.get("clause_id") == clause_id][:5],
+            },
         )
     if hits:
         vs = [v for r in hits for v in r["violations"] if v.get("clause_id") == clause_id]
@@ -203,7 +218,9 @@ def test_heartbeat_interval(baseline: Snapshot, live: LiveProduct, evidence: Evi
 
 
 @pytest.mark.clause("ST-PROTO-025")
-def test_report_interval(baseline: Snapshot, live: LiveProduct, santong_declared: Declared, evidence: Evidence) -> None:
+def test_report_interval(
+    baseline: Snapshot, live: LiveProduct, santong_declared: Declared, evidence: Evidence
+) -> None:
     """Every declared point is reported at least once per declared report interval (values unchanged or not)."""
     if santong_declared.points is None:
         pytest.skip("产品未声明测点 / the manifest declares no points")

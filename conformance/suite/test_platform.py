@@ -79,7 +79,9 @@ def _near_now(ts: Any, skew_ms: int) -> bool:
 def test_valid_data_accepted(ref: RefDevice, santong_platform: PlatformHandle, evidence: Evidence) -> None:
     """A valid batch, alarm and heartbeat are accepted whole; every response carries the server time."""
     skew = int(santong_platform.limits.max_clock_skew_ms or 5000)
-    assert ref.register_response.HasField("server_time") and _near_now(ref.register_response.server_time, skew), (
+    assert ref.register_response.HasField("server_time") and _near_now(
+        ref.register_response.server_time, skew
+    ), (
         "[ST-PROTO-026] RegisterResponse 没有（正确的）server_time / RegisterResponse lacks a plausible server_time"
     )
     before = _count(santong_platform, ref.device_id)
@@ -89,9 +91,15 @@ def test_valid_data_accepted(ref: RefDevice, santong_platform: PlatformHandle, e
     assert ack.status == pb.ACK_STATUS_ACCEPTED and ack.accepted == 2 and ack.sequence == batch.sequence, (
         f"[ST-IFACE-007] 合规批次未被完整接受 / a valid batch was not accepted whole: {to_dict(ack)}"
     )
-    assert ack.HasField("server_time") and _near_now(ack.server_time, skew), "[ST-PROTO-026] Ack 没有 server_time"
-    alarm = ref.call("ReportAlarms", pb.ReportAlarmsRequest(sequence=ref.next_sequence, alarms=[ref.alarm()])).ack
-    assert alarm.status == pb.ACK_STATUS_ACCEPTED, f"[ST-IFACE-007] 合规报警被拒 / a valid alarm was refused: {to_dict(alarm)}"
+    assert ack.HasField("server_time") and _near_now(ack.server_time, skew), (
+        "[ST-PROTO-026] Ack 没有 server_time"
+    )
+    alarm = ref.call(
+        "ReportAlarms", pb.ReportAlarmsRequest(sequence=ref.next_sequence, alarms=[ref.alarm()])
+    ).ack
+    assert alarm.status == pb.ACK_STATUS_ACCEPTED, (
+        f"[ST-IFACE-007] 合规报警被拒 / a valid alarm was refused: {to_dict(alarm)}"
+    )
     ref.next_sequence += 1
     hb = ref.call("Heartbeat", pb.HeartbeatRequest(last_acknowledged_sequence=ref.next_sequence - 1))
     assert hb.HasField("server_time") and _near_now(hb.server_time, skew), (
@@ -100,9 +108,9 @@ def test_valid_data_accepted(ref: RefDevice, santong_platform: PlatformHandle, e
     after = _count(santong_platform, ref.device_id)
     if before is not None and after is not None:
         evidence.record("stored", {k: after[k] - before[k] for k in ("observations", "alarms", "uploads")})
-        assert after["observations"] - before["observations"] == 2 and after["alarms"] - before["alarms"] == 1, (
-            f"[ST-IFACE-007] 存储的记录数不符 / stored records differ: before {before}, after {after}"
-        )
+        assert (
+            after["observations"] - before["observations"] == 2 and after["alarms"] - before["alarms"] == 1
+        ), f"[ST-IFACE-007] 存储的记录数不符 / stored records differ: before {before}, after {after}"
 
 
 # ----------------------------------------------------------------------------------------- invalid data
@@ -125,22 +133,34 @@ def test_invalid_data_rejected(
     evidence.sample("request", request)
     err = ref.expect_error(case.method, request)
     evidence.record("answer", err.as_dict() if err else "accepted")
-    assert err is not None, f"[{case.clause}] 违规的 {case.method}（{case.name}）被接受了 / the bad {case.method} ({case.name}) was accepted"
-    assert err.code == case.code, f"[{case.clause}] 状态码为 {err.code}，应为 {case.code} / answered {err.code}, expected {case.code}"
+    assert err is not None, (
+        f"[{case.clause}] 违规的 {case.method}（{case.name}）被接受了 / the bad {case.method} ({case.name}) was accepted"
+    )
+    assert err.code == case.code, (
+        f"[{case.clause}] 状态码为 {err.code}，应为 {case.code} / answered {err.code}, expected {case.code}"
+    )
     assert case.clause in err.clause_ids, (
         f"[ST-IFACE-003] 错误详情（BadRequest）没有指出条款 {case.clause} / the BadRequest detail does not name "
         f"{case.clause}: {err.clause_ids or err.message}"
     )
     after = _count(santong_platform, ref.device_id)
     if before is not None and after is not None:
-        changed = {k: after[k] - before[k] for k in ("points", "observations", "alarms", "uploads") if after[k] != before[k]}
-        assert not changed, f"[ST-IFACE-007] 被拒收的请求仍存储了数据 / a rejected request stored data: {changed}"
+        changed = {
+            k: after[k] - before[k]
+            for k in ("points", "observations", "alarms", "uploads")
+            if after[k] != before[k]
+        }
+        assert not changed, (
+            f"[ST-IFACE-007] 被拒收的请求仍存储了数据 / a rejected request stored data: {changed}"
+        )
 
 
 # ------------------------------------------------------------------------------------------ HTTP / JSON
 
 
-def _http(handle: PlatformHandle, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
+def _http(
+    handle: PlatformHandle, path: str, body: bytes, headers: dict[str, str]
+) -> tuple[int, dict[str, Any]]:
     if handle.http_url is None:
         pytest.skip("平台没有 HTTP/JSON 接口地址 / no HTTP/JSON address for this target")
     req = urllib.request.Request(handle.http_url + path, data=body, headers=headers, method="POST")
@@ -185,21 +205,37 @@ def test_http_json_rejected(
 ) -> None:
     """Over HTTP/JSON the bad document gets 400 and a google.rpc.Status naming the clause."""
     body = b'{"batch": {"sequence": 1,' if build is None else json.dumps(build(ref)).encode("utf-8")
-    headers = {"content-type": "application/json", "x-santong-device-id": ref.device_id, "authorization": f"Bearer {ref.token}"}
+    headers = {
+        "content-type": "application/json",
+        "x-santong-device-id": ref.device_id,
+        "authorization": f"Bearer {ref.token}",
+    }
     status, doc = _http(santong_platform, "/v1/device/report-observations", body, headers)
     evidence.record("status", status)
     evidence.sample("answer", doc)
-    assert status == 400, f"[ST-IFACE-015] HTTP 状态为 {status}，应为 400 / HTTP status {status}, expected 400"
-    assert clause_id in _clauses(doc), f"[{clause_id}] 错误详情没有指出条款 / the error does not name {clause_id}: {doc}"
+    assert status == 400, (
+        f"[ST-IFACE-015] HTTP 状态为 {status}，应为 400 / HTTP status {status}, expected 400"
+    )
+    assert clause_id in _clauses(doc), (
+        f"[{clause_id}] 错误详情没有指出条款 / the error does not name {clause_id}: {doc}"
+    )
 
 
 @pytest.mark.inspection
 @pytest.mark.clause("ST-IFACE-002", "ST-IFACE-009", "ST-IFACE-015")
-def test_same_semantics_over_http(ref: RefDevice, santong_platform: PlatformHandle, evidence: Evidence) -> None:
+def test_same_semantics_over_http(
+    ref: RefDevice, santong_platform: PlatformHandle, evidence: Evidence
+) -> None:
     """The same call has the same meaning over HTTP/JSON: accepted, refused with the same clause, 401 without
     credentials, 415 for another content type."""
-    headers = {"content-type": "application/json", "x-santong-device-id": ref.device_id, "authorization": f"Bearer {ref.token}"}
-    ok_status, ok = _http(santong_platform, "/v1/device/report-observations", json.dumps(_json_batch(ref)).encode(), headers)
+    headers = {
+        "content-type": "application/json",
+        "x-santong-device-id": ref.device_id,
+        "authorization": f"Bearer {ref.token}",
+    }
+    ok_status, ok = _http(
+        santong_platform, "/v1/device/report-observations", json.dumps(_json_batch(ref)).encode(), headers
+    )
     evidence.sample("accepted", ok)
     assert ok_status == 200 and ok.get("ack", {}).get("status") == "ACK_STATUS_ACCEPTED", (
         f"[ST-IFACE-002] HTTP 上的合规批次未被接受 / a valid batch over HTTP was not accepted: {ok_status} {ok}"
@@ -208,18 +244,31 @@ def test_same_semantics_over_http(ref: RefDevice, santong_platform: PlatformHand
     bad = BAD_UPLOADS[[c.clause for c in BAD_UPLOADS].index("ST-DATA-019")]  # a switch value of 0.5
     grpc_err = ref.expect_error(bad.method, bad.build(ref))
     doc = to_dict(bad.build(ref))
-    st, http_err = _http(santong_platform, "/v1/device/report-observations", json.dumps(doc).encode(), headers)
+    st, http_err = _http(
+        santong_platform, "/v1/device/report-observations", json.dumps(doc).encode(), headers
+    )
     evidence.record("grpc", grpc_err.as_dict() if grpc_err else None)
     evidence.sample("http", http_err)
     assert grpc_err is not None and st == 400 and set(grpc_err.clause_ids) == set(_clauses(http_err)), (
         f"[ST-IFACE-002] gRPC 与 HTTP 的拒收不一致 / gRPC and HTTP refuse differently: {grpc_err and grpc_err.clause_ids} vs {st} {_clauses(http_err)}"
     )
     no_auth = {"content-type": "application/json"}
-    st401, _ = _http(santong_platform, "/v1/device/report-observations", json.dumps(_json_batch(ref)).encode(), no_auth)
-    st415, _ = _http(santong_platform, "/v1/device/report-observations", b"batch=1", {**headers, "content-type": "text/plain"})
+    st401, _ = _http(
+        santong_platform, "/v1/device/report-observations", json.dumps(_json_batch(ref)).encode(), no_auth
+    )
+    st415, _ = _http(
+        santong_platform,
+        "/v1/device/report-observations",
+        b"batch=1",
+        {**headers, "content-type": "text/plain"},
+    )
     evidence.record("statuses", {"no_credentials": st401, "text_plain": st415})
-    assert st401 == 401, f"[ST-IFACE-015] 无凭据应为 401，实际 {st401} / no credentials gave {st401}, expected 401"
-    assert st415 == 415, f"[ST-IFACE-009] 非 JSON 内容类型应为 415，实际 {st415} / a non-JSON content type gave {st415}"
+    assert st401 == 401, (
+        f"[ST-IFACE-015] 无凭据应为 401，实际 {st401} / no credentials gave {st401}, expected 401"
+    )
+    assert st415 == 415, (
+        f"[ST-IFACE-009] 非 JSON 内容类型应为 415，实际 {st415} / a non-JSON content type gave {st415}"
+    )
 
 
 # --------------------------------------------------------------------------------- acks, replays, stream
@@ -233,15 +282,21 @@ def test_replay_deduplicated(ref: RefDevice, santong_platform: PlatformHandle, e
     again = ref.call("ReportObservations", pb.ReportObservationsRequest(batch=batch)).ack
     evidence.sample("first", first)
     evidence.sample("replay", again)
-    assert first.status == pb.ACK_STATUS_ACCEPTED, f"[ST-PROTO-012] 首次上传未被接受 / first upload not accepted: {to_dict(first)}"
+    assert first.status == pb.ACK_STATUS_ACCEPTED, (
+        f"[ST-PROTO-012] 首次上传未被接受 / first upload not accepted: {to_dict(first)}"
+    )
     assert again.status == pb.ACK_STATUS_DUPLICATE and again.sequence == batch.sequence, (
         f"[ST-PROTO-012] 重放应答 {pb.AckStatus.Name(again.status)}，应为 DUPLICATE / the replay was answered "
         f"{pb.AckStatus.Name(again.status)}, expected DUPLICATE"
     )
     if santong_platform.admin is not None:
-        stored = santong_platform.admin.inspect("observations", device_id=ref.device_id, sequence=batch.sequence)
+        stored = santong_platform.admin.inspect(
+            "observations", device_id=ref.device_id, sequence=batch.sequence
+        )
         evidence.record("stored", len(stored))
-        assert len(stored) == 2, f"[ST-PROTO-012] 重放被重复存储 / the replay was stored again: {len(stored)} observations"
+        assert len(stored) == 2, (
+            f"[ST-PROTO-012] 重放被重复存储 / the replay was stored again: {len(stored)} observations"
+        )
 
 
 @pytest.mark.clause("ST-IFACE-006")
@@ -252,12 +307,16 @@ def test_stream_one_ack_per_batch_in_order(ref: RefDevice, evidence: Evidence) -
     batches = [ref.batch([0.4 + i / 100, float(i % 2)], sequence=s) for i, s in enumerate(seqs)]
     batches[2] = ref.batch([float("inf"), 0.0], sequence=seqs[2])
     requests = [pb.StreamObservationsRequest(batch=b) for b in batches]
-    responses = list(ref.stub.StreamObservations(iter(requests), metadata=ref.metadata, timeout=ref.timeout_s))
+    responses = list(
+        ref.stub.StreamObservations(iter(requests), metadata=ref.metadata, timeout=ref.timeout_s)
+    )
     got = [(r.ack.sequence, pb.AckStatus.Name(r.ack.status)) for r in responses]
     evidence.record("acks", got)
     ref.next_sequence = seqs[-1] + 1
     want = [(s, "ACK_STATUS_REJECTED" if i == 2 else "ACK_STATUS_ACCEPTED") for i, s in enumerate(seqs)]
-    assert got == want, f"[ST-IFACE-006] 确认与批次不一一对应 / acknowledgements do not match the batches: {got}, expected {want}"
+    assert got == want, (
+        f"[ST-IFACE-006] 确认与批次不一一对应 / acknowledgements do not match the batches: {got}, expected {want}"
+    )
     assert "ST-DATA-018" in [v.clause_id for v in responses[2].ack.violations], (
         "[ST-IFACE-006] REJECTED 确认没有给出违反的条款 / the REJECTED ack names no clause"
     )
@@ -269,7 +328,9 @@ def test_stream_one_ack_per_batch_in_order(ref: RefDevice, evidence: Evidence) -
 @pytest.mark.clause("ST-IFACE-008", "ST-PROTO-026")
 def test_platform_info(channel: Any, santong_platform: PlatformHandle, evidence: Evidence) -> None:
     """GetPlatformInfo answers without credentials: spec versions, every limit, capabilities, server time."""
-    info = platform_pb2_grpc.PlatformServiceStub(channel).GetPlatformInfo(platform_pb2.GetPlatformInfoRequest(), timeout=10)
+    info = platform_pb2_grpc.PlatformServiceStub(channel).GetPlatformInfo(
+        platform_pb2.GetPlatformInfoRequest(), timeout=10
+    )
     evidence.sample("info", info)
     limits = to_dict(info.limits)
     missing = [f for f in ("max_batch_points", "max_message_bytes", "max_clock_skew_ms", "heartbeat_interval_ms",
@@ -278,9 +339,9 @@ def test_platform_info(channel: Any, santong_platform: PlatformHandle, evidence:
         f"[ST-IFACE-008] 版本 {info.spec_version!r} / {list(info.supported_versions)} 不含 {spec_version()}"
     )
     assert not missing, f"[ST-IFACE-008] 限值缺失 / limits missing: {missing}"
-    assert info.HasField("server_time") and _near_now(info.server_time, int(info.limits.max_clock_skew_ms or 5000)), (
-        "[ST-PROTO-026] 平台信息没有（正确的）server_time / GetPlatformInfo lacks a plausible server_time"
-    )
+    assert info.HasField("server_time") and _near_now(
+        info.server_time, int(info.limits.max_clock_skew_ms or 5000)
+    ), "[ST-PROTO-026] 平台信息没有（正确的）server_time / GetPlatformInfo lacks a plausible server_time"
 
 
 @pytest.mark.clause("ST-PROTO-004")
@@ -306,12 +367,20 @@ def test_missing_credentials(ref: RefDevice, evidence: Evidence) -> None:
     """A device call without the authentication metadata is UNAUTHENTICATED."""
     answers = {
         "none": ref.expect_error("Heartbeat", pb.HeartbeatRequest(), metadata=()),
-        "no token": ref.expect_error("Heartbeat", pb.HeartbeatRequest(), metadata=(("x-santong-device-id", ref.device_id),)),
-        "no device id": ref.expect_error("Heartbeat", pb.HeartbeatRequest(), metadata=(("authorization", f"Bearer {ref.token}"),)),
+        "no token": ref.expect_error(
+            "Heartbeat", pb.HeartbeatRequest(), metadata=(("x-santong-device-id", ref.device_id),)
+        ),
+        "no device id": ref.expect_error(
+            "Heartbeat", pb.HeartbeatRequest(), metadata=(("authorization", f"Bearer {ref.token}"),)
+        ),
     }
     evidence.record("answers", {k: (v.code if v else "OK") for k, v in answers.items()})
-    wrong = {k: (v.code if v else "OK") for k, v in answers.items() if v is None or v.code != "UNAUTHENTICATED"}
-    assert not wrong, f"[ST-PROTO-001] 缺少认证元数据时应为 UNAUTHENTICATED / missing credentials must give UNAUTHENTICATED: {wrong}"
+    wrong = {
+        k: (v.code if v else "OK") for k, v in answers.items() if v is None or v.code != "UNAUTHENTICATED"
+    }
+    assert not wrong, (
+        f"[ST-PROTO-001] 缺少认证元数据时应为 UNAUTHENTICATED / missing credentials must give UNAUTHENTICATED: {wrong}"
+    )
 
 
 @pytest.mark.clause("ST-PROTO-002", "ST-IFACE-019")
@@ -393,7 +462,9 @@ def test_upload_rate_limit(ref: RefDevice, santong_platform: PlatformHandle, evi
     evidence.record("limited", len(limited))
     if limited:
         evidence.record("first", limited[0].as_dict())
-    assert limited, f"[ST-PROTO-010] {n} 次并发上传都没有被限速 / none of {n} concurrent uploads was rate-limited"
+    assert limited, (
+        f"[ST-PROTO-010] {n} 次并发上传都没有被限速 / none of {n} concurrent uploads was rate-limited"
+    )
     assert all(s.retry_after_s is not None for s in limited), (
         "[ST-PROTO-010] 限速应答没有重试建议（RetryInfo）/ rate-limit answers lack RetryInfo"
     )
@@ -411,7 +482,9 @@ def test_offline_detection(
     limits = santong_platform.limits
     window_s = int(limits.heartbeat_interval_ms) * max(1, int(limits.offline_after_missed)) / 1000
     if window_s > 120:
-        pytest.skip(f"离线判定窗口 {window_s:.0f} s 过长 / the offline window of {window_s:.0f} s is too long to wait for")
+        pytest.skip(
+            f"离线判定窗口 {window_s:.0f} s 过长 / the offline window of {window_s:.0f} s is too long to wait for"
+        )
     admin = santong_platform.admin
 
     def online() -> bool:
@@ -431,7 +504,9 @@ def test_offline_detection(
         f"{window_s + max(2.0, window_s / 2):.1f} s of silence"
     )
     dev.call("Heartbeat", pb.HeartbeatRequest())
-    assert online(), "[ST-PROTO-006] 心跳后设备没有恢复在线 / the device did not come back online after a heartbeat"
+    assert online(), (
+        "[ST-PROTO-006] 心跳后设备没有恢复在线 / the device did not come back online after a heartbeat"
+    )
 
 
 @pytest.mark.clause("ST-PROTO-028")
@@ -448,14 +523,18 @@ def test_discoverable(channel: Any, evidence: Evidence) -> None:
         status = e.code().name
     try:
         stub = reflection_pb2_grpc.ServerReflectionStub(channel)
-        replies = stub.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=5)
+        replies = stub.ServerReflectionInfo(
+            iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=5
+        )
         services = [s.name for r in replies for s in r.list_services_response.service]
     except grpc.RpcError as e:
         services = [f"error {e.code().name}"]
     evidence.record("health", status)
     evidence.record("services", services)
     assert status == "SERVING", f"[ST-PROTO-028] 健康检查 / health check: {status}"
-    assert any(s.endswith("DeviceAccessService") for s in services), f"[ST-PROTO-028] 反射 / reflection lists {services}"
+    assert any(s.endswith("DeviceAccessService") for s in services), (
+        f"[ST-PROTO-028] 反射 / reflection lists {services}"
+    )
 
 
 @pytest.mark.clause("ST-PROTO-003")
@@ -463,5 +542,9 @@ def test_transport_security(santong_platform: PlatformHandle, evidence: Evidence
     """A production platform is reached over TLS (grpcs://)."""
     evidence.record("tls", santong_platform.tls)
     if santong_platform.kind != "url":
-        pytest.skip("模拟平台默认不启用 TLS；本条款针对真实平台地址 / the mock serves plain TCP; this clause is for a real platform URL")
-    assert santong_platform.tls, "[ST-PROTO-003] 平台地址未使用 TLS（grpcs://）/ the platform URL does not use TLS (grpcs://)"
+        pytest.skip(
+            "模拟平台默认不启用 TLS；本条款针对真实平台地址 / the mock serves plain TCP; this clause is for a real platform URL"
+        )
+    assert santong_platform.tls, (
+        "[ST-PROTO-003] 平台地址未使用 TLS（grpcs://）/ the platform URL does not use TLS (grpcs://)"
+    )

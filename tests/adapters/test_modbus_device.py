@@ -27,6 +27,8 @@ CODE = {p.name: p.point_code for p in PROFILE.points}
 NAME = {p.point_code: p.name for p in PROFILE.points}
 FAST = {"period_ms": "50", "timeout_ms": "200", "reconnect_min_ms": "50", "reconnect_max_ms": "400"}
 
+pytestmark = pytest.mark.timeout(60)
+
 
 class Sink:
     """An in-memory UplinkSink."""

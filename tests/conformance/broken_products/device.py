@@ -1,0 +1,433 @@
+"""A small 三统一 device on raw gRPC stubs (HTTP/JSON optional) — correct by default, or with one deliberate defect.
+
+The self-check certifies it once per defect and expects each run to FAIL on the defect's clause (``--defect
+none`` must PASS). Two points: methane (alias 1, rises past 1.0 %CH4 four seconds after start and falls back)
+and an on/off switch (alias 2). Queue, sequence counter and acknowledged sequence persist in ``--workdir``.
+
+    python device.py --target 127.0.0.1:50051 --device D --token T --workdir W --defect no_heartbeat
+
+Defects: wrong_unit, bad_point_code, local_time (HTTP/JSON, timestamps in local time without a zone),
+dup_after_reconnect (a failed upload is re-queued under a new sequence), no_backfill, retry_invalid (resends
+after INVALID_ARGUMENT), no_heartbeat, fixed_retry (retries every 20 ms, ignoring RetryInfo), no_clock_sync,
+report_before_define, no_alarm, no_resume (forgets its queue and counter on restart), crash (exits mid-run),
+exit_at_once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import datetime as dt
+import json
+import os
+import random
+import signal
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+from google.protobuf import json_format
+from santong.protocols import spec_version
+from santong.protocols.v1 import common_pb2, data_pb2, device_access_pb2, device_access_pb2_grpc
+
+pb = device_access_pb2
+MINE = "140421000001"
+METHANE, SWITCH = f"{MINE}01MNA0010A01", f"{MINE}01KGS0010K01"
+RETRYABLE = {"UNAVAILABLE", "DEADLINE_EXCEEDED", "RESOURCE_EXHAUSTED", "ABORTED"}
+SLUG = {"Register": "register", "DefinePoints": "define-points", "ReportObservations": "report-observations",
+        "ReportAlarms": "report-alarms", "Heartbeat": "heartbeat"}  # fmt: skip
+HTTP_CODES = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 409: "FAILED_PRECONDITION",
+              413: "RESOURCE_EXHAUSTED", 429: "RESOURCE_EXHAUSTED", 502: "UNAVAILABLE", 503: "UNAVAILABLE",
+              504: "DEADLINE_EXCEEDED"}  # fmt: skip
+
+
+class CallError(Exception):
+    def __init__(self, code: str, text: str = "", retry_after: float | None = None) -> None:
+        super().__init__(f"{code} {text}")
+        self.code, self.retry_after = code, retry_after
+
+
+@dataclass
+class Upload:
+    seq: int
+    method: str
+    request: Any
+    backfill: bool
+    attempts: int = 0
+
+
+def ts(ms: int) -> Any:
+    t = pb.Ack().server_time
+    t.seconds, t.nanos = ms // 1000, (ms % 1000) * 1_000_000
+    return t
+
+
+def ms_of(t: Any) -> int | None:
+    return t.seconds * 1000 + t.nanos // 1_000_000 if (t.seconds or t.nanos) else None
+
+
+class Device:
+    def __init__(self, a: argparse.Namespace) -> None:
+        self.a, self.defect = a, a.defect
+        self.md = (("x-santong-device-id", a.device), ("authorization", f"Bearer {a.token}"))
+        self.state_path = a.workdir / "device-state.json"
+        self.offset_ms = 0
+        self.registered = asyncio.Event()
+        self.defined = False
+        self.queue: list[Upload] = []
+        self.next_seq = 1
+        self.last_ack = 0
+        self.in_outage = False
+        self.hb_ms = 1000
+        self.wake = asyncio.Event()
+        self.t0 = time.monotonic()
+        self.alarm: dict[str, Any] | None = None
+        self.channel: Any = None
+        self.stub: Any = None
+        self._load()
+
+    # ------------------------------------------------------------------------------------ persistence
+
+    def _load(self) -> None:
+        if self.defect == "no_resume" or not self.state_path.exists():
+            return
+        d = json.loads(self.state_path.read_text())
+        self.next_seq, self.last_ack = d["next_seq"], d["last_ack"]
+        for seq, method, blob, _bf in d["queue"]:
+            cls = pb.ReportObservationsRequest if method == "ReportObservations" else pb.ReportAlarmsRequest
+            self.queue.append(Upload(seq, method, cls.FromString(base64.b64decode(blob)), True))  # late now
+
+    def save(self) -> None:
+        if self.defect == "no_resume":
+            return
+        d = {"next_seq": self.next_seq, "last_ack": self.last_ack,
+             "queue": [[u.seq, u.method, base64.b64encode(u.request.SerializeToString()).decode(), u.backfill] for u in self.queue]}  # fmt: skip
+        tmp = self.state_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(d))
+        tmp.replace(self.state_path)
+
+    # ----------------------------------------------------------------------------------------- clock
+
+    def now(self) -> int:
+        return int(time.time() * 1000) + self.offset_ms
+
+    def note(self, server: Any, t0: float, t1: float) -> None:
+        if self.defect == "no_clock_sync" or server is None or ms_of(server) is None:
+            return
+        est = int(ms_of(server) - (t0 + t1) * 500)
+        if abs(est - self.offset_ms) > 100:
+            self.offset_ms = est
+
+    # ----------------------------------------------------------------------------------------- calls
+
+    async def call(self, method: str, req: Any, timeout: float = 3.0) -> Any:
+        t0 = time.time()
+        if self.a.http and method in SLUG:
+            resp = await asyncio.to_thread(self._http, method, req, timeout)
+        else:
+            try:
+                resp = await getattr(self.stub, method)(req, metadata=self.md, timeout=timeout)
+            except grpc.aio.AioRpcError as e:
+                retry = None
+                for k, v in e.trailing_metadata() or ():
+                    if k == "grpc-status-details-bin":
+                        from google.rpc import error_details_pb2, status_pb2
+
+                        st = status_pb2.Status.FromString(v)
+                        for det in st.details:
+                            if det.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
+                                info = error_details_pb2.RetryInfo()
+                                det.Unpack(info)
+                                retry = info.retry_delay.seconds + info.retry_delay.nanos / 1e9
+                raise CallError(e.code().name, e.details() or "", retry) from e
+        self.note(
+            getattr(resp, "server_time", None) or (resp.ack.server_time if hasattr(resp, "ack") else None),
+            t0,
+            time.time(),
+        )
+        return resp
+
+    def _http(self, method: str, req: Any, timeout: float) -> Any:
+        doc = json_format.MessageToDict(req, preserving_proto_field_name=True)
+        if self.defect == "local_time" and method == "ReportObservations":
+            base = ms_of(req.batch.base_time) or self.now()
+            local = dt.datetime.fromtimestamp(base / 1000, dt.timezone(dt.timedelta(hours=8)))
+            doc["batch"]["base_time"] = local.strftime("%Y-%m-%d %H:%M:%S")  # 北京时间, no zone
+        body = json.dumps(doc).encode()
+        headers = {"content-type": "application/json", "x-santong-device-id": self.a.device,
+                   "authorization": f"Bearer {self.a.token}"}  # fmt: skip
+        r = urllib.request.Request(f"{self.a.http}/v1/device/{SLUG[method]}", body, headers, method="POST")
+        try:
+            with urllib.request.urlopen(r, timeout=timeout) as resp:
+                out = json.loads(resp.read())
+        except urllib.error.HTTPError as e:
+            retry = e.headers.get("retry-after")
+            raise CallError(
+                HTTP_CODES.get(e.code, "UNKNOWN"), str(e.code), float(retry) if retry else None
+            ) from e
+        except OSError as e:
+            raise CallError("UNAVAILABLE", str(e)) from e
+        resp_cls = getattr(pb, f"{method}Response")
+        return json_format.ParseDict(out, resp_cls(), ignore_unknown_fields=True)
+
+    # --------------------------------------------------------------------------------------- session
+
+    def points(self) -> Any:
+        unit = "%" if self.defect == "wrong_unit" else "%CH4"
+        m_code = f"{MINE}01MNA0010-A1" if self.defect == "bad_point_code" else METHANE
+        s_code = f"{MINE}01KGS0010-K1" if self.defect == "bad_point_code" else SWITCH
+        at = ts(self.now() - 1000)
+        m = data_pb2.PointDefinition(
+            alias=1, point_code=m_code, system_code="01", outstation_code=f"{MINE}F01", sensor_type="A001",
+            value_kind=common_pb2.VALUE_KIND_ANALOG, unit=unit, range_low=0, range_high=4, alarm_high=1.0,
+            alarm_high_clear=1.0, power_off_high=1.5, power_restore_high=1.0, location="15101 工作面上隅角 T0",
+        )  # fmt: skip
+        s = data_pb2.PointDefinition(
+            alias=4, point_code=s_code, system_code="01", outstation_code=f"{MINE}F01", sensor_type="S001",
+            value_kind=common_pb2.VALUE_KIND_SWITCH, range_low=0, range_high=1, on_description="开",
+            off_description="停", location="15101 采煤机",
+        )  # fmt: skip
+        m.defined_at.CopyFrom(at)
+        s.defined_at.CopyFrom(at)
+        return pb.DefinePointsRequest(points=[m, s])
+
+    async def register(self) -> None:
+        req = pb.RegisterRequest(
+            device=data_pb2.DeviceIdentity(
+                device_id=self.a.device, vendor="santong 自检 / santong self-check", model="TINY-1",
+                firmware_version="1.0.0", serial_number="TINY-0001", ma_certificate="MAH230123",
+                product_class=common_pb2.PRODUCT_CLASS_SAFETY_MONITORING, mine_code=MINE,
+            ),
+            mine=data_pb2.Mine(mine_code=MINE), supported_versions=[spec_version()],
+        )  # fmt: skip
+        req.device_time.CopyFrom(ts(self.now()))
+        resp = await self.call("Register", req)
+        self.hb_ms = int(resp.limits.heartbeat_interval_ms or 30000)
+        last = int(resp.last_acknowledged_sequence)
+        if self.defect != "no_resume":
+            self.queue = [u for u in self.queue if u.seq > last]
+            self.next_seq = max(self.next_seq, last + 1)
+        self.defined = False
+        self.registered.set()
+        print(f"registered: session={resp.session_id} last_ack={last}", flush=True)
+
+    async def define(self) -> None:
+        await self.call("DefinePoints", self.points())
+        self.defined = True
+
+    # -------------------------------------------------------------------------------------- producing
+
+    def methane(self) -> float:
+        t = time.monotonic() - self.t0
+        if 4.0 <= t < 6.0:
+            return round(0.4 + (t - 4.0) * 0.45, 3)  # up to 1.3 %CH4
+        if 6.0 <= t < 8.0:
+            return round(1.3 - (t - 6.0) * 0.45, 3)
+        return round(0.40 + random.uniform(-0.02, 0.02), 3)
+
+    def enqueue(self, method: str, req: Any) -> None:
+        backfill = self.defect != "no_backfill" and (self.in_outage or any(u.backfill for u in self.queue))
+        seq = self.next_seq
+        self.next_seq += 1
+        (req.batch if method == "ReportObservations" else req).sequence = seq
+        self.queue.append(Upload(seq, method, req, backfill))
+        self.save()
+        self.wake.set()
+
+    async def produce(self) -> None:
+        period = self.a.report_ms / 1000
+        while True:
+            now, v = self.now(), self.methane()
+            status = 0
+            alarms = []
+            if self.defect != "no_alarm":
+                if self.alarm is None and v >= 1.0:
+                    self.alarm = {"id": f"{METHANE}-OL-{now}", "start": now, "values": [v]}
+                    alarms.append(self.alarm_msg(common_pb2.ALARM_STATE_RAISED, v, now))
+                elif self.alarm is not None and v < 1.0:
+                    alarms.append(self.alarm_msg(common_pb2.ALARM_STATE_CLEARED, v, now))
+                    self.alarm = None
+                elif self.alarm is not None:
+                    self.alarm["values"].append(v)
+                status = 1 if self.alarm is not None else 0
+            b = data_pb2.ObservationBatch(
+                alias=[1, 4], value=[v, 1.0], time_offset_ms=[0, 0], status=[status, 0]
+            )
+            b.base_time.CopyFrom(ts(now))
+            self.enqueue("ReportObservations", pb.ReportObservationsRequest(batch=b))
+            if alarms:
+                self.enqueue("ReportAlarms", pb.ReportAlarmsRequest(alarms=alarms))
+            await asyncio.sleep(period)
+
+    def alarm_msg(self, state: int, v: float, now: int) -> Any:
+        a = self.alarm or {}
+        values = a.get("values", [v])
+        m = data_pb2.Alarm(
+            alarm_id=a["id"], point_code=METHANE, sensor_type="A001", location="15101 工作面上隅角 T0", unit="%CH4",
+            anomaly_type=common_pb2.ANOMALY_TYPE_OVER_LIMIT, state=state,  # type: ignore[arg-type]
+            max_value=max(values), min_value=min(values), avg_value=sum(values) / len(values),
+        )  # fmt: skip
+        for t in (m.start_time, m.max_time, m.min_time):
+            t.CopyFrom(ts(a["start"]))
+        if state == common_pb2.ALARM_STATE_CLEARED:
+            m.end_time.CopyFrom(ts(max(now, a["start"])))
+        return m
+
+    # ------------------------------------------------------------------------------------- delivering
+
+    def backoff(self, attempt: int, retry_after: float | None) -> float:
+        if self.defect == "fixed_retry":
+            return 0.02
+        d = random.uniform(0, min(2.0, 0.1 * 2**attempt))
+        return max(d, retry_after or 0.0)
+
+    async def deliver(self) -> None:
+        failures = 0
+        while True:
+            try:
+                if not self.registered.is_set():
+                    await self.register()
+                if not self.defined and self.defect != "report_before_define":
+                    await self.define()
+                if not self.queue:
+                    self.wake.clear()
+                    await self.wake.wait()
+                    continue
+                up = self.queue[0]
+                stamp = up.backfill and self.defect != "no_backfill"
+                (up.request.batch if up.method == "ReportObservations" else up.request).backfill = stamp
+                if self.defect == "report_before_define" and not self.defined:
+                    self.defined = True  # the defect: report first, define right after (too late)
+                    with contextlib.suppress(CallError):
+                        await self.call(up.method, up.request)
+                    await self.define()
+                resp = await self.call(up.method, up.request)
+                self.queue.pop(0)
+                if resp.ack.status in (pb.ACK_STATUS_ACCEPTED, pb.ACK_STATUS_DUPLICATE):
+                    self.last_ack = max(self.last_ack, up.seq)
+                self.in_outage = False
+                self.save()
+                failures = 0
+            except CallError as e:
+                if e.code in ("UNAUTHENTICATED", "PERMISSION_DENIED"):
+                    print(f"credentials refused: {e}", flush=True)
+                    sys.exit(1)
+                if e.code == "FAILED_PRECONDITION":
+                    self.registered.clear()
+                elif e.code in RETRYABLE or (e.code == "INVALID_ARGUMENT" and self.defect == "retry_invalid"):
+                    if e.code in ("UNAVAILABLE", "DEADLINE_EXCEEDED"):
+                        self.in_outage = True
+                    for u in self.queue:
+                        u.backfill = True
+                    if self.defect == "dup_after_reconnect" and self.queue and self.registered.is_set():
+                        old = self.queue.pop(0)  # re-queued under a new sequence: the defect
+                        self.enqueue(old.method, old.request)
+                elif self.queue and self.registered.is_set():
+                    self.queue.pop(0)  # rejected: dead-lettered, never resent
+                    self.save()
+                    continue
+                failures += 1
+                await asyncio.sleep(self.backoff(min(failures - 1, 10), e.retry_after))
+
+    async def heartbeat(self) -> None:
+        while True:
+            await self.registered.wait()
+            await asyncio.sleep(0.9 * self.hb_ms / 1000)
+            if self.defect == "no_heartbeat" or not self.registered.is_set():
+                continue
+            req = pb.HeartbeatRequest(
+                last_acknowledged_sequence=self.last_ack, queued_uploads=len(self.queue)
+            )
+            req.device_time.CopyFrom(ts(self.now()))
+            try:
+                await self.call("Heartbeat", req)
+            except CallError as e:
+                if e.code == "FAILED_PRECONDITION":
+                    self.registered.clear()
+                    self.wake.set()
+
+    async def commands(self) -> None:
+        while True:
+            await self.registered.wait()
+            out: asyncio.Queue[Any] = asyncio.Queue()
+            await out.put(pb.CommandsRequest())
+
+            async def requests(out: asyncio.Queue[Any] = out) -> Any:
+                while True:
+                    yield await out.get()
+
+            try:
+                async for resp in self.stub.Commands(requests(), metadata=self.md):
+                    cmd = resp.command
+                    outcome, text = pb.COMMAND_OUTCOME_SUCCEEDED, "ok"
+                    if cmd.type == pb.COMMAND_TYPE_TIME_SYNC and self.defect != "no_clock_sync":
+                        self.offset_ms = ms_of(cmd.time_sync.server_time) - int(time.time() * 1000)
+                    elif cmd.type == pb.COMMAND_TYPE_RESEND_DEFINITIONS:
+                        self.defined = False
+                        self.wake.set()
+                    elif cmd.type == pb.COMMAND_TYPE_WRITE_POINT:
+                        outcome, text = pb.COMMAND_OUTCOME_UNSUPPORTED, "read-only device"
+                    r = pb.CommandResult(command_id=cmd.command_id, outcome=outcome, message=text)
+                    r.device_time.CopyFrom(ts(self.now()))
+                    await out.put(pb.CommandsRequest(result=r))
+            except grpc.aio.AioRpcError:
+                pass
+            await asyncio.sleep(0.3)
+
+    async def run(self) -> None:
+        options = [("grpc.initial_reconnect_backoff_ms", 100), ("grpc.max_reconnect_backoff_ms", 500)]
+        ca_file = os.environ.get("SANTONG_TLS_CA")
+        if ca_file:
+            creds = grpc.ssl_channel_credentials(Path(ca_file).read_bytes())
+            self.channel = grpc.aio.secure_channel(self.a.target, creds, options=options)
+        else:
+            self.channel = grpc.aio.insecure_channel(self.a.target, options=options)
+        self.stub = device_access_pb2_grpc.DeviceAccessServiceStub(self.channel)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        tasks = [
+            asyncio.create_task(c)
+            for c in (self.deliver(), self.heartbeat(), self.commands(), self.produce())
+        ]
+        if self.defect == "crash":
+            loop.call_later(8.0, lambda: (print("segmentation fault (simulated)", flush=True), os._exit(3)))
+        await stop.wait()
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self.save()
+        with contextlib.suppress(Exception):
+            await self.channel.close()
+
+
+def main() -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("--target", required=True)
+    p.add_argument("--http", default="")
+    p.add_argument("--device", required=True)
+    p.add_argument("--token", required=True)
+    p.add_argument("--workdir", required=True, type=Path)
+    p.add_argument("--report-ms", type=int, default=1000)
+    p.add_argument("--defect", default="none")
+    a = p.parse_args()
+    if a.defect == "exit_at_once":
+        print("cannot open /dev/ttyS9: no such device", flush=True)
+        return 1
+    if a.defect != "local_time":
+        a.http = ""
+    a.workdir.mkdir(parents=True, exist_ok=True)
+    asyncio.run(Device(a).run())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
