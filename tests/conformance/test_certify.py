@@ -8,12 +8,23 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import CDDY_NAME, CDDY_TEXT, example_manifest
+from conftest import CDDY_NAME, CDDY_TEXT, SUITE, example_manifest
 from santong.conformance import generate_key_pair, load_public_key, verify_bytes
 
 from santong.cli import main
 
 pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture
+def declarations_suite(tmp_path: Path) -> Path:
+    """The bundled suite's declared-data cases only: these tests use a manifest with ``start: external``, whose
+    live cases could not run (the live suite has its own tests in test_selfcheck.py)."""
+    suite = tmp_path / "declarations-suite"
+    suite.mkdir()
+    for name in ("test_declarations.py", "pytest.ini"):
+        (suite / name).write_bytes((SUITE / name).read_bytes())
+    return suite
 
 
 def _certify(*args: str) -> subprocess.CompletedProcess[str]:
@@ -90,12 +101,15 @@ def test_out_is_not_a_folder(
     assert code == 2 and "cannot create the report folder" in capsys.readouterr().out
 
 
-def test_pass_signed_with_a_key(tmp_path: Path, manifest_file: Callable[..., Path]) -> None:
+def test_pass_signed_with_a_key(
+    tmp_path: Path, manifest_file: Callable[..., Path], declarations_suite: Path
+) -> None:
     private, public, fp = generate_key_pair(tmp_path / "keys")
     out = tmp_path / "out"
     r = _certify(
-        "--manifest", str(manifest_file()), "--profile", "standard", "--out", str(out), "--key", str(private)
-    )
+        "--manifest", str(manifest_file()), "--profile", "standard", "--out", str(out), "--key", str(private),
+        "--suite", str(declarations_suite),
+    )  # fmt: skip
     assert r.returncode == 0, r.stdout
     assert "[ 1/23] 通过 PASS" in r.stdout and "[23/23]" in r.stdout
     assert "结论 Verdict: 通过 PASS" in r.stdout
@@ -107,12 +121,18 @@ def test_pass_signed_with_a_key(tmp_path: Path, manifest_file: Callable[..., Pat
 
 
 def test_fail_on_the_right_clause_with_an_ephemeral_key(
-    tmp_path: Path, manifest_file: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    manifest_file: Callable[..., Path],
+    capsys: pytest.CaptureFixture[str],
+    declarations_suite: Path,
 ) -> None:
     d = example_manifest()
     d["points"][0]["unit"] = "ppm"
     out = tmp_path / "out"
-    code = main(["certify", "--manifest", str(manifest_file(d)), "--profile", "basic", "--out", str(out)])
+    code = main(
+        ["certify", "--manifest", str(manifest_file(d)), "--profile", "basic", "--out", str(out)]
+        + ["--suite", str(declarations_suite)]
+    )
     stdout = capsys.readouterr().out
     assert code == 1, stdout
     assert "no --key" in stdout and "ephemeral key, integrity only" in stdout
@@ -126,7 +146,10 @@ def test_fail_on_the_right_clause_with_an_ephemeral_key(
 
 
 def test_cddy_points_in_the_full_profile(
-    tmp_path: Path, manifest_file: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    manifest_file: Callable[..., Path],
+    capsys: pytest.CaptureFixture[str],
+    declarations_suite: Path,
 ) -> None:
     (tmp_path / CDDY_NAME).write_text(CDDY_TEXT, encoding="utf-8")
     out = tmp_path / "out"
@@ -139,6 +162,8 @@ def test_cddy_points_in_the_full_profile(
             "full",
             "--out",
             str(out),
+            "--suite",
+            str(declarations_suite),
         ]
     )
     stdout = capsys.readouterr().out

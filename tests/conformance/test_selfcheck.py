@@ -1,0 +1,190 @@
+"""Self-check of the suite: the reference product passes; each deliberately broken product fails on its clause.
+
+Every certification is a real `santong certify` (subprocess) against the embedded mock platform. They run in
+parallel (one module fixture starts them all), so the whole self-check costs about as much as its slowest run.
+The broken products are one small device program (broken_products/device.py, raw gRPC stubs) with a
+``--defect`` switch; ``--defect none`` must pass too, so that each failure is the defect's and not the suite's.
+Bad input — a product that exits at once, one that crashes mid-run, a malformed manifest, a platform URL that
+does not answer — ends in 无法运行 COULD NOT RUN with the reason: never a traceback, never a pass.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import json
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from conftest import ROOT
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+
+BROKEN = Path(__file__).resolve().parent / "broken_products"
+REFERENCE = ROOT / "conformance" / "products" / "kj-substation.manifest.yaml"
+PLATFORM = ROOT / "conformance" / "products" / "santong-mock.manifest.yaml"
+
+#: defect of broken_products/device.py → the clause its certification must fail on.
+DEFECTS = {
+    "wrong_unit": "ST-DATA-011",
+    "bad_point_code": "ST-DATA-002",
+    "local_time": "ST-DATA-030",
+    "dup_after_reconnect": "ST-PROTO-021",
+    "no_backfill": "ST-PROTO-020",
+    "retry_invalid": "ST-PROTO-016",
+    "no_heartbeat": "ST-PROTO-005",
+    "fixed_retry": "ST-PROTO-017",
+    "no_clock_sync": "ST-PROTO-007",
+    "report_before_define": "ST-PROTO-024",
+    "no_alarm": "ST-PROTO-027",
+    "no_resume": "ST-PROTO-023",
+}
+#: defect → what the COULD NOT RUN reason must say.
+CANNOT_RUN = {
+    "exit_at_once": "exited before it was ready",
+    "crash": "exited mid-run",
+}
+WORKERS = 9
+
+
+@dataclass
+class Run:
+    """One `santong certify` and its outcome."""
+
+    name: str
+    code: int = -1
+    stdout: str = ""
+    stderr: str = ""
+    seconds: float = 0.0
+    report: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def failing(self) -> set[str]:
+        """Clauses of the failed cases."""
+        cases = self.report.get("results", {}).get("cases", [])
+        return {c for x in cases if x["verdict"] in ("failed", "xpassed") for c in x["clauses"]}
+
+    @property
+    def verdict(self) -> str:
+        return str(self.report.get("results", {}).get("verdict", "no report"))
+
+    def why(self) -> str:
+        return f"{self.name}: exit {self.code} in {self.seconds:.0f} s\n{self.stdout[-3000:]}\n{self.stderr[-1500:]}"
+
+
+def _tiny_manifest(folder: Path, defect: str) -> Path:
+    doc = yaml.safe_load((BROKEN / "tiny.manifest.yaml").read_text(encoding="utf-8"))
+    doc["start"]["command"][-1] = defect
+    doc["start"]["cwd"] = str(BROKEN)
+    path = folder / f"{defect}.manifest.yaml"
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def _certify(name: str, out: Path, *args: str) -> Run:
+    t0 = time.monotonic()
+    r = subprocess.run(
+        [sys.executable, "-m", "santong", "certify", "--out", str(out), *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    run = Run(name, r.returncode, r.stdout, r.stderr, time.monotonic() - t0)
+    report = out / "report.json"
+    if report.is_file():
+        run.report = json.loads(report.read_text(encoding="utf-8"))["report"]
+    return run
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, cf.Future[Run]]]:
+    """Start every certification of the self-check at once; each case waits for its own."""
+    base = tmp_path_factory.mktemp("selfcheck")
+    jobs: dict[str, tuple[str, ...]] = {
+        "reference": ("--manifest", str(REFERENCE), "--profile", "standard"),
+        "none": ("--manifest", str(_tiny_manifest(base, "none")), "--profile", "standard"),
+    }
+    for defect in (*DEFECTS, *CANNOT_RUN):
+        jobs[defect] = ("--manifest", str(_tiny_manifest(base, defect)), "--profile", "standard")
+    creds = base / "credentials.yaml"
+    creds.write_text("token: nobody\ndevice_id: NOBODY-1\n", encoding="utf-8")
+    jobs["silent_platform"] = (
+        "--manifest", str(PLATFORM), "--profile", "mine-acceptance",
+        "--url", f"grpc://127.0.0.1:{_closed_port()}", "--credentials", str(creds),
+    )  # fmt: skip
+    with cf.ThreadPoolExecutor(WORKERS) as pool:
+        yield {name: pool.submit(_certify, name, base / name, *args) for name, args in jobs.items()}
+
+
+def _done(runs: dict[str, cf.Future[Run]], name: str) -> Run:
+    run = runs[name].result()
+    assert "Traceback" not in run.stdout + run.stderr, run.why()
+    return run
+
+
+def test_reference_product_passes_the_standard_profile(runs: dict[str, cf.Future[Run]]) -> None:
+    run = _done(runs, "reference")
+    assert run.code == 0 and run.verdict == "PASS", run.why()
+    s = run.report["results"]["summary"]
+    assert s["failed"] == 0 and s["error"] == 0 and s["passed"] > 70, s
+    assert "结论 Verdict: 通过 PASS" in run.stdout
+
+
+def test_correct_small_device_passes(runs: dict[str, cf.Future[Run]]) -> None:
+    """The broken products' device without a defect passes: their failures are their defects'."""
+    run = _done(runs, "none")
+    assert run.code == 0 and run.verdict == "PASS", run.why()
+
+
+@pytest.mark.parametrize(("defect", "clause"), sorted(DEFECTS.items()))
+def test_broken_product_fails_on_its_clause(
+    runs: dict[str, cf.Future[Run]], defect: str, clause: str
+) -> None:
+    run = _done(runs, defect)
+    assert run.code == 1 and run.verdict == "FAIL", run.why()
+    assert clause in run.failing, (
+        f"{defect}: failing clauses {sorted(run.failing)}, expected {clause}\n{run.why()}"
+    )
+    assert "结论 Verdict: 不通过 FAIL" in run.stdout
+
+
+@pytest.mark.parametrize(("defect", "reason"), sorted(CANNOT_RUN.items()))
+def test_product_that_dies_could_not_run(runs: dict[str, cf.Future[Run]], defect: str, reason: str) -> None:
+    run = _done(runs, defect)
+    assert run.code == 2 and run.verdict == "COULD_NOT_RUN", run.why()
+    assert "结论 Verdict: 无法运行 COULD NOT RUN" in run.stdout and reason in run.stdout, run.why()
+
+
+def test_platform_url_that_does_not_answer_could_not_run(runs: dict[str, cf.Future[Run]]) -> None:
+    run = _done(runs, "silent_platform")
+    assert run.code == 2 and run.verdict == "COULD_NOT_RUN", run.why()
+    assert "does not answer" in run.stdout, run.why()
+
+
+def test_malformed_live_manifest_could_not_run(tmp_path: Path) -> None:
+    """A start command with an unknown placeholder and a ready line that is no regular expression: the run stops
+    before any case, naming both."""
+    doc = yaml.safe_load((BROKEN / "tiny.manifest.yaml").read_text(encoding="utf-8"))
+    doc["start"]["command"][3] = "{grpc_port}"
+    doc["start"]["ready_line"] = "registered: ("
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    run = _certify("malformed", tmp_path / "out", "--manifest", str(path), "--profile", "standard")
+    assert run.code == 2 and "Traceback" not in run.stdout + run.stderr, run.why()
+    assert "无法运行 COULD NOT RUN" in run.stdout and "{grpc_port}" in run.stdout, run.why()
+    assert "did you mean {grpc_target}" in run.stdout and "not a valid regular expression" in run.stdout, (
+        run.why()
+    )
