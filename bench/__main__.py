@@ -14,6 +14,7 @@ MODULES = [
     "bench.platform_bench",
     "bench.http_bench",
     "bench.modbus_bench",
+    "bench.certify_bench",
 ]
 
 

@@ -83,13 +83,13 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, Any, Any]
     except CouldNotRun:
         raise
     except Exception as e:
-        product = pyfuncitem.funcargs.get("live")
+        product: Any = pyfuncitem.funcargs.get("live")
         why = product.died() if product is not None else None
         if why is not None:
             raise CouldNotRun(why) from e
         raise
-    product = pyfuncitem.funcargs.get("live")
-    why = product.died() if product is not None else None
+    alive: Any = pyfuncitem.funcargs.get("live")
+    why = alive.died() if alive is not None else None
     if why is not None:
         raise CouldNotRun(why)
     return result

@@ -33,11 +33,12 @@ def _faults(rows: list[dict[str, Any]], code: str) -> list[dict[str, Any]]:
     ]
 
 
-def _outage(live: LiveProduct, seconds: float, during: Any = None) -> tuple[int, int]:
-    """Refuse connections for ``seconds`` (started by a fault plan, so that the admin call returns first);
-    ``during(t_start_s)`` runs meanwhile. Returns the outage's (start, end) in platform milliseconds."""
+def _outage(live: LiveProduct, seconds: float, during: Any = None, mode: str = "refuse") -> tuple[int, int]:
+    """Refuse connections (``reset``: drop them and answer UNAVAILABLE) for ``seconds``, started by a fault plan so
+    that the admin call returns first; ``during(t_start_s)`` runs meanwhile. Returns the outage's (start, end) in
+    platform milliseconds."""
     since = live.admin.last_interaction_id()
-    plan = {"steps": [{"at_s": 0.2, "op": "outage_for", "args": {"seconds": seconds, "mode": "refuse"}}]}
+    plan = {"steps": [{"at_s": 0.2, "op": "outage_for", "args": {"seconds": seconds, "mode": mode}}]}
     live.admin.fault("load_plan", plan=plan)
     t0 = time.monotonic() + 0.2
     if during is not None:
@@ -61,24 +62,28 @@ class RetryRun:
     delivered: dict[str, Any] | None = None
     invalid: dict[str, Any] | None = None
     after_invalid: list[dict[str, Any]] = field(default_factory=list)
+    #: Further transient codes (full profile): code → (attempts that failed, the delivery after them).
+    transient: dict[str, tuple[list[dict[str, Any]], dict[str, Any] | None]] = field(default_factory=dict)
+    #: FAILED_PRECONDITION: the refused attempt, and the interaction-log rows after it.
+    precondition: dict[str, Any] | None = None
+    after_precondition: list[dict[str, Any]] = field(default_factory=list)
 
 
-@pytest.fixture(scope="module")
-def retry_run(live: LiveProduct, baseline: Snapshot) -> RetryRun:
-    """fail_next(6, UNAVAILABLE) on uploads, until delivered; then fail_next(1, INVALID_ARGUMENT) and watch."""
-    run = RetryRun()
-    if (why := baseline.no_data()) is not None:
-        return RetryRun(blocked=why)
+def _fail_until_delivered(
+    live: LiveProduct, code: str, n: int
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """fail_next(n, code) on uploads; wait until n attempts failed and a later upload was delivered."""
     since = live.last_id()
-    live.admin.fault("fail_next", n=UNAVAILABLE_FAULTS, code="UNAVAILABLE", methods=list(UPLOAD_METHODS))
+    live.admin.fault("fail_next", n=n, code=code, methods=list(UPLOAD_METHODS))
+    got: dict[str, Any] = {"faults": [], "delivered": None}
 
     def delivered() -> bool:
         rows = live.interactions(since)
-        run.unavailable = _faults(rows, "UNAVAILABLE")
-        if len(run.unavailable) < UNAVAILABLE_FAULTS:
+        got["faults"] = _faults(rows, code)
+        if len(got["faults"]) < n:
             return False
-        last = run.unavailable[-1]["id"]
-        run.delivered = next(
+        last = got["faults"][-1]["id"]
+        got["delivered"] = next(
             (
                 r
                 for r in rows
@@ -86,9 +91,38 @@ def retry_run(live: LiveProduct, baseline: Snapshot) -> RetryRun:
             ),
             None,
         )
-        return run.delivered is not None
+        return got["delivered"] is not None
 
-    live.wait_for(delivered, live.budget(20, 40.0), "retried upload delivered", step_s=0.2, fail=False)
+    live.wait_for(delivered, live.budget(20, 40.0), f"upload retried after {code}", step_s=0.2, fail=False)
+    live.admin.fault("fail_next", n=0)
+    return got["faults"], got["delivered"]
+
+
+@pytest.fixture(scope="module")
+def retry_run(live: LiveProduct, baseline: Snapshot, santong_profile: Any) -> RetryRun:
+    """fail_next(6, UNAVAILABLE) on uploads, until delivered (full profile: RESOURCE_EXHAUSTED,
+    DEADLINE_EXCEEDED and ABORTED too); fail_next(1, FAILED_PRECONDITION); fail_next(1, INVALID_ARGUMENT)."""
+    run = RetryRun()
+    if (why := baseline.no_data()) is not None:
+        return RetryRun(blocked=why)
+    run.unavailable, run.delivered = _fail_until_delivered(live, "UNAVAILABLE", UNAVAILABLE_FAULTS)
+    if santong_profile.name == "full":
+        for code, n in (("RESOURCE_EXHAUSTED", 3), ("DEADLINE_EXCEEDED", 3), ("ABORTED", 2)):
+            run.transient[code] = _fail_until_delivered(live, code, n)
+    since = live.last_id()
+    live.admin.fault("fail_next", n=1, code="FAILED_PRECONDITION", methods=list(UPLOAD_METHODS))
+
+    def reregistered() -> bool:
+        rows = live.interactions(since)
+        run.precondition = next(iter(_faults(rows, "FAILED_PRECONDITION")), None)
+        if run.precondition is None:
+            return False
+        run.after_precondition = [r for r in rows if r["id"] > run.precondition["id"]]
+        return any(
+            r["method"] in UPLOAD_METHODS and r["verdict"] in DELIVERED for r in run.after_precondition
+        )
+
+    live.wait_for(reregistered, live.budget(10, 15.0), "going on after FAILED_PRECONDITION", fail=False)
     live.admin.fault("fail_next", n=0)
     since = live.last_id()
     live.admin.fault("fail_next", n=1, code="INVALID_ARGUMENT", methods=list(UPLOAD_METHODS))
@@ -140,6 +174,33 @@ def test_transient_errors_retried(retry_run: RetryRun, evidence: Evidence) -> No
     resent = [r for r in faults if r["sequence"] == first]
     assert len(resent) >= 2 or retry_run.delivered["sequence"] == first, (
         f"[ST-PROTO-015] 失败的上传 seq={first} 没有重发 / the failed upload seq={first} was not sent again"
+    )
+    evidence.record("other_codes", {c: len(f) for c, (f, _) in retry_run.transient.items()})
+    for code, (failed, delivered) in retry_run.transient.items():
+        assert failed and delivered is not None, (
+            f"[ST-PROTO-015] {code} 之后上传没有重试送达 / after {code} the upload was not retried and delivered "
+            f"({len(failed)} attempts failed)"
+        )
+
+
+@pytest.mark.clause("ST-PROTO-016")
+def test_reregisters_after_failed_precondition(retry_run: RetryRun, evidence: Evidence) -> None:
+    """After FAILED_PRECONDITION the product registers again before it goes on uploading."""
+    _blocked(retry_run, "ST-PROTO-016")
+    bad = retry_run.precondition
+    if bad is None:
+        pytest.fail("[ST-PROTO-016] 产品没有再上传 / the product made no upload to refuse", pytrace=False)
+    rows = retry_run.after_precondition
+    upload = next((r for r in rows if r["method"] in UPLOAD_METHODS and r["verdict"] in DELIVERED), None)
+    register = next((r for r in rows if r["method"] == "Register" and r["verdict"] == "ACCEPTED"), None)
+    evidence.sample("refused", bad)
+    evidence.record("registered_again", register is not None)
+    assert upload is not None, (
+        "[ST-PROTO-016] FAILED_PRECONDITION 之后产品停止上传 / the product stopped uploading"
+    )
+    assert register is not None and register["id"] < upload["id"], (
+        "[ST-PROTO-016] 收到 FAILED_PRECONDITION 后没有先重新注册就继续上传 / after FAILED_PRECONDITION the product "
+        "went on uploading without registering again"
     )
 
 
@@ -210,8 +271,9 @@ class WithheldRun:
 
 
 @pytest.fixture(scope="module")
-def withheld_run(live: LiveProduct, baseline: Snapshot) -> WithheldRun:
-    """withhold_acks(1): the next upload is stored but never acknowledged; the product must resend it."""
+def withheld_run(live: LiveProduct, baseline: Snapshot, santong_profile: Any) -> WithheldRun:
+    """withhold_acks(1): the next upload is stored but never acknowledged; the product must resend it.
+    Full profile: then every acknowledgement is delayed by 3.5 s for max(4 s, 4 report intervals)."""
     run = WithheldRun()
     if (why := baseline.no_data()) is not None:
         return WithheldRun(blocked=why)
@@ -238,6 +300,13 @@ def withheld_run(live: LiveProduct, baseline: Snapshot) -> WithheldRun:
         return dup or len(later) >= 3
 
     live.wait_for(settled, live.budget(10, 45.0), "the withheld upload settled", step_s=0.2, fail=False)
+    if santong_profile.name == "full":
+        live.admin.fault("delay_acks", ms=3500)
+        try:
+            time.sleep(max(4.0, 4 * live.report_s))
+        finally:
+            live.admin.fault("delay_acks", ms=0)
+        time.sleep(live.budget(3, 4.0))  # the backlog of the slow phase drains
     time.sleep(max(1.0, 2 * live.report_s))
     run.rows = live.interactions(since)
     run.observations = live.observations(since_ms=t0 - 60_000)
@@ -280,9 +349,10 @@ def test_nothing_duplicated_after_lost_ack(withheld_run: WithheldRun, evidence: 
 
 @dataclass
 class OutageRun:
-    """An outage and what arrived after it."""
+    """One outage and what arrived after it."""
 
     blocked: str | None = None
+    mode: str = "refuse"
     start_ms: int = 0
     end_ms: int = 0
     batches: list[dict[str, Any]] = field(default_factory=list)
@@ -290,15 +360,10 @@ class OutageRun:
     live_again_ms: int | None = None
 
 
-@pytest.fixture(scope="module")
-def outage_run(live: LiveProduct, baseline: Snapshot, santong_declared: Declared) -> OutageRun:
-    """The platform refuses connections for max(3 s, 4 report intervals); then the backlog must arrive."""
-    run = OutageRun()
-    if (why := baseline.no_data()) is not None:
-        return OutageRun(blocked=why)
+def _one_outage(live: LiveProduct, codes: list[str], mode: str) -> OutageRun:
+    run = OutageRun(mode=mode)
     seconds = max(3.0, 4 * live.report_s)
-    run.start_ms, run.end_ms = _outage(live, seconds)
-    codes = _codes(santong_declared)
+    run.start_ms, run.end_ms = _outage(live, seconds, mode=mode)
     limit = int(2 * live.report_s * 1000 + 1500)
 
     def caught_up() -> bool:
@@ -316,118 +381,138 @@ def outage_run(live: LiveProduct, baseline: Snapshot, santong_declared: Declared
     live.wait_for(caught_up, seconds + live.budget(10, 15.0), "backlog delivered", step_s=0.25, fail=False)
     run.batches = live.batches(since_ms=run.start_ms - 10_000)
     run.observations = live.observations(since_ms=run.start_ms - 10_000)
-    live.ensure_running()
     return run
+
+
+@pytest.fixture(scope="module")
+def outage_run(
+    live: LiveProduct, baseline: Snapshot, santong_declared: Declared, santong_profile: Any
+) -> list[OutageRun]:
+    """The platform refuses connections for max(3 s, 4 report intervals); then the backlog must arrive. Full
+    profile: a second outage that resets connections and answers UNAVAILABLE instead."""
+    if (why := baseline.no_data()) is not None:
+        return [OutageRun(blocked=why)]
+    codes = _codes(santong_declared)
+    runs = [_one_outage(live, codes, "refuse")]
+    if santong_profile.name == "full":
+        runs.append(_one_outage(live, codes, "reset"))
+    live.ensure_running()
+    return runs
+
+
+def _outages(runs: list[OutageRun], clause_id: str) -> list[OutageRun]:
+    _blocked(runs[0], clause_id)
+    return runs
 
 
 @pytest.mark.feature("backfill")
 @pytest.mark.clause("ST-PROTO-018")
 def test_outage_data_delivered_later(
-    outage_run: OutageRun, live: LiveProduct, santong_declared: Declared, evidence: Evidence
+    outage_run: list[OutageRun], live: LiveProduct, santong_declared: Declared, evidence: Evidence
 ) -> None:
     """Data produced while the platform was unreachable is kept and delivered afterwards."""
-    _blocked(outage_run, "ST-PROTO-018")
-    r = outage_run
-    inside = [o for o in r.observations if r.start_ms + 300 <= o["time_ms"] <= r.end_ms - 300]
-    codes = _codes(santong_declared)
-    missing = sorted(set(codes) - {o["point_code"] for o in inside})
-    evidence.record("outage_ms", r.end_ms - r.start_ms)
-    evidence.record("observations_from_the_outage", len(inside))
-    assert inside, (
-        f"[ST-PROTO-018] 中断期间（{(r.end_ms - r.start_ms) / 1000:.1f} s）产生的数据一条也没有送达 / nothing produced during "
-        f"the {(r.end_ms - r.start_ms) / 1000:.1f} s outage was delivered"
-    )
-    assert not missing, (
-        f"[ST-PROTO-018] {len(missing)} 个测点在中断期间的数据没有送达 / {len(missing)} points have no data from the "
-        f"outage: {missing[:5]}"
-    )
+    for r in _outages(outage_run, "ST-PROTO-018"):
+        inside = [o for o in r.observations if r.start_ms + 300 <= o["time_ms"] <= r.end_ms - 300]
+        codes = _codes(santong_declared)
+        missing = sorted(set(codes) - {o["point_code"] for o in inside})
+        evidence.record(f"{r.mode} outage_ms", r.end_ms - r.start_ms)
+        evidence.record(f"{r.mode} observations_from_the_outage", len(inside))
+        assert inside, (
+            f"[ST-PROTO-018] 中断期间（{(r.end_ms - r.start_ms) / 1000:.1f} s）产生的数据一条也没有送达 / nothing produced during "
+            f"the {(r.end_ms - r.start_ms) / 1000:.1f} s outage was delivered"
+        )
+        assert not missing, (
+            f"[ST-PROTO-018] {len(missing)} 个测点在中断期间的数据没有送达 / {len(missing)} points have no data from the "
+            f"outage: {missing[:5]}"
+        )
 
 
 @pytest.mark.feature("backfill")
 @pytest.mark.clause("ST-PROTO-019")
-def test_outage_data_in_order(outage_run: OutageRun, evidence: Evidence) -> None:
+def test_outage_data_in_order(outage_run: list[OutageRun], evidence: Evidence) -> None:
     """Stored data arrives in the order it was produced, with its original timestamps."""
-    _blocked(outage_run, "ST-PROTO-019")
-    r = outage_run
-    bs = sorted((b for b in r.batches if b["received_ms"] >= r.start_ms - 3000), key=lambda b: b["sequence"])
-    back = [b for b in bs if b["received_ms"] >= r.end_ms and b["min_time_ms"] < r.end_ms - 300]
-    out_of_order = [
-        (a["sequence"], b["sequence"])
-        for a, b in zip(bs, bs[1:], strict=False)
-        if b["min_time_ms"] < a["min_time_ms"]
-    ]
-    late_arrival = [
-        (a["sequence"], b["sequence"])
-        for a, b in zip(bs, bs[1:], strict=False)
-        if b["received_ms"] < a["received_ms"]
-    ]
-    evidence.record("batches", len(bs))
-    evidence.record("delivered_late", len(back))
-    evidence.record("out_of_order", out_of_order[:10])
-    assert back, (
-        "[ST-PROTO-019] 中断后没有收到带中断期间原始时间戳的数据 / no data carrying its original timestamps from the "
-        "outage arrived after it"
-    )
-    assert not out_of_order, (
-        f"[ST-PROTO-019] 批次的序号顺序与产生顺序不一致 / batches out of production order (sequence pairs) {out_of_order[:5]}"
-    )
-    assert not late_arrival, (
-        f"[ST-PROTO-019] 批次未按序号到达 / batches arrived out of sequence order {late_arrival[:5]}"
-    )
+    for r in _outages(outage_run, "ST-PROTO-019"):
+        bs = sorted(
+            (b for b in r.batches if b["received_ms"] >= r.start_ms - 3000), key=lambda b: b["sequence"]
+        )
+        back = [b for b in bs if b["received_ms"] >= r.end_ms and b["min_time_ms"] < r.end_ms - 300]
+        out_of_order = [
+            (a["sequence"], b["sequence"])
+            for a, b in zip(bs, bs[1:], strict=False)
+            if b["min_time_ms"] < a["min_time_ms"]
+        ]
+        late_arrival = [
+            (a["sequence"], b["sequence"])
+            for a, b in zip(bs, bs[1:], strict=False)
+            if b["received_ms"] < a["received_ms"]
+        ]
+        evidence.record(f"{r.mode} batches", len(bs))
+        evidence.record(f"{r.mode} delivered_late", len(back))
+        evidence.record(f"{r.mode} out_of_order", out_of_order[:10])
+        assert back, (
+            "[ST-PROTO-019] 中断后没有收到带中断期间原始时间戳的数据 / no data carrying its original timestamps from the "
+            "outage arrived after it"
+        )
+        assert not out_of_order, (
+            f"[ST-PROTO-019] 批次的序号顺序与产生顺序不一致 / batches out of production order (sequence pairs) {out_of_order[:5]}"
+        )
+        assert not late_arrival, (
+            f"[ST-PROTO-019] 批次未按序号到达 / batches arrived out of sequence order {late_arrival[:5]}"
+        )
 
 
 @pytest.mark.feature("backfill")
 @pytest.mark.clause("ST-PROTO-020")
-def test_backfill_flagged(outage_run: OutageRun, baseline: Snapshot, evidence: Evidence) -> None:
+def test_backfill_flagged(outage_run: list[OutageRun], baseline: Snapshot, evidence: Evidence) -> None:
     """Data delivered late is flagged backfill; live data (before the outage, and after the backlog) is not."""
-    _blocked(outage_run, "ST-PROTO-020")
-    r = outage_run
-    late = [b for b in r.batches if b["received_ms"] >= r.end_ms and b["max_time_ms"] < r.end_ms - 300]
-    unflagged = [b for b in late if not b["backfill"]]
-    live_flagged = [b for b in baseline.batches if b["backfill"]]
-    evidence.record("late_batches", len(late))
-    evidence.record("late_unflagged", [b["sequence"] for b in unflagged][:20])
-    evidence.record("baseline_flagged", [b["sequence"] for b in live_flagged][:20])
-    evidence.record("live_again_ms_after_outage", (r.live_again_ms - r.end_ms) if r.live_again_ms else None)
-    if unflagged:
-        evidence.sample("late but unflagged", unflagged[0])
-    assert late, "[ST-PROTO-020] 中断后没有迟到的数据 / no late data after the outage"
-    assert not unflagged, (
-        f"[ST-PROTO-020] {len(unflagged)}/{len(late)} 个迟到的批次没有标记 backfill / {len(unflagged)} of {len(late)} "
-        f"batches delivered late were not flagged backfill (e.g. seq {unflagged[0]['sequence']})"
-    )
-    assert not live_flagged, (
-        f"[ST-PROTO-020] 实时数据被标记为补传 / live data flagged backfill: seq {[b['sequence'] for b in live_flagged][:5]}"
-    )
-    assert r.live_again_ms is not None, (
-        "[ST-PROTO-020] 积压送完后实时数据仍被标记为补传 / live data still flagged backfill after the backlog was delivered"
-    )
+    for r in _outages(outage_run, "ST-PROTO-020"):
+        late = [b for b in r.batches if b["received_ms"] >= r.end_ms and b["max_time_ms"] < r.end_ms - 300]
+        unflagged = [b for b in late if not b["backfill"]]
+        live_flagged = [b for b in baseline.batches if b["backfill"]]
+        evidence.record(f"{r.mode} late_batches", len(late))
+        evidence.record(f"{r.mode} late_unflagged", [b["sequence"] for b in unflagged][:20])
+        evidence.record(f"{r.mode} baseline_flagged", [b["sequence"] for b in live_flagged][:20])
+        evidence.record(
+            f"{r.mode} live_again_ms_after_outage", (r.live_again_ms - r.end_ms) if r.live_again_ms else None
+        )
+        if unflagged:
+            evidence.sample(f"{r.mode} late but unflagged", unflagged[0])
+        assert late, "[ST-PROTO-020] 中断后没有迟到的数据 / no late data after the outage"
+        assert not unflagged, (
+            f"[ST-PROTO-020] {len(unflagged)}/{len(late)} 个迟到的批次没有标记 backfill / {len(unflagged)} of {len(late)} "
+            f"batches delivered late were not flagged backfill (e.g. seq {unflagged[0]['sequence']})"
+        )
+        assert not live_flagged, (
+            f"[ST-PROTO-020] 实时数据被标记为补传 / live data flagged backfill: seq {[b['sequence'] for b in live_flagged][:5]}"
+        )
+        assert r.live_again_ms is not None, (
+            "[ST-PROTO-020] 积压送完后实时数据仍被标记为补传 / live data still flagged backfill after the backlog was delivered"
+        )
 
 
 @pytest.mark.feature("backfill")
 @pytest.mark.clause("ST-PROTO-021")
 def test_nothing_lost_or_duplicated(
-    outage_run: OutageRun, live: LiveProduct, santong_declared: Declared, evidence: Evidence
+    outage_run: list[OutageRun], live: LiveProduct, santong_declared: Declared, evidence: Evidence
 ) -> None:
     """Across the outage every point keeps reporting (no hole longer than two report intervals) and no
     observation is stored twice."""
-    _blocked(outage_run, "ST-PROTO-021")
-    r = outage_run
-    codes = _codes(santong_declared)
-    limit = int(2 * live.report_s * 1000 + 1500)
-    gaps = point_gaps(r.observations, r.start_ms - 2000, r.end_ms + 2000, codes)
-    holes = {c: g for c, g in gaps.items() if g > limit}
-    dups = duplicates(r.observations)
-    evidence.record("longest_gap_ms", max(gaps.values()) if gaps else None)
-    evidence.record("stored_twice", len(dups))
-    assert not holes, (
-        f"[ST-PROTO-021] {len(holes)} 个测点在中断前后丢失数据（空档超过 {limit} ms）/ {len(holes)} points lost data "
-        f"across the outage (holes over {limit} ms): "
-        + ", ".join(f"{c} {g} ms" for c, g in sorted(holes.items())[:5])
-    )
-    assert not dups, (
-        f"[ST-PROTO-021] {len(dups)} 个观测值被存储了两次 / {len(dups)} observations stored twice: {dups[:2]}"
-    )
+    for r in _outages(outage_run, "ST-PROTO-021"):
+        codes = _codes(santong_declared)
+        limit = int(2 * live.report_s * 1000 + 1500)
+        gaps = point_gaps(r.observations, r.start_ms - 2000, r.end_ms + 2000, codes)
+        holes = {c: g for c, g in gaps.items() if g > limit}
+        dups = duplicates(r.observations)
+        evidence.record(f"{r.mode} longest_gap_ms", max(gaps.values()) if gaps else None)
+        evidence.record(f"{r.mode} stored_twice", len(dups))
+        assert not holes, (
+            f"[ST-PROTO-021] {len(holes)} 个测点在中断前后丢失数据（空档超过 {limit} ms）/ {len(holes)} points lost data "
+            f"across the outage (holes over {limit} ms): "
+            + ", ".join(f"{c} {g} ms" for c, g in sorted(holes.items())[:5])
+        )
+        assert not dups, (
+            f"[ST-PROTO-021] {len(dups)} 个观测值被存储了两次 / {len(dups)} observations stored twice: {dups[:2]}"
+        )
 
 
 # ----------------------------------------------------------------------------------------------- restart

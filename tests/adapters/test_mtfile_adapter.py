@@ -344,14 +344,18 @@ async def test_restart_mid_stream_no_duplicates(tmp_path: Path, mp: MockPlatform
     async with Running(cfg):
         await asyncio.sleep(0.9)
     mid = (await counts(mp))["observations"]
-    aliases = {d["point_code"]: d["alias"] for d in (await mp.platform.inspection.definitions(DEVICE))["points"]}
+    aliases = {
+        d["point_code"]: d["alias"] for d in (await mp.platform.inspection.definitions(DEVICE))["points"]
+    }
     await asyncio.sleep(0.4)  # files pile up while the adapter is down
     async with Running(cfg) as second:
         await writer
         sim.write_definitions()  # the KJ system sends its definitions again: same points, same aliases
         await until(lambda: not txt(folder), what="backlog imported")
         await second.client.wait_delivered(10)
-    again = {d["point_code"]: d["alias"] for d in (await mp.platform.inspection.definitions(DEVICE))["points"]}
+    again = {
+        d["point_code"]: d["alias"] for d in (await mp.platform.inspection.definitions(DEVICE))["points"]
+    }
     assert again == aliases and len(aliases) == 64
     assert 0 < mid < 64 * 40
     archive = folder / "archive"

@@ -73,14 +73,21 @@ def test_garbage_never_crashes(tmp_path: Path, capsys: pytest.CaptureFixture[str
 def test_demo_and_console_script(tmp_path: Path) -> None:
     exe = shutil.which("santong", path=str(Path(sys.executable).parent))
     assert exe, "the santong console script is installed"
-    done = subprocess.run([exe, "demo"], capture_output=True, text=True, timeout=120)
+    done = subprocess.run([exe, "demo", "--validate-examples"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "演示成功 DEMO OK" in done.stdout
+    assert (
+        "演示成功 DEMO OK" in done.stdout
+    )  # the real demo (certification) runs in tests/conformance/test_selfcheck.py
     # a demo whose bad example passes must fail
     ex = tmp_path / "ex"
     shutil.copytree(EX, ex)
     shutil.copy(EX / "reference-session.jsonl", ex / "bad" / "sneaky.jsonl")
-    done = subprocess.run([exe, "demo", "--examples", str(ex)], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [exe, "demo", "--validate-examples", "--examples", str(ex)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 1 and "sneaky.jsonl" in done.stdout
 
 
