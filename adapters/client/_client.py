@@ -261,6 +261,11 @@ class PlatformClient:
             self._pending = await self._q(self.queue.count)
             self._backfill_queued = await self._q(self.queue.backfill_count)
             self._state.raised_alarms = set(await self._q(self.queue.get_meta, "raised_alarms", []))
+            # The platform's limits from the last session: batches sealed before this session's Register (a
+            # restart during an outage) must already respect them (ST-PROTO-008).
+            for name, value in (await self._q(self.queue.get_meta, "limits", {})).items():
+                with contextlib.suppress(AttributeError, TypeError, ValueError):
+                    setattr(self.limits, name, int(value))
             self._state.last_sequence = self.queue.last_acknowledged
             if self._pending:
                 log.info(
@@ -544,6 +549,13 @@ class PlatformClient:
                     chunks.append((start, i, min(times[start:i])))
                     start, base = i, t
             chunks.append((start, len(aliases), min(times[start:])))
+        # Limits may have shrunk since the points were pushed (the first Register answered meanwhile, ST-PROTO-008).
+        limit = max(1, min(self.config.batch.max_points, int(self.limits.max_batch_points or 10_000)))
+        chunks = [
+            (i, min(i + limit, b), min(times[i : min(i + limit, b)]))
+            for a, b, _ in chunks
+            for i in range(a, b, limit)
+        ]
         for a, b, base in chunks:
             batch = data_pb2.ObservationBatch(
                 alias=aliases[a:b],
@@ -835,6 +847,7 @@ class PlatformClient:
             for f, v in resp.limits.ListFields():
                 setattr(limits, f.name, v)
             self.limits = limits
+            await self._q(self.queue.set_meta, "limits", {f.name: v for f, v in limits.ListFields()})
         if resp.negotiated_version not in req.supported_versions:
             raise ClientFailed(
                 f"平台协商的版本 {resp.negotiated_version!r} 不在本设备支持的 {list(req.supported_versions)} 之中（ST-PROTO-004）/ "

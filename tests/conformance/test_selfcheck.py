@@ -87,14 +87,14 @@ def _tiny_manifest(folder: Path, defect: str) -> Path:
     return path
 
 
-def _santong(name: str, report: Path, *args: str) -> Run:
+def _santong(name: str, report: Path, cwd: Path, *args: str) -> Run:
     t0 = time.monotonic()
     r = subprocess.run(
         [sys.executable, "-m", "santong", *args],
         capture_output=True,
         text=True,
         timeout=600,
-        cwd=report.parent,
+        cwd=cwd,
     )
     run = Run(name, r.returncode, r.stdout, r.stderr, time.monotonic() - t0)
     if report.is_file():
@@ -104,13 +104,13 @@ def _santong(name: str, report: Path, *args: str) -> Run:
 
 def _certify(name: str, out: Path, *args: str) -> Run:
     out.mkdir(parents=True, exist_ok=True)
-    return _santong(name, out / "report.json", "certify", "--out", str(out), *args)
+    return _santong(name, out / "report.json", out, "certify", "--out", str(out), *args)
 
 
 def _demo(name: str, out: Path) -> Run:
     """`santong demo`: keys, certify the reference product (standard profile), verify."""
-    (out / "report").mkdir(parents=True, exist_ok=True)
-    return _santong(name, out / "report" / "report.json", "demo", "--out", str(out))
+    out.mkdir(parents=True, exist_ok=True)
+    return _santong(name, out / "report" / "report.json", out, "demo", "--out", str(out))
 
 
 def _closed_port() -> int:
