@@ -261,11 +261,6 @@ class PlatformClient:
             self._pending = await self._q(self.queue.count)
             self._backfill_queued = await self._q(self.queue.backfill_count)
             self._state.raised_alarms = set(await self._q(self.queue.get_meta, "raised_alarms", []))
-            # The platform's limits from the last session: batches sealed before this session's Register (a
-            # restart during an outage) must already respect them (ST-PROTO-008).
-            for name, value in (await self._q(self.queue.get_meta, "limits", {})).items():
-                with contextlib.suppress(AttributeError, TypeError, ValueError):
-                    setattr(self.limits, name, int(value))
             self._state.last_sequence = self.queue.last_acknowledged
             if self._pending:
                 log.info(
@@ -275,6 +270,11 @@ class PlatformClient:
             staged, self._staged = self._staged, []
             for points, outstations in staged:
                 await self._merge_points(points, outstations)
+            # The platform's batch limit from the last session: batches sealed before this session's Register (a
+            # restart during an outage) must already respect it (ST-PROTO-008).
+            saved = await self._q(self.queue.get_meta, "limits", {})
+            if saved.get("max_batch_points"):
+                self.limits.max_batch_points = int(saved["max_batch_points"])
         except BaseException:
             await self._q(self.queue.close)
             self._executor.shutdown(wait=True)
