@@ -193,7 +193,7 @@ def test_received_data(
 def test_heartbeat_interval(baseline: Snapshot, live: LiveProduct, evidence: Evidence) -> None:
     """Heartbeats never further apart than the interval in force; the product stays online."""
     interval_ms = int(live.heartbeat_s * 1000)
-    limit_ms = int(interval_ms * 1.1 + 150)
+    limit_ms = int(interval_ms * 1.2 + 250)  # measured at the platform: scheduling jitter of both sides
     reg = _first(baseline.interactions, "Register")
     beats = [r["time_ms"] for r in baseline.rows("Heartbeat", "ACCEPTED")]
     evidence.record("interval_ms", interval_ms)

@@ -65,11 +65,13 @@ def test_methane_alarm_raised_and_cleared(
     if (why := baseline.no_data()) is not None:
         pytest.fail(f"[ST-PROTO-027] {why}", pytrace=False)
 
+    settle_ms = int(live.report_s * 1000 + 1500)  # time for the CLEARED alarm to follow the falling value
+
     def complete() -> bool:
         obs = live.observations()
         for code, (high, clear) in points.items():
             if any(
-                end is not None
+                end is not None and now_ms() > end + settle_ms
                 for _, end in _episodes([o for o in obs if o["point_code"] == code], high, clear)
             ):
                 return True
@@ -106,7 +108,7 @@ def test_methane_alarm_raised_and_cleared(
                     f"{code}: value ≥ {high} at {start} but no RAISED over-limit alarm (anomaly 001)"
                 )
                 continue
-            if end is None:
+            if end is None or end > now_ms() - settle_ms:  # still running, or its clear is on the way
                 continue
             ids = {a["alarm_id"] for a in raised}
             if not any(a["state"] == CLEARED and a["alarm_id"] in ids for a in mine):
