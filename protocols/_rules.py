@@ -151,6 +151,12 @@ def _required_text(msg: Any, names: Iterable[str], clause_id: str, out: Report, 
             out.add(clause_id, f"{path}.{name}", f"必填字段 {name} 为空", f"required field {name} is empty")
 
 
+def _must_be_defined(code: str, known: Any, what_zh: str, what_en: str, out: Report, path: str) -> None:
+    """ST-IFACE-018: a reference to a point, outstation, area or station that was never defined."""
+    if code not in known:
+        out.add("ST-IFACE-018", path, f"{what_zh} {code} 未定义", f"{what_en} {code} is not defined")
+
+
 def _finite(x: float) -> bool:
     return not (math.isnan(x) or math.isinf(x))
 
@@ -533,13 +539,7 @@ def _alarms(msg: Any, ctx: ValidationContext, out: Report, path: str) -> None:
         ap = f"{path}.alarms[{i}]"
         if not a.alarm_id:
             out.add("ST-IFACE-016", f"{ap}.alarm_id", "alarm_id 为空", "alarm_id is empty")
-        if a.point_code not in ctx.state.aliases_by_code:
-            out.add(
-                "ST-IFACE-018",
-                f"{ap}.point_code",
-                f"测点 {a.point_code} 未定义",
-                f"point {a.point_code} is not defined",
-            )
+        _must_be_defined(a.point_code, ctx.state.aliases_by_code, "测点", "point", out, f"{ap}.point_code")
         if a.anomaly_type == common_pb2.ANOMALY_TYPE_UNSPECIFIED:
             out.add(
                 "ST-DATA-022",
@@ -588,13 +588,9 @@ def _outstation_status(msg: Any, ctx: ValidationContext, out: Report, path: str)
     _non_empty(len(msg.statuses), out, f"{path}.statuses", "分站状态列表", "outstation statuses")
     for i, s in enumerate(msg.statuses):
         sp = f"{path}.statuses[{i}]"
-        if s.outstation_code not in ctx.state.outstations:
-            out.add(
-                "ST-IFACE-018",
-                f"{sp}.outstation_code",
-                f"分站 {s.outstation_code} 未定义",
-                f"outstation {s.outstation_code} is not defined",
-            )
+        _must_be_defined(
+            s.outstation_code, ctx.state.outstations, "分站", "outstation", out, f"{sp}.outstation_code"
+        )
         _run_power(s, out, sp)
         _not_future(s.time, ctx, out, f"{sp}.time")
 
@@ -612,13 +608,7 @@ def _statistics(msg: Any, ctx: ValidationContext, out: Report, path: str) -> Non
     _non_empty(len(msg.statistics), out, f"{path}.statistics", "统计列表", "statistics")
     for i, s in enumerate(msg.statistics):
         sp = f"{path}.statistics[{i}]"
-        if s.point_code not in ctx.state.aliases_by_code:
-            out.add(
-                "ST-IFACE-018",
-                f"{sp}.point_code",
-                f"测点 {s.point_code} 未定义",
-                f"point {s.point_code} is not defined",
-            )
+        _must_be_defined(s.point_code, ctx.state.aliases_by_code, "测点", "point", out, f"{sp}.point_code")
         if timestamp_ms(s.start_time) >= timestamp_ms(s.end_time):
             out.add(
                 "ST-DATA-027",
@@ -644,13 +634,7 @@ def _positioning(msg: Any, ctx: ValidationContext, out: Report, path: str) -> No
     for i, s in enumerate(msg.stations):
         sp = f"{path}.stations[{i}]"
         _code("station", s.station_code, out, f"{sp}.station_code", mine)
-        if s.area_code not in areas:
-            out.add(
-                "ST-IFACE-018",
-                f"{sp}.area_code",
-                f"区域 {s.area_code} 未定义",
-                f"area {s.area_code} is not defined",
-            )
+        _must_be_defined(s.area_code, areas, "区域", "area", out, f"{sp}.area_code")
 
 
 @rule("ReportPersonnelRequest", "ST-DATA-006", "ST-DATA-026")
@@ -672,30 +656,14 @@ def _personnel(msg: Any, ctx: ValidationContext, out: Report, path: str) -> None
                 "出井时刻须且仅须在出井时填写",
                 "exited_mine_at is set if and only if direction is OUT",
             )
-        if r.area_code and r.area_code not in st.areas:
-            out.add(
-                "ST-IFACE-018",
-                f"{rp}.area_code",
-                f"区域 {r.area_code} 未定义",
-                f"area {r.area_code} is not defined",
-            )
-        if r.station_code and r.station_code not in st.stations:
-            out.add(
-                "ST-IFACE-018",
-                f"{rp}.station_code",
-                f"基站 {r.station_code} 未定义",
-                f"station {r.station_code} is not defined",
-            )
+        if r.area_code:
+            _must_be_defined(r.area_code, st.areas, "区域", "area", out, f"{rp}.area_code")
+        if r.station_code:
+            _must_be_defined(r.station_code, st.stations, "基站", "station", out, f"{rp}.station_code")
         _not_future(r.time, ctx, out, f"{rp}.time")
     for i, s in enumerate(msg.stations):
         sp = f"{path}.stations[{i}]"
-        if s.station_code not in st.stations:
-            out.add(
-                "ST-IFACE-018",
-                f"{sp}.station_code",
-                f"基站 {s.station_code} 未定义",
-                f"station {s.station_code} is not defined",
-            )
+        _must_be_defined(s.station_code, st.stations, "基站", "station", out, f"{sp}.station_code")
         _run_power(s, out, sp)
         _not_future(s.time, ctx, out, f"{sp}.time")
 
