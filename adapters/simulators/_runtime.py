@@ -23,6 +23,7 @@ in-process use; :class:`ControlClient` is a small client for other processes.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
 import json
@@ -90,7 +91,7 @@ def _num(req: Mapping[str, Any], key: str, default: Any = None, *, positive: boo
     return v
 
 
-class BaseSimulator:
+class BaseSimulator(abc.ABC):
     """A simulator driven by a profile: update loop, faults and the control API. Subclasses serve a protocol."""
 
     kind: ClassVar[str] = "base"
@@ -156,13 +157,15 @@ class BaseSimulator:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
-    async def _start(self) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    async def _start(self) -> None:
+        """Start the protocol server (each simulator)."""
 
-    async def _stop(self) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    async def _stop(self) -> None:
+        """Stop the protocol server (each simulator)."""
 
-    async def _push(self) -> None:
+    async def _push(self) -> None:  # noqa: B027  (optional hook: simulators without a push step keep it)
         """Publish the engine's current values to the protocol side (registers, nodes …)."""
 
     def info(self) -> dict[str, Any]:
