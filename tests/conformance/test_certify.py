@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import CDDY_NAME, CDDY_TEXT, SUITE, example_manifest
+from cf_fixtures import CDDY_NAME, CDDY_TEXT, SUITE, example_manifest
 from santong.conformance import generate_key_pair, load_public_key, verify_bytes
 
 from santong.cli import main

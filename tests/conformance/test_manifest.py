@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import CDDY_NAME, CDDY_TEXT, EXAMPLE_MANIFEST, example_manifest
+from cf_fixtures import CDDY_NAME, CDDY_TEXT, EXAMPLE_MANIFEST, example_manifest
 from santong.conformance import ConfigError, declared, load_manifest
 from santong.conformance._documents import load_schema
 

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import example_manifest, write_manifest
+from cf_fixtures import example_manifest, write_manifest
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import jsonschema
 import pytest
-from conftest import write_manifest
+from cf_fixtures import write_manifest
 from santong.conformance import canonical_json, verify_bytes
 from santong.conformance._documents import load_schema
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import ROOT
+from cf_fixtures import ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 

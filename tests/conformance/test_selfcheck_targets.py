@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from cf_fixtures import ROOT
 
 pytestmark = pytest.mark.timeout(300)
 

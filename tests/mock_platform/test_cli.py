@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, serve_args, start_process, stop_process
+from mp_fixtures import ROOT, serve_args, start_process, stop_process
 from mpclient import Target
 
 

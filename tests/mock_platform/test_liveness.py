@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from conftest import HEARTBEAT_MS, OFFLINE_AFTER
+from mp_fixtures import HEARTBEAT_MS, OFFLINE_AFTER
 from mpclient import Target
 from santong.mock_platform import samples
 from santong.protocols.v1 import device_access_pb2 as pb

@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 
 import grpc
-from conftest import serve_args, start_process, stop_process
+from mp_fixtures import serve_args, start_process, stop_process
 from mpclient import Device, Target
 from santong.mock_platform import samples
 from santong.protocols.v1 import device_access_pb2 as pb

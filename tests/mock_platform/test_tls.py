@@ -102,7 +102,7 @@ def test_mtls_without_a_ca_signed_certificate(
 
 def test_tls_process(tmp_path, pki: Pki) -> None:  # type: ignore[no-untyped-def]
     """`santong mock serve --tls-cert --tls-key --client-ca` serves mutual TLS."""
-    from conftest import serve_args, start_process, stop_process
+    from mp_fixtures import serve_args, start_process, stop_process
 
     files = pki.write(tmp_path)
     args = serve_args(None, "--tls-cert", str(files["server_cert"]), "--tls-key", str(files["server_key"]),
