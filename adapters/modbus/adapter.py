@@ -290,7 +290,9 @@ class ModbusAdapter(Adapter[ModbusSettings]):
                     return data  # type: ignore[no-any-return]
                 failure = Failure("frame", f"{len(data)} / {block.count}")
         self.stats.failed_reads += 1
-        if failure.code == "timeout" and not client.connected:
+        if failure.code in ("timeout", "frame"):
+            # a late or truncated answer leaves the TCP stream and the client's transaction ids out of step:
+            # start the next poll on a fresh connection rather than read stale bytes
             await self._close()
         return failure
 
