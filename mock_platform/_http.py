@@ -207,6 +207,17 @@ async def _send_error(send: Send, error: PlatformError | ValidationError, close:
 # --------------------------------------------------------------------------- request parsing
 
 
+async def _commands_device(platform: Platform, head: _Head, peer: str, send: Send) -> Any:
+    """The device of a commands request (credentials, registration, faults), or None after sending the error."""
+    try:
+        return await platform.open_stream(
+            "Commands", device_id=head.device_id, token=head.token, peer=peer, peer_identities=head.identities
+        )
+    except PlatformError as e:
+        await _send_error(send, e)
+        return None
+
+
 class _Head:
     """The headers of a request the transport cares about."""
 
@@ -473,16 +484,8 @@ class _PollCommands:
         peer = _peer(scope)
         wait = _wait_seconds(scope.get("query_string", b""))
         p = self.platform
-        try:
-            dev = await p.open_stream(
-                "Commands",
-                device_id=head.device_id,
-                token=head.token,
-                peer=peer,
-                peer_identities=head.identities,
-            )
-        except PlatformError as e:
-            await _send_error(send, e)
+        dev = await _commands_device(p, head, peer, send)
+        if dev is None:
             return
         if isinstance(wait, str):
             if wait == "wait":
@@ -568,16 +571,8 @@ class _CommandResult:
             return
         result, _ = got
         p = self.platform
-        try:
-            dev = await p.open_stream(
-                "Commands",
-                device_id=head.device_id,
-                token=head.token,
-                peer=peer,
-                peer_identities=head.identities,
-            )
-        except PlatformError as e:
-            await _send_error(send, e)
+        dev = await _commands_device(p, head, peer, send)
+        if dev is None:
             return
         request = message_class("CommandsRequest")(result=result)
         bad = must_violations(

@@ -71,7 +71,7 @@ def test_file_name_parts_and_utc_time():
         ("140421000001_CDSS_20250230103000.txt", "ST-DATA-040"),  # 30 February
         ("dir/140421000001_CDSS_20250115103000.txt", "ST-DATA-040"),
         ("", "ST-DATA-040"),
-        ("140421000001_XXXX_20250115103000.txt", "ST-DATA-046"),
+        ("140421000001_QQQQ_20250115103000.txt", "ST-DATA-046"),
         ("140421000001_cdss_20250115103000.txt", "ST-DATA-046"),
         ("140421000001_CDSS_20250115103000.TXT", "ST-DATA-040"),
         ("140421000001_RYCS_20250115103000.txt", "ST-DATA-046"),
@@ -441,7 +441,7 @@ def test_bad_cdss_records(row, clause, field):
         (CDSS_NAME, b"||", "ST-DATA-042"),
         (CDSS_NAME, b"~||", "ST-DATA-042"),
         (CDSS_NAME, cdss(ROW.replace("~\r\n", ";")), "ST-DATA-042"),
-        (f"{MINE}_XXXX_20250115103000.txt", cdss(ROW), "ST-DATA-046"),
+        (f"{MINE}_QQQQ_20250115103000.txt", cdss(ROW), "ST-DATA-046"),
         ("140421000001_CDSS.txt", cdss(ROW), "ST-DATA-040"),
         (CDSS_NAME, cdss(ROW, header=HEADER.replace(MINE, "140421000002")), "ST-DATA-047"),
         (CDSS_NAME, cdss(ROW, header=HEADER.replace(MINE, "")), "ST-DATA-047"),
@@ -534,7 +534,7 @@ def test_rewriting_every_sample_gives_the_same_result(path):
     ("args", "clause"),
     [
         (dict(mine_code="14042100000"), "ST-DATA-040"),
-        (dict(file_type="XXXX"), "ST-DATA-046"),
+        (dict(file_type="QQQQ"), "ST-DATA-046"),
         (dict(records=[["a", "b"]]), "ST-DATA-042"),
         (dict(records=[["P;1", "0001", "loc", "1", "%", "0", "2025-01-15 10:30:00"]]), "ST-DATA-042"),
         (dict(records=[["P1", "0001", "a~b", "1", "%", "0", "2025-01-15 10:30:00"]]), "ST-DATA-042"),
