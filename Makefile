@@ -34,11 +34,8 @@ checkgenerate: $(STAMP) ## Fail if any generated file is stale
 buf-lint: $(BUF) ## buf lint the .proto files
 	$(BUF) lint
 
-buf-breaking: $(BUF) ## buf breaking + JSON Schema breaking check against the latest release tag
-	@tag=$$(git tag --list 'v*' --sort=-v:refname | head -n1); \
-	if [ -z "$$tag" ]; then echo "没有发布标签，跳过兼容性检查 / no release tag yet: breaking checks skipped"; \
-	else $(BUF) breaking --against ".git#tag=$$tag,subdir=." && \
-	     $(PY) scripts/schema_breaking.py --against "$$tag"; fi
+buf-breaking: $(BUF) $(STAMP) ## buf breaking + JSON Schema breaking check against the frozen baseline (protocols/baseline)
+	$(PY) scripts/schema_breaking.py --buf $(BUF)
 
 lint: $(STAMP) ## ruff
 	$(VENV)/bin/ruff check .
