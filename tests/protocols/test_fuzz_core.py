@@ -63,3 +63,27 @@ def test_schema_shaped_messages(name: str, data: st.DataObject) -> None:
     msg = data.draw(messages(name))
     state = DeviceState(mine_code="140421000001")
     assert isinstance(validate(msg, ValidationContext(state=state)), list)
+
+
+class RuleBug(Exception):
+    """Marks the exception a deliberately broken rule raises."""
+
+
+@pytest.mark.parametrize("error", [ValueError, TypeError, OverflowError, KeyError, RuleBug])
+def test_a_rule_that_raises_is_not_hidden_as_a_violation(
+    monkeypatch: pytest.MonkeyPatch, error: type[Exception]
+) -> None:
+    """Only decoding errors become ST-DATA-035; a crashing rule propagates, so the fuzz tests above fail on it."""
+    from santong.protocols import _rules
+    from santong.protocols.v1 import device_access_pb2 as pb
+
+    def broken(msg: object, ctx: object, out: object, path: str) -> None:
+        raise error("rule bug")
+
+    monkeypatch.setitem(_rules.RULES, "HeartbeatRequest", (broken, ()))
+    with pytest.raises(error, match="rule bug"):
+        validate(pb.HeartbeatRequest())
+    with pytest.raises(error, match="rule bug"):  # the fuzz test itself fails on the broken rule
+        test_raw_bytes.hypothesis.inner_test("HeartbeatRequest", b"")  # type: ignore[attr-defined]
+    with pytest.raises(error, match="rule bug"):
+        validate_json(b"{}", "HeartbeatRequest")
