@@ -6,9 +6,13 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 BUF := .buf/node_modules/.bin/buf
 EXTRAS := dev,modbus,opcua,mqtt
+# One pytest invocation for `make test` and `make test-stress` (same selection, same timeouts). The certification
+# self-check (tests/conformance/test_selfcheck*.py) is its own tier: `make selfcheck` (.ci/run runs both).
+SELFCHECK_TESTS := tests/conformance/test_selfcheck*.py
+PYTEST_ARGS := -q -ra --durations=10 --ignore-glob='$(SELFCHECK_TESTS)'
 
 .DEFAULT_GOAL := help
-.PHONY: help install generate checkgenerate lint typecheck test test-fast bench demo buf-lint buf-breaking clean
+.PHONY: help install generate checkgenerate lint typecheck test test-fast test-stress selfcheck bench demo buf-lint buf-breaking clean
 
 help: ## Show this help
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -44,8 +48,14 @@ lint: $(STAMP) ## ruff
 typecheck: $(STAMP) ## mypy (generated code excluded)
 	$(VENV)/bin/mypy santong protocols adapters mock_platform conformance
 
-test: $(STAMP) checkgenerate buf-lint buf-breaking lint typecheck ## Every gate and every test
-	$(PY) -m pytest -q -ra
+test: $(STAMP) checkgenerate buf-lint buf-breaking lint typecheck ## Every gate and every test but the self-check (≈10 min)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+selfcheck: $(STAMP) ## The certification self-check tests (tests/conformance/test_selfcheck*.py)
+	$(PY) -m pytest -q -ra --durations=10 $(SELFCHECK_TESTS)
+
+test-stress: $(STAMP) ## The tests of `make test` while stress-ng oversubscribes every core (2 workers per core)
+	bash scripts/stress-ng.sh run -- $(PY) -m pytest $(PYTEST_ARGS)
 
 test-fast: $(STAMP) ## Tests only, no gates
 	$(PY) -m pytest -q -x
