@@ -18,6 +18,7 @@ from santong.mock_platform._config import PlatformConfig
 from santong.mock_platform.embedded import MockPlatform
 from santong.protocols import default_limits
 from santong.protocols.v1 import common_pb2, data_pb2
+from st_waiting import DEADLINE_S, wait_for
 
 DEVICE = "KJ70N-0001"
 CH4 = "14042100000101MNA0010A01"
@@ -95,15 +96,6 @@ async def started(cfg: ClientConfig, **kwargs: object) -> PlatformClient:
     return c
 
 
-async def until(pred, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if await pred():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("condition not met in time")
-
-
 async def values(mp: MockPlatform) -> list[tuple[int, float, bool]]:
     """(sequence, value, backfill) of every stored CH4 observation, in store order."""
     return [
@@ -119,10 +111,9 @@ async def test_delivers_in_order_with_heartbeats(tmp_path: Path, mp: MockPlatfor
         for i in range(40):
             await c.observations([(CH4, i / 10, None, 0), (SW, i % 2, None, 0)])
             if i % 10 == 0:
-                await asyncio.sleep(0.04)
-        assert await c.wait_delivered(10)
-        await asyncio.sleep(0.25)
-        assert c.stats.heartbeats >= 1
+                await asyncio.sleep(0.04)  # pacing (several batches), not synchronisation
+        assert await c.wait_delivered(DEADLINE_S)
+        await wait_for(lambda: c.stats.heartbeats >= 1, what="a heartbeat (interval 100 ms)")
     finally:
         await c.stop()
     got = await values(mp)
@@ -150,7 +141,7 @@ async def test_invalid_argument_and_preflight_rejections_go_to_dead_letters(
         mp.platform.faults.fail_next(1, "INVALID_ARGUMENT", methods=["ReportObservations"])
         await c.observations([(CH4, 0.1, None, 0)])
         await c.flush()
-        await until(lambda: _dead(c, 1))
+        await wait_for(lambda: _dead(c, 1), what="one dead letter")
         # the validation core rejects a batch from 60 s in the future before it is sent (ST-DATA-031)
         await c.observations([(CH4, 0.2, c.now_ms() + 60_000, 0)])
         await c.flush()
@@ -163,7 +154,7 @@ async def test_invalid_argument_and_preflight_rejections_go_to_dead_letters(
                 (CH4, 0.3, None, 0),
             ]
         )
-        assert await c.wait_delivered(10)
+        assert await c.wait_delivered(DEADLINE_S)
         dead = await c.dead_letters()
     finally:
         await c.stop()
@@ -189,12 +180,12 @@ async def test_retryable_errors_are_retried_with_backoff_and_flagged_backfill(
     c = await started(config(tmp_path, mp, cap=200))
     try:
         await c.observations([(CH4, 0.1, None, 0)])
-        assert await c.wait_delivered(5)
+        assert await c.wait_delivered(DEADLINE_S)
         for code in ("UNAVAILABLE", "DEADLINE_EXCEEDED", "ABORTED"):
             mp.platform.faults.fail_next(2, code, methods=["ReportObservations"])
             t0 = time.monotonic()
             await c.observations([(CH4, 0.2, None, 0)])
-            assert await c.wait_delivered(5)
+            assert await c.wait_delivered(DEADLINE_S)
             assert time.monotonic() - t0 < 3
     finally:
         await c.stop()
@@ -212,10 +203,10 @@ async def test_failed_precondition_registers_again_then_resends(tmp_path: Path, 
     c = await started(config(tmp_path, mp))
     try:
         await c.observations([(CH4, 0.1, None, 0)])
-        assert await c.wait_delivered(5)
+        assert await c.wait_delivered(DEADLINE_S)
         mp.platform.faults.fail_next(1, "FAILED_PRECONDITION", methods=["ReportObservations"])
         await c.observations([(CH4, 0.2, None, 0)])
-        assert await c.wait_delivered(5)
+        assert await c.wait_delivered(DEADLINE_S)
     finally:
         await c.stop()
     assert c.stats.registrations == 2 and c.stats.definitions_sent == 2
@@ -227,7 +218,7 @@ async def test_wrong_credentials_stop_the_client(tmp_path: Path, mp: MockPlatfor
     c = await started(config(tmp_path, mp, transport=transport, token="wrong"))
     try:
         await c.observations([(CH4, 0.1, None, 0)])
-        err = await asyncio.wait_for(c.wait_failed(), 5)
+        err = await asyncio.wait_for(c.wait_failed(), DEADLINE_S)
     finally:
         await c.stop()
     assert isinstance(err, ClientFailed) and "ST-PROTO-001/002" in str(err) and "platform.token" in str(err)
@@ -245,7 +236,7 @@ async def test_rate_limit_retry_advice_is_honoured(tmp_path: Path) -> None:
             for i in range(12):
                 await c.observations([(CH4, i / 10, None, 0)])
                 await c.flush()
-            assert await c.wait_delivered(10)
+            assert await c.wait_delivered(DEADLINE_S)
         finally:
             await c.stop()
         assert [v for _, v, _ in await values(mp)] == [i / 10 for i in range(12)]
@@ -264,7 +255,7 @@ async def test_withheld_acknowledgement_is_resent_and_acknowledged_as_duplicate(
     try:
         mp.platform.faults.withhold_acks(1)
         await c.observations([(CH4, 0.1, None, 0)])
-        assert await c.wait_delivered(10)
+        assert await c.wait_delivered(DEADLINE_S)
     finally:
         await c.stop()
     assert c.stats.duplicates == 1
@@ -283,7 +274,7 @@ async def test_commands_time_sync_configure_resend_and_write(tmp_path: Path, mp:
     c = await started(config(tmp_path, mp, heartbeat=200), write=write)
     try:
         await c.observations([(CH4, 0.1, None, 0)])
-        assert await c.wait_delivered(5)
+        assert await c.wait_delivered(DEADLINE_S)
         mp.platform.faults.clock_offset(20_000)  # the platform's clock runs 20 s ahead
         p = mp.platform
         ids = [
@@ -299,10 +290,10 @@ async def test_commands_time_sync_configure_resend_and_write(tmp_path: Path, mp:
         async def answered() -> bool:
             return all(x.get("outcome") for x in await p.inspection.commands(DEVICE))
 
-        await until(answered)
+        await wait_for(answered, what="every command answered")
         assert abs(c.clock_offset_ms - 20_000) < 500  # ST-IFACE-012
         await c.observations([(CH4, 0.2, None, 0)])
-        assert await c.wait_delivered(5)
+        assert await c.wait_delivered(DEADLINE_S)
     finally:
         await c.stop()
     outcome = {x["command_id"]: x["outcome"] for x in await p.inspection.commands(DEVICE)}
@@ -314,27 +305,38 @@ async def test_commands_time_sync_configure_resend_and_write(tmp_path: Path, mp:
 
 
 async def test_outage_store_and_forward_in_order_and_flagged(tmp_path: Path, mp: MockPlatform) -> None:
+    outage_s = 1.2
     c = await started(config(tmp_path, mp, cap=300, linger=20))
-    times: dict[float, int] = {}
+    times: dict[int, int] = {}
+    faults = mp.platform.faults
     try:
         n = 0
 
-        async def produce(seconds: float) -> None:
+        async def produce_one() -> None:
             nonlocal n
-            end = time.monotonic() + seconds
-            while time.monotonic() < end:
-                times[n] = c.now_ms()
-                await c.observations([(CH4, float(n), times[n], 0)])
-                n += 1
-                await asyncio.sleep(0.01)
+            times[n] = c.now_ms()
+            await c.observations([(CH4, float(n), times[n], 0)])
+            n += 1
 
-        await produce(0.5)
-        out_start = c.now_ms()
-        mp.platform.faults.outage_for(1.2, mode="refuse")
-        await produce(1.2)
-        out_end = c.now_ms()
-        await produce(1.3)  # the backlog drains, then data is live again
-        assert await c.wait_delivered(10)
+        for _ in range(30):  # live data, every one acknowledged before the outage
+            await produce_one()
+            await asyncio.sleep(0.01)  # pacing, not synchronisation
+        assert await c.wait_delivered(DEADLINE_S)
+        before = n
+        faults.outage_for(outage_s, mode="refuse")
+        while faults.outage_active():  # produced while the platform is out
+            await produce_one()
+            await asyncio.sleep(0.01)
+        during = range(before, n)
+
+        async def live_again() -> bool:
+            """Produce one more; true once an upload produced after the outage is stored live."""
+            await produce_one()
+            got = await values(mp)
+            return bool(got) and got[-1][1] >= during[-1] and not got[-1][2]
+
+        await wait_for(live_again, what="live data after the backlog drained", every=0.01)
+        assert await c.wait_delivered(DEADLINE_S)
     finally:
         await c.stop()
     got = await values(mp)
@@ -342,8 +344,8 @@ async def test_outage_store_and_forward_in_order_and_flagged(tmp_path: Path, mp:
     seqs = [s for s, _, _ in got]
     assert seqs == sorted(seqs)
     flag = {int(v): bf for _, v, bf in got}
-    assert all(not flag[i] for i, t in times.items() if t < out_start - 200)
-    assert all(flag[i] for i, t in times.items() if out_start + 100 < t < out_end)  # ST-PROTO-020
+    assert len(during) >= 2 and all(flag[i] for i in during)  # ST-PROTO-020
+    assert not any(flag[i] for i in range(before))  # acknowledged before the outage: live
     assert not flag[n - 1]  # live again at the end
 
 
@@ -361,7 +363,7 @@ async def test_mutual_tls(tmp_path: Path, transport: str) -> None:
         c = await started(config(tmp_path, mp, transport=transport, tls=paths))
         try:
             await c.observations([(CH4, 0.5, None, 0)])
-            assert await c.wait_delivered(10)
+            assert await c.wait_delivered(DEADLINE_S)
         finally:
             await c.stop()
         assert [v for _, v, _ in await values(mp)] == [0.5]
@@ -380,3 +382,26 @@ def test_http_batch_json_equals_the_canonical_json() -> None:
         b.backfill = backfill
         req = pb.ReportObservationsRequest(batch=b)
         assert request_json(req) == to_dict(req)
+
+
+async def test_everything_still_queued_at_start_is_backfill(tmp_path: Path, mp: MockPlatform) -> None:
+    """Rule (d): an upload the queue still holds when the client starts is late, so it is flagged backfill even
+    though no outage, retry or old record (rules (a)–(c), (e)) applies to it (ST-PROTO-020)."""
+    c = await started(config(tmp_path, mp, token="wrong"))  # stops at Register: nothing is ever sent
+    try:
+        await c.observations([(CH4, 0.1, None, 0)])
+        await c.observations([(CH4, 0.2, None, 0)])
+        await c.flush()
+        await asyncio.wait_for(c.wait_failed(), DEADLINE_S)
+    finally:
+        await c.stop()
+    with UploadQueue(tmp_path / "q.db") as q:  # queued as live: only rule (d) can flag them
+        assert q.count() >= 1 and q.backfill_count() == 0
+    c = await started(config(tmp_path, mp))
+    try:
+        assert await c.wait_delivered(DEADLINE_S)
+        await c.observations([(CH4, 0.3, None, 0)])  # produced with an empty queue: live
+        assert await c.wait_delivered(DEADLINE_S)
+    finally:
+        await c.stop()
+    assert [(v, bf) for _, v, bf in await values(mp)] == [(0.1, True), (0.2, True), (0.3, False)]

@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -122,20 +121,24 @@ def test_kill_9_loses_and_duplicates_nothing(tmp_path: Path, synchronous: str) -
     proc = subprocess.Popen(
         [sys.executable, str(script), str(path), synchronous], stdout=subprocess.PIPE, text=True
     )
-    lines: list[str] = []
+    lines: list[str] = []  # complete lines only: the kill may cut the last one short ("ack 1" of "ack 12")
     try:
         assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "open"
+        assert proc.stdout.readline() == "open\n"
         with pytest.raises(QueueLocked):  # one process per queue file
             UploadQueue(path).open()
-        deadline = time.monotonic() + 20
-        while sum(1 for ln in lines if ln.startswith("put")) < 300 and time.monotonic() < deadline:
-            lines.append(proc.stdout.readline().strip())
+        puts = 0
+        while puts < 300:  # no deadline of its own: pytest-timeout bounds a writer that hangs
+            line = proc.stdout.readline()
+            assert line.endswith("\n"), f"the writer stopped: {line!r}, exit code {proc.poll()}"
+            lines.append(line)
+            puts += line.startswith("put ")
         os.kill(proc.pid, signal.SIGKILL)  # mid-write, without any chance to clean up
-        lines += [ln.strip() for ln in proc.stdout.read().splitlines()]
+        lines += proc.stdout.read().splitlines(keepends=True)
     finally:
         proc.kill()
         proc.wait(10)
+    lines = [ln.strip() for ln in lines if ln.endswith("\n")]
     put = {int(s): int(v) for kind, s, v in (ln.split() for ln in lines if ln.startswith("put"))}
     acked = {int(ln.split()[1]) for ln in lines if ln.startswith("ack")}
     assert len(put) >= 300
