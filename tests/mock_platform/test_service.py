@@ -10,7 +10,9 @@ import pytest
 from google.rpc import error_details_pb2
 from santong.mock_platform import Platform, PlatformConfig, PlatformError, samples
 from santong.mock_platform._grpc import to_status
+from santong.protocols import default_limits
 from santong.protocols.v1 import device_access_pb2 as pb
+from st_waiting import wait_for
 
 D, T = "SVC-1", "tok"
 KW = {"device_id": D, "token": f"Bearer {T}"}
@@ -106,8 +108,10 @@ async def test_export_reset_and_plan_file(tmp_path: Path) -> None:
         json.dumps(doc)  # JSON-able
         assert doc["counts"]["observations"] == 2 and doc["devices"][0]["registered"]
         p.faults.load_plan(plan)
-        await asyncio.sleep(0.15)
-        assert p.faults.status()["clock_offset_ms"] == 5000 and p.faults.fail_count == 1
+        await wait_for(
+            lambda: p.faults.status()["clock_offset_ms"] == 5000 and p.faults.fail_count == 1,
+            what="both steps of the plan applied",
+        )
         with pytest.raises(PlatformError) as info:
             await p.call("Heartbeat", pb.HeartbeatRequest(), **KW)
         assert info.value.code == "UNAVAILABLE" and info.value.http_status == 503
@@ -165,3 +169,47 @@ def test_every_clause_named_by_the_platform_exists() -> None:
     )
     cited = set(re.findall(r"ST-(?:DATA|IFACE|PROTO)-\d{3}", src))
     assert cited and cited <= set(clauses())
+
+
+@pytest.mark.parametrize("missed", [1, 3])
+async def test_offline_window_is_offline_after_missed_heartbeat_intervals(missed: int) -> None:
+    """ST-PROTO-006: online up to offline_after_missed × heartbeat_interval_ms after the last call, offline after."""
+    limits = default_limits()
+    limits.heartbeat_interval_ms, limits.offline_after_missed = 10_000, missed  # the monitor never fires here
+    hb = limits.heartbeat_interval_ms
+    async with Platform(PlatformConfig(devices={D: T}, limits=limits)) as p:
+        await p.call("Register", samples.register_request(D), **KW)
+        dev = p.devices[D]
+        assert dev.alive_ms is not None
+        last = dev.alive_ms
+        assert p.offline_window_ms() == missed * hb
+        for k in range(missed):  # each interval short of the last missed one: still online
+            assert p.is_online(dev, last + k * hb + hb // 2), (k, missed)
+        assert p.is_online(dev, last + missed * hb)  # the boundary itself: online
+        assert not p.is_online(dev, last + missed * hb + 1)  # one ms past it: offline
+        assert not p.is_online(dev, last + (missed + 1) * hb)
+        [row] = [d for d in await p.inspection.devices() if d["device_id"] == D]
+        assert row["online"] and row["last_call_ms"] == last
+
+
+async def test_replay_the_store_already_holds_is_a_duplicate_at_the_store_level(tmp_path: Path) -> None:
+    """The store's unique (device, sequence) catches a replay the in-memory state does not know of: DUPLICATE,
+    stored once, as first sent (ST-PROTO-012)."""
+    async with Platform(PlatformConfig(db_path=str(tmp_path / "p.db"), devices={D: T})) as p:
+        await _ready(p)
+        first = (await p.call("ReportObservations", _obs(1), **KW)).ack
+        assert first.status == pb.ACK_STATUS_ACCEPTED and first.accepted == 2
+        # The in-memory replay check (seq <= last_sequence) is passed by: the device state forgets sequence 1, as
+        # after a commit whose outcome the platform did not see. Only the store can still tell.
+        p.devices[D].state.last_sequence = 0
+        changed = _obs(1, aliases=[1])  # same sequence, different content: the first version is kept
+        ack = (await p.call("ReportObservations", changed, **KW)).ack
+        assert ack.status == pb.ACK_STATUS_DUPLICATE and ack.sequence == 1 and ack.accepted == 2
+        assert p.devices[D].state.last_sequence == 1
+        assert await p.inspection.acknowledged(D) == [1]
+        obs = await p.inspection.observations(device_id=D)
+        assert [(o["sequence"], o["alias"]) for o in obs] == [(1, 1), (1, 2)]
+        rows = await p.inspection.interactions(device_id=D, method="ReportObservations")
+        assert [r["verdict"] for r in rows] == ["ACCEPTED", "DUPLICATE"]
+        nxt = (await p.call("ReportObservations", _obs(2), **KW)).ack  # the device carries on
+        assert nxt.status == pb.ACK_STATUS_ACCEPTED and await p.inspection.acknowledged(D) == [1, 2]
