@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
+
+from santong._exit import OK, CommandError
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -14,24 +15,25 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Write santong-signing.key (0600) and santong-signing.pub; print the fingerprint."""
+    """Write santong-signing.key (0600) and santong-signing.pub; print the fingerprint. Exit 0, or 2 (key exists,
+    folder not writable)."""
     from santong.conformance._signing import PRIVATE_NAME, generate_key_pair  # noqa: PLC0415
 
     if (args.out / PRIVATE_NAME).exists() and not args.force:
-        print(
-            f"✘ {args.out / PRIVATE_NAME} 已存在，未覆盖（用 --force 覆盖）/ already exists, not overwritten "
-            "(use --force)",
-            file=sys.stderr,
+        raise CommandError(
+            f"{args.out / PRIVATE_NAME} 已存在，未覆盖；确需换新密钥请加 --force",
+            f"{args.out / PRIVATE_NAME} already exists and was not overwritten; add --force to replace it",
         )
-        return 1
     try:
         private, public, fp = generate_key_pair(args.out, force=args.force)
     except OSError as e:
-        print(f"✘ 无法写入密钥 cannot write the keys: {e}", file=sys.stderr)
-        return 1
+        raise CommandError(
+            f"无法写入密钥到 {args.out}：{e.strerror or e}，请换一个可写的目录",
+            f"cannot write the keys to {args.out}: {e.strerror or e} — choose a writable folder",
+        ) from e
     print(f"私钥 private key: {private}  (权限 mode 0600 — 妥善保管 keep it secret)")
     print(
         f"公钥 public key:  {public}  (发给煤矿用于核验 give it to mines for `santong verify --public-key`)"
     )
     print(f"指纹 fingerprint: {fp}")
-    return 0
+    return OK

@@ -126,7 +126,8 @@ class ProductLauncher:
     """
 
     def __init__(self, manifest: Manifest, workdir: Path) -> None:
-        self.manifest, self.workdir = manifest, workdir
+        # Absolute: the product runs in its manifest's folder, where a relative {workdir} would land in the tree.
+        self.manifest, self.workdir = manifest, workdir.resolve()
         self._count = 0
 
     def start(

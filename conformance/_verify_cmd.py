@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from santong.conformance._verdicts import PASS, VERDICT_TEXT
 
-#: Exit codes: 0 valid report with verdict PASS, 1 valid report whose verdict is not PASS, 3 invalid report.
-EXIT_INVALID = 3
+from santong._exit import FAIL, OK, CommandError
+
+# Exit codes (santong._exit): 0 valid report with verdict PASS; 1 a report that must not be trusted (altered,
+# damaged, signed by another key) or a valid report whose verdict is not PASS; 2 the report or key file cannot be
+# read, or the key given as --public-key is not a public key.
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -24,21 +26,39 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Exit 0: valid and PASS; 1: valid, verdict FAIL or COULD NOT RUN; 3: invalid, altered or unreadable."""
+    """Exit 0: valid and PASS; 1: invalid, or valid with verdict FAIL / COULD NOT RUN; 2: unreadable input."""
     from santong.conformance._signing import load_public_key, verify_bytes  # noqa: PLC0415
 
     try:
         data = args.report.read_bytes()
     except OSError as e:
-        print(f"✘ 无法读取报告 cannot read the report: {e}", file=sys.stderr)
-        return EXIT_INVALID
+        raise CommandError(
+            f"无法读取报告 {args.report}：{e.strerror or e}，请检查路径",
+            f"cannot read the report {args.report}: {e.strerror or e} — check the path",
+        ) from e
     trusted = None
     if args.public_key is not None:
         try:
+            key_text = args.public_key.read_bytes()
+        except OSError as e:
+            raise CommandError(
+                f"无法读取公钥 {args.public_key}：{e.strerror or e}，请检查路径",
+                f"cannot read the public key {args.public_key}: {e.strerror or e} — check the path",
+            ) from e
+        if b"PRIVATE KEY" in key_text:
+            raise CommandError(
+                f"{args.public_key} 是私钥，不是公钥：核验只需厂商公布的公钥（santong-signing.pub）；"
+                "私钥不应离开厂商，若已外传请让厂商更换密钥",
+                f"{args.public_key} is a private key, not a public key: verifying needs only the vendor's public "
+                "key (santong-signing.pub); a private key must not leave the vendor — if it did, ask for a new key",
+            )
+        try:
             trusted = load_public_key(args.public_key)
-        except (OSError, ValueError) as e:
-            print(f"✘ 无法读取公钥 cannot read the public key: {e}", file=sys.stderr)
-            return EXIT_INVALID
+        except ValueError as e:
+            raise CommandError(
+                f"无法使用公钥 {args.public_key}，请给出 `santong keys` 生成的 .pub 文件",
+                f"cannot use the public key {args.public_key}: give the .pub file made by `santong keys` ({e})",
+            ) from e
     v = verify_bytes(data, trusted)
     if not v.valid:
         print(f"✘ 报告无效 INVALID REPORT: {args.report}")
@@ -48,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
             "  该报告不可信：可能被改动、损坏或不是由该密钥签署。/ Do not trust this report: it was altered, "
             "damaged, or not signed by that key."
         )
-        return EXIT_INVALID
+        return FAIL
     st, product = v.statement, v.report.get("product", {})
     print(f"✔ 签名有效、内容完整 VALID SIGNATURE, report intact: {args.report}")
     print(
@@ -73,4 +93,4 @@ def run(args: argparse.Namespace) -> int:
         )
     verdict = st["verdict"]
     print(f"  结论 Verdict:  {VERDICT_TEXT.get(verdict, verdict)}")
-    return 0 if verdict == PASS else 1
+    return OK if verdict == PASS else FAIL

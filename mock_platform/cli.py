@@ -1,7 +1,9 @@
 """``santong mock serve``: the mock platform as a process.
 
 Prints one JSON line ``{"grpc_port", "http_port", "inspection_token", "pid"}`` once both servers listen, and
-exits with 0 after draining on SIGTERM or SIGINT.
+exits with 0 after draining on SIGTERM or SIGINT. Exits with 2 and one bilingual line (santong._exit) when it
+cannot start: an address it cannot bind, a TLS file that is missing or not a matching PEM certificate and key, a
+database it cannot open, a fault plan that is missing or invalid.
 
 Example::
 
@@ -11,10 +13,17 @@ Example::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
+from pathlib import Path
 from typing import Any
 
+from santong._checks import check_bind
+from santong._exit import CommandError
+
 __all__ = ["add_arguments", "run"]
+
+PLAN_FORMAT = '{"steps": [{"at_s": 1.0, "op": "fail_next", "args": {…}}]}'
 
 
 def _device(text: str) -> tuple[str, str]:
@@ -88,7 +97,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the subcommand."""
+    """Run the subcommand: 0 after a clean stop, 2 when the platform cannot start (CommandError)."""
     if args.mock_command == "serve":
         import asyncio
 
@@ -121,6 +130,102 @@ def _config(args: argparse.Namespace) -> Any:
     return config
 
 
+def _read(path: str, what_zh: str, what_en: str, option: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as e:
+        raise CommandError(
+            f"无法读取{what_zh} {path}（{option}）：{e.strerror or e}，请检查路径",
+            f"cannot read the {what_en} {path} ({option}): {e.strerror or e} — check the path",
+        ) from e
+
+
+def _tls(args: argparse.Namespace) -> Any:
+    """The TLS files, checked here: readable, PEM, and a key that belongs to the certificate."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    from santong.mock_platform._grpc import TlsFiles
+
+    if args.tls_cert or args.tls_key:
+        if not (args.tls_cert and args.tls_key):
+            raise CommandError("--tls-cert 与 --tls-key 须同时给出", "--tls-cert and --tls-key go together")
+    elif args.client_ca:
+        raise CommandError(
+            "--client-ca 需要 --tls-cert 与 --tls-key", "--client-ca needs --tls-cert and --tls-key"
+        )
+    else:
+        return None
+    cert = _read(args.tls_cert, "服务器证书", "server certificate", "--tls-cert")
+    key = _read(args.tls_key, "服务器私钥", "server private key", "--tls-key")
+    ca = _read(args.client_ca, "客户端 CA", "client CA", "--client-ca") if args.client_ca else None
+    try:
+        chain = x509.load_pem_x509_certificates(cert)
+    except ValueError as e:
+        raise CommandError(
+            f"{args.tls_cert} 不是 PEM 证书（--tls-cert 须为 -----BEGIN CERTIFICATE----- 开头的证书链）",
+            f"{args.tls_cert} is not a PEM certificate (--tls-cert needs a -----BEGIN CERTIFICATE----- chain)",
+        ) from e
+    try:
+        private = serialization.load_pem_private_key(key, None)
+    except (ValueError, TypeError) as e:
+        raise CommandError(
+            f"{args.tls_key} 不是未加密的 PEM 私钥（--tls-key）",
+            f"{args.tls_key} is not an unencrypted PEM private key (--tls-key)",
+        ) from e
+    pub = serialization.PublicFormat.SubjectPublicKeyInfo
+    if private.public_key().public_bytes(serialization.Encoding.PEM, pub) != chain[
+        0
+    ].public_key().public_bytes(serialization.Encoding.PEM, pub):
+        raise CommandError(
+            f"私钥 {args.tls_key} 与证书 {args.tls_cert} 不匹配，请给出同一对证书与私钥",
+            f"the key {args.tls_key} does not belong to the certificate {args.tls_cert}: give a matching pair",
+        )
+    if ca is not None:
+        try:
+            x509.load_pem_x509_certificates(ca)
+        except ValueError as e:
+            raise CommandError(
+                f"{args.client_ca} 不是 PEM 证书（--client-ca）",
+                f"{args.client_ca} is not a PEM certificate (--client-ca)",
+            ) from e
+    return TlsFiles(cert, key, ca)
+
+
+def _check_db(path: str | None) -> None:
+    """The SQLite file opens (its folder exists and is writable, it is a database)."""
+    if path is None:
+        return
+    import sqlite3
+
+    try:
+        con = sqlite3.connect(path)
+        try:
+            con.execute("PRAGMA schema_version").fetchone()
+        finally:
+            con.close()
+    except sqlite3.Error as e:
+        raise CommandError(
+            f"无法打开数据库 {path}（--db）：{e}；请确认目录存在、可写，且该文件是 SQLite 数据库",
+            f"cannot open the database {path} (--db): {e}; check that its folder exists and is writable and "
+            "that the file is an SQLite database",
+        ) from e
+
+
+def _check_plan(path: str | None) -> None:
+    if path is None:
+        return
+    import json
+
+    text = _read(path, "故障计划", "fault plan", "--fault-plan")
+    try:
+        json.loads(text.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as e:
+        raise CommandError(
+            f"故障计划 {path} 不是合法的 JSON：{e}",
+            f"the fault plan {path} is not valid JSON: {e}",
+        ) from e
+
+
 async def _serve(args: argparse.Namespace) -> int:
     import asyncio
     import json
@@ -128,7 +233,7 @@ async def _serve(args: argparse.Namespace) -> int:
     import os
     import signal
 
-    from santong.mock_platform._grpc import TlsFiles
+    from santong.mock_platform._errors import PlatformError
     from santong.mock_platform.embedded import MockPlatform
 
     logging.basicConfig(
@@ -136,24 +241,12 @@ async def _serve(args: argparse.Namespace) -> int:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    tls = None
-    if args.tls_cert or args.tls_key:
-        if not (args.tls_cert and args.tls_key):
-            print(
-                "--tls-cert 与 --tls-key 须同时给出 / --tls-cert and --tls-key go together", file=sys.stderr
-            )
-            return 2
-        with open(args.tls_cert, "rb") as c, open(args.tls_key, "rb") as k:
-            ca = None
-            if args.client_ca:
-                with open(args.client_ca, "rb") as f:
-                    ca = f.read()
-            tls = TlsFiles(c.read(), k.read(), ca)
-    elif args.client_ca:
-        print(
-            "--client-ca 需要 --tls-cert/--tls-key / --client-ca needs --tls-cert/--tls-key", file=sys.stderr
-        )
-        return 2
+    tls = _tls(args)
+    _check_plan(args.fault_plan)
+    _check_db(args.db)
+    check_bind(args.host, args.grpc_port, "gRPC", "--grpc-port")
+    if args.http_port >= 0:
+        check_bind(args.host, args.http_port, "HTTP", "--http-port")
     mp = MockPlatform(
         _config(args),
         host=args.host,
@@ -165,10 +258,22 @@ async def _serve(args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    await mp.start()
+    try:
+        await mp.start()
+    except (OSError, RuntimeError) as e:  # lost a race for the port after the check, or TLS refused by gRPC
+        raise CommandError(
+            f"模拟平台无法启动：{e}；请检查 --host、端口与 TLS 文件",
+            f"the mock platform cannot start: {e}; check --host, the ports and the TLS files",
+        ) from e
     try:
         if args.fault_plan:
-            mp.platform.faults.load_plan(args.fault_plan)
+            try:
+                mp.platform.faults.load_plan(args.fault_plan)
+            except PlatformError as e:
+                raise CommandError(
+                    f"故障计划 {args.fault_plan} 无效：{e.message_zh}（格式 {PLAN_FORMAT}）",
+                    f"invalid fault plan {args.fault_plan}: {e.message_en} (format {PLAN_FORMAT})",
+                ) from e
         line = {
             "grpc_port": mp.grpc_port,
             "http_port": mp.http_port,
@@ -178,5 +283,6 @@ async def _serve(args: argparse.Namespace) -> int:
         print(json.dumps(line), flush=True)
         await stop.wait()
     finally:
-        await mp.stop(grace=2.0)
+        with contextlib.suppress(Exception):
+            await mp.stop(grace=2.0)
     return 0

@@ -8,6 +8,10 @@
 
 ``santong demo --validate-examples`` is the earlier demo: the bundled example payloads and files through the one
 validation core (good examples pass, those under ``bad/`` fail with their clauses).
+
+Everything is written under ``--out`` (default ``demo-out`` in the current folder); nothing goes into the source
+tree. Exit status: 0 DEMO OK; 1 a verdict or a verification not as expected; 2 the demo could not run (bad
+option, no examples, a folder that cannot be written, certification COULD NOT RUN).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import shutil
 from importlib import resources
 from pathlib import Path
 
+from santong._exit import FAIL, OK, USAGE, CommandError
 from santong._validate_cmd import print_result, validate_file
 
 REFERENCE = "kj-substation.manifest.yaml"
@@ -61,7 +66,7 @@ def _certify(args: argparse.Namespace) -> int:
     _say(f"① santong keys --out {keys}")
     if main(["keys", "--out", str(keys)]) != 0:
         _say("演示失败 DEMO FAILED: 无法生成密钥 / could not make the key pair")
-        return 1
+        return USAGE
     manifest = reference_manifest()
     _say(f"\n② santong certify --manifest {manifest} --profile {args.profile} --out {report} --key …")
     certified = main(
@@ -80,7 +85,7 @@ def _certify(args: argparse.Namespace) -> int:
     signed = report / "report.json"
     if not signed.is_file():
         _say(f"\n演示失败 DEMO FAILED: 没有生成报告（certify 退出码 {certified}）/ no report was written")
-        return certified or 1
+        return USAGE
     _say(f"\n③ santong verify {signed} --public-key {keys / 'santong-signing.pub'}")
     verified = main(["verify", str(signed), "--public-key", str(keys / "santong-signing.pub")])
     _say("")
@@ -94,13 +99,23 @@ def _certify(args: argparse.Namespace) -> int:
         f"演示失败 DEMO FAILED: 认证退出码 certify exit {certified}, 核验退出码 verify exit {verified} — "
         f"{report / 'pytest.log'}"
     )
-    return 1
+    return USAGE if certified == USAGE else FAIL
 
 
 def _validate_examples(args: argparse.Namespace) -> int:
     """Validate every bundled example; exit 0 when each verdict is the expected one."""
     folder = args.examples or Path(str(resources.files("santong.protocols").joinpath("examples")))
+    if not folder.is_dir():
+        raise CommandError(
+            f"示例目录 {folder} 不存在，请检查 --examples",
+            f"no such examples folder: {folder} — check --examples",
+        )
     files = sorted(p for p in folder.rglob("*") if p.suffix in (".json", ".jsonl", ".txt"))
+    if not files:
+        raise CommandError(
+            f"示例目录 {folder} 中没有 .json/.jsonl/.txt 文件，无可演示",
+            f"no .json/.jsonl/.txt files in {folder}: nothing to check",
+        )
     print(
         f"santong 演示 demo: 用校验核心检查 {len(files)} 个示例文件 / checking {len(files)} example files\n"
     )
@@ -119,11 +134,11 @@ def _validate_examples(args: argparse.Namespace) -> int:
         print(
             f"演示失败 DEMO FAILED: {len(wrong)} 个文件结论与预期不符 / verdicts not as expected: {', '.join(wrong)}"
         )
-        return 1
+        return FAIL
     print(
         f"演示成功 DEMO OK: {len(files)} 个文件结论均符合预期（合格样例通过，问题样例被拒绝并指明条款）/ every verdict as expected"
     )
-    return 0
+    return OK
 
 
 def run(args: argparse.Namespace) -> int:

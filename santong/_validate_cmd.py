@@ -1,4 +1,8 @@
-"""`santong validate FILE…`: check JSON payloads and MT/T 1201 files against the 三统一 specification."""
+"""`santong validate FILE…`: check JSON payloads and MT/T 1201 files against the 三统一 specification.
+
+Exit status: 0 every file passes; 1 a file fails (a finding against a MUST clause, or a SHOULD one with --strict);
+2 a file could not be checked (missing, unreadable, unsupported kind, unknown message type) or a bad option.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from santong._exit import FAIL, OK, CommandError, error
 from santong.protocols import (
     DeviceState,
     ValidationContext,
@@ -35,6 +40,11 @@ class FileResult:
     @property
     def passed(self) -> bool:
         return self.error is None and not must_violations(self.violations)
+
+    @property
+    def checked_ok(self) -> bool:
+        """False when the file could not be checked at all (``error``): no verdict on it."""
+        return self.error is None
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -134,7 +144,7 @@ def validate_file(path: Path, forced: str | None = None) -> FileResult:
     try:
         data = path.read_bytes()
     except OSError as e:
-        res.error = f"无法读取 cannot read: {e}"
+        res.error = f"无法读取 {path}：{e.strerror or e} / cannot read {path}: {e.strerror or e}"
         return res
     if path.suffix == ".jsonl":
         _validate_session(path, data, res)
@@ -151,7 +161,7 @@ def print_result(res: FileResult, strict: bool, stream: Any = None) -> None:
     """Print the verdict and each violation, Chinese first."""
     stream = stream or sys.stdout
     ok = res.passed and (not strict or not res.violations)
-    mark = "✔ 通过 PASS" if ok else "✘ 不通过 FAIL"
+    mark = "✘ 无法校验 NOT CHECKED" if res.error else "✔ 通过 PASS" if ok else "✘ 不通过 FAIL"
     extra = f"（{res.checked} 条消息 messages，{len(res.violations)} 项问题 findings）"
     print(f"{mark}  {res.path} {extra}", file=stream)
     if res.error:
@@ -163,10 +173,33 @@ def print_result(res: FileResult, strict: bool, stream: Any = None) -> None:
         print(f"        {v.message_en}", file=stream)
 
 
+def _check_arguments(args: argparse.Namespace) -> None:
+    """Usage errors before any file is read: an unknown --type, files that do not exist or are folders."""
+    if args.message_type is not None and args.message_type not in message_names():
+        raise CommandError(
+            f"未知的消息类型 --type {args.message_type}，可用的见 protocols/SPEC.md（如 ObservationBatch）",
+            f"unknown message type --type {args.message_type}; see protocols/SPEC.md (e.g. ObservationBatch)",
+        )
+    missing = [str(p) for p in args.files if not p.exists()]
+    if missing:
+        raise CommandError(
+            f"找不到文件 {', '.join(missing)}，请检查路径",
+            f"file not found: {', '.join(missing)} — check the path",
+        )
+    folders = [str(p) for p in args.files if p.is_dir()]
+    if folders:
+        raise CommandError(
+            f"{', '.join(folders)} 是目录，请给出其中的文件（如 {folders[0]}/*.json）",
+            f"{', '.join(folders)} is a folder: give the files in it (e.g. {folders[0]}/*.json)",
+        )
+
+
 def run(args: argparse.Namespace) -> int:
-    """Validate every file; exit 1 if any file fails."""
+    """Validate every file; exit 1 if any file fails, 2 if one could not be checked."""
+    _check_arguments(args)
     results = [validate_file(p, args.message_type) for p in args.files]
     failed = [r for r in results if not r.passed or (args.strict and r.violations)]
+    unchecked = [r for r in results if not r.checked_ok]
     if args.json:
         print(
             json.dumps(
@@ -188,4 +221,9 @@ def run(args: argparse.Namespace) -> int:
         for r in results:
             print_result(r, args.strict)
         print(f"\n结论 Verdict: {len(results) - len(failed)}/{len(results)} 个文件通过 files passed")
-    return 1 if failed else 0
+    if unchecked:
+        return error(
+            f"{len(unchecked)} 个文件无法校验（原因见各文件）",
+            f"{len(unchecked)} file(s) could not be checked (the reason is given for each)",
+        )
+    return FAIL if failed else OK

@@ -7,6 +7,9 @@ Each simulator prints one JSON line on standard output once it serves (ports, co
 
 then runs until SIGINT/SIGTERM, ``--duration`` seconds, or ``{"cmd": "stop"}`` on the control socket (see
 santong.adapters.simulators._runtime for the control API). Logs go to standard error.
+
+Exit status (santong._exit): 0 after a clean stop; 2 when it cannot run — an unknown profile or scenario, a port
+it cannot bind, an MQTT broker it cannot reach, an output folder it cannot write — with one bilingual line.
 """
 
 from __future__ import annotations
@@ -24,6 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from santong.adapters.simulators._profile import ProfileError, load_profile
+
+from santong._checks import check_bind, check_connect
+from santong._exit import CommandError
 
 __all__ = ["add_arguments", "parse_duration", "run"]
 
@@ -136,6 +142,10 @@ async def _serve(args: argparse.Namespace) -> int:
     }
     broker = None
     sim: Any
+    if args.simulator in ("modbus", "opcua"):
+        check_bind(args.host, args.port, f"{args.simulator} 模拟器 simulator", "--port")
+    elif args.broker is not None:
+        check_connect(args.broker[0], args.broker[1], "MQTT broker", "--broker")
     if args.simulator == "modbus":
         from santong.adapters.simulators.modbus import ModbusSimulator  # noqa: PLC0415
 
@@ -156,6 +166,13 @@ async def _serve(args: argparse.Namespace) -> int:
             sim = MqttSimulator(profile, broker_host=host, broker_port=port, period=args.period, **kw)
     try:
         await sim.start()
+        if args.simulator == "mqtt" and not sim.connected.is_set():
+            host, port = args.broker or (getattr(broker, "host", "?"), getattr(broker, "port", "?"))
+            raise CommandError(
+                f"MQTT broker {host}:{port} 未接受连接（5 s 内）；请检查 broker 与 --broker",
+                f"the MQTT broker {host}:{port} did not accept the connection within 5 s; check the broker "
+                "and --broker",
+            )
         _print_line(sim.info())
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -179,11 +196,10 @@ def _run_mtfile(args: argparse.Namespace) -> int:
     kinds = list(MALFORMED_KINDS) if "all" in args.malformed else args.malformed
     unknown = [k for k in kinds if k not in MALFORMED_KINDS]
     if unknown:
-        print(
-            f"未知的畸形文件类型 / unknown malformed kind(s) {unknown}; use: {', '.join(MALFORMED_KINDS)}, all",
-            file=sys.stderr,
+        raise CommandError(
+            f"未知的畸形文件类型 {unknown}，可用：{', '.join(MALFORMED_KINDS)}, all",
+            f"unknown malformed kind(s) {unknown}; use: {', '.join(MALFORMED_KINDS)}, all",
         )
-        return 2
     sim = MtFileSimulator(
         args.out,
         profile=args.profile,
@@ -235,7 +251,12 @@ def run(args: argparse.Namespace) -> int:
         if args.simulator == "mtfile":
             return _run_mtfile(args)
         return asyncio.run(_serve(args))
-    except (ProfileError, KeyError, ValueError, FileNotFoundError) as e:
+    except (ProfileError, KeyError, ValueError) as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
-        print(f"错误 / error: {msg}", file=sys.stderr)
-        return 2
+        raise CommandError(str(msg)) from e  # the profile's messages are bilingual already
+    except OSError as e:
+        where = f"{e.filename}: " if e.filename else ""
+        raise CommandError(
+            f"模拟器无法运行：{where}{e.strerror or e}；请检查路径、权限与端口",
+            f"the simulator cannot run: {where}{e.strerror or e}; check the path, permissions and ports",
+        ) from e

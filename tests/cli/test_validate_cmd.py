@@ -52,7 +52,7 @@ def test_type_option_and_unknown_type(tmp_path: Path, capsys: pytest.CaptureFixt
     doc.write_text(
         '{"sequence": "1", "base_time": "2025-01-15T02:30:00Z", "alias": [1], "value": [0.1], "time_offset_ms": [0], "status": [0]}'
     )
-    assert main(["validate", str(doc)]) == 1
+    assert main(["validate", str(doc)]) == 2  # could not be checked: a usage error
     assert "无法确定消息类型" in capsys.readouterr().out
     assert main(["validate", "--type", "ObservationBatch", str(doc)]) == 1  # alias 1 is not defined
     assert "ST-IFACE-004" in capsys.readouterr().out
@@ -66,7 +66,7 @@ def test_garbage_never_crashes(tmp_path: Path, capsys: pytest.CaptureFixture[str
     ):
         (tmp_path / name).write_bytes(data)
         assert main(["validate", str(tmp_path / name)]) == 1
-    assert main(["validate", str(tmp_path / "missing.json")]) == 1
+    assert main(["validate", str(tmp_path / "missing.json")]) == 2  # a missing file is a usage error
     capsys.readouterr()
 
 

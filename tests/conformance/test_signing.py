@@ -133,7 +133,7 @@ def test_keys_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
         load_public_key(public).public_bytes_raw()
         == load_private_key(private).public_key().public_bytes_raw()
     )
-    assert main(["keys", "--out", str(tmp_path / "k")]) == 1  # never overwrites silently
+    assert main(["keys", "--out", str(tmp_path / "k")]) == 2  # never overwrites silently (exit 2: usage)
     assert "already exists" in capsys.readouterr().err
     before = private.read_bytes()
     assert main(["keys", "--out", str(tmp_path / "k"), "--force"]) == 0
@@ -160,11 +160,11 @@ def test_verify_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     data = bytearray(report.read_bytes())
     data[len(data) // 2] ^= 0x04
     report.write_bytes(bytes(data))
-    assert main(["verify", str(report)]) == 3
+    assert main(["verify", str(report)]) == 1  # a report that must not be trusted
     assert "报告无效 INVALID REPORT" in capsys.readouterr().out
 
     other, _, _ = generate_key_pair(tmp_path / "other")
     report.write_bytes(sign_report(_report(), load_private_key(other)))
-    assert main(["verify", str(report), "--public-key", str(public)]) == 3
+    assert main(["verify", str(report), "--public-key", str(public)]) == 1
     assert "not signed with the given public key" in capsys.readouterr().out
-    assert main(["verify", str(tmp_path / "missing.json")]) == 3
+    assert main(["verify", str(tmp_path / "missing.json")]) == 2  # cannot read: usage/environment
