@@ -30,6 +30,7 @@ if TYPE_CHECKING:
         StartCommand,
         load_manifest,
     )
+    from santong.conformance._outcomes import ClauseFailure, fail_clauses, not_applicable, not_demonstrated
     from santong.conformance._preflight import PreflightError, Prepared, RunOptions, prepare
     from santong.conformance._product import CouldNotRun, ProductLauncher, ProductProcess
     from santong.conformance._profiles import Profile, ProfileSet, load_profiles, profiles
@@ -53,6 +54,10 @@ _EXPORTS = {
     "ConfigError": "_documents",
     "Problem": "_documents",
     "Evidence": "_evidence",
+    "ClauseFailure": "_outcomes",
+    "fail_clauses": "_outcomes",
+    "not_applicable": "_outcomes",
+    "not_demonstrated": "_outcomes",
     "FEATURES": "_manifest",
     "PLACEHOLDERS": "_manifest",
     "PRODUCT_CLASSES": "_manifest",
@@ -86,11 +91,15 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "ClauseFailure",
     "ConfigError",
     "CouldNotRun",
     "Credentials",
     "Declared",
     "Evidence",
+    "fail_clauses",
+    "not_applicable",
+    "not_demonstrated",
     "FEATURES",
     "Identity",
     "Manifest",

@@ -45,6 +45,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--suite", type=Path, metavar="DIR", help=argparse.SUPPRESS
     )  # a different suite folder (tests)
+    p.add_argument(
+        "--profiles",
+        type=Path,
+        metavar="FILE",
+        help="认证配置文件 profiles file (default: the bundled conformance/profiles.yaml)",
+    )
 
 
 def _suite_dir(args: argparse.Namespace) -> Path:
@@ -81,7 +87,6 @@ def _final(out: IO[str], args: argparse.Namespace, prog: Progress, log: Path) ->
     r = prog.report
     res = r["results"]
     v = res["verdict"]
-    cov = next((c for c in res["coverage"] if c["selected"]), None)
     s = res["summary"]
     out.write("\n" + "─" * 72 + "\n")
     out.write(f"结论 Verdict: {VERDICT_TEXT[v]}\n")
@@ -91,12 +96,10 @@ def _final(out: IO[str], args: argparse.Namespace, prog: Progress, log: Path) ->
         out.write(f"  … +{len(res['reasons']) - 15}\n")
     p = r["product"]
     out.write(f"产品 Product: {p['vendor']} {p['model']} {p['version']} ({p['product_class']})\n")
-    prof = r["profile"]
-    if cov is not None:
-        out.write(
-            f"配置 Profile: {prof['name']} {prof['name_zh']} / {prof['name_en']} — MUST 条款通过 passed "
-            f"{cov['must_passed']}/{cov['must']} ({cov['percent_passed']:.1f}%), 有用例 with cases {cov['must_with_cases']}\n"
-        )
+    from santong.conformance._session import summary_lines  # noqa: PLC0415
+
+    for line in summary_lines(res):
+        out.write(line + "\n")
     out.write(
         f"用例 Cases: {s['passed']} 通过 passed, {s['failed']} 失败 failed, {s['error']} 无法运行 error, "
         f"{s['skipped']} 跳过 skipped, {s['waived']} 豁免 waived, {s['deselected']} 未选 deselected, "
@@ -136,6 +139,7 @@ def _certify(args: argparse.Namespace, out: IO[str]) -> int:
         waivers=args.waivers,
         report_dir=out_dir,
         key=args.key,
+        profiles=args.profiles,
     )
     try:
         prepared = prepare(options)
@@ -182,6 +186,7 @@ def _certify(args: argparse.Namespace, out: IO[str]) -> int:
         ("--santong-credentials", args.credentials),
         ("--santong-key", args.key),
         ("--santong-waivers", args.waivers),
+        ("--santong-profiles", args.profiles),
     ):
         if value is not None:
             pytest_args += [flag, str(value)]

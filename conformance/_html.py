@@ -24,6 +24,8 @@ STATUS = {
     "not_run": ("未运行", "not run", "muted"),
     "not_claimed": ("未声明功能", "feature not claimed", "muted"),
     "not_covered": ("暂无用例", "no case yet", "muted"),
+    "not_applicable": ("不适用", "not applicable", "muted"),
+    "not_demonstrated": ("未证实", "not demonstrated", "fail"),
     "applied": ("生效", "applied", "warn"),
     "expired": ("已过期", "expired", "fail"),
     "unused": ("未使用", "unused", "muted"),
@@ -187,27 +189,49 @@ def _coverage(doc: dict[str, Any]) -> str:
     rows = []
     for r in doc["report"]["results"]["coverage"]:
         pct = r["percent_passed"]
-        sel = " <span class='chip c-pass'>本次 this run</span>" if r["selected"] else ""
         rows.append(
-            f"<tr><td><b>{_e(r['name_zh'])}</b> {_e(r['name_en'])} <code class='muted'>{_e(r['profile'])}</code>{sel}</td>"
-            f"<td class='num'>{r['clauses']}</td><td class='num'>{r['must']}</td>"
-            f"<td class='num'>{r['must_with_cases']} <span class='muted small'>({r['percent_with_cases']:.1f}%)</span></td>"
+            f"<tr><td><b>{_e(r['name_zh'])}</b> {_e(r['name_en'])} <code class='muted'>{_e(r['profile'])}</code></td>"
+            f"<td class='num'>{r.get('must_applicable', r['must'])}</td>"
             f"<td class='num'>{r['must_passed']}</td><td class='num'>{r['must_failed']}</td>"
-            f"<td class='num'>{r['must_error']}</td>"
-            f"<td class='num'>{r['must_not_claimed']}</td>"
+            f"<td class='num'>{r.get('must_not_demonstrated', 0)}</td><td class='num'>{r['must_error']}</td>"
+            f"<td class='num'>{r.get('must_not_applicable', 0)}</td>"
             f"<td><div class='bar' title='{pct:.1f}%'><i style='width:{min(pct, 100):.1f}%'></i></div>"
             f"<span class='small'>{pct:.1f}%</span></td></tr>"
         )
     return (
-        "<h2>各配置 MUST 条款覆盖 <small>MUST-clause coverage per profile</small></h2>"
-        "<table><tr><th>配置 <span class='en'>Profile</span></th><th class='num'>条款 <span class='en'>Clauses</span></th>"
-        "<th class='num'>MUST</th><th class='num'>有用例 <span class='en'>With cases</span></th>"
+        "<h2>MUST 条款覆盖 <small>MUST-clause coverage</small></h2>"
+        "<table><tr><th>配置 <span class='en'>Profile</span></th><th class='num'>适用 <span class='en'>Applicable</span></th>"
         "<th class='num'>通过 <span class='en'>Passed</span></th><th class='num'>失败 <span class='en'>Failed</span></th>"
+        "<th class='num'>未证实 <span class='en'>Not demonstrated</span></th>"
         "<th class='num'>无法运行 <span class='en'>Could not run</span></th>"
-        "<th class='num'>未声明 <span class='en'>Not claimed</span></th><th>通过率 <span class='en'>Passed %</span></th></tr>"
+        "<th class='num'>不适用 <span class='en'>N/A</span></th><th>通过率 <span class='en'>Passed %</span></th></tr>"
         + "".join(rows)
-        + "</table><p class='muted small'>通过率 = 本次运行中通过的 MUST 条款 / 配置内的 MUST 条款；其他配置的数字只计入本次运行到的用例。"
-        "<br>Passed % = MUST clauses passed in this run / MUST clauses of the profile; other profiles count only the cases this run selected.</p>"
+        + "</table><p class='muted small'>通过率 = 通过的 MUST 条款 / 适用的 MUST 条款。通过（PASS）要求全部适用的 MUST 条款通过。"
+        "<br>Passed % = MUST clauses passed / applicable MUST clauses. PASS needs every applicable MUST clause passed.</p>"
+    )
+
+
+def _causes(doc: dict[str, Any]) -> str:
+    causes = doc["report"]["results"].get("root_causes", [])
+    if not causes:
+        return ""
+    items = []
+    for g in causes:
+        roots = " ".join(f"<code>{_e(r['id'])}</code>" for r in g["root_clauses"])
+        follow = ", ".join(_e(r["id"]) for r in g["consequences"])
+        items.append(
+            f"<li><b>{roots}</b> {_e(g['zh'])}<br><span class='en'>{_e(g['en'])}</span>"
+            + (
+                f"<br><span class='small muted'>由此导致 following from it: {follow} · {len(g['cases'])} 个用例 cases</span>"
+                if follow
+                else ""
+            )
+            + "</li>"
+        )
+    return (
+        "<h2>根本原因 <small>Root causes, the first first</small></h2><ol class='reasons'>"
+        + "".join(items)
+        + "</ol>"
     )
 
 
@@ -215,6 +239,10 @@ def _clauses(doc: dict[str, Any]) -> str:
     rows = []
     for c in doc["report"]["results"]["clauses"]:
         extra = "" if c["in_profile"] else " <span class='chip c-muted'>配置外 outside profile</span>"
+        if c.get("reason_zh"):
+            extra += (
+                f"<br><span class='small muted'>{_e(c['reason_zh'])} / {_e(c.get('reason_en') or '')}</span>"
+            )
         cases = (
             "<br>".join(f"<code title='{_e(x)}'>{_e(x.rpartition('::')[2] or x)}</code>" for x in c["cases"])
             or "<span class='muted'>—</span>"
@@ -222,7 +250,7 @@ def _clauses(doc: dict[str, Any]) -> str:
         rows.append(
             f"<tr><td class='mono id'>{_e(c['id'])}</td><td><span class='lvl lvl-{_e(c['level'])}'>{_e(c['level'])}</span></td>"
             f"<td>{_e(c['title_zh'])}<br><span class='en'>{_e(c['title_en'])}</span>{extra}</td>"
-            f"<td>{_chip(c['status'])}</td><td class='small'>{cases}</td></tr>"
+            f"<td>{_chip(c.get('state') or c.get('status', ''))}</td><td class='small'>{cases}</td></tr>"
         )
     return (
         "<h2>条款 <small>Clauses</small></h2><table><tr><th>编号 <span class='en'>ID</span></th>"
@@ -337,6 +365,7 @@ def render_html(signed: bytes) -> str:
     )
     parts = [
         _head(doc),
+        _causes(doc),
         _product(doc),
         _coverage(doc),
         _clauses(doc),

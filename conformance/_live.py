@@ -21,10 +21,20 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from santong.conformance._manifest import Manifest
+from santong.conformance._outcomes import ClauseFailure
 from santong.conformance._platform import Admin, PlatformHandle
 from santong.conformance._product import CouldNotRun, ProductLauncher, ProductProcess
 
-__all__ = ["UPLOAD_METHODS", "LiveProduct", "Snapshot", "point_gaps", "duplicates", "now_ms"]
+__all__ = [
+    "IDENTITY_CODES",
+    "UPLOAD_METHODS",
+    "LiveProduct",
+    "Snapshot",
+    "duplicates",
+    "now_ms",
+    "point_gaps",
+    "root_cause",
+]
 
 T = TypeVar("T")
 UPLOAD_METHODS = (
@@ -35,6 +45,57 @@ UPLOAD_METHODS = (
     "ReportStatistics",
     "ReportPersonnel",
 )
+
+
+#: Answers that mean the device called under an identity that is not its own (or without one): ST-PROTO-029.
+IDENTITY_CODES = ("UNAUTHENTICATED", "PERMISSION_DENIED")
+START_CLAUSE = "ST-PROTO-030"
+IDENTITY_CLAUSE = "ST-PROTO-029"
+
+
+def root_cause(rows: Iterable[dict[str, Any]]) -> dict[str, Any] | None:
+    """The first thing the platform refused, as a root cause: a call under a wrong identity (ST-PROTO-029), else
+    the first request the validation core rejected (the clauses it names). Only the undisturbed start counts:
+    the scan stops at the first injected fault (a clock jump makes correct products' timestamps look wrong)."""
+    first_rejection = None
+    for r in sorted(rows, key=lambda r: r["id"]):
+        if r["method"].startswith("fault:"):
+            break
+        if r["verdict"] == "FAULT" or r["method"].startswith(("session:", "command:")):
+            continue
+        if r["code"] in IDENTITY_CODES:
+            return {
+                "key": f"identity:{r['id']}",
+                "kind": "identity",
+                "root": [IDENTITY_CLAUSE],
+                "zh": f"平台以 {r['code']} 拒绝了产品的 {r['method']} 调用（设备编号 {r['device_id']!r}，{', '.join(r['clause_ids'])}）：产品没有用自己的设备编号和凭据调用",
+                "en": f"the platform answered {r['code']} to the product's {r['method']} call (device id "
+                f"{r['device_id']!r}, {', '.join(r['clause_ids'])}): the product did not call under its own device "
+                "id and credentials",
+            }
+        if first_rejection is None and r["verdict"] == "REJECTED" and r["clause_ids"]:
+            first_rejection = r
+    if first_rejection is None:
+        return None
+    r = first_rejection
+    v: dict[str, Any] = next(iter(r.get("violations") or []), {})
+    what = f"{v.get('path', '')} {v.get('message_en') or v.get('message', '')}".strip()
+    return {
+        "key": f"rejection:{r['id']}",
+        "kind": "rejection",
+        "root": list(r["clause_ids"]),
+        "zh": f"平台拒收了产品的第一个 {r['method']}（{', '.join(r['clause_ids'])}）：{v.get('message_zh') or what}",
+        "en": f"the platform rejected the product's first {r['method']} ({', '.join(r['clause_ids'])}): {what}",
+    }
+
+
+def bilingual(message: str) -> tuple[str, str]:
+    """(zh, en) of a ``中文 / English`` message, without its ``[ST-…]`` tags."""
+    import re  # noqa: PLC0415
+
+    text = re.sub(r"^(\[ST-[A-Z]+-\d{3}\]\s*)+", "", message.strip())
+    zh, sep, en = text.partition(" / ")
+    return (zh, en) if sep else (text, text)
 
 
 def now_ms() -> int:
@@ -129,13 +190,46 @@ class LiveProduct:
                 "the mock platform needs the runner to start it — give start.command (with {grpc_target}, {token}, …)"
             )
         if self._dead is not None:
-            raise CouldNotRun(self._dead)
+            raise self.exit_failure(self._dead)
         self._stopping = False
         self.starts += 1
         h = self.handle
-        self.proc = self.launcher.start(
-            grpc_target=h.grpc_target, http_url=h.http_url or "", token=h.token, device_id=h.device_id
+        try:
+            self.proc = self.launcher.start(
+                grpc_target=h.grpc_target, http_url=h.http_url or "", token=h.token, device_id=h.device_id
+            )
+        except ClauseFailure as e:
+            raise self.start_failure(str(e)) from e
+
+    def start_failure(self, message: str) -> ClauseFailure:
+        """The product did not become ready: ST-PROTO-030, with the platform's first refusal as the root."""
+        cause = root_cause(self.events())
+        if cause is None:
+            cause = {
+                "key": "product_start",
+                "kind": "product_start",
+                "root": [START_CLAUSE],
+                "zh": "产品没有就绪：" + message.split(" / ")[0].removeprefix(f"[{START_CLAUSE}] "),
+                "en": "the product did not become ready: " + message.split(" / ")[-1],
+            }
+        return ClauseFailure(
+            [*cause["root"], START_CLAUSE], message.removeprefix(f"[{START_CLAUSE}] "), cause
         )
+
+    def require_data(self, snap: Snapshot, clause_id: str) -> None:
+        """Fail on the root cause when the platform accepted no observation batch: the case cannot judge
+        ``clause_id`` (not demonstrated) and the first refusal in the log is why (else: nothing was reported)."""
+        why = snap.no_data()
+        if why is None:
+            return
+        cause = root_cause(self.events()) or {
+            "key": "no_data",
+            "kind": "case",
+            "root": ["ST-PROTO-025"],
+            "zh": "产品在基线窗口内没有上报任何观测值",
+            "en": "the product reported no observation in the baseline window",
+        }
+        raise ClauseFailure(cause["root"], f"{clause_id} 无法判定 cannot be judged: {why}", cause)
 
     def stop(self, grace_s: float = 5.0) -> int | None:
         """Stop the product (SIGTERM, then SIGKILL); its exit code."""
@@ -166,10 +260,28 @@ class LiveProduct:
         return self._dead
 
     def ensure_running(self) -> None:
-        """CouldNotRun when the product died."""
+        """A failure of ST-PROTO-030 when the product died (it was started by santong: its exit is its own)."""
         why = self.died()
         if why is not None:
-            raise CouldNotRun(why)
+            raise self.exit_failure(why)
+
+    def exit_failure(self, why: str) -> ClauseFailure:
+        """The product exited mid-run: ST-PROTO-030, one root cause for every case it stopped (the platform's
+        first refusal when there was one: a product that quits after its credentials are refused)."""
+        try:
+            cause = root_cause(self.events())
+        except Exception:  # noqa: BLE001  (the platform may be gone too: the exit is still the product's)
+            cause = None
+        if cause is None:
+            zh, en = bilingual(why)
+            cause = {
+                "key": "product_exit",
+                "kind": "product_exit",
+                "root": [START_CLAUSE],
+                "zh": zh,
+                "en": en,
+            }
+        return ClauseFailure([*cause["root"], START_CLAUSE], why, cause)
 
     # ---------------------------------------------------------------------------------------- inspection
 

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import importlib.util
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
+from importlib import resources
 from pathlib import Path
 from typing import IO
 
 from santong.conformance._manifest import Manifest, StartCommand
+from santong.conformance._outcomes import ClauseFailure
 
 __all__ = ["CouldNotRun", "ProductLauncher", "ProductProcess"]
 
@@ -26,6 +29,35 @@ class CouldNotRun(Exception):
         if not engine_available():
             raise CouldNotRun("没有容器引擎 / no container engine")
     """
+
+
+#: Modules santong's bundled products import that an installation may lack (installed with --no-deps, or the module
+#: uninstalled since), by script: the module and the command that installs it.
+BUNDLED_NEEDS: dict[str, tuple[str, str]] = {
+    "kj_substation.py": ("pymodbus", "pip install 'santong[modbus]'"),
+}
+
+
+def bundled_product_missing(argv: list[str], cwd: Path) -> str | None:
+    """Why one of santong's bundled products cannot start in this interpreter (a module it needs is not installed),
+    else None. Its installation, not the product, is then at fault: the run ends in COULD NOT RUN with the fix.
+
+    Example::
+
+        bundled_product_missing([sys.executable, "kj_substation.py"], products)  # "缺少 pymodbus：…" or None
+    """
+    folder = Path(str(resources.files("santong.conformance").joinpath("products"))).resolve()
+    for arg in argv[1:]:
+        need = BUNDLED_NEEDS.get(Path(arg).name)
+        if need is None or (cwd / arg).resolve().parent != folder:
+            continue
+        module, fix = need
+        if importlib.util.find_spec(module) is None:
+            return (
+                f"缺少 {module}：请运行 {fix}（参考产品 {Path(arg).name} 需要它）/ {module} is missing: run {fix} "
+                f"(the reference product {Path(arg).name} needs it)"
+            )
+    return None
 
 
 class ProductProcess:
@@ -80,21 +112,24 @@ class ProductProcess:
         return list(self._tail)
 
     def wait_ready(self, timeout_s: float | None = None) -> None:
-        """Wait for the ready line; CouldNotRun if the product exits first or the timeout passes."""
+        """Wait for the ready line; a failure of ST-PROTO-030 if the product exits first or the timeout passes
+        (the product, not the environment, is at fault: santong started it)."""
         deadline = time.monotonic() + (timeout_s if timeout_s is not None else self.spec.ready_timeout_s)
         while not self._ready.wait(0.05):
             if not self.running:
                 self._reader.join(1.0)
                 if self._ready.is_set():
                     return
-                raise CouldNotRun(
+                raise ClauseFailure(
+                    ["ST-PROTO-030"],
                     f"产品在就绪前退出（退出码 {self.proc.returncode}）/ the product exited before it was ready "
-                    f"(exit code {self.proc.returncode}); 最后输出 last output: {' | '.join(self.tail()[-5:]) or '(none)'}"
+                    f"(exit code {self.proc.returncode}); 最后输出 last output: {' | '.join(self.tail()[-5:]) or '(none)'}",
                 )
             if time.monotonic() > deadline:
-                raise CouldNotRun(
+                raise ClauseFailure(
+                    ["ST-PROTO-030"],
                     f"产品在 {self.spec.ready_timeout_s:g} s 内没有输出就绪行 / the product printed no ready line "
-                    f"within {self.spec.ready_timeout_s:g} s; 最后输出 last output: {' | '.join(self.tail()[-5:]) or '(none)'}"
+                    f"within {self.spec.ready_timeout_s:g} s; 最后输出 last output: {' | '.join(self.tail()[-5:]) or '(none)'}",
                 )
 
     def stop(self, grace_s: float = 5.0) -> int | None:
@@ -155,6 +190,9 @@ class ProductLauncher:
             "python": sys.executable,
         }
         argv, spec_env = spec.render(values)
+        missing = bundled_product_missing(argv, spec.cwd)
+        if missing is not None:
+            raise CouldNotRun(missing)
         env = {**(env or {}), **spec_env}
         proc = ProductProcess(spec, argv, env, self.workdir / f"product-{self._count}.log")
         try:

@@ -32,6 +32,8 @@ class Profile:
     subjects: tuple[str, ...]
     clause_ids: tuple[str, ...]
     requires_features: tuple[str, ...]
+    #: Clauses the profile would hold but the product class excludes: not applicable (reason product_class).
+    class_excluded: tuple[str, ...] = ()
 
     @property
     def title(self) -> str:
@@ -53,6 +55,7 @@ class Profile:
             "subjects": list(self.subjects),
             "clauses": list(self.clause_ids),
             "requires_features": list(self.requires_features),
+            "class_excluded": list(self.class_excluded),
         }
 
 
@@ -165,12 +168,15 @@ class ProfileSet:
             raise KeyError(f"未知配置 unknown profile {name!r}; 可选 choose one of: {', '.join(self.names)}")
         p = self._data["profiles"][key]
         cls = self._data["classes"].get(product_class, {})
-        exclude = [*p.get("exclude", []), *cls.get("exclude", [])]
-        ids = tuple(
-            c.id
+        own = [
+            c
             for c in clauses().values()
-            if any(_matches(c, s) for s in p["include"]) and not any(_matches(c, s) for s in exclude)
-        )
+            if any(_matches(c, s) for s in p["include"])
+            and not any(_matches(c, s) for s in p.get("exclude", []))
+        ]
+        by_class = cls.get("exclude", [])
+        ids = tuple(c.id for c in own if not any(_matches(c, s) for s in by_class))
+        excluded = tuple(c.id for c in own if any(_matches(c, s) for s in by_class))
         features = [*p.get("requires_features", [])]
         features += [f for f in cls.get("requires_features", {}).get(key, []) if f not in features]
         return Profile(
@@ -183,6 +189,7 @@ class ProfileSet:
             subjects=tuple(p["subjects"]),
             clause_ids=ids,
             requires_features=tuple(features),
+            class_excluded=excluded,
         )
 
     def all_for(self, product_class: str) -> list[Profile]:

@@ -14,7 +14,8 @@ CASE_TEXT = {
     "failed": "失败 FAIL ",
     "xpassed": "失败 XPASS",
     "error": "错误 ERROR",
-    "skipped": "跳过 SKIP ",
+    "skipped": "未证实 SKIP",
+    "not_applicable": "不适用 N/A",
     "waived": "豁免 WAIVED",
     "xfailed": "预期 XFAIL",
     "not_run": "未运行    ",
@@ -56,8 +57,9 @@ class Progress:
             return
         self.done += 1
         width = len(str(self.total))
-        line = f"[{self.done:>{width}}/{self.total}] {CASE_TEXT.get(case.verdict, case.verdict)}  {nodeid}"
-        if case.verdict in ("failed", "error", "xpassed") and case.message:
+        shown = "not_applicable" if case.verdict == "skipped" and case.na_reason else case.verdict
+        line = f"[{self.done:>{width}}/{self.total}] {CASE_TEXT.get(shown, shown)}  {nodeid}"
+        if case.verdict in ("failed", "error", "xpassed", "skipped") and case.message:
             line += f"\n{'':>{2 * width + 4}}↳ {case.message.strip().splitlines()[0][:200]}"
         self._say(line)
 

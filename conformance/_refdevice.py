@@ -84,6 +84,8 @@ class RefDevice:
         self.channel, self.device_id, self.token, self.mine = channel, device_id, token, mine_code
         self.stub = device_access_pb2_grpc.DeviceAccessServiceStub(channel)
         self.timeout_s = timeout_s
+        #: The platform's Limits.max_batch_points (the regression sets it from GetPlatformInfo).
+        self.max_batch_points = 10_000
         self.next_sequence = 1
         self.register_response: Any = None
 
@@ -280,6 +282,54 @@ def _cleared_without_end(dev: RefDevice) -> Any:
     return _alarms(dev, state=common_pb2.ALARM_STATE_CLEARED)
 
 
+def _iso(ms: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z"
+
+
+def _json(name: str, doc: dict[str, Any]) -> Any:
+    from santong.protocols import decode_json  # noqa: PLC0415
+
+    return decode_json(doc, name)
+
+
+def _outstation_unspecified(dev: RefDevice) -> Any:
+    return _json(
+        "ReportOutstationStatusRequest",
+        {"sequence": str(dev.next_sequence), "statuses": [{"outstation_code": f"{dev.mine}F01",
+         "run_state": "RUN_STATE_UNSPECIFIED", "power_state": "POWER_STATE_AC", "time": _iso(int(time.time() * 1000))}]},
+    )  # fmt: skip
+
+
+def _statistics_backwards(dev: RefDevice) -> Any:
+    now = int(time.time() * 1000)
+    return _json(
+        "ReportStatisticsRequest",
+        {"sequence": str(dev.next_sequence), "statistics": [{"point_code": dev.codes[0], "sensor_type": "A001",
+         "unit": "%CH4", "start_time": _iso(now - 60_000), "end_time": _iso(now - 120_000), "max_value": 0.5,
+         "max_time": _iso(now - 90_000), "min_value": 0.1, "min_time": _iso(now - 90_000), "avg_value": 0.3}]},
+    )  # fmt: skip
+
+
+def _personnel(dev: RefDevice, **change: Any) -> Any:
+    now = int(time.time() * 1000)
+    record = {"card_code": f"{dev.mine}00001", "name": "回归测试", "direction": "MINE_DIRECTION_IN",
+              "entered_mine_at": _iso(now - 3_600_000), "area_code": f"{dev.mine}0001",
+              "station_code": f"{dev.mine}0001000001", "time": _iso(now)}  # fmt: skip
+    record.update(change)
+    return _json("ReportPersonnelRequest", {"sequence": str(dev.next_sequence), "records": [record]})
+
+
+def _bad_area(dev: RefDevice) -> Any:
+    return _json(
+        "DefinePositioningRequest", {"areas": [{"area_code": f"{dev.mine}001", "name": "回归测试区域"}]}
+    )
+
+
+def _over_batch_limit(dev: RefDevice) -> Any:
+    n = dev.max_batch_points + 1
+    return _obs(dev, values=[0.42] * n, alias=[1] * n, time_offset_ms=list(range(n)), status=[0] * n)
+
+
 #: One bad message per core rule family → the clause the platform must name (with INVALID_ARGUMENT).
 BAD_UPLOADS: tuple[BadCase, ...] = (
     BadCase("mine code format", "ST-DATA-001", "Register", lambda d: _register(d, mine_code="14042100000")),
@@ -310,4 +360,10 @@ BAD_UPLOADS: tuple[BadCase, ...] = (
     BadCase("alarm values inconsistent", "ST-DATA-024", "ReportAlarms", lambda d: _alarms(d, max_value=0.5, min_value=1.2)),
     BadCase("alarm id missing", "ST-IFACE-016", "ReportAlarms", lambda d: _alarms(d, alarm_id="")),
     BadCase("alarm of an undefined point", "ST-IFACE-018", "ReportAlarms", lambda d: _alarms(d, point_code=f"{d.mine}01MNA0010A09")),
+    BadCase("outstation state unspecified", "ST-DATA-025", "ReportOutstationStatus", _outstation_unspecified),
+    BadCase("statistics period backwards", "ST-DATA-027", "ReportStatistics", _statistics_backwards),
+    BadCase("personnel card code", "ST-DATA-006", "ReportPersonnel", lambda d: _personnel(d, card_code=f"{d.mine}0001")),
+    BadCase("personnel direction", "ST-DATA-026", "ReportPersonnel", lambda d: _personnel(d, direction="MINE_DIRECTION_UNSPECIFIED")),
+    BadCase("area code format", "ST-DATA-007", "DefinePositioning", _bad_area),
+    BadCase("batch over the limit", "ST-PROTO-008", "ReportObservations", _over_batch_limit),
 )  # fmt: skip

@@ -9,15 +9,17 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from santong.conformance._results import root_causes
 from santong.conformance._signing import fingerprint, load_private_key, sign_report
-from santong.protocols import clauses, spec_version
+from santong.protocols import spec_version
 
 if TYPE_CHECKING:
     from santong.conformance._session import SantongSession
 
 __all__ = ["REPORT_VERSION", "build_report", "junit_xml", "package_version", "write_reports"]
 
-REPORT_VERSION = 1
+#: 2: clause states (passed/failed/not_applicable/not_demonstrated/waived/error), root_causes, one coverage row.
+REPORT_VERSION = 2
 
 
 def package_version(name: str) -> str | None:
@@ -47,30 +49,7 @@ def _environment() -> dict[str, Any]:
 def build_report(s: SantongSession) -> dict[str, Any]:
     """The report document of a finished session (not yet signed)."""
     v, reasons, cases = s.results()
-    statuses = s.statuses()
-    catalogue = clauses()
-    in_profile = set(s.profile.clause_ids)
-    cited_by: dict[str, list[str]] = {}
-    for c in cases:
-        for cid in c.clauses:
-            cited_by.setdefault(cid, []).append(c.id)
-    for d in s.deselected:
-        if d.reason == "feature_not_claimed":
-            for cid in d.clauses:
-                cited_by.setdefault(cid, []).append(d.id)
-    order = [*s.profile.clause_ids, *(c for c in catalogue if c in cited_by and c not in in_profile)]
-    clause_rows = [
-        {
-            "id": cid,
-            "level": catalogue[cid].level,
-            "title_zh": catalogue[cid].title_zh,
-            "title_en": catalogue[cid].title_en,
-            "in_profile": cid in in_profile,
-            "status": statuses.get(cid, "not_covered"),
-            "cases": cited_by.get(cid, []),
-        }
-        for cid in order
-    ]
+    rows = s.clause_rows()
     counts = {
         k: 0 for k in ("passed", "failed", "error", "skipped", "waived", "xfailed", "xpassed", "not_run")
     }
@@ -78,6 +57,7 @@ def build_report(s: SantongSession) -> dict[str, Any]:
         counts[c.verdict] = counts.get(c.verdict, 0) + 1
     counts["deselected"] = len(s.deselected)
     counts["warnings"] = sum(1 for c in cases if c.verdict in ("failed", "xpassed") and not c.blocking)
+    counts["deselected_other_subject"] = sum(1 for d in s.deselected if d.reason == "other_subject")
     m = s.manifest
     ident = m.identity
     return {
@@ -113,9 +93,10 @@ def build_report(s: SantongSession) -> dict[str, Any]:
             "reasons": [r.as_dict() for r in reasons],
             "summary": counts,
             "cases": [c.as_dict() for c in cases],
-            "deselected": [d.as_dict() for d in s.deselected],
+            "deselected": [d.as_dict() for d in s.deselected if d.reason != "other_subject"],
             "collection_errors": list(s.collection_errors),
-            "clauses": clause_rows,
+            "clauses": [r.as_dict() for r in rows],
+            "root_causes": root_causes(cases, rows),
             "coverage": s.coverage_rows(),
             "waivers": s.waiver_rows(),
         },

@@ -11,17 +11,19 @@ from typing import Any
 import pytest
 from santong.conformance._evidence import Evidence
 from santong.conformance._manifest import Manifest
+from santong.conformance._outcomes import ClauseFailure, parse_skip, tagged_clauses
 from santong.conformance._preflight import PreflightError, RunOptions, prepare
 from santong.conformance._product import CouldNotRun
 from santong.conformance._profiles import Profile, ProfileSet
 from santong.conformance._results import (
-    COULD_NOT_RUN,
     PASS,
     CaseResult,
+    ClauseRow,
     Deselected,
     Reason,
-    clause_statuses,
+    clause_table,
     coverage,
+    root_causes,
     verdict,
 )
 from santong.conformance._targets import TargetSettings
@@ -82,6 +84,7 @@ class SantongSession:
             waivers=opt("santong_waivers"),
             report_dir=opt("santong_report_dir"),
             key=opt("santong_key"),
+            profiles=opt("santong_profiles"),
         )
         try:
             p = prepare(options)
@@ -154,6 +157,11 @@ class SantongSession:
         rep = yield
         if call.excinfo is not None and call.excinfo.errisinstance(CouldNotRun):
             rep.santong_could_not_run = str(call.excinfo.value)
+        elif call.excinfo is not None and call.excinfo.errisinstance(ClauseFailure):
+            err = call.excinfo.value
+            assert isinstance(err, ClauseFailure)
+            rep.santong_failed_clauses = err.clause_ids
+            rep.santong_cause = err.cause
         return rep
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -172,7 +180,13 @@ class SantongSession:
                     case.message = str(report.wasxfail)
                 else:
                     case.verdict = "skipped"
-                    case.message = _skip_reason(report)
+                    case.na_reason, case.message = parse_skip(_skip_reason(report))
+            elif hasattr(report, "santong_failed_clauses"):
+                # The evidence names the clauses (also when a shared fixture failed: e.g. the product never started).
+                case.verdict = "failed"
+                case.message = _crash(report)
+                case.failed_clauses = report.santong_failed_clauses
+                case.cause = report.santong_cause
             elif could_not_run is not None or report.when == "setup":
                 case.verdict = "error"
                 case.message = could_not_run or _crash(report)
@@ -182,6 +196,7 @@ class SantongSession:
             else:
                 case.verdict = "failed"
                 case.message = _crash(report)
+                case.failed_clauses = tagged_clauses(case.message)
         elif report.when == "teardown" and report.failed and case.verdict == "passed":
             case.verdict = "error"
             case.message = getattr(report, "santong_could_not_run", None) or _crash(report)
@@ -234,40 +249,44 @@ class SantongSession:
         if self.expired_waivers() and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
         self.report = build_report(self)
-        if self.report["results"]["verdict"] == COULD_NOT_RUN and session.exitstatus == pytest.ExitCode.OK:
+        if self.report["results"]["verdict"] != PASS and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
         if self.report_dir is not None:
             self.report_paths, self.key_id, self.ephemeral_key = write_reports(
                 self.report, self.report_dir, self.key_path
             )
 
+    @property
+    def subject(self) -> str:
+        """What this run certifies: ``platform`` for a platform manifest, else ``product``."""
+        return self.applicable_subjects()[0]
+
+    def clause_rows(self) -> list[ClauseRow]:
+        """The state of every clause of the profile (and of other clauses a case judged)."""
+        return clause_table(self.profile, self.subject, self.cases.values(), self.deselected)
+
+    def root_causes(self) -> list[dict[str, Any]]:
+        """Failures grouped by shared cause, the root first."""
+        return root_causes(list(self.cases.values()), self.clause_rows())
+
     def results(self) -> tuple[str, list[Reason], list[CaseResult]]:
         """Verdict, reasons and case results (in collection order)."""
         cases = list(self.cases.values())
         v, reasons = verdict(
             cases,
+            self.clause_rows(),
             self.collection_errors,
             [f"{w.target}（{w.owner}，{w.expires.isoformat()}）" for w in self.expired_waivers()],
             self.interrupted,
+            [f for f in self.profile.requires_features if not self.manifest.claims(f)],
         )
         return v, reasons, cases
 
-    def statuses(self) -> dict[str, str]:
-        """Status per cited clause."""
-        return clause_statuses(self.cases.values(), self.deselected)
-
     def coverage_rows(self) -> list[dict[str, Any]]:
-        """MUST-clause coverage of every profile for the manifest's product class (the run's profile first)."""
-        statuses = self.statuses()
-        rows = []
-        for p in self.profile_set.all_for(self.manifest.product_class):
-            if not set(p.subjects) & set(self.applicable_subjects()):
-                continue
-            row = coverage(p, statuses, self.suite_clauses)
-            row["selected"] = p.name == self.profile.name
-            rows.append(row)
-        rows.sort(key=lambda r: not r["selected"])
-        return rows
+        """MUST-clause coverage of the run's profile (other profiles are not judged by this run)."""
+        row = coverage(self.profile, self.clause_rows())
+        row["selected"] = True
+        return [row]
 
     def applicable_subjects(self) -> tuple[str, ...]:
         """What a manifest of this class can be tested as: a platform, or a product."""
@@ -308,26 +327,8 @@ class SantongSession:
         tr.write_line(
             f"产品 Product: {m.identity.vendor} {m.identity.model} {m.identity.version} ({m.product_class})"
         )
-        tr.write_line("MUST 条款覆盖 / MUST-clause coverage per profile:")
-        widths = (46, 6, 14, 13, 13, 10)
-        head = ("配置 profile", "MUST", "有用例 cases", "通过 passed", "失败 failed", "通过率 %")
-        tr.write_line(
-            "    " + "".join(_pad(h, w, i > 0) for i, (h, w) in enumerate(zip(head, widths, strict=True)))
-        )
-        for row in res["coverage"]:
-            mark = "*" if row["selected"] else " "
-            cells = (
-                f"{row['profile']} {row['name_zh']} / {row['name_en']}",
-                str(row["must"]),
-                str(row["must_with_cases"]),
-                str(row["must_passed"]),
-                str(row["must_failed"]),
-                f"{row['percent_passed']:.1f}%",
-            )
-            tr.write_line(
-                f"  {mark} "
-                + "".join(_pad(c, w, i > 0) for i, (c, w) in enumerate(zip(cells, widths, strict=True)))
-            )
+        for line in summary_lines(res):
+            tr.write_line(line)
         s = res["summary"]
         tr.write_line(
             f"用例 Cases: {s['passed']} 通过 passed, {s['failed']} 失败 failed, {s['error']} 无法运行 error, "
@@ -359,19 +360,55 @@ class SantongSession:
             tr.write_line(f"签名 Signed: {self.key_id}{note}")
 
 
-def _pad(text: str, width: int, right: bool = False) -> str:
-    """Pad to a display width (CJK characters take two columns)."""
-    import unicodedata  # noqa: PLC0415
+def summary_lines(res: dict[str, Any]) -> list[str]:
+    """The coverage line, root causes and not-applicable clauses of a report's results (terminal and CLI)."""
+    out: list[str] = []
+    cov = next((c for c in res["coverage"] if c.get("selected")), None)
+    if cov is not None:
+        out.append(
+            f"配置 Profile {cov['profile']} {cov['name_zh']} / {cov['name_en']}: 适用的 MUST 条款通过 applicable MUST "
+            f"clauses passed {cov['must_passed']}/{cov['must_applicable']} ({cov['percent_passed']:.1f}%)"
+            f" — 失败 failed {cov['must_failed']}, 未证实 not demonstrated {cov['must_not_demonstrated']}, "
+            f"豁免 waived {cov['must_waived']}, 无法运行 error {cov['must_error']}; 不适用 not applicable "
+            f"{cov['must_not_applicable']}"
+        )
+    causes = res.get("root_causes", [])
+    if causes:
+        out.append("根本原因 Root causes (先看第一条 start with the first):")
+        for i, g in enumerate(causes[:8], 1):
+            roots = ", ".join(r["id"] for r in g["root_clauses"])
+            follow = ", ".join(r["id"] for r in g["consequences"][:8])
+            more = f" +{len(g['consequences']) - 8}" if len(g["consequences"]) > 8 else ""
+            out.append(f"  {i}. [{roots}] {g['zh'][:160]}")
+            if g["en"] != g["zh"]:
+                out.append(f"     {g['en'][:160]}")
+            if follow:
+                out.append(
+                    f"     由此导致 following from it: {follow}{more} ({len(g['cases'])} 个用例 cases)"
+                )
+        if len(causes) > 8:
+            out.append(f"  … +{len(causes) - 8}")
+    na = [c for c in res["clauses"] if c["state"] == "not_applicable"]
+    if na:
+        by: dict[str, list[str]] = {}
+        for c in na:
+            by.setdefault(f"{c['reason_zh']} / {c['reason_en']}", []).append(c["id"])
+        out.append(f"不适用的条款 Not applicable ({len(na)}):")
+        for why, ids in by.items():
+            out.append(f"  - {', '.join(ids)}: {why}")
+    return out
 
-    shown = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-    fill = " " * max(1, width - shown)
-    return fill + text if right else text + fill
+
+#: Exception names that say nothing to a reader of the report (the message says it all).
+_PLAIN = ("santong.conformance._outcomes.ClauseFailure: ", "AssertionError: ", "Failed: ")
 
 
 def _crash(report: pytest.TestReport) -> str:
     crash = getattr(report.longrepr, "reprcrash", None)
     message = getattr(crash, "message", None)
     text = str(message) if message else str(report.longrepr)
+    for prefix in _PLAIN:
+        text = text.removeprefix(prefix)
     return text[:4000]
 
 

@@ -46,6 +46,7 @@ OPTIONS = (
     "santong_waivers",
     "santong_report_dir",
     "santong_key",
+    "santong_profiles",
 )
 TARGET_CHOICES = ("embedded", "process", "container", "url")
 SUBJECTS = ("product", "platform")
@@ -81,6 +82,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     g.addoption(
         "--santong-key", metavar="FILE", help="签名私钥 Ed25519 private key (default: an ephemeral key)"
+    )
+    g.addoption(
+        "--santong-profiles",
+        metavar="FILE",
+        help="认证配置文件 profiles file (schema of conformance/profiles.yaml; default: the bundled one)",
     )
 
 

@@ -3,7 +3,8 @@
 Generated here, never edited by hand:
 - protocols/v1/*_pb2.py, *_pb2.pyi, *_pb2_grpc.py   (grpcio-tools, pinned in pyproject.toml)
 - protocols/schemas/v1/*.schema.json                  (JSON Schema 2020-12, from the proto descriptors)
-- protocols/SPEC.md                                   (from protocols/data/clauses.yaml)
+- protocols/SPEC.md                                   (from protocols/data/clauses.yaml, verdict.md and the
+                                                       not-applicable reasons of santong.conformance)
 
 Usage: python scripts/generate.py [--check]
 """
@@ -25,6 +26,14 @@ PROTO_DIR = PROTO_ROOT / "santong" / "protocols" / "v1"
 PY_OUT = ROOT / "protocols" / "v1"
 SCHEMA_OUT = ROOT / "protocols" / "schemas" / "v1"
 SPEC_OUT = ROOT / "protocols" / "SPEC.md"
+VERDICT = ROOT / "protocols" / "data" / "verdict.md"
+
+
+def na_reasons() -> dict[str, tuple[str, str]]:
+    """The closed list of not-applicable reasons (owned by santong.conformance._outcomes)."""
+    from santong.conformance._outcomes import NA_REASONS  # noqa: PLC0415
+
+    return NA_REASONS
 CLAUSES = ROOT / "protocols" / "data" / "clauses.yaml"
 PACKAGE = "santong.protocols.v1"
 SCHEMA_BASE = "https://santong.dev/schemas/v1/"
@@ -218,6 +227,14 @@ def render_spec(catalogue: dict) -> str:
         "| MUST 必须 | 不满足即不合格 / failing it fails certification |",
         "| SHOULD 应当 | 不满足记为警告 / failing it is a warning |",
         "| MAY 可以 | 可选能力 / optional capability |",
+        "",
+        VERDICT.read_text(encoding="utf-8").strip(),
+        "",
+        "不适用原因（封闭清单）/ Not-applicable reasons (closed list):",
+        "",
+        "| 原因 Reason | 含义 Meaning |",
+        "|---|---|",
+        *(f"| `{k}` | {zh} / {en} |" for k, (zh, en) in na_reasons().items()),
         "",
     ]
     for key, (zh, en) in PILLAR.items():

@@ -3,7 +3,7 @@
 ``santong_platform`` starts (or reaches) the platform the run targets; ``live`` starts the product from its
 manifest against it and keeps it running for the whole session (the fault scenarios restart it when they need
 to); ``baseline`` waits for a window of undisturbed traffic and keeps what the platform received. A product that
-dies mid-run turns the case that noticed it into COULD NOT RUN, never into a pass.
+dies mid-run fails ST-PROTO-030 in the case that noticed it (never a pass, never blamed on the environment).
 """
 
 from __future__ import annotations
@@ -66,7 +66,12 @@ def baseline(live: LiveProduct) -> Snapshot:
 
     import time  # noqa: PLC0415
 
-    live.wait_for(registered, live.budget(10, 10.0), "registration", fail=False)
+    if not live.wait_for(registered, live.budget(10, 10.0), "registration", fail=False):
+        # Nothing can be judged of a product the platform never registered: one root cause for every case.
+        raise live.start_failure(
+            "[ST-PROTO-030] 产品输出了就绪行，但平台上没有它的注册 / the product printed its ready line but the "
+            "platform holds no registration of it"
+        )
     window_s = max(3.0, 3.5 * live.heartbeat_s, 4 * live.report_s)
     time.sleep(max(0.0, t0 / 1000 + window_s - time.time()))
     live.ensure_running()
@@ -77,7 +82,8 @@ def baseline(live: LiveProduct) -> Snapshot:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, Any, Any]:
-    """A case that ran while the product died says COULD NOT RUN (with the product's last words)."""
+    """A case that ran while the product died fails ST-PROTO-030 (with the product's last words): santong
+    started the product, so its exit is the product's, and one root cause groups every case it stopped."""
     try:
         result = yield
     except CouldNotRun:
@@ -86,10 +92,10 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, Any, Any]
         product: Any = pyfuncitem.funcargs.get("live")
         why = product.died() if product is not None else None
         if why is not None:
-            raise CouldNotRun(why) from e
+            raise product.exit_failure(why) from e
         raise
     alive: Any = pyfuncitem.funcargs.get("live")
     why = alive.died() if alive is not None else None
     if why is not None:
-        raise CouldNotRun(why)
+        raise alive.exit_failure(why)
     return result

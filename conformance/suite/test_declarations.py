@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from santong.conformance import Declared, Evidence, Manifest
+from santong.conformance import Declared, Evidence, Manifest, fail_clauses, not_applicable, not_demonstrated
 
 # Clauses the core checks on a RegisterRequest built from identity:.
 IDENTITY_CLAUSES = ("ST-DATA-001", "ST-DATA-028", "ST-DATA-029")
@@ -69,9 +69,19 @@ def test_declared_points(
     """The declared point definitions satisfy the clause."""
     d = santong_declared
     if d.source == "none":
-        pytest.skip(f"产品类别 {santong_manifest.product_class} 未声明测点 / no points declared")
+        if santong_manifest.product_class == "personnel_position":
+            not_applicable(
+                "product_class",
+                "人员定位系统上报人员与区域，不上报测点",
+                "a personnel-position system reports persons and areas, not points",
+            )
+        not_demonstrated(f"产品类别 {santong_manifest.product_class} 未声明测点", "no points declared")
     if clause_id in JSON_STAGE and d.source != "inline":
-        pytest.skip("JSON 形式的条款只适用于内联测点 / JSON-form clauses apply to inline points only")
+        not_applicable(
+            "transport",
+            "JSON 形式的条款只适用于内联（JSON）声明的测点，本产品用 MT/T 1201 CDDY 文件",
+            "JSON-form clauses apply to points declared inline (JSON); this product uses an MT/T 1201 CDDY file",
+        )
     vs = [v for v in d.points_violations if v.clause_id == clause_id]
     evidence.record("source", d.source)
     evidence.record("violations", [v.as_dict() for v in vs[:50]])
@@ -80,8 +90,17 @@ def test_declared_points(
         if vs:
             pytest.fail(_explain(vs), pytrace=False)
         blocker = sorted({v.clause_id for v in d.points_violations})
-        pytest.skip(
-            f"测点无法解码，先修正 {', '.join(blocker)} / the points could not be decoded; fix {', '.join(blocker)} first"
+        fail_clauses(
+            blocker,
+            f"测点无法解码，{clause_id} 无法判定：先修正 {', '.join(blocker)}",
+            f"the points could not be decoded, so {clause_id} cannot be judged: fix {', '.join(blocker)} first",
+            cause={
+                "key": "points_undecodable",
+                "kind": "rejection",
+                "root": blocker,
+                "zh": f"声明的测点无法解码（{', '.join(blocker)}）",
+                "en": f"the declared points could not be decoded ({', '.join(blocker)})",
+            },
         )
     evidence.record("points", len(d.points.points))
     evidence.record("sensor_types", sorted({p.sensor_type for p in d.points.points}))
@@ -95,7 +114,11 @@ def test_declared_points(
 def test_points_file_grammar(clause_id: str, santong_declared: Declared, evidence: Evidence) -> None:
     """A points_file is a well-formed MT/T 1201 CDDY file."""
     if not santong_declared.source.startswith("file:"):
-        pytest.skip("测点为内联声明，没有 CDDY 文件 / points are declared inline: no CDDY file to check")
+        not_applicable(
+            "transport",
+            "测点为内联（JSON）声明，没有 MT/T 1201 CDDY 文件可查",
+            "points are declared inline (JSON): no MT/T 1201 CDDY file to check",
+        )
     vs = [v for v in santong_declared.points_violations if v.clause_id == clause_id]
     evidence.record("file", santong_declared.source.removeprefix("file:"))
     evidence.record("violations", [v.as_dict() for v in vs])

@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from santong.conformance import Declared, Evidence, Manifest
-from santong.conformance._live import LiveProduct, Snapshot, point_gaps
+from santong.conformance import Declared, Evidence, Manifest, not_applicable, not_demonstrated
+from santong.conformance._live import IDENTITY_CODES, LiveProduct, Snapshot, point_gaps
 from santong.protocols import clauses, spec_version, to_dict
 
 pytestmark = [pytest.mark.subject("product"), pytest.mark.inspection]
@@ -39,7 +39,53 @@ def _first(rows: list[dict[str, Any]], method: str, verdict: str = "ACCEPTED") -
     return next((r for r in rows if r["method"] == method and r["verdict"] == verdict), None)
 
 
-@pytest.mark.clause("ST-DATA-028", "ST-DATA-029", "ST-IFACE-001", "ST-IFACE-019", "ST-PROTO-004")
+def _no_points(manifest: Manifest) -> None:
+    """End a case that needs declared points: not applicable to a personnel-position system, else not shown."""
+    if manifest.product_class == "personnel_position":
+        not_applicable(
+            "product_class",
+            "人员定位系统上报人员与区域，不上报测点",
+            "a personnel-position system reports persons and areas, not points",
+        )
+    not_demonstrated("产品未声明测点", "the manifest declares no points")
+
+
+@pytest.mark.clause("ST-PROTO-030")
+def test_product_started(live: LiveProduct, baseline: Snapshot, evidence: Evidence) -> None:
+    """The product started from its manifest, printed its ready line, registered and kept running (a product
+    that does not is failed by the ``live``/``baseline`` fixtures, naming the platform's first refusal)."""
+    live.ensure_running()
+    evidence.record("starts", live.starts)
+    assert baseline.device is not None and baseline.device.get("registered"), (
+        "[ST-PROTO-030] 平台上没有产品的注册 / the platform holds no registration of the product"
+    )
+
+
+@pytest.mark.clause("ST-PROTO-029")
+def test_calls_under_own_identity(live: LiveProduct, baseline: Snapshot, evidence: Evidence) -> None:
+    """No call reached the platform under a wrong identity: in a product run the product is the only device
+    client, so every UNAUTHENTICATED / PERMISSION_DENIED answer in the log (whatever device id it claimed) is its."""
+    rows = [
+        r
+        for r in live.events()
+        if r["code"] in IDENTITY_CODES and r["verdict"] != "FAULT" and not r["method"].startswith("fault:")
+    ]
+    evidence.record("refused_calls", len(rows))
+    for r in rows[:3]:
+        evidence.sample(
+            f"{r['method']} {r['code']}", {"device_id": r["device_id"], "violations": r["violations"][:2]}
+        )
+    assert not rows, (
+        f"[ST-PROTO-029] 平台以 {rows[0]['code']} 拒绝了 {len(rows)} 个调用（第一个：{rows[0]['method']}，设备编号 "
+        f"{rows[0]['device_id']!r}，{', '.join(rows[0]['clause_ids'])}）/ the platform refused {len(rows)} calls "
+        f"with {rows[0]['code']} (first: {rows[0]['method']} as device {rows[0]['device_id']!r}, "
+        f"{', '.join(rows[0]['clause_ids'])}): call under the device's own id and token"
+        if rows
+        else ""
+    )
+
+
+@pytest.mark.clause("ST-DATA-028", "ST-IFACE-001", "ST-IFACE-019", "ST-PROTO-004")
 def test_registration_and_identity(
     baseline: Snapshot, santong_declared: Declared, evidence: Evidence
 ) -> None:
@@ -120,10 +166,12 @@ _IGNORED = {"alias", "defined_at", "device_id"}
 
 
 @pytest.mark.clause("ST-PROTO-024")
-def test_definitions_as_declared(baseline: Snapshot, santong_declared: Declared, evidence: Evidence) -> None:
+def test_definitions_as_declared(
+    baseline: Snapshot, santong_declared: Declared, santong_manifest: Manifest, evidence: Evidence
+) -> None:
     """The points the platform holds are exactly the manifest's declared points (alias and time aside)."""
     if santong_declared.points is None:
-        pytest.skip("产品未声明测点 / the manifest declares no points")
+        _no_points(santong_manifest)
     declared = {p.point_code: to_dict(p) for p in santong_declared.points.points}
     stored = {p["point_code"]: p for p in baseline.points}
     evidence.record("declared", len(declared))
@@ -157,8 +205,10 @@ def test_received_data(
 ) -> None:
     """No request the product sent in the baseline window broke (or was warned about) the clause."""
     if clause_id in HTTP_ONLY and santong_manifest.transport != "http":
-        pytest.skip(
-            "该条款只适用于 HTTP/JSON，产品使用 gRPC / the clause applies to HTTP/JSON; the product uses gRPC"
+        not_applicable(
+            "transport",
+            "该条款只适用于 HTTP/JSON，产品使用 gRPC",
+            "the clause applies to HTTP/JSON; the product uses gRPC",
         )
     rows = baseline.interactions
     calls = [r for r in rows if not r["method"].startswith(("session:", "command:", "fault:"))]
@@ -189,7 +239,7 @@ def test_received_data(
         )
 
 
-@pytest.mark.clause("ST-PROTO-005", "ST-PROTO-006")
+@pytest.mark.clause("ST-PROTO-005")
 def test_heartbeat_interval(baseline: Snapshot, live: LiveProduct, evidence: Evidence) -> None:
     """Heartbeats never further apart than the interval in force; the product stays online."""
     interval_ms = int(live.heartbeat_s * 1000)
@@ -213,7 +263,8 @@ def test_heartbeat_interval(baseline: Snapshot, live: LiveProduct, evidence: Evi
     )
     offline = [r for r in baseline.interactions if r["method"] == "session:offline"]
     assert not offline and (baseline.device or {}).get("online"), (
-        f"[ST-PROTO-006] 平台判定产品离线 / the platform marked the product offline: {offline[:1]}"
+        f"[ST-PROTO-005] 心跳缺失，平台判定产品离线 / heartbeats missed: the platform marked the product "
+        f"offline: {offline[:1]}"
     )
 
 
@@ -223,7 +274,7 @@ def test_report_interval(
 ) -> None:
     """Every declared point is reported at least once per declared report interval (values unchanged or not)."""
     if santong_declared.points is None:
-        pytest.skip("产品未声明测点 / the manifest declares no points")
+        _no_points(live.manifest)
     codes = [p.point_code for p in santong_declared.points.points]
     obs = baseline.observations
     assert obs, "[ST-PROTO-025] 平台没有收到任何观测值 / the platform received no observation"

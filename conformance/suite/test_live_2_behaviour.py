@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from santong.conformance import CouldNotRun, Declared, Evidence
+from santong.conformance import Declared, Evidence, fail_clauses, not_demonstrated
 from santong.conformance._live import LiveProduct, Snapshot, now_ms
 from santong.protocols import to_dict
 from santong.protocols.v1 import common_pb2
@@ -28,11 +28,12 @@ RAISED, CLEARED = "ALARM_STATE_RAISED", "ALARM_STATE_CLEARED"
 
 
 def _methane_points(declared: Declared) -> dict[str, tuple[float, float]]:
-    """A001 points with an alarm threshold: code → (alarm_high, alarm_high_clear)."""
+    """Points with an alarm threshold (methane A001 first): code → (alarm_high, alarm_high_clear)."""
     out = {}
-    for p in declared.points.points if declared.points is not None else []:
+    points = declared.points.points if declared.points is not None else []
+    for p in sorted(points, key=lambda p: p.sensor_type != "A001"):
         d = to_dict(p)
-        if p.sensor_type == "A001" and "alarm_high" in d:
+        if "alarm_high" in d:
             out[p.point_code] = (float(d["alarm_high"]), float(d.get("alarm_high_clear", d["alarm_high"])))
     return out
 
@@ -61,9 +62,11 @@ def test_methane_alarm_raised_and_cleared(
     clear threshold clears it with the same alarm_id and clears the bit."""
     points = _methane_points(santong_declared)
     if not points:
-        pytest.skip("没有带报警门限的甲烷测点 / no methane point with an alarm threshold is declared")
-    if (why := baseline.no_data()) is not None:
-        pytest.fail(f"[ST-PROTO-027] {why}", pytrace=False)
+        not_demonstrated(
+            "产品没有声明带报警门限（alarm_high）的测点，无法展示报警行为",
+            "the manifest declares no point with an alarm threshold (alarm_high): alarm behaviour cannot be shown",
+        )
+    live.require_data(baseline, "ST-PROTO-027")
 
     settle_ms = int(live.report_s * 1000 + 1500)  # time for the CLEARED alarm to follow the falling value
 
@@ -83,10 +86,10 @@ def test_methane_alarm_raised_and_cleared(
     alarms = live.alarms()
     by_code = {c: [o for o in obs if o["point_code"] == c] for c in points}
     if not done and not any(o["value"] >= points[c][0] for c, os_ in by_code.items() for o in os_):
-        raise CouldNotRun(
-            f"{wait_s:.0f} s 内甲烷从未达到报警门限，无法检验报警行为：产品的启动命令须驱动一次甲烷超限（如模拟器场景）/ "
-            f"no methane value reached its alarm threshold within {wait_s:.0f} s, so alarms cannot be checked: the "
-            "product's start command must drive a methane rise (e.g. a simulator scenario)"
+        not_demonstrated(
+            f"{wait_s:.0f} s 内没有测点值达到报警门限，无法展示报警行为：产品的启动命令须驱动一次超限（如模拟器场景）",
+            f"no point value reached its alarm threshold within {wait_s:.0f} s, so alarm behaviour was not shown: "
+            "the product's start command must drive one over-limit episode (e.g. a simulator scenario)",
         )
     tol_ms = int(live.report_s * 1000 + 1500)
     problems: list[str] = []
@@ -275,8 +278,7 @@ class ClockRun:
 @pytest.fixture(scope="module")
 def clock_run(live: LiveProduct, baseline: Snapshot) -> ClockRun:
     """The platform clock jumps back by 4 × max skew (at least 20 s), then forward again; TIME_SYNC after each."""
-    if (why := baseline.no_data()) is not None:
-        return ClockRun(blocked=why)
+    live.require_data(baseline, "ST-PROTO-007")
     skew = int(live.handle.limits.max_clock_skew_ms or 5000)
     jump = max(4 * skew, 20_000)
     grace_s = live.budget(3, 3.0)
@@ -331,10 +333,14 @@ def test_no_future_timestamps_after_sync(clock_run: ClockRun, evidence: Evidence
     evidence.record("rejections", len(rows))
     for r in rows[:3]:
         evidence.sample(f"{r['method']} seq={r['sequence']}", {"violations": r["violations"][:3]})
-    assert not rows, (
-        f"[ST-DATA-031] 对时后仍有 {len(rows)} 个上传因时间超前被拒收 / {len(rows)} uploads were still rejected for "
-        "timestamps in the future after the time sync"
-    )
+    if rows:
+        # Name what the evidence shows: a post-sync rejection may break another clause than ST-DATA-031.
+        named = sorted({c for r in rows for c in r["clause_ids"]}) or ["ST-DATA-031"]
+        fail_clauses(
+            named,
+            f"对时后仍有 {len(rows)} 个上传被拒收（{', '.join(named)}）",
+            f"{len(rows)} uploads were still rejected after the time sync ({', '.join(named)})",
+        )
 
 
 @pytest.mark.feature("commands.time_sync")

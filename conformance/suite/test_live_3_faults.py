@@ -103,8 +103,7 @@ def retry_run(live: LiveProduct, baseline: Snapshot, santong_profile: Any) -> Re
     """fail_next(6, UNAVAILABLE) on uploads, until delivered (full profile: RESOURCE_EXHAUSTED,
     DEADLINE_EXCEEDED and ABORTED too); fail_next(1, FAILED_PRECONDITION); fail_next(1, INVALID_ARGUMENT)."""
     run = RetryRun()
-    if (why := baseline.no_data()) is not None:
-        return RetryRun(blocked=why)
+    live.require_data(baseline, "ST-PROTO-015")
     run.unavailable, run.delivered = _fail_until_delivered(live, "UNAVAILABLE", UNAVAILABLE_FAULTS)
     if santong_profile.name == "full":
         for code, n in (("RESOURCE_EXHAUSTED", 3), ("DEADLINE_EXCEEDED", 3), ("ABORTED", 2)):
@@ -275,8 +274,7 @@ def withheld_run(live: LiveProduct, baseline: Snapshot, santong_profile: Any) ->
     """withhold_acks(1): the next upload is stored but never acknowledged; the product must resend it.
     Full profile: then every acknowledgement is delayed by 3.5 s for max(4 s, 4 report intervals)."""
     run = WithheldRun()
-    if (why := baseline.no_data()) is not None:
-        return WithheldRun(blocked=why)
+    live.require_data(baseline, "ST-PROTO-014")
     since = live.last_id()
     t0 = now_ms()
     live.admin.fault("withhold_acks", n=1)
@@ -390,8 +388,7 @@ def outage_run(
 ) -> list[OutageRun]:
     """The platform refuses connections for max(3 s, 4 report intervals); then the backlog must arrive. Full
     profile: a second outage that resets connections and answers UNAVAILABLE instead."""
-    if (why := baseline.no_data()) is not None:
-        return [OutageRun(blocked=why)]
+    live.require_data(baseline, "ST-PROTO-018")
     codes = _codes(santong_declared)
     runs = [_one_outage(live, codes, "refuse")]
     if santong_profile.name == "full":
@@ -536,8 +533,7 @@ def restart_run(live: LiveProduct, baseline: Snapshot, santong_declared: Declare
     """Outage of max(4 s, 6 report intervals); a third of the way in the product is stopped (SIGTERM) and
     started again on its work folder; once the platform is back the backlog must arrive, nothing twice."""
     run = RestartRun()
-    if (why := baseline.no_data()) is not None:
-        return RestartRun(blocked=why)
+    live.require_data(baseline, "ST-PROTO-023")
     live.ensure_running()
     since = live.last_id()
     seconds = max(4.0, 6 * live.report_s)

@@ -49,7 +49,7 @@ def test_limits_honoured(live: LiveProduct, baseline: Snapshot, evidence: Eviden
 
 
 @pytest.mark.feature("tls")
-@pytest.mark.clause("ST-PROTO-003", "ST-PROTO-024")
+@pytest.mark.clause("ST-PROTO-003")
 def test_works_over_tls(
     live: LiveProduct,
     baseline: Snapshot,

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from santong.conformance import CouldNotRun, Evidence, Manifest
+from santong.conformance import CouldNotRun, Evidence, Manifest, not_applicable
 from santong.conformance._platform import PlatformHandle
 from santong.conformance._refdevice import BAD_UPLOADS, BadCase, CallFailed, RefDevice, status_of
 from santong.protocols import spec_version, to_dict
@@ -50,6 +50,8 @@ def ref(santong_platform: PlatformHandle, channel: Any, santong_manifest: Manife
     import grpc  # noqa: PLC0415
 
     dev = _device(santong_platform, channel, santong_manifest)
+    if santong_platform.limits is not None and santong_platform.limits.max_batch_points:
+        dev.max_batch_points = int(santong_platform.limits.max_batch_points)
     try:
         return dev.setup()
     except grpc.RpcError as e:
@@ -506,6 +508,52 @@ def test_offline_detection(
     dev.call("Heartbeat", pb.HeartbeatRequest())
     assert online(), (
         "[ST-PROTO-006] 心跳后设备没有恢复在线 / the device did not come back online after a heartbeat"
+    )
+
+
+@pytest.mark.inspection
+@pytest.mark.clause("ST-IFACE-020")
+def test_invalid_command_result_rejected(
+    ref: RefDevice, santong_platform: PlatformHandle, evidence: Evidence
+) -> None:
+    """A command result without a command_id is refused (logged REJECTED naming ST-IFACE-020), not stored."""
+    assert santong_platform.admin is not None
+    admin = santong_platform.admin
+    since = admin.last_interaction_id()
+    bad = pb.CommandsRequest(result=pb.CommandResult(outcome=pb.COMMAND_OUTCOME_SUCCEEDED, message="no id"))
+    replies = ref.stub.Commands(iter([bad]), metadata=ref.metadata, timeout=ref.timeout_s)
+    deadline = time.monotonic() + ref.timeout_s
+    rows: list[dict[str, Any]] = []
+    try:
+        while time.monotonic() < deadline:
+            rows = [
+                r
+                for r in admin.inspect("interactions", device_id=ref.device_id, since_id=since)
+                if r["method"] == "Commands" and r["verdict"] in ("REJECTED", "ACCEPTED")
+            ]
+            if rows:
+                break
+            time.sleep(0.05)
+    finally:
+        replies.cancel()
+    evidence.record("rows", [{k: r[k] for k in ("verdict", "code", "clause_ids")} for r in rows])
+    assert rows, "[ST-IFACE-020] 平台没有处理命令结果 / the platform did not process the command result"
+    assert rows[0]["verdict"] == "REJECTED" and "ST-IFACE-020" in rows[0]["clause_ids"], (
+        f"[ST-IFACE-020] 缺少 command_id 的命令结果应被拒收并指出 ST-IFACE-020 / a command result without a "
+        f"command_id must be rejected naming ST-IFACE-020: {rows[0]['verdict']} {rows[0]['clause_ids']}"
+    )
+
+
+@pytest.mark.clause("ST-PROTO-013")
+def test_acknowledged_after_durable_storage(santong_platform: PlatformHandle) -> None:
+    """Acknowledgement only after durable storage needs the platform restarted between an ack and a read-back;
+    the suite does not restart a platform it reaches (the mock's own durability is tested by santong's
+    kill -9 tests)."""
+    not_applicable(
+        "platform_restart",
+        "判定该条款需要在确认之后重启平台再读回数据，测试套件不会重启它所连接的平台",
+        "judging the clause needs the platform restarted between an acknowledgement and a read-back, which the "
+        "suite does not do to a platform it reaches",
     )
 
 

@@ -79,3 +79,28 @@ def manifest_file(tmp_path: Path) -> Callable[..., Path]:
         return write_manifest(tmp_path, doc, name, **changes)
 
     return make
+
+
+def mini_profiles(folder: Path, *clause_ids: str, requires: tuple[str, ...] = ()) -> Path:
+    """A profiles file (``--santong-profiles``) whose basic/standard/full profiles hold exactly ``clause_ids``:
+    a small test suite can then be certified without the whole catalogue being not demonstrated."""
+    bundled = yaml.safe_load((ROOT / "conformance" / "profiles.yaml").read_text(encoding="utf-8"))
+    profiles = {}
+    for name, zh in (("basic", "基础"), ("standard", "标准"), ("full", "完整")):
+        profiles[name] = {
+            "name_zh": zh,
+            "name_en": name.title(),
+            "aliases": [zh],
+            "description_zh": "测试用配置",
+            "description_en": "a profile for tests",
+            "subjects": ["product"],
+            "include": list(clause_ids),
+            "requires_features": list(requires),
+        }
+    classes = {k: {"exclude": v.get("exclude", [])} for k, v in bundled["classes"].items()}
+    path = folder / "profiles.yaml"
+    path.write_text(
+        yaml.safe_dump({"version": 1, "profiles": profiles, "classes": classes}, allow_unicode=True),
+        encoding="utf-8",
+    )
+    return path

@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from cf_fixtures import example_manifest, write_manifest
+from cf_fixtures import example_manifest, mini_profiles, write_manifest
+from santong.conformance._profiles import profiles
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -28,6 +29,11 @@ def _run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
 
 def _manifest(pytester: pytest.Pytester, **changes: object) -> str:
     return str(write_manifest(pytester.path, **changes))
+
+
+def _profiles(pytester: pytest.Pytester, *clause_ids: str, requires: tuple[str, ...] = ()) -> tuple[str, str]:
+    """``--santong-profiles FILE`` for a profile of exactly these clauses."""
+    return "--santong-profiles", str(mini_profiles(pytester.path, *clause_ids, requires=requires))
 
 
 def _report(pytester: pytest.Pytester, folder: str = "out") -> dict:
@@ -146,7 +152,8 @@ def test_invalid_manifest_stops_before_any_test(pytester: pytest.Pytester) -> No
     assert "passed" not in r.stdout.str()
 
 
-def test_profile_requiring_unclaimed_feature_stops_the_run(pytester: pytest.Pytester) -> None:
+def test_profile_requiring_unclaimed_feature_fails(pytester: pytest.Pytester) -> None:
+    """Not claiming a feature the profile requires is no set-up problem: the run goes on and FAILs."""
     pytester.makepyfile(test_a=PASSING_CASE)
     r = _run(
         pytester,
@@ -154,9 +161,15 @@ def test_profile_requiring_unclaimed_feature_stops_the_run(pytester: pytest.Pyte
         _manifest(pytester, features=["alarms"]),
         "--santong-profile",
         "standard",
+        *_profiles(pytester, "ST-DATA-011", requires=("backfill",)),
+        "--santong-report-dir",
+        "out",
     )
-    assert r.ret == pytest.ExitCode.USAGE_ERROR
-    assert "requires the features backfill" in r.stderr.str()
+    r.assert_outcomes(passed=1)
+    assert r.ret == pytest.ExitCode.TESTS_FAILED
+    res = _report(pytester)["results"]
+    assert res["verdict"] == "FAIL"
+    assert any("requires the features backfill" in x["en"] for x in res["reasons"])
 
 
 def test_pass_with_evidence_and_reports(pytester: pytest.Pytester) -> None:
@@ -167,6 +180,7 @@ def test_pass_with_evidence_and_reports(pytester: pytest.Pytester) -> None:
         _manifest(pytester),
         "--santong-profile",
         "标准",
+        *_profiles(pytester, "ST-DATA-011"),
         "--santong-report-dir",
         "out",
     )
@@ -185,20 +199,18 @@ def test_pass_with_evidence_and_reports(pytester: pytest.Pytester) -> None:
     assert {"report.json", "report.html", "junit.xml"} <= {p.name for p in (pytester.path / "out").iterdir()}
 
 
-def test_coverage_is_printed_per_profile(pytester: pytest.Pytester) -> None:
+def test_coverage_counts_applicable_must_clauses(pytester: pytest.Pytester) -> None:
+    """One passing case of the bundled basic profile: every other applicable MUST clause is not demonstrated (no
+    case), so the run FAILs; the coverage line says so."""
     pytester.makepyfile(test_a=PASSING_CASE)
     r = _run(pytester, "--santong-manifest", _manifest(pytester), "--santong-profile", "basic")
     out = r.stdout.str()
-    assert "MUST-clause coverage per profile" in out
-    r.stdout.fnmatch_lines(
-        [
-            "  [*] basic 基础 / Basic*43*1*1*0*2.3%",
-            "*standard 标准 / Standard*",
-            "*full 完整 / Full*",
-            "*mine-acceptance*",
-        ]
-    )
-    assert "platform-regression" not in out  # not applicable to a product
+    p = profiles().resolve("basic", "safety_monitoring")
+    n = len(p.must_ids())
+    assert f"applicable MUST clauses passed 1/{n} " in out, out
+    assert f"not demonstrated {n - 1}," in out
+    assert "结论 Verdict: 不通过 FAIL" in out and "no case of the suite judges this clause" in out
+    assert r.ret == pytest.ExitCode.TESTS_FAILED
 
 
 def test_deselection_by_feature_profile_and_subject(pytester: pytest.Pytester) -> None:
@@ -236,22 +248,27 @@ def test_deselection_by_feature_profile_and_subject(pytester: pytest.Pytester) -
         _manifest(pytester),
         "--santong-profile",
         "full",
+        *_profiles(pytester, "ST-PROTO-027", "ST-IFACE-013", "ST-DATA-011", "ST-PROTO-018"),
         "--santong-report-dir",
         "out",
     )
     r.assert_outcomes(passed=2, deselected=3)
-    assert r.ret == 0
+    assert r.ret == pytest.ExitCode.TESTS_FAILED  # ST-PROTO-018 (MUST) has no case: not demonstrated
     res = _report(pytester)["results"]
     reasons = {d["id"].split("::")[1]: d["reason"] for d in res["deselected"]}
-    assert reasons == {
+    assert reasons == {  # the other subject's cases are counted, not listed, in a product report
         "test_needs_write_point": "feature_not_claimed",
         "test_platform_clause_only": "not_in_profile",
-        "test_platform_case": "other_subject",
     }
-    status = {c["id"]: c["status"] for c in res["clauses"]}
-    assert status["ST-IFACE-013"] == "not_claimed"
-    assert status["ST-PROTO-027"] == "passed"
-    assert status["ST-PROTO-018"] == "not_covered"
+    assert res["summary"]["deselected_other_subject"] == 1
+    rows = {c["id"]: (c["state"], c["reason"]) for c in res["clauses"]}
+    assert rows["ST-IFACE-013"] == ("not_demonstrated", "feature_not_claimed")  # MAY: a warning only
+    assert rows["ST-PROTO-027"] == ("passed", None)
+    assert rows["ST-PROTO-018"] == ("not_demonstrated", "no_case")
+    assert res["verdict"] == "FAIL"
+    assert [x["en"] for x in res["reasons"]] == [
+        "ST-PROTO-018 Store and forward not demonstrated: no case of the suite judges this clause"
+    ]
 
 
 def _waivers(pytester: pytest.Pytester, *entries: str) -> str:
@@ -321,6 +338,7 @@ def test_waived_failure_alone_passes(pytester: pytest.Pytester) -> None:
         "standard",
         "--santong-waivers",
         w,
+        *_profiles(pytester, "ST-PROTO-017", "ST-DATA-011", "ST-DATA-012"),
     )
     r.assert_outcomes(passed=2, xfailed=1)
     assert r.ret == 0
@@ -396,12 +414,14 @@ def test_should_only_failure_is_a_warning(pytester: pytest.Pytester) -> None:
         _manifest(pytester),
         "--santong-profile",
         "standard",
+        *_profiles(pytester, "ST-DATA-015", "ST-DATA-011"),
         "--santong-report-dir",
         "out",
     )
     r.assert_outcomes(passed=1, failed=1)
     res = _report(pytester)["results"]
     assert res["verdict"] == "PASS" and res["summary"]["warnings"] == 1
+    assert r.ret == pytest.ExitCode.TESTS_FAILED  # pytest saw a failed case; the verdict is what counts
 
 
 def test_environment_problem_means_could_not_run(pytester: pytest.Pytester) -> None:
@@ -461,8 +481,9 @@ def test_all_skipped_is_not_a_pass(pytester: pytest.Pytester) -> None:
     )
     assert r.ret == pytest.ExitCode.TESTS_FAILED
     res = _report(pytester)["results"]
-    assert res["verdict"] == "COULD_NOT_RUN"
-    assert "no container engine" in res["reasons"][0]["en"]
+    # A skip is no environment problem (those raise CouldNotRun): the clause is not demonstrated.
+    assert res["verdict"] == "FAIL"
+    assert any("ST-DATA-011" in x["en"] and "no container engine" in x["en"] for x in res["reasons"])
 
 
 def test_nothing_selected_is_not_a_pass(pytester: pytest.Pytester) -> None:
@@ -532,7 +553,8 @@ def test_failure_names_the_clause(pytester: pytest.Pytester) -> None:
     case = res["cases"][0]
     assert "unit ppm is not %CH4" in case["message"]
     assert case["evidence"]["records"] == {"unit": "ppm"}
-    assert {c["id"]: c["status"] for c in res["clauses"]}["ST-DATA-011"] == "failed"
+    assert {c["id"]: c["state"] for c in res["clauses"]}["ST-DATA-011"] == "failed"
+    assert case["failed_clauses"] == ["ST-DATA-011"] and case["blocking"]
 
 
 def test_fixtures_need_an_active_run(pytester: pytest.Pytester) -> None:
@@ -573,6 +595,7 @@ def test_url_target_needs_url_and_credentials(pytester: pytest.Pytester, tmp_pat
         "grpc://127.0.0.1:50051",
         "--santong-credentials",
         str(creds),
+        *_profiles(pytester, "ST-DATA-011"),
         "--santong-report-dir",
         "out",
     )

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from santong.conformance import CouldNotRun, ProductLauncher, load_manifest
+from santong.conformance import ClauseFailure, CouldNotRun, ProductLauncher, load_manifest
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -54,7 +54,7 @@ def test_crash_before_ready(tmp_path: Path, manifest_file: Callable[..., Path]) 
     launcher = _launcher(
         manifest_file, tmp_path, "import sys; print('config missing'); sys.exit(3)", ready_line="READY"
     )
-    with pytest.raises(CouldNotRun, match=r"exit code 3.*config missing"):
+    with pytest.raises(ClauseFailure, match=r"ST-PROTO-030.*exit code 3.*config missing"):
         launcher.start()
 
 
@@ -62,7 +62,7 @@ def test_no_ready_line_in_time(tmp_path: Path, manifest_file: Callable[..., Path
     launcher = _launcher(
         manifest_file, tmp_path, "import time; time.sleep(30)", ready_line="READY", ready_timeout_s=0.5
     )
-    with pytest.raises(CouldNotRun, match="no ready line within 0.5 s"):
+    with pytest.raises(ClauseFailure, match=r"ST-PROTO-030.*no ready line within 0.5 s"):
         launcher.start()
 
 

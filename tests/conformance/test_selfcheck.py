@@ -4,8 +4,9 @@ Every certification is a real `santong certify` (subprocess) against the embedde
 parallel (one module fixture starts them all), so the whole self-check costs about as much as its slowest run.
 The broken products are one small device program (broken_products/device.py, raw gRPC stubs) with a
 ``--defect`` switch; ``--defect none`` must pass too, so that each failure is the defect's and not the suite's.
-Bad input — a product that exits at once, one that crashes mid-run, a malformed manifest, a platform URL that
-does not answer — ends in 无法运行 COULD NOT RUN with the reason: never a traceback, never a pass.
+A product santong started that exits at once or crashes mid-run fails ST-PROTO-030 (it is the product's fault);
+a malformed manifest or a platform URL that does not answer ends in 无法运行 COULD NOT RUN with the reason (santong
+cannot set up the run): never a traceback, never a pass. Rejections the platform logged are the root cause.
 """
 
 from __future__ import annotations
@@ -44,9 +45,18 @@ DEFECTS = {
     "report_before_define": "ST-PROTO-024",
     "no_alarm": "ST-PROTO-027",
     "no_resume": "ST-PROTO-023",
+    "bad_codes_wait_ready": "ST-DATA-002",
+    "wrong_identity": "ST-PROTO-029",
 }
-#: defect → what the COULD NOT RUN reason must say.
-CANNOT_RUN = {
+#: defect → the clause that must be the (first) root cause in report.json's root_causes.
+ROOT = {
+    "bad_point_code": "ST-DATA-002",
+    "bad_codes_wait_ready": "ST-DATA-002",
+    "wrong_identity": "ST-PROTO-029",
+}
+#: A product santong started that exits or never becomes ready fails ST-PROTO-030 (not COULD NOT RUN):
+#: defect → what the failure must say.
+PRODUCT_START = {
     "exit_at_once": "exited before it was ready",
     "crash": "exited mid-run",
 }
@@ -66,9 +76,15 @@ class Run:
 
     @property
     def failing(self) -> set[str]:
-        """Clauses of the failed cases."""
-        cases = self.report.get("results", {}).get("cases", [])
-        return {c for x in cases if x["verdict"] in ("failed", "xpassed") for c in x["clauses"]}
+        """Clauses in state failed."""
+        rows = self.report.get("results", {}).get("clauses", [])
+        return {r["id"] for r in rows if r.get("state") == "failed"}
+
+    @property
+    def first_root(self) -> list[str]:
+        """Root clauses of the first root-cause group."""
+        causes = self.report.get("results", {}).get("root_causes", [])
+        return [r["id"] for r in causes[0]["root_clauses"]] if causes else []
 
     @property
     def verdict(self) -> str:
@@ -126,7 +142,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, cf.Futu
     jobs: dict[str, tuple[str, ...]] = {
         "none": ("--manifest", str(_tiny_manifest(base, "none")), "--profile", "standard"),
     }
-    for defect in (*DEFECTS, *CANNOT_RUN):
+    for defect in (*DEFECTS, *PRODUCT_START):
         jobs[defect] = ("--manifest", str(_tiny_manifest(base, defect)), "--profile", "standard")
     creds = base / "credentials.yaml"
     creds.write_text("token: nobody\ndevice_id: NOBODY-1\n", encoding="utf-8")
@@ -176,11 +192,25 @@ def test_broken_product_fails_on_its_clause(
     assert "结论 Verdict: 不通过 FAIL" in run.stdout
 
 
-@pytest.mark.parametrize(("defect", "reason"), sorted(CANNOT_RUN.items()))
-def test_product_that_dies_could_not_run(runs: dict[str, cf.Future[Run]], defect: str, reason: str) -> None:
+@pytest.mark.parametrize(("defect", "clause"), sorted(ROOT.items()))
+def test_root_cause_is_named_first(runs: dict[str, cf.Future[Run]], defect: str, clause: str) -> None:
+    """The platform's rejection (or identity refusal) is the first root cause, not a consequence."""
     run = _done(runs, defect)
-    assert run.code == 2 and run.verdict == "COULD_NOT_RUN", run.why()
-    assert "结论 Verdict: 无法运行 COULD NOT RUN" in run.stdout and reason in run.stdout, run.why()
+    assert clause in run.first_root, (
+        f"{defect}: root causes {run.report['results'].get('root_causes')}\n{run.why()}"
+    )
+    assert "根本原因 Root causes" in run.stdout, run.why()
+
+
+@pytest.mark.parametrize(("defect", "reason"), sorted(PRODUCT_START.items()))
+def test_product_that_dies_fails_product_start(
+    runs: dict[str, cf.Future[Run]], defect: str, reason: str
+) -> None:
+    """santong started the product: its exit is the product's failure (ST-PROTO-030), never COULD NOT RUN."""
+    run = _done(runs, defect)
+    assert run.code == 1 and run.verdict == "FAIL", run.why()
+    assert "ST-PROTO-030" in run.failing and run.first_root == ["ST-PROTO-030"], run.why()
+    assert "结论 Verdict: 不通过 FAIL" in run.stdout and reason in run.stdout, run.why()
 
 
 def test_platform_url_that_does_not_answer_could_not_run(runs: dict[str, cf.Future[Run]]) -> None:

@@ -10,7 +10,8 @@ Defects: wrong_unit, bad_point_code, local_time (HTTP/JSON, timestamps in local 
 dup_after_reconnect (a failed upload is re-queued under a new sequence), no_backfill, retry_invalid (resends
 after INVALID_ARGUMENT), no_heartbeat, fixed_retry (retries every 20 ms, ignoring RetryInfo), no_clock_sync,
 report_before_define, no_alarm, no_resume (forgets its queue and counter on restart), crash (exits mid-run),
-exit_at_once.
+exit_at_once, bad_codes_wait_ready (malformed point codes; prints its ready line only once its definitions are
+accepted, i.e. never), wrong_identity (uploads under another device's id; exits when its credentials are refused).
 """
 
 from __future__ import annotations
@@ -90,6 +91,7 @@ class Device:
         self.t0 = time.monotonic()
         self.alarm: dict[str, Any] | None = None
         self.channel: Any = None
+        self.session = ""
         self.stub: Any = None
         self._load()
 
@@ -133,7 +135,10 @@ class Device:
             resp = await asyncio.to_thread(self._http, method, req, timeout)
         else:
             try:
-                resp = await getattr(self.stub, method)(req, metadata=self.md, timeout=timeout)
+                md = self.md
+                if self.defect == "wrong_identity" and method.startswith("Report"):
+                    md = (("x-santong-device-id", "TINY-0002"), self.md[1])  # another device's id, own token
+                resp = await getattr(self.stub, method)(req, metadata=md, timeout=timeout)
             except grpc.aio.AioRpcError as e:
                 retry = None
                 for k, v in e.trailing_metadata() or ():
@@ -181,8 +186,9 @@ class Device:
 
     def points(self) -> Any:
         unit = "%" if self.defect == "wrong_unit" else "%CH4"
-        m_code = f"{MINE}01MNA0010-A1" if self.defect == "bad_point_code" else METHANE
-        s_code = f"{MINE}01KGS0010-K1" if self.defect == "bad_point_code" else SWITCH
+        bad = self.defect in ("bad_point_code", "bad_codes_wait_ready")
+        m_code = f"{MINE}01MNA0010-A1" if bad else METHANE
+        s_code = f"{MINE}01KGS0010-K1" if bad else SWITCH
         at = ts(self.now() - 1000)
         m = data_pb2.PointDefinition(
             alias=1, point_code=m_code, system_code="01", outstation_code=f"{MINE}F01", sensor_type="A001",
@@ -216,11 +222,15 @@ class Device:
             self.next_seq = max(self.next_seq, last + 1)
         self.defined = False
         self.registered.set()
-        print(f"registered: session={resp.session_id} last_ack={last}", flush=True)
+        self.session = resp.session_id
+        if self.defect != "bad_codes_wait_ready":
+            print(f"registered: session={resp.session_id} last_ack={last}", flush=True)
 
     async def define(self) -> None:
         await self.call("DefinePoints", self.points())
         self.defined = True
+        if self.defect == "bad_codes_wait_ready":
+            print(f"registered: session={self.session} (points defined)", flush=True)
 
     # -------------------------------------------------------------------------------------- producing
 
