@@ -80,6 +80,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return asyncio.run(_main(args))
     except Exception as e:  # noqa: BLE001  (a configuration or start-up error: one line, exit 2)
+        if isinstance(e, ModuleNotFoundError) and (e.name or "").partition(".")[0] == "pymodbus":
+            # The fix comes first: the runner quotes the start of this line in its COULD NOT RUN reasons.
+            print(
+                "缺少 pymodbus：请运行 pip install 'santong[modbus]' / pymodbus is missing: run pip install "
+                "'santong[modbus]' (参考产品是 Modbus 分站 / the reference product is a Modbus substation)",
+                file=sys.stderr,
+            )
+            return 2
         print(
             f"参考产品无法启动 / the reference product cannot start: {type(e).__name__}: {e}", file=sys.stderr
         )
