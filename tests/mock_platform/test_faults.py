@@ -9,6 +9,7 @@ import pytest
 from mpclient import Device, Target, status_details
 from santong.mock_platform import samples
 from santong.protocols.v1 import device_access_pb2 as pb
+from st_waiting import DEADLINE_S, wait_until
 
 FAST_RECONNECT = [
     ("grpc.initial_reconnect_backoff_ms", 50),
@@ -52,22 +53,27 @@ def test_fail_next_only_some_methods(target: Target) -> None:
 def test_outage_refuse_closes_the_listener(target: Target) -> None:
     """outage_for(mode=refuse): connections fail for the duration, then the same port serves again."""
     ch, dev = _fresh(target)
+    outage_s = 2.0  # the listener closes moments after outage_for answers: well within this
     try:
-        target.fault("outage_for", seconds=0.8, mode="refuse")
         t0 = time.monotonic()
-        time.sleep(0.1)
-        with pytest.raises(grpc.RpcError) as info:
-            dev.report()
-        assert info.value.code() == grpc.StatusCode.UNAVAILABLE
-        while True:  # back once the outage is over
+        target.fault("outage_for", seconds=outage_s, mode="refuse")
+
+        def refused() -> bool:
             try:
-                ack = dev.report(seq=dev.seq)
-                break
-            except grpc.RpcError as e:
-                assert e.code() == grpc.StatusCode.UNAVAILABLE
-                assert time.monotonic() - t0 < 8, "platform did not come back"
-                time.sleep(0.05)
-        assert time.monotonic() - t0 >= 0.7
+                dev.report()
+            except grpc.RpcError as e:  # a call in flight as the listener closes is CANCELLED: poll on
+                assert e.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED), e
+                return e.code() == grpc.StatusCode.UNAVAILABLE
+            return False
+
+        wait_until(refused, timeout=outage_s, what="a call refused during the outage")
+        ack = wait_until(  # back once the outage is over, on the same port
+            lambda: dev.report(seq=dev.seq),
+            timeout=outage_s + DEADLINE_S,
+            what="the platform back after the outage",
+            ignore=(grpc.RpcError,),
+        )
+        assert time.monotonic() - t0 >= outage_s * 0.9
         assert ack.status == pb.ACK_STATUS_ACCEPTED
     finally:
         ch.close()
@@ -90,23 +96,22 @@ def test_outage_reset_ends_streams_and_answers_unavailable(target: Target) -> No
 
         stream = dev.stub.StreamObservations(reqs(), metadata=dev.metadata, timeout=10)
         assert next(stream).ack.status == pb.ACK_STATUS_ACCEPTED
-        target.fault("outage_for", seconds=0.6, mode="reset")
+        target.fault("outage_for", seconds=DEADLINE_S, mode="reset")  # lasts until cleared below
         with pytest.raises(grpc.RpcError) as info:
             next(stream)
         assert info.value.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED)
         outbox.put(None)
-        deadline = time.monotonic() + 0.4
-        seen_unavailable = False
-        while time.monotonic() < deadline:
-            try:
-                dev.report(seq=dev.seq + 1)
-            except grpc.RpcError as e:
-                assert e.code() == grpc.StatusCode.UNAVAILABLE
-                seen_unavailable = True
-            time.sleep(0.05)
-        assert seen_unavailable
-        time.sleep(0.4)
-        assert dev.report(seq=dev.seq + 1).status == pb.ACK_STATUS_ACCEPTED
+        with pytest.raises(grpc.RpcError) as info:
+            dev.report(seq=dev.seq + 1)
+        assert info.value.code() == grpc.StatusCode.UNAVAILABLE
+        # The reset restarts the listener (the admin service's too): clear once it answers again.
+        wait_until(
+            lambda: target.fault("clear") is not None, what="the fault cleared", ignore=(grpc.RpcError,)
+        )
+        ack = wait_until(  # the listener may still be coming back from the reset
+            lambda: dev.report(seq=dev.seq + 1), what="service resumed", ignore=(grpc.RpcError,)
+        )
+        assert ack.status == pb.ACK_STATUS_ACCEPTED
     finally:
         ch.close()
 
@@ -141,11 +146,15 @@ def test_slow_responses(target: Target) -> None:
 def test_timed_plan(target: Target) -> None:
     """A plan's steps fire at their offsets, each logged."""
     dev = target.new_device()
+    at_s = 0.3
     target.fault(
-        "load_plan", plan={"steps": [{"at_s": 0.3, "op": "fail_next", "args": {"n": 1, "code": "ABORTED"}}]}
+        "load_plan", plan={"steps": [{"at_s": at_s, "op": "fail_next", "args": {"n": 1, "code": "ABORTED"}}]}
     )
-    assert dev.report().status == pb.ACK_STATUS_ACCEPTED
-    time.sleep(0.5)
+    wait_until(lambda: target.fault("status")["fail_next"] == 1, what="the plan's step fired")
+    rows = target.inspect("interactions", verdict="FAULT")
+    loaded = [r["time_ms"] for r in rows if r["method"] == "fault:load_plan"][-1]
+    fired = [r["time_ms"] for r in rows if r["method"] == "fault:fail_next"][-1]
+    assert fired - loaded >= at_s * 1000 - 1  # at its offset, not before
     with pytest.raises(grpc.RpcError) as info:
         dev.report()
     assert info.value.code() == grpc.StatusCode.ABORTED

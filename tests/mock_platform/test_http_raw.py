@@ -18,6 +18,7 @@ from santong.mock_platform._http import HttpServer, create_app
 from santong.mock_platform.embedded import BackgroundMockPlatform
 from santong.protocols import to_dict
 from santong.protocols.v1 import device_access_pb2 as pb
+from st_waiting import wait_until
 from test_http import Api, HttpDevice, bg  # noqa: F401  (bg: the module's platform fixture)
 
 HEAD_TIMEOUT_S = 1.0
@@ -40,6 +41,10 @@ class Server:
 
     def connect(self) -> socket.socket:
         return socket.create_connection(("127.0.0.1", self.port), timeout=10)
+
+    def in_flight(self) -> int:
+        """Requests the server is handling now (uvicorn's request tasks: from a complete head to the answer)."""
+        return len(self.http._server.server_state.tasks)
 
     def stop(self) -> None:
         self.api.close()
@@ -252,10 +257,10 @@ def test_slow_loris_heads_are_dropped_and_others_served(server: Server, dev: Htt
     first.sendall(b"GET /v1/platform/info HTTP/1.1\r\n")  # only the request line
     stalled.append(first)
     t0 = time.monotonic()
-    for _ in range(5):
-        r = dev.post("heartbeat", pb.HeartbeatRequest())
-        assert r.status_code == 200
-    assert time.monotonic() - t0 < HEAD_TIMEOUT_S  # served while the heads hang
+    assert dev.post("heartbeat", pb.HeartbeatRequest()).status_code == 200
+    assert time.monotonic() - t0 < HEAD_TIMEOUT_S  # served while the heads hang, not after they are dropped
+    for _ in range(4):
+        assert dev.post("heartbeat", pb.HeartbeatRequest()).status_code == 200
     try:
         for s in stalled:
             assert closed_within(s, HEAD_TIMEOUT_S + 3), "stalled head not dropped"
@@ -305,11 +310,11 @@ def test_abrupt_disconnect_mid_body(server: Server, dev: HttpDevice, how: str) -
         + batch
         + b" " * 5000
     )
-    time.sleep(0.1)
+    wait_until(server.in_flight, what="the server reading the body")
     if how == "reset":
         s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
     s.close()
-    time.sleep(0.2)
+    wait_until(lambda: server.in_flight() == 0, what="the server done with the vanished client's request")
     still_serving(server)
     assert dev.report().status_code == 200
     assert server.api.inspect("counts", device_id=dev.device_id)["uploads"] == 1
@@ -322,9 +327,9 @@ def test_disconnect_during_long_poll_loses_no_command(server: Server, dev: HttpD
     server.api.client.get("/v1/device/commands", params={"wait": 0}, headers=dev.headers)  # drain
     s = server.connect()
     s.sendall(head("GET", "/v1/device/commands?wait=20", dev.headers))
-    time.sleep(0.3)
+    wait_until(server.in_flight, what="the long poll waiting")
     s.close()
-    time.sleep(0.3)
+    wait_until(lambda: server.in_flight() == 0, what="the long poll ended by the disconnect")
     sent = server.api.inspect("send_command", device_id=dev.device_id, type="RESEND_DEFINITIONS")
     r = server.api.client.get("/v1/device/commands", params={"wait": 2}, headers=dev.headers)
     assert [c["command_id"] for c in r.json()["commands"]] == [sent["command_id"]]
@@ -355,7 +360,7 @@ def test_server_stop_ends_long_polls(bg: BackgroundMockPlatform, dev: HttpDevice
     try:
         with other.connect() as s:
             s.sendall(head("GET", "/v1/device/commands?wait=30", dev.headers))
-            time.sleep(0.3)
+            wait_until(other.in_flight, what="the long poll waiting")
             t0 = time.monotonic()
             other.stop()
             status, _, body = read_response(s, timeout=5)
