@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from santong._checks import check_bind
+from santong._checks import check_bind, int_range, port
 from santong._exit import CommandError
 
 __all__ = ["add_arguments", "run"]
@@ -43,11 +43,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--host", default="127.0.0.1", help="监听地址 / address to listen on (default 127.0.0.1)")
     p.add_argument(
-        "--grpc-port", type=int, default=50051, help="gRPC 端口，0 由系统分配 / gRPC port, 0: the OS picks"
+        "--grpc-port", type=port, default=50051, help="gRPC 端口，0 由系统分配 / gRPC port, 0: the OS picks"
     )
     p.add_argument(
         "--http-port",
-        type=int,
+        type=int_range(-1, 65535),
         default=8080,
         help="HTTP 端口，0 由系统分配，-1 不启用 / HTTP port, 0: the OS picks, -1: no HTTP",
     )
@@ -73,27 +73,39 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--client-ca", default=None, help="客户端 CA（启用双向 TLS）/ client CA, enables mutual TLS"
     )
     p.add_argument(
-        "--heartbeat-interval-ms", type=int, default=None, help="心跳间隔 / Limits.heartbeat_interval_ms"
+        "--heartbeat-interval-ms",
+        type=int_range(1, 2**32 - 1),
+        default=None,
+        help="心跳间隔 / Limits.heartbeat_interval_ms",
     )
     p.add_argument(
         "--offline-after-missed",
-        type=int,
+        type=int_range(1, 2**32 - 1),
         default=None,
         help="离线前允许错过的心跳数 / Limits.offline_after_missed",
     )
     p.add_argument(
         "--max-uploads-per-second",
-        type=int,
+        type=int_range(0, 2**32 - 1),
         default=None,
         help="每设备上传速率上限，0 不限 / Limits.max_uploads_per_second, 0: none",
     )
     p.add_argument(
-        "--max-message-bytes", type=int, default=None, help="消息大小上限 / Limits.max_message_bytes"
+        "--max-message-bytes",
+        type=int_range(1, 2**32 - 1),
+        default=None,
+        help="消息大小上限 / Limits.max_message_bytes",
     )
     p.add_argument(
         "--fault-plan", default=None, help="启动即执行的故障计划 JSON / fault plan (JSON) run at start"
     )
-    p.add_argument("--log-level", default="WARNING", help="日志级别 / log level")
+    p.add_argument(
+        "--log-level",
+        default="WARNING",
+        type=str.upper,
+        choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"),
+        help="日志级别 / log level",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

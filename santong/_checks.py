@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import socket
+from collections.abc import Callable
 
 from santong._exit import CommandError
 
-__all__ = ["check_bind", "check_connect"]
+__all__ = ["check_bind", "check_connect", "int_range", "port"]
 
 
 def check_bind(host: str, port: int, what: str, option: str) -> None:
@@ -54,3 +56,30 @@ def check_connect(host: str, port: int, what: str, option: str, timeout_s: float
             f"cannot connect to the {what} {host}:{port} ({option}): {reason}; check that it runs and the "
             "address and port are right",
         ) from e
+
+
+def int_range(lo: int, hi: int | None = None) -> Callable[[str], int]:
+    """An argparse ``type``: an integer in ``[lo, hi]`` (bilingual message otherwise).
+
+    Example::
+
+        p.add_argument("--unit-id", type=int_range(0, 247))
+    """
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"应为整数 / expected an integer, got {text!r}") from None
+        if value < lo or (hi is not None and value > hi):
+            zh = f"应在 {lo} 到 {hi} 之间" if hi is not None else f"应 ≥ {lo}"
+            en = f"must be from {lo} to {hi}" if hi is not None else f"must be >= {lo}"
+            raise argparse.ArgumentTypeError(f"{zh} / {en}, got {value}")
+        return value
+
+    parse.__name__ = "int"
+    return parse
+
+
+#: An argparse ``type`` for a TCP port: 0 (the OS picks) to 65535.
+port = int_range(0, 65535)

@@ -28,7 +28,7 @@ from typing import Any
 
 from santong.adapters.simulators._profile import ProfileError, load_profile
 
-from santong._checks import check_bind, check_connect
+from santong._checks import check_bind, check_connect, int_range, port
 from santong._exit import CommandError
 
 __all__ = ["add_arguments", "parse_duration", "run"]
@@ -76,12 +76,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="simulator", required=True, metavar="SIMULATOR")
     p = sub.add_parser("modbus", help="Modbus TCP 设备 / a Modbus TCP device (pymodbus server)")
     _common(p)
-    p.add_argument("--port", type=int, default=0, help="端口，0 由系统分配 / port, 0 = any free port")
-    p.add_argument("--unit-id", type=int, help="从站号 / unit id (default: the profile's)")
+    p.add_argument("--port", type=port, default=0, help="端口，0 由系统分配 / port, 0 = any free port")
+    p.add_argument(
+        "--unit-id", type=int_range(0, 247), help="从站号 / unit id 0–247 (default: the profile's)"
+    )
 
     p = sub.add_parser("opcua", help="OPC UA 服务器 / an OPC UA server (asyncua)")
     _common(p)
-    p.add_argument("--port", type=int, default=0, help="端口，0 由系统分配 / port, 0 = any free port")
+    p.add_argument("--port", type=port, default=0, help="端口，0 由系统分配 / port, 0 = any free port")
 
     p = sub.add_parser("mqtt", help="MQTT 设备（厂商 JSON）/ an MQTT device publishing vendor JSON")
     _common(p)

@@ -77,8 +77,12 @@ def test_unrecognized_argument_shows_the_subcommand_usage_not_the_top_level() ->
 
 def test_nested_subcommand_bad_value() -> None:
     r = santong("mock", "serve", "--grpc-port", "x")
-    one_error(r, "不是整数", "invalid int value: 'x'")
+    one_error(r, "应为整数", "expected an integer, got 'x'")
     assert "用法 usage: santong mock serve" in r.stderr
+    r = santong("simulate", "modbus", "--seed", "x")  # argparse's own message, translated
+    one_error(r, "不是整数", "invalid int value: 'x'")
+    assert "用法 usage: santong simulate modbus" in r.stderr
+    one_error(santong("mock", "serve", "--db"), "需要一个值", "expected one argument")
 
 
 def test_unknown_command_shows_top_level_usage() -> None:
@@ -90,6 +94,21 @@ def test_unknown_command_shows_top_level_usage() -> None:
 def test_type_error_message_of_an_option_is_said_once() -> None:
     r = santong("simulate", "modbus", "--duration", "0")
     one_error(r, "--duration", "the duration must be > 0")
+
+
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        (("mock", "serve", "--grpc-port", "70000"), "must be from 0 to 65535"),
+        (("mock", "serve", "--http-port", "-2"), "must be from -1 to 65535"),
+        (("mock", "serve", "--heartbeat-interval-ms", "-5"), "--heartbeat-interval-ms"),
+        (("mock", "serve", "--log-level", "nope"), "invalid choice: 'NOPE'"),
+        (("simulate", "modbus", "--unit-id", "999"), "must be from 0 to 247"),
+        (("simulate", "opcua", "--port", "65536"), "must be from 0 to 65535"),
+    ],
+)
+def test_out_of_range_options_are_usage_errors(argv: tuple[str, ...], needle: str) -> None:
+    one_error(santong(*argv), needle)
 
 
 def test_help_exits_0_and_documents_the_exit_codes() -> None:
@@ -176,6 +195,12 @@ def test_demo_whose_out_is_a_file_cannot_run(tmp_path: Path) -> None:
     r = santong("demo", "--out", str(blocker))
     assert r.returncode == 2 and "DEMO FAILED" in r.stdout and "Traceback" not in r.stderr + r.stdout
     assert "cannot write the keys" in r.stderr
+
+
+def test_demo_whose_certification_cannot_run_is_2(tmp_path: Path) -> None:
+    r = santong("demo", "--profile", "nosuch", "--out", str(tmp_path / "out"))
+    assert r.returncode == 2 and "COULD NOT RUN" in r.stdout and "DEMO FAILED" in r.stdout
+    assert "DEMO OK" not in r.stdout and "Traceback" not in r.stdout + r.stderr
 
 
 # ------------------------------------------------------------------------------------------------- keys and verify
@@ -346,6 +371,21 @@ def test_adapter_bad_options(tmp_path: Path) -> None:
         "adapter", "run", "kj-substation", "--platform", "grpc://127.0.0.1", "--state-dir", str(tmp_path)
     )
     assert r.returncode == 2 and "has no port" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_adapter_state_folder_it_cannot_create(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    r = santong(
+        "adapter",
+        "run",
+        "kj-substation",
+        "--platform",
+        "grpc://127.0.0.1:1",
+        "--state-dir",
+        str(blocker / "s"),
+    )
+    one_error(r, "cannot create the queue folder", "--state-dir")
 
 
 def test_adapter_bad_configuration_lists_problems(tmp_path: Path) -> None:
