@@ -28,6 +28,7 @@ from santong.adapters.opcua import OpcUaAdapter
 from santong.adapters.simulators import load_profile
 from santong.adapters.simulators.opcua import OpcuaSimulator
 from santong.mock_platform.embedded import MockPlatform
+from st_waiting import DEADLINE_S
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -109,10 +110,10 @@ async def test_end_to_end_values_units_statuses_and_alarms(
     insp = mock_platform.platform.inspection
     sim.paused = True  # values hold still, so the platform's last values must equal the simulator's
     async with kit.run(cfg, registry, made) as adapter:
-        assert await adapter.wait_connected(10)
+        assert await adapter.wait_connected(DEADLINE_S)
         every = set(CODE.values()) | {EXTRA}
         got = await kit.eventually(
-            lambda: _if(_latest(mock_platform, dev), lambda d: set(d) == every and d), 10
+            lambda: _if(_latest(mock_platform, dev), lambda d: set(d) == every and d), DEADLINE_S
         )
         # definitions as configured, units from the data dictionary
         defs = {d["point_code"]: d for d in (await insp.definitions(dev))["points"]}
@@ -138,10 +139,11 @@ async def test_end_to_end_values_units_statuses_and_alarms(
             o = (await _latest(mock_platform, dev)).get(CODE["CH4_T1"])
             return o if o and o["value"] == pytest.approx(1.62) else None
 
-        o = await kit.eventually(alarm_state, 10)
+        o = await kit.eventually(alarm_state, DEADLINE_S)
         assert o["status"] & 3 == 3, o
         feed = await kit.eventually(
-            lambda: _if(_latest(mock_platform, dev), lambda d: d[CODE["FEED_01"]]["value"] == 0 and d), 10
+            lambda: _if(_latest(mock_platform, dev), lambda d: d[CODE["FEED_01"]]["value"] == 0 and d),
+            DEADLINE_S,
         )
         assert feed[CODE["FEED_01"]]["status"] == 0  # the substation cut the feed: a switch at 0, no fault
         sim.engine.force("CH4_T1", 0.4)
@@ -154,10 +156,10 @@ async def test_end_to_end_values_units_statuses_and_alarms(
                     and d
                 ),
             ),
-            10,
+            DEADLINE_S,
         )
         alarms = await kit.eventually(
-            lambda: _if(insp.alarms(dev, point_code=CODE["CH4_T1"]), lambda a: len(a) >= 4 and a), 10
+            lambda: _if(insp.alarms(dev, point_code=CODE["CH4_T1"]), lambda a: len(a) >= 4 and a), DEADLINE_S
         )
         states = {(a["anomaly_type"], a["state"]) for a in alarms}
         assert states == {
@@ -190,10 +192,10 @@ async def test_bad_status_codes_become_point_status(
     }
     caplog.set_level(logging.WARNING, "santong.adapters.opcua")
     async with kit.run(cfg, registry, made) as adapter:
-        assert await adapter.wait_connected(10)
-        await kit.eventually(lambda: _if(_latest(mock_platform, dev), lambda d: len(d) == 17), 10)
-        sim.paused = True
-        await asyncio.sleep(0.2)
+        assert await adapter.wait_connected(DEADLINE_S)
+        await kit.eventually(lambda: _if(_latest(mock_platform, dev), lambda d: len(d) == 17), DEADLINE_S)
+        sim.paused = True  # values frozen; an update in flight writes these same values
+        await sim.apply_now()
         before = {n: sim.engine.value(n) for n in faults}
         t0 = int(time.time() * 1000) - 1
         for name, (status, _) in faults.items():
@@ -206,7 +208,7 @@ async def test_bad_status_codes_become_point_status(
             )
 
         got = await kit.eventually(
-            lambda: _if(_latest(mock_platform, dev), lambda d: all_mapped(d) and d), 10
+            lambda: _if(_latest(mock_platform, dev), lambda d: all_mapped(d) and d), DEADLINE_S
         )
         for n in faults:  # Bad: the last good value; Uncertain: the value as sent — both the same here
             assert got[CODE[n]]["value"] == pytest.approx(before[n]), n
@@ -221,7 +223,7 @@ async def test_bad_status_codes_become_point_status(
             lambda: _if(
                 _latest(mock_platform, dev), lambda d: all(d[CODE[n]]["status"] == 0 for n in faults)
             ),
-            10,
+            DEADLINE_S,
         )
     assert (await mock_platform.platform.inspection.counts(dev))["rejected"] == 0
 
@@ -237,8 +239,8 @@ async def test_write_point_writes_the_node(
     insp = mock_platform.platform.inspection
     try:
         async with kit.run(cfg, registry, made) as adapter:
-            assert await adapter.wait_connected(10)
-            await kit.eventually(lambda: _if(_latest(mock_platform, dev), lambda d: len(d) == 17), 10)
+            assert await adapter.wait_connected(DEADLINE_S)
+            await kit.eventually(lambda: _if(_latest(mock_platform, dev), lambda d: len(d) == 17), DEADLINE_S)
             sim.paused = True
             send = mock_platform.platform.send_command
             send(dev, "WRITE_POINT", point_code=CODE["FAN_01"], value=0.0)
@@ -253,7 +255,7 @@ async def test_write_point_writes_the_node(
                 }
                 return done if len(done) == 3 else None
 
-            got = await kit.eventually(outcomes, 10)
+            got = await kit.eventually(outcomes, DEADLINE_S)
             assert got == {
                 CODE["FAN_01"]: "COMMAND_OUTCOME_SUCCEEDED",
                 CODE["CH4_T1"]: "COMMAND_OUTCOME_UNSUPPORTED",
@@ -262,7 +264,8 @@ async def test_write_point_writes_the_node(
             assert (await fan.read_value()) is False  # a Boolean node got a Boolean
             # the subscription reports the written value back to the platform
             await kit.eventually(
-                lambda: _if(_latest(mock_platform, dev), lambda d: d[CODE["FAN_01"]]["value"] == 0), 10
+                lambda: _if(_latest(mock_platform, dev), lambda d: d[CODE["FAN_01"]]["value"] == 0),
+                DEADLINE_S,
             )
             assert adapter.stats.writes == 1
     finally:
@@ -271,47 +274,52 @@ async def test_write_point_writes_the_node(
 
 
 async def test_server_restart_reports_fault_then_recovers(
-    sim: OpcuaSimulator, mock_platform: MockPlatform, kit: Any, tmp_path: Path
+    sim: OpcuaSimulator,
+    mock_platform: MockPlatform,
+    kit: Any,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.WARNING, "santong.adapters.opcua")
     cfg, registry, made = start(kit, mock_platform, tmp_path, sim)
     dev = cfg.device.device_id
     async with kit.run(cfg, registry, made) as adapter:
-        assert await adapter.wait_connected(10)
-        await kit.eventually(lambda: _if(_latest(mock_platform, dev), lambda d: len(d) == 17), 10)
+        assert await adapter.wait_connected(DEADLINE_S)
+        await kit.eventually(lambda: _if(_latest(mock_platform, dev), lambda d: len(d) == 17), DEADLINE_S)
         server = sim.server
         assert server is not None
         port = sim.port
-        await server.stop()  # the server goes away: connections, sessions and subscriptions with it
         t_down = int(time.time() * 1000)
+        await server.stop()  # the server goes away: connections, sessions and subscriptions with it
         # every point once with the outstation-fault bit 16 (session lost), its last value kept
         lost = await kit.eventually(
             lambda: _if(
                 _latest(mock_platform, dev), lambda d: all(o["status"] & 16 for o in d.values()) and d
             ),
-            10,
+            DEADLINE_S,
         )
-        assert all(o["time_ms"] >= t_down - 1000 for o in lost.values())
+        assert all(o["time_ms"] >= t_down - 1000 for o in lost.values())  # on the client's synced clock
         assert lost[CODE["FEED_01"]]["value"] in (0.0, 1.0)
-        await asyncio.sleep(1.0)  # the adapter retries meanwhile (connection refused)
+
+        def failed_sessions() -> int:
+            return sum("OPC UA session to" in r.getMessage() for r in caplog.records)
+
+        # The adapter retries meanwhile: the lost session, then at least one refused attempt.
+        await kit.eventually(lambda: _value(failed_sessions() >= 2), DEADLINE_S)
         # back on the same endpoint, same address space (a full re-init would take seconds)
         server.set_endpoint(sim.endpoint)
         await server.start()
         assert server.bserver is not None and server.bserver.port == port
-        await kit.eventually(lambda: _wait_event(adapter.connected), 15)
+        await kit.eventually(lambda: _wait_event(adapter.connected), DEADLINE_S)
         assert adapter.stats.connects == 2 and adapter.stats.connection_losses == 1
-        t_up = int(time.time() * 1000)
-        # the new subscription's initial values clear the fault; values flow again
+        # The new subscription's initial values clear the fault; values flow again. (Latest in delivery order,
+        # after the lost ones: no window on time_ms, which keeps the source timestamp of an unchanged value.)
         back = await kit.eventually(
             lambda: _if(
                 _latest(mock_platform, dev),
-                lambda d: (
-                    all(
-                        (o["status"] == 0 and o["time_ms"] >= t_up - 5000) for c, o in d.items() if c != EXTRA
-                    )
-                    and d
-                ),
+                lambda d: all(o["status"] == 0 for c, o in d.items() if c != EXTRA) and d,
             ),
-            10,
+            DEADLINE_S,
         )
         assert back[EXTRA]["status"] == 32
         seqs = await mock_platform.platform.inspection.acknowledged(dev)
@@ -331,3 +339,7 @@ async def _if(coro: Any, pred: Any) -> Any:
 
 async def _wait_event(event: asyncio.Event) -> bool:
     return event.is_set()
+
+
+async def _value(value: Any) -> Any:
+    return value

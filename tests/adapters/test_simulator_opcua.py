@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -12,6 +12,7 @@ from asyncua import Client, ua
 from santong.adapters.simulators import load_profile
 from santong.adapters.simulators._engine import ALARM, POWER_OFF
 from santong.adapters.simulators.opcua import OpcuaSimulator
+from st_waiting import DEADLINE_S, wait_for
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -53,8 +54,8 @@ def _node(client: Client, idx: int, point: str, status: bool = False) -> object:
 async def test_variables_follow_the_profile(sim: OpcuaSimulator, client: Client) -> None:
     idx = await client.get_namespace_index(PROFILE.opcua_namespace)
     assert idx == sim.namespace_index
-    sim.paused = True
-    await asyncio.sleep(0.2)
+    sim.paused = True  # values frozen; an update in flight writes these same values
+    await sim.apply_now()
     for p in PROFILE.points:
         dv = await _node(client, idx, p.name).read_data_value()  # type: ignore[attr-defined]
         assert dv.StatusCode.is_good()
@@ -83,7 +84,7 @@ async def test_methane_scenario_through_a_subscription(sim: OpcuaSimulator, clie
         def datachange_notification(self, node: object, val: object, data: object) -> None:
             changes.append((str(node), val))
 
-    nodes = {
+    nodes: dict[str, Any] = {
         "value": _node(client, idx, "CH4_T1"),
         "status": _node(client, idx, "CH4_T1", status=True),
         "feed": _node(client, idx, "FEED_01"),
@@ -94,18 +95,27 @@ async def test_methane_scenario_through_a_subscription(sim: OpcuaSimulator, clie
     try:
         sim.engine.speed = 20
         sim.engine.start_scenario("methane_rise")
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and sim.engine.running_scenarios:
-            await asyncio.sleep(0.1)
-        await asyncio.sleep(0.3)
+        await wait_for(lambda: not sim.engine.running_scenarios, what="the methane_rise scenario over")
+
+        def seen() -> tuple[list[Any], list[Any], list[Any]]:
+            statuses = [v for n, v in changes if names[n] == "status"]
+            dedup = [s for i, s in enumerate(statuses) if i == 0 or statuses[i - 1] != s]
+            return (
+                dedup,
+                [v for n, v in changes if names[n] == "value"],
+                [v for n, v in changes if names[n] == "feed"],
+            )
+
+        def settled() -> bool:  # the last notifications of the scenario's end have arrived
+            dedup, values, feeds = seen()
+            return dedup[-1:] == [0] and bool(values) and values[-1] < 1.0 and feeds[-1:] == [True]
+
+        await wait_for(settled, what=f"the notifications of the scenario's end (seen {seen()})")
     finally:
         await sub.delete()
-    statuses = [v for n, v in changes if names[n] == "status"]
-    dedup = [s for i, s in enumerate(statuses) if i == 0 or statuses[i - 1] != s]
+    dedup, values, feeds = seen()
     assert dedup[-4:] == [0, ALARM, ALARM | POWER_OFF, 0], dedup
-    values = [v for n, v in changes if names[n] == "value"]
-    assert max(values) >= 1.5 and values[-1] < 1.0  # type: ignore[operator]
-    feeds = [v for n, v in changes if names[n] == "feed"]
+    assert max(values) >= 1.5 and values[-1] < 1.0
     assert False in feeds and feeds[-1] is True
 
 
@@ -133,18 +143,35 @@ async def test_bad_status_faults(sim: OpcuaSimulator, client: Client) -> None:
     await sim.apply_now()
     assert (await ch4.read_data_value()).StatusCode.is_good()  # type: ignore[attr-defined]
     # a fault with a duration ends by itself
-    sim.inject_bad_status("BadNoCommunication", points=["O2_01"], duration=0.3)
+    duration = 1.0
+    t0 = time.monotonic()
+    sim.inject_bad_status("BadNoCommunication", points=["O2_01"], duration=duration)
     await sim.apply_now()
     dv = await o2.read_data_value(raise_on_bad_status=False)  # type: ignore[attr-defined]
-    assert dv.StatusCode.value == ua.StatusCodes.BadNoCommunication
-    await asyncio.sleep(0.6)
-    assert (await o2.read_data_value()).StatusCode.is_good()  # type: ignore[attr-defined]
+    read_within = time.monotonic() - t0 < duration  # a read later than that (a loaded machine) proves nothing
+    assert dv.StatusCode.value == ua.StatusCodes.BadNoCommunication or not read_within, dv.StatusCode
+
+    async def good() -> bool:
+        dv = await o2.read_data_value(raise_on_bad_status=False)  # type: ignore[attr-defined]
+        return bool(dv.StatusCode.is_good())
+
+    await wait_for(good, timeout=duration + DEADLINE_S, what="the fault ended by itself")
+    assert time.monotonic() - t0 >= duration * 0.9
 
 
 async def test_sensor_fault_status_bit_reads_bad(sim: OpcuaSimulator, client: Client) -> None:
     idx = sim.namespace_index
     sim.engine.start_scenario("sensor_fault")
-    await asyncio.sleep(0.3)
-    dv = await _node(client, idx, "CO_01").read_data_value(raise_on_bad_status=False)  # type: ignore[arg-type, attr-defined]
-    assert dv.StatusCode.value == ua.StatusCodes.BadSensorFailure
+
+    async def co_status() -> int:
+        dv = await _node(client, idx, "CO_01").read_data_value(raise_on_bad_status=False)  # type: ignore[arg-type, attr-defined]
+        return int(dv.StatusCode.value)
+
+    await wait_for(
+        lambda: _is(co_status(), ua.StatusCodes.BadSensorFailure), what="CO_01 reading BadSensorFailure"
+    )
     assert await _node(client, idx, "CO_01", status=True).read_value() == 128  # type: ignore[arg-type, attr-defined]
+
+
+async def _is(value: Awaitable[object], expected: object) -> bool:
+    return await value == expected
