@@ -107,7 +107,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="测点数（按分站复制档案测点）/ number of points (profile repeated per outstation)",
     )
     p.add_argument("--every", type=parse_duration, default=5.0, help="CDSS 周期 / CDSS period (default 5s)")
-    p.add_argument("--count", type=int, help="写多少个周期后退出 / stop after this many periods")
+    p.add_argument("--count", type=int_range(0), help="写多少个周期后退出 / stop after this many periods")
     p.add_argument(
         "--malformed",
         action="append",
