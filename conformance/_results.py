@@ -363,9 +363,15 @@ def verdict(
         )
     errors = [c for c in cases if c.verdict == "error"]
     not_shown = [r for r in rows if r.blocking and r.state == "not_demonstrated"]
+    # One line per distinct cause: an unreachable platform stops every case for the same reason.
+    by_cause: dict[str, list[CaseResult]] = {}
+    for c in errors:
+        by_cause.setdefault(_first(c.message), []).append(c)
     could_not = [
-        Reason(f"{c.id} 无法运行：{_first(c.message)}", f"{c.id} could not run: {_first(c.message)}")
-        for c in errors
+        Reason(f"{cs[0].id} 无法运行：{why}", f"{cs[0].id} could not run: {why}")
+        if len(cs) == 1
+        else Reason(f"{len(cs)} 个用例无法运行：{why}", f"{len(cs)} cases could not run: {why}")
+        for why, cs in by_cause.items()
     ]
     # Clauses a failure elsewhere left unjudged are folded into one line (root_causes tells which failure).
     following = [r.id for r in not_shown if r.reason == "other_failure"]

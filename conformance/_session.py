@@ -389,6 +389,14 @@ def summary_lines(res: dict[str, Any]) -> list[str]:
         if len(causes) > 8:
             out.append(f"  … +{len(causes) - 8}")
     na = [c for c in res["clauses"] if c["state"] == "not_applicable"]
+    blind = [c["id"] for c in na if c["reason"] == "needs_inspection"]
+    if blind and cov is not None:
+        out.append(
+            f"对该平台地址判定了 {cov['clauses_judged']}/{cov['clauses']} 条条款；另有 {len(blind)} 条需要平台的检查接口才能判定"
+            "（用模拟平台运行，或提供检查接口）/ against this URL "
+            f"{cov['clauses_judged']} of {cov['clauses']} clauses were judged; {len(blind)} more need the platform's "
+            f"inspection API (run against the mock, or give inspection access): {', '.join(blind)}"
+        )
     if na:
         by: dict[str, list[str]] = {}
         for c in na:

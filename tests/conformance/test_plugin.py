@@ -603,3 +603,39 @@ def test_url_target_needs_url_and_credentials(pytester: pytest.Pytester, tmp_pat
     rep = _report(pytester)
     assert rep["run"]["target"] == {"kind": "url", "url": "grpc://127.0.0.1:50051", "device_id": "KJ70N-0001"}
     assert b"s3cret" not in (pytester.path / "out" / "report.json").read_bytes()
+
+
+def test_url_run_says_what_it_could_not_judge(pytester: pytest.Pytester) -> None:
+    """Against a URL the inspection cases are not applicable (not failed, not hidden): the summary counts the
+    clauses it judged and names the access that would judge the rest."""
+    pytester.makepyfile(
+        test_u="""
+        import pytest
+
+        @pytest.mark.clause("ST-DATA-011")
+        def test_units():
+            pass
+
+        @pytest.mark.inspection
+        @pytest.mark.clause("ST-PROTO-005")
+        def test_heartbeat_seen_by_the_platform():
+            raise AssertionError("must never run against a URL")
+        """
+    )
+    creds = pytester.path / "creds.yaml"
+    creds.write_text("device_id: KJ70N-0001\ntoken: s3cret\n", encoding="utf-8")
+    r = _run(
+        pytester,
+        "--santong-manifest", _manifest(pytester), "--santong-profile", "basic",
+        "--santong-url", "grpc://127.0.0.1:50051", "--santong-credentials", str(creds),
+        *_profiles(pytester, "ST-DATA-011", "ST-PROTO-005"), "--santong-report-dir", "out",
+    )  # fmt: skip
+    r.assert_outcomes(passed=1, deselected=1)
+    assert r.ret == 0
+    res = _report(pytester)["results"]
+    rows = {c["id"]: (c["state"], c["reason"]) for c in res["clauses"]}
+    assert rows["ST-PROTO-005"] == ("not_applicable", "needs_inspection")
+    assert (
+        "against this URL 1 of 2 clauses were judged; 1 more need the platform's inspection API"
+        in r.stdout.str()
+    )

@@ -285,3 +285,19 @@ def test_profiles_resolve_class_exclusions_apart() -> None:
     q = profiles().resolve("standard", "personnel_position")
     assert "ST-PROTO-027" in q.class_excluded
     assert replace(p, class_excluded=()).class_excluded == ()
+
+
+def test_one_reason_per_environment_cause() -> None:
+    """An unreachable platform stops every case for the same reason: the verdict says it once."""
+    cases = [
+        _case(f"c{i}", MUST, verdict_="error", message="平台无应答 / the platform does not answer")
+        for i in range(5)
+    ]
+    cases.append(_case("d", OTHER, verdict_="error", message="no engine"))
+    rows = clause_table(_profile(MUST, OTHER), "product", cases, [])
+    v, reasons = verdict(cases, rows, [], [])
+    assert v == COULD_NOT_RUN
+    assert [r.en for r in reasons] == [
+        "5 cases could not run: 平台无应答 / the platform does not answer",
+        "suite.py::d could not run: no engine",
+    ]
