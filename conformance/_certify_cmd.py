@@ -15,10 +15,13 @@ from typing import IO, TYPE_CHECKING
 
 from santong.conformance._verdicts import COULD_NOT_RUN, FAIL, PASS, VERDICT_TEXT
 
+from santong import _exit
+
 if TYPE_CHECKING:
     from santong.conformance._progress import Progress
 
-EXIT = {PASS: 0, FAIL: 1, COULD_NOT_RUN: 2}
+# The verdict → exit code of the one scheme (santong._exit): PASS 0, FAIL 1, COULD NOT RUN 2.
+EXIT = {PASS: _exit.OK, FAIL: _exit.FAIL, COULD_NOT_RUN: _exit.USAGE}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
