@@ -28,6 +28,11 @@ MAPPED = {
 }
 
 
+needs_git = pytest.mark.skipif(
+    shutil.which("git") is None or not (ROOT / ".git").exists(), reason="不是 git 检出 / not a git checkout"
+)
+
+
 def _git(cwd: Path, *args: str) -> str:
     env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
            "GIT_COMMITTER_EMAIL": "t@t"}  # fmt: skip
@@ -60,6 +65,7 @@ def _import_root(copy: Path, site: Path) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(site), "PYTHONSAFEPATH": "1", "PYTHONDONTWRITEBYTECODE": "1"}
 
 
+@needs_git
 @pytest.mark.slow
 def test_demo_leaves_a_clean_checkout_clean(tmp_path: Path) -> None:
     copy = _clean_copy(tmp_path / "repo")
@@ -91,6 +97,7 @@ def test_demo_leaves_a_clean_checkout_clean(tmp_path: Path) -> None:
     assert (copy / "demo-out" / "keys" / "santong-signing.key").is_file()
 
 
+@needs_git
 def test_outputs_are_git_ignored() -> None:
     paths = ["demo-out/report/report.json", "conformance/products/demo-out/x", "report/report.json", "reports/a.json",
              "keys/santong-signing.key", "q.db", "kj-substation-queue.db.lock", "a/b/queue.db-wal", "x.db-shm"]  # fmt: skip
@@ -100,6 +107,7 @@ def test_outputs_are_git_ignored() -> None:
     assert sorted(r.stdout.split()) == sorted(paths), r.stdout
 
 
+@needs_git
 def test_no_queue_database_is_tracked() -> None:
     tracked = _git(ROOT, "ls-files").split()
     assert not [p for p in tracked if p.endswith((".db", ".db.lock", ".db-wal", ".db-shm"))]
@@ -158,6 +166,7 @@ def test_adapter_queue_option_is_relative_to_the_current_folder(tmp_path: Path) 
         os.chdir(old)
 
 
+@needs_git
 @pytest.mark.slow
 def test_building_a_wheel_is_quiet(tmp_path: Path) -> None:
     """No setuptools BuildBackendWarning ('Package … is absent from the packages configuration')."""
