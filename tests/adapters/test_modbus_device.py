@@ -6,12 +6,11 @@ naming the point and the clause, and the adapter keeps running. Writes go throug
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -20,6 +19,7 @@ from santong.adapters._runner import override_config, product_config
 from santong.adapters.modbus import ModbusAdapter, RegisterSource
 from santong.adapters.simulators import load_profile
 from santong.adapters.simulators.modbus import ModbusSimulator
+from st_waiting import DEADLINE_S, wait_for
 
 os.environ.setdefault("SANTONG_TOKEN", "device-test-token")
 PROFILE = load_profile("kj-substation")
@@ -58,12 +58,8 @@ def _adapter(port: int, **settings: str) -> ModbusAdapter:
     return ModbusAdapter(config.adapter)
 
 
-async def _until(cond: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)
+async def _until(cond: Callable[[], bool], timeout: float = DEADLINE_S) -> None:
+    await wait_for(cond, timeout=timeout)
 
 
 @pytest.fixture
@@ -75,8 +71,9 @@ async def sim() -> AsyncIterator[ModbusSimulator]:
 
 
 async def test_values_decode_as_the_profile_says(sim: ModbusSimulator) -> None:
+    # Each update step (engine update + register write) runs without a pause on this event loop: once paused,
+    # the registers hold the engine's current values.
     sim.paused = True
-    await asyncio.sleep(0.15)
     adapter, sink = _adapter(sim.port), Sink()  # type: ignore[arg-type]
     assert await adapter.connect()
     try:
@@ -94,9 +91,12 @@ async def test_values_decode_as_the_profile_says(sim: ModbusSimulator) -> None:
         assert await adapter.poll_once(sink) == 0  # nothing changed: nothing reported
         sim.engine.set_status_bits("CO_01", 128)  # the device's own 测点状态 (sensor fault) comes through
         sim.paused = False
-        await asyncio.sleep(0.25)
-        await adapter.poll_once(sink)
-        assert sink.last()[CODE["CO_01"]][1] == 128
+
+        async def co_status() -> int:
+            await adapter.poll_once(sink)
+            return sink.last()[CODE["CO_01"]][1]
+
+        await wait_for(lambda: _equals(co_status(), 128), what="CO_01's status word read back")
     finally:
         await adapter.stop()
 
@@ -111,7 +111,8 @@ async def test_exception_2_marks_only_the_refused_point(
         await _until(lambda: len(sink.last()) == 16)
         fault = sim.inject_exception(2, address=[6, 6])  # CO_01's register
         await _until(lambda: sink.last()[CODE["CO_01"]][1] == 128)
-        await asyncio.sleep(0.2)
+        reads = adapter.stats.reads
+        await _until(lambda: adapter.stats.reads > reads + 2)  # whole poll cycles with the fault in force
         statuses = {NAME[c]: s for c, (_, s) in sink.last().items()}
         assert statuses.pop("CO_01") == 128 and set(statuses.values()) == {0}  # every other point still reads
         assert adapter.stats.splits >= 1 and len(adapter.plan.blocks) <= 8  # bisected, not one read per point
@@ -134,8 +135,9 @@ async def test_exception_codes_map_to_point_status(sim: ModbusSimulator, code: i
     await adapter.start(sink)
     try:
         await _until(lambda: len(sink.last()) == 16)
-        sim.inject_exception(code, duration=0.4)
+        sim.inject_exception(code)  # until cleared: however slow the polls, they see it
         await _until(lambda: {s for _, s in sink.last().values()} == {bit})
+        assert sim.clear_faults() == 1
         await _until(lambda: {s for _, s in sink.last().values()} == {0})
     finally:
         await adapter.stop()
@@ -150,7 +152,7 @@ async def test_timeout_and_short_frames_mark_the_outstation_and_the_adapter_keep
     try:
         await _until(lambda: len(sink.last()) == 16)
         before = dict(sink.last())
-        sim.inject_timeout(0.6)
+        sim.inject_timeout()  # until cleared
         await _until(lambda: {s for _, s in sink.last().values()} == {16})
         faulty = sink.last()
         assert all(
@@ -161,14 +163,13 @@ async def test_timeout_and_short_frames_mark_the_outstation_and_the_adapter_keep
             "timeout" in m and "ST-DATA-020" in m and CODE["CH4_T0"] in m and "outstation fault" in m
             for m in msgs
         )
-        await _until(lambda: {s for _, s in sink.last().values()} == {0}, timeout=6)
+        assert sim.clear_faults() == 1
+        await _until(lambda: {s for _, s in sink.last().values()} == {0})
         failed = adapter.stats.failed_reads
         sim.inject_short(count=1)  # one truncated response: the read times out
-        await _until(lambda: adapter.stats.failed_reads > failed, timeout=3)
+        await _until(lambda: adapter.stats.failed_reads > failed)
         reads = adapter.stats.reads
-        await _until(
-            lambda: adapter.stats.reads > reads + 2 and {s for _, s in sink.last().values()} == {0}, timeout=6
-        )
+        await _until(lambda: adapter.stats.reads > reads + 2 and {s for _, s in sink.last().values()} == {0})
         assert adapter._task is not None and not adapter._task.done()
     finally:
         await adapter.stop()
@@ -180,15 +181,17 @@ async def test_reconnects_with_back_off_after_the_device_restarts(sim: ModbusSim
     port = sim.port
     try:
         await _until(lambda: len(sink.last()) == 16)
+        t_down = time.monotonic()
         await sim.stop()
         await _until(lambda: {s for _, s in sink.last().values()} == {16})
-        await asyncio.sleep(0.5)
-        assert adapter.stats.connect_failures >= 2  # retried, with back-off (not a busy loop)
-        assert adapter.stats.connect_failures < 30
+        await _until(lambda: adapter.stats.connect_failures >= 2)  # retried …
+        # … with back-off, not a busy loop: at most one attempt per reconnect_min_ms
+        min_s = int(FAST["reconnect_min_ms"]) / 1000
+        assert adapter.stats.connect_failures <= (time.monotonic() - t_down) / min_s + 1
         again = ModbusSimulator(PROFILE, speed=1, port=port)  # type: ignore[arg-type]
         await again.start(control=False)
         try:
-            await _until(lambda: {s for _, s in sink.last().values()} == {0}, timeout=5)
+            await _until(lambda: {s for _, s in sink.last().values()} == {0})
             assert adapter.stats.connects == 2
         finally:
             await again.stop()
@@ -244,8 +247,7 @@ async def test_coils_input_registers_and_writable_registers(sim: ModbusSimulator
     assert sorted((b.table, b.address, b.count) for b in adapter.plan.blocks) == [
         ("coil", 3200, 6), ("holding", 0, 116), ("input", 6, 1), ("input", 103, 1),
     ]  # fmt: skip
-    sim.paused = True
-    await asyncio.sleep(0.15)
+    sim.paused = True  # the registers hold the engine's current values (see the first test)
     sink = Sink()
     assert await adapter.connect()
     try:
@@ -259,3 +261,7 @@ async def test_coils_input_registers_and_writable_registers(sim: ModbusSimulator
             await adapter.write(CODE["CO_01"], 5)  # input registers are read-only
     finally:
         await adapter.stop()
+
+
+async def _equals(value: Awaitable[object], expected: object) -> bool:
+    return await value == expected

@@ -7,7 +7,7 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 
 import pytest
 from pymodbus.client import AsyncModbusTcpClient, ModbusTcpClient
@@ -17,6 +17,7 @@ from santong.adapters.simulators import load_profile
 from santong.adapters.simulators._engine import ALARM, POWER_OFF
 from santong.adapters.simulators._runtime import ControlClient, FaultError
 from santong.adapters.simulators.modbus import ModbusSimulator
+from st_waiting import wait_for
 
 PROFILE = load_profile("kj-substation")
 UNIT = PROFILE.modbus_unit_id
@@ -57,8 +58,10 @@ async def _read_map(c: AsyncModbusTcpClient) -> list[int]:
 
 
 async def test_registers_follow_the_profile(sim: ModbusSimulator) -> None:
-    sim.paused = True  # freeze the values so that what we read can be compared with the engine exactly
-    await asyncio.sleep(0.15)
+    # Freeze the values so that what we read can be compared with the engine exactly. Each update step (engine
+    # update + register write) runs without a pause on this event loop: once paused, the registers hold the
+    # engine's current values.
+    sim.paused = True
     c = await _client(sim)
     try:
         regs = await _read_map(c)
@@ -142,12 +145,12 @@ async def test_exception_codes(sim: ModbusSimulator) -> None:
 async def test_timeout_then_recovery(sim: ModbusSimulator) -> None:
     c = await _client(sim, timeout=0.3)
     try:
-        sim.inject_timeout(0.8)
+        sim.inject_timeout(count=1)  # the next request goes unanswered, whenever it comes
         t0 = time.monotonic()
         with pytest.raises(ModbusException):
             await c.read_holding_registers(0, count=2, device_id=UNIT)
         assert time.monotonic() - t0 >= 0.25
-        await asyncio.sleep(0.9)
+        assert not sim.active_faults("timeout")  # used up: the device answers again
         if not c.connected:
             await c.connect()
         r = await c.read_holding_registers(0, count=2, device_id=UNIT)
@@ -158,13 +161,13 @@ async def test_timeout_then_recovery(sim: ModbusSimulator) -> None:
 
 async def test_short_responses(sim: ModbusSimulator) -> None:
     raw_frames: list[bytes] = []
-    c = AsyncModbusTcpClient(
-        "127.0.0.1",
-        port=sim.port,
-        timeout=0.3,
-        retries=0,
-        trace_packet=lambda sending, data: (raw_frames.append(data) if not sending else None) or data,
-    )
+
+    def trace(sending: bool, data: bytes) -> bytes:
+        if not sending:
+            raw_frames.append(data)
+        return data
+
+    c = AsyncModbusTcpClient("127.0.0.1", port=sim.port, timeout=0.3, retries=0, trace_packet=trace)
     await c.connect()
     try:
         sim.inject_short(count=1)
@@ -185,11 +188,16 @@ async def test_client_write_holds_the_point(sim: ModbusSimulator) -> None:
     try:
         r = await c.write_register(7, 1500, device_id=UNIT)  # O2_01: uint16, scale 0.01 → 15.00 %
         assert not r.isError()
-        await asyncio.sleep(0.3)
-        assert sim.engine.value("O2_01") == pytest.approx(15.0)
+        await wait_for(
+            lambda: sim.engine.value("O2_01") == pytest.approx(15.0), what="the written value held"
+        )
         assert sim.engine.status("O2_01") & ALARM  # below 20 %
-        status = await c.read_holding_registers(104, count=1, device_id=UNIT)
-        assert status.registers[0] & ALARM
+
+        async def status_word() -> int:
+            status = await c.read_holding_registers(104, count=1, device_id=UNIT)
+            return int(status.registers[0])
+
+        await wait_for(lambda: _has_bits(status_word(), ALARM), what="O2_01's status word with the alarm bit")
         assert (await sim.handle({"cmd": "release", "point": "O2_01"}))["ok"]
     finally:
         c.close()
@@ -233,3 +241,7 @@ def test_cli_and_control_socket() -> None:
         for stream in (proc.stdout, proc.stderr):
             if stream is not None:
                 stream.close()
+
+
+async def _has_bits(value: Awaitable[int], bits: int) -> bool:
+    return bool(await value & bits)
