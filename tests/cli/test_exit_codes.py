@@ -140,6 +140,23 @@ def test_broken_pipe_is_quiet() -> None:
     assert "Traceback" not in err and "Exception ignored" not in err and "BrokenPipe" not in err, err
 
 
+def test_output_closed_before_the_first_line_is_quiet() -> None:
+    """A short output into a pipe already closed (flushed at exit): still no traceback, no 'Exception ignored'."""
+    buffered = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # output held until exit
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "santong", "validate", str(BAD)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+        env=buffered,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # before the interpreter has even imported santong
+    err = proc.stderr.read().decode()
+    assert proc.wait(60) == 2
+    assert "Traceback" not in err and "Exception ignored" not in err, err
+
+
 # ------------------------------------------------------------------------------------------------------- validate
 
 
