@@ -26,6 +26,7 @@ from santong.adapters.mqtt import MqttAdapter
 from santong.adapters.simulators import load_profile
 from santong.adapters.simulators.mqtt import GARBAGE_VARIANTS, MqttSimulator
 from santong.mock_platform.embedded import MockPlatform
+from st_waiting import DEADLINE_S
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -97,16 +98,17 @@ async def test_end_to_end_paths_times_units_statuses_and_alarms(
     dev = cfg.device.device_id
     insp = mock_platform.platform.inspection
     async with kit.run(cfg, registry, made) as adapter:
-        assert await adapter.wait_connected(10)
-        await kit.eventually(lambda: _if(_latest(mock_platform, dev), lambda d: set(d) == ALL), 10)
-        sim.paused = True  # values (and the payload's ts) hold still
-        await asyncio.sleep(0.6)
+        assert await adapter.wait_connected(DEADLINE_S)
+        await kit.eventually(lambda: _if(_latest(mock_platform, dev), lambda d: set(d) == ALL), DEADLINE_S)
+        # Values (and the payload's ts) hold still from here: the simulator's update step runs on this event loop,
+        # so none is half done. Messages sent before carry older times; the wait below outlasts them.
+        sim.paused = True
         ts = int(sim.engine.now.timestamp() * 1000)
         got = await kit.eventually(
             lambda: _if(
                 _latest(mock_platform, dev), lambda d: all(o["time_ms"] == ts for o in d.values()) and d
             ),
-            10,
+            DEADLINE_S,
         )
         defs = {d["point_code"]: d for d in (await insp.definitions(dev))["points"]}
         assert set(defs) == ALL
@@ -132,7 +134,7 @@ async def test_end_to_end_paths_times_units_statuses_and_alarms(
                 and ch4["status"] & 3 == 3
             )
 
-        await kit.eventually(lambda: _if(_latest(mock_platform, dev), faulty), 10)
+        await kit.eventually(lambda: _if(_latest(mock_platform, dev), faulty), DEADLINE_S)
         sim.engine.set_status_bits("CO_01", 0)
         sim.engine.force("CH4_T1", 0.4)
         await kit.eventually(
@@ -140,10 +142,10 @@ async def test_end_to_end_paths_times_units_statuses_and_alarms(
                 _latest(mock_platform, dev),
                 lambda d: d[CODE["CO_01"]]["status"] == 0 and d[CODE["CH4_T1"]]["status"] == 0,
             ),
-            10,
+            DEADLINE_S,
         )
         alarms = await kit.eventually(
-            lambda: _if(insp.alarms(dev, point_code=CODE["CH4_T1"]), lambda a: len(a) >= 4 and a), 10
+            lambda: _if(insp.alarms(dev, point_code=CODE["CH4_T1"]), lambda a: len(a) >= 4 and a), DEADLINE_S
         )
         assert {a["state"] for a in alarms} == {"ALARM_STATE_RAISED", "ALARM_STATE_CLEARED"}
         assert adapter.stats.rejected == 0 and not adapter.problems.counts
@@ -163,14 +165,14 @@ async def test_garbage_payloads_are_rejected_with_reasons_and_nothing_accepted_i
     cfg, registry, made = start(kit, mock_platform, tmp_path, broker, max_payload_bytes=65536)
     dev = cfg.device.device_id
     async with kit.run(cfg, registry, made) as adapter:
-        assert await adapter.wait_connected(10)
-        await kit.eventually(lambda: _if(_latest(mock_platform, dev), lambda d: set(d) == ALL), 10)
+        assert await adapter.wait_connected(DEADLINE_S)
+        await kit.eventually(lambda: _if(_latest(mock_platform, dev), lambda d: set(d) == ALL), DEADLINE_S)
         for variant in GARBAGE_VARIANTS:
             sim.inject_garbage(variant)
-        await kit.eventually(lambda: _ok(adapter.stats.rejected >= 7), 10)
+        await kit.eventually(lambda: _ok(adapter.stats.rejected >= 7), DEADLINE_S)
         good_before = adapter.stats.accepted
         # the adapter keeps going: good messages after the garbage are reported
-        await kit.eventually(lambda: _ok(adapter.stats.accepted >= good_before + 3), 10)
+        await kit.eventually(lambda: _ok(adapter.stats.accepted >= good_before + 3), DEADLINE_S)
         p = adapter.problems.counts
         # not_json (it starts with 0xFF: not UTF-8 either), truncated, binary
         assert p["not_utf8"] + p["not_json"] == 3
@@ -198,22 +200,22 @@ async def test_broker_restart_reconnects_resubscribes_and_loses_nothing_accepted
     cfg, registry, made = start(kit, mock_platform, tmp_path, broker)
     dev = cfg.device.device_id
     async with kit.run(cfg, registry, made) as adapter:
-        assert await adapter.wait_connected(10)
-        await kit.eventually(lambda: _if(_latest(mock_platform, dev), lambda d: set(d) == ALL), 10)
+        assert await adapter.wait_connected(DEADLINE_S)
+        await kit.eventually(lambda: _if(_latest(mock_platform, dev), lambda d: set(d) == ALL), DEADLINE_S)
         # kill -9, 1 s down, back on the same port
         await asyncio.get_running_loop().run_in_executor(None, broker.restart, 1.0)
         t_up = int(time.time() * 1000)
         # every point once with the outstation-fault bit 16 while the broker was gone
-        await kit.eventually(lambda: _if(_faults(mock_platform, dev), lambda f: set(f) == ALL), 10)
-        assert await adapter.wait_connected(10)
-        await kit.eventually(lambda: _ok(adapter.stats.connects >= 2), 10)
+        await kit.eventually(lambda: _if(_faults(mock_platform, dev), lambda f: set(f) == ALL), DEADLINE_S)
+        assert await adapter.wait_connected(DEADLINE_S)
+        await kit.eventually(lambda: _ok(adapter.stats.connects >= 2), DEADLINE_S)
         # resubscribed (the restarted broker forgot the session): fresh values, normal status
         await kit.eventually(
             lambda: _if(
                 _latest(mock_platform, dev),
                 lambda d: all(o["status"] == 0 and o["time_ms"] >= t_up for o in d.values()),
             ),
-            15,
+            DEADLINE_S,
         )
         assert adapter.stats.disconnects == 1
     accepted = adapter.uplink.stats.accepted
@@ -228,16 +230,16 @@ async def test_persistent_session_delivers_what_was_published_while_away(
     cfg, registry, made = start(kit, mock_platform, tmp_path, broker)
     dev = cfg.device.device_id
     async with kit.run(cfg, registry, made) as adapter:
-        assert await adapter.wait_connected(10)
-        await kit.eventually(lambda: _if(_latest(mock_platform, dev), lambda d: set(d) == ALL), 10)
+        assert await adapter.wait_connected(DEADLINE_S)
+        await kit.eventually(lambda: _if(_latest(mock_platform, dev), lambda d: set(d) == ALL), DEADLINE_S)
     first = adapter.uplink.stats.accepted
     published = sim.published
-    await asyncio.sleep(1.0)  # the adapter is away; the broker queues its QoS 1 messages (same client id)
+    # The adapter is away; the broker queues its QoS 1 messages (same client id).
+    await kit.eventually(lambda: _ok(sim.published - published >= 3), DEADLINE_S)
     missed = sim.published - published
-    assert missed >= 3
     async with kit.run(cfg, registry, made) as again:
-        assert await again.wait_connected(10)
-        await kit.eventually(lambda: _ok(again.uplink.stats.accepted >= missed), 10)
+        assert await again.wait_connected(DEADLINE_S)
+        await kit.eventually(lambda: _ok(again.uplink.stats.accepted >= missed), DEADLINE_S)
     total = first + again.uplink.stats.accepted
     assert await _count(mock_platform, dev, CODE["CH4_T0"]) == total
     times = [

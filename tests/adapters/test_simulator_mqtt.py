@@ -17,6 +17,7 @@ import pytest
 from santong.adapters.simulators import load_profile
 from santong.adapters.simulators._engine import ALARM, POWER_OFF
 from santong.adapters.simulators.mqtt import GARBAGE_VARIANTS, MosquittoBroker, MqttSimulator
+from st_waiting import DEADLINE_S
 
 mqtt = pytest.importorskip("paho.mqtt.client", reason="paho-mqtt 未安装 / paho-mqtt is not installed")
 
@@ -47,21 +48,25 @@ class Subscriber:
         )
         c.reconnect_delay_set(0.1, 0.5)
         c.on_connect = self._on_connect
+        c.on_subscribe = self._on_subscribe
         c.on_disconnect = lambda *a: self.connected.clear()
         c.on_message = self._on_message
         self.topic = topic
         c.connect("127.0.0.1", port, keepalive=10)
         c.loop_start()
         self.client = c
-        assert self.connected.wait(5)
+        assert self.connected.wait(DEADLINE_S)
 
     def _on_connect(
         self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any = None
     ) -> None:
         client.subscribe(self.topic, qos=1)
         self.connects += 1
-        time.sleep(0.05)  # let the SUBACK through before a test publishes
-        self.connected.set()
+
+    def _on_subscribe(
+        self, client: Any, userdata: Any, mid: Any, reasons: Any, properties: Any = None
+    ) -> None:
+        self.connected.set()  # subscribed (SUBACK in): what a test publishes from now on arrives
 
     def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
         with self.lock:
@@ -82,7 +87,7 @@ class Subscriber:
                 out.append(doc)
         return out
 
-    def wait(self, predicate: Any, timeout: float = 10.0) -> bool:
+    def wait(self, predicate: Any, timeout: float = DEADLINE_S) -> bool:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if predicate():
@@ -103,7 +108,7 @@ def subscriber(broker: MosquittoBroker) -> Iterator[Subscriber]:
     s.close()
 
 
-async def _until(predicate: Any, timeout: float = 10.0) -> bool:
+async def _until(predicate: Any, timeout: float = DEADLINE_S) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -141,8 +146,16 @@ async def test_methane_scenario_in_the_payloads(broker: MosquittoBroker, subscri
     await sim.start()
     try:
         sim.engine.start_scenario("methane_rise")
-        await _until(lambda: not sim.engine.running_scenarios, 20)
-        await asyncio.sleep(0.3)
+        assert await _until(lambda: not sim.engine.running_scenarios)
+
+        def cleared() -> bool:  # the scenario's end has reached the subscriber
+            docs = subscriber.json()
+            if not docs:
+                return False
+            last = docs[-1]["data"]
+            return last["CH4_T1"]["s"] == 0 and last["CH4_T1"]["v"] < 1.0 and last["FEED_01"]["v"] == 1
+
+        assert await _until(cleared)
     finally:
         await sim.stop()
     rows = [
@@ -201,14 +214,15 @@ async def test_broker_restart_drops_then_accepts_connections() -> None:
         await sim.start()
         try:
             assert await _until(lambda: len(sub.json()) >= 3)
-            reply = await sim.handle({"cmd": "fault", "kind": "broker_restart", "down": 1.0})
+            down = 3.0  # long enough to be seen gone, whatever the load
+            reply = await sim.handle({"cmd": "fault", "kind": "broker_restart", "down": down})
             assert reply["ok"], reply
-            assert await _until(lambda: not _port_open(port), 3)  # the broker is gone: connections refused
-            assert await _until(lambda: not sim.connected.is_set(), 3)
+            assert await _until(lambda: not _port_open(port), down)  # the broker is gone: connections refused
+            assert await _until(lambda: not sim.connected.is_set(), down)
             before = len(sub.json())
-            assert await _until(lambda: _port_open(port), 10)  # back on the same port
-            assert await _until(lambda: sim.connects >= 2 and sub.connects >= 2, 10)
-            assert await _until(lambda: len(sub.json()) >= before + 3, 10)  # readings flow again
+            assert await _until(lambda: _port_open(port))  # back on the same port
+            assert await _until(lambda: sim.connects >= 2 and sub.connects >= 2)
+            assert await _until(lambda: len(sub.json()) >= before + 3)  # readings flow again
             assert sim.dropped > 0 and own.restarts == 1
         finally:
             await sim.stop()
