@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import json
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,6 +29,7 @@ from santong.adapters.mtfile import (
 from santong.adapters.simulators.mtfile import MALFORMED_CLAUSES, MtFileSimulator
 from santong.mock_platform._config import PlatformConfig
 from santong.mock_platform.embedded import MockPlatform
+from st_waiting import DEADLINE_S, wait_for
 
 DEVICE = "KJ70N-0001"
 MINE = "140421000001"
@@ -83,16 +83,10 @@ class Running:
         await self.client.stop(drain_timeout_s=5.0)
 
 
-async def until(pred: Callable[[], Awaitable[bool] | bool], timeout: float = 10.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = pred()
-        if not isinstance(got, bool):
-            got = await got
-        if got:
-            return
-        await asyncio.sleep(0.03)
-    raise AssertionError(f"condition not met in {timeout} s: {what}")
+async def until(
+    pred: Callable[[], Awaitable[bool] | bool], timeout: float = DEADLINE_S, what: str = ""
+) -> None:
+    await wait_for(pred, timeout=timeout, what=what, every=0.03)
 
 
 def txt(folder: Path) -> list[str]:
@@ -158,7 +152,7 @@ async def test_every_file_type_end_to_end(tmp_path: Path, mp: MockPlatform) -> N
     try:
         sim.step()  # CDDY, FZDY, CDSS, FZSS
         sim.engine.force("CH4_T1", 1.62)  # past alarm (1.0) and power-off (1.5): two episodes start
-        await asyncio.sleep(1.05)  # TJSJ needs a period of at least a second
+        await asyncio.sleep(1.05)  # not synchronisation: TJSJ needs a statistics period of at least a second
         sim.step()  # + YCBJ (starts) + TJSJ
         sim.engine.force("CH4_T1", 0.31)
         sim.step()  # + YCBJ (ends)
@@ -327,7 +321,7 @@ async def test_duplicate_delivery_is_not_imported_twice(tmp_path: Path, mp: Mock
         await until(lambda: not txt(folder))
         cdss.write_bytes(data)  # the KJ system sends the same file again
         await until(lambda: run.adapter.stats.duplicates == 1)
-        await run.client.wait_delivered(5)
+        await run.client.wait_delivered(DEADLINE_S)
     assert (await counts(mp))["observations"] == 16
     assert len(list((folder / "archive").glob(f"{cdss.name}*"))) == 2
 
@@ -341,18 +335,18 @@ async def test_restart_mid_stream_no_duplicates(tmp_path: Path, mp: MockPlatform
     folder = tmp_path / "drop"
     sim = MtFileSimulator(folder, seed=17, every=0.08, points=64)
     writer = asyncio.create_task(asyncio.to_thread(sim.run, 40))
-    async with Running(cfg):
-        await asyncio.sleep(0.9)
+    async with Running(cfg):  # stopped mid-stream: as soon as the first files are in
+        await until(lambda: _counts_at_least(mp, observations=1), what="the first files imported")
     mid = (await counts(mp))["observations"]
     aliases = {
         d["point_code"]: d["alias"] for d in (await mp.platform.inspection.definitions(DEVICE))["points"]
     }
-    await asyncio.sleep(0.4)  # files pile up while the adapter is down
+    await until(lambda: bool(txt(folder)) or writer.done(), what="files piling up while the adapter is down")
     async with Running(cfg) as second:
         await writer
         sim.write_definitions()  # the KJ system sends its definitions again: same points, same aliases
         await until(lambda: not txt(folder), what="backlog imported")
-        await second.client.wait_delivered(10)
+        await second.client.wait_delivered(DEADLINE_S)
     again = {
         d["point_code"]: d["alias"] for d in (await mp.platform.inspection.definitions(DEVICE))["points"]
     }
@@ -399,7 +393,7 @@ async def test_crash_between_queued_and_moved_does_not_duplicate(
     monkeypatch.setattr(MtFileAdapter, "_move", original)
     async with Running(cfg) as second:
         await until(lambda: not txt(folder), what="recovered")
-        await second.client.wait_delivered(10)
+        await second.client.wait_delivered(DEADLINE_S)
         assert second.adapter.stats.recovered == 1 and second.adapter.stats.imported >= 1
     assert (folder / "archive" / cdss.name).exists()
     stored = await stored_observations(mp)

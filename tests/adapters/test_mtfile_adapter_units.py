@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,6 +20,7 @@ from santong.adapters.mtfile import (
 from santong.adapters.simulators.mtfile import MtFileSimulator
 from santong.protocols import DeviceState
 from santong.protocols.v1 import common_pb2, data_pb2
+from st_waiting import wait_for
 
 MINE = "140421000001"
 CH4 = f"{MINE}01MNA0010A01"
@@ -150,7 +150,7 @@ async def test_plain_sink_and_definitions_persisted(tmp_path: Path) -> None:
     assert not isinstance(sink, TransactionalSink)
     a = adapter(folder)
     await a.start(sink)
-    await asyncio.sleep(0.05)  # the first (empty) scan
+    await wait_for(lambda: a.stats.scans >= 1, what="the first (empty) scan")
     sim.step()
     report = await a.scan_once()
     await a.stop()
