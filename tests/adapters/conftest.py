@@ -24,6 +24,7 @@ from santong.adapters._runner import run_adapter
 from santong.adapters.simulators import Profile
 from santong.mock_platform._config import PlatformConfig
 from santong.mock_platform.embedded import MockPlatform
+from st_waiting import DEADLINE_S, wait_for
 
 NO_MOSQUITTO = "没有 mosquitto（运行 scripts/mosquitto.sh install）/ mosquitto is missing: run scripts/mosquitto.sh install"
 
@@ -132,32 +133,24 @@ async def run(config: Config, registry: Registry, made: list[Adapter[Any]]) -> A
     task = asyncio.create_task(
         run_adapter(config, registry=registry, stop=stop, install_signal_handlers=False)
     )
-    for _ in range(500):
-        if len(made) > before or task.done():
-            break
-        await asyncio.sleep(0.01)
+    await wait_for(
+        lambda: len(made) > before or task.done(), what="the adapter made by run_adapter", every=0.01
+    )
     if task.done():
         task.result()  # raise what went wrong
     try:
         yield made[-1]
     finally:
         stop.set()
-        code = await asyncio.wait_for(task, 20)
+        code = await asyncio.wait_for(task, DEADLINE_S)
         assert code == 0, "run_adapter failed"
 
 
-async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 10.0, every: float = 0.05) -> Any:
+async def eventually(
+    check: Callable[[], Awaitable[Any]], timeout: float = DEADLINE_S, every: float = 0.05
+) -> Any:
     """Await ``check()`` until it returns something truthy (returned) or ``timeout`` passes (AssertionError)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    last: Any = None
-    while True:
-        last = await check()
-        if last:
-            return last
-        if loop.time() > deadline:
-            raise AssertionError(f"not within {timeout} s; last: {last!r}"[:2000])
-        await asyncio.sleep(every)
+    return await wait_for(check, timeout=timeout, every=every)
 
 
 def latest_by_point(observations: Sequence[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:

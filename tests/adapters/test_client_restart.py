@@ -19,6 +19,7 @@ from pathlib import Path
 from santong.mock_platform._config import PlatformConfig
 from santong.mock_platform.embedded import MockPlatform
 from santong.protocols import default_limits
+from st_waiting import wait_for
 
 DEVICE = "KJ70N-0001"
 POINTS = ("14042100000101MNA0030A01", "14042100000101MNA0030A02")  # CO, ppm, range 0–1000: one point per run
@@ -114,35 +115,30 @@ async def test_platform_down_and_adapter_killed_mid_outage(tmp_path: Path) -> No
         async def stored(point: str) -> list[dict]:
             return await insp.observations(DEVICE, point_code=point, limit=1_000_000)
 
-        async def wait_for(pred, timeout: float) -> None:  # type: ignore[no-untyped-def]
-            deadline = time.monotonic() + timeout
-            while not await pred():
-                assert time.monotonic() < deadline, "timed out"
-                await asyncio.sleep(0.05)
-
         got1: list[int] = []
         got2: list[int] = []
         run1 = start(tmp_path, 0)
         reader1 = asyncio.ensure_future(durable(run1, got1))
         run2 = None
         try:
-            await wait_for(lambda: _at_least(stored(POINTS[0]), 10), 20)
+            await wait_for(lambda: _at_least(stored(POINTS[0]), 10))
             out_start = int(time.time() * 1000)
             mp.platform.faults.outage_for(
                 60.0, mode="refuse"
             )  # ended below, once run 2 has worked through it
-            await asyncio.sleep(0.8)
+            n = len(got1)
+            await wait_for(lambda: len(got1) >= n + 5, what="run 1 queueing data mid-outage")
             os.kill(run1.pid, signal.SIGKILL)  # mid-outage, no clean-up at all
             await exited(run1)
             await reader1
             killed = int(time.time() * 1000)
             run2 = start(tmp_path, 1)
             reader2 = asyncio.ensure_future(durable(run2, got2))
-            await wait_for(lambda: _true(len(got2) >= 10), 30)  # the restarted adapter queues data mid-outage
+            await wait_for(lambda: _true(len(got2) >= 10))  # the restarted adapter queues data mid-outage
             mp.platform.faults.outage_for(0.0, mode="refuse")  # the platform is back
             out_end = int(time.time() * 1000)
-            await wait_for(lambda: _covers(stored(POINTS[0]), got1), 20)  # run 1's backlog delivered by run 2
-            await wait_for(lambda: _live_after(stored(POINTS[1]), out_end + 500), 20)
+            await wait_for(lambda: _covers(stored(POINTS[0]), got1))  # run 1's backlog delivered by run 2
+            await wait_for(lambda: _live_after(stored(POINTS[1]), out_end + 500))
             run2.send_signal(signal.SIGTERM)
             assert await exited(run2) == 0, (tmp_path / "run1.log").read_text()
             await reader2

@@ -24,6 +24,7 @@ from santong.adapters.simulators import load_profile
 from santong.adapters.simulators.modbus import ModbusSimulator
 from santong.mock_platform._config import PlatformConfig
 from santong.mock_platform.embedded import MockPlatform
+from st_waiting import DEADLINE_S, wait_for
 
 PROFILE = load_profile("kj-substation")
 DEVICE = PROFILE.device.id
@@ -52,15 +53,8 @@ def _config(tmp_path: Path, mp: MockPlatform, sim: ModbusSimulator, **settings: 
     )
 
 
-async def _until(cond: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        got = await cond()
-        if got:
-            return got
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not met within {timeout} s")
-        await asyncio.sleep(0.05)
+async def _until(cond: Callable[[], Any], timeout: float = DEADLINE_S, what: str = "condition") -> Any:
+    return await wait_for(cond, timeout=timeout, what=what, every=0.05)
 
 
 @pytest.fixture
@@ -112,7 +106,7 @@ async def test_reference_product_end_to_end(tmp_path: Path, mp: MockPlatform) ->
             got = await insp.alarms(device_id=DEVICE, point_code=ch4)
             return got if sum(a["state"] == "ALARM_STATE_CLEARED" for a in got) == 2 else []
 
-        alarms = await _until(cleared, timeout=20, what="the methane alarms raised and cleared")
+        alarms = await _until(cleared, what="the methane alarms raised and cleared")
         assert [(a["anomaly_type"], a["state"]) for a in alarms] == [
             ("ANOMALY_TYPE_OVER_LIMIT", "ALARM_STATE_RAISED"),
             ("ANOMALY_TYPE_POWER_OFF", "ALARM_STATE_RAISED"),
@@ -199,19 +193,34 @@ async def test_outage_and_restart_lose_and_duplicate_nothing(tmp_path: Path, mp:
     try:
         adapter, client = await _start(config, pushed)
         await _until(lambda: _seen(insp, set(CODE.values())), what="live observations")
+        cycle = len(CODE)  # at least every point once per report interval
+
+        def more(n: int) -> Callable[[], Any]:
+            """A condition: n more observations pushed than now."""
+            target = len(pushed) + n
+
+            async def check() -> bool:
+                return len(pushed) >= target
+
+            return check
+
         before_outage = int(time.time() * 1000)
-        mp.platform.faults.outage_for(3.0, mode="refuse")
-        await asyncio.sleep(1.0)
+        # Every call fails UNAVAILABLE until the fault is cleared below: the outage spans both adapter runs
+        # however slowly they go.
+        mp.platform.faults.outage_for(4 * DEADLINE_S, mode="reset")
+        await _until(more(2 * cycle), what="data produced during the outage")
         await adapter.stop()  # the adapter stops in the middle of the outage …
         await client.stop()
         assert await _queued(config) > 0
         adapter, client = await _start(config, pushed)  # … and starts again on the same queue file
-        await asyncio.sleep(1.0)
+        await _until(more(2 * cycle), what="data produced after the restart")
+        outage_end = int(time.time() * 1000)
+        mp.platform.faults.clear()
+        await _until(more(cycle), what="data produced after the outage")
         await adapter.stop()
         await client.flush()
-        assert await client.wait_delivered(20.0), "backlog not delivered after the outage"
+        assert await client.wait_delivered(DEADLINE_S), "backlog not delivered after the outage"
         await client.stop()
-        outage_end = before_outage + 3000
     finally:
         await sim.stop()
     stored = [

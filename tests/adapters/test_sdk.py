@@ -31,6 +31,7 @@ from santong.adapters import (
 from santong.adapters._runner import run_adapter
 from santong.adapters.client import PlatformClient
 from santong.protocols.v1 import common_pb2, data_pb2
+from st_waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 CH4 = "14042100000101MNA0010A01"
@@ -256,17 +257,19 @@ async def test_counter_adapter_runs_through_the_runner_into_the_mock_platform(tm
             run_adapter(cfg, registry=registry, stop=stop, install_signal_handlers=False)
         )
         insp = mp.platform.inspection
-        for _ in range(200):
-            if len(await insp.batches("KJ70N-0001")) >= 3:
-                break
-            await asyncio.sleep(0.02)
+
+        async def batches() -> bool:
+            return len(await insp.batches("KJ70N-0001")) >= 3
+
+        await wait_for(batches, what="three batches stored")
         mp.platform.send_command("KJ70N-0001", "WRITE_POINT", point_code=SW, value=1.0)
         mp.platform.send_command("KJ70N-0001", "WRITE_POINT", point_code=CH4, value=1.0)
-        for _ in range(200):
+
+        async def answered() -> list[dict[str, object]]:
             cmds = await insp.commands("KJ70N-0001")
-            if len(cmds) == 2 and all(c.get("outcome") for c in cmds):
-                break
-            await asyncio.sleep(0.02)
+            return cmds if len(cmds) == 2 and all(c.get("outcome") for c in cmds) else []
+
+        cmds = await wait_for(answered, what="both commands answered")
         stop.set()
         assert await asyncio.wait_for(task, 10) == 0
         outcomes = {c["command"]["write_point"]["point_code"]: c["outcome"] for c in cmds}
