@@ -350,6 +350,7 @@ BAD_UPLOADS: tuple[BadCase, ...] = (
     BadCase("non-finite value", "ST-DATA-018", "ReportObservations", lambda d: _obs(d, values=[math.nan, 1.0])),
     BadCase("switch value", "ST-DATA-019", "ReportObservations", lambda d: _obs(d, values=[0.4, 0.5])),
     BadCase("status bits", "ST-DATA-020", "ReportObservations", lambda d: _obs(d, status=[0, 4096])),
+    BadCase("impossible value, valid status", "ST-DATA-048", "ReportObservations", lambda d: _obs(d, values=[4000.0, 1.0], status=[8, 0])),
     BadCase("future timestamp", "ST-DATA-031", "ReportObservations", lambda d: _obs(d, base_ms=int(time.time() * 1000) + 600_000)),
     BadCase("undefined alias", "ST-IFACE-004", "ReportObservations", lambda d: _obs(d, alias=[1, 9])),
     BadCase("columns of unequal length", "ST-IFACE-005", "ReportObservations", lambda d: _obs(d, time_offset_ms=[0])),

@@ -46,6 +46,9 @@ class Clause:
     checked_by: tuple[str, ...]
     fix_zh: str = ""
     fix_en: str = ""
+    #: The fix for whoever holds an MT/T file (the mine engineer), where it differs from the vendor's fix.
+    fix_holder_zh: str = ""
+    fix_holder_en: str = ""
 
 
 @cache
@@ -64,6 +67,8 @@ def clauses() -> dict[str, Clause]:
             checked_by=tuple(c.get("checked_by", ())),
             fix_zh=c.get("fix_zh", ""),
             fix_en=c.get("fix_en", ""),
+            fix_holder_zh=c.get("fix_holder_zh", ""),
+            fix_holder_en=c.get("fix_holder_en", ""),
         )
     return out
 
@@ -103,6 +108,9 @@ class SensorType:
     thresholds: dict[str, float] = field(default_factory=dict)
     regulation: dict[str, float] = field(default_factory=dict)
     legacy: dict[str, str | None] = field(default_factory=dict)
+    #: Physical limits (ST-DATA-048): no real reading lies beyond them; ±inf where the quantity has none.
+    physical_low: float = float("-inf")
+    physical_high: float = float("inf")
 
 
 @cache
@@ -111,6 +119,7 @@ def sensor_types() -> dict[str, SensorType]:
     out: dict[str, SensorType] = {}
     for e in load_data("dictionary.yaml")["sensor_types"]:
         low, high = e["range"]
+        p_low, p_high = e.get("physical") or (None, None)
         st = SensorType(
             code=e["code"],
             name_zh=e["name_zh"],
@@ -122,6 +131,8 @@ def sensor_types() -> dict[str, SensorType]:
             thresholds=dict(e.get("thresholds") or {}),
             regulation=dict(e.get("regulation") or {}),
             legacy=dict(e.get("legacy") or {}),
+            physical_low=float("-inf") if p_low is None else float(p_low),
+            physical_high=float("inf") if p_high is None else float(p_high),
         )
         out[st.code] = st
     for st in list(out.values()):

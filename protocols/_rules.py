@@ -392,7 +392,7 @@ def _define_points(msg: Any, ctx: ValidationContext, out: Report, path: str) -> 
 @rule(
     "ObservationBatch",
     "ST-IFACE-004", "ST-IFACE-005", "ST-IFACE-010", "ST-PROTO-008", "ST-PROTO-011", "ST-DATA-018", "ST-DATA-030",
-    "ST-DATA-019", "ST-DATA-020", "ST-DATA-021", "ST-DATA-031", "ST-DATA-032",
+    "ST-DATA-019", "ST-DATA-020", "ST-DATA-021", "ST-DATA-031", "ST-DATA-032", "ST-DATA-048",
 )  # fmt: skip
 def _batch(b: Any, ctx: ValidationContext, out: Report, path: str) -> None:
     _sequence(b.sequence, ctx, out, f"{path}.sequence")
@@ -460,7 +460,7 @@ def _batch(b: Any, ctx: ValidationContext, out: Report, path: str) -> None:
         if n == 1:
             lows, highs = (lows,), (highs,)
         if any(map(operator.lt, values, lows)) or any(map(operator.gt, values, highs)):
-            _over_range(aliases, values, statuses, state.ranges, out, path)
+            _over_range(aliases, values, statuses, state, out, path)
     if not (MIN_TS <= b.base_time.seconds <= MAX_TS and 0 <= b.base_time.nanos < 1_000_000_000):
         _not_future(b.base_time, ctx, out, f"{path}.base_time")
         return
@@ -483,18 +483,38 @@ def _batch(b: Any, ctx: ValidationContext, out: Report, path: str) -> None:
         )
 
 
-def _over_range(
-    aliases: Any, values: Any, statuses: Any, ranges: dict[int, tuple[float, float]], out: Report, path: str
-) -> None:
-    get = ranges.get
+#: Status bits that say a value is not a valid measurement (ST-DATA-048): sensor fault, outstation fault, not
+#: polled, paused. Over range (8) is not among them: it does not make an impossible value valid.
+NOT_VALID_BITS = 128 | 16 | 32 | 64
+
+
+def _over_range(aliases: Any, values: Any, statuses: Any, state: Any, out: Report, path: str) -> None:
+    """Values outside their point's range (ST-DATA-021) and, among them, beyond the physical limits of the
+    point's sensor type with a status that says they are valid (ST-DATA-048). The point's range lies within
+    the dictionary range (ST-DATA-013), which lies within the physical limits: only values outside the point's
+    range can be impossible, so this runs only when the range screen hits."""
+    get = state.ranges.get
+    types = sensor_types()
     for i, (a, v, s) in enumerate(zip(aliases, values, statuses, strict=True)):
         r = get(a)
-        if r is not None and (v < r[0] or v > r[1]) and not s & 8:
+        if r is None or r[0] <= v <= r[1]:
+            continue
+        if not s & 8:
             out.add(
                 "ST-DATA-021",
                 f"{path}.value[{i}]",
                 f"值 {v} 超出量程 [{r[0]}, {r[1]}] 但状态未置超量程位 8",
                 f"value {v} lies outside the range [{r[0]}, {r[1]}] but status lacks the over-range bit 8",
+            )
+        st = types.get(state.points[a].sensor_type)
+        if st is not None and not s & NOT_VALID_BITS and not st.physical_low <= v <= st.physical_high:
+            out.add(
+                "ST-DATA-048",
+                f"{path}.value[{i}]",
+                f"值 {v} {st.unit} 超出{st.name_zh}的物理极限 [{st.physical_low}, {st.physical_high}]，"
+                f"状态 {s} 却表明其有效（应置传感器故障位 128）",
+                f"value {v} {st.unit} lies beyond the physical limits [{st.physical_low}, {st.physical_high}] of "
+                f"{st.name_en}, yet status {s} says it is valid (set the sensor-fault bit 128)",
             )
 
 

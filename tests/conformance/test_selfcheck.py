@@ -47,12 +47,14 @@ DEFECTS = {
     "no_resume": "ST-PROTO-023",
     "bad_codes_wait_ready": "ST-DATA-002",
     "wrong_identity": "ST-PROTO-029",
+    "impossible_value": "ST-DATA-048",
 }
 #: defect → the clause that must be the (first) root cause in report.json's root_causes.
 ROOT = {
     "bad_point_code": "ST-DATA-002",
     "bad_codes_wait_ready": "ST-DATA-002",
     "wrong_identity": "ST-PROTO-029",
+    "impossible_value": "ST-DATA-048",
 }
 #: A product santong started that exits or never becomes ready fails ST-PROTO-030 (not COULD NOT RUN):
 #: defect → what the failure must say.

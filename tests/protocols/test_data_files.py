@@ -74,6 +74,7 @@ ST-DATA-044 MUST core
 ST-DATA-045 MUST core
 ST-DATA-046 MUST core
 ST-DATA-047 MUST core
+ST-DATA-048 MUST core
 ST-IFACE-001 MUST platform
 ST-IFACE-002 MUST platform
 ST-IFACE-003 MUST platform
@@ -122,6 +123,13 @@ ST-PROTO-025 SHOULD product
 ST-PROTO-026 MUST platform
 ST-PROTO-027 MUST product
 ST-PROTO-028 SHOULD platform
+ST-PROTO-029 MUST product
+ST-PROTO-030 MUST product
+ST-PROTO-031 MUST platform
+ST-PROTO-032 MUST core
+ST-PROTO-033 MUST platform
+ST-PROTO-034 MUST platform
+ST-PROTO-035 MUST product
 """
 
 # DOMAIN.md's starting dictionary: these codes must stay, with these value kinds.
@@ -222,6 +230,11 @@ def dictionary_problems(dic: dict[str, Any]) -> list[str]:
         low, high = e["range"]
         if not low < high:
             problems.append(f"{code}: range low {low} not below high {high}")
+        p_low, p_high = e.get("physical") or (None, None)
+        if (p_low is not None and p_low > low) or (p_high is not None and p_high < high):
+            problems.append(
+                f"{code}: physical limits {[p_low, p_high]} do not enclose the range [{low}, {high}]"
+            )
         th = e.get("thresholds") or {}
         for key, value in th.items():
             if not low <= value <= high:
@@ -467,6 +480,17 @@ def test_broken_dictionary_range_detected(dictionary: dict[str, Any]) -> None:
     problems = dictionary_problems(broken)
     assert any("range low" in p for p in problems)
     assert any("outside" in p for p in problems)
+
+
+def test_broken_dictionary_physical_limits_detected(dictionary: dict[str, Any]) -> None:
+    broken = copy.deepcopy(dictionary)
+    entry = next(e for e in broken["sensor_types"] if e["code"] == "A001")
+    assert entry["physical"] == [0, 100]  # methane: a concentration, never negative nor above 100 %
+    entry["physical"] = [0, 2]  # narrower than the range [0, 4]
+    assert schema_errors("dictionary", broken) == []
+    assert any("do not enclose" in p for p in dictionary_problems(broken))
+    entry["physical"] = [0]
+    assert schema_errors("dictionary", broken) != []
 
 
 def test_broken_dictionary_thresholds_detected(dictionary: dict[str, Any]) -> None:

@@ -341,3 +341,38 @@ def test_timestamps_outside_rfc3339_range(ctx: ValidationContext, session: dict[
     d = decode_json(session["DefinePointsRequest"], "DefinePointsRequest")
     d.points[0].defined_at.seconds = -62135596801
     assert "ST-DATA-030" in {v.clause_id for v in validate(d, ctx)}
+
+
+def _ch4_batch(session: dict[str, dict], value: float, status: int) -> Any:
+    msg = decode_json(session["ReportObservationsRequest"], "ReportObservationsRequest")
+    assert msg.batch.alias[0] == 1  # alias 1: the methane point A001, range [0, 4], physical [0, 100]
+    msg.batch.value[0], msg.batch.status[0] = value, status
+    return msg
+
+
+@pytest.mark.parametrize(
+    "value, status, must",
+    [
+        (4000.0, 0, True),  # ×10 000 scaling bug, normal status
+        (4000.0, 8, True),  # the over-range bit does not make an impossible value valid
+        (4000.0, 1 | 8, True),  # nor does the alarm bit
+        (-0.5, 0, True),  # a negative concentration
+        (4000.0, 128, False),  # sensor fault: correct behaviour
+        (-0.5, 16, False),  # outstation fault
+        (4000.0, 64 | 8, False),  # paused
+        (7.5, 8, False),  # over the point's range but physically possible: ST-DATA-021's business only
+        (100.0, 8, False),  # the physical limit itself is possible
+    ],
+)
+def test_physically_impossible_value_with_valid_status(
+    ctx: ValidationContext, session: dict[str, dict], value: float, status: int, must: bool
+) -> None:
+    vs = validate(_ch4_batch(session, value, status), ctx)
+    hits = [v for v in vs if v.clause_id == "ST-DATA-048"]
+    if must:
+        assert [v.path for v in hits] == ["$.batch.value[0]"], [str(v) for v in vs]
+        assert hits[0].level == "MUST" and must_violations(vs)  # the batch is rejected (SPEC: why)
+        assert "%CH4" in hits[0].message_zh and "128" in hits[0].message_en
+    else:
+        assert hits == [], [str(v) for v in hits]
+        assert not must_violations(vs), [str(v) for v in vs]

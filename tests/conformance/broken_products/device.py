@@ -11,7 +11,8 @@ dup_after_reconnect (a failed upload is re-queued under a new sequence), no_back
 after INVALID_ARGUMENT), no_heartbeat, fixed_retry (retries every 20 ms, ignoring RetryInfo), no_clock_sync,
 report_before_define, no_alarm, no_resume (forgets its queue and counter on restart), crash (exits mid-run),
 exit_at_once, bad_codes_wait_ready (malformed point codes; prints its ready line only once its definitions are
-accepted, i.e. never), wrong_identity (uploads under another device's id; exits when its credentials are refused).
+accepted, i.e. never), wrong_identity (uploads under another device's id; exits when its credentials are refused),
+impossible_value (methane scaled ×10 000, flagged only over range: thousands of %CH4 with a valid status).
 """
 
 from __future__ import annotations
@@ -267,6 +268,8 @@ class Device:
                 elif self.alarm is not None:
                     self.alarm["values"].append(v)
                 status = 1 if self.alarm is not None else 0
+            if self.defect == "impossible_value":
+                v, status = v * 10_000, status | 8  # a scaling bug: 4 000 %CH4 "over range", still "valid"
             b = data_pb2.ObservationBatch(
                 alias=[1, 4], value=[v, 1.0], time_offset_ms=[0, 0], status=[status, 0]
             )
