@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# 容器引擎 / container engine for the containerized mock platform (see /work/shared/CONTAINERS.md).
+# 容器引擎 / container engine for the containerized mock platform (see docs/containers.md).
 #
 # Provides, idempotently, on Debian bookworm as root:
 #   - rootful podman + runc from Debian's archive (installed with apt-get only when `podman` is missing);

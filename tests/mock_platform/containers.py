@@ -1,6 +1,6 @@
 """Container helpers for the mock platform's container tests (testcontainers on podman's Docker API).
 
-The engine comes from ``source scripts/container-engine.sh`` (see /work/shared/CONTAINERS.md), which exports
+The engine comes from ``source scripts/container-engine.sh`` (see docs/containers.md), which exports
 ``DOCKER_HOST``, ``TESTCONTAINERS_RYUK_DISABLED=true`` and ``TESTCONTAINERS_CONNECTION_MODE=docker_host``.
 Without an answering engine, tests skip with the one-line reason from :func:`engine_available`.
 
