@@ -205,17 +205,17 @@ async def test_outage_and_restart_lose_and_duplicate_nothing(tmp_path: Path, mp:
             return check
 
         before_outage = int(time.time() * 1000)
-        # Every call fails UNAVAILABLE until the fault is cleared below: the outage spans both adapter runs
-        # however slowly they go.
-        mp.platform.faults.outage_for(4 * DEADLINE_S, mode="reset")
-        await _until(more(2 * cycle), what="data produced during the outage")
+        # The listener is closed until it is reopened below (outage_for 0 s): the outage spans both adapter runs
+        # however slowly they go. (Not "reset": its retry advice would be the whole planned outage.)
+        mp.platform.faults.outage_for(4 * DEADLINE_S, mode="refuse")
+        await _until(more(3 * cycle), what="data produced during the outage")
         await adapter.stop()  # the adapter stops in the middle of the outage …
         await client.stop()
         assert await _queued(config) > 0
         adapter, client = await _start(config, pushed)  # … and starts again on the same queue file
-        await _until(more(2 * cycle), what="data produced after the restart")
+        await _until(more(3 * cycle), what="data produced after the restart")
         outage_end = int(time.time() * 1000)
-        mp.platform.faults.clear()
+        mp.platform.faults.outage_for(0.0, mode="refuse")  # the platform is back
         await _until(more(cycle), what="data produced after the outage")
         await adapter.stop()
         await client.flush()
