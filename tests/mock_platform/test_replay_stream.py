@@ -62,7 +62,7 @@ def test_stream_over_rate_limit_rejects_excess(target: Target) -> None:
     elapsed = time.monotonic() - t0
     rejected = [a for a in acks if a.status == REJ]
     assert len(acks) - len(rejected) <= rate * (1 + elapsed) + 1
-    if elapsed < 1.5:
+    if len(acks) > rate * (1 + elapsed) + 1:  # more than the bucket can have let through: some were rejected
         assert rejected
     assert all({v.clause_id for v in a.violations} == {"ST-PROTO-010"} for a in rejected)
     assert len(dev.stored()) == len(acks) - len(rejected)

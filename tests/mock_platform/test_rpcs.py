@@ -7,6 +7,7 @@ import time
 from mpclient import Target
 from santong.mock_platform import samples
 from santong.protocols.v1 import device_access_pb2 as pb
+from st_waiting import wait_until
 
 
 def test_platform_info_without_credentials(target: Target) -> None:
@@ -135,13 +136,13 @@ def test_commands_stream_delivers_and_records_results(target: Target) -> None:
             outbox.put(None)
     assert [c.command_id for c in got] == [c1["command_id"], c2["command_id"]]
     assert got[0].configure.report_interval_ms == 5000 and got[1].write_point.value == 1.5
-    deadline = time.time() + 5
-    while time.time() < deadline:
-        cmds = target.inspect("commands", device_id=dev.device_id)
-        if all(c["outcome"] == "COMMAND_OUTCOME_SUCCEEDED" for c in cmds):
-            break
-        time.sleep(0.05)
-    assert [c["outcome"] for c in cmds] == ["COMMAND_OUTCOME_SUCCEEDED"] * 2
+    wait_until(
+        lambda: (
+            [c["outcome"] for c in target.inspect("commands", device_id=dev.device_id)]
+            == ["COMMAND_OUTCOME_SUCCEEDED"] * 2
+        ),
+        what="both command results recorded",
+    )
 
 
 def test_health_and_reflection(target: Target) -> None:
