@@ -50,6 +50,8 @@ UPLOAD_METHODS = (
 #: Answers that mean the device called under an identity that is not its own (or without one): ST-PROTO-029.
 IDENTITY_CODES = ("UNAUTHENTICATED", "PERMISSION_DENIED")
 START_CLAUSE = "ST-PROTO-030"
+#: The cap of the back-off clause ST-PROTO-017: no pause between two attempts is longer.
+MAX_BACKOFF_MS = 30_000
 IDENTITY_CLAUSE = "ST-PROTO-029"
 
 
@@ -174,6 +176,26 @@ class LiveProduct:
         declared = self.manifest.heartbeat_interval_ms
         platform = int(self.handle.limits.heartbeat_interval_ms) if self.handle.limits is not None else 0
         return (min(declared, platform) if platform else declared) / 1000
+
+    @property
+    def report_interval_ms(self) -> int:
+        """The declared report interval, milliseconds."""
+        return int(self.manifest.report_interval_ms)
+
+    @property
+    def max_backoff_s(self) -> float:
+        """The longest pause a product may make between two attempts to reach the platform: the cap of the
+        back-off clause (ST-PROTO-017, 30 s), or the product's declared ``max_backoff_ms`` when lower."""
+        declared = getattr(self.manifest, "max_backoff_ms", None)
+        cap = MAX_BACKOFF_MS if not declared else min(int(declared), MAX_BACKOFF_MS)
+        return cap / 1000
+
+    @property
+    def recovery_s(self) -> float:
+        """The bound of the spec for a product to be back after the platform returns (SPEC.md, 时限 / Time
+        bounds): one maximal back-off, then one report or heartbeat interval to deliver, plus 2 s for the calls
+        themselves. Waits for recovery end as soon as the condition holds and never before this bound."""
+        return self.max_backoff_s + 2 * max(self.report_s, self.heartbeat_s) + 2.0
 
     def budget(self, intervals: float, floor_s: float = 2.0) -> float:
         """A waiting time of ``intervals`` × the slower of the two intervals, at least ``floor_s``."""

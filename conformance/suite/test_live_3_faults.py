@@ -21,6 +21,10 @@ DELIVERED = ("ACCEPTED", "DUPLICATE")
 #: The fault API's retry advice on an injected UNAVAILABLE (RetryInfo), which the device must honour (ST-PROTO-017).
 RETRY_AFTER_MS = 100
 UNAVAILABLE_FAULTS = 6
+#: Outages last this many declared report intervals (each point has that many samples to keep and deliver).
+OUTAGE_INTERVALS = 6
+#: The restart scenario: an outage of this many intervals, the product stopped after STOP_AFTER of them.
+RESTART_INTERVALS, STOP_AFTER = 10, 5
 
 
 def _codes(declared: Declared) -> list[str]:
@@ -31,6 +35,20 @@ def _faults(rows: list[dict[str, Any]], code: str) -> list[dict[str, Any]]:
     return [
         r for r in rows if r["verdict"] == "FAULT" and r["code"] == code and r["method"] in UPLOAD_METHODS
     ]
+
+
+def _hole_limit(live: LiveProduct) -> int:
+    """The longest stretch (ms) a point may go without a sample: one and a half declared report intervals, plus
+    300 ms of scheduling jitter. A single lost sample leaves a hole of two intervals and fails."""
+    return int(1.5 * live.report_interval_ms + 300)
+
+
+def _built_before_failure(live: LiveProduct, start_ms: int) -> int:
+    """Data built before this moment (ms) may arrive unflagged although delivered late: the backfill flag is
+    decided when a batch is built and a batch already sent once is resent unchanged (ST-PROTO-014 over 020), so
+    a live batch whose first attempt failed at the start of the outage keeps backfill=false. A product that
+    reports every interval makes its first attempt in the outage within one interval (+1 s for the call)."""
+    return start_ms + live.report_interval_ms + 1000
 
 
 def _outage(live: LiveProduct, seconds: float, during: Any = None, mode: str = "refuse") -> tuple[int, int]:
@@ -67,6 +85,8 @@ class RetryRun:
     #: FAILED_PRECONDITION: the refused attempt, and the interaction-log rows after it.
     precondition: dict[str, Any] | None = None
     after_precondition: list[dict[str, Any]] = field(default_factory=list)
+    #: The refused upload delivered again (same sequence) after the product registered again.
+    precondition_resent: dict[str, Any] | None = None
 
 
 def _fail_until_delivered(
@@ -117,11 +137,20 @@ def retry_run(live: LiveProduct, baseline: Snapshot, santong_profile: Any) -> Re
         if run.precondition is None:
             return False
         run.after_precondition = [r for r in rows if r["id"] > run.precondition["id"]]
-        return any(
-            r["method"] in UPLOAD_METHODS and r["verdict"] in DELIVERED for r in run.after_precondition
+        seq = run.precondition["sequence"]
+        run.precondition_resent = next(
+            (
+                r
+                for r in run.after_precondition
+                if r["method"] in UPLOAD_METHODS and r["verdict"] in DELIVERED and r["sequence"] == seq
+            ),
+            None,
         )
+        return run.precondition_resent is not None
 
-    live.wait_for(reregistered, live.budget(10, 15.0), "going on after FAILED_PRECONDITION", fail=False)
+    live.wait_for(
+        reregistered, live.recovery_s, "the refused upload resent after registering again", fail=False
+    )
     live.admin.fault("fail_next", n=0)
     since = live.last_id()
     live.admin.fault("fail_next", n=1, code="INVALID_ARGUMENT", methods=list(UPLOAD_METHODS))
@@ -194,12 +223,19 @@ def test_reregisters_after_failed_precondition(retry_run: RetryRun, evidence: Ev
     register = next((r for r in rows if r["method"] == "Register" and r["verdict"] == "ACCEPTED"), None)
     evidence.sample("refused", bad)
     evidence.record("registered_again", register is not None)
+    evidence.record("refused_upload_resent", retry_run.precondition_resent is not None)
     assert upload is not None, (
         "[ST-PROTO-016] FAILED_PRECONDITION 之后产品停止上传 / the product stopped uploading"
     )
     assert register is not None and register["id"] < upload["id"], (
         "[ST-PROTO-016] 收到 FAILED_PRECONDITION 后没有先重新注册就继续上传 / after FAILED_PRECONDITION the product "
         "went on uploading without registering again"
+    )
+    _need_sequences([bad])
+    assert retry_run.precondition_resent is not None, (
+        f"[ST-PROTO-016] 被 FAILED_PRECONDITION 拒收的上传 seq={bad['sequence']} 在重新注册后没有原样重发（被丢弃）/ "
+        f"the upload refused with FAILED_PRECONDITION (seq={bad['sequence']}) was not sent again unchanged after "
+        "registering again (it was dropped); only INVALID_ARGUMENT with violations is final"
     )
 
 
@@ -360,9 +396,9 @@ class OutageRun:
 
 def _one_outage(live: LiveProduct, codes: list[str], mode: str) -> OutageRun:
     run = OutageRun(mode=mode)
-    seconds = max(3.0, 4 * live.report_s)
+    seconds = OUTAGE_INTERVALS * live.report_s
     run.start_ms, run.end_ms = _outage(live, seconds, mode=mode)
-    limit = int(2 * live.report_s * 1000 + 1500)
+    limit = _hole_limit(live)
 
     def caught_up() -> bool:
         obs = live.observations(since_ms=run.start_ms - 5000)
@@ -376,7 +412,7 @@ def _one_outage(live: LiveProduct, codes: list[str], mode: str) -> OutageRun:
             run.live_again_ms = fresh[0]["received_ms"]
         return bool(fresh) and all(g <= limit for g in gaps.values()) and now_ms() > run.end_ms + 2500
 
-    live.wait_for(caught_up, seconds + live.budget(10, 15.0), "backlog delivered", step_s=0.25, fail=False)
+    live.wait_for(caught_up, live.recovery_s, "backlog delivered", step_s=0.25, fail=False)
     run.batches = live.batches(since_ms=run.start_ms - 10_000)
     run.observations = live.observations(since_ms=run.start_ms - 10_000)
     return run
@@ -412,8 +448,12 @@ def test_outage_data_delivered_later(
         inside = [o for o in r.observations if r.start_ms + 300 <= o["time_ms"] <= r.end_ms - 300]
         codes = _codes(santong_declared)
         missing = sorted(set(codes) - {o["point_code"] for o in inside})
+        limit = _hole_limit(live)
+        gaps = point_gaps(r.observations, r.start_ms, r.end_ms, codes)
+        holes = {c: g for c, g in gaps.items() if g > limit}
         evidence.record(f"{r.mode} outage_ms", r.end_ms - r.start_ms)
         evidence.record(f"{r.mode} observations_from_the_outage", len(inside))
+        evidence.record(f"{r.mode} longest_gap_in_outage_ms", max(gaps.values()) if gaps else None)
         assert inside, (
             f"[ST-PROTO-018] 中断期间（{(r.end_ms - r.start_ms) / 1000:.1f} s）产生的数据一条也没有送达 / nothing produced during "
             f"the {(r.end_ms - r.start_ms) / 1000:.1f} s outage was delivered"
@@ -421,6 +461,11 @@ def test_outage_data_delivered_later(
         assert not missing, (
             f"[ST-PROTO-018] {len(missing)} 个测点在中断期间的数据没有送达 / {len(missing)} points have no data from the "
             f"outage: {missing[:5]}"
+        )
+        assert not holes, (
+            f"[ST-PROTO-018] {len(holes)} 个测点在中断期间的数据有缺口（超过申报周期的 1.5 倍 {limit} ms）/ {len(holes)} "
+            f"points have holes in the outage's data (over 1.5 declared intervals, {limit} ms): "
+            + ", ".join(f"{c} {g} ms" for c, g in sorted(holes.items())[:5])
         )
 
 
@@ -460,11 +505,18 @@ def test_outage_data_in_order(outage_run: list[OutageRun], evidence: Evidence) -
 
 @pytest.mark.feature("backfill")
 @pytest.mark.clause("ST-PROTO-020")
-def test_backfill_flagged(outage_run: list[OutageRun], baseline: Snapshot, evidence: Evidence) -> None:
-    """Data delivered late is flagged backfill; live data (before the outage, and after the backlog) is not."""
+def test_backfill_flagged(
+    outage_run: list[OutageRun], baseline: Snapshot, live: LiveProduct, evidence: Evidence
+) -> None:
+    """Data built during the outage is flagged backfill; live data (before the outage, and after the backlog) is
+    not. A batch built live whose first attempt failed at the start of the outage is resent unchanged, so it
+    may arrive unflagged (ST-PROTO-014 over 020: the flag is decided when the batch is built)."""
     for r in _outages(outage_run, "ST-PROTO-020"):
         late = [b for b in r.batches if b["received_ms"] >= r.end_ms and b["max_time_ms"] < r.end_ms - 300]
-        unflagged = [b for b in late if not b["backfill"]]
+        first_attempt = _built_before_failure(live, r.start_ms)
+        built_live = [b for b in late if b["min_time_ms"] < first_attempt]  # may be unflagged (ST-PROTO-014)
+        unflagged = [b for b in late if not b["backfill"] and b["min_time_ms"] >= first_attempt]
+        evidence.record(f"{r.mode} late_built_before_first_failure", [b["sequence"] for b in built_live][:5])
         live_flagged = [b for b in baseline.batches if b["backfill"]]
         evidence.record(f"{r.mode} late_batches", len(late))
         evidence.record(f"{r.mode} late_unflagged", [b["sequence"] for b in unflagged][:20])
@@ -476,8 +528,9 @@ def test_backfill_flagged(outage_run: list[OutageRun], baseline: Snapshot, evide
             evidence.sample(f"{r.mode} late but unflagged", unflagged[0])
         assert late, "[ST-PROTO-020] 中断后没有迟到的数据 / no late data after the outage"
         assert not unflagged, (
-            f"[ST-PROTO-020] {len(unflagged)}/{len(late)} 个迟到的批次没有标记 backfill / {len(unflagged)} of {len(late)} "
-            f"batches delivered late were not flagged backfill (e.g. seq {unflagged[0]['sequence']})"
+            f"[ST-PROTO-020] {len(unflagged)}/{len(late)} 个在中断期间产生的批次没有标记 backfill / {len(unflagged)} of "
+            f"{len(late)} batches built during the outage were not flagged backfill (e.g. seq "
+            f"{unflagged[0]['sequence']})"
         )
         assert not live_flagged, (
             f"[ST-PROTO-020] 实时数据被标记为补传 / live data flagged backfill: seq {[b['sequence'] for b in live_flagged][:5]}"
@@ -492,11 +545,11 @@ def test_backfill_flagged(outage_run: list[OutageRun], baseline: Snapshot, evide
 def test_nothing_lost_or_duplicated(
     outage_run: list[OutageRun], live: LiveProduct, santong_declared: Declared, evidence: Evidence
 ) -> None:
-    """Across the outage every point keeps reporting (no hole longer than two report intervals) and no
+    """Across the outage every point keeps reporting (no hole longer than 1.5 declared report intervals) and no
     observation is stored twice."""
     for r in _outages(outage_run, "ST-PROTO-021"):
         codes = _codes(santong_declared)
-        limit = int(2 * live.report_s * 1000 + 1500)
+        limit = _hole_limit(live)
         gaps = point_gaps(r.observations, r.start_ms - 2000, r.end_ms + 2000, codes)
         holes = {c: g for c, g in gaps.items() if g > limit}
         dups = duplicates(r.observations)
@@ -526,20 +579,23 @@ class RestartRun:
     acked_before: int = 0
     rows: list[dict[str, Any]] = field(default_factory=list)
     observations: list[dict[str, Any]] = field(default_factory=list)
+    batches: list[dict[str, Any]] = field(default_factory=list)
 
 
 @pytest.fixture(scope="module")
 def restart_run(live: LiveProduct, baseline: Snapshot, santong_declared: Declared) -> RestartRun:
-    """Outage of max(4 s, 6 report intervals); a third of the way in the product is stopped (SIGTERM) and
-    started again on its work folder; once the platform is back the backlog must arrive, nothing twice."""
+    """An outage of RESTART_INTERVALS declared report intervals; after STOP_AFTER of them — data is queued, none
+    of it can have been delivered — the product is stopped (SIGTERM) and started again on its work folder. Once
+    the platform is back, every sample produced before the stop must arrive (within the recovery bound of the
+    spec: the back-off cap plus two intervals), once and in order."""
     run = RestartRun()
     live.require_data(baseline, "ST-PROTO-023")
     live.ensure_running()
     since = live.last_id()
-    seconds = max(4.0, 6 * live.report_s)
+    seconds = RESTART_INTERVALS * live.report_s
 
     def bounce(t0: float) -> None:
-        time.sleep(max(0.0, t0 + seconds / 3 - time.monotonic()))
+        time.sleep(max(0.0, t0 + STOP_AFTER * live.report_s - time.monotonic()))
         live.ensure_running()
         run.stop_ms = now_ms()
         live.stop()
@@ -554,21 +610,26 @@ def restart_run(live: LiveProduct, baseline: Snapshot, santong_declared: Declare
     ]
     run.acked_before = max([0, *delivered])
     codes = _codes(santong_declared)
-    limit = int(2 * live.report_s * 1000 + 1500)
+    limit = _hole_limit(live)
 
     def caught_up() -> bool:
         obs = live.observations(since_ms=run.start_ms - 5000)
-        gaps = point_gaps(obs, run.start_ms - 2000, run.stop_ms - int(live.report_s * 1000 + 500), codes)
+        gaps = point_gaps(obs, *_restart_window(live, run), codes)
         return all(g <= limit for g in gaps.values())
 
-    live.wait_for(
-        caught_up, live.budget(10, 15.0), "backlog delivered after the restart", step_s=0.25, fail=False
-    )
-    time.sleep(max(1.0, 2 * live.report_s))
+    live.wait_for(caught_up, live.recovery_s, "backlog delivered after the restart", step_s=0.25, fail=False)
+    time.sleep(max(1.0, 2 * live.report_s))  # room for a (forbidden) second copy of the backlog
     run.rows = live.interactions(since)
     run.observations = live.observations(since_ms=run.start_ms - 10_000)
+    run.batches = live.batches(since_ms=run.start_ms - 10_000)
     live.ensure_running()
     return run
+
+
+def _restart_window(live: LiveProduct, run: RestartRun) -> tuple[int, int]:
+    """The stretch (ms) whose every sample must arrive: from two intervals before the outage to one interval
+    before the stop (the sample being built at the moment of SIGTERM may be lost)."""
+    return run.start_ms - 2 * live.report_interval_ms, run.stop_ms - live.report_interval_ms
 
 
 @pytest.mark.clause("ST-PROTO-023")
@@ -603,22 +664,68 @@ def test_restart_resumes_after_last_ack(restart_run: RestartRun, evidence: Evide
 def test_restart_loses_nothing(
     restart_run: RestartRun, live: LiveProduct, santong_declared: Declared, evidence: Evidence
 ) -> None:
-    """What the product produced during the outage up to its stop is delivered after the restart; nothing twice."""
+    """Every sample the product produced before it was stopped mid-outage — queued, not yet delivered — arrives
+    after the restart, once and in production order: the queue survives a restart (no hole longer than 1.5
+    declared report intervals)."""
     _blocked(restart_run, "ST-PROTO-021")
     r = restart_run
     codes = _codes(santong_declared)
-    limit = int(2 * live.report_s * 1000 + 1500)
-    end = r.stop_ms - int(live.report_s * 1000 + 500)
-    gaps = point_gaps(r.observations, r.start_ms - 2000, end, codes)
+    limit = _hole_limit(live)
+    start, end = _restart_window(live, r)
+    gaps = point_gaps(r.observations, start, end, codes)
     holes = {c: g for c, g in gaps.items() if g > limit}
     dups = duplicates(r.observations)
-    evidence.record("stopped_after_ms", r.stop_ms - r.start_ms)
+    window = sorted(
+        (o for o in r.observations if start <= o["time_ms"] <= end),
+        key=lambda o: (o["sequence"], o["time_ms"]),
+    )
+    last: dict[str, int] = {}
+    out_of_order = []
+    for o in window:
+        code = o["point_code"]
+        if code in last and o["time_ms"] < last[code]:
+            out_of_order.append((code, o["sequence"], o["time_ms"]))
+        last[code] = max(last.get(code, 0), int(o["time_ms"]))
+    evidence.record("queued_for_ms_before_stop", r.stop_ms - r.start_ms)
+    evidence.record("hole_limit_ms", limit)
     evidence.record("longest_gap_ms", max(gaps.values()) if gaps else None)
     evidence.record("stored_twice", len(dups))
+    evidence.record("out_of_order", out_of_order[:10])
     assert not holes, (
-        "[ST-PROTO-021] 重启后中断期间的数据丢失 / data from the outage was lost across the restart: "
+        f"[ST-PROTO-021] 停止前已排队的数据在重启后丢失（空档超过 {limit} ms）：队列没有持久保存 / data queued before "
+        f"the stop was lost across the restart (holes over {limit} ms): the queue did not survive it: "
         + ", ".join(f"{c} hole of {g} ms" for c, g in sorted(holes.items())[:5])
     )
     assert not dups, (
         f"[ST-PROTO-021] 重启后 {len(dups)} 个观测值被存储了两次 / {len(dups)} observations stored twice: {dups[:2]}"
+    )
+    assert not out_of_order, (
+        f"[ST-PROTO-019] 重启后积压数据的序号顺序与产生顺序不一致 / after the restart the backlog arrived out of "
+        f"production order: {out_of_order[:5]}"
+    )
+
+
+@pytest.mark.feature("backfill")
+@pytest.mark.clause("ST-PROTO-020")
+def test_restart_backlog_flagged(restart_run: RestartRun, live: LiveProduct, evidence: Evidence) -> None:
+    """Data built during the outage, before the stop, and delivered after the restart is flagged backfill."""
+    _blocked(restart_run, "ST-PROTO-020")
+    r = restart_run
+    first_attempt = _built_before_failure(live, r.start_ms)
+    built = [
+        b
+        for b in r.batches
+        if first_attempt <= b["min_time_ms"] and b["max_time_ms"] < r.stop_ms and b["received_ms"] >= r.end_ms
+    ]
+    unflagged = [b for b in built if not b["backfill"]]
+    evidence.record("batches_built_in_outage_before_stop", len(built))
+    evidence.record("unflagged", [b["sequence"] for b in unflagged][:20])
+    assert built, (
+        "[ST-PROTO-021] 重启后没有收到停止前在中断期间产生的数据 / nothing built during the outage before the stop "
+        "arrived after the restart"
+    )
+    assert not unflagged, (
+        f"[ST-PROTO-020] 重启后送达的 {len(unflagged)}/{len(built)} 个中断期间批次没有标记 backfill / {len(unflagged)} "
+        f"of {len(built)} batches built during the outage and delivered after the restart were not flagged "
+        f"backfill (e.g. seq {unflagged[0]['sequence']})"
     )

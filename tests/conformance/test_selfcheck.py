@@ -48,6 +48,8 @@ DEFECTS = {
     "bad_codes_wait_ready": "ST-DATA-002",
     "wrong_identity": "ST-PROTO-029",
     "impossible_value": "ST-DATA-048",
+    "memory_queue": "ST-PROTO-021",
+    "drop_precondition": "ST-PROTO-016",
 }
 #: defect → the clause that must be the (first) root cause in report.json's root_causes.
 ROOT = {
@@ -96,11 +98,12 @@ class Run:
         return f"{self.name}: exit {self.code} in {self.seconds:.0f} s\n{self.stdout[-3000:]}\n{self.stderr[-1500:]}"
 
 
-def _tiny_manifest(folder: Path, defect: str) -> Path:
+def _tiny_manifest(folder: Path, defect: str, *extra: str, name: str = "") -> Path:
     doc = yaml.safe_load((BROKEN / "tiny.manifest.yaml").read_text(encoding="utf-8"))
     doc["start"]["command"][-1] = defect
+    doc["start"]["command"] += list(extra)
     doc["start"]["cwd"] = str(BROKEN)
-    path = folder / f"{defect}.manifest.yaml"
+    path = folder / f"{name or defect}.manifest.yaml"
     path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return path
 
@@ -146,6 +149,8 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, cf.Futu
     }
     for defect in (*DEFECTS, *PRODUCT_START):
         jobs[defect] = ("--manifest", str(_tiny_manifest(base, defect)), "--profile", "standard")
+    slow = _tiny_manifest(base, "none", "--slow-backoff", "--max-backoff-ms", "30000", name="slow_backoff")
+    jobs["slow_backoff"] = ("--manifest", str(slow), "--profile", "standard")
     creds = base / "credentials.yaml"
     creds.write_text("token: nobody\ndevice_id: NOBODY-1\n", encoding="utf-8")
     jobs["silent_platform"] = (
@@ -179,6 +184,13 @@ def test_demo_certifies_the_reference_product(runs: dict[str, cf.Future[Run]]) -
 def test_correct_small_device_passes(runs: dict[str, cf.Future[Run]]) -> None:
     """The broken products' device without a defect passes: their failures are their defects'."""
     run = _done(runs, "none")
+    assert run.code == 0 and run.verdict == "PASS", run.why()
+
+
+def test_slowest_permitted_backoff_passes(runs: dict[str, cf.Future[Run]]) -> None:
+    """A correct device that always waits the longest back-off ST-PROTO-017 permits (min(30 s, 100 ms × 2ⁿ), no
+    jitter) passes: every wait of the suite lasts up to the spec's bound, never less."""
+    run = _done(runs, "slow_backoff")
     assert run.code == 0 and run.verdict == "PASS", run.why()
 
 

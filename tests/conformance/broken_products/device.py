@@ -12,7 +12,14 @@ after INVALID_ARGUMENT), no_heartbeat, fixed_retry (retries every 20 ms, ignorin
 report_before_define, no_alarm, no_resume (forgets its queue and counter on restart), crash (exits mid-run),
 exit_at_once, bad_codes_wait_ready (malformed point codes; prints its ready line only once its definitions are
 accepted, i.e. never), wrong_identity (uploads under another device's id; exits when its credentials are refused),
-impossible_value (methane scaled ×10 000, flagged only over range: thousands of %CH4 with a valid status).
+impossible_value (methane scaled ×10 000, flagged only over range: thousands of %CH4 with a valid status),
+memory_queue (keeps its unsent queue only in memory: lost on every restart), drop_precondition (drops an upload
+refused with FAILED_PRECONDITION instead of resending it after registering again).
+
+The backfill flag is decided when a batch is built (in an outage, or behind a backlog) and never changed: a batch
+already sent once is resent unchanged, same sequence, content and flag (ST-PROTO-014). ``--max-backoff-ms`` caps
+the retry back-off (the spec's cap is 30 s); ``--slow-backoff`` always waits the upper edge of the permitted
+range, min(cap, 100 ms × 2ⁿ): the slowest a product may be.
 """
 
 from __future__ import annotations
@@ -103,15 +110,19 @@ class Device:
             return
         d = json.loads(self.state_path.read_text())
         self.next_seq, self.last_ack = d["next_seq"], d["last_ack"]
-        for seq, method, blob, _bf in d["queue"]:
+        for seq, method, blob, backfill in d["queue"]:
             cls = pb.ReportObservationsRequest if method == "ReportObservations" else pb.ReportAlarmsRequest
-            self.queue.append(Upload(seq, method, cls.FromString(base64.b64decode(blob)), True))  # late now
+            self.queue.append(Upload(seq, method, cls.FromString(base64.b64decode(blob)), backfill))
+        self.in_outage = bool(self.queue)  # a backlog from before the restart: what is built now is late too
 
     def save(self) -> None:
         if self.defect == "no_resume":
             return
+        queue = (
+            [] if self.defect == "memory_queue" else self.queue
+        )  # the defect: the queue lives in memory only
         d = {"next_seq": self.next_seq, "last_ack": self.last_ack,
-             "queue": [[u.seq, u.method, base64.b64encode(u.request.SerializeToString()).decode(), u.backfill] for u in self.queue]}  # fmt: skip
+             "queue": [[u.seq, u.method, base64.b64encode(u.request.SerializeToString()).decode(), u.backfill] for u in queue]}  # fmt: skip
         tmp = self.state_path.with_suffix(".tmp")
         tmp.write_text(json.dumps(d))
         tmp.replace(self.state_path)
@@ -298,7 +309,10 @@ class Device:
     def backoff(self, attempt: int, retry_after: float | None) -> float:
         if self.defect == "fixed_retry":
             return 0.02
-        d = random.uniform(0, min(2.0, 0.1 * 2**attempt))
+        upper = min(self.a.max_backoff_ms / 1000, 0.1 * 2**attempt)  # ST-PROTO-017: [0, min(cap, b × 2ⁿ)]
+        if self.a.slow_backoff:
+            return max(upper, retry_after or 0.0)  # the slowest permitted: the upper edge every time
+        d = random.uniform(0, upper)
         return max(d, retry_after or 0.0)
 
     async def deliver(self) -> None:
@@ -314,8 +328,7 @@ class Device:
                     await self.wake.wait()
                     continue
                 up = self.queue[0]
-                stamp = up.backfill and self.defect != "no_backfill"
-                (up.request.batch if up.method == "ReportObservations" else up.request).backfill = stamp
+                (up.request.batch if up.method == "ReportObservations" else up.request).backfill = up.backfill
                 if self.defect == "report_before_define" and not self.defined:
                     self.defined = True  # the defect: report first, define right after (too late)
                     with contextlib.suppress(CallError):
@@ -334,11 +347,16 @@ class Device:
                     sys.exit(1)
                 if e.code == "FAILED_PRECONDITION":
                     self.registered.clear()
+                    if self.defect == "drop_precondition" and self.queue:
+                        self.queue.pop(
+                            0
+                        )  # the defect: refused data dropped instead of resent after registering
+                        self.save()
                 elif e.code in RETRYABLE or (e.code == "INVALID_ARGUMENT" and self.defect == "retry_invalid"):
                     if e.code in ("UNAVAILABLE", "DEADLINE_EXCEEDED"):
-                        self.in_outage = True
-                    for u in self.queue:
-                        u.backfill = True
+                        self.in_outage = (
+                            True  # batches built from now on are late; those queued stay unchanged
+                        )
                     if self.defect == "dup_after_reconnect" and self.queue and self.registered.is_set():
                         old = self.queue.pop(0)  # re-queued under a new sequence: the defect
                         self.enqueue(old.method, old.request)
@@ -431,6 +449,8 @@ def main() -> int:
     p.add_argument("--workdir", required=True, type=Path)
     p.add_argument("--report-ms", type=int, default=1000)
     p.add_argument("--defect", default="none")
+    p.add_argument("--max-backoff-ms", type=int, default=2000, help="back-off cap (the spec's: 30000)")
+    p.add_argument("--slow-backoff", action="store_true")
     a = p.parse_args()
     if a.defect == "exit_at_once":
         print("cannot open /dev/ttyS9: no such device", flush=True)
