@@ -12,6 +12,7 @@ from typing import Any
 
 __all__ = [
     "FORMAT",
+    "DEFAULT_VALIDITY_DAYS",
     "STATEMENT_TYPE",
     "Verification",
     "canonical_json",
@@ -25,7 +26,13 @@ __all__ = [
 ]
 
 FORMAT = "santong-report/1"
-STATEMENT_TYPE = "santong-certificate/1"
+#: 2 adds ``expires`` (the signed end of validity); statements of type 1 (no expiry) still verify.
+STATEMENT_TYPE = "santong-certificate/2"
+STATEMENT_V1 = "santong-certificate/1"
+STATEMENT_TYPES = (STATEMENT_V1, STATEMENT_TYPE)
+#: The signed validity of a certificate unless the signer says otherwise (a trust list may shorten it).
+DEFAULT_VALIDITY_DAYS = 365
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 PRIVATE_NAME = "santong-signing.key"
 PUBLIC_NAME = "santong-signing.pub"
 
@@ -56,12 +63,18 @@ def fingerprint(public_key: Any) -> str:
 
 def generate_key_pair(out_dir: str | Path, *, force: bool = False) -> tuple[Path, Path, str]:
     """Write a new Ed25519 key pair (private key PKCS#8 PEM with mode 0600, public key PEM); return paths and fingerprint."""
-    from cryptography.hazmat.primitives import serialization  # noqa: PLC0415
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: PLC0415
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     private, public = out / PRIVATE_NAME, out / PUBLIC_NAME
+    return private, public, write_key_pair(private, public, force=force)
+
+
+def write_key_pair(private: Path, public: Path, *, force: bool = False) -> str:
+    """Write a new Ed25519 key pair to these two files (the private one created with mode 0600, never with
+    looser rights, and not replaced unless ``force``); the fingerprint."""
+    from cryptography.hazmat.primitives import serialization  # noqa: PLC0415
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: PLC0415
+
     key = Ed25519PrivateKey.generate()
     pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
@@ -73,12 +86,33 @@ def generate_key_pair(out_dir: str | Path, *, force: bool = False) -> tuple[Path
     with os.fdopen(fd, "wb") as f:
         f.write(pem)
     private.chmod(0o600)
-    public.write_bytes(
-        key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
+    public.write_bytes(public_pem(key.public_key()))
+    return fingerprint(key.public_key())
+
+
+def public_pem(public_key: Any) -> bytes:
+    """The SubjectPublicKeyInfo PEM of an Ed25519 public key."""
+    from cryptography.hazmat.primitives import serialization  # noqa: PLC0415
+
+    data: bytes = public_key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    return private, public, fingerprint(key.public_key())
+    return data
+
+
+def public_key_from_hex(text: str) -> Any:
+    """An Ed25519 public key from its raw 32 bytes in lower-case hex (ValueError if it is not one)."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey  # noqa: PLC0415
+
+    raw = _hex(text, 32)
+    if raw is None:
+        raise ValueError(f"不是 64 位十六进制公钥 / not a 64-hex-digit public key: {text!r}")
+    return Ed25519PublicKey.from_public_bytes(raw)
+
+
+def raw_public_hex(public_key: Any) -> str:
+    """The raw 32-byte public key in lower-case hex (as in a certificate and a trust list)."""
+    return _raw_public(public_key).hex()
 
 
 def load_private_key(path: str | Path) -> Any:
@@ -120,10 +154,27 @@ def load_public_key(path: str | Path) -> Any:
     return key
 
 
-def _statement(report: dict[str, Any], date: str, ephemeral: bool) -> dict[str, Any]:
+def utc_text(when: dt.datetime) -> str:
+    """``YYYY-MM-DDTHH:MM:SSZ`` in UTC."""
+    return when.astimezone(dt.UTC).strftime(TIME_FORMAT)
+
+
+def parse_utc(text: str) -> dt.datetime:
+    """A ``YYYY-MM-DDTHH:MM:SSZ`` text as an aware UTC datetime (ValueError if it is not one)."""
+    return dt.datetime.strptime(text, TIME_FORMAT).replace(tzinfo=dt.UTC)
+
+
+def _statement(
+    report: dict[str, Any],
+    date: str,
+    ephemeral: bool,
+    *,
+    kind: str = STATEMENT_TYPE,
+    expires: str | None = None,
+) -> dict[str, Any]:
     results = report["results"]
-    return {
-        "type": STATEMENT_TYPE,
+    st = {
+        "type": kind,
         "date": date,
         "ephemeral_key": ephemeral,
         "product": report["product"],
@@ -136,18 +187,30 @@ def _statement(report: dict[str, Any], date: str, ephemeral: bool) -> dict[str, 
         "suite_digest": report["versions"]["suite_digest"],
         "spec_version": report["versions"]["spec"],
     }
+    if kind != STATEMENT_V1:
+        st["expires"] = expires
+    return st
 
 
 def sign_report(
-    report: dict[str, Any], private_key: Any, *, ephemeral: bool = False, now: dt.datetime | None = None
+    report: dict[str, Any],
+    private_key: Any,
+    *,
+    ephemeral: bool = False,
+    now: dt.datetime | None = None,
+    valid_days: int = DEFAULT_VALIDITY_DAYS,
 ) -> bytes:
     """The signed report document, as canonical bytes: ``{"format", "report", "certificate"}``.
 
     The certificate's statement binds product identity, manifest hash, suite and spec versions, results hash,
-    report hash and date; the Ed25519 signature covers the canonical bytes of the statement.
+    report hash, the issue date and the expiry (``valid_days`` after it); the Ed25519 signature covers the
+    canonical bytes of the statement. Who the signer is (certifier or vendor) is not in the statement: a trust
+    list says it (``santong verify --trust``).
     """
-    date = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    statement = _statement(report, date, ephemeral)
+    issued = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(microsecond=0)
+    statement = _statement(
+        report, utc_text(issued), ephemeral, expires=utc_text(issued + dt.timedelta(days=valid_days))
+    )
     signature = private_key.sign(canonical_json(statement))
     doc = {
         "format": FORMAT,
@@ -238,12 +301,22 @@ def verify_bytes(data: bytes, trusted_public_key: Any = None) -> Verification:
             "签名无效：声明被改动或不是由该密钥签署",
             "invalid signature: the statement was altered or not signed by this key",
         )
+    st = cert["statement"]
+    if not isinstance(st, dict) or st.get("type") not in STATEMENT_TYPES:
+        return _fail(v, "证书声明的类型未知", "unknown certificate statement type")
     try:
         expected = _statement(
-            report, str(cert["statement"].get("date")), bool(cert["statement"].get("ephemeral_key"))
+            report,
+            str(st.get("date")),
+            bool(st.get("ephemeral_key")),
+            kind=st["type"],
+            expires=st.get("expires") if isinstance(st.get("expires"), str) else None,
         )
-    except (KeyError, TypeError, AttributeError) as e:
-        return _fail(v, f"报告结构无效：{e}", f"malformed report: {e}")
+        parse_utc(str(st.get("date")))
+        if st["type"] != STATEMENT_V1:
+            parse_utc(str(st.get("expires")))
+    except (KeyError, TypeError, AttributeError, ValueError) as e:
+        return _fail(v, f"报告或声明结构无效：{e}", f"malformed report or statement: {e}")
     for key in sorted(set(expected) | set(cert["statement"])):
         if expected.get(key) != cert["statement"].get(key):
             _fail(v, f"声明中的 {key} 与报告内容不符", f"{key} in the statement does not match the report")

@@ -1,33 +1,134 @@
-"""`santong verify REPORT [--public-key K]`: check a signed report offline and print the verdict."""
+"""`santong verify REPORT [--trust LIST --root ROOT_PUB | --public-key K]`: check a signed report offline and say
+who vouches for it."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from santong.conformance._verdicts import PASS, VERDICT_TEXT
 
 from santong._exit import FAIL, OK, CommandError
 
-# Exit codes (santong._exit): 0 valid report with verdict PASS; 1 a report that must not be trusted (altered,
-# damaged, signed by another key) or a valid report whose verdict is not PASS; 2 the report or key file cannot be
-# read, or the key given as --public-key is not a public key.
+#: `santong verify --trust`: the report is a genuine vendor self-test that passed — not a certification.
+SELF_TEST = 3
+
+# Exit codes (santong._exit; docs/cli.md). With --trust: 0 only for a valid certification (signed by a certifier of
+# the list, in scope, not revoked, not expired, suite new enough, PASS); 3 a genuine vendor self-test that passed (not
+# a certification; this command's own code); 1 every other answer (altered, signer unknown, key revoked, signer key
+# not valid at signing, outside scope, old suite, expired, digest mismatch, not PASS); 2 a file cannot be read, or
+# the trust list is malformed, unsigned or not signed by the given root. Without --trust (integrity only): 0 valid
+# and PASS; 1 invalid, signed by another key than --public-key, or not PASS; 2 unreadable input.
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Arguments of `santong verify`."""
     p.add_argument("report", type=Path, metavar="REPORT", help="签名报告 the signed report.json")
-    p.add_argument(
+    who = p.add_mutually_exclusive_group()
+    who.add_argument(
+        "--trust",
+        type=Path,
+        metavar="LIST",
+        help="信任列表 the trust list (with --root): says who signed — certifier or vendor — and whether it is valid",
+    )
+    who.add_argument(
         "--public-key",
         type=Path,
         metavar="FILE",
-        help="厂商公钥 the vendor's public key (PEM); without it the embedded key only proves integrity",
+        help="签署者公钥 the signer's public key (PEM); without it (or --trust) only integrity is checked",
+    )
+    p.add_argument(
+        "--root",
+        type=Path,
+        metavar="ROOT_PUB",
+        help="根公钥（另行公布）the root public key, published separately, that signed the trust list",
     )
 
 
+def _key(path: Path, what_zh: str, what_en: str) -> Any:
+    from santong.conformance._signing import load_public_key  # noqa: PLC0415
+
+    try:
+        key_text = path.read_bytes()
+    except OSError as e:
+        raise CommandError(
+            f"无法读取{what_zh} {path}：{e.strerror or e}，请检查路径",
+            f"cannot read the {what_en} {path}: {e.strerror or e} — check the path",
+        ) from e
+    if b"PRIVATE KEY" in key_text:
+        raise CommandError(
+            f"{path} 是私钥，不是公钥：核验只需公布的公钥（.pub）；私钥不应离开其持有者，若已外传请让其更换密钥",
+            f"{path} is a private key, not a public key: verifying needs only the published public key (.pub); a "
+            "private key must not leave its holder — if it did, ask for a new key",
+        )
+    try:
+        return load_public_key(path)
+    except ValueError as e:
+        raise CommandError(
+            f"无法使用{what_zh} {path}，请给出 `santong keys` 生成的 .pub 文件",
+            f"cannot use the {what_en} {path}: give the .pub file made by `santong keys` ({e})",
+        ) from e
+
+
+def _product_lines(v: Any) -> None:
+    st, product = v.statement, v.report.get("product", {})
+    print(
+        f"  产品 Product:  {product.get('vendor')} {product.get('model')} {product.get('version')} "
+        f"(序列号 serial {product.get('serial')}, 安标 MA {product.get('ma_certificate') or '—'})"
+    )
+    print(
+        f"  配置 Profile:  {st['profile']}   类别 class {product.get('product_class')}   规范 spec "
+        f"{st['spec_version']}   套件 suite {st['suite_version']}"
+    )
+
+
+def _with_trust(args: argparse.Namespace, data: bytes) -> int:
+    from santong.conformance._signing import verify_bytes  # noqa: PLC0415
+    from santong.conformance._trust import TrustError, judge, load_trust_list  # noqa: PLC0415
+
+    if args.root is None:
+        raise CommandError(
+            "--trust 需要 --root 根公钥（由平台方另行公布），否则无法确认信任列表本身可信",
+            "--trust needs --root ROOT_PUB (published separately by the platform operator); without it the trust "
+            "list itself cannot be trusted",
+        )
+    root = _key(args.root, "根公钥", "root public key")
+    try:
+        tl = load_trust_list(args.trust, root)
+    except TrustError as e:
+        raise CommandError(e.zh, e.en) from e
+    v = verify_bytes(data)
+    answer = judge(v, tl)
+    print(answer.line())
+    print(f"  报告 Report:   {args.report}")
+    if v.valid:
+        _product_lines(v)
+        st = v.statement
+        expiry = f"   到期 expires {answer.expires}" if answer.expires else ""
+        print(f"  签发 Issued:   {st['date']}{expiry}")
+        entry = answer.entry
+        who = (
+            f"（{entry['name']}，{entry['organisation']}，{entry['role']}）"
+            if entry
+            else "（不在列表 not listed）"
+        )
+        print(f"  签署者 Signer: {v.key_id}{who}")
+        print(f"  结论 Verdict:  {VERDICT_TEXT.get(st['verdict'], st['verdict'])}")
+    else:
+        for zh, en in v.problems:
+            print(f"    - {zh} / {en}")
+    for zh, en in answer.notes:
+        print(f"  注意 Note:     {zh} / {en}")
+    zh, en = tl.describe()
+    print(f"  依据 Based on: {zh} / {en}")
+    return SELF_TEST if answer.kind == "self_test" else answer.code
+
+
 def run(args: argparse.Namespace) -> int:
-    """Exit 0: valid and PASS; 1: invalid, or valid with verdict FAIL / COULD NOT RUN; 2: unreadable input."""
-    from santong.conformance._signing import load_public_key, verify_bytes  # noqa: PLC0415
+    """With --trust: 0 certified, 3 vendor self-test, 1 any other answer, 2 unusable input. Without: 0 valid and
+    PASS; 1 invalid, or valid with verdict FAIL / COULD NOT RUN; 2 unreadable input."""
+    from santong.conformance._signing import verify_bytes  # noqa: PLC0415
 
     try:
         data = args.report.read_bytes()
@@ -36,29 +137,13 @@ def run(args: argparse.Namespace) -> int:
             f"无法读取报告 {args.report}：{e.strerror or e}，请检查路径",
             f"cannot read the report {args.report}: {e.strerror or e} — check the path",
         ) from e
+    if args.trust is not None:
+        return _with_trust(args, data)
+    if args.root is not None:
+        raise CommandError("--root 只与 --trust 一起使用", "--root goes with --trust LIST")
     trusted = None
     if args.public_key is not None:
-        try:
-            key_text = args.public_key.read_bytes()
-        except OSError as e:
-            raise CommandError(
-                f"无法读取公钥 {args.public_key}：{e.strerror or e}，请检查路径",
-                f"cannot read the public key {args.public_key}: {e.strerror or e} — check the path",
-            ) from e
-        if b"PRIVATE KEY" in key_text:
-            raise CommandError(
-                f"{args.public_key} 是私钥，不是公钥：核验只需厂商公布的公钥（santong-signing.pub）；"
-                "私钥不应离开厂商，若已外传请让厂商更换密钥",
-                f"{args.public_key} is a private key, not a public key: verifying needs only the vendor's public "
-                "key (santong-signing.pub); a private key must not leave the vendor — if it did, ask for a new key",
-            )
-        try:
-            trusted = load_public_key(args.public_key)
-        except ValueError as e:
-            raise CommandError(
-                f"无法使用公钥 {args.public_key}，请给出 `santong keys` 生成的 .pub 文件",
-                f"cannot use the public key {args.public_key}: give the .pub file made by `santong keys` ({e})",
-            ) from e
+        trusted = _key(args.public_key, "公钥", "public key")
     v = verify_bytes(data, trusted)
     if not v.valid:
         print(f"✘ 报告无效 INVALID REPORT: {args.report}")
@@ -69,16 +154,13 @@ def run(args: argparse.Namespace) -> int:
             "damaged, or not signed by that key."
         )
         return FAIL
-    st, product = v.statement, v.report.get("product", {})
+    st = v.statement
     print(f"✔ 签名有效、内容完整 VALID SIGNATURE, report intact: {args.report}")
+    _product_lines(v)
     print(
-        f"  产品 Product:  {product.get('vendor')} {product.get('model')} {product.get('version')} "
-        f"(序列号 serial {product.get('serial')}, 安标 MA {product.get('ma_certificate') or '—'})"
+        f"  日期 Date:     {st['date']}"
+        + (f"   签名到期 signed expiry {st['expires']}" if st.get("expires") else "")
     )
-    print(
-        f"  配置 Profile:  {st['profile']}   规范 spec {st['spec_version']}   套件 suite {st['suite_version']}"
-    )
-    print(f"  日期 Date:     {st['date']}")
     if v.trusted_key:
         print(f"  签署者 Signer: {v.key_id}（与给定公钥一致 matches the given public key）")
     elif st.get("ephemeral_key"):
@@ -93,4 +175,8 @@ def run(args: argparse.Namespace) -> int:
         )
     verdict = st["verdict"]
     print(f"  结论 Verdict:  {VERDICT_TEXT.get(verdict, verdict)}")
+    print(
+        "  未给信任列表：不能说明这是认证还是厂商自测；用 --trust LIST --root ROOT.pub 判断 / no trust list: this "
+        "does not say whether it is a certification or a vendor self-test — use --trust LIST --root ROOT.pub"
+    )
     return OK if verdict == PASS else FAIL

@@ -22,6 +22,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("santong._demo", "演示：主流程 / the main job on the embedded default"),
     "keys": ("santong.conformance._keys_cmd", "生成签名密钥对 / make an Ed25519 key pair for certificates"),
     "verify": ("santong.conformance._verify_cmd", "离线核验签名报告 / verify a signed report offline"),
+    "trust": (
+        "santong.conformance._trust_cmd",
+        "信任列表：谁可为报告担保 / the trust list: who may vouch for a report",
+    ),
     "certify": ("santong.conformance._certify_cmd", "认证并签署报告 / certify a product, sign the report"),
     "mock": ("santong.mock_platform.cli", "模拟平台 / the mock platform (santong mock serve)"),
     "simulate": ("santong.adapters.simulators.cli", "设备模拟器 / device simulators"),
