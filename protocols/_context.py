@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -123,6 +124,9 @@ class ValidationContext:
     now_ms: int | None = None
     # False when validating recorded files offline: the age-at-arrival rule (ST-DATA-032) does not apply.
     arrival: bool = True
+    # MT/T files only (santong validate, the mtfile adapter; never certification): a site mapping's type codes as
+    # the point codes' sensor-type segment holds them → dictionary code (ST-DATA-004).
+    type_segments: Mapping[str, str] = field(default_factory=dict)
 
     def clock_ms(self) -> int:
         """The server time in ms (fixed when now_ms is given, for reproducible tests)."""

@@ -1,5 +1,13 @@
 """MT/T 1201 (KJ) text files: ``{煤矿编码}_{TYPE}_{yyyyMMddHHmmss}.txt`` parsed into santong protobuf messages."""
 
+from santong.adapters.mtfile._folder import (
+    FileReport,
+    FolderReport,
+    MtChecker,
+    MtFinding,
+    order_files,
+    validate_folder,
+)
 from santong.adapters.mtfile._parser import (
     CHINA_TZ,
     CLAUSES_CHECKED,
@@ -19,6 +27,12 @@ from santong.adapters.mtfile._parser import (
     to_batch,
     write_file,
 )
+from santong.adapters.mtfile._sensors import (
+    SensorResolver,
+    SiteMapping,
+    SiteMappingError,
+    load_site_mapping,
+)
 from santong.adapters.mtfile._validate import file_messages, validate_mt_file
 from santong.adapters.mtfile.adapter import (
     PENDING_KEY,
@@ -31,6 +45,16 @@ from santong.adapters.mtfile.config import MtFileSettings
 from santong.adapters.mtfile.converter import FileUnit, Finding, MtFileConverter, Upload
 
 __all__ = [
+    "FileReport",
+    "FolderReport",
+    "MtChecker",
+    "MtFinding",
+    "SensorResolver",
+    "SiteMapping",
+    "SiteMappingError",
+    "load_site_mapping",
+    "order_files",
+    "validate_folder",
     "PENDING_KEY",
     "FileUnit",
     "Finding",

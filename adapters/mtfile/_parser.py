@@ -98,6 +98,11 @@ class MtFileError(ValueError):
         self.file_name = file_name
         self.record_index = record_index
         self.field = field
+        #: The 1-based line of the file, where the parser knows it without the text (encoding errors).
+        self.line: int | None = None
+        #: What is wrong, without the where (file, record, field), in Chinese and English.
+        self.message_zh = self.message_en = str(self)
+        self.field_en: str | None = None
 
 
 def _fail(
@@ -123,13 +128,15 @@ def _fail(
     if field is not None:
         where_zh += f"，字段“{field}”"
         where_en += f", field {field}" + (f" ({field_en})" if field_en else "")
-    return MtFileError(
+    error = MtFileError(
         clause_id,
         f"{where_zh}：{zh} / {where_en}: {en}",
         file_name=file_name,
         record_index=record_index,
         field=field,
     )
+    error.message_zh, error.message_en, error.field_en = zh, en, field_en
+    return error
 
 
 def _show(text: str, limit: int = 40) -> str:
@@ -944,8 +951,13 @@ def _fast_cdss(text: str, times: dict[str, datetime]) -> tuple[str, ObservationC
             break
     else:
         return None
-    header = body[: body.find(separator)]
     separators = body.count(separator)
+    trailing = body.count(";" + separator)
+    if trailing:  # KJ exports often end every record with ";~": tolerated when every data record does
+        if trailing < separators - 1:
+            return None
+        body = body.replace(";" + separator, separator)
+    header = body[: body.find(separator)]
     records = separators - 1
     if records < 1 or "\r" in header or "\n" in header or body.count("~") != separators:
         return None
@@ -974,17 +986,22 @@ def _decode(file_name: str, data: bytes) -> tuple[str, str]:
         data = data[3:]
     try:
         return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
+    except UnicodeDecodeError as e:
+        utf8_start = e.start
     try:
         return data.decode("gb18030"), "gbk"
     except UnicodeDecodeError as e:
-        raise _fail(
+        # The encoding that decodes further is the file's: the bad byte is where that one stops.
+        start = max(utf8_start, e.start)
+        line = data.count(b"\n", 0, start) + 1
+        error = _fail(
             _ENCODING,
             file_name,
-            f"既不是 UTF-8 也不是 GBK 编码（第 {e.start} 字节起无法解码），请以 UTF-8 或 GBK 保存",
-            f"is neither UTF-8 nor GBK (cannot decode from byte {e.start}); save it as UTF-8 or GBK",
-        ) from None
+            f"既不是 UTF-8 也不是 GBK 编码（第 {line} 行、第 {start} 字节起无法解码），请以 UTF-8 或 GBK 保存",
+            f"is neither UTF-8 nor GBK (cannot decode from byte {start}, line {line}); save it as UTF-8 or GBK",
+        )
+        error.line = line
+        raise error from None
 
 
 def _split_records(file_name: str, text: str) -> list[str]:
@@ -1019,8 +1036,21 @@ def _split_records(file_name: str, text: str) -> list[str]:
     return records
 
 
+def _strip_trailing(records: list[str], count: int) -> list[str]:
+    """Drop the separator some KJ systems write after a record's last field (``…;2025-01-15 10:30:00;~``).
+
+    Only a record with exactly one field too many, that extra field empty, loses it: a record that is short of a
+    field or has more than one extra keeps its count and is reported (ST-DATA-042).
+    """
+    if not any(map(str.endswith, records, repeat(";"))):
+        return records
+    return [r[:-1] if r.endswith(";") and r.count(";") == count else r for r in records]
+
+
 def _header(name: FileName, file_name: str, record: str, times: dict[str, datetime]) -> Header:
     values = record.split(";")
+    if len(values) == len(_HEADER_FIELDS) + 1 and not values[-1]:
+        del values[-1]  # a trailing separator after the upload time
     if len(values) != len(_HEADER_FIELDS):
         raise _fail(
             _FIELDS,
@@ -1066,6 +1096,7 @@ def parse_bytes(name: str, data: bytes) -> ParsedFile:
         records = _split_records(name, text)
         header = _header(file_name, name, records[0], times)
         del records[0]
+        records = _strip_trailing(records, spec.field_count)
         _check_counts(name, spec, records)
         if spec.code == "CDSS" and records:
             columns = _columns(";".join(records).split(";"), 7, times)

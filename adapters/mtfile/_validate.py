@@ -10,16 +10,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from santong.adapters.mtfile._parser import MtFileError, ParsedFile, parse_bytes, to_batch
+from santong.adapters.mtfile._folder import MtChecker, as_violations
+from santong.adapters.mtfile._parser import ParsedFile, to_batch
+from santong.adapters.mtfile._sensors import SiteMapping
 from santong.protocols import (
     DEFAULT_LIMITS,
     DeviceState,
-    ValidationContext,
     Violation,
     sensor_types,
-    validate,
 )
-from santong.protocols._catalogue import violation
 from santong.protocols.v1 import common_pb2, data_pb2, device_access_pb2
 
 __all__ = ["file_messages", "validate_mt_file"]
@@ -29,12 +28,6 @@ KINDS = {
     "KG": common_pb2.VALUE_KIND_SWITCH,
     "LJ": common_pb2.VALUE_KIND_ACCUMULATOR,
 }
-
-
-def _error_violation(e: MtFileError) -> Violation:
-    text = str(e).split("] ", 1)[-1]
-    zh, sep, en = text.partition(" / file ")
-    return violation(e.clause_id, e.file_name, zh, f"file {en}" if sep else text)
 
 
 def _synth_points(codes: dict[str, tuple[str, str, str]]) -> list[data_pb2.PointDefinition]:
@@ -124,20 +117,13 @@ def file_messages(
     return state, msgs
 
 
-def validate_mt_file(name: str, data: bytes, *, now_ms: int | None = None) -> tuple[int, list[Violation]]:
-    """(records checked, violations) of one MT/T 1201 file; grammar errors come back as violations too."""
-    try:
-        parsed = parse_bytes(name, data)
-    except MtFileError as e:
-        return 0, [_error_violation(e)]
-    try:
-        state, msgs = file_messages(parsed)
-    except ValueError as e:  # e.g. a CDSS file spanning more than 24.8 days
-        return 0, [violation("ST-DATA-045", name, f"无法转换：{e}", f"cannot convert: {e}")]
-    ctx = ValidationContext(state=state, now_ms=now_ms, arrival=False)
-    out: list[Violation] = []
-    for msg in msgs:
-        vs = validate(msg, ctx)
-        out += [Violation(v.clause_id, f"{name}:{v.path}", v.message_zh, v.message_en, v.level) for v in vs]
-        ctx.state.apply(msg)
-    return len(parsed.records), out
+def validate_mt_file(
+    name: str, data: bytes, *, now_ms: int | None = None, mapping: SiteMapping | None = None
+) -> tuple[int, list[Violation]]:
+    """(records checked, violations) of one MT/T 1201 file, judged alone (points defined from the dictionary).
+
+    Each violation's path places it in the file (``file:line [point code] field``) and its message ends with the
+    fix for whoever holds the file; :class:`MtChecker` gives the same findings as :class:`MtFinding` objects.
+    """
+    report = MtChecker(mapping=mapping, now_ms=now_ms).check(name, data)
+    return report.records, as_violations(report)

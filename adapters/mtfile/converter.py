@@ -36,6 +36,7 @@ from typing import Any, Final
 from google.protobuf.message import Message
 from santong.adapters._sdk import Observation, UplinkConverter
 from santong.adapters.mtfile._parser import SUPPORTED_TYPES, ObservationColumns, ParsedFile
+from santong.adapters.mtfile._sensors import SensorResolver
 from santong.protocols import DeviceState, ValidationContext, Violation, default_limits, validate
 from santong.protocols.v1 import common_pb2, data_pb2
 from santong.protocols.v1 import device_access_pb2 as pb
@@ -201,11 +202,28 @@ class MtFileConverter(UplinkConverter[ParsedFile]):
         await sink.observations(converter.convert(parse_path(path), sink.now_ms()))   # any UplinkSink
     """
 
-    def __init__(self, *, max_batch_points: int = 10_000) -> None:
-        """``max_batch_points``: the most observations (and other records) per upload."""
+    def __init__(self, *, max_batch_points: int = 10_000, resolver: SensorResolver | None = None) -> None:
+        """``max_batch_points``: the most observations (and other records) per upload; ``resolver``: how the
+        files' sensor-type texts (names, aliases, a site mapping's codes) become dictionary codes."""
         if max_batch_points < 1:
             raise ValueError("max_batch_points 须 ≥ 1 / max_batch_points must be >= 1")
         self.max_batch_points = max_batch_points
+        self.resolver = resolver or SensorResolver()
+
+    def _resolved(self, items: Sequence[Any]) -> list[Any]:
+        """Copies of definitions, alarms or statistics whose sensor type is the dictionary code it resolves to
+        (unresolved texts are kept: the core names them, ST-DATA-010)."""
+        out = []
+        code_of = self.resolver.code
+        for item in items:
+            code = code_of(item.sensor_type)
+            if code is not None and code != item.sensor_type:
+                copy = type(item)()
+                copy.CopyFrom(item)
+                copy.sensor_type = code
+                item = copy
+            out.append(item)
+        return out
 
     # ------------------------------------------------------------------ the SDK's uplink shape
 
@@ -242,7 +260,7 @@ class MtFileConverter(UplinkConverter[ParsedFile]):
             return unit
         n = self.max_batch_points
         if t == "CDDY":
-            unit.points = list(parsed.definitions)
+            unit.points = self._resolved(parsed.definitions)
         elif t == "FZDY":
             unit.outstations = list(parsed.outstations)
         elif t == "RYQY":
@@ -252,9 +270,9 @@ class MtFileConverter(UplinkConverter[ParsedFile]):
         elif t == "CDSS":
             self._observations(parsed.columns, state, unit)
         elif t == "YCBJ":
-            self._alarms(parsed.alarms, state, unit)
+            self._alarms(self._resolved(parsed.alarms), state, unit)
         elif t == "TJSJ":
-            for i, chunk in _chunks(parsed.statistics, n):
+            for i, chunk in _chunks(self._resolved(parsed.statistics), n):
                 req = pb.ReportStatisticsRequest(statistics=chunk)
                 unit.uploads.append(Upload("ReportStatistics", req, range(i + 1, i + 1 + len(chunk))))
         elif t == "FZSS":
@@ -283,38 +301,61 @@ class MtFileConverter(UplinkConverter[ParsedFile]):
         except KeyError:
             self._undefined(codes, alias_of, unit)
             return
-        # One base for the whole file (its earliest 数据时间): every batch's offsets are ≥ 0 and < the span.
         ms = _stamp_ms(cols, cols.stamps)
-        base = min(ms.values())
-        if max(ms.values()) - base > _SINT32_MAX:
-            unit.problems.append(
-                Finding(
-                    "ST-DATA-044",
-                    "MUST",
-                    "文件中的数据时间跨度超过 24.8 天，无法放入观测批次（int32 毫秒偏移）；请按时间分文件",
-                    "the data times of the file span more than 24.8 days, beyond the int32 millisecond offsets of a "
-                    "batch; split the file by time",
-                    field_zh="数据时间",
-                    field_en="data time",
-                )
-            )
+        if max(ms.values()) - min(ms.values()) <= _SINT32_MAX:
+            self._batches(aliases, cols, ms, range(n), unit)
             return
-        offset_of = {s: t - base for s, t in ms.items()}
-        offsets = itemgetter(*cols.stamps)(offset_of) if n > 1 else (offset_of[cols.stamps[0]],)
-        values, statuses = cols.values, cols.statuses
+        # A record decades off (a KJ clock gone wrong) must not sink the file into one "cannot be converted"
+        # finding: the records are grouped by time so that each batch spans less than 24.8 days (int32 ms
+        # offsets), and the core judges every record's time (ST-DATA-031 names the record that is off).
+        groups: list[list[int]] = []
+        order = sorted(range(n), key=lambda i: ms[cols.stamps[i]])
+        first = None
+        for i in order:
+            t = ms[cols.stamps[i]]
+            if first is None or t - first > _SINT32_MAX:
+                groups.append([])
+                first = t
+            groups[-1].append(i)
+        for group in sorted(groups, key=min):
+            self._batches(aliases, cols, ms, sorted(group), unit)
+
+    def _batches(
+        self,
+        aliases: Sequence[int],
+        cols: ObservationColumns,
+        ms: Mapping[str, int],
+        indexes: Sequence[int],
+        unit: FileUnit,
+    ) -> None:
+        """Batches of the records ``indexes`` (0-based, ascending), one base time (their earliest 数据时间)."""
+        n = len(cols.point_codes)
+        whole_file = len(indexes) == n
+        stamps = cols.stamps if whole_file else [cols.stamps[i] for i in indexes]
+        base = min(ms[s] for s in set(stamps))
+        offset_of = {s: ms[s] - base for s in set(stamps)}
+        k = len(indexes)
+        offsets = itemgetter(*stamps)(offset_of) if k > 1 else (offset_of[stamps[0]],)
+        if whole_file:
+            values, statuses, picked = cols.values, cols.statuses, aliases
+        else:
+            values = [cols.values[i] for i in indexes]
+            statuses = [cols.statuses[i] for i in indexes]
+            picked = [aliases[i] for i in indexes]
         size = self.max_batch_points
-        for a in range(0, n, size):
-            b = min(a + size, n)
-            whole = a == 0 and b == n
+        for a in range(0, k, size):
+            b = min(a + size, k)
+            whole = a == 0 and b == k
             batch = data_pb2.ObservationBatch(
-                alias=aliases if whole else aliases[a:b],
+                alias=picked if whole else picked[a:b],
                 value=values if whole else values[a:b],
                 time_offset_ms=offsets if whole else offsets[a:b],
                 status=statuses if whole else statuses[a:b],
             )
             batch.base_time.FromMilliseconds(base)
             request = pb.ReportObservationsRequest(batch=batch)
-            unit.uploads.append(Upload("ReportObservations", request, range(a + 1, b + 1)))
+            records = range(a + 1, b + 1) if whole_file else [i + 1 for i in indexes[a:b]]
+            unit.uploads.append(Upload("ReportObservations", request, records))
 
     @staticmethod
     def _undefined(codes: Sequence[str], alias_of: Mapping[str, int], unit: FileUnit) -> None:
@@ -390,7 +431,9 @@ class MtFileConverter(UplinkConverter[ParsedFile]):
             return out
         limits = limits or default_limits()
         scratch = _state_copy(state)
-        ctx = ValidationContext(state=scratch, limits=limits, now_ms=now_ms, arrival=False)
+        ctx = ValidationContext(
+            state=scratch, limits=limits, now_ms=now_ms, arrival=False, type_segments=self.resolver.segments
+        )
         if unit.points or unit.outstations:
             top = max(scratch.points, default=0)
             defs = []

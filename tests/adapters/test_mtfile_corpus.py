@@ -35,15 +35,11 @@ def found(folder: Path, prefix: str = "") -> set[Row]:
     }
 
 
-@pytest.mark.xfail(
-    strict=True, reason="issue 14: names, aliases, site mapping and file:line findings not built yet"
-)
 @pytest.mark.parametrize("folder", FOLDERS, ids=[p.name for p in FOLDERS])
 def test_folder_gives_its_hand_written_findings(folder: Path) -> None:
     assert found(folder) == expected(folder / "expected.tsv")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14: file:line findings not built yet")
 def test_one_bad_file_per_mt_clause() -> None:
     bad = CORPUS / "bad"
     rows: set[Row] = set()
