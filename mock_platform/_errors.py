@@ -4,52 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from santong.protocols import Violation
+from santong.protocols import GRPC_CODES, HTTP_STATUS, Violation
 
 __all__ = ["GRPC_CODES", "HTTP_STATUS", "PlatformError", "violation"]
 
-# gRPC status code names → numbers (google.rpc.Code).
-GRPC_CODES: dict[str, int] = {
-    "OK": 0,
-    "CANCELLED": 1,
-    "UNKNOWN": 2,
-    "INVALID_ARGUMENT": 3,
-    "DEADLINE_EXCEEDED": 4,
-    "NOT_FOUND": 5,
-    "ALREADY_EXISTS": 6,
-    "PERMISSION_DENIED": 7,
-    "RESOURCE_EXHAUSTED": 8,
-    "FAILED_PRECONDITION": 9,
-    "ABORTED": 10,
-    "OUT_OF_RANGE": 11,
-    "UNIMPLEMENTED": 12,
-    "INTERNAL": 13,
-    "UNAVAILABLE": 14,
-    "DATA_LOSS": 15,
-    "UNAUTHENTICATED": 16,
-}
-
-# The HTTP status of each gRPC code (google.rpc.Code's mapping, with ST-IFACE-015's 409 for FAILED_PRECONDITION;
-# size limits use 413 through PlatformError(http_status=413)).
-HTTP_STATUS: dict[str, int] = {
-    "OK": 200,
-    "CANCELLED": 499,
-    "UNKNOWN": 500,
-    "INVALID_ARGUMENT": 400,
-    "DEADLINE_EXCEEDED": 504,
-    "NOT_FOUND": 404,
-    "ALREADY_EXISTS": 409,
-    "PERMISSION_DENIED": 403,
-    "RESOURCE_EXHAUSTED": 429,
-    "FAILED_PRECONDITION": 409,  # ST-IFACE-015: not registered / no common version → 409
-    "ABORTED": 409,
-    "OUT_OF_RANGE": 400,
-    "UNIMPLEMENTED": 501,
-    "INTERNAL": 500,
-    "UNAVAILABLE": 503,
-    "DATA_LOSS": 500,
-    "UNAUTHENTICATED": 401,
-}
+# The one copy of the code tables lives in santong.protocols (ST-IFACE-015); re-exported for old imports.
 
 
 def violation(clause_id: str, path: str, zh: str, en: str) -> Violation:

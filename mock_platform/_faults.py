@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from santong.mock_platform._errors import GRPC_CODES, PlatformError
+from santong.mock_platform._errors import GRPC_CODES, PlatformError, violation
 
 if TYPE_CHECKING:
     from santong.mock_platform._service import Platform
@@ -242,10 +242,25 @@ class FaultInjector:
             self._log_fired(
                 method, device_id, peer, code, f"fail_next, {self.fail_count} left", sequence=sequence
             )
+            # An injected INVALID_ARGUMENT is a definitive rejection: it carries a violation, as a real one does
+            # (without violations it is no rejection on content, and devices retry it, ST-PROTO-035).
+            vs = (
+                [
+                    violation(
+                        "ST-PROTO-016",
+                        "$",
+                        "注入的最终拒收（故障注入）",
+                        "injected final rejection (fault injection)",
+                    )
+                ]
+                if code == "INVALID_ARGUMENT"
+                else []
+            )
             raise PlatformError(
                 code,
                 f"注入的故障 {code}",
                 f"injected fault {code}",
+                vs,
                 retry_after_s=0.1 if code in ("UNAVAILABLE", "RESOURCE_EXHAUSTED") else None,
             )
         if self.slow_ms:

@@ -21,10 +21,30 @@ from santong.protocols._context import (
 from santong.protocols._errors import SantongError, ValidationError, Violation, must_violations
 from santong.protocols._rules import RULES
 from santong.protocols._schemas import SCHEMA_CLAUSES, load_schema, reference_validator, schema_names
+from santong.protocols._status import (
+    GRPC_CODE_BY_HTTP,
+    GRPC_CODE_NAMES,
+    GRPC_CODES,
+    HTTP_STATUS,
+    STATUS_TABLE,
+    Action,
+    StatusRow,
+    action,
+    is_outage,
+)
 from santong.protocols._validate import check, validate, validate_json
 
 __all__ = [
     "DEFAULT_LIMITS",
+    "GRPC_CODES",
+    "GRPC_CODE_BY_HTTP",
+    "GRPC_CODE_NAMES",
+    "HTTP_STATUS",
+    "STATUS_TABLE",
+    "Action",
+    "StatusRow",
+    "action",
+    "is_outage",
     "RULES",
     "SCHEMA_CLAUSES",
     "Clause",

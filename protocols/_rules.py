@@ -105,6 +105,7 @@ def _code(kind: str, value: str, out: Report, path: str, mine_code: str = "") ->
 
 
 MIN_TS, MAX_TS = -62135596800, 253402300799  # 0001-01-01 … 9999-12-31, what RFC 3339 can write
+EARLIEST_S = 946684800  # 2000-01-01T00:00:00Z: the lower bound of ST-DATA-031
 
 
 def _not_future(ts: Any, ctx: ValidationContext, out: Report, path: str) -> None:
@@ -118,6 +119,14 @@ def _not_future(ts: Any, ctx: ValidationContext, out: Report, path: str) -> None
             f"time outside the RFC 3339 range (seconds={ts.seconds}, nanos={ts.nanos})",
         )
         return
+    if ts.seconds < EARLIEST_S:
+        out.add(
+            "ST-DATA-031",
+            path,
+            f"时间早于 2000-01-01T00:00:00Z（seconds={ts.seconds}），设备时钟未设置？",
+            f"time before 2000-01-01T00:00:00Z (seconds={ts.seconds}): is the device clock unset?",
+        )
+        return
     ahead = timestamp_ms(ts) - ctx.clock_ms()
     if ahead > ctx.limits.max_clock_skew_ms:
         out.add(
@@ -128,9 +137,21 @@ def _not_future(ts: Any, ctx: ValidationContext, out: Report, path: str) -> None
         )
 
 
+#: ST-PROTO-032: sequences stay below 2^63 and jump at most 2^40 past the last acknowledged one.
+MAX_SEQUENCE, MAX_SEQUENCE_JUMP = (1 << 63) - 1, 1 << 40
+
+
 def _sequence(seq: int, ctx: ValidationContext, out: Report, path: str) -> None:
+    last = ctx.state.last_sequence
     if seq < 1:
         out.add("ST-PROTO-011", path, "序号必须从 1 开始", "sequence numbers start at 1")
+    elif seq > MAX_SEQUENCE or (last and seq - last > MAX_SEQUENCE_JUMP):
+        out.add(
+            "ST-PROTO-032",
+            path,
+            f"序号 {seq} 超出范围（须 < 2^63，且比最后确认的 {last} 大不超过 2^40）",
+            f"sequence {seq} is out of range (below 2^63, at most 2^40 above the last acknowledged {last})",
+        )
     elif seq <= ctx.state.last_sequence:
         out.add(
             "ST-PROTO-011",
@@ -228,7 +249,7 @@ def _point(p: Any, ctx: ValidationContext, out: Report, path: str) -> None:
                 f"value-kind segment {groups.get('kind')} disagrees with value_kind",
             )
         seg = groups.get("sensor", "")
-        if st is not None and sensor_types().get(ctx.type_segments.get(seg, seg)) is not st:
+        if st is not None and sensor_types().get(seg) is not st:
             out.add(
                 "ST-DATA-004",
                 f"{path}.point_code",
@@ -391,7 +412,7 @@ def _define_points(msg: Any, ctx: ValidationContext, out: Report, path: str) -> 
 
 @rule(
     "ObservationBatch",
-    "ST-IFACE-004", "ST-IFACE-005", "ST-IFACE-010", "ST-PROTO-008", "ST-PROTO-011", "ST-DATA-018", "ST-DATA-030",
+    "ST-IFACE-004", "ST-IFACE-005", "ST-IFACE-010", "ST-PROTO-008", "ST-PROTO-011", "ST-PROTO-032", "ST-DATA-018", "ST-DATA-030",
     "ST-DATA-019", "ST-DATA-020", "ST-DATA-021", "ST-DATA-031", "ST-DATA-032", "ST-DATA-048",
 )  # fmt: skip
 def _batch(b: Any, ctx: ValidationContext, out: Report, path: str) -> None:
@@ -467,6 +488,13 @@ def _batch(b: Any, ctx: ValidationContext, out: Report, path: str) -> None:
     base = timestamp_ms(b.base_time)
     now = ctx.clock_ms()
     latest = base + max(offsets)
+    if base + min(offsets) < EARLIEST_S * 1000:
+        out.add(
+            "ST-DATA-031",
+            f"{path}.time_offset_ms",
+            f"观测时间早于 2000-01-01T00:00:00Z（{base + min(offsets)} ms），设备时钟未设置？",
+            f"observation time before 2000-01-01T00:00:00Z ({base + min(offsets)} ms): is the device clock unset?",
+        )
     if latest - now > ctx.limits.max_clock_skew_ms:
         out.add(
             "ST-DATA-031",

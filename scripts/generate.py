@@ -34,6 +34,15 @@ def na_reasons() -> dict[str, tuple[str, str]]:
     from santong.conformance._outcomes import NA_REASONS  # noqa: PLC0415
 
     return NA_REASONS
+
+
+def status_table() -> list[str]:
+    """The status table (every gRPC code and HTTP status → the device's action), owned by santong.protocols."""
+    from santong.protocols._status import render_markdown  # noqa: PLC0415
+
+    return render_markdown()
+
+
 CLAUSES = ROOT / "protocols" / "data" / "clauses.yaml"
 PACKAGE = "santong.protocols.v1"
 SCHEMA_BASE = "https://santong.dev/schemas/v1/"
@@ -253,6 +262,17 @@ def render_spec(catalogue: dict) -> str:
                 f"- 检查方式 Checked by: {checked}",
                 "",
             ]
+    lines += [
+        "## 附录 状态表 / Annex: status table (ST-PROTO-035)",
+        "",
+        "每个 gRPC 状态码的 HTTP 状态、设备动作以及是否表示断线（ST-IFACE-015、ST-PROTO-014/015/016）。带违例的"
+        " INVALID_ARGUMENT 和 HTTP 413 为最终拒收，无违例的 INVALID_ARGUMENT 重试。/ The HTTP status of every gRPC code,"
+        " the device's action and whether it means an outage (ST-IFACE-015, ST-PROTO-014/015/016). INVALID_ARGUMENT"
+        " with violations and HTTP 413 are final; INVALID_ARGUMENT without violations is retried.",
+        "",
+        *status_table(),
+        "",
+    ]
     return "\n".join(lines).rstrip() + "\n"
 
 

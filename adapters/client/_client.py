@@ -18,16 +18,19 @@ carries ``backfill = true`` when at least one of these holds:
 (e) when it is first sent, its oldest record is older than ``queue.live_window_ms`` (default 60 s; the core
     rejects unflagged data older than 300 s, ST-DATA-032).
 
-(a), (b) are decided when the upload is produced; (c)–(e) may raise the flag of an unacknowledged upload later.
-The flag only ever goes from false to true, and it is the only thing that may change between attempts: the
-sequence and every record stay as first written (ST-PROTO-014). A platform that stored an earlier attempt answers
-DUPLICATE and keeps that first version (ST-PROTO-012).
+(a), (b) are decided when the upload is produced; (c)–(e) may raise the flag of an upload *not yet sent*. From its
+first attempt on an upload is frozen: it is resent unchanged — same sequence, same records, same flag
+(ST-PROTO-014 over ST-PROTO-020). A live upload whose first attempt failed at the start of an outage is resent
+unflagged. The first attempt is recorded in the queue before the upload leaves (``attempts``).
 
-Failures (ST-PROTO-015..017): UNAVAILABLE, RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED, ABORTED (HTTP 429, 502, 503,
-504) and failed connections are retried after full-jitter exponential back-off (honouring Retry-After /
-RetryInfo); FAILED_PRECONDITION (409) → register again, then resend; INVALID_ARGUMENT (400), an Ack REJECTED and
-every other error → the upload goes to the dead-letter table with its violations, logged with their clause IDs,
-never resent (ST-PROTO-016); UNAUTHENTICATED / PERMISSION_DENIED (401 / 403) stop the client with a clear error.
+Failures follow the spec's one table (``santong.protocols.STATUS_TABLE``, ST-PROTO-015/016/035): only
+INVALID_ARGUMENT carrying violations, a 413, an Ack REJECTED and a sequence conflict (ALREADY_EXISTS / 409, Ack
+CONFLICT, ST-PROTO-031) are final → the dead-letter table with their violations, never resent unchanged.
+FAILED_PRECONDITION → register again (and define again), then resend the same upload. UNAUTHENTICATED /
+PERMISSION_DENIED → the data stays queued, an operator-facing error is logged, the client backs off long (the
+cap) and tries again. Everything else — UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ABORTED, INTERNAL,
+UNKNOWN, CANCELLED, HTTP 5xx/429/408, failed connections — is retried after full-jitter exponential back-off
+honouring Retry-After / RetryInfo; UNAVAILABLE, DEADLINE_EXCEEDED and failed connections mean an outage.
 
 Example::
 
@@ -82,15 +85,15 @@ WriteHandler = Callable[[str, float], Awaitable[None]]
 ConfigureHandler = Callable[[int, Mapping[str, str]], Awaitable[None]]
 
 ACK_DONE = (pb.ACK_STATUS_ACCEPTED, pb.ACK_STATUS_DUPLICATE)
+ACK_CONFLICT = pb.AckStatus.Value("ACK_STATUS_CONFLICT")
 SENSOR_FAULT = common_pb2.POINT_STATUS_FLAG_SENSOR_FAULT
 OVER_RANGE = common_pb2.POINT_STATUS_FLAG_OVER_RANGE
 SWITCH = common_pb2.VALUE_KIND_SWITCH
 MAX_OFFSET_MS = 2**31 - 1
-OUTAGE_CODES = ("UNAVAILABLE", "DEADLINE_EXCEEDED")
 
 
 class ClientFailed(AdapterError):
-    """The client stopped for good: credentials or identity rejected, or Register refused (ST-PROTO-016)."""
+    """The client stopped for good: Register refused on content or version (ST-PROTO-004, ST-PROTO-016)."""
 
     grpc_code = "UNAUTHENTICATED"
     http_status = 401
@@ -215,6 +218,8 @@ class PlatformClient:
         self._backfill_queued = 0
         self._retrying: set[int] = set()
         self._warned: set[tuple[str, Any]] = set()
+        #: The last refusal of the credentials (UNAUTHENTICATED / PERMISSION_DENIED), None once a call succeeds.
+        self.credentials_error: CallError | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -736,7 +741,7 @@ class PlatformClient:
         try:
             resp = await self._transport.call(method, request, self._timeout_s)
         except CallError as e:
-            if e.connection or e.code in OUTAGE_CODES:
+            if e.outage:
                 if not self.in_outage:
                     log.warning(
                         "平台不可达，数据缓存待续传 / platform unreachable, storing and forwarding (ST-PROTO-018): %s",
@@ -745,6 +750,9 @@ class PlatformClient:
                 self.in_outage = True
             raise
         t1 = time.time()
+        if self.credentials_error is not None:
+            log.info("平台已接受凭据 / the platform accepts the credentials again")
+            self.credentials_error = None
         if self.in_outage:
             log.info(
                 "平台已恢复，开始续传 / platform reachable again, forwarding the backlog (%d queued)",
@@ -777,14 +785,14 @@ class PlatformClient:
                 raise
             except CallError as e:
                 d = e.disposition
-                if d is Disposition.FATAL:
-                    self._fail(ClientFailed(self._fatal_text(e), e.violations))
-                    return
+                failures += 1
+                self.stats.retries += 1
+                if d is Disposition.HOLD:
+                    await self._hold(e)
+                    continue
                 if d is Disposition.REREGISTER:
                     log.warning("平台要求重新注册 / the platform asks to register again (%s)", e)
                     self._lost_registration()
-                failures += 1
-                self.stats.retries += 1
                 delay = self.backoff.delay(min(failures - 1, 64), e.retry_after_s, self._uniform)
                 log.info(
                     "第 %d 次重试前等待 %.3f s / waiting %.3f s before retry %d: %s",
@@ -803,6 +811,12 @@ class PlatformClient:
                 failures += 1
                 await asyncio.sleep(self.backoff.delay(min(failures - 1, 64), None, self._uniform))
 
+    async def _hold(self, e: CallError) -> None:
+        """Credentials or identity refused: keep everything queued, tell the operator, back off long (the cap)."""
+        self.credentials_error = e
+        log.error("%s", self._fatal_text(e))
+        await asyncio.sleep(max(self.backoff.cap_s, e.retry_after_s or 0.0))
+
     def _fatal_text(self, e: CallError) -> str:
         p = self.config.platform
         where = p.target if p.transport == "grpc" else p.url
@@ -812,8 +826,8 @@ class PlatformClient:
                 f"the platform at {where} denied the device identity (ST-IFACE-019): device.device_id does not match the credentials: {e}"
             )
         return (
-            f"平台拒绝凭据（ST-PROTO-001/002），客户端停止：请检查 platform.token 与 device.device_id={self.config.device.device_id!r} / "
-            f"the platform at {where} rejected the credentials (ST-PROTO-001/002), the client stops: check platform.token and device.device_id: {e}"
+            f"平台拒绝凭据（ST-PROTO-001/002），数据保留在队列中，稍后重试：请检查 platform.token 与 device.device_id={self.config.device.device_id!r} / "
+            f"the platform at {where} rejected the credentials (ST-PROTO-001/002); the data stays queued and the client tries again later: check platform.token and device.device_id: {e}"
         )
 
     def _lost_registration(self) -> None:
@@ -834,7 +848,7 @@ class PlatformClient:
         try:
             resp = await self._call("Register", req)
         except CallError as e:
-            if e.disposition is Disposition.RETRY or e.disposition is Disposition.FATAL:
+            if e.disposition is Disposition.RETRY or e.disposition is Disposition.HOLD:
                 raise
             raise ClientFailed(
                 f"平台拒绝注册（{e.code}，如无共同的规范版本 ST-PROTO-004），客户端停止 / the platform refused Register ({e.code}; e.g. no "
@@ -904,7 +918,7 @@ class PlatformClient:
                     ),
                 )
         except CallError as e:
-            if e.disposition is not Disposition.DEAD_LETTER:
+            if e.disposition is not Disposition.FINAL:
                 self._defs_dirty = True
                 raise
             # Never resend unchanged (ST-PROTO-016): the uploads of these points will be rejected and dead-lettered.
@@ -933,23 +947,28 @@ class PlatformClient:
     async def _deliver(self, up: Any) -> None:
         req = up.request()
         seq = up.sequence
-        if not up.backfill and (
-            seq in self._retrying
-            or self.now_ms() - self._upload_time(up, req) > self.config.queue.live_window_ms
-        ):
-            if await self._q(self.queue.set_backfill, seq):  # rules (c) and (e)
+        if not up.attempts:  # the flag is final from the first attempt on (ST-PROTO-014 over ST-PROTO-020)
+            late = not up.backfill and (
+                seq in self._retrying
+                or self.now_ms() - self._upload_time(up, req) > self.config.queue.live_window_ms
+            )  # rules (c) and (e)
+            payload = await self._q(self.queue.first_attempt, seq, backfill=late)
+            if payload is None:
+                return
+            if late:
                 self._backfill_queued += 1
-            stamp(req, backfill=True)
-            up = dataclasses.replace(up, backfill=True)
+                stamp(req, backfill=True)
+                up = dataclasses.replace(up, backfill=True)
+            up = dataclasses.replace(up, attempts=1)
         try:
             resp = await self._call(up.method, req)
         except CallError as e:
-            if e.disposition is Disposition.DEAD_LETTER:
+            if e.disposition is Disposition.FINAL:
                 await self._dead(up, e.violations, f"{e.code}: {e}")
                 return
             self._retrying.add(seq)
-            if e.disposition is not Disposition.FATAL:  # rule (c): this one and all queued behind it are late
-                self._backfill_queued += await self._q(self.queue.mark_all_backfill)
+            # rule (c): the uploads queued behind this one and never sent are late
+            self._backfill_queued += await self._q(self.queue.mark_all_backfill)
             raise
         ack = resp.ack
         if ack.sequence != seq or ack.status == pb.ACK_STATUS_UNSPECIFIED:
@@ -966,6 +985,13 @@ class PlatformClient:
                 self.stats.duplicates += 1
             return
         vs = [Violation(v.clause_id, v.path, v.message_zh, v.message_en) for v in ack.violations]
+        if ack.status == ACK_CONFLICT:
+            log.error(
+                "平台在序号 %d 下已存有不同内容：本设备的序号计数器可能丢失或被复用（ST-PROTO-031）/ the platform holds other "
+                "content under sequence %d: this device's sequence counter was lost or reused (ST-PROTO-031)", seq, seq,
+            )  # fmt: skip
+            await self._dead(up, vs, "Ack CONFLICT")
+            return
         await self._dead(up, vs, "Ack REJECTED")
 
     @staticmethod
@@ -1038,9 +1064,8 @@ class PlatformClient:
                 await self._call("Heartbeat", req)
                 self.stats.heartbeats += 1
             except CallError as e:
-                if e.disposition is Disposition.FATAL:
-                    self._fail(ClientFailed(self._fatal_text(e), e.violations))
-                    return
+                if e.disposition is Disposition.HOLD:
+                    self.credentials_error = e
                 if e.disposition is Disposition.REREGISTER:
                     self._lost_registration()
                 log.info("心跳失败 / heartbeat failed: %s", e)
@@ -1059,9 +1084,9 @@ class PlatformClient:
                 if e.code == "UNIMPLEMENTED":
                     log.warning("平台不提供下行命令 / the platform offers no Commands stream: %s", e)
                     return
-                if e.disposition is Disposition.FATAL:
-                    self._fail(ClientFailed(self._fatal_text(e), e.violations))
-                    return
+                if e.disposition is Disposition.HOLD:
+                    await self._hold(e)
+                    continue
                 if e.disposition is Disposition.REREGISTER:
                     self._lost_registration()
                 failures += 1

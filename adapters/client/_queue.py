@@ -365,13 +365,38 @@ class UploadQueue:
         with self._lock, self._tx():
             self.conn.execute("UPDATE uploads SET attempts = attempts + 1 WHERE sequence=?", (sequence,))
 
-    def set_backfill(self, sequence: int) -> bool:
-        """Flag one queued upload backfill (false → true only); True if it changed."""
+    def first_attempt(self, sequence: int, *, backfill: bool) -> bytes | None:
+        """Record that ``sequence`` is about to be sent for the first time, raising its backfill flag first if
+        ``backfill``; one transaction. Returns the payload to send (None if it is no longer queued). From now on
+        the upload is frozen: resent unchanged (ST-PROTO-014)."""
         with self._lock:
             row = self.conn.execute(
-                "SELECT method, payload, backfill FROM uploads WHERE sequence=?", (sequence,)
+                "SELECT method, payload, backfill, attempts FROM uploads WHERE sequence=?", (sequence,)
             ).fetchone()
-            if row is None or row[2]:
+            if row is None:
+                return None
+            payload = bytes(row[1])
+            with self._tx():
+                if backfill and not row[2] and not row[3]:
+                    req = UPLOAD_METHODS[row[0]].FromString(payload)
+                    stamp(req, backfill=True)
+                    payload = req.SerializeToString()
+                    self.conn.execute(
+                        "UPDATE uploads SET payload=?, backfill=1, attempts=attempts+1 WHERE sequence=?",
+                        (payload, sequence),
+                    )
+                else:
+                    self.conn.execute("UPDATE uploads SET attempts=attempts+1 WHERE sequence=?", (sequence,))
+            return payload
+
+    def set_backfill(self, sequence: int) -> bool:
+        """Flag one queued upload backfill (false → true only) if it was never sent; True if it changed. An upload
+        sent once is resent unchanged, flag included (ST-PROTO-014 over ST-PROTO-020)."""
+        with self._lock:
+            row = self.conn.execute(
+                "SELECT method, payload, backfill, attempts FROM uploads WHERE sequence=?", (sequence,)
+            ).fetchone()
+            if row is None or row[2] or row[3]:
                 return False
             req = UPLOAD_METHODS[row[0]].FromString(row[1])
             stamp(req, backfill=True)
@@ -383,11 +408,14 @@ class UploadQueue:
             return True
 
     def mark_all_backfill(self) -> int:
-        """Flag every queued upload backfill (after a restart: they are late by definition); how many changed."""
+        """Flag every queued upload never sent yet backfill (after a restart or behind a failure: they are late);
+        how many changed. Uploads sent once keep their flag (ST-PROTO-014)."""
         with self._lock:
             seqs = [
                 int(r[0])
-                for r in self.conn.execute("SELECT sequence FROM uploads WHERE backfill=0 ORDER BY sequence")
+                for r in self.conn.execute(
+                    "SELECT sequence FROM uploads WHERE backfill=0 AND attempts=0 ORDER BY sequence"
+                )
             ]
         return sum(self.set_backfill(s) for s in seqs)
 

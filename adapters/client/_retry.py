@@ -1,23 +1,27 @@
 """Which failures are retried, and how long to wait: exponential back-off with full jitter (ST-PROTO-015..017).
 
+The classification is the one table of ``santong.protocols`` (:data:`~santong.protocols.STATUS_TABLE`): every gRPC
+code and HTTP status → retry / re-register / final / hold, and whether it means an outage. This module only adds
+the back-off.
+
 Example::
 
     backoff = Backoff(base_s=0.1, cap_s=30.0)
     delay = backoff.delay(attempt=3)                      # uniform in [0, min(30, 0.1 × 2³)] = [0, 0.8] s
     delay = backoff.delay(attempt=0, retry_after_s=2.0)   # at least the platform's Retry-After
-    disposition("UNAVAILABLE")                            # Disposition.RETRY
-    disposition(None, http_status=400)                    # Disposition.DEAD_LETTER
+    disposition("INTERNAL")                               # Disposition.RETRY: not acknowledged, resent
+    disposition("INVALID_ARGUMENT", violations=[v])       # Disposition.FINAL: dead letters
 """
 
 from __future__ import annotations
 
-import enum
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from santong.protocols import STATUS_TABLE, Action, action
+
 __all__ = [
-    "GRPC_CODE_BY_HTTP",
     "RETRYABLE_GRPC",
     "RETRYABLE_HTTP",
     "Backoff",
@@ -25,66 +29,23 @@ __all__ = [
     "disposition",
 ]
 
-#: gRPC codes retried (ST-PROTO-015); failed connections are reported as UNAVAILABLE.
-RETRYABLE_GRPC = frozenset({"UNAVAILABLE", "RESOURCE_EXHAUSTED", "DEADLINE_EXCEEDED", "ABORTED"})
-#: HTTP statuses retried (ST-PROTO-015).
-RETRYABLE_HTTP = frozenset({429, 502, 503, 504})
+#: What the client does after a failed call (the spec's :class:`~santong.protocols.Action`).
+Disposition = Action
 
-#: The gRPC code of an HTTP status as the platform maps them (ST-IFACE-015), for errors without a JSON body.
-GRPC_CODE_BY_HTTP = {
-    400: "INVALID_ARGUMENT",
-    401: "UNAUTHENTICATED",
-    403: "PERMISSION_DENIED",
-    404: "NOT_FOUND",
-    409: "FAILED_PRECONDITION",
-    413: "RESOURCE_EXHAUSTED",
-    415: "INVALID_ARGUMENT",
-    429: "RESOURCE_EXHAUSTED",
-    499: "CANCELLED",
-    500: "INTERNAL",
-    501: "UNIMPLEMENTED",
-    502: "UNAVAILABLE",
-    503: "UNAVAILABLE",
-    504: "DEADLINE_EXCEEDED",
-}
+#: gRPC codes retried (ST-PROTO-015), from the spec's table; failed connections count as UNAVAILABLE.
+RETRYABLE_GRPC = frozenset(r.code for r in STATUS_TABLE if r.action is Action.RETRY and r.code != "OK")
+#: HTTP statuses (without a code in the body) retried (ST-PROTO-015).
+RETRYABLE_HTTP = frozenset(
+    s for s in (*range(400, 452), *range(499, 600)) if action(None, s, ("violation",)) is Action.RETRY
+)
 
 
-class Disposition(enum.Enum):
-    """What the client does after a failed call."""
-
-    #: Wait (back-off) and send the same upload again (ST-PROTO-014/015).
-    RETRY = "retry"
-    #: Register again, then send the upload again (FAILED_PRECONDITION / 409, ST-PROTO-016).
-    REREGISTER = "reregister"
-    #: Never send it again: move the upload to the dead-letter table (INVALID_ARGUMENT / 400 and every other
-    #: non-retryable error, ST-PROTO-016).
-    DEAD_LETTER = "dead_letter"
-    #: Stop the client with a clear error: the credentials or identity are wrong (UNAUTHENTICATED / 401,
-    #: PERMISSION_DENIED / 403); resending cannot help.
-    FATAL = "fatal"
-
-
-def disposition(code: str | None, http_status: int | None = None) -> Disposition:
-    """The disposition of a failure given its gRPC code name and/or HTTP status.
-
-    Over HTTP the status decides (413 is RESOURCE_EXHAUSTED but not retried: the same body stays too large);
-    over gRPC the code does.
-    """
-    if http_status is not None:
-        if http_status in RETRYABLE_HTTP:
-            return Disposition.RETRY
-        if http_status in (401, 403):
-            return Disposition.FATAL
-        if http_status == 409:
-            return Disposition.REREGISTER
-        return Disposition.DEAD_LETTER
-    if code in RETRYABLE_GRPC:
-        return Disposition.RETRY
-    if code in ("UNAUTHENTICATED", "PERMISSION_DENIED"):
-        return Disposition.FATAL
-    if code == "FAILED_PRECONDITION":
-        return Disposition.REREGISTER
-    return Disposition.DEAD_LETTER
+def disposition(
+    code: str | None, http_status: int | None = None, violations: Iterable[object] = ()
+) -> Action:
+    """The action after a failure given its gRPC code name (an HTTP error body carries it), HTTP status and
+    violations: the spec's table (:func:`santong.protocols.action`)."""
+    return action(code, http_status, violations)
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,8 @@ from typing import Any
 from google.protobuf import json_format
 from google.protobuf.message import Message
 from santong.adapters._sdk import AdapterError
-from santong.adapters.client._retry import GRPC_CODE_BY_HTTP, Disposition, disposition
-from santong.protocols import Violation, to_dict
+from santong.adapters.client._retry import Disposition, disposition
+from santong.protocols import GRPC_CODE_BY_HTTP, GRPC_CODE_NAMES, Violation, is_outage, to_dict
 from santong.protocols.v1 import device_access_pb2 as pb
 from santong.protocols.v1 import platform_pb2
 
@@ -47,12 +47,6 @@ RESPONSES: dict[str, type[Message]] = {
     "Heartbeat": pb.HeartbeatResponse,
     "GetPlatformInfo": platform_pb2.GetPlatformInfoResponse,
 }
-
-_CODE_NAMES = {
-    0: "OK", 1: "CANCELLED", 2: "UNKNOWN", 3: "INVALID_ARGUMENT", 4: "DEADLINE_EXCEEDED", 5: "NOT_FOUND",
-    6: "ALREADY_EXISTS", 7: "PERMISSION_DENIED", 8: "RESOURCE_EXHAUSTED", 9: "FAILED_PRECONDITION", 10: "ABORTED",
-    11: "OUT_OF_RANGE", 12: "UNIMPLEMENTED", 13: "INTERNAL", 14: "UNAVAILABLE", 15: "DATA_LOSS", 16: "UNAUTHENTICATED",
-}  # fmt: skip
 
 
 class CallError(AdapterError):
@@ -81,8 +75,13 @@ class CallError(AdapterError):
 
     @property
     def disposition(self) -> Disposition:
-        """Retry, re-register, dead-letter or stop (ST-PROTO-015/016)."""
-        return disposition(self.code, self.http_status)
+        """Retry, re-register, final (dead letters) or hold (ST-PROTO-015/016), from the spec's table."""
+        return disposition(self.code, self.http_status, self.violations)
+
+    @property
+    def outage(self) -> bool:
+        """True when the platform could not be reached (no answer, UNAVAILABLE, DEADLINE_EXCEEDED)."""
+        return self.connection or is_outage(self.code)
 
     @property
     def clause_ids(self) -> list[str]:
@@ -370,7 +369,7 @@ class HttpTransport(Transport):
 
 def _http_error(resp: Any) -> CallError:
     status = int(resp.status_code)
-    code = GRPC_CODE_BY_HTTP.get(status, "UNKNOWN")
+    code = GRPC_CODE_BY_HTTP.get(status) or ("UNAVAILABLE" if status >= 500 else "UNKNOWN")
     message = resp.reason_phrase or ""
     violations: list[Violation] = []
     retry: float | None = None
@@ -380,7 +379,7 @@ def _http_error(resp: Any) -> CallError:
         body = None
     if isinstance(body, dict):
         if isinstance(body.get("code"), int):
-            code = _CODE_NAMES.get(body["code"], code)
+            code = GRPC_CODE_NAMES.get(body["code"], code)
         message = str(body.get("message", message))
         for d in body.get("details", ()) or ():
             kind = str(d.get("@type", ""))

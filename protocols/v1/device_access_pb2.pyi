@@ -17,6 +17,7 @@ class AckStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ACK_STATUS_ACCEPTED: _ClassVar[AckStatus]
     ACK_STATUS_DUPLICATE: _ClassVar[AckStatus]
     ACK_STATUS_REJECTED: _ClassVar[AckStatus]
+    ACK_STATUS_CONFLICT: _ClassVar[AckStatus]
 
 class CommandType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -36,6 +37,7 @@ ACK_STATUS_UNSPECIFIED: AckStatus
 ACK_STATUS_ACCEPTED: AckStatus
 ACK_STATUS_DUPLICATE: AckStatus
 ACK_STATUS_REJECTED: AckStatus
+ACK_STATUS_CONFLICT: AckStatus
 COMMAND_TYPE_UNSPECIFIED: CommandType
 COMMAND_TYPE_TIME_SYNC: CommandType
 COMMAND_TYPE_CONFIGURE: CommandType

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from santong.adapters import ClientConfig, parse_config
-from santong.adapters.client import ClientFailed, PlatformClient, UploadQueue
+from santong.adapters.client import PlatformClient, UploadQueue
 from santong.mock_platform._config import PlatformConfig
 from santong.mock_platform.embedded import MockPlatform
 from santong.protocols import default_limits
@@ -174,14 +174,27 @@ async def _dead(c: PlatformClient, n: int) -> bool:
     return len(await c.dead_letters()) >= n
 
 
-async def test_retryable_errors_are_retried_with_backoff_and_flagged_backfill(
+RETRIED = (
+    "UNAVAILABLE",
+    "DEADLINE_EXCEEDED",
+    "ABORTED",
+    "INTERNAL",
+    "UNKNOWN",
+    "RESOURCE_EXHAUSTED",
+    "CANCELLED",
+)
+
+
+async def test_retryable_errors_are_retried_with_backoff_and_resent_unchanged(
     tmp_path: Path, mp: MockPlatform
 ) -> None:
+    """Every failure that is not final is retried (INTERNAL and UNKNOWN used to be dead-lettered, issue 12); the
+    resend is unchanged, backfill flag included: the first attempt was live (ST-PROTO-014 over ST-PROTO-020)."""
     c = await started(config(tmp_path, mp, cap=200))
     try:
         await c.observations([(CH4, 0.1, None, 0)])
         assert await c.wait_delivered(DEADLINE_S)
-        for code in ("UNAVAILABLE", "DEADLINE_EXCEEDED", "ABORTED"):
+        for code in RETRIED:
             mp.platform.faults.fail_next(2, code, methods=["ReportObservations"])
             t0 = time.monotonic()
             await c.observations([(CH4, 0.2, None, 0)])
@@ -189,14 +202,9 @@ async def test_retryable_errors_are_retried_with_backoff_and_flagged_backfill(
             assert time.monotonic() - t0 < 3
     finally:
         await c.stop()
-    assert c.stats.retries >= 6 and c.stats.dead_lettered == 0
+    assert c.stats.retries >= 2 * len(RETRIED) and c.stats.dead_lettered == 0
     got = await values(mp)
-    assert [(v, bf) for _, v, bf in got] == [
-        (0.1, False),
-        (0.2, True),
-        (0.2, True),
-        (0.2, True),
-    ]  # late: rule (c)
+    assert [(v, bf) for _, v, bf in got] == [(0.1, False)] + [(0.2, False)] * len(RETRIED)
 
 
 async def test_failed_precondition_registers_again_then_resends(tmp_path: Path, mp: MockPlatform) -> None:
@@ -214,17 +222,24 @@ async def test_failed_precondition_registers_again_then_resends(tmp_path: Path, 
 
 
 @pytest.mark.parametrize("transport", ["grpc", "http"])
-async def test_wrong_credentials_stop_the_client(tmp_path: Path, mp: MockPlatform, transport: str) -> None:
+async def test_wrong_credentials_keep_the_data_queued_and_back_off(
+    tmp_path: Path, mp: MockPlatform, transport: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """UNAUTHENTICATED keeps the data queued (never dead-lettered), backs off long, tells the operator; once the
+    credentials are fixed on the platform side the same data is delivered (ST-PROTO-015/016)."""
     c = await started(config(tmp_path, mp, transport=transport, token="wrong"))
     try:
         await c.observations([(CH4, 0.1, None, 0)])
-        err = await asyncio.wait_for(c.wait_failed(), DEADLINE_S)
+        await c.flush()
+        await wait_for(lambda: c.credentials_error is not None, what="credentials refused")
+        assert c.error is None and await c.pending() == 1 and await c.dead_letters() == []
+        assert "ST-PROTO-001/002" in caplog.text and "platform.token" in caplog.text
+        assert await mp.platform.inspection.acknowledged(DEVICE) == []
+        mp.platform.add_device(DEVICE, "wrong")  # the operator fixes it: the same upload goes through
+        assert await c.wait_delivered(DEADLINE_S)
     finally:
         await c.stop()
-    assert isinstance(err, ClientFailed) and "ST-PROTO-001/002" in str(err) and "platform.token" in str(err)
-    assert await mp.platform.inspection.acknowledged(DEVICE) == []
-    with UploadQueue(tmp_path / "q.db") as q:
-        assert q.count() == 1  # kept for when the configuration is fixed
+    assert [v for _, v, _ in await values(mp)] == [0.1] and c.credentials_error is None
 
 
 async def test_rate_limit_retry_advice_is_honoured(tmp_path: Path) -> None:
@@ -315,7 +330,7 @@ async def test_outage_store_and_forward_in_order_and_flagged(tmp_path: Path, mp:
         async def produce_one() -> None:
             nonlocal n
             times[n] = c.now_ms()
-            await c.observations([(CH4, float(n), times[n], 0)])
+            await c.observations([(CH4, n / 1000, times[n], 0)])  # within CH4's physical limits
             n += 1
 
         for _ in range(30):  # live data, every one acknowledged before the outage
@@ -333,18 +348,22 @@ async def test_outage_store_and_forward_in_order_and_flagged(tmp_path: Path, mp:
             """Produce one more; true once an upload produced after the outage is stored live."""
             await produce_one()
             got = await values(mp)
-            return bool(got) and got[-1][1] >= during[-1] and not got[-1][2]
+            return bool(got) and got[-1][1] >= during[-1] / 1000 and not got[-1][2]
 
         await wait_for(live_again, what="live data after the backlog drained", every=0.01)
         assert await c.wait_delivered(DEADLINE_S)
     finally:
         await c.stop()
     got = await values(mp)
-    assert [v for _, v, _ in got] == [float(i) for i in range(n)]  # 0 lost, 0 duplicated, in order
+    assert [v for _, v, _ in got] == [i / 1000 for i in range(n)]  # 0 lost, 0 duplicated, in order
     seqs = [s for s, _, _ in got]
     assert seqs == sorted(seqs)
-    flag = {int(v): bf for _, v, bf in got}
-    assert len(during) >= 2 and all(flag[i] for i in during)  # ST-PROTO-020
+    flag = {round(v * 1000): bf for _, v, bf in got}
+    # ST-PROTO-020, with ST-PROTO-014 first: only the batch in flight when the outage began (its first attempt was
+    # live) is resent unflagged; everything else produced during the outage is backfill.
+    seq_of = {round(v * 1000): s for s, v, _ in got}
+    live = [i for i in during if not flag[i]]
+    assert len(during) >= 2 and live == list(during)[: len(live)] and len({seq_of[i] for i in live}) <= 1
     assert not any(flag[i] for i in range(before))  # acknowledged before the outage: live
     assert not flag[n - 1]  # live again at the end
 
@@ -387,12 +406,12 @@ def test_http_batch_json_equals_the_canonical_json() -> None:
 async def test_everything_still_queued_at_start_is_backfill(tmp_path: Path, mp: MockPlatform) -> None:
     """Rule (d): an upload the queue still holds when the client starts is late, so it is flagged backfill even
     though no outage, retry or old record (rules (a)–(c), (e)) applies to it (ST-PROTO-020)."""
-    c = await started(config(tmp_path, mp, token="wrong"))  # stops at Register: nothing is ever sent
+    c = await started(config(tmp_path, mp, token="wrong"))  # held at Register: nothing is ever sent
     try:
         await c.observations([(CH4, 0.1, None, 0)])
         await c.observations([(CH4, 0.2, None, 0)])
         await c.flush()
-        await asyncio.wait_for(c.wait_failed(), DEADLINE_S)
+        await wait_for(lambda: c.credentials_error is not None, what="credentials refused")
     finally:
         await c.stop()
     with UploadQueue(tmp_path / "q.db") as q:  # queued as live: only rule (d) can flag them

@@ -57,28 +57,59 @@ def test_backoff_parameters_obey_the_clause(kwargs: dict, words: str) -> None:
         Backoff(**kwargs)
 
 
+#: The rulings of ST-PROTO-014/015/016: only a rejection on content (INVALID_ARGUMENT with violations) and a
+#: sequence conflict are final; credentials keep the data queued; FAILED_PRECONDITION re-registers; the rest retries.
+EXPECTED_GRPC = {"INVALID_ARGUMENT": Disposition.FINAL, "ALREADY_EXISTS": Disposition.FINAL,
+                 "UNAUTHENTICATED": Disposition.HOLD, "PERMISSION_DENIED": Disposition.HOLD,
+                 "FAILED_PRECONDITION": Disposition.REREGISTER}  # fmt: skip
+
+
 @pytest.mark.parametrize("code", GRPC_CODES)
 def test_which_grpc_codes_are_retried(code: str) -> None:
-    d = disposition(code)
-    if code in ("UNAVAILABLE", "RESOURCE_EXHAUSTED", "DEADLINE_EXCEEDED", "ABORTED"):
-        assert d is Disposition.RETRY and code in RETRYABLE_GRPC
-    elif code in ("UNAUTHENTICATED", "PERMISSION_DENIED"):
-        assert d is Disposition.FATAL
-    elif code == "FAILED_PRECONDITION":
-        assert d is Disposition.REREGISTER
-    else:
-        assert d is Disposition.DEAD_LETTER and code not in RETRYABLE_GRPC
+    d = disposition(code, violations=["ST-DATA-031"])
+    assert d is EXPECTED_GRPC.get(code, Disposition.RETRY)
+    assert (code in RETRYABLE_GRPC) == (d is Disposition.RETRY)
 
 
-@pytest.mark.parametrize("status", [400, 401, 403, 404, 409, 413, 415, 429, 500, 501, 502, 503, 504])
+@pytest.mark.parametrize(
+    "code", ["INTERNAL", "UNKNOWN", "DATA_LOSS", "CANCELLED", "UNIMPLEMENTED", "NOT_FOUND"]
+)
+def test_errors_without_an_acknowledgement_are_never_final(code: str) -> None:
+    """Issue 12, defect 1: INTERNAL and UNKNOWN went to the dead letters though the platform may have stored the
+    upload; an upload without an acknowledgement is resent (ST-PROTO-014)."""
+    assert disposition(code) is Disposition.RETRY
+    assert CallError(code, "x").disposition is Disposition.RETRY
+
+
+def test_invalid_argument_is_final_only_with_violations() -> None:
+    assert disposition("INVALID_ARGUMENT") is Disposition.RETRY
+    assert disposition("INVALID_ARGUMENT", 400, ["v"]) is Disposition.FINAL
+
+
+@pytest.mark.parametrize(
+    "status", [400, 401, 403, 404, 408, 409, 413, 415, 429, 500, 501, 502, 503, 504, 507]
+)
 def test_which_http_statuses_are_retried(status: int) -> None:
-    d = disposition(None, status)
-    expected = {429: Disposition.RETRY, 502: Disposition.RETRY, 503: Disposition.RETRY, 504: Disposition.RETRY,
-                401: Disposition.FATAL, 403: Disposition.FATAL, 409: Disposition.REREGISTER}.get(status, Disposition.DEAD_LETTER)  # fmt: skip
+    d = disposition(None, status, ["v"])
+    expected = {400: Disposition.FINAL, 415: Disposition.FINAL, 413: Disposition.FINAL, 401: Disposition.HOLD,
+                403: Disposition.HOLD, 409: Disposition.REREGISTER}.get(status, Disposition.RETRY)  # fmt: skip
     assert d is expected
     assert (status in RETRYABLE_HTTP) == (d is Disposition.RETRY)
-    # 413 (too large) is RESOURCE_EXHAUSTED but the same body stays too large: not retried over HTTP
-    assert CallError("RESOURCE_EXHAUSTED", "x", http_status=413).disposition is Disposition.DEAD_LETTER
+    # 413 (too large) is RESOURCE_EXHAUSTED but the same body stays too large: final over HTTP
+    assert CallError("RESOURCE_EXHAUSTED", "x", http_status=413).disposition is Disposition.FINAL
+
+
+def test_the_code_in_an_http_error_body_decides_between_codes_sharing_409() -> None:
+    assert CallError("ALREADY_EXISTS", "x", http_status=409).disposition is Disposition.FINAL
+    assert CallError("ABORTED", "x", http_status=409).disposition is Disposition.RETRY
+    assert CallError("FAILED_PRECONDITION", "x", http_status=409).disposition is Disposition.REREGISTER
+
+
+def test_outage_codes() -> None:
+    assert CallError("UNAVAILABLE", "x").outage and CallError("DEADLINE_EXCEEDED", "x").outage
+    assert CallError("INTERNAL", "x", connection=True).outage
+    assert not CallError("INTERNAL", "x").outage and not CallError("RESOURCE_EXHAUSTED", "x").outage
+    assert CallError("UNAVAILABLE", "x", http_status=502).outage
 
 
 class _Resp:

@@ -125,6 +125,11 @@ ST-PROTO-027 MUST product
 ST-PROTO-028 SHOULD platform
 ST-PROTO-029 MUST product
 ST-PROTO-030 MUST product
+ST-PROTO-031 MUST platform
+ST-PROTO-032 MUST core
+ST-PROTO-033 MUST platform
+ST-PROTO-034 MUST platform
+ST-PROTO-035 MUST product
 """
 
 # DOMAIN.md's starting dictionary: these codes must stay, with these value kinds.
