@@ -49,6 +49,8 @@ from santong.protocols.v1 import common_pb2, data_pb2, device_access_pb2, device
 pb = device_access_pb2
 MINE = "140421000001"
 METHANE, SWITCH = f"{MINE}01MNA0010A01", f"{MINE}01KGS0010K01"
+#: Defects that print the ready line as soon as they are registered, before their (refused) definitions.
+READY_AT_REGISTER = {"bad_point_code", "wrong_unit"}
 RETRYABLE = {"UNAVAILABLE", "DEADLINE_EXCEEDED", "RESOURCE_EXHAUSTED", "ABORTED"}
 SLUG = {"Register": "register", "DefinePoints": "define-points", "ReportObservations": "report-observations",
         "ReportAlarms": "report-alarms", "Heartbeat": "heartbeat"}  # fmt: skip
@@ -235,13 +237,13 @@ class Device:
         self.defined = False
         self.registered.set()
         self.session = resp.session_id
-        if self.defect != "bad_codes_wait_ready":
+        if self.defect in READY_AT_REGISTER:
             print(f"registered: session={resp.session_id} last_ack={last}", flush=True)
 
     async def define(self) -> None:
         await self.call("DefinePoints", self.points())
         self.defined = True
-        if self.defect == "bad_codes_wait_ready":
+        if self.defect not in READY_AT_REGISTER:  # the ready line: registered and points defined
             print(f"registered: session={self.session} (points defined)", flush=True)
 
     # -------------------------------------------------------------------------------------- producing
