@@ -1,4 +1,9 @@
-"""`santong validate FILE…`: check JSON payloads and MT/T 1201 files against the 三统一 specification.
+"""`santong validate FILE|DIR…`: check JSON payloads and MT/T 1201 files against the 三统一 specification.
+
+A folder is judged as a mine has it (the KJ export folder): every MT/T file in it, definitions (CDDY, FZDY …)
+before real-time data, real-time records against the definitions found; a summary table gives the files, records,
+findings per clause with a first example, and the verdict. ``--mapping site.yaml`` names the mine's own
+sensor-type codes (MT/T files only; certification never takes one).
 
 Exit status: 0 every file passes; 1 a file fails (a finding against a MUST clause, or a SHOULD one with --strict);
 2 a file could not be checked (missing, unreadable, unsupported kind, unknown message type) or a bad option.
@@ -50,7 +55,18 @@ class FileResult:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Arguments of `santong validate`."""
     p.add_argument(
-        "files", nargs="+", type=Path, metavar="FILE", help="*.json, *.jsonl (会话 session), MT/T 1201 *.txt"
+        "files",
+        nargs="+",
+        type=Path,
+        metavar="FILE|DIR",
+        help="*.json, *.jsonl (会话 session), MT/T 1201 *.txt, 或 KJ 导出目录 or a KJ export folder",
+    )
+    p.add_argument(
+        "--mapping",
+        type=Path,
+        metavar="SITE.yaml",
+        help="现场映射：本矿 KJ 系统的传感器类型代码 → 字典代码（仅 MT/T 文件）/ site mapping of the mine's own "
+        "sensor-type codes (MT/T files only; schema protocols/data/site_mapping.schema.json)",
     )
     p.add_argument(
         "--type",
@@ -131,14 +147,14 @@ def _validate_json_file(path: Path, data: bytes, forced: str | None, res: FileRe
     res.violations.extend(vs)
 
 
-def _validate_mt_file(path: Path, data: bytes, res: FileResult) -> None:
+def _validate_mt_file(path: Path, data: bytes, res: FileResult, mapping: Any = None) -> None:
     from santong.adapters.mtfile import validate_mt_file  # noqa: PLC0415  (lazy: adapters are optional here)
 
-    res.checked, vs = validate_mt_file(path.name, data)
+    res.checked, vs = validate_mt_file(path.name, data, mapping=mapping)
     res.violations.extend(vs)
 
 
-def validate_file(path: Path, forced: str | None = None) -> FileResult:
+def validate_file(path: Path, forced: str | None = None, mapping: Any = None) -> FileResult:
     """Validate one file of any supported kind."""
     res = FileResult(str(path))
     try:
@@ -151,7 +167,7 @@ def validate_file(path: Path, forced: str | None = None) -> FileResult:
     elif path.suffix == ".json":
         _validate_json_file(path, data, forced, res)
     elif MT_NAME.match(path.name) or path.suffix.lower() == ".txt":
-        _validate_mt_file(path, data, res)
+        _validate_mt_file(path, data, res, mapping)
     else:
         res.error = "不支持的文件类型（.json / .jsonl / MT/T 1201 .txt）/ unsupported file kind (.json, .jsonl, MT/T 1201 .txt)"
     return res
@@ -173,8 +189,8 @@ def print_result(res: FileResult, strict: bool, stream: Any = None) -> None:
         print(f"        {v.message_en}", file=stream)
 
 
-def _check_arguments(args: argparse.Namespace) -> None:
-    """Usage errors before any file is read: an unknown --type, files that do not exist or are folders."""
+def _check_arguments(args: argparse.Namespace) -> Any:
+    """Usage errors before any file is read: an unknown --type, missing files, a bad --mapping (returned loaded)."""
     if args.message_type is not None and args.message_type not in message_names():
         raise CommandError(
             f"未知的消息类型 --type {args.message_type}，可用的见 protocols/SPEC.md（如 ObservationBatch）",
@@ -186,18 +202,102 @@ def _check_arguments(args: argparse.Namespace) -> None:
             f"找不到文件 {', '.join(missing)}，请检查路径",
             f"file not found: {', '.join(missing)} — check the path",
         )
-    folders = [str(p) for p in args.files if p.is_dir()]
-    if folders:
-        raise CommandError(
-            f"{', '.join(folders)} 是目录，请给出其中的文件（如 {folders[0]}/*.json）",
-            f"{', '.join(folders)} is a folder: give the files in it (e.g. {folders[0]}/*.json)",
+    if args.mapping is None:
+        return None
+    from santong.adapters.mtfile import SiteMappingError, load_site_mapping  # noqa: PLC0415
+
+    try:
+        return load_site_mapping(args.mapping)
+    except SiteMappingError as e:
+        zh, _, en = str(e).partition(" / ")
+        raise CommandError(zh, en or zh) from None
+
+
+def _print_folder(report: Any, strict: bool, stream: Any = None) -> None:
+    """The folder's summary: files, records, findings per clause with a first example, then every finding."""
+    stream = stream or sys.stdout
+    out = lambda text="": print(text, file=stream)  # noqa: E731
+    out(
+        f"目录 Folder: {report.folder}（{len(report.files)} 个 MT/T 文件 files，{report.records} 条记录 records）"
+    )
+    for name in report.skipped:
+        out(f"    跳过 skipped: {name}（不是 MT/T 文件 .txt / not an MT/T .txt file）")
+    for r in report.files:
+        ok = r.passed and (not strict or not r.findings)
+        mark = "✔ 通过 PASS" if ok else "✘ 不通过 FAIL"
+        out(
+            f"  {mark}  {r.file}（{r.file_type or '?'}，{r.records} 条记录 records，{len(r.findings)} 项问题 findings）"
         )
+    findings = report.findings
+    if findings:
+        out()
+        out("  按条款 Per clause          数量 count  首例 first example")
+        first: dict[str, Any] = {}
+        for f in findings:
+            first.setdefault(f.clause_id, f)
+        for clause_id, n in report.per_clause().items():
+            f = first[clause_id]
+            out(f"  {clause_id:<12} {f.level:<6}  {n:>9}  {f.where()}")
+        out()
+        for f in findings:
+            tag = "违反 violates" if f.is_must else "警告 warning"
+            out(f"  [{f.clause_id} {f.level}] {tag} @ {f.where()}")
+            out(f"      {f.message_zh}")
+            out(f"      {f.message_en}")
+            out(f"      改法 Fix: {f.fix_zh}")
+            out(f"      {f.fix_en}")
+
+
+def _folder_json(report: Any, strict: bool) -> dict[str, Any]:
+    return {
+        "folder": report.folder,
+        "passed": report.passed and (not strict or not report.findings),
+        "records": report.records,
+        "files": [
+            {"file": r.file, "type": r.file_type, "records": r.records, "passed": r.passed}
+            for r in report.files
+        ],
+        "skipped": report.skipped,
+        "per_clause": report.per_clause(),
+        "findings": [f.as_dict() for f in report.findings],
+    }
+
+
+def _run_folders(args: argparse.Namespace, mapping: Any) -> int:
+    from santong.adapters.mtfile import validate_folder  # noqa: PLC0415
+
+    reports = [validate_folder(p, mapping=mapping) for p in args.files]
+    empty = [r.folder for r in reports if not r.files]
+    if empty:
+        raise CommandError(
+            f"目录 {', '.join(empty)} 中没有 MT/T 1201 文件（*.txt），无可校验",
+            f"no MT/T 1201 files (*.txt) in {', '.join(empty)}: nothing to check",
+        )
+    failed = [r for r in reports if not r.passed or (args.strict and r.findings)]
+    if args.json:
+        print(json.dumps([_folder_json(r, args.strict) for r in reports], ensure_ascii=False, indent=2))
+    else:
+        for r in reports:
+            _print_folder(r, args.strict)
+        files = sum(len(r.files) for r in reports)
+        bad = sum(not f.passed or (args.strict and bool(f.findings)) for r in reports for f in r.files)
+        verdict = "不通过 FAIL" if failed else "通过 PASS"
+        print(f"\n结论 Verdict: {verdict} — {files - bad}/{files} 个文件通过 files passed")
+    return FAIL if failed else OK
 
 
 def run(args: argparse.Namespace) -> int:
     """Validate every file; exit 1 if any file fails, 2 if one could not be checked."""
-    _check_arguments(args)
-    results = [validate_file(p, args.message_type) for p in args.files]
+    mapping = _check_arguments(args)
+    folders = [p for p in args.files if p.is_dir()]
+    if folders and len(folders) != len(args.files):
+        raise CommandError(
+            "请分别校验目录和单个文件（一次只给目录，或只给文件）",
+            "validate folders and single files in separate runs (give only folders, or only files)",
+        )
+    if folders:
+        return _run_folders(args, mapping)
+    results = [validate_file(p, args.message_type, mapping) for p in args.files]
     failed = [r for r in results if not r.passed or (args.strict and r.violations)]
     unchecked = [r for r in results if not r.checked_ok]
     if args.json:

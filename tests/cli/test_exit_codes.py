@@ -173,8 +173,9 @@ def test_validate_missing_file_is_a_usage_error_naming_it(tmp_path: Path) -> Non
     assert "不通过 FAIL" not in r.stdout and "Errno" not in r.stderr
 
 
-def test_validate_folder_is_a_usage_error(tmp_path: Path) -> None:
-    one_error(santong("validate", str(tmp_path)), "is a folder", "是目录")
+def test_validate_folder_without_mt_files_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "notes.json").write_text("{}")
+    one_error(santong("validate", str(tmp_path)), "no MT/T 1201 files", "没有 MT/T 1201 文件")
 
 
 def test_validate_unknown_type_option(tmp_path: Path) -> None:
