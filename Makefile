@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 BUF := .buf/node_modules/.bin/buf
-EXTRAS := dev,modbus,opcua,mqtt
+EXTRAS := dev,modbus,opcua,mqtt,load
 # One pytest invocation for `make test` and `make test-stress` (same selection, same timeouts). The certification
 # self-check (tests/conformance/test_selfcheck*.py) is its own tier: `make selfcheck` (.ci/run runs both).
 SELFCHECK_TESTS := tests/conformance/test_selfcheck*.py

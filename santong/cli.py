@@ -33,6 +33,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "santong.adapters.cli",
         "适配器：运行、校验配置、列出类型 / adapters: run, check a configuration, list kinds",
     ),
+    "load": (
+        "santong.load._cmd",
+        "负载：Locust 省级规模设备负载与结论 / province-scale device load on Locust, a verdict",
+    ),
 }
 
 EPILOG = (
