@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 from html import escape
 from typing import Any
 
-__all__ = ["render_html"]
+__all__ = ["clean_message", "render_html"]
 
 VERDICTS = {
     "PASS": ("通过", "PASS", "pass"),
@@ -67,7 +68,8 @@ border:1px solid var(--line);border-radius:10px;padding:20px 24px}
 .v-cnr{background:var(--cnr-bg);color:var(--cnr);border:2px solid var(--cnr)}
 table{border-collapse:collapse;width:100%;background:#fff;border:1px solid var(--line);border-radius:8px;overflow:hidden}
 th,td{text-align:left;vertical-align:top;padding:7px 10px;border-bottom:1px solid var(--line)}
-th{background:#eef1f4;font-weight:600;font-size:13px;white-space:nowrap}
+th,td{overflow-wrap:anywhere}
+th{background:#eef1f4;font-weight:600;font-size:13px}
 tr:last-child td{border-bottom:0}
 td.id{white-space:nowrap}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
@@ -92,8 +94,64 @@ white-space:pre-wrap;word-break:break-all;margin:6px 0}
 .muted{color:var(--muted)}.small{font-size:12px}
 .hash{word-break:break-all}
 footer{margin-top:36px;color:var(--muted);font-size:12px}
-@media print{body{background:#fff}details{break-inside:avoid}details>div{display:block}pre{max-height:none}}
+.fail-box{background:#fff;border:2px solid var(--fail);border-radius:10px;padding:12px 18px;margin:14px 0 0}
+.fail-box h2{margin:0 0 8px;border:0;padding:0;color:var(--fail)}
+.failure{border-top:1px solid var(--line);padding:8px 0}.failure:first-of-type{border-top:0}
+.failure h3{font-size:16px;margin:0 0 4px}.failure h3 code{font-size:15px}
+.failure dl{display:grid;grid-template-columns:max-content 1fr;gap:2px 12px;margin:4px 0}
+.failure dt{color:var(--muted);font-size:13px}.failure dd{margin:0}
+.seen{margin:2px 0}.seen td,.seen th{padding:3px 8px;font-size:13px}
+.fold>summary{font-size:13px;color:var(--muted)}
+@page{size:A4;margin:12mm}
+@media print{body{background:#fff;font-size:12px}main{max-width:none;padding:0}details{break-inside:avoid}
+pre{max-height:none}.head{padding:10px 14px}.failure{break-inside:avoid}}
+@media (max-width:900px){main{padding:12px}.head>div:first-child{min-width:0}.kv th{width:auto}}
 """
+
+
+#: Python assertion text a reader must never see: pytest's ``assert …`` explanation, exception names, reprs.
+_ASSERT_LINE = re.compile(r"^\s*(E\s+)?(assert\b|AssertionError\b|where\b|\+\s+where\b|and\s+\w+\s+=)")
+_REPR = re.compile(r"\[?\w+\((clause_id|path|message_zh)=.*?\)\]?(?=$|\s)", re.DOTALL)
+_POINT_PATH = re.compile(r"\$\.points\[(\d+)\]((?:\.\w+)?)")
+
+
+def clean_message(text: str) -> str:
+    """A case message without Python assertion text (``AssertionError``, ``assert …`` lines, dataclass reprs)."""
+    out = []
+    for line in (text or "").splitlines():
+        line = line.removeprefix("AssertionError: ").removeprefix("AssertionError")
+        if _ASSERT_LINE.match(line):
+            continue
+        line = _REPR.sub("", line).rstrip()
+        if line.strip():
+            out.append(line)
+    return "\n".join(out)
+
+
+def _manifest_points(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    points = doc["report"].get("manifest", {}).get("document", {}).get("points")
+    return [p for p in points if isinstance(p, dict)] if isinstance(points, list) else []
+
+
+def _resolve_paths(text: str, points: list[dict[str, Any]]) -> str:
+    """``$.points[0].unit`` → ``测点 point 14042100000101MNA0010A01 unit`` where the manifest has that point."""
+
+    def sub(m: re.Match[str]) -> str:
+        i = int(m.group(1))
+        if i >= len(points) or not points[i].get("point_code"):
+            return m.group(0)
+        return f"测点 point {points[i]['point_code']}{(' ' + m.group(2)[1:]) if m.group(2) else ''}"
+
+    return _POINT_PATH.sub(sub, text)
+
+
+def _catalogue() -> dict[str, Any]:
+    try:
+        from santong.protocols import clauses  # noqa: PLC0415
+
+        return dict(clauses())
+    except Exception:  # noqa: BLE001 - a report renders without the catalogue (no fix text then)
+        return {}
 
 
 def _e(x: Any) -> str:
@@ -127,12 +185,6 @@ def _head(doc: dict[str, Any]) -> str:
     zh, en, cls = VERDICTS[res["verdict"]]
     p = r["product"]
     prof = r["profile"]
-    reasons = "".join(
-        f"<li>{_e(x['zh'])}<br><span class='en'>{_e(x['en'])}</span></li>" for x in res["reasons"][:30]
-    )
-    more = len(res["reasons"]) - 30
-    if more > 0:
-        reasons += f"<li class='muted'>… +{more}</li>"
     return f"""
 <div class="head">
   <div>
@@ -143,8 +195,155 @@ def _head(doc: dict[str, Any]) -> str:
       套件 suite {_e(r["versions"]["suite"])} · {_e(r["run"]["started_at"])}</div>
   </div>
   <div class="verdict v-{cls}"><b>{_e(zh)}</b><span>{_e(en)}</span></div>
-</div>
-{f'<ul class="reasons">{reasons}</ul>' if reasons else ""}"""
+</div>"""
+
+
+def _reasons(doc: dict[str, Any], failing: bool) -> str:
+    """The verdict's reasons; folded when the failing clauses above already say it, open otherwise."""
+    res = doc["report"]["results"]
+    points = _manifest_points(doc)
+    items = "".join(
+        f"<li>{_e(_resolve_paths(clean_message(x['zh']), points))}<br>"
+        f"<span class='en'>{_e(_resolve_paths(clean_message(x['en']), points))}</span></li>"
+        for x in res["reasons"][:40]
+    )
+    more = len(res["reasons"]) - 40
+    if more > 0:
+        items += f"<li class='muted'>… +{more}</li>"
+    if not items:
+        return ""
+    opened = "" if failing else " open"
+    return (
+        f"<details class='fold'{opened}><summary>结论的全部理由 <span class='en'>All reasons for the verdict</span>"
+        f" ({len(res['reasons'])})</summary><div><ul class='reasons'>{items}</ul></div></details>"
+    )
+
+
+def _seen(clause_id: str, cases: list[dict[str, Any]], points: list[dict[str, Any]]) -> str:
+    """What was seen for a failing clause: the violations by point code, else the cases' messages."""
+    rows = []
+    lines: list[str] = []
+    for c in cases:
+        vs = c["evidence"]["records"].get("violations")
+        mine = (
+            [v for v in vs if isinstance(v, dict) and v.get("clause_id") == clause_id]
+            if isinstance(vs, list)
+            else []
+        )
+        for v in mine[:20]:
+            code, loc, when, field = v.get("point_code"), v.get("location"), v.get("time"), v.get("field")
+            m = _POINT_PATH.search(str(v.get("path", "")))
+            if not code and m and int(m.group(1)) < len(points):
+                pt = points[int(m.group(1))]
+                code, loc, when = pt.get("point_code"), pt.get("location"), pt.get("defined_at")
+                field = field or m.group(2)[1:]
+            where = f"<code>{_e(code)}</code>" if code else f"<code class='muted'>{_e(v.get('path'))}</code>"
+            value = v.get("value")
+            rows.append(
+                f"<tr><td>{where}</td><td>{_e(loc) or '—'}</td>"
+                f"<td><code>{_e(field) or '—'}</code>{' = <code>' + _e(value) + '</code>' if value is not None else ''}</td>"
+                f"<td class='small'>{_e(when) or '—'}</td>"
+                f"<td>{_e(v.get('message_zh'))}<br><span class='en'>{_e(v.get('message_en'))}</span></td></tr>"
+            )
+        if not mine:
+            text = _resolve_paths(clean_message(c["message"]), points)
+            lines += [ln for ln in text.splitlines() if ln.strip()][:6]
+    out = ""
+    if rows:
+        out += (
+            "<table class='seen'><tr><th>测点编码 <span class='en'>Point code</span></th>"
+            "<th>安装位置 <span class='en'>Location</span></th><th>字段与值 <span class='en'>Field, value</span></th>"
+            "<th>时间 <span class='en'>Time</span></th><th>问题 <span class='en'>Problem</span></th></tr>"
+            + "".join(rows)
+            + "</table>"
+        )
+    if lines:
+        out += "".join(f"<div>{_e(ln)}</div>" for ln in dict.fromkeys(lines))
+    return out or "<span class='muted'>—</span>"
+
+
+def _failure_card(row: dict[str, Any], doc: dict[str, Any], catalogue: dict[str, Any]) -> str:
+    cid = row["id"]
+    res = doc["report"]["results"]
+    cases = [c for c in res["cases"] if cid in c.get("failed_clauses", [])]
+    c = catalogue.get(cid)
+    rule = (
+        f"{_e(c.text_zh)}<br><span class='en'>{_e(c.text_en)}</span>"
+        if c is not None
+        else "<span class='muted'>—</span>"
+    )
+    fix = (
+        f"{_e(c.fix_zh)}<br><span class='en'>{_e(c.fix_en)}</span>"
+        if c is not None and (c.fix_zh or c.fix_en)
+        else "<span class='muted'>—</span>"
+    )
+    warn = (
+        ""
+        if row.get("blocking")
+        else " <span class='chip c-warn'>警告 warning（不影响结论 does not block）</span>"
+    )
+    names = ", ".join(x["id"].rpartition("::")[2] or x["id"] for x in cases) or "—"
+    return (
+        f"<div class='failure' id='fail-{_e(cid)}'><h3><code>{_e(cid)}</code> "
+        f"<span class='lvl lvl-{_e(row['level'])}'>{_e(row['level'])}</span> {_e(row['title_zh'])} "
+        f"<span class='en'>{_e(row['title_en'])}</span>{warn}</h3><dl>"
+        f"<dt>所见 Seen</dt><dd>{_seen(cid, cases, _manifest_points(doc))}</dd>"
+        f"<dt>条款要求 Rule</dt><dd class='small'>{rule}</dd>"
+        f"<dt>修正 Fix</dt><dd>{fix}</dd>"
+        f"<dt>用例 Cases</dt><dd class='small'><code>{_e(names)}</code></dd></dl></div>"
+    )
+
+
+def _failures(doc: dict[str, Any]) -> str:
+    """Failing clauses first, grouped under their root causes; the consequences folded under each cause."""
+    res = doc["report"]["results"]
+    rows = {c["id"]: c for c in res["clauses"]}
+    failing = [c for c in res["clauses"] if c["state"] == "failed"]
+    if not failing:
+        return ""
+    catalogue = _catalogue()
+    points = _manifest_points(doc)
+    shown: set[str] = set()
+    parts = []
+    causes = res.get("root_causes", [])
+    for i, g in enumerate(causes, 1):
+        roots = [r["id"] for r in g["root_clauses"] if r["id"] in rows and rows[r["id"]]["state"] == "failed"]
+        cards = "".join(_failure_card(rows[cid], doc, catalogue) for cid in roots if cid not in shown)
+        shown.update(roots)
+        zh = _resolve_paths(clean_message(g["zh"]), points)
+        en = _resolve_paths(clean_message(g["en"]), points)
+        head = (
+            f"<p><b>根本原因 Root cause {i}</b>"
+            + (f"：{_e(zh)}" if g["kind"] != "case" else "")
+            + (f"<br><span class='en'>{_e(en)}</span>" if g["kind"] != "case" and en != zh else "")
+            + "</p>"
+            if len(causes) > 1 or g["kind"] != "case"
+            else ""
+        )
+        follow = ""
+        if g["consequences"]:
+            items = "".join(
+                f"<li><code>{_e(r['id'])}</code> {_e(rows[r['id']]['title_zh'] if r['id'] in rows else '')} "
+                f"<span class='en'>{_e(rows[r['id']]['title_en'] if r['id'] in rows else '')}</span> — "
+                f"{_chip(r['state'])}</li>"
+                for r in g["consequences"]
+            )
+            follow = (
+                f"<details class='fold'><summary>由此导致 {len(g['consequences'])} 条条款未能判定或失败 "
+                f"<span class='en'>{len(g['consequences'])} clauses following from it</span> · "
+                f"{len(g['cases'])} 个用例 cases</summary><div><ul>{items}</ul></div></details>"
+            )
+        parts.append(head + cards + follow)
+    rest = [c for c in failing if c["id"] not in shown]
+    rest.sort(key=lambda c: not c.get("blocking"))
+    parts += [_failure_card(c, doc, catalogue) for c in rest]
+    n_block = sum(1 for c in failing if c.get("blocking"))
+    return (
+        f"<section class='fail-box'><h2>失败的条款 <small>Failing clauses</small> — {n_block} 条阻止通过 block a PASS"
+        f"{f', {len(failing) - n_block} 条警告 warnings' if len(failing) > n_block else ''}</h2>"
+        + "".join(parts)
+        + "</section>"
+    )
 
 
 def _product(doc: dict[str, Any]) -> str:
@@ -187,7 +386,8 @@ def _certificate(doc: dict[str, Any]) -> str:
 
 def _coverage(doc: dict[str, Any]) -> str:
     rows = []
-    for r in doc["report"]["results"]["coverage"]:
+    cov = doc["report"]["results"]["coverage"]
+    for r in [c for c in cov if c.get("selected")] or cov[:1]:
         pct = r["percent_passed"]
         rows.append(
             f"<tr><td><b>{_e(r['name_zh'])}</b> {_e(r['name_en'])} <code class='muted'>{_e(r['profile'])}</code></td>"
@@ -211,33 +411,11 @@ def _coverage(doc: dict[str, Any]) -> str:
     )
 
 
-def _causes(doc: dict[str, Any]) -> str:
-    causes = doc["report"]["results"].get("root_causes", [])
-    if not causes:
-        return ""
-    items = []
-    for g in causes:
-        roots = " ".join(f"<code>{_e(r['id'])}</code>" for r in g["root_clauses"])
-        follow = ", ".join(_e(r["id"]) for r in g["consequences"])
-        items.append(
-            f"<li><b>{roots}</b> {_e(g['zh'])}<br><span class='en'>{_e(g['en'])}</span>"
-            + (
-                f"<br><span class='small muted'>由此导致 following from it: {follow} · {len(g['cases'])} 个用例 cases</span>"
-                if follow
-                else ""
-            )
-            + "</li>"
-        )
-    return (
-        "<h2>根本原因 <small>Root causes, the first first</small></h2><ol class='reasons'>"
-        + "".join(items)
-        + "</ol>"
-    )
-
-
 def _clauses(doc: dict[str, Any]) -> str:
     rows = []
     for c in doc["report"]["results"]["clauses"]:
+        if c.get("state") == "not_applicable":
+            continue
         extra = "" if c["in_profile"] else " <span class='chip c-muted'>配置外 outside profile</span>"
         if c.get("reason_zh"):
             extra += (
@@ -261,6 +439,23 @@ def _clauses(doc: dict[str, Any]) -> str:
     )
 
 
+def _not_applicable(doc: dict[str, Any]) -> str:
+    na = [c for c in doc["report"]["results"]["clauses"] if c.get("state") == "not_applicable"]
+    if not na:
+        return ""
+    rows = "".join(
+        f"<tr><td class='mono id'>{_e(c['id'])}</td><td>{_e(c['title_zh'])}<br><span class='en'>{_e(c['title_en'])}</span></td>"
+        f"<td>{_e(c.get('reason_zh') or '')}<br><span class='en'>{_e(c.get('reason_en') or '')}</span></td></tr>"
+        for c in na
+    )
+    return (
+        f"<h2>不适用的条款 <small>Not applicable clauses</small> ({len(na)})</h2><table><tr><th>编号 <span class='en'>ID</span></th>"
+        "<th>标题 <span class='en'>Title</span></th><th>原因 <span class='en'>Reason</span></th></tr>"
+        + rows
+        + "</table>"
+    )
+
+
 def _cases(doc: dict[str, Any]) -> str:
     res = doc["report"]["results"]
     s = res["summary"]
@@ -270,6 +465,13 @@ def _cases(doc: dict[str, Any]) -> str:
         f"{s['skipped']} 跳过 skipped · {s['waived']} 豁免 waived · {s['deselected']} 未选 deselected · "
         f"{s['warnings']} 警告 warnings (SHOULD)</p>",
     ]
+    other = s.get("deselected_other_subject", 0)
+    if other:
+        out.append(
+            f"<p class='muted small'>另有 {other} 个检验平台方的用例与本产品无关，未列出 / {other} cases that test the "
+            "platform side are not about this product and are not listed</p>"
+        )
+    points = _manifest_points(doc)
     for c in res["cases"]:
         ev = c["evidence"]
         records = "".join(
@@ -281,8 +483,9 @@ def _cases(doc: dict[str, Any]) -> str:
             for sm in ev["samples"]
         )
         body = ""
-        if c["message"] and c["verdict"] != "waived":
-            body += f"<div class='small muted'>信息 message</div><pre>{_e(c['message'])}</pre>"
+        message = _resolve_paths(clean_message(c["message"]), points)
+        if message and c["verdict"] != "waived":
+            body += f"<div class='small muted'>信息 message</div><pre>{_e(message)}</pre>"
         if c.get("waiver"):
             w = c["waiver"]
             body += f"<p class='small'>豁免 waiver: {_e(w['reason'])} — {_e(w['owner'])}, 至 until {_e(w['expires'])}</p>"
@@ -297,8 +500,9 @@ def _cases(doc: dict[str, Any]) -> str:
             if c["blocking"] or c["verdict"] not in ("failed", "xpassed")
             else " <span class='chip c-warn'>警告 warning</span>"
         )
+        opened = " open" if c["verdict"] in ("failed", "xpassed", "error") else ""
         out.append(
-            f"<details><summary>{_chip(c['verdict'])}{warn}<code>{_e(c['id'])}</code>"
+            f"<details{opened}><summary>{_chip(c['verdict'])}{warn}<code>{_e(c['id'])}</code>"
             f"<span class='small muted'>{_e(', '.join(c['clauses']))} · {c['duration_s']:.3f} s</span></summary>"
             f"<div>{body}</div></details>"
         )
@@ -363,12 +567,15 @@ def render_html(signed: bytes) -> str:
     title = (
         f"santong {VERDICTS[r['results']['verdict']][1]} — {r['product']['vendor']} {r['product']['model']}"
     )
+    failures = _failures(doc)
     parts = [
         _head(doc),
-        _causes(doc),
+        failures,
+        _reasons(doc, bool(failures)),
         _product(doc),
         _coverage(doc),
         _clauses(doc),
+        _not_applicable(doc),
         _cases(doc),
         _waivers(doc),
         _deselected(doc),
