@@ -22,16 +22,25 @@ if TYPE_CHECKING:
 
 @pytest.fixture(scope="session")
 def santong_platform(
+    request: pytest.FixtureRequest,
     santong_target: TargetSettings,
     santong_manifest: Manifest,
     santong_workdir: Any,
     santong_declared: Declared,
 ) -> Iterator[PlatformHandle]:
-    """The platform of the run: embedded mock (default), mock process, mock container, or an external URL."""
+    """The platform of the run: embedded mock (default), mock process, mock container, or an external URL.
+
+    A platform that cannot be started or reached stops the run after the case that found out: one reason,
+    not the same error repeated by every live case."""
     from santong.conformance._platform import start_platform  # noqa: PLC0415
 
     n = len(santong_declared.points.points) if santong_declared.points is not None else 0
-    handle = start_platform(santong_target, santong_manifest, santong_workdir, declared_points=n)
+    try:
+        handle = start_platform(santong_target, santong_manifest, santong_workdir, declared_points=n)
+    except CouldNotRun as e:
+        # shouldfail, as -x does: the remaining cases are not run and the run is not "interrupted" (a Ctrl-C).
+        request.session.shouldfail = f"平台不可用 the platform is not available: {e}"
+        raise
     try:
         yield handle
     finally:
