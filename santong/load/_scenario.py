@@ -222,6 +222,8 @@ def _describe(err: Any) -> tuple[list[Any], str, str]:
         )
     if v in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
         return keys, f"数值 {inst} 超出允许范围（{v} {val}）", f"{inst} is out of range ({v} {val})"
+    if v in ("pattern", "minLength") and isinstance(inst, str) and not inst.strip():
+        return keys, "不能为空", "must not be empty"
     if v in ("pattern", "minLength"):
         if keys and keys[-1] == "url":
             return (
