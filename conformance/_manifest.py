@@ -85,6 +85,9 @@ class Manifest:
     points: tuple[dict[str, Any], ...] | None = None
     points_file: Path | None = None
     raw_sha256: str = ""
+    #: (manifest_version 2) the software the certificate covers: name, sha256, and status ``computed`` (the runner
+    #: hashed the artefact of a product it starts) or ``declared_unverified`` (an external product's declaration).
+    software: tuple[dict[str, str], ...] = ()
 
     @property
     def external(self) -> bool:
@@ -221,6 +224,7 @@ def load_manifest(path: str | Path) -> Manifest:
                     "points_file must be an MT/T 1201 point definition file ({mine code}_CDDY_{time}.txt)",
                 )
             )
+    software = _software(doc, base, start is None, problems)
     if problems:
         raise ConfigError(problems, "产品声明", "manifest")
     ident = d["identity"]
@@ -245,4 +249,50 @@ def load_manifest(path: str | Path) -> Manifest:
         points=tuple(d["points"]) if "points" in d else None,
         points_file=points_file,
         raw_sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+        software=software,
     )
+
+
+def _software(
+    doc: Document, base: Path, external: bool, problems: list[Problem]
+) -> tuple[dict[str, str], ...]:
+    """The software digests: computed from the artefact files of a product the runner starts, else declared."""
+    d = doc.data
+    if "software" not in d:
+        return ()
+    if d["manifest_version"] < 2:
+        problems.append(
+            doc.problem(
+                ["software"], "software 需要 manifest_version: 2", "software needs manifest_version: 2"
+            )
+        )
+        return ()
+    out = []
+    for i, item in enumerate(d["software"]):
+        digest = item.get("sha256")
+        if "file" in item:
+            artefact = (base / item["file"]).resolve()
+            try:
+                computed = hashlib.sha256(artefact.read_bytes()).hexdigest()
+            except OSError as e:
+                problems.append(
+                    doc.problem(
+                        ["software", i, "file"],
+                        f"无法读取制品文件 {artefact}：{e.strerror or e}",
+                        f"cannot read the artefact file {artefact}: {e.strerror or e}",
+                    )
+                )
+                continue
+            if digest is not None and digest != computed:
+                problems.append(
+                    doc.problem(
+                        ["software", i, "sha256"],
+                        f"声明的 sha256 与制品文件 {artefact.name} 的实际摘要 {computed} 不符",
+                        f"the declared sha256 does not match the artefact file {artefact.name} ({computed})",
+                    )
+                )
+                continue
+            digest = computed
+        status = "declared_unverified" if external or "file" not in item else "computed"
+        out.append({"name": item["name"], "sha256": str(digest), "status": status})
+    return tuple(out)

@@ -73,6 +73,7 @@ def build_report(s: SantongSession) -> dict[str, Any]:
             "product_class": m.product_class,
             "transport": m.transport,
             "features": sorted(m.features),
+            **({"software": [dict(x) for x in m.software]} if m.software else {}),
         },
         "manifest": m.embedded(),
         "profile": s.profile.as_dict(),

@@ -39,11 +39,45 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="签署者公钥 the signer's public key (PEM); without it (or --trust) only integrity is checked",
     )
     p.add_argument(
+        "--expect-digest",
+        type=_digest,
+        action="append",
+        metavar="SHA256",
+        help="设备报告的软件摘要（可多次）：须在证书覆盖的软件中 / the software digest a device reports (repeatable): "
+        "must be among those the certificate covers",
+    )
+    p.add_argument(
         "--root",
         type=Path,
         metavar="ROOT_PUB",
         help="根公钥（另行公布）the root public key, published separately, that signed the trust list",
     )
+
+
+def _digest(text: str) -> str:
+    value = text.strip().lower().removeprefix("sha256:")
+    if len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
+        raise argparse.ArgumentTypeError(f"须为 64 位十六进制 SHA-256 / a SHA-256 of 64 hex digits: {text!r}")
+    return value
+
+
+def software(statement: dict[str, Any]) -> list[dict[str, str]]:
+    """The software the certificate covers (empty for a report made before manifests declared it)."""
+    items = statement.get("product", {}).get("software", [])
+    return [x for x in items if isinstance(x, dict)] if isinstance(items, list) else []
+
+
+def _software_lines(statement: dict[str, Any]) -> None:
+    items = software(statement)
+    if not items:
+        print("  软件 Software: 未声明摘要 no software digest declared")
+    for x in items:
+        how = (
+            "由认证程序从制品文件计算 computed by the runner from the artefact"
+            if x.get("status") == "computed"
+            else "声明，未核实 declared, unverified"
+        )
+        print(f"  软件 Software: {x.get('name')} sha256 {x.get('sha256')}（{how}）")
 
 
 def _key(path: Path, what_zh: str, what_en: str) -> Any:
@@ -99,7 +133,8 @@ def _with_trust(args: argparse.Namespace, data: bytes) -> int:
     except TrustError as e:
         raise CommandError(e.zh, e.en) from e
     v = verify_bytes(data)
-    answer = judge(v, tl)
+    digests = [x.get("sha256", "") for x in software(v.statement)] if v.valid else []
+    answer = judge(v, tl, expect_digests=args.expect_digest, digests=digests)
     print(answer.line())
     print(f"  报告 Report:   {args.report}")
     if v.valid:
@@ -107,6 +142,7 @@ def _with_trust(args: argparse.Namespace, data: bytes) -> int:
         st = v.statement
         expiry = f"   到期 expires {answer.expires}" if answer.expires else ""
         print(f"  签发 Issued:   {st['date']}{expiry}")
+        _software_lines(st)
         entry = answer.entry
         who = (
             f"（{entry['name']}，{entry['organisation']}，{entry['role']}）"
@@ -173,8 +209,18 @@ def run(args: argparse.Namespace) -> int:
             f"  签署者 Signer: {v.key_id}（未给定公钥，请与厂商公布的指纹核对 / no --public-key given: compare "
             "with the fingerprint the vendor publishes）"
         )
+    _software_lines(st)
     verdict = st["verdict"]
     print(f"  结论 Verdict:  {VERDICT_TEXT.get(verdict, verdict)}")
+    have = {x.get("sha256") for x in software(st)}
+    missing = [d for d in args.expect_digest or [] if d not in have]
+    if missing:
+        print(
+            f"✘ 产品摘要不符：{', '.join(missing)} 不在证书所覆盖的软件中，该设备运行的不是被认证的软件 / product digest "
+            f"MISMATCH: {', '.join(missing)} is not among the software the certificate covers — the device does not "
+            "run the certified software"
+        )
+        return FAIL
     print(
         "  未给信任列表：不能说明这是认证还是厂商自测；用 --trust LIST --root ROOT.pub 判断 / no trust list: this "
         "does not say whether it is a certification or a vendor self-test — use --trust LIST --root ROOT.pub"

@@ -19,7 +19,7 @@ class Mine(_message.Message):
     def __init__(self, mine_code: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
 
 class DeviceIdentity(_message.Message):
-    __slots__ = ("device_id", "vendor", "model", "firmware_version", "serial_number", "ma_certificate", "product_class", "mine_code")
+    __slots__ = ("device_id", "vendor", "model", "firmware_version", "serial_number", "ma_certificate", "product_class", "mine_code", "firmware_sha256")
     DEVICE_ID_FIELD_NUMBER: _ClassVar[int]
     VENDOR_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
@@ -28,6 +28,7 @@ class DeviceIdentity(_message.Message):
     MA_CERTIFICATE_FIELD_NUMBER: _ClassVar[int]
     PRODUCT_CLASS_FIELD_NUMBER: _ClassVar[int]
     MINE_CODE_FIELD_NUMBER: _ClassVar[int]
+    FIRMWARE_SHA256_FIELD_NUMBER: _ClassVar[int]
     device_id: str
     vendor: str
     model: str
@@ -36,7 +37,8 @@ class DeviceIdentity(_message.Message):
     ma_certificate: str
     product_class: _common_pb2.ProductClass
     mine_code: str
-    def __init__(self, device_id: _Optional[str] = ..., vendor: _Optional[str] = ..., model: _Optional[str] = ..., firmware_version: _Optional[str] = ..., serial_number: _Optional[str] = ..., ma_certificate: _Optional[str] = ..., product_class: _Optional[_Union[_common_pb2.ProductClass, str]] = ..., mine_code: _Optional[str] = ...) -> None: ...
+    firmware_sha256: str
+    def __init__(self, device_id: _Optional[str] = ..., vendor: _Optional[str] = ..., model: _Optional[str] = ..., firmware_version: _Optional[str] = ..., serial_number: _Optional[str] = ..., ma_certificate: _Optional[str] = ..., product_class: _Optional[_Union[_common_pb2.ProductClass, str]] = ..., mine_code: _Optional[str] = ..., firmware_sha256: _Optional[str] = ...) -> None: ...
 
 class PointDefinition(_message.Message):
     __slots__ = ("alias", "point_code", "system_code", "outstation_code", "sensor_type", "value_kind", "unit", "range_high", "range_low", "alarm_high", "alarm_high_clear", "alarm_low", "alarm_low_clear", "power_off_high", "power_restore_high", "power_off_low", "power_restore_low", "on_description", "off_description", "location", "x", "y", "z", "related_point_codes", "defined_at")

@@ -105,7 +105,7 @@ CASES: list[tuple[str, Callable[[dict[str, Any]], None], str, str]] = [
         "$.start",
         "required key command",
     ),
-    ("wrong version", lambda d: d.update(manifest_version=2), "$.manifest_version", "must be 1"),
+    ("wrong version", lambda d: d.update(manifest_version=3), "$.manifest_version", "choose one of: 1, 2"),
     (
         "unknown placeholder",
         lambda d: d.update(start={"command": ["gw", "{grpc_addr}"]}),

@@ -414,3 +414,103 @@ def test_demo_reuses_its_key_and_trust_list_so_older_reports_still_verify(tmp_pa
     old = ok(run(state, "verify", str(tmp_path / "d1" / "report" / "report.json"), "--trust", str(trust), "--root",
                  str(state / "keys" / "santong-demo-root.pub")))  # fmt: skip
     assert "CERTIFIED by santong-demo-lab" in old
+    # the reference product's software, hashed by the runner, is what the certificate binds
+    artefact = ROOT / "conformance" / "products" / "kj_substation.py"
+    digest = __import__("hashlib").sha256(artefact.read_bytes()).hexdigest()
+    assert f"kj-substation sha256 {digest}" in old and "computed by the runner" in old
+    ok(run(state, "verify", str(tmp_path / "d2" / "report" / "report.json"), "--trust", str(trust), "--root",
+           str(state / "keys" / "santong-demo-root.pub"), "--expect-digest", digest))  # fmt: skip
+
+
+# ------------------------------------------------------------------------------ the product the certificate binds
+
+
+def _manifest(folder: Path, **changes: Any) -> Path:
+    from cf_fixtures import write_manifest
+
+    return write_manifest(folder, **changes)
+
+
+def test_manifest_v2_software_computed_for_a_started_product(tmp_path: Path) -> None:
+    from santong.conformance import load_manifest
+
+    artefact = tmp_path / "gateway.bin"
+    artefact.write_bytes(b"\x7fELF firmware 2.3.1")
+    digest = __import__("hashlib").sha256(artefact.read_bytes()).hexdigest()
+    m = load_manifest(_manifest(tmp_path, manifest_version=2, start={"command": ["gw"]},
+                                software=[{"name": "gateway", "file": "gateway.bin"}]))  # fmt: skip
+    assert m.software == ({"name": "gateway", "sha256": digest, "status": "computed"},)
+    # an external (hardware) product: what it declares is recorded as declared, unverified
+    m = load_manifest(
+        _manifest(tmp_path, manifest_version=2, software=[{"name": "firmware", "sha256": "c" * 64}])
+    )
+    assert m.external and m.software == (
+        {"name": "firmware", "sha256": "c" * 64, "status": "declared_unverified"},
+    )
+    # version 1 manifests are still read, without software
+    assert load_manifest(_manifest(tmp_path)).software == ()
+
+
+@pytest.mark.parametrize(
+    ("changes", "path", "needle"),
+    [
+        ({"manifest_version": 1, "software": [{"name": "fw", "sha256": "c" * 64}]}, "$.software",
+         "software needs manifest_version: 2"),
+        ({"manifest_version": 2, "start": {"command": ["gw"]}, "software": [{"name": "fw", "file": "gone.bin"}]},
+         "$.software[0].file", "cannot read the artefact file"),
+        ({"manifest_version": 2, "start": {"command": ["gw"]},
+          "software": [{"name": "fw", "file": "fw.bin", "sha256": "d" * 64}]},
+         "$.software[0].sha256", "does not match the artefact file fw.bin"),
+        ({"manifest_version": 2, "software": [{"name": "fw", "sha256": "NOT-HEX"}]}, "$.software[0].sha256", ""),
+        ({"manifest_version": 2, "software": [{"name": "fw"}]}, "$.software[0]", ""),
+    ],
+)  # fmt: skip
+def test_bad_software_declarations(tmp_path: Path, changes: dict[str, Any], path: str, needle: str) -> None:
+    from santong.conformance import ConfigError, load_manifest
+
+    (tmp_path / "fw.bin").write_bytes(b"firmware")
+    with pytest.raises(ConfigError) as e:
+        load_manifest(_manifest(tmp_path, **changes))
+    assert any(p.path == path and needle in p.message_en for p in e.value.problems), e.value.problems
+
+
+def _with_software(*items: tuple[str, str, str]) -> dict[str, Any]:
+    doc = report()
+    doc["product"]["software"] = [{"name": n, "sha256": d, "status": s} for n, d, s in items]
+    return doc
+
+
+def test_expect_digest_matches_the_certified_software(world: World) -> None:
+    path = world.sign("lab", _with_software(("gateway", "a" * 64, "computed")))
+    out = ok(world.verify(path, "--expect-digest", "A" * 64))  # case and a sha256: prefix do not matter
+    assert (
+        "CERTIFIED by lab" in out and f"gateway sha256 {'a' * 64}" in out and "computed by the runner" in out
+    )
+    ok(world.santong("verify", str(path), "--expect-digest", "sha256:" + "a" * 64))
+
+
+def test_product_digest_mismatch(world: World) -> None:
+    path = world.sign("lab", _with_software(("firmware", "a" * 64, "declared_unverified")))
+    out = ok(world.verify(path, "--expect-digest", "b" * 64), 1)
+    assert out.splitlines()[0].startswith("✘ 产品摘要不符") and "product digest MISMATCH" in out
+    assert "the device does not run the certified software" in out and "declared, unverified" in out
+    out = ok(world.santong("verify", str(path), "--expect-digest", "b" * 64), 1)  # by hand, without a list
+    assert "product digest MISMATCH" in out
+    # a report made before manifests declared software covers no digest at all
+    out = ok(world.verify(world.sign("lab", report()), "--expect-digest", "b" * 64), 1)
+    assert "product digest MISMATCH" in out and "none" in out
+    r = world.santong("verify", str(path), "--expect-digest", "xyz")
+    assert r.returncode == 2 and "64 hex digits" in r.stderr
+
+
+def test_register_carries_an_optional_firmware_digest() -> None:
+    """DeviceIdentity.firmware_sha256 (field 9, additive): in the proto message and in the JSON Schema."""
+    from santong.protocols.v1 import data_pb2
+
+    ident = data_pb2.DeviceIdentity(device_id="KJ70N-0001", firmware_sha256="a" * 64)
+    assert data_pb2.DeviceIdentity.FromString(ident.SerializeToString()).firmware_sha256 == "a" * 64
+    assert data_pb2.DeviceIdentity.DESCRIPTOR.fields_by_name["firmware_sha256"].number == 9
+    schema = json.loads(
+        (ROOT / "protocols" / "schemas" / "v1" / "DeviceIdentity.schema.json").read_text("utf-8")
+    )
+    assert "firmware_sha256" in schema["properties"]
