@@ -24,6 +24,12 @@ SELF_TEST = 3
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Arguments of `santong verify`."""
+    p.epilog = (
+        "退出码 exit codes — 带 with --trust: 0 有效认证 a valid certification · 3 厂商自测（不是认证）a vendor "
+        "self-test, not a certification · 1 其他回答（无效、签署者未知、吊销、超范围、过期、套件过旧、摘要不符、不通过）"
+        "any other answer · 2 文件无法读取、信任列表无效或非根密钥签署 unreadable input, a trust list not signed by the "
+        "root. 不带 without --trust: 0 完整且通过 intact and PASS · 1 不可信或不通过 untrusted or not PASS · 2 同上 as above"
+    )
     p.add_argument("report", type=Path, metavar="REPORT", help="签名报告 the signed report.json")
     who = p.add_mutually_exclusive_group()
     who.add_argument(
