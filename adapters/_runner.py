@@ -19,7 +19,7 @@ import os
 import signal
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
@@ -165,10 +165,13 @@ async def run_adapter(
     stop: asyncio.Event | None = None,
     install_signal_handlers: bool = True,
     drain_timeout_s: float = 2.0,
+    test_event: Callable[[Any], Awaitable[str]] | None = None,
 ) -> int:
     """Run until ``stop`` is set (or SIGTERM/SIGINT) or the client fails for good; 0 when stopped, 1 on failure.
 
     Raises ConfigError, AdapterError (unknown kind, load errors, alias conflicts) before anything runs.
+    ``test_event`` carries out TEST_EVENT commands (certification mode, ST-PROTO-036); without it they are
+    answered UNSUPPORTED.
     """
     from santong.adapters.client import PlatformClient
 
@@ -177,7 +180,7 @@ async def run_adapter(
     for w in config.warnings:
         log.warning("%s", w)
     adapter = build_adapter(config, registry)
-    client = PlatformClient(config, write=adapter.write, configure=adapter.configure)
+    client = PlatformClient(config, write=adapter.write, configure=adapter.configure, test_event=test_event)
     points, outstations = adapter.definitions()
     await client.define(points, outstations)
     stop = stop or asyncio.Event()

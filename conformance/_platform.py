@@ -117,9 +117,12 @@ class Admin:
         """One fault operation (outage_for, fail_next, withhold_acks, clock_offset, clear, status, …)."""
         return self._call(self._fault, op, {k: v for k, v in args.items() if v is not None}, timeout_s)
 
-    def command(self, device_id: str, kind: str, **payload: Any) -> dict[str, Any]:
-        """Queue a downlink command (TIME_SYNC, CONFIGURE, RESEND_DEFINITIONS, WRITE_POINT); its command_id."""
-        result: dict[str, Any] = self.inspect("send_command", device_id=device_id, type=kind, **payload)
+    def command(self, device_id: str, command_type: str, /, **payload: Any) -> dict[str, Any]:
+        """Queue a downlink command (TIME_SYNC, CONFIGURE, RESEND_DEFINITIONS, WRITE_POINT, TEST_EVENT with kind,
+        point_code, value, hold_ms); its command_id."""
+        result: dict[str, Any] = self.inspect(
+            "send_command", device_id=device_id, type=command_type, **payload
+        )
         return result
 
     def add_device(self, device_id: str, token: str) -> None:

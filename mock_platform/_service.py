@@ -1016,7 +1016,8 @@ class Platform:
         self, device_id: str, type: str | int, *, note: str = "", **payload: Any
     ) -> dict[str, Any]:  # noqa: A002
         """Queue a downlink command for a device: TIME_SYNC, CONFIGURE (report_interval_ms, heartbeat_interval_ms,
-        settings), RESEND_DEFINITIONS or WRITE_POINT (point_code, value). Returns {"command_id", "type"}."""
+        settings), RESEND_DEFINITIONS, WRITE_POINT (point_code, value) or TEST_EVENT (kind EXCURSION / SWITCH_CHANGE /
+        SENSOR_FAULT, point_code, value, hold_ms). Returns {"command_id", "type"}."""
         dev = self.devices.get(device_id)
         if dev is None:
             raise PlatformError("NOT_FOUND", f"未知设备 {device_id}", f"unknown device {device_id}")
@@ -1049,6 +1050,15 @@ class Platform:
             elif ctype == pb.COMMAND_TYPE_WRITE_POINT:
                 cmd.write_point.point_code = str(payload["point_code"])
                 cmd.write_point.value = float(payload["value"])
+            elif ctype == pb.COMMAND_TYPE_TEST_EVENT:  # ST-PROTO-036
+                kind = str(payload["kind"]).upper()
+                ev = cmd.test_event
+                ev.kind = pb.TestEventKind.Value(
+                    kind if kind.startswith("TEST_EVENT_KIND_") else f"TEST_EVENT_KIND_{kind}"
+                )
+                ev.point_code = str(payload["point_code"])
+                ev.value = float(payload.get("value", 0.0))
+                ev.hold_ms = int(payload.get("hold_ms", 0))
             else:
                 raise ValueError("unspecified command type")
         except (KeyError, TypeError, ValueError) as e:

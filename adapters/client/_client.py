@@ -158,7 +158,8 @@ class PlatformClient:
     """The platform client and the adapters' :class:`~santong.adapters.UplinkSink` (see the module docstring).
 
     ``write`` executes WRITE_POINT commands (usually ``adapter.write``), ``configure`` CONFIGURE commands
-    (``adapter.configure``); ``transport`` replaces the one the configuration names (tests).
+    (``adapter.configure``), ``test_event`` TEST_EVENT commands (ST-PROTO-036; given only in certification mode:
+    without it they are answered UNSUPPORTED); ``transport`` replaces the one the configuration names (tests).
     """
 
     def __init__(
@@ -167,6 +168,7 @@ class PlatformClient:
         *,
         write: WriteHandler | None = None,
         configure: ConfigureHandler | None = None,
+        test_event: Callable[[Any], Awaitable[str]] | None = None,
         transport: Transport | None = None,
         uniform: Callable[[float, float], float] = random.uniform,
     ) -> None:
@@ -184,6 +186,7 @@ class PlatformClient:
         self.in_outage = False
         self._write = write
         self._configure = configure
+        self._test_event = test_event
         self._transport = transport
         self._uniform = uniform
         self._timeout_s = config.platform.timeout_ms / 1000
@@ -1148,4 +1151,12 @@ class PlatformClient:
                 raise KeyError(f"未定义的测点 / undefined point {code}")
             await self._write(code, value)
             return f"{code} = {value}"
+        if kind == pb.COMMAND_TYPE_TEST_EVENT:
+            if self._test_event is None:
+                raise UnsupportedCommand(
+                    "测试事件只在认证模式下执行 / test events run only in certification mode (ST-PROTO-036)"
+                )
+            if cmd.test_event.point_code not in self._points:
+                raise KeyError(f"未定义的测点 / undefined point {cmd.test_event.point_code}")
+            return await self._test_event(cmd.test_event)
         raise UnsupportedCommand(f"不支持的命令类型 / unsupported command type {kind}")

@@ -9,6 +9,10 @@ methane scenario (T1 rises past 1.0 %CH4, then falls back) time-compressed by ``
 (``santong adapter run kj-substation``) polls it and talks to the platform with the intervals the manifest
 declares, keeping its store-and-forward queue in ``{workdir}`` so that a restart resumes it. The runner's ready
 line is the client's "registered" log line. SIGTERM stops both cleanly.
+
+``--certification`` (the manifest's start command gives it) enables test events (ST-PROTO-036): a TEST_EVENT
+command from the platform is handed to the simulator — an excursion forces the point's value, a switch change its
+state, a sensor fault its status bit 128 — for hold_ms, so that it travels the same Modbus path as real data.
 """
 
 from __future__ import annotations
@@ -16,9 +20,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import functools
 import logging
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 
 def _args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -31,6 +38,7 @@ def _args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--poll-ms", type=int, default=200, help="Modbus poll period")
     p.add_argument("--speed", type=float, default=10.0, help="simulator time compression")
     p.add_argument("--scenario", default="methane_rise", help="simulator scenario at start ('' for none)")
+    p.add_argument("--certification", action="store_true", help="certification mode: carry out test events")
     return p.parse_args(argv)
 
 
@@ -64,9 +72,35 @@ async def _main(args: argparse.Namespace) -> int:
             ),
             batch=BatchSettings(max_points=1000, linger_ms=max(100, min(500, args.report_ms // 4))),
         )
-        return await run_adapter(config, drain_timeout_s=1.0)
+        hook = _test_events(sim) if args.certification else None
+        return await run_adapter(config, drain_timeout_s=1.0, test_event=hook)
     finally:
         await sim.stop()
+
+
+def _test_events(sim: Any) -> Callable[[Any], Awaitable[str]]:
+    """TEST_EVENT (ST-PROTO-036) → the simulator: hold the event on the point for hold_ms, then release it."""
+    from santong.protocols.v1 import device_access_pb2 as pb
+
+    names = {p.point_code: p.name for p in sim.profile.points}
+    engine = sim.engine
+
+    async def run(ev: Any) -> str:
+        name = names.get(ev.point_code)
+        if name is None:
+            raise KeyError(f"模拟器没有测点 / the simulator has no point {ev.point_code}")
+        if ev.kind in (pb.TEST_EVENT_KIND_EXCURSION, pb.TEST_EVENT_KIND_SWITCH_CHANGE):
+            engine.force(name, float(ev.value))
+            undo = functools.partial(engine.release, name)
+        elif ev.kind == pb.TEST_EVENT_KIND_SENSOR_FAULT:
+            engine.set_status_bits(name, 128)
+            undo = functools.partial(engine.set_status_bits, name, 0)
+        else:
+            raise ValueError(f"未知测试事件 / unknown test event kind {ev.kind}")
+        asyncio.get_running_loop().call_later(ev.hold_ms / 1000, undo)
+        return f"{pb.TestEventKind.Name(ev.kind)} {ev.point_code} for {ev.hold_ms} ms"
+
+    return run
 
 
 def main(argv: list[str] | None = None) -> int:

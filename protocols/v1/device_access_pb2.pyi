@@ -26,6 +26,14 @@ class CommandType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     COMMAND_TYPE_CONFIGURE: _ClassVar[CommandType]
     COMMAND_TYPE_RESEND_DEFINITIONS: _ClassVar[CommandType]
     COMMAND_TYPE_WRITE_POINT: _ClassVar[CommandType]
+    COMMAND_TYPE_TEST_EVENT: _ClassVar[CommandType]
+
+class TestEventKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    TEST_EVENT_KIND_UNSPECIFIED: _ClassVar[TestEventKind]
+    TEST_EVENT_KIND_EXCURSION: _ClassVar[TestEventKind]
+    TEST_EVENT_KIND_SWITCH_CHANGE: _ClassVar[TestEventKind]
+    TEST_EVENT_KIND_SENSOR_FAULT: _ClassVar[TestEventKind]
 
 class CommandOutcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -43,6 +51,11 @@ COMMAND_TYPE_TIME_SYNC: CommandType
 COMMAND_TYPE_CONFIGURE: CommandType
 COMMAND_TYPE_RESEND_DEFINITIONS: CommandType
 COMMAND_TYPE_WRITE_POINT: CommandType
+COMMAND_TYPE_TEST_EVENT: CommandType
+TEST_EVENT_KIND_UNSPECIFIED: TestEventKind
+TEST_EVENT_KIND_EXCURSION: TestEventKind
+TEST_EVENT_KIND_SWITCH_CHANGE: TestEventKind
+TEST_EVENT_KIND_SENSOR_FAULT: TestEventKind
 COMMAND_OUTCOME_UNSPECIFIED: CommandOutcome
 COMMAND_OUTCOME_SUCCEEDED: CommandOutcome
 COMMAND_OUTCOME_FAILED: CommandOutcome
@@ -297,8 +310,20 @@ class WritePoint(_message.Message):
     value: float
     def __init__(self, point_code: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
 
+class TestEvent(_message.Message):
+    __slots__ = ("kind", "point_code", "value", "hold_ms")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    POINT_CODE_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    HOLD_MS_FIELD_NUMBER: _ClassVar[int]
+    kind: TestEventKind
+    point_code: str
+    value: float
+    hold_ms: int
+    def __init__(self, kind: _Optional[_Union[TestEventKind, str]] = ..., point_code: _Optional[str] = ..., value: _Optional[float] = ..., hold_ms: _Optional[int] = ...) -> None: ...
+
 class Command(_message.Message):
-    __slots__ = ("command_id", "type", "issued_at", "time_sync", "configure", "resend_definitions", "write_point")
+    __slots__ = ("command_id", "type", "issued_at", "time_sync", "configure", "resend_definitions", "write_point", "test_event")
     COMMAND_ID_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
     ISSUED_AT_FIELD_NUMBER: _ClassVar[int]
@@ -306,6 +331,7 @@ class Command(_message.Message):
     CONFIGURE_FIELD_NUMBER: _ClassVar[int]
     RESEND_DEFINITIONS_FIELD_NUMBER: _ClassVar[int]
     WRITE_POINT_FIELD_NUMBER: _ClassVar[int]
+    TEST_EVENT_FIELD_NUMBER: _ClassVar[int]
     command_id: str
     type: CommandType
     issued_at: _timestamp_pb2.Timestamp
@@ -313,7 +339,8 @@ class Command(_message.Message):
     configure: Configure
     resend_definitions: ResendDefinitions
     write_point: WritePoint
-    def __init__(self, command_id: _Optional[str] = ..., type: _Optional[_Union[CommandType, str]] = ..., issued_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., time_sync: _Optional[_Union[TimeSync, _Mapping]] = ..., configure: _Optional[_Union[Configure, _Mapping]] = ..., resend_definitions: _Optional[_Union[ResendDefinitions, _Mapping]] = ..., write_point: _Optional[_Union[WritePoint, _Mapping]] = ...) -> None: ...
+    test_event: TestEvent
+    def __init__(self, command_id: _Optional[str] = ..., type: _Optional[_Union[CommandType, str]] = ..., issued_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., time_sync: _Optional[_Union[TimeSync, _Mapping]] = ..., configure: _Optional[_Union[Configure, _Mapping]] = ..., resend_definitions: _Optional[_Union[ResendDefinitions, _Mapping]] = ..., write_point: _Optional[_Union[WritePoint, _Mapping]] = ..., test_event: _Optional[_Union[TestEvent, _Mapping]] = ...) -> None: ...
 
 class CommandResult(_message.Message):
     __slots__ = ("command_id", "outcome", "message", "device_time")

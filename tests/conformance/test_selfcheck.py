@@ -98,10 +98,10 @@ class Run:
         return f"{self.name}: exit {self.code} in {self.seconds:.0f} s\n{self.stdout[-3000:]}\n{self.stderr[-1500:]}"
 
 
-def _tiny_manifest(folder: Path, defect: str, *extra: str, name: str = "") -> Path:
+def _tiny_manifest(folder: Path, defect: str, *extra: str, name: str = "", drop: str = "") -> Path:
     doc = yaml.safe_load((BROKEN / "tiny.manifest.yaml").read_text(encoding="utf-8"))
     doc["start"]["command"][-1] = defect
-    doc["start"]["command"] += list(extra)
+    doc["start"]["command"] = [a for a in doc["start"]["command"] if a != drop] + list(extra)
     doc["start"]["cwd"] = str(BROKEN)
     path = folder / f"{name or defect}.manifest.yaml"
     path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
@@ -151,6 +151,10 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, cf.Futu
         jobs[defect] = ("--manifest", str(_tiny_manifest(base, defect)), "--profile", "standard")
     slow = _tiny_manifest(base, "none", "--slow-backoff", "--max-backoff-ms", "30000", name="slow_backoff")
     jobs["slow_backoff"] = ("--manifest", str(slow), "--profile", "standard")
+    plain = _tiny_manifest(
+        base, "none", name="no_test_events", drop="--test-events"
+    )  # not in certification mode
+    jobs["no_test_events"] = ("--manifest", str(plain), "--profile", "standard")
     creds = base / "credentials.yaml"
     creds.write_text("token: nobody\ndevice_id: NOBODY-1\n", encoding="utf-8")
     jobs["silent_platform"] = (
@@ -192,6 +196,14 @@ def test_slowest_permitted_backoff_passes(runs: dict[str, cf.Future[Run]]) -> No
     jitter) passes: every wait of the suite lasts up to the spec's bound, never less."""
     run = _done(runs, "slow_backoff")
     assert run.code == 0 and run.verdict == "PASS", run.why()
+
+
+def test_device_not_in_certification_mode_fails_test_events(runs: dict[str, cf.Future[Run]]) -> None:
+    """Started without --test-events the device answers TEST_EVENT with UNSUPPORTED (as it must in production):
+    the alarm case cannot be driven and the certification fails on ST-PROTO-036."""
+    run = _done(runs, "no_test_events")
+    assert run.code == 1 and run.verdict == "FAIL", run.why()
+    assert "ST-PROTO-036" in run.failing, run.why()
 
 
 @pytest.mark.parametrize(("defect", "clause"), sorted(DEFECTS.items()))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from mpclient import Target
 from santong.mock_platform import samples
 from santong.protocols.v1 import device_access_pb2 as pb
@@ -166,3 +167,24 @@ def test_health_and_reflection(target: Target) -> None:
         "santong.protocols.v1.PlatformService",
         "grpc.health.v1.Health",
     } <= names
+
+
+def test_test_event_command_carries_its_payload(target: Target) -> None:
+    """ST-PROTO-036: the admin queues a TEST_EVENT with its kind, point, value and hold; a bad kind or a missing
+    point is refused and nothing is queued."""
+    dev = target.new_device()
+    c = target.inspect(
+        "send_command", device_id=dev.device_id, type="TEST_EVENT", kind="EXCURSION", point_code="X",
+        value=1.3, hold_ms=3000,
+    )  # fmt: skip
+    row = next(
+        r for r in target.inspect("commands", device_id=dev.device_id) if r["command_id"] == c["command_id"]
+    )
+    ev = row["command"]["test_event"]
+    assert row["command"]["type"] == "COMMAND_TYPE_TEST_EVENT"
+    assert ev["kind"] == "TEST_EVENT_KIND_EXCURSION" and ev["point_code"] == "X" and ev["value"] == 1.3
+    assert int(ev["hold_ms"]) == 3000
+    for bad in ({"kind": "METEOR", "point_code": "X"}, {"point_code": "X"}, {"kind": "SENSOR_FAULT"}):
+        with pytest.raises(Exception, match="INVALID_ARGUMENT|命令参数错误|bad command"):
+            target.inspect("send_command", device_id=dev.device_id, type="TEST_EVENT", **bad)
+    assert len(target.inspect("commands", device_id=dev.device_id)) == 1

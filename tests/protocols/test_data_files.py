@@ -130,6 +130,7 @@ ST-PROTO-032 MUST core
 ST-PROTO-033 MUST platform
 ST-PROTO-034 MUST platform
 ST-PROTO-035 MUST product
+ST-PROTO-036 MUST product
 """
 
 # DOMAIN.md's starting dictionary: these codes must stay, with these value kinds.

@@ -1,8 +1,10 @@
 """A small 三统一 device on raw gRPC stubs (HTTP/JSON optional) — correct by default, or with one deliberate defect.
 
 The self-check certifies it once per defect and expects each run to FAIL on the defect's clause (``--defect
-none`` must PASS). Two points: methane (alias 1, rises past 1.0 %CH4 four seconds after start and falls back)
-and an on/off switch (alias 2). Queue, sequence counter and acknowledged sequence persist in ``--workdir``.
+none`` must PASS). Two points: methane (alias 1, about 0.4 %CH4) and an on/off switch (alias 4). With
+``--test-events`` (certification mode) it carries out TEST_EVENT commands (ST-PROTO-036): an excursion holds the
+methane value the command gives, a switch change the switch state, a sensor fault sets status bit 128; without
+it, it answers UNSUPPORTED. Queue, sequence counter and acknowledged sequence persist in ``--workdir``.
 
     python device.py --target 127.0.0.1:50051 --device D --token T --workdir W --defect no_heartbeat
 
@@ -100,6 +102,7 @@ class Device:
         self.wake = asyncio.Event()
         self.t0 = time.monotonic()
         self.alarm: dict[str, Any] | None = None
+        self.events: dict[str, tuple[int, float, float]] = {}  # point code → (kind, value, until, monotonic)
         self.channel: Any = None
         self.session = ""
         self.stub: Any = None
@@ -248,13 +251,28 @@ class Device:
 
     # -------------------------------------------------------------------------------------- producing
 
+    def event(self, code: str, kind: int) -> float | None:
+        """The value a running test event of this kind holds on the point, else None."""
+        ev = self.events.get(code)
+        if ev is None or ev[0] != kind:
+            return None
+        if time.monotonic() >= ev[2]:
+            del self.events[code]
+            return None
+        return ev[1]
+
     def methane(self) -> float:
-        t = time.monotonic() - self.t0
-        if 4.0 <= t < 6.0:
-            return round(0.4 + (t - 4.0) * 0.45, 3)  # up to 1.3 %CH4
-        if 6.0 <= t < 8.0:
-            return round(1.3 - (t - 6.0) * 0.45, 3)
-        return round(0.40 + random.uniform(-0.02, 0.02), 3)
+        held = self.event(METHANE, pb.TEST_EVENT_KIND_EXCURSION)
+        return held if held is not None else round(0.40 + random.uniform(-0.02, 0.02), 3)
+
+    def test_event(self, cmd: Any) -> tuple[int, str]:
+        ev = cmd.test_event
+        if not self.a.test_events:
+            return pb.COMMAND_OUTCOME_UNSUPPORTED, "test events are off (not in certification mode)"
+        if ev.point_code not in (METHANE, SWITCH):
+            return pb.COMMAND_OUTCOME_FAILED, f"unknown point {ev.point_code}"
+        self.events[ev.point_code] = (ev.kind, ev.value, time.monotonic() + ev.hold_ms / 1000)
+        return pb.COMMAND_OUTCOME_SUCCEEDED, f"{pb.TestEventKind.Name(ev.kind)} on {ev.point_code}"
 
     def enqueue(self, method: str, req: Any) -> None:
         backfill = self.defect != "no_backfill" and (self.in_outage or any(u.backfill for u in self.queue))
@@ -281,10 +299,17 @@ class Device:
                 elif self.alarm is not None:
                     self.alarm["values"].append(v)
                 status = 1 if self.alarm is not None else 0
+            switch = self.event(SWITCH, pb.TEST_EVENT_KIND_SWITCH_CHANGE)
+            fault = self.event(METHANE, pb.TEST_EVENT_KIND_SENSOR_FAULT) is not None
+            if fault:
+                status |= 128
             if self.defect == "impossible_value":
                 v, status = v * 10_000, status | 8  # a scaling bug: 4 000 %CH4 "over range", still "valid"
             b = data_pb2.ObservationBatch(
-                alias=[1, 4], value=[v, 1.0], time_offset_ms=[0, 0], status=[status, 0]
+                alias=[1, 4],
+                value=[v, 1.0 if switch is None else switch],
+                time_offset_ms=[0, 0],
+                status=[status, 0],
             )
             b.base_time.CopyFrom(ts(now))
             self.enqueue("ReportObservations", pb.ReportObservationsRequest(batch=b))
@@ -405,6 +430,8 @@ class Device:
                     elif cmd.type == pb.COMMAND_TYPE_RESEND_DEFINITIONS:
                         self.defined = False
                         self.wake.set()
+                    elif cmd.type == pb.COMMAND_TYPE_TEST_EVENT:
+                        outcome, text = self.test_event(cmd)
                     elif cmd.type == pb.COMMAND_TYPE_WRITE_POINT:
                         outcome, text = pb.COMMAND_OUTCOME_UNSUPPORTED, "read-only device"
                     r = pb.CommandResult(command_id=cmd.command_id, outcome=outcome, message=text)
@@ -453,6 +480,9 @@ def main() -> int:
     p.add_argument("--defect", default="none")
     p.add_argument("--max-backoff-ms", type=int, default=2000, help="back-off cap (the spec's: 30000)")
     p.add_argument("--slow-backoff", action="store_true")
+    p.add_argument(
+        "--test-events", action="store_true", help="certification mode: carry out TEST_EVENT commands"
+    )
     a = p.parse_args()
     if a.defect == "exit_at_once":
         print("cannot open /dev/ttyS9: no such device", flush=True)
