@@ -239,8 +239,8 @@ def order_files(names: Iterable[str]) -> list[str]:
 class MtChecker:
     """Judges files one after another, as a platform would receive them (definitions carry over).
 
-    ``synthesise``: define the points a data file refers to from the dictionary when no definition file has
-    defined them (a folder without CDDY, or a single file).
+    ``synthesise``: the definition file types (CDDY, FZDY, RYQY, RYJZ) the folder lacks (True: all, a single
+    file): what a data file refers to of those kinds counts as defined — points from the data dictionary.
     """
 
     def __init__(
@@ -248,7 +248,7 @@ class MtChecker:
         *,
         mapping: SiteMapping | None = None,
         now_ms: int | None = None,
-        synthesise: bool = True,
+        synthesise: bool | frozenset[str] = True,
         max_batch_points: int | None = None,
     ) -> None:
         self.resolver = SensorResolver(mapping)
@@ -257,7 +257,9 @@ class MtChecker:
         self.converter = MtFileConverter(max_batch_points=size, resolver=self.resolver)
         self.state = DeviceState()
         self.now_ms = now_ms
-        self.synthesise = synthesise
+        self.synthesise: frozenset[str] = (
+            (DEFINITION_TYPES if synthesise else frozenset()) if isinstance(synthesise, bool) else synthesise
+        )
 
     def check(self, name: str, data: bytes) -> FileReport:
         """The report of one file (its bare name and bytes)."""
@@ -289,8 +291,19 @@ class MtChecker:
         if not self.state.mine_code:
             self.state.mine_code = parsed.header.mine_code
         findings: list[Finding] = []
-        if self.synthesise and parsed.file_type in ("CDSS", "YCBJ", "TJSJ"):
+        missing = self.synthesise
+        if "CDDY" in missing and parsed.file_type in ("CDSS", "YCBJ", "TJSJ"):
             findings += self._synthesise(parsed)
+        # judged without the definition files of a kind: what the file refers to of that kind counts as defined
+        st = self.state
+        if "FZDY" in missing:
+            st.outstations.update(r.outstation_code for r in parsed.outstation_statuses)
+        if "RYQY" in missing:
+            st.areas.update(r.area_code for r in parsed.stations if r.area_code)
+            st.areas.update(r.area_code for r in parsed.personnel if r.area_code)
+        if "RYJZ" in missing:
+            st.stations.update(r.station_code for r in parsed.personnel if r.station_code)
+            st.stations.update(r.station_code for r in parsed.station_statuses)
         unit = self.converter.unit(parsed, self.state, name=name)
         findings += self.converter.check(unit, self.state, limits=self.limits, now_ms=self.now_ms)
         spec = SUPPORTED_TYPES[parsed.file_type]
@@ -537,8 +550,8 @@ def validate_folder(
         elif not entry.name.startswith("."):
             report.skipped.append(entry.name)
     ordered = order_files(names)
-    defines_points = any(_type_of(n) == "CDDY" for n in ordered)
-    checker = MtChecker(mapping=site, now_ms=now_ms, synthesise=not defines_points)
+    present = {_type_of(n) for n in ordered}
+    checker = MtChecker(mapping=site, now_ms=now_ms, synthesise=DEFINITION_TYPES - present)
     for name in ordered:
         report.files.append(checker.check(name, (root / name).read_bytes()))
     return report

@@ -3,8 +3,13 @@
 Every ``poll_interval_ms`` the folder is listed (polling works on every file system, network shares included).
 For each ``*.txt`` file, oldest generation time first (definitions before data of the same second):
 
-1. **Complete?** A file is imported only once it ends with ``||``. An incomplete file is left alone and looked
-   at again; when it has not grown for ``incomplete_grace_s`` it is quarantined (ST-DATA-041).
+1. **Stable and complete?** A file is judged only once its size and mtime have not changed for ``stable_s``
+   (or at once under ``rename_convention``: the KJ system writes under another name and renames to ``*.txt``),
+   and imported only once it ends with ``||``. An incomplete file is left alone and looked at again; when it has
+   not grown for ``incomplete_grace_s`` it is quarantined (ST-DATA-041) — and looked at again there on every scan:
+   once it ends with ``||`` and is stable (its writer kept writing through its open handle, or someone completed
+   it), it is moved back into the folder and imported. Files that are not ``*.txt`` or whose names are not MT/T
+   file names (``{digits}_{TYPE}_{digits}.txt``) are skipped, with one log line per name.
 2. **Parsed and checked**: UTF-8 or GBK; grammar errors (ST-DATA-040…047) → quarantine. The file's messages are
    validated by the one validation core against what is defined so far; a MUST violation → quarantine.
 3. **Waiting for definitions** (decision): data that refers to points, outstations, areas or stations not defined
@@ -43,6 +48,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -60,6 +66,7 @@ from santong.adapters.mtfile._parser import (
     parse_bytes,
     parse_file_name,
 )
+from santong.adapters.mtfile._sensors import SensorResolver, load_site_mapping
 from santong.adapters.mtfile.config import MtFileSettings
 from santong.adapters.mtfile.converter import (
     DEFINITION_TYPES,
@@ -106,6 +113,7 @@ class MtFileStats:
     observations: int = 0
     uploads: int = 0
     quarantined: int = 0
+    reexamined: int = 0  # quarantined incomplete files completed later and moved back into the folder
     duplicates: int = 0
     recovered: int = 0
 
@@ -151,21 +159,49 @@ def _sort_key(name: str) -> tuple[float, int, str]:
     return (fn.generated_at.timestamp(), 0 if fn.file_type in DEFINITION_TYPES else 1, name)
 
 
-def _list_folder(folder: Path) -> list[tuple[str, int, int]]:
-    """(name, size, mtime_ns) of the candidate files: regular ``*.txt`` files, not hidden."""
-    out = []
+_MT_LIKE = re.compile(r"[0-9]+_[A-Za-z0-9]+_[0-9]+\.txt")
+_REASON_SUFFIX = ".reason.txt"
+_CLAUSES = "违反条款 / clauses: "
+
+
+def _list_folder(folder: Path) -> tuple[list[tuple[str, int, int]], list[str]]:
+    """(name, size, mtime_ns) of the candidate files — regular ``*.txt`` files named like MT/T files, not
+    hidden — and the names of the other regular files (skipped)."""
+    out, skipped = [], []
     with os.scandir(folder) as it:
         for e in it:
             name = e.name
-            if name.startswith(".") or not name.lower().endswith(".txt"):
-                continue
             try:
                 if not e.is_file(follow_symlinks=False):
+                    continue
+                if _MT_LIKE.fullmatch(name) is None:
+                    skipped.append(name)
                     continue
                 st = e.stat(follow_symlinks=False)
             except FileNotFoundError:
                 continue
             out.append((name, st.st_size, st.st_mtime_ns))
+    return out, skipped
+
+
+def _quarantined_incomplete(folder: Path) -> list[tuple[Path, int, int]]:
+    """Files in the quarantine folder whose reason is ST-DATA-041 (incomplete): (path, size, mtime_ns)."""
+    out = []
+    with contextlib.suppress(FileNotFoundError), os.scandir(folder) as it:
+        for e in it:
+            if e.name.endswith(_REASON_SUFFIX) or not e.is_file(follow_symlinks=False):
+                continue
+            reason = folder / f"{e.name}{_REASON_SUFFIX}"
+            try:
+                clauses = [
+                    ln for ln in reason.read_text(encoding="utf-8").splitlines() if ln.startswith(_CLAUSES)
+                ]
+                if not clauses or INCOMPLETE_CLAUSE not in clauses[0]:
+                    continue
+                st = e.stat(follow_symlinks=False)
+            except (OSError, UnicodeDecodeError):
+                continue
+            out.append((Path(e.path), st.st_size, st.st_mtime_ns))
     return out
 
 
@@ -243,7 +279,9 @@ class MtFileAdapter(Adapter[MtFileSettings]):
     def __init__(self, config: AdapterConfig[MtFileSettings], *, clock: Callable[[], float] = time.monotonic):
         """Keep the configuration; the folder is looked at only by :meth:`start`."""
         super().__init__(config)
-        self.converter = MtFileConverter()
+        mapping = self.settings.mapping
+        resolver = SensorResolver(load_site_mapping(mapping) if mapping is not None else None)
+        self.converter = MtFileConverter(resolver=resolver)
         self.state = DeviceState(mine_code=self.settings.mine_code)
         self.stats = MtFileStats()
         self._clock = clock
@@ -252,6 +290,8 @@ class MtFileAdapter(Adapter[MtFileSettings]):
         self._scan: asyncio.Future[ScanReport] | None = None
         self._stopping = False
         self._tracks: dict[str, _Track] = {}
+        self._quarantine_tracks: dict[Path, _Track] = {}
+        self._skipped: set[str] = set()
         self._defs_version = 0
         self._pending: dict[str, str] = {}
         self._loaded = False
@@ -435,9 +475,11 @@ class MtFileAdapter(Adapter[MtFileSettings]):
         report = ScanReport()
         self.stats.scans += 1
         again = True
+        await self._reexamine()
         while again:
             folder = Path(self.settings.folder)
-            entries = await asyncio.to_thread(_list_folder, folder)
+            entries, skipped = await asyncio.to_thread(_list_folder, folder)
+            self._log_skipped(skipped)
             now = self._clock()
             present = {name for name, _, _ in entries}
             for gone in set(self._tracks) - present:
@@ -458,9 +500,56 @@ class MtFileAdapter(Adapter[MtFileSettings]):
             again = waiting and self._defs_version != version
         return report
 
+    def _log_skipped(self, names: list[str]) -> None:
+        """One log line per file name the adapter does not judge (not silently skipped)."""
+        for name in names:
+            if name not in self._skipped:
+                self._skipped.add(name)
+                log.info(
+                    "跳过 %s：不是 MT/T 1201 文件名（煤矿编码_类型_yyyyMMddHHmmss.txt），不导入 / skipped %s: not an "
+                    "MT/T 1201 file name ({mine code}_{TYPE}_{yyyyMMddHHmmss}.txt), not imported", name, name,
+                )  # fmt: skip
+        self._skipped.intersection_update(names)
+
+    async def _reexamine(self) -> None:
+        """Quarantined incomplete files that have since been completed and are stable go back into the folder."""
+        s = self.settings
+        found = await asyncio.to_thread(_quarantined_incomplete, s.quarantine_dir)
+        now = self._clock()
+        present = {path for path, _, _ in found}
+        for gone in set(self._quarantine_tracks) - present:
+            del self._quarantine_tracks[gone]
+        for path, size, mtime in found:
+            tr = self._quarantine_tracks.get(path)
+            if tr is None or (tr.size, tr.mtime_ns) != (size, mtime):
+                tr = self._quarantine_tracks[path] = _Track(size, mtime, now)
+            if now - tr.since < s.stable_s or not await asyncio.to_thread(_tail_complete, path, size):
+                continue
+            name = re.sub(r"(\.txt)\.[0-9]+$", r"\1", path.name)
+            target = Path(s.folder) / name
+
+            def back(path: Path = path, target: Path = target) -> bool:
+                if target.exists():
+                    return False
+                os.replace(path, target)
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path.parent / f"{path.name}{_REASON_SUFFIX}")
+                _fsync_dir(target.parent)
+                return True
+
+            if await asyncio.to_thread(back):
+                del self._quarantine_tracks[path]
+                self.stats.reexamined += 1
+                log.info(
+                    "隔离的不完整文件 %s 现已完整，移回投放目录重新导入 / the quarantined incomplete file %s is now "
+                    "complete: moved back into the drop folder to be imported", path.name, path.name,
+                )  # fmt: skip
+
     async def _consider(self, path: Path, tr: _Track, now: float) -> str:
         s = self.settings
         name = path.name
+        if not s.rename_convention and now - tr.since < s.stable_s:
+            return "incomplete"  # still changing (or just seen): judged once stable for stable_s
         if (
             tr.waiting_since is not None
             and tr.tried_version == self._defs_version
@@ -673,7 +762,7 @@ class MtFileAdapter(Adapter[MtFileSettings]):
             f"隔离时间 / quarantined at: {format_time(now)}（北京时间 / China time, UTC+8）= "
             f"{now.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}",
             "结论 / verdict: 本文件的任何记录都未导入 / nothing from this file was imported",
-            f"违反条款 / clauses: {', '.join(dict.fromkeys(f.clause_id for f in findings)) or '-'}",
+            f"{_CLAUSES}{', '.join(dict.fromkeys(f.clause_id for f in findings)) or '-'}",
             "",
         ]
         for f in findings[:50]:
@@ -685,6 +774,12 @@ class MtFileAdapter(Adapter[MtFileSettings]):
         if len(findings) > 50:
             lines.append(f"…… 另有 {len(findings) - 50} 条 / … and {len(findings) - 50} more")
         lines.append("")
+        if any(f.clause_id == INCOMPLETE_CLAUSE for f in findings):
+            lines.append(
+                "不完整的文件留在隔离目录中受监视：一旦以“||”结尾且不再变化，会自动移回投放目录并导入 / an incomplete "
+                "file stays watched here: once it ends with '||' and stops changing, it is moved back into the drop "
+                "folder and imported"
+            )
         lines.append(
             "处理：按上述条款修正文件后，重新放入投放目录 / fix: correct the file as the clauses say and "
             "drop it into the folder again"

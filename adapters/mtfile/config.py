@@ -7,8 +7,15 @@ Example configuration (``adapter:`` section; relative paths are relative to the 
       settings:
         folder: /srv/kj/140421000001        # where the KJ system drops its files
         poll_interval_ms: 1000              # how often the folder is looked at
+        stable_s: 2                         # a file is judged only once size and mtime are unchanged this long
+        rename_convention: false            # true: the KJ system writes under another name and renames to *.txt
         incomplete_grace_s: 120             # a file without its final '||' that stops growing this long → quarantine
         undefined_grace_s: 600              # data about undefined points waits this long for its CDDY → quarantine
+        mapping: site.yaml                  # optional site mapping of the KJ system's own sensor-type codes
+
+A file quarantined as incomplete (ST-DATA-041) is looked at again on every scan: once it ends with ``||`` and has
+been stable for ``stable_s`` (the KJ system kept writing through its open handle, or the file was completed in
+place), it is moved back into the drop folder and imported.
 """
 
 from __future__ import annotations
@@ -36,12 +43,24 @@ class MtFileSettings:
     incomplete_grace_s: float = 120.0
     undefined_grace_s: float = 600.0
     mine_code: str = ""
+    #: A file is judged only once its size and mtime have not changed for this long (seconds).
+    stable_s: float = 2.0
+    #: The KJ system writes each file under another name (``*.part``, ``*.tmp``, ``.name``) and renames it to
+    #: ``*.txt`` when done: a ``*.txt`` file is then complete when it appears and is judged at once.
+    rename_convention: bool = False
+    #: Site mapping of the KJ system's own sensor-type codes (``santong validate --mapping`` takes the same file).
+    mapping: Path | None = None
 
     def __post_init__(self) -> None:
         if not 10 <= self.poll_interval_ms <= 3_600_000:
             raise ValueError(
                 f"poll_interval_ms 应在 10–3600000 之间，实为 {self.poll_interval_ms} / poll_interval_ms must lie "
                 f"between 10 and 3600000, got {self.poll_interval_ms}"
+            )
+        if not 0 <= self.stable_s <= 3600:
+            raise ValueError(
+                f"stable_s 应在 0–3600 秒之间，实为 {self.stable_s} / stable_s must lie between 0 and 3600 s, "
+                f"got {self.stable_s}"
             )
         for name in ("incomplete_grace_s", "undefined_grace_s"):
             value = getattr(self, name)

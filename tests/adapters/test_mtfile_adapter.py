@@ -44,7 +44,7 @@ adapter:
   kind: mtfile
   settings: {settings}
 """
-FAST = {"poll_interval_ms": 40, "incomplete_grace_s": 0.8, "undefined_grace_s": 1.2}
+FAST = {"poll_interval_ms": 40, "incomplete_grace_s": 0.8, "undefined_grace_s": 1.2, "stable_s": 0.2}
 
 
 def make_config(tmp_path: Path, mp: MockPlatform, **settings: Any) -> Config:

@@ -139,7 +139,7 @@ class PlainSink:
 
 
 def adapter(folder: Path) -> MtFileAdapter:
-    settings = MtFileSettings(folder=folder, poll_interval_ms=3_600_000)
+    settings = MtFileSettings(folder=folder, poll_interval_ms=3_600_000, stable_s=0)
     return MtFileAdapter(AdapterConfig(kind="mtfile", settings=settings))
 
 
