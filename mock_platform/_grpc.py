@@ -393,7 +393,8 @@ class GrpcServer:
                     violations=e.violations,
                 )
                 continue
-            await platform.command_result(dev, msg, peer)  # type: ignore[arg-type]
+            with contextlib.suppress(PlatformError):  # logged; the stream goes on (no per-result answer)
+                await platform.command_result(dev, msg, peer)  # type: ignore[arg-type]
 
     # ------------------------------------------------------------------ admin channel (JSON)
 

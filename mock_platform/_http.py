@@ -45,6 +45,7 @@ from santong.protocols import (
     to_dict,
     validate,
 )
+from santong.protocols.v1 import device_access_pb2
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -84,12 +85,7 @@ _ACK_RESPONSES = frozenset(
     ("ReportObservationsResponse", "StreamObservationsResponse", "ReportAlarmsResponse", "ReportOutstationStatusResponse",
      "ReportStatisticsResponse", "ReportPersonnelResponse")
 )  # fmt: skip
-_ACK_STATUS = {
-    0: "ACK_STATUS_UNSPECIFIED",
-    1: "ACK_STATUS_ACCEPTED",
-    2: "ACK_STATUS_DUPLICATE",
-    3: "ACK_STATUS_REJECTED",
-}
+_ACK_STATUS = {v.number: v.name for v in device_access_pb2.AckStatus.DESCRIPTOR.values}
 
 
 # --------------------------------------------------------------------------- errors as google.rpc.Status JSON
@@ -372,7 +368,15 @@ async def _read_json(
     peer: str,
     timeout_s: float,
 ) -> tuple[Message, int] | None:
-    """Content type, body and ``decode_json``; on failure the error is sent and None returned."""
+    """Credentials, content type, body and ``decode_json``; on failure the error is sent and None returned.
+
+    Credentials are checked on the headers before a byte of the body is read (ST-PROTO-033): an unauthenticated
+    peer gets its 401 and the connection closes, the body unread."""
+    try:
+        platform.gate(method, head.device_id, head.token, peer, head.identities)
+    except PlatformError as e:
+        await _send_error(send, e, close=True)
+        return None
     if not json_content_type(head.content_type):
         # The unread body must not be parsed as the next request: the connection closes after the answer.
         await _send_error(
@@ -587,7 +591,11 @@ class _CommandResult:
             )
             await _send_error(send, err)
             return
-        await p.command_result(dev, request, peer)
+        try:
+            await p.command_result(dev, request, peer)
+        except PlatformError as e:  # another device's or an unknown command (ST-PROTO-034)
+            await _send_error(send, e)
+            return
         await _send(send, 200, _dumps({"command_id": result.command_id, "accepted": True}))  # type: ignore[attr-defined]
 
 

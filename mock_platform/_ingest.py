@@ -5,6 +5,7 @@ Rows are built on the event loop; the returned job only runs SQL on the database
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 from collections.abc import Callable, Sequence
@@ -14,6 +15,7 @@ from santong.protocols import Violation, timestamp_ms
 
 __all__ = [
     "DUPLICATE",
+    "content_digest",
     "LogRow",
     "clamp_ms",
     "define_job",
@@ -120,11 +122,41 @@ def batch_bytes(raw: bytes | None) -> bytes | None:
     return None
 
 
+def content_digest(req: Any) -> bytes:
+    """The digest of an upload's content: what a replay repeats and a conflict does not (ST-PROTO-031).
+
+    Sequence and backfill flag are left out (a replay of a v1 device may raise the flag); observations hash the
+    batch alone, so a batch sent unary and replayed on the stream is the same content. Deterministic encoding:
+    the same content from another encoder gives the same digest.
+    """
+    target = (
+        req.batch
+        if req.DESCRIPTOR.name in ("ReportObservationsRequest", "StreamObservationsRequest")
+        else req
+    )
+    seq, backfill = target.sequence, target.backfill
+    try:
+        target.sequence, target.backfill = 0, False
+        data = target.SerializeToString(deterministic=True)
+    finally:
+        target.sequence, target.backfill = seq, backfill
+    h = hashlib.blake2b(target.DESCRIPTOR.name.encode(), digest_size=16)
+    h.update(data)
+    return h.digest()
+
+
 def upload_job(
-    device_id: str, method: str, req: Any, now_ms: int, log: LogRow, raw: bytes | None = None
+    device_id: str,
+    method: str,
+    req: Any,
+    now_ms: int,
+    log: LogRow,
+    raw: bytes | None = None,
+    digest: bytes | None = None,
 ) -> tuple[Callable[[sqlite3.Connection], Any], int]:
-    """(job, number of records) for an accepted upload; the job returns DUPLICATE on a concurrent replay.
-    ``raw`` is the request's protobuf encoding, if at hand (the batch is stored as the device sent it)."""
+    """(job, number of records) for an accepted upload; the job returns DUPLICATE when the sequence is already
+    stored (a concurrent replay or conflict: the caller compares digests). ``raw`` is the request's protobuf
+    encoding, if at hand (the batch is stored as the device sent it); ``digest`` its :func:`content_digest`."""
     name = req.DESCRIPTOR.name
     inserts: list[tuple[str, list[tuple[Any, ...]]]] = []
     if name in ("ReportObservationsRequest", "StreamObservationsRequest"):
@@ -179,12 +211,13 @@ def upload_job(
         ))  # fmt: skip
     else:
         raise TypeError(f"not an upload: {name}")
-    upload = (device_id, seq, method, n, backfill, now_ms)
+    upload = (device_id, seq, method, n, backfill, now_ms, digest)
 
     def job(conn: sqlite3.Connection) -> Any:
         try:
             conn.execute(
-                "INSERT INTO uploads (device_id, sequence, method, n_records, backfill, received_ms) VALUES (?,?,?,?,?,?)",
+                "INSERT INTO uploads (device_id, sequence, method, n_records, backfill, received_ms, digest)"
+                " VALUES (?,?,?,?,?,?,?)",
                 upload,
             )
         except sqlite3.IntegrityError:

@@ -72,10 +72,12 @@ ERROR_STATUSES: dict[int, tuple[str, str]] = {
         "身份与凭据不符（PERMISSION_DENIED）",
         "identity does not match the credentials (PERMISSION_DENIED)",
     ),
+    404: ("没有该命令（NOT_FOUND，ST-PROTO-034）", "no such command (NOT_FOUND, ST-PROTO-034)"),
     408: ("请求体未在时限内到达", "the request body did not arrive in time"),
     409: (
-        "未注册或版本未协商（FAILED_PRECONDITION）",
-        "not registered or no negotiated version (FAILED_PRECONDITION)",
+        "未注册或版本未协商（FAILED_PRECONDITION），或序号冲突（ALREADY_EXISTS，ST-PROTO-031）；响应体的 code 区分二者",
+        "not registered or no negotiated version (FAILED_PRECONDITION), or a sequence conflict (ALREADY_EXISTS, "
+        "ST-PROTO-031); the code in the body tells them apart",
     ),
     413: ("超出大小限制（RESOURCE_EXHAUSTED）", "size limit exceeded (RESOURCE_EXHAUSTED)"),
     415: (
@@ -267,7 +269,7 @@ def openapi_document() -> dict[str, Any]:
             "requestBody": {"required": True, "content": _json("CommandResult")},
             "responses": {
                 "200": {"description": "OK", "content": _json("CommandResultAck")},
-                **_errors(_DEVICE_ERRORS),
+                **_errors(tuple(sorted((*_DEVICE_ERRORS, 404)))),
             },
         }
     }

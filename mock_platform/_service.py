@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import hmac
 import logging
 import time
 import uuid
@@ -27,10 +25,12 @@ from typing import Any
 
 from google.protobuf.message import DecodeError, Message
 from santong.mock_platform._config import PlatformConfig
+from santong.mock_platform._credentials import Credentials, load_secret
 from santong.mock_platform._errors import PlatformError, violation
 from santong.mock_platform._faults import FaultInjector
 from santong.mock_platform._ingest import (
     DUPLICATE,
+    content_digest,
     define_job,
     log_job,
     log_row,
@@ -55,6 +55,11 @@ __all__ = [
 log = logging.getLogger("santong.mock_platform")
 
 pb = device_access_pb2
+_UPSERT_TOKEN = (
+    "INSERT INTO devices (device_id, token_hmac) VALUES (?, ?) "
+    "ON CONFLICT(device_id) DO UPDATE SET token_hmac = excluded.token_hmac, token_sha256 = NULL"
+)
+ACK_CONFLICT = pb.AckStatus.Value("ACK_STATUS_CONFLICT")
 
 # RPC name → (request class, response class) of every unary method, plus the two streams.
 METHODS: dict[str, tuple[type[Message], type[Message]]] = {
@@ -91,10 +96,6 @@ CAPABILITIES = (
 AUTH_HEADER = "authorization"
 DEVICE_HEADER = "x-santong-device-id"
 INSPECTION_HEADER = "x-santong-inspection-token"
-
-
-def _sha(token: str) -> bytes:
-    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
 
 
 def _version_key(v: str) -> tuple[int, ...] | None:
@@ -156,7 +157,10 @@ class Device:
     """What the platform holds in memory about one device (rebuilt from the store after a restart)."""
 
     device_id: str
-    token_sha256: bytes | None = None
+    #: HMAC-SHA256 of the token under the database's secret (see _credentials).
+    token_hash: bytes | None = None
+    #: A bare SHA-256 from a database of before the HMAC; replaced at the first successful authentication.
+    legacy_sha256: bytes | None = None
     state: DeviceState = field(default_factory=DeviceState)
     registered: bool = False
     session_id: str = ""
@@ -190,6 +194,8 @@ class Platform:
         self.faults = FaultInjector(self)
         self.inspection = Inspection(self)
         self.devices: dict[str, Device] = {}
+        self.credentials = Credentials()
+        self._tokens: dict[str, str] = {}  # given before the store's secret is known: hashed again at start
         self._monitor: asyncio.Task[None] | None = None
         self._started = False
         self._versions = {v: k for v in self.config.supported_versions if (k := _version_key(v)) is not None}
@@ -203,6 +209,10 @@ class Platform:
         if self._started:
             return
         await self.store.open()
+        self.credentials.secret = await self.store.read(load_secret)
+        for device_id, token in self._tokens.items():
+            self._set_credentials(device_id, token)
+        self._tokens.clear()
         await self._rebuild()
         for device_id, token in self.config.devices.items():
             self.add_device(device_id, token)
@@ -252,7 +262,9 @@ class Platform:
             dev = self.devices[device_id] = Device(
                 device_id=device_id, state=DeviceState(device_id=device_id)
             )
-        dev.token_sha256 = _sha(token)
+        dev.token_hash, dev.legacy_sha256 = self.credentials.digest(token), None
+        if self.store._thread is None:
+            self._tokens[device_id] = token
         return dev
 
     def add_device(self, device_id: str, token: str) -> dict[str, Any]:
@@ -263,28 +275,20 @@ class Platform:
             )
         dev = self._set_credentials(device_id, token)
         if self.store._thread is not None:
-            digest = dev.token_sha256
+            digest = dev.token_hash
 
             def job(conn: Any) -> None:
-                conn.execute(
-                    "INSERT INTO devices (device_id, token_sha256) VALUES (?, ?) "
-                    "ON CONFLICT(device_id) DO UPDATE SET token_sha256 = excluded.token_sha256",
-                    (device_id, digest),
-                )
+                conn.execute(_UPSERT_TOKEN, (device_id, digest))
 
             self.store.write_nowait(job)
         return {"device_id": device_id}
 
     def _persist_credentials(self) -> None:
         """Store the credentials given before the store was open (add_device before start)."""
-        rows = [(d.device_id, d.token_sha256) for d in self.devices.values() if d.token_sha256 is not None]
+        rows = [(d.device_id, d.token_hash) for d in self.devices.values() if d.token_hash is not None]
 
         def job(conn: Any) -> None:
-            conn.executemany(
-                "INSERT INTO devices (device_id, token_sha256) VALUES (?, ?) "
-                "ON CONFLICT(device_id) DO UPDATE SET token_sha256 = excluded.token_sha256",
-                rows,
-            )
+            conn.executemany(_UPSERT_TOKEN, rows)
 
         self.store.write_nowait(job)
 
@@ -294,8 +298,8 @@ class Platform:
         def load(conn: Any) -> dict[str, Any]:
             return {
                 "devices": conn.execute(
-                    "SELECT device_id, token_sha256, registered, register_request, session_id, negotiated_version,"
-                    " registered_ms, last_heartbeat_ms FROM devices"
+                    "SELECT device_id, token_hmac, registered, register_request, session_id, negotiated_version,"
+                    " registered_ms, last_heartbeat_ms, token_sha256 FROM devices"
                 ).fetchall(),
                 "points": conn.execute(
                     "SELECT device_id, definition FROM points ORDER BY device_id, alias"
@@ -316,13 +320,16 @@ class Platform:
             }
 
         data = await self.store.read(load)
-        for device_id, digest, registered, reg, session_id, version, reg_ms, hb_ms in data["devices"]:
+        for device_id, digest, registered, reg, session_id, version, reg_ms, hb_ms, legacy in data["devices"]:
             dev = self.devices.get(device_id) or Device(
                 device_id=device_id, state=DeviceState(device_id=device_id)
             )
             self.devices[device_id] = dev
-            if digest is not None and dev.token_sha256 is None:
-                dev.token_sha256 = bytes(digest)
+            if dev.token_hash is None:
+                if digest is not None:
+                    dev.token_hash = bytes(digest)
+                elif legacy is not None:
+                    dev.legacy_sha256 = bytes(legacy)
             dev.registered = bool(registered)
             dev.session_id, dev.negotiated_version = session_id, version
             dev.registered_ms, dev.last_heartbeat_ms = reg_ms, hb_ms
@@ -376,9 +383,12 @@ class Platform:
         elif " " in raw:  # another scheme (Basic …) is no bearer token
             raw = ""
         dev = self.devices.get(device_id)
-        expected = dev.token_sha256 if dev is not None else None
+        legacy = dev is not None and dev.token_hash is None and dev.legacy_sha256 is not None
+        expected = (dev.legacy_sha256 if legacy else dev.token_hash) if dev is not None else None
         # Always compare, even for unknown ids, so that timing reveals nothing (ST-PROTO-002).
-        ok = hmac.compare_digest(_sha(raw), expected or b"\0" * 32) and expected is not None and bool(raw)
+        ok = self.credentials.matches(raw, expected, legacy=legacy)
+        if ok and legacy and dev is not None:  # a database from before the HMAC: upgrade this device's hash
+            self.add_device(device_id, raw)
         if ok and peer_identities is not None and self.config.require_client_cert_cn:
             ok = device_id in set(peer_identities)
         if not ok or dev is None:
@@ -387,6 +397,26 @@ class Platform:
                 [violation("ST-PROTO-002", f"metadata.{AUTH_HEADER}", "令牌错误、伪造或不属于该设备", "the token is wrong, forged or issued to another device")],
             )  # fmt: skip
         return dev
+
+    def gate(
+        self,
+        method: str,
+        device_id: str | None,
+        token: str | None,
+        peer: str = "",
+        peer_identities: Iterable[str] | None = None,
+    ) -> None:
+        """The pre-read gate (ST-PROTO-033): authenticate a device call on its headers / metadata alone, before
+        the transport reads or decodes its body. Raises (and logs) UNAUTHENTICATED; a call that passes goes on
+        to the full pre-flight (faults, credentials, registration). During an injected outage the outage answers
+        first, as it does for every call."""
+        if method not in DEVICE_METHODS or (self.faults.outage_until and self.faults.outage_active()):
+            return
+        try:
+            self.authenticate(device_id, token, peer_identities)
+        except PlatformError as e:
+            self._log_error(device_id or "", method, peer, None, e, time.perf_counter())
+            raise
 
     # ------------------------------------------------------------------ interaction log
 
@@ -424,9 +454,12 @@ class Platform:
     def _log_error(
         self, device_id: str, method: str, peer: str, seq: int | None, e: PlatformError, t0: float
     ) -> None:
-        verdict = (
-            "REJECTED" if e.code in ("INVALID_ARGUMENT", "RESOURCE_EXHAUSTED") and e.violations else "ERROR"
-        )
+        if e.code == "ALREADY_EXISTS":
+            verdict = "CONFLICT"  # ST-PROTO-031
+        elif e.code in ("INVALID_ARGUMENT", "RESOURCE_EXHAUSTED") and e.violations:
+            verdict = "REJECTED"
+        else:
+            verdict = "ERROR"
         self.log_event(
             device_id, method, verdict, e.code, e.message_en, peer=peer, sequence=seq, violations=e.violations,
             duration_ms=(time.perf_counter() - t0) * 1000,
@@ -459,8 +492,10 @@ class Platform:
         peer: str = "",
         peer_identities: Iterable[str] | None = None,
     ) -> Message:
-        """Like :meth:`call` on the protobuf encoding of the request (size is checked before parsing)."""
+        """Like :meth:`call` on the protobuf encoding of the request: credentials (the metadata) are checked before
+        parsing (ST-PROTO-033), then the size."""
         t0 = time.perf_counter()
+        self.gate(method, device_id, token, peer, peer_identities)
         try:
             self._check_size(len(data))
             msg = self.decode(method, data)
@@ -738,13 +773,13 @@ class Platform:
 
         def job(conn: Any) -> None:
             conn.execute(
-                "INSERT INTO devices (device_id, token_sha256, registered, register_request, mine_code, session_id,"
+                "INSERT INTO devices (device_id, token_hmac, registered, register_request, mine_code, session_id,"
                 " negotiated_version, registered_ms, last_heartbeat_ms) VALUES (?,?,1,?,?,?,?,?,?)"
                 " ON CONFLICT(device_id) DO UPDATE SET registered=1, register_request=excluded.register_request,"
                 " mine_code=excluded.mine_code, session_id=excluded.session_id,"
                 " negotiated_version=excluded.negotiated_version, registered_ms=excluded.registered_ms,"
                 " last_heartbeat_ms=excluded.last_heartbeat_ms",
-                (dev.device_id, dev.token_sha256, blob, mine, session_id, version, now, wall),
+                (dev.device_id, dev.token_hash, blob, mine, session_id, version, now, wall),
             )
             log_job(row)(conn)
 
@@ -882,13 +917,16 @@ class Platform:
                 raise
             self._log_error(dev.device_id, method, peer, seq, e, t0)
             return _ready(self._ack(seq, pb.ACK_STATUS_REJECTED, 0, e.violations))
+        digest = content_digest(req)
         async with dev.lock:
             state = dev.state
             if (
                 0 < seq <= state.last_sequence
-            ):  # a replay? (checked before the core, which rejects seq ≤ last)
+            ):  # a replay or a conflict? (checked before the core, which rejects seq ≤ last)
                 prior = await self._prior_upload(dev.device_id, seq)
                 if prior is not None:
+                    if prior[2] is not None and prior[2] != digest:
+                        return self._conflict(dev, method, seq, prior, peer, t0, stream=stream)
                     return self._duplicate(dev, method, seq, prior, peer, t0)
             now = self.now_ms()
             vs = validate(req, ValidationContext(state=state, limits=self.limits, now_ms=now))
@@ -915,7 +953,7 @@ class Platform:
                 0,
                 (time.perf_counter() - t0) * 1000,
             )
-            job, n = upload_job(dev.device_id, method, req, now, row, raw)
+            job, n = upload_job(dev.device_id, method, req, now, row, raw, digest)
             prev_seq = state.last_sequence
             prev_raised = set(state.raised_alarms) if method == "ReportAlarms" else None
 
@@ -928,7 +966,7 @@ class Platform:
             fut = self.store.submit(job, on_error=undo)
             state.apply(req)
         assert fut is not None
-        return self._acknowledge(dev, method, req, seq, n, vs, fut, peer, t0)
+        return self._acknowledge(dev, method, req, seq, n, vs, fut, peer, t0, digest=digest, stream=stream)
 
     async def _acknowledge(
         self,
@@ -941,6 +979,9 @@ class Platform:
         fut: asyncio.Future[Any],
         peer: str,
         t0: float,
+        *,
+        digest: bytes | None = None,
+        stream: bool = False,
     ) -> device_access_pb2.Ack | None:
         """Second phase of an upload: wait for the commit, then acknowledge (or withhold, or delay)."""
         try:
@@ -952,26 +993,58 @@ class Platform:
             raise PlatformError(
                 "UNAVAILABLE", "存储暂不可用", "storage unavailable; retry", retry_after_s=1.0
             ) from e
-        if result == DUPLICATE:  # a concurrent replay committed first
-            prior = await self._prior_upload(dev.device_id, seq)
-            return await self._duplicate(dev, method, seq, prior or (method, 0), peer, t0)
+        if result == DUPLICATE:  # a concurrent replay (or conflict) committed first
+            prior = await self._prior_upload(dev.device_id, seq) or (method, 0, None)
+            if prior[2] is not None and digest is not None and prior[2] != digest:
+                return await self._conflict(dev, method, seq, prior, peer, t0, stream=stream)
+            return await self._duplicate(dev, method, seq, prior, peer, t0)
         if self.faults.withhold_count and self.faults.take_withhold(method, dev.device_id, peer, seq):
             return None
         if self.faults.ack_delay_ms:
             await self.faults.ack_delay()
         return self._ack(seq, pb.ACK_STATUS_ACCEPTED, n, vs)
 
-    async def _prior_upload(self, device_id: str, seq: int) -> tuple[str, int] | None:
+    async def _prior_upload(self, device_id: str, seq: int) -> tuple[str, int, bytes | None] | None:
+        """(method, records, content digest or None for rows from before ST-PROTO-031) of a stored upload."""
         row = await self.store.read(
             lambda c: c.execute(
-                "SELECT method, n_records FROM uploads WHERE device_id=? AND sequence=?",
+                "SELECT method, n_records, digest FROM uploads WHERE device_id=? AND sequence=?",
                 (device_id, seq_to_db(seq)),
             ).fetchone()
         )
-        return (row[0], int(row[1])) if row else None
+        return (row[0], int(row[1]), None if row[2] is None else bytes(row[2])) if row else None
+
+    async def _conflict(
+        self,
+        dev: Device,
+        method: str,
+        seq: int,
+        prior: tuple[str, int, bytes | None],
+        peer: str,
+        t0: float,
+        *,
+        stream: bool,
+    ) -> device_access_pb2.Ack:
+        """Other content under a stored sequence (ST-PROTO-031): nothing stored; ALREADY_EXISTS / 409 on a unary
+        call, an Ack CONFLICT on a stream."""
+        vs = [
+            violation(
+                "ST-PROTO-031", "sequence",
+                f"序号 {seq} 已存储了不同的内容（首次由 {prior[0]} 存储）：设备的序号计数器丢失或被复用",
+                f"sequence {seq} is already stored with other content (first by {prior[0]}): the device's sequence "
+                "counter was lost or reused",
+            )
+        ]  # fmt: skip
+        err = PlatformError(
+            "ALREADY_EXISTS", "序号冲突，未存储任何记录", "sequence conflict; nothing was stored", vs
+        )
+        if not stream:
+            raise err  # logged by the caller, verdict CONFLICT
+        self._log_error(dev.device_id, method, peer, seq, err, t0)
+        return self._ack(seq, ACK_CONFLICT, 0, vs)
 
     async def _duplicate(
-        self, dev: Device, method: str, seq: int, prior: tuple[str, int], peer: str, t0: float
+        self, dev: Device, method: str, seq: int, prior: tuple[str, int, bytes | None], peer: str, t0: float
     ) -> device_access_pb2.Ack | None:
         self.log_event(
             dev.device_id, method, "DUPLICATE", "OK", f"replay of sequence {seq} (first stored by {prior[0]})",
@@ -1112,7 +1185,9 @@ class Platform:
     async def command_result(
         self, dev: Device, request: device_access_pb2.CommandsRequest, peer: str = "", size: int | None = None
     ) -> None:
-        """Record a CommandResult from the device; a malformed one is logged as REJECTED (the stream goes on)."""
+        """Record a CommandResult from the device; a malformed one is logged as REJECTED (the stream goes on).
+        A result for an unknown command or another device's raises NOT_FOUND / PERMISSION_DENIED (ST-PROTO-034),
+        logged, nothing recorded."""
         if not request.HasField("result"):
             self.log_event(dev.device_id, "Commands", "EVENT", "OK", "stream opened", peer=peer)
             return
@@ -1131,6 +1206,30 @@ class Platform:
             )
             return
         when, cid, outcome, text = self.now_ms(), r.command_id, int(r.outcome), r.message
+        owner = await self.store.read(
+            lambda c: c.execute("SELECT device_id FROM commands WHERE command_id=?", (cid,)).fetchone()
+        )
+        if owner is None or owner[0] != dev.device_id:  # ST-PROTO-034: only results for its own commands
+            code, zh, en = (
+                ("NOT_FOUND", f"没有编号为 {cid} 的命令", f"no command {cid}")
+                if owner is None
+                else (
+                    "PERMISSION_DENIED",
+                    f"命令 {cid} 不是发给本设备的",
+                    f"command {cid} was not issued to this device",
+                )
+            )
+            err = PlatformError(code, zh, en, [violation("ST-PROTO-034", "result.command_id", zh, en)])
+            self.log_event(
+                dev.device_id,
+                "Commands",
+                "REJECTED",
+                code,
+                err.message_en,
+                peer=peer,
+                violations=err.violations,
+            )
+            raise err
         self.store.write_nowait(
             lambda c: c.execute(
                 "UPDATE commands SET outcome=?, result_message=?, result_ms=? WHERE command_id=? AND device_id=?",

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import queue
 import sqlite3
 import threading
@@ -23,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["SCHEMA", "Store"]
+__all__ = ["SCHEMA", "SCHEMA_VERSION", "Store", "migrate"]
 
 log = logging.getLogger("santong.mock_platform.store")
 
@@ -31,7 +32,8 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS devices (
     device_id TEXT PRIMARY KEY,
-    token_sha256 BLOB,
+    token_sha256 BLOB,  -- unsalted SHA-256 of databases of schema 1; NULL since (token_hmac)
+    token_hmac BLOB,  -- HMAC-SHA256 of the token under meta.token_hmac_secret
     registered INTEGER NOT NULL DEFAULT 0,
     register_request BLOB,
     mine_code TEXT NOT NULL DEFAULT '',
@@ -57,10 +59,12 @@ CREATE TABLE IF NOT EXISTS stations (
     device_id TEXT NOT NULL, station_code TEXT NOT NULL, definition BLOB NOT NULL, defined_ms INTEGER NOT NULL,
     PRIMARY KEY (device_id, station_code)
 );
--- The acknowledgement register: one row per acknowledged upload of every kind (ST-PROTO-012).
+-- The acknowledgement register: one row per acknowledged upload of every kind (ST-PROTO-012), with the digest
+-- of its content that tells a replay from a conflict (ST-PROTO-031; NULL in databases from before it).
 CREATE TABLE IF NOT EXISTS uploads (
     device_id TEXT NOT NULL, sequence INTEGER NOT NULL, method TEXT NOT NULL,
     n_records INTEGER NOT NULL, backfill INTEGER NOT NULL, received_ms INTEGER NOT NULL,
+    digest BLOB,
     PRIMARY KEY (device_id, sequence)
 ) WITHOUT ROWID;
 -- One row per accepted observation batch; inspection expands them per point.
@@ -105,6 +109,37 @@ CREATE TABLE IF NOT EXISTS interactions (
 );
 CREATE INDEX IF NOT EXISTS interactions_device ON interactions (device_id, id);
 """
+
+SCHEMA_VERSION = 2
+
+
+def _private_file(path: str) -> None:
+    """Create the database file readable by its owner only (0600: it holds token hashes and the data); SQLite
+    gives its -wal and -shm files the same mode. An existing file of ours is narrowed to 0600 too."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        if os.fstat(fd).st_uid == os.getuid():
+            os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    """Bring a database of an older schema up to date, keeping its data readable.
+
+    Version 2 adds ``uploads.digest`` (ST-PROTO-031; old rows keep NULL and replays of them stay DUPLICATE) and
+    ``devices.token_hmac`` (old SHA-256 hashes are upgraded at the device's next successful authentication).
+    """
+    columns = {r[1] for r in conn.execute("PRAGMA table_info(uploads)")}
+    if "digest" not in columns:
+        conn.execute("ALTER TABLE uploads ADD COLUMN digest BLOB")
+    if "token_hmac" not in {r[1] for r in conn.execute("PRAGMA table_info(devices)")}:
+        conn.execute("ALTER TABLE devices ADD COLUMN token_hmac BLOB")
+    conn.execute(
+        "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+    )
+    conn.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
+
 
 DATA_TABLES = (
     "points", "outstations", "areas", "stations", "uploads", "observation_batches", "alarms",
@@ -206,6 +241,8 @@ class Store:
     # ------------------------------------------------------------------ the database thread
 
     def _connect(self) -> sqlite3.Connection:
+        if not self.in_memory:
+            _private_file(str(self.path))
         conn = sqlite3.connect(self.path or ":memory:", isolation_level=None, check_same_thread=False)
         if not self.in_memory:
             conn.execute("PRAGMA journal_mode=WAL")
@@ -214,7 +251,7 @@ class Store:
         conn.execute("PRAGMA foreign_keys=OFF")
         conn.execute("PRAGMA cache_size=-32000")
         conn.executescript(SCHEMA)
-        conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '1')")
+        migrate(conn)
         return conn
 
     def _run(self, ready: asyncio.Future[None]) -> None:

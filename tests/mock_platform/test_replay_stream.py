@@ -16,8 +16,11 @@ ACC, DUP, REJ = pb.ACK_STATUS_ACCEPTED, pb.ACK_STATUS_DUPLICATE, pb.ACK_STATUS_R
 def test_unary_replay_is_duplicate_and_stored_once(target: Target) -> None:
     """ST-PROTO-012: the replay of an acknowledged sequence is acknowledged DUPLICATE and not stored twice."""
     dev = target.new_device()
-    first = dev.report([1, 2, 3], seq=1)
-    again = dev.report([1, 2, 3], seq=1)
+    req = pb.ReportObservationsRequest(batch=samples.observation_batch(1, [1, 2, 3]))
+    first = dev.call("ReportObservations", req).ack
+    again = dev.call(
+        "ReportObservations", req
+    ).ack  # the same content (ST-PROTO-031 tells it from a conflict)
     assert (first.status, again.status) == (ACC, DUP)
     assert again.accepted == first.accepted == 3 and again.sequence == 1
     alarm = samples.alarm_request(2)
@@ -86,10 +89,11 @@ def test_withheld_ack_on_stream(target: Target) -> None:
     """On a stream the withheld batch gets no Ack; the others do, in order."""
     dev = target.new_device()
     target.fault("withhold_acks", n=1)
-    acks = dev.stream([samples.observation_batch(i, [1]) for i in (1, 2, 3)])
+    batches = [samples.observation_batch(i, [1]) for i in (1, 2, 3)]
+    acks = dev.stream(batches)
     assert [a.sequence for a in acks] == [2, 3]
     assert dev.stored() == [1, 2, 3]
-    assert dev.stream([samples.observation_batch(1, [1])])[0].status == DUP
+    assert dev.stream(batches[:1])[0].status == DUP
 
 
 def test_delayed_acks(target: Target) -> None:

@@ -32,12 +32,14 @@ def test_sigkill_mid_stream_loses_nothing_acknowledged(tmp_path: Path) -> None:
         == pb.ACK_STATUS_ACCEPTED
     )
     stop = threading.Event()
+    sent: dict[int, object] = {}
 
     def batches():  # type: ignore[no-untyped-def]
         seq = 1
         while not stop.is_set():
             seq += 1
-            yield pb.StreamObservationsRequest(batch=samples.observation_batch(seq, [1, 2, 3, 4] * 50))
+            sent[seq] = b = samples.observation_batch(seq, [1, 2, 3, 4] * 50)
+            yield pb.StreamObservationsRequest(batch=b)
 
     acked: list[int] = [1]
     try:
@@ -67,7 +69,8 @@ def test_sigkill_mid_stream_loses_nothing_acknowledged(tmp_path: Path) -> None:
         # Registration, definitions, last sequence and raised alarms survived: no Register needed to go on.
         last = max(stored)
         assert dev.report([1, 4], seq=last + 1).status == pb.ACK_STATUS_ACCEPTED
-        assert dev.report([1, 4], seq=acked[-1]).status == pb.ACK_STATUS_DUPLICATE
+        replay = pb.ReportObservationsRequest(batch=sent[acked[-1]])  # the same content (ST-PROTO-031)
+        assert dev.call("ReportObservations", replay).ack.status == pb.ACK_STATUS_DUPLICATE
         clear = samples.alarm_request(last + 2, alarm_id="GAS-1", clear=True)
         assert dev.call("ReportAlarms", clear).ack.status == pb.ACK_STATUS_ACCEPTED
         assert dev.register().last_acknowledged_sequence == last + 2

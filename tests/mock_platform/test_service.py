@@ -33,26 +33,28 @@ async def test_rebuild_after_restart(tmp_path: Path) -> None:
     async with Platform(PlatformConfig(db_path=db, devices={D: T})) as p:
         await _ready(p)
         await p.call("DefinePositioning", samples.positioning_request(), **KW)
-        await p.call("ReportObservations", _obs(2**64 - 5), **KW)  # beyond SQLite's signed range
-        await p.call("ReportAlarms", samples.alarm_request(2**64 - 3, alarm_id="A9"), **KW)
+        first = _obs(2**63 - 5)  # near the top of the range (ST-PROTO-032)
+        await p.call("ReportObservations", first, **KW)
+        await p.call("ReportAlarms", samples.alarm_request(2**63 - 3, alarm_id="A9"), **KW)
         p.send_command(D, "RESEND_DEFINITIONS")
     async with Platform(PlatformConfig(db_path=db)) as p:  # credentials come from the store
         dev = p.devices[D]
         assert dev.registered and dev.negotiated_version == "1.0"
-        assert dev.state.last_sequence == 2**64 - 3 and dev.state.raised_alarms == {"A9"}
+        assert dev.state.last_sequence == 2**63 - 3 and dev.state.raised_alarms == {"A9"}
         assert set(dev.state.points) == {1, 2, 3, 4} and dev.state.areas and dev.state.stations
         assert dev.commands.qsize() == 1
-        ack = (await p.call("ReportObservations", _obs(2**64 - 5), **KW)).ack
+        ack = (await p.call("ReportObservations", first, **KW)).ack
         assert ack.status == pb.ACK_STATUS_DUPLICATE and ack.accepted == 2
-        assert await p.inspection.acknowledged(D) == [2**64 - 5, 2**64 - 3]
-        assert [o["sequence"] for o in await p.inspection.observations(device_id=D)] == [2**64 - 5] * 2
+        assert await p.inspection.acknowledged(D) == [2**63 - 5, 2**63 - 3]
+        assert [o["sequence"] for o in await p.inspection.observations(device_id=D)] == [2**63 - 5] * 2
 
 
 async def test_concurrent_replays_store_once_and_group_commit() -> None:
     async with Platform(PlatformConfig(devices={D: T})) as p:
         await _ready(p)
+        reqs = [_obs(s) for s in (1, 2, 3)]  # replays repeat the content (ST-PROTO-031)
         acks = await asyncio.gather(
-            *(p.call("ReportObservations", _obs(1 + i % 3), **KW) for i in range(30)), return_exceptions=True
+            *(p.call("ReportObservations", reqs[i % 3], **KW) for i in range(30)), return_exceptions=True
         )
         oks = [a.ack for a in acks if not isinstance(a, BaseException)]
         assert sorted({a.sequence for a in oks if a.status == pb.ACK_STATUS_ACCEPTED}) == [1, 2, 3]
@@ -78,13 +80,14 @@ async def test_cancelled_caller_keeps_state_in_step() -> None:
     """A caller cancelled while its upload commits: the upload is stored and the state knows it (replay → DUPLICATE)."""
     async with Platform(PlatformConfig(devices={D: T})) as p:
         await _ready(p)
-        task = asyncio.ensure_future(p.call("ReportObservations", _obs(1), **KW))
+        req = _obs(1)
+        task = asyncio.ensure_future(p.call("ReportObservations", req, **KW))
         await asyncio.sleep(0)
         await asyncio.sleep(0)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        ack = (await p.call("ReportObservations", _obs(1), **KW)).ack
+        ack = (await p.call("ReportObservations", req, **KW)).ack
         assert ack.status in (pb.ACK_STATUS_DUPLICATE, pb.ACK_STATUS_ACCEPTED)
         assert (await p.inspection.counts(D))["observations"] == 2
 
@@ -194,22 +197,27 @@ async def test_offline_window_is_offline_after_missed_heartbeat_intervals(missed
 
 async def test_replay_the_store_already_holds_is_a_duplicate_at_the_store_level(tmp_path: Path) -> None:
     """The store's unique (device, sequence) catches a replay the in-memory state does not know of: DUPLICATE,
-    stored once, as first sent (ST-PROTO-012)."""
+    stored once (ST-PROTO-012); other content under that sequence is a conflict, not stored (ST-PROTO-031)."""
     async with Platform(PlatformConfig(db_path=str(tmp_path / "p.db"), devices={D: T})) as p:
         await _ready(p)
-        first = (await p.call("ReportObservations", _obs(1), **KW)).ack
+        req = _obs(1)
+        first = (await p.call("ReportObservations", req, **KW)).ack
         assert first.status == pb.ACK_STATUS_ACCEPTED and first.accepted == 2
         # The in-memory replay check (seq <= last_sequence) is passed by: the device state forgets sequence 1, as
         # after a commit whose outcome the platform did not see. Only the store can still tell.
         p.devices[D].state.last_sequence = 0
-        changed = _obs(1, aliases=[1])  # same sequence, different content: the first version is kept
-        ack = (await p.call("ReportObservations", changed, **KW)).ack
+        ack = (await p.call("ReportObservations", req, **KW)).ack
         assert ack.status == pb.ACK_STATUS_DUPLICATE and ack.sequence == 1 and ack.accepted == 2
+        p.devices[D].state.last_sequence = 0
+        changed = _obs(1, aliases=[1])  # same sequence, different content: refused, the first version is kept
+        with pytest.raises(PlatformError) as info:
+            await p.call("ReportObservations", changed, **KW)
+        assert info.value.code == "ALREADY_EXISTS" and info.value.clause_ids == ["ST-PROTO-031"]
         assert p.devices[D].state.last_sequence == 1
         assert await p.inspection.acknowledged(D) == [1]
         obs = await p.inspection.observations(device_id=D)
         assert [(o["sequence"], o["alias"]) for o in obs] == [(1, 1), (1, 2)]
         rows = await p.inspection.interactions(device_id=D, method="ReportObservations")
-        assert [r["verdict"] for r in rows] == ["ACCEPTED", "DUPLICATE"]
+        assert [r["verdict"] for r in rows] == ["ACCEPTED", "DUPLICATE", "CONFLICT"]
         nxt = (await p.call("ReportObservations", _obs(2), **KW)).ack  # the device carries on
         assert nxt.status == pb.ACK_STATUS_ACCEPTED and await p.inspection.acknowledged(D) == [1, 2]
