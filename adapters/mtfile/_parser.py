@@ -952,10 +952,9 @@ def _fast_cdss(text: str, times: dict[str, datetime]) -> tuple[str, ObservationC
     else:
         return None
     separators = body.count(separator)
-    trailing = body.count(";" + separator)
-    if trailing:  # KJ exports often end every record with ";~": tolerated when every data record does
-        if trailing < separators - 1:
-            return None
+    if body.endswith(";" + separator + "||"):  # KJ exports often end every record with ";~"
+        if body.count(";" + separator) < separators - 1:
+            return None  # only some records do: the exact path strips them record by record
         body = body.replace(";" + separator, separator)
     header = body[: body.find(separator)]
     records = separators - 1
