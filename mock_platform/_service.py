@@ -39,7 +39,14 @@ from santong.mock_platform._ingest import (
     upload_job,
 )
 from santong.mock_platform._store import Store
-from santong.protocols import DeviceState, ValidationContext, Violation, must_violations, validate
+from santong.protocols import (
+    DeviceState,
+    ValidationContext,
+    Violation,
+    must_violations,
+    unknown_field_violations,
+    validate,
+)
 from santong.protocols.v1 import data_pb2, device_access_pb2, platform_pb2
 
 __all__ = [
@@ -480,6 +487,9 @@ class Platform:
                 "INVALID_ARGUMENT", "protobuf 解码失败", "protobuf decoding failed",
                 [violation("ST-DATA-035", "$", f"protobuf 解码失败：{e}", f"protobuf decoding failed: {e}")],
             ) from e  # fmt: skip
+        unknown = unknown_field_violations(msg, data)  # ST-DATA-034 on both transports
+        if unknown:
+            raise PlatformError("INVALID_ARGUMENT", "含未知字段", "unknown fields", unknown)
         return msg
 
     async def call_bytes(

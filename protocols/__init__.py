@@ -10,7 +10,16 @@ from santong.protocols._catalogue import (
     sensor_types,
     spec_version,
 )
-from santong.protocols._codec import decode_json, decode_proto, message_class, message_names, to_dict, to_json
+from santong.protocols._codec import (
+    decode_json,
+    decode_proto,
+    loads_strict,
+    message_class,
+    message_names,
+    to_dict,
+    to_json,
+    unknown_field_violations,
+)
 from santong.protocols._context import (
     DEFAULT_LIMITS,
     DeviceState,
@@ -63,6 +72,7 @@ __all__ = [
     "decode_proto",
     "default_limits",
     "load_schema",
+    "loads_strict",
     "reference_validator",
     "message_class",
     "message_names",
@@ -73,6 +83,7 @@ __all__ = [
     "timestamp_ms",
     "to_dict",
     "to_json",
+    "unknown_field_violations",
     "validate",
     "validate_json",
 ]

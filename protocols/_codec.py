@@ -9,11 +9,20 @@ from typing import Any
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError, Message
 from santong.protocols._catalogue import violation
-from santong.protocols._errors import ValidationError
+from santong.protocols._errors import ValidationError, Violation
 from santong.protocols._schemas import json_violations
 from santong.protocols.v1 import common_pb2, data_pb2, device_access_pb2, platform_pb2
 
-__all__ = ["decode_json", "decode_proto", "message_class", "message_names", "to_dict", "to_json"]
+__all__ = [
+    "decode_json",
+    "decode_proto",
+    "loads_strict",
+    "message_class",
+    "message_names",
+    "to_dict",
+    "to_json",
+    "unknown_field_violations",
+]
 
 _MODULES = (common_pb2, data_pb2, device_access_pb2, platform_pb2)
 
@@ -62,6 +71,25 @@ def _fast_batch(d: dict[str, Any], batch: Any) -> None:
     batch.backfill = bool(d.get("backfill", False))
 
 
+class _DuplicateKey(ValueError):
+    """A JSON object names one member twice."""
+
+
+def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """json.loads' object hook: a dict, or _DuplicateKey when a member name repeats (ST-DATA-034; the stdlib
+    decoder would keep the last value silently). Runs once per JSON object: columnar batches have few."""
+    d = dict(pairs)
+    if len(d) != len(pairs):
+        seen: set[str] = set()
+        raise _DuplicateKey(next(k for k, _ in pairs if k in seen or seen.add(k)))  # type: ignore[func-returns-value]
+    return d
+
+
+def loads_strict(text: str | bytes) -> Any:
+    """``json.loads`` that refuses repeated member names (raises :class:`ValueError` naming the member)."""
+    return json.loads(text, object_pairs_hook=_unique_members)
+
+
 def decode_json(data: bytes | str | dict[str, Any], message_name: str) -> Message:
     """Parse a JSON document into a message after schema validation (the JSON stage of the core).
 
@@ -73,7 +101,18 @@ def decode_json(data: bytes | str | dict[str, Any], message_name: str) -> Messag
     else:
         try:
             text = data.decode("utf-8") if isinstance(data, bytes | bytearray) else data
-            doc = json.loads(text)
+            doc = json.loads(text, object_pairs_hook=_unique_members)
+        except _DuplicateKey as e:
+            raise ValidationError(
+                [
+                    violation(
+                        "ST-DATA-034",
+                        "$",
+                        f"JSON 对象中的成员 “{e}” 重复出现",
+                        f"the member '{e}' appears twice in a JSON object",
+                    )
+                ]
+            ) from e
         except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
             raise ValidationError(
                 [
@@ -120,7 +159,8 @@ def decode_json(data: bytes | str | dict[str, Any], message_name: str) -> Messag
 
 
 def decode_proto(data: bytes, message_name: str) -> Message:
-    """Parse protobuf bytes; malformed bytes raise ValidationError (ST-DATA-035)."""
+    """Parse protobuf bytes; malformed bytes raise ValidationError (ST-DATA-035), fields unknown to this version
+    of the interface ValidationError (ST-DATA-034), as JSON does."""
     msg = message_class(message_name)()
     try:
         msg.ParseFromString(data)
@@ -128,4 +168,43 @@ def decode_proto(data: bytes, message_name: str) -> Message:
         raise ValidationError(
             [violation("ST-DATA-035", "$", f"protobuf 解码失败：{e}", f"protobuf decoding failed: {e}")]
         ) from e
+    unknown = unknown_field_violations(msg, data)
+    if unknown:
+        raise ValidationError(unknown)
     return msg
+
+
+def unknown_field_violations(msg: Message, data: bytes) -> list[Violation]:
+    """ST-DATA-034 for protobuf: fields the parsed ``msg`` (from ``data``) does not know. Cheap when there are
+    none (two sizes computed in C); drops the unknown fields from ``msg`` when there are, and names their paths
+    from a fresh parse of ``data``."""
+    size = msg.ByteSize()
+    msg.DiscardUnknownFields()
+    if msg.ByteSize() == size:
+        return []
+    fresh = type(msg).FromString(data)
+    paths: list[str] = []
+    _unknown_paths(fresh, "$", paths)
+    return [
+        violation(
+            "ST-DATA-034",
+            path,
+            f"未知字段（编号 {number}），不属于本接口版本",
+            f"unknown field (number {number}), not part of this interface version",
+        )
+        for path, number in (p.rsplit("#", 1) for p in paths[:5])
+    ]
+
+
+def _unknown_paths(msg: Message, path: str, out: list[str]) -> None:
+    from google.protobuf import unknown_fields  # noqa: PLC0415
+
+    out.extend(f"{path}#{f.field_number}" for f in unknown_fields.UnknownFieldSet(msg))
+    for fd, value in msg.ListFields():
+        if fd.message_type is None or fd.message_type.GetOptions().map_entry:
+            continue
+        if fd.is_repeated:
+            for i, item in enumerate(value):
+                _unknown_paths(item, f"{path}.{fd.name}[{i}]", out)
+        else:
+            _unknown_paths(value, f"{path}.{fd.name}", out)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import secrets
 import socket
 import sqlite3
@@ -360,3 +361,55 @@ def test_a_database_with_sha256_token_hashes_still_authenticates_and_is_upgraded
             "SELECT token_hmac, token_sha256 FROM devices WHERE device_id=?", (dev.device_id,)
         ).fetchone()
     assert sha is None and hmac_ is not None and bytes(hmac_) != legacy
+
+
+# ---------------------------------------------------------------------------- ST-DATA-034 on both transports
+
+
+def test_repeated_json_members_are_rejected_over_http(tgt: Target) -> None:
+    """Issue 12, item 5: duplicate JSON keys were accepted (last wins)."""
+    dev = tgt.new_device()
+    good = json.dumps(to_dict(obs(1, 0.5)))
+    bad = good.replace('"sequence":', '"sequence": "9", "sequence":', 1)
+    assert bad != good
+    with http_device(tgt, dev) as h:
+        r = h.post(
+            "/v1/device/report-observations", content=bad, headers={"content-type": "application/json"}
+        )
+        assert r.status_code == 400 and "ST-DATA-034" in r.text
+        r = h.post(
+            "/v1/device/report-observations", content=good, headers={"content-type": "application/json"}
+        )
+        assert r.status_code == 200 and r.json()["ack"]["status"] == "ACK_STATUS_ACCEPTED"
+    assert tgt.inspect("acknowledged", device_id=dev.device_id) == [1]
+
+
+def test_unknown_protobuf_fields_are_rejected_over_grpc_as_json_rejects_them(tgt: Target) -> None:
+    """gRPC accepted fields JSON rejected: both now refuse fields unknown to the interface (ST-DATA-034)."""
+    dev = tgt.new_device()
+    raw = obs(1).SerializeToString() + b"\xf8\x07\x01"  # field 127
+    call = dev.ch.unary_unary(
+        "/santong.protocols.v1.DeviceAccessService/ReportObservations",
+        request_serializer=None,
+        response_deserializer=pb.ReportObservationsResponse.FromString,
+    )
+    with pytest.raises(grpc.RpcError) as info:
+        call(raw, metadata=dev.metadata, timeout=10)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT and clauses_of(info.value) == {"ST-DATA-034"}
+    with http_device(tgt, dev) as h:  # the JSON twin of the same message
+        doc = to_dict(obs(1))
+        doc["extra_field"] = 1
+        r = h.post("/v1/device/report-observations", json=doc)
+    assert r.status_code == 400 and "ST-DATA-034" in r.text
+    stream = dev.ch.stream_stream(
+        "/santong.protocols.v1.DeviceAccessService/StreamObservations",
+        request_serializer=None,
+        response_deserializer=pb.StreamObservationsResponse.FromString,
+    )
+    bad = pb.StreamObservationsRequest(batch=obs(1).batch).SerializeToString() + b"\xf8\x07\x01"
+    good = pb.StreamObservationsRequest(batch=obs(1).batch).SerializeToString()
+    acks = [r.ack for r in stream(iter([bad, good]), metadata=dev.metadata, timeout=10)]
+    assert [a.status for a in acks] == [REJ, ACC] and {v.clause_id for v in acks[0].violations} == {
+        "ST-DATA-034"
+    }
+    assert tgt.inspect("acknowledged", device_id=dev.device_id) == [1]

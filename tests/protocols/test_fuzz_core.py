@@ -43,7 +43,7 @@ def test_raw_bytes(name: str, raw: bytes) -> None:
     try:
         msg = decode_proto(raw, name)
     except ValidationError as e:
-        assert e.violations[0].clause_id == "ST-DATA-035"
+        assert e.violations[0].clause_id in ("ST-DATA-035", "ST-DATA-034")  # malformed, or unknown fields
         return
     assert isinstance(validate(msg), list)
 
