@@ -28,10 +28,14 @@ CASE_TEXT = {
     "xfailed": "预期 XFAIL",
     "not_run": "未运行    ",
 }
-#: Fixtures that make a case live (it waits on the product or the platform).
-LIVE_FIXTURES = ("live", "baseline", "santong_platform")
+#: Fixtures that make a case live: it waits on the running product for some report/heartbeat intervals.
+LIVE_FIXTURES = ("live", "baseline")
 #: Prior duration of a case that only reads declarations, in seconds.
 DECLARED_S = 0.05
+#: Prior duration of a platform case (a few calls to the platform), in seconds.
+PLATFORM_S = 0.5
+#: Off a terminal, a case expected to take at least this long also says when it starts.
+START_LINE_S = 1.0
 
 
 def format_duration(seconds: float) -> str:
@@ -153,10 +157,18 @@ class Progress:
             hb_s = s.manifest.heartbeat_interval_ms / 1000
         live_s = max(1.0, 2 * max(report_s, hb_s))
         self._once_s = max(3.0, 3.5 * hb_s, 4 * report_s)
+        any_live = False
         for item in session.items:
-            is_live = any(f in getattr(item, "fixturenames", ()) for f in LIVE_FIXTURES)
-            self._prior[item.nodeid] = live_s if is_live else DECLARED_S
+            names = getattr(item, "fixturenames", ())
+            if any(f in names for f in LIVE_FIXTURES):
+                self._prior[item.nodeid], any_live = live_s, True
+            elif "santong_platform" in names:
+                self._prior[item.nodeid] = PLATFORM_S
+            else:
+                self._prior[item.nodeid] = DECLARED_S
             self._clauses[item.nodeid] = _clauses(item)
+        if not any_live:
+            self._once_s = 0.0  # no product case: no baseline window
         self._say(
             f"收集 Collected: {self.total} 个用例 cases，{n_des} 个未选 deselected · "
             f"预计 estimated ~{format_duration(self.remaining_s())}（按声明的上报间隔 {report_s:g} s、心跳 {hb_s:g} s "
@@ -169,7 +181,7 @@ class Progress:
         self._started[nodeid] = time.monotonic()
         if self.tty:
             self._update_status()
-        elif self._prior.get(nodeid, 0) > DECLARED_S:
+        elif self._prior.get(nodeid, 0) >= START_LINE_S:
             clauses = ", ".join(self._clauses.get(nodeid, ())) or "—"
             self._say(
                 f"  ▶ 开始 start {nodeid} [{clauses}] · 总计 elapsed {format_duration(self.elapsed_s())} · "

@@ -167,6 +167,7 @@ def test_an_unreachable_platform_stops_the_run_once(tmp_path: Path) -> None:
     out = r.stdout
     assert r.returncode == 2, out
     assert out.count("错误 ERROR") == 1, out
+    assert "▶ 开始 start" not in out, "platform cases are quick: no start lines"
     assert "运行已停止" in out and "the run stopped" in out
     assert "结论 Verdict: 无法运行 COULD NOT RUN" in out
     verdict = out.split("结论 Verdict:", 1)[1].split("产品 Product:", 1)[0]
