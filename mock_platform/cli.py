@@ -5,9 +5,15 @@ exits with 0 after draining on SIGTERM or SIGINT. Exits with 2 and one bilingual
 cannot start: an address it cannot bind, a TLS file that is missing or not a matching PEM certificate and key, a
 database it cannot open, a fault plan that is missing or invalid.
 
+Device credentials come from ``--device ID:TOKEN`` (visible to every local user in /proc), or better from
+``--devices-file FILE`` (one ``ID:TOKEN`` a line, ``#`` comments) or the environment variable
+``SANTONG_MOCK_DEVICES`` (``ID:TOKEN`` pairs separated by commas or white space). A bind to anything but a
+loopback address without TLS is refused unless ``--insecure`` is given: inspection, faults (reset included) and
+tokens would cross the network in plain text.
+
 Example::
 
-    santong mock serve --grpc-port 0 --http-port 0 --db mock.db --device KJ70N-0001:secret
+    santong mock serve --grpc-port 0 --http-port 0 --db mock.db --devices-file devices.txt
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from santong._exit import CommandError
 
 __all__ = ["add_arguments", "run"]
 
+DEVICES_ENV = "SANTONG_MOCK_DEVICES"
 PLAN_FORMAT = '{"steps": [{"at_s": 1.0, "op": "fail_next", "args": {…}}]}'
 
 
@@ -61,6 +68,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar="ID:TOKEN",
         help="设备凭据，可重复 / device credentials (repeatable)",
+    )
+    p.add_argument(
+        "--devices-file",
+        default=None,
+        metavar="FILE",
+        help=f"设备凭据文件，每行 ID:TOKEN（或环境变量 {DEVICES_ENV}）/ device credentials file, one ID:TOKEN a line "
+        f"(or the environment variable {DEVICES_ENV})",
+    )
+    p.add_argument(
+        "--insecure",
+        action="store_true",
+        help="允许不加 TLS 监听非回环地址（明文，仅限隔离网络）/ allow a non-loopback bind without TLS (plain text)",
     )
     p.add_argument(
         "--inspection-token",
@@ -134,12 +153,77 @@ def _config(args: argparse.Namespace) -> Any:
         if value is not None:
             setattr(limits, name, value)
     config = PlatformConfig(
-        db_path=args.db, limits=limits, devices=dict(args.device), synchronous=args.sync.upper()
+        db_path=args.db, limits=limits, devices=_devices(args), synchronous=args.sync.upper()
     )
     token = args.inspection_token or os.environ.get("SANTONG_INSPECTION_TOKEN")
     if token:
         config.inspection_token = token
     return config
+
+
+def _pairs(text: str, where_zh: str, where_en: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for n, line in enumerate(text.splitlines(), 1):
+        for item in line.split("#", 1)[0].replace(",", " ").split():
+            try:
+                device_id, token = _device(item)
+            except argparse.ArgumentTypeError as e:
+                raise CommandError(
+                    f"{where_zh} 第 {n} 行的 “{item[:40]}” 不是 ID:TOKEN",
+                    f"{where_en}, line {n}: {item[:40]!r} is not ID:TOKEN",
+                ) from e
+            out[device_id] = token
+    return out
+
+
+def _devices(args: argparse.Namespace) -> dict[str, str]:
+    """Device credentials: the environment, then --devices-file, then --device (a later source wins)."""
+    import os
+
+    devices: dict[str, str] = {}
+    env = os.environ.get(DEVICES_ENV)
+    if env:
+        devices.update(_pairs(env, f"环境变量 {DEVICES_ENV}", f"the environment variable {DEVICES_ENV}"))
+    path = getattr(args, "devices_file", None)
+    if path:
+        raw = _read(path, "设备凭据文件", "device credentials file", "--devices-file")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise CommandError(
+                f"设备凭据文件 {path} 不是 UTF-8 文本（--devices-file）",
+                f"the device credentials file {path} is not UTF-8 text (--devices-file)",
+            ) from e
+        devices.update(_pairs(text, f"设备凭据文件 {path}", f"the device credentials file {path}"))
+    devices.update(dict(args.device))
+    return devices
+
+
+def _check_exposure(args: argparse.Namespace, tls: Any) -> None:
+    """Refuse a non-loopback bind without TLS unless --insecure; warn when it is given."""
+    import ipaddress
+
+    host = str(args.host).strip("[]")
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    if loopback or tls is not None:
+        return
+    if not getattr(args, "insecure", False):
+        raise CommandError(
+            f"拒绝在非回环地址 {args.host} 上不加 TLS 监听：检查接口、故障注入（含 reset）和令牌将以明文经过网络；"
+            "请给出 --tls-cert 与 --tls-key，或在隔离网络中明确加 --insecure",
+            f"refusing to listen on the non-loopback address {args.host} without TLS: inspection, fault injection "
+            "(reset included) and tokens would cross the network in plain text; give --tls-cert and --tls-key, "
+            "or add --insecure on an isolated network",
+        )
+    print(
+        f"⚠ 警告 warning: 在 {args.host} 上以明文监听（--insecure）：检查接口、故障注入与令牌对网络可见 / listening on "
+        f"{args.host} in plain text (--insecure): inspection, fault injection and tokens are exposed to the network",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def _read(path: str, what_zh: str, what_en: str, option: str) -> bytes:
@@ -254,6 +338,8 @@ async def _serve(args: argparse.Namespace) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     tls = _tls(args)
+    _check_exposure(args, tls)
+    _devices(args)  # a bad credentials file or variable is a usage error before anything listens
     _check_plan(args.fault_plan)
     _check_db(args.db)
     check_bind(args.host, args.grpc_port, "gRPC", "--grpc-port")
