@@ -58,8 +58,12 @@ def _adapter(port: int, **settings: str) -> ModbusAdapter:
     return ModbusAdapter(config.adapter)
 
 
-async def _until(cond: Callable[[], bool], timeout: float = DEADLINE_S) -> None:
-    await wait_for(cond, timeout=timeout)
+async def _until(cond: Callable[[], bool], timeout: float = DEADLINE_S / 2, show: Any = None) -> None:
+    """Wait for cond; on failure say what ``show()`` returns (within the module's 60 s pytest timeout)."""
+    try:
+        await wait_for(cond, timeout=timeout)
+    except AssertionError as e:
+        raise AssertionError(f"{e}; now: {show() if show else ''}"[:3000]) from None
 
 
 @pytest.fixture
@@ -136,9 +140,13 @@ async def test_exception_codes_map_to_point_status(sim: ModbusSimulator, code: i
     try:
         await _until(lambda: len(sink.last()) == 16)
         sim.inject_exception(code)  # until cleared: however slow the polls, they see it
-        await _until(lambda: {s for _, s in sink.last().values()} == {bit})
+        await _until(
+            lambda: {s for _, s in sink.last().values()} == {bit}, show=lambda: (sink.last(), adapter.stats)
+        )
         assert sim.clear_faults() == 1
-        await _until(lambda: {s for _, s in sink.last().values()} == {0})
+        await _until(
+            lambda: {s for _, s in sink.last().values()} == {0}, show=lambda: (sink.last(), adapter.stats)
+        )
     finally:
         await adapter.stop()
 
