@@ -88,6 +88,8 @@ class Manifest:
     #: (manifest_version 2) the software the certificate covers: name, sha256, and status ``computed`` (the runner
     #: hashed the artefact of a product it starts) or ``declared_unverified`` (an external product's declaration).
     software: tuple[dict[str, str], ...] = ()
+    #: (manifest_version 2) the product's own back-off cap, ≤ the spec's 30 s (ST-PROTO-017); None: the spec's.
+    max_backoff_ms: int | None = None
 
     @property
     def external(self) -> bool:
@@ -225,6 +227,14 @@ def load_manifest(path: str | Path) -> Manifest:
                 )
             )
     software = _software(doc, base, start is None, problems)
+    if "max_backoff_ms" in d and d["manifest_version"] < 2:
+        problems.append(
+            doc.problem(
+                ["max_backoff_ms"],
+                "max_backoff_ms 需要 manifest_version: 2",
+                "max_backoff_ms needs manifest_version: 2",
+            )
+        )
     if problems:
         raise ConfigError(problems, "产品声明", "manifest")
     ident = d["identity"]
@@ -250,6 +260,7 @@ def load_manifest(path: str | Path) -> Manifest:
         points_file=points_file,
         raw_sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
         software=software,
+        max_backoff_ms=int(d["max_backoff_ms"]) if "max_backoff_ms" in d else None,
     )
 
 

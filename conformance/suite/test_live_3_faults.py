@@ -240,9 +240,10 @@ def test_reregisters_after_failed_precondition(retry_run: RetryRun, evidence: Ev
 
 
 @pytest.mark.clause("ST-PROTO-017")
-def test_backoff(retry_run: RetryRun, evidence: Evidence) -> None:
+def test_backoff(retry_run: RetryRun, live: LiveProduct, evidence: Evidence) -> None:
     """Retries wait at least the platform's RetryInfo (100 ms) and are not at a fixed interval (jittered
-    exponential back-off)."""
+    exponential back-off); none waits longer than the back-off cap the manifest declares (max_backoff_ms, + 1 s
+    for the call)."""
     _blocked(retry_run, "ST-PROTO-017")
     faults = retry_run.unavailable
     _need_sequences(faults)
@@ -264,6 +265,13 @@ def test_backoff(retry_run: RetryRun, evidence: Evidence) -> None:
         f"[ST-PROTO-017] 重试间隔 {short} ms 短于平台给出的 RetryInfo {RETRY_AFTER_MS} ms / retries {short} ms apart, "
         f"sooner than the platform's RetryInfo of {RETRY_AFTER_MS} ms"
     )
+    declared = live.manifest.max_backoff_ms
+    if declared:
+        slow = [g for g in gaps if g > declared + 1000]
+        assert not slow, (
+            f"[ST-PROTO-017] 重试间隔 {slow} ms 超过产品声明的退避上限 max_backoff_ms={declared} ms / retries {slow} ms "
+            f"apart, longer than the declared back-off cap max_backoff_ms={declared} ms"
+        )
     assert max(gaps) >= 1.5 * min(gaps), (
         f"[ST-PROTO-017] 重试间隔几乎固定 {gaps} ms，不是指数退避 / retry gaps {gaps} ms are fixed, not an "
         "exponential back-off"

@@ -107,6 +107,18 @@ CASES: list[tuple[str, Callable[[dict[str, Any]], None], str, str]] = [
     ),
     ("wrong version", lambda d: d.update(manifest_version=3), "$.manifest_version", "choose one of: 1, 2"),
     (
+        "back-off cap above the spec's",
+        lambda d: d.update(manifest_version=2, max_backoff_ms=60_000),
+        "$.max_backoff_ms",
+        "out of range",
+    ),
+    (
+        "back-off cap in a version 1 manifest",
+        lambda d: d.update(manifest_version=1, max_backoff_ms=5000),
+        "$.max_backoff_ms",
+        "needs manifest_version: 2",
+    ),
+    (
         "unknown placeholder",
         lambda d: d.update(start={"command": ["gw", "{grpc_addr}"]}),
         "$.start.command[1]",
@@ -236,3 +248,19 @@ def test_points_file_must_be_a_cddy_file(tmp_path: Path, manifest_file: Callable
     (tmp_path / name).write_text("x", encoding="utf-8")
     (p,) = _problems(manifest_file(points=None, points_file=name))
     assert p.path == "$.points_file" and "CDDY" in p.message_en
+
+
+def test_declared_backoff_cap_bounds_the_recovery_wait(manifest_file: Callable[..., Path]) -> None:
+    """max_backoff_ms (version 2) shortens the suite's recovery bound; absent, the spec's 30 s cap holds."""
+    from santong.conformance._live import LiveProduct  # noqa: PLC0415
+
+    class _Handle:
+        admin, device_id, limits = object(), "D", None
+
+    fast = load_manifest(manifest_file(manifest_version=2, max_backoff_ms=2000))
+    spec = load_manifest(manifest_file())
+    assert fast.max_backoff_ms == 2000 and spec.max_backoff_ms is None
+    live_fast = LiveProduct(None, _Handle(), fast)  # type: ignore[arg-type]
+    live_spec = LiveProduct(None, _Handle(), spec)  # type: ignore[arg-type]
+    assert live_fast.max_backoff_s == 2.0 and live_spec.max_backoff_s == 30.0
+    assert live_spec.recovery_s - live_fast.recovery_s == 28.0

@@ -98,8 +98,11 @@ class Run:
         return f"{self.name}: exit {self.code} in {self.seconds:.0f} s\n{self.stdout[-3000:]}\n{self.stderr[-1500:]}"
 
 
-def _tiny_manifest(folder: Path, defect: str, *extra: str, name: str = "", drop: str = "") -> Path:
+def _tiny_manifest(
+    folder: Path, defect: str, *extra: str, name: str = "", drop: str = "", **top: Any
+) -> Path:
     doc = yaml.safe_load((BROKEN / "tiny.manifest.yaml").read_text(encoding="utf-8"))
+    doc.update(top)
     doc["start"]["command"][-1] = defect
     doc["start"]["command"] = [a for a in doc["start"]["command"] if a != drop] + list(extra)
     doc["start"]["cwd"] = str(BROKEN)
@@ -149,7 +152,15 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, cf.Futu
     }
     for defect in (*DEFECTS, *PRODUCT_START):
         jobs[defect] = ("--manifest", str(_tiny_manifest(base, defect)), "--profile", "standard")
-    slow = _tiny_manifest(base, "none", "--slow-backoff", "--max-backoff-ms", "30000", name="slow_backoff")
+    slow = _tiny_manifest(
+        base,
+        "none",
+        "--slow-backoff",
+        "--max-backoff-ms",
+        "30000",
+        name="slow_backoff",
+        max_backoff_ms=30_000,
+    )
     jobs["slow_backoff"] = ("--manifest", str(slow), "--profile", "standard")
     plain = _tiny_manifest(
         base, "none", name="no_test_events", drop="--test-events"
