@@ -249,7 +249,7 @@ def _point(p: Any, ctx: ValidationContext, out: Report, path: str) -> None:
                 f"value-kind segment {groups.get('kind')} disagrees with value_kind",
             )
         seg = groups.get("sensor", "")
-        if st is not None and sensor_types().get(seg) is not st:
+        if st is not None and sensor_types().get(ctx.type_segments.get(seg, seg)) is not st:
             out.add(
                 "ST-DATA-004",
                 f"{path}.point_code",
