@@ -102,7 +102,7 @@ class Device:
         self.wake = asyncio.Event()
         self.t0 = time.monotonic()
         self.alarm: dict[str, Any] | None = None
-        self.events: dict[str, tuple[int, float, float]] = {}  # point code → (kind, value, until, monotonic)
+        self.events: dict[str, tuple[int, float, float]] = {}  # point code → (kind, value, until) of a test event
         self.channel: Any = None
         self.session = ""
         self.stub: Any = None
