@@ -39,7 +39,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         choices=("embedded", "process", "container", "url"),
         help="平台 platform side (default embedded; url when --url is given)",
     )
-    p.add_argument("--url", metavar="URL", help="平台地址 platform URL (grpc://host:port, https://…)")
+    p.add_argument(
+        "--url",
+        metavar="URL",
+        help="平台地址 platform URL: grpc(s)://host:port, and for the HTTP/JSON cases its http(s):// address after a "
+        "comma (grpc://host:50051,http://host:8080)",
+    )
     p.add_argument("--credentials", type=Path, metavar="FILE", help="平台凭据 credentials for --url")
     p.add_argument(
         "--key", type=Path, metavar="FILE", help="签名私钥 Ed25519 private key (default: ephemeral)"

@@ -455,10 +455,12 @@ def _container(manifest: Manifest, workdir: Path) -> PlatformHandle:
 
 
 def _url(settings: TargetSettings, manifest: Manifest) -> PlatformHandle:
-    if settings.transport != "grpc" or settings.grpc_target is None:
+    if settings.grpc_target is None:
         raise CouldNotRun(
-            f"平台回归用例以 gRPC 充当参考设备，请给出 grpc:// 或 grpcs:// 地址 / the regression cases act as a "
-            f"reference device over gRPC: give a grpc:// or grpcs:// URL, not {settings.url!r}"
+            f"平台回归用例以 gRPC 充当参考设备：请给出 gRPC 地址，HTTP/JSON 用例另加 HTTP 地址，用逗号分隔 "
+            f"(grpc://主机:50051,http://主机:8080) / the regression cases act as a reference device over gRPC: give "
+            f"the gRPC address, and for the HTTP/JSON cases the HTTP one, separated by a comma "
+            f"(grpc://host:50051,http://host:8080), not only {settings.url!r}"
         )
     creds = settings.credentials
     assert creds is not None  # preflight requires them for the url target
@@ -466,7 +468,7 @@ def _url(settings: TargetSettings, manifest: Manifest) -> PlatformHandle:
     return PlatformHandle(
         kind="url",
         grpc_target=settings.grpc_target,
-        http_url=None,
+        http_url=settings.http_url,
         device_id=creds.device_id or manifest.identity.device_id,
         token=creds.token,
         tls=settings.tls,

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from santong.conformance._documents import ConfigError, load_document, schema_problems
 
-__all__ = ["TARGETS", "Credentials", "TargetSettings", "load_credentials"]
+__all__ = ["TARGETS", "Credentials", "TargetSettings", "load_credentials", "split_urls", "url_problem"]
 
 TARGETS = ("embedded", "process", "container", "url")
 _SCHEMES = {"grpc": "grpc", "grpcs": "grpc", "http": "http", "https": "http"}
@@ -24,30 +24,50 @@ class Credentials:
     ca_file: Path | None = None
 
 
+def split_urls(url: str | None) -> list[str]:
+    """The addresses of a ``--url`` value: one URL, or a gRPC and an HTTP URL separated by a comma
+    (``grpc://host:50051,http://host:8080``)."""
+    return [u.strip() for u in (url or "").split(",") if u.strip()]
+
+
 @dataclass(frozen=True, slots=True)
 class TargetSettings:
-    """The chosen target and, for ``url``, the platform address and credentials."""
+    """The chosen target and, for ``url``, the platform address(es) and credentials.
+
+    ``url`` is one address or a comma-separated gRPC and HTTP pair: the gRPC address serves the reference device,
+    the HTTP one the HTTP/JSON cases."""
 
     kind: str = "embedded"
     url: str | None = None
     credentials: Credentials | None = None
 
+    def _first(self, transport: str) -> str | None:
+        return next((u for u in split_urls(self.url) if _SCHEMES.get(urlsplit(u).scheme) == transport), None)
+
     @property
     def transport(self) -> str | None:
-        """``grpc`` or ``http`` from the URL scheme (None without a URL)."""
-        return _SCHEMES.get(urlsplit(self.url).scheme) if self.url else None
+        """``grpc`` when a gRPC address is given, else ``http`` for an HTTP-only URL (None without a URL)."""
+        if self._first("grpc"):
+            return "grpc"
+        return "http" if self._first("http") else None
 
     @property
     def tls(self) -> bool:
-        """Whether the URL asks for TLS (grpcs:// or https://)."""
-        return bool(self.url) and urlsplit(self.url or "").scheme in ("grpcs", "https")
+        """Whether the gRPC address (else the HTTP one) asks for TLS (grpcs:// or https://)."""
+        u = self._first("grpc") or self._first("http")
+        return u is not None and urlsplit(u).scheme in ("grpcs", "https")
 
     @property
     def grpc_target(self) -> str | None:
-        """``host:port`` of a grpc(s):// URL."""
-        if self.transport != "grpc" or not self.url:
-            return None
-        return urlsplit(self.url).netloc
+        """``host:port`` of the grpc(s):// URL."""
+        u = self._first("grpc")
+        return urlsplit(u).netloc if u else None
+
+    @property
+    def http_url(self) -> str | None:
+        """The http(s):// URL without a trailing slash (the HTTP/JSON API's base)."""
+        u = self._first("http")
+        return u.rstrip("/") if u else None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON form for the report: no token."""
@@ -59,7 +79,23 @@ class TargetSettings:
 
 
 def url_problem(url: str) -> str | None:
-    """Why a platform URL is unusable, or None."""
+    """Why a ``--url`` value (one URL, or a gRPC and an HTTP URL separated by a comma) is unusable, or None."""
+    urls = split_urls(url)
+    if not urls:
+        return f"平台地址为空 / the platform URL is empty: {url!r}"
+    kinds = [_SCHEMES.get(urlsplit(u).scheme) for u in urls]
+    if len(urls) > 2 or len(set(kinds)) != len(kinds):
+        return (
+            f"平台地址 {url!r}：最多一个 gRPC 地址和一个 HTTP 地址，用逗号分隔 / platform URL {url!r}: at most one gRPC "
+            "and one HTTP address, separated by a comma (grpc://host:50051,http://host:8080)"
+        )
+    for u in urls:
+        if (why := _one_url_problem(u)) is not None:
+            return why
+    return None
+
+
+def _one_url_problem(url: str) -> str | None:
     parts = urlsplit(url)
     if parts.scheme not in _SCHEMES or not parts.hostname:
         return (
