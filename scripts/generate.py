@@ -3,8 +3,9 @@
 Generated here, never edited by hand:
 - protocols/v1/*_pb2.py, *_pb2.pyi, *_pb2_grpc.py   (grpcio-tools, pinned in pyproject.toml)
 - protocols/schemas/v1/*.schema.json                  (JSON Schema 2020-12, from the proto descriptors)
-- protocols/SPEC.md                                   (from protocols/data/clauses.yaml, verdict.md and the
-                                                       not-applicable reasons of santong.conformance)
+- protocols/SPEC.md                                   (from protocols/data/clauses.yaml, verdict.md, the
+                                                       not-applicable reasons of santong.conformance and the
+                                                       MT/T field tables of santong.adapters.mtfile)
 
 Usage: python scripts/generate.py [--check]
 """
@@ -273,7 +274,15 @@ def render_spec(catalogue: dict) -> str:
         *status_table(),
         "",
     ]
+    lines += mt_section()
     return "\n".join(lines).rstrip() + "\n"
+
+
+def mt_section() -> list[str]:
+    """The MT/T 1201 file layouts, from the field tables the parser reads with (santong.adapters.mtfile)."""
+    from santong.adapters.mtfile._spec import render  # noqa: PLC0415
+
+    return render()
 
 
 def expected_files() -> dict[Path, bytes]:

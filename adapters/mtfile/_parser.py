@@ -31,6 +31,17 @@ from itertools import repeat
 from types import MappingProxyType
 from typing import Any, Final, TypeVar
 
+from santong.adapters.mtfile._filetypes import (
+    ANOMALY_TYPES,
+    DIRECTIONS,
+    HEADER,
+    POWER_STATES,
+    RUN_STATES,
+    STATUS_CODES,
+    SUPPORTED_TYPES,
+    VALUE_KINDS,
+    FileType,
+)
 from santong.protocols.v1 import common_pb2, data_pb2
 
 __all__ = [
@@ -144,152 +155,13 @@ def _show(text: str, limit: int = 40) -> str:
     return repr(text if len(text) <= limit else text[:limit] + "…")
 
 
-# ---------------------------------------------------------------------------------------------------------
-# File types
-
-
-@dataclass(frozen=True, slots=True)
-class FileType:
-    """One supported file type: its code, names and field names in file order."""
-
-    code: str
-    name_zh: str
-    name_en: str
-    fields: tuple[str, ...]
-    fields_en: tuple[str, ...]
-    result: str
-
-    @property
-    def field_count(self) -> int:
-        """Number of fields in each data record."""
-        return len(self.fields)
-
-
-def _type(code: str, zh: str, en: str, result: str, spec: str) -> FileType:
-    pairs = [item.split("=") for item in spec.split(";")]
-    return FileType(code, zh, en, tuple(p[0] for p in pairs), tuple(p[1] for p in pairs), result)
-
-
-_THRESHOLDS = (
-    "上限报警门限=high alarm;上限解报门限=high alarm clear;下限报警门限=low alarm;下限解报门限=low alarm clear;"
-    "上限断电门限=high power-off;上限复电门限=high power restore;下限断电门限=low power-off;"
-    "下限复电门限=low power restore"
-)
-_POINT = "测点编码=point code;传感器类型=sensor type;安装位置=location"
-
-SUPPORTED_TYPES: Final[Mapping[str, FileType]] = MappingProxyType(
-    {
-        t.code: t
-        for t in (
-            _type(
-                "CDDY",
-                "测点定义",
-                "point definition",
-                "definitions",
-                "测点编码=point code;系统编码=system code;分站编码=outstation code;传感器类型=sensor type;"
-                "数值类型=value kind;单位=unit;高量程=range high;低量程=range low;"
-                + _THRESHOLDS
-                + ";开描述=on description;停描述=off description;安装位置=location;X=x;Y=y;Z=z;"
-                "传感器关联关系=related points;数据时间=data time",
-            ),
-            _type(
-                "CDSS",
-                "测点实时",
-                "point real-time",
-                "observations",
-                _POINT + ";测点值=value;单位=unit;测点状态=status;数据时间=data time",
-            ),
-            _type(
-                "TJSJ",
-                "统计",
-                "statistics",
-                "statistics",
-                _POINT + ";单位=unit;开始时间=start time;结束时间=end time;最大值=max;最大值时刻=max time;"
-                "最小值=min;最小值时刻=min time;平均值=average;数据时间=data time",
-            ),
-            _type(
-                "YCBJ",
-                "异常报警",
-                "anomaly alarm",
-                "alarms",
-                _POINT + ";单位=unit;异常类型=anomaly type;开始时间=start time;结束时间=end time;"
-                "期间最大值=max;最大值时刻=max time;期间最小值=min;最小值时刻=min time;期间平均值=average;"
-                "异常原因=reason;处理措施=measures;录入时间=recorded at;录入人=recorded by;数据时间=data time",
-            ),
-            _type(
-                "FZDY",
-                "分站定义",
-                "outstation definition",
-                "outstations",
-                "分站编码=outstation code;安装位置=location;X=x;Y=y;Z=z",
-            ),
-            _type(
-                "FZSS",
-                "分站实时",
-                "outstation real-time",
-                "outstation_statuses",
-                "分站编码=outstation code;运行状态=run state;供电状态=power state;数据时间=data time",
-            ),
-            _type(
-                "RYSS",
-                "人员实时",
-                "personnel real-time",
-                "personnel",
-                "人员卡编码=card code;姓名=name;出入井标志=in/out flag;入井时刻=entered mine at;"
-                "出井时刻=exited mine at;区域编码=area code;进入区域时刻=entered area at;基站编码=station code;"
-                "进入基站时刻=entered station at;劳动组织方式=work organization;与基站距离=distance to station;"
-                "人员工作状态=work state;标志1=flag 1;标志2=flag 2;行进轨迹=track",
-            ),
-            _type(
-                "RYQY",
-                "区域定义",
-                "area definition",
-                "areas",
-                "区域编码=area code;区域名称=area name;区域类型=area type;核定人数=capacity;数据时间=data time",
-            ),
-            _type(
-                "RYJZ",
-                "基站定义",
-                "base station definition",
-                "stations",
-                "基站编码=station code;区域编码=area code;安装位置=location;X=x;Y=y;Z=z;数据时间=data time",
-            ),
-            _type(
-                "JZSS",
-                "基站实时",
-                "base station real-time",
-                "station_statuses",
-                "基站编码=station code;运行状态=run state;供电状态=power state;数据时间=data time",
-            ),
-        )
-    }
-)
-
-_HEADER_FIELDS: Final = ("煤矿编码", "矿井名称", "数据上传时间")
-_HEADER_FIELDS_EN: Final = ("mine code", "mine name", "upload time")
-
-# Legacy code lists → protobuf enums.
-_VALUE_KINDS: Final = MappingProxyType(
-    {
-        "MN": common_pb2.VALUE_KIND_ANALOG,
-        "KG": common_pb2.VALUE_KIND_SWITCH,
-        "LJ": common_pb2.VALUE_KIND_ACCUMULATOR,
-    }
-)
-_ANOMALY_TYPES: Final = MappingProxyType({f"{n:03d}": n for n in range(1, 11)})
-_RUN_STATES: Final = MappingProxyType(
-    {
-        "0": common_pb2.RUN_STATE_OK,
-        "1": common_pb2.RUN_STATE_INTERRUPTED,
-        "2": common_pb2.RUN_STATE_FAULT,
-        "9": common_pb2.RUN_STATE_UNKNOWN,
-    }
-)
-_POWER_STATES: Final = MappingProxyType(
-    {"1": common_pb2.POWER_STATE_DC, "2": common_pb2.POWER_STATE_AC, "9": common_pb2.POWER_STATE_FAULT}
-)
-_DIRECTIONS: Final = MappingProxyType({"1": common_pb2.MINE_DIRECTION_IN, "2": common_pb2.MINE_DIRECTION_OUT})
-_STATUS_CODES: Final = MappingProxyType({str(n): n for n in range(256)})
+_HEADER_FIELDS: Final = HEADER.fields
+_VALUE_KINDS: Final = VALUE_KINDS
+_ANOMALY_TYPES: Final = ANOMALY_TYPES
+_RUN_STATES: Final = RUN_STATES
+_POWER_STATES: Final = POWER_STATES
+_DIRECTIONS: Final = DIRECTIONS
+_STATUS_CODES: Final = STATUS_CODES
 
 _NAME_RE: Final = re.compile(r"([0-9]{12})_([A-Z]+)_([0-9]{14})\.txt")
 _LOOSE_NAME_RE: Final = re.compile(r"([0-9]{12})_([A-Za-z0-9]+)_([0-9]{14})\.txt")
@@ -576,6 +448,13 @@ class _Record:
     def text(self, i: int) -> str:
         return self.values[i]
 
+    def get(self, i: int) -> Any:
+        """Field ``i`` read as its field table says (kind, code list): the one place a field's format lives."""
+        spec = self.spec.specs[i]
+        if spec.codes is not None:
+            return self.code(i, spec.codes)
+        return _READERS[spec.kind](self, i)
+
     def required(self, i: int) -> str:
         value = self.values[i]
         if not value:
@@ -647,6 +526,28 @@ class _Record:
         return result
 
 
+def _track_of(r: _Record, i: int) -> list[data_pb2.TrackPoint]:
+    return _track(r, i)
+
+
+_READERS: Final[Mapping[str, Callable[[_Record, int], Any]]] = MappingProxyType(
+    {
+        "key": _Record.required,
+        "text": _Record.text,
+        "type": _Record.text,  # resolved to a dictionary code by the converter (names, aliases, site mapping)
+        "number": _Record.number,
+        "number0": lambda r, i: r.number(i, default=0.0),
+        "optional": _Record.optional_number,
+        "time": _Record.time,
+        "time?": _Record.optional_time,
+        "status": _Record.status,
+        "codes": lambda r, i: [code for code in _SPLIT_RELATED.split(r.values[i]) if code],
+        "track": _track_of,
+        "count": lambda r, i: _capacity(r, i),
+    }
+)
+
+
 def _number(text: str) -> float | None:
     if _NUMBER_RE.fullmatch(text) is None:
         return None
@@ -660,105 +561,94 @@ def _kwargs(**values: Any) -> dict[str, Any]:
 
 
 def _definition(r: _Record) -> data_pb2.PointDefinition:
-    kind = r.code(4, _VALUE_KINDS)
+    kind = r.get(4)
     needs_range = kind != common_pb2.VALUE_KIND_SWITCH
-    related = [code for code in _SPLIT_RELATED.split(r.text(22)) if code]
     return data_pb2.PointDefinition(
-        point_code=r.required(0),
-        system_code=r.text(1),
-        outstation_code=r.text(2),
-        sensor_type=r.text(3),
+        point_code=r.get(0),
+        system_code=r.get(1),
+        outstation_code=r.get(2),
+        sensor_type=r.get(3),
         value_kind=kind,
-        unit=r.text(5),
-        range_high=r.number(6, default=None if needs_range else 1.0),  # a switch with no range is 0–1
+        unit=r.get(5),
+        range_high=r.number(
+            6, default=None if needs_range else 1.0
+        ),  # "range": a switch with no range is 0–1
         range_low=r.number(7, default=None if needs_range else 0.0),
-        on_description=r.text(16),
-        off_description=r.text(17),
-        location=r.text(18),
-        x=r.number(19, default=0.0),
-        y=r.number(20, default=0.0),
-        z=r.number(21, default=0.0),
-        related_point_codes=related,
-        defined_at=r.time(23),
+        on_description=r.get(16),
+        off_description=r.get(17),
+        location=r.get(18),
+        x=r.get(19),
+        y=r.get(20),
+        z=r.get(21),
+        related_point_codes=r.get(22),
+        defined_at=r.get(23),
         **_kwargs(
-            alarm_high=r.optional_number(8),
-            alarm_high_clear=r.optional_number(9),
-            alarm_low=r.optional_number(10),
-            alarm_low_clear=r.optional_number(11),
-            power_off_high=r.optional_number(12),
-            power_restore_high=r.optional_number(13),
-            power_off_low=r.optional_number(14),
-            power_restore_low=r.optional_number(15),
+            alarm_high=r.get(8),
+            alarm_high_clear=r.get(9),
+            alarm_low=r.get(10),
+            alarm_low_clear=r.get(11),
+            power_off_high=r.get(12),
+            power_restore_high=r.get(13),
+            power_off_low=r.get(14),
+            power_restore_low=r.get(15),
         ),
     )
 
 
 def _observation(r: _Record) -> Observation:
-    return Observation(r.required(0), r.text(1), r.text(2), r.number(3), r.text(4), r.status(5), r.time(6))
+    return Observation(*map(r.get, range(7)))
 
 
 def _statistics(r: _Record) -> data_pb2.Statistics:
-    r.time(11)
+    r.get(11)  # 数据时间: checked, no protobuf field
     return data_pb2.Statistics(
-        point_code=r.required(0),
-        sensor_type=r.text(1),
-        location=r.text(2),
-        unit=r.text(3),
-        start_time=r.time(4),
-        end_time=r.time(5),
-        max_value=r.number(6),
-        max_time=r.time(7),
-        min_value=r.number(8),
-        min_time=r.time(9),
-        avg_value=r.number(10),
+        point_code=r.get(0),
+        sensor_type=r.get(1),
+        location=r.get(2),
+        unit=r.get(3),
+        start_time=r.get(4),
+        end_time=r.get(5),
+        max_value=r.get(6),
+        max_time=r.get(7),
+        min_value=r.get(8),
+        min_time=r.get(9),
+        avg_value=r.get(10),
     )
 
 
 def _alarm(r: _Record) -> data_pb2.Alarm:
-    point_code = r.required(0)
-    start = r.time(5)
-    end = r.optional_time(6)
-    r.time(16)
+    point_code = r.get(0)
+    start = r.get(5)
+    end = r.get(6)
+    r.get(16)  # 数据时间: checked, no protobuf field
     return data_pb2.Alarm(
         alarm_id=f"{point_code}@{_compact(start)}",
         point_code=point_code,
-        sensor_type=r.text(1),
-        location=r.text(2),
-        unit=r.text(3),
-        anomaly_type=r.code(4, _ANOMALY_TYPES),
+        sensor_type=r.get(1),
+        location=r.get(2),
+        unit=r.get(3),
+        anomaly_type=r.get(4),
         state=common_pb2.ALARM_STATE_RAISED if end is None else common_pb2.ALARM_STATE_CLEARED,
         start_time=start,
-        max_value=r.number(7, default=0.0),
-        min_value=r.number(9, default=0.0),
-        avg_value=r.number(11, default=0.0),
-        reason=r.text(12),
-        measures=r.text(13),
-        recorded_by=r.text(15),
-        **_kwargs(
-            end_time=end,
-            max_time=r.optional_time(8),
-            min_time=r.optional_time(10),
-            recorded_at=r.optional_time(14),
-        ),
+        max_value=r.get(7),
+        min_value=r.get(9),
+        avg_value=r.get(11),
+        reason=r.get(12),
+        measures=r.get(13),
+        recorded_by=r.get(15),
+        **_kwargs(end_time=end, max_time=r.get(8), min_time=r.get(10), recorded_at=r.get(14)),
     )
 
 
 def _outstation(r: _Record) -> data_pb2.OutstationDefinition:
     return data_pb2.OutstationDefinition(
-        outstation_code=r.required(0),
-        location=r.text(1),
-        x=r.number(2, default=0.0),
-        y=r.number(3, default=0.0),
-        z=r.number(4, default=0.0),
+        outstation_code=r.get(0), location=r.get(1), x=r.get(2), y=r.get(3), z=r.get(4)
     )
 
 
 def _outstation_status(r: _Record) -> data_pb2.OutstationStatus:
     return data_pb2.OutstationStatus(
-        outstation_code=r.required(0),
-        run_state=r.code(1, _RUN_STATES),
-        power_state=r.code(2, _POWER_STATES),
-        time=r.time(3),
+        outstation_code=r.get(0), run_state=r.get(1), power_state=r.get(2), time=r.get(3)
     )
 
 
@@ -788,23 +678,20 @@ def _track(r: _Record, i: int) -> list[data_pb2.TrackPoint]:
 
 
 def _personnel(r: _Record, data_time: datetime) -> data_pb2.PersonnelRecord:
+    r.get(12), r.get(13)  # 标志1, 标志2: read, not kept (their meaning is not confirmed)
     return data_pb2.PersonnelRecord(
-        card_code=r.required(0),
-        name=r.text(1),
-        direction=r.code(2, _DIRECTIONS),
-        entered_mine_at=r.time(3),
-        area_code=r.text(5),
-        station_code=r.text(7),
-        work_organization=r.text(9),
-        distance_m=r.number(10, default=0.0),
-        work_state=r.text(11),
-        track=_track(r, 14),
+        card_code=r.get(0),
+        name=r.get(1),
+        direction=r.get(2),
+        entered_mine_at=r.get(3),
+        area_code=r.get(5),
+        station_code=r.get(7),
+        work_organization=r.get(9),
+        distance_m=r.get(10),
+        work_state=r.get(11),
+        track=r.get(14),
         time=data_time,
-        **_kwargs(
-            exited_mine_at=r.optional_time(4),
-            entered_area_at=r.optional_time(6),
-            entered_station_at=r.optional_time(8),
-        ),
+        **_kwargs(exited_mine_at=r.get(4), entered_area_at=r.get(6), entered_station_at=r.get(8)),
     )
 
 
@@ -823,30 +710,20 @@ def _capacity(r: _Record, i: int) -> int:
 
 
 def _area(r: _Record) -> data_pb2.AreaDefinition:
-    r.time(4)
-    return data_pb2.AreaDefinition(
-        area_code=r.required(0), name=r.text(1), area_type=r.text(2), capacity=_capacity(r, 3)
-    )
+    r.get(4)  # 数据时间: checked, no protobuf field
+    return data_pb2.AreaDefinition(area_code=r.get(0), name=r.get(1), area_type=r.get(2), capacity=r.get(3))
 
 
 def _station(r: _Record) -> data_pb2.StationDefinition:
-    r.time(6)
+    r.get(6)  # 数据时间: checked, no protobuf field
     return data_pb2.StationDefinition(
-        station_code=r.required(0),
-        area_code=r.text(1),
-        location=r.text(2),
-        x=r.number(3, default=0.0),
-        y=r.number(4, default=0.0),
-        z=r.number(5, default=0.0),
+        station_code=r.get(0), area_code=r.get(1), location=r.get(2), x=r.get(3), y=r.get(4), z=r.get(5)
     )
 
 
 def _station_status(r: _Record) -> data_pb2.StationStatus:
     return data_pb2.StationStatus(
-        station_code=r.required(0),
-        run_state=r.code(1, _RUN_STATES),
-        power_state=r.code(2, _POWER_STATES),
-        time=r.time(3),
+        station_code=r.get(0), run_state=r.get(1), power_state=r.get(2), time=r.get(3)
     )
 
 
@@ -1058,8 +935,7 @@ def _header(name: FileName, file_name: str, record: str, times: dict[str, dateti
             f"the header has {len(values)} fields, expected 3: mine code;mine name;upload time",
             record_index=0,
         )
-    spec = FileType("", "表头", "header", _HEADER_FIELDS, _HEADER_FIELDS_EN, "")
-    r = _Record(file_name, 0, values, spec, times)
+    r = _Record(file_name, 0, values, HEADER, times)
     mine_code = values[0]
     if mine_code != name.mine_code:
         raise r.error(
