@@ -356,6 +356,7 @@ BAD_UPLOADS: tuple[BadCase, ...] = (
     BadCase("columns of unequal length", "ST-IFACE-005", "ReportObservations", lambda d: _obs(d, time_offset_ms=[0])),
     BadCase("empty upload", "ST-IFACE-010", "ReportObservations", lambda d: _obs(d, values=[], alias=[], time_offset_ms=[], status=[])),
     BadCase("sequence zero", "ST-PROTO-011", "ReportObservations", lambda d: _obs(d, sequence=0)),
+    BadCase("sequence out of range", "ST-PROTO-032", "ReportObservations", lambda d: _obs(d, sequence=2**64 - 1)),
     BadCase("anomaly type", "ST-DATA-022", "ReportAlarms", lambda d: _alarms(d, anomaly_type=common_pb2.ANOMALY_TYPE_UNSPECIFIED)),
     BadCase("cleared without end time", "ST-DATA-023", "ReportAlarms", _cleared_without_end),
     BadCase("alarm values inconsistent", "ST-DATA-024", "ReportAlarms", lambda d: _alarms(d, max_value=0.5, min_value=1.2)),

@@ -282,6 +282,40 @@ def test_same_semantics_over_http(
     )
 
 
+@pytest.mark.clause("ST-PROTO-035")
+def test_status_table_over_http(ref: RefDevice, santong_platform: PlatformHandle, evidence: Evidence) -> None:
+    """Over HTTP every error carries the gRPC code of the status table with its HTTP status; 409 is told apart by
+    the code: a sequence conflict is ALREADY_EXISTS (6), not FAILED_PRECONDITION (9)."""
+    from santong.protocols import GRPC_CODES, HTTP_STATUS  # noqa: PLC0415
+
+    headers = {
+        "content-type": "application/json",
+        "x-santong-device-id": ref.device_id,
+        "authorization": f"Bearer {ref.token}",
+    }
+    doc = _json_batch(ref)
+    path = "/v1/device/report-observations"
+    first, _ = _http(santong_platform, path, json.dumps(doc).encode(), headers)
+    ref.next_sequence += 1
+    clash = json.loads(json.dumps(doc))
+    clash["batch"]["value"][0] = 0.33 if clash["batch"]["value"][0] != 0.33 else 0.34
+    got = {
+        "ALREADY_EXISTS": _http(santong_platform, path, json.dumps(clash).encode(), headers),
+        "UNAUTHENTICATED": _http(
+            santong_platform, path, json.dumps(doc).encode(), {**headers, "authorization": "Bearer wrong"}
+        ),
+        "INVALID_ARGUMENT": _http(santong_platform, path, b'{"batch": {}, "batch": {}}', headers),
+    }
+    evidence.record("answers", {k: [st, body.get("code")] for k, (st, body) in got.items()})
+    assert first == 200, f"[ST-PROTO-035] 合规批次未被接受 / a valid batch was not accepted: {first}"
+    for code, (status, body) in got.items():
+        assert status == HTTP_STATUS[code] and body.get("code") == GRPC_CODES[code], (
+            f"[ST-PROTO-035] {code} 应为 HTTP {HTTP_STATUS[code]}、响应体 code {GRPC_CODES[code]}，实际 {status} "
+            f"{body.get('code')} / {code} must be HTTP {HTTP_STATUS[code]} with code {GRPC_CODES[code]} in the body, "
+            f"got {status} {body.get('code')}"
+        )
+
+
 # --------------------------------------------------------------------------------- acks, replays, stream
 
 
@@ -307,6 +341,39 @@ def test_replay_deduplicated(ref: RefDevice, santong_platform: PlatformHandle, e
         evidence.record("stored", len(stored))
         assert len(stored) == 2, (
             f"[ST-PROTO-012] 重放被重复存储 / the replay was stored again: {len(stored)} observations"
+        )
+
+
+@pytest.mark.clause("ST-PROTO-031")
+def test_sequence_conflict_refused(
+    ref: RefDevice, santong_platform: PlatformHandle, evidence: Evidence
+) -> None:
+    """Other content under an acknowledged sequence is no replay: ALREADY_EXISTS naming ST-PROTO-031, the first
+    content kept, the new one not stored (never answered DUPLICATE, never silently replaced)."""
+    batch = ref.batch([0.41, 0.0])
+    first = ref.report(batch)
+    clash = type(batch)()
+    clash.CopyFrom(batch)
+    clash.value[0] = 0.44
+    err = ref.expect_error("ReportObservations", pb.ReportObservationsRequest(batch=clash))
+    evidence.sample("first", first)
+    evidence.record("answer", err.as_dict() if err else "accepted")
+    assert first.status == pb.ACK_STATUS_ACCEPTED, (
+        f"[ST-PROTO-031] 首次上传未被接受 / first upload not accepted: {to_dict(first)}"
+    )
+    assert err is not None and err.code == "ALREADY_EXISTS" and "ST-PROTO-031" in err.clause_ids, (
+        f"[ST-PROTO-031] 同一序号的不同内容应答 {err.as_dict() if err else 'accepted (DUPLICATE)'}，应为 ALREADY_EXISTS / "
+        f"other content under the same sequence was answered {err.code if err else 'OK'}, expected ALREADY_EXISTS"
+    )
+    if santong_platform.admin is not None:
+        stored = santong_platform.admin.inspect(
+            "observations", device_id=ref.device_id, sequence=batch.sequence
+        )
+        values = sorted(o["value"] for o in stored)
+        evidence.record("stored", values)
+        assert values == [0.0, 0.41], (
+            f"[ST-PROTO-031] 冲突的内容被存储或替换了首次的内容 / the conflicting content was stored or replaced the "
+            f"first: {values}"
         )
 
 
@@ -426,6 +493,73 @@ def test_not_registered(
     assert err is not None and err.code == "FAILED_PRECONDITION" and "ST-IFACE-001" in err.clause_ids, (
         f"[ST-IFACE-001] 未注册即上报应为 FAILED_PRECONDITION / reporting before Register must give "
         f"FAILED_PRECONDITION naming ST-IFACE-001, got {err and err.as_dict()}"
+    )
+
+
+@pytest.mark.clause("ST-PROTO-033")
+def test_credentials_judged_before_the_body(ref: RefDevice, evidence: Evidence) -> None:
+    """A call with a wrong token is refused on its metadata: UNAUTHENTICATED even when its body is undecodable (a
+    platform that read and decoded the body first would answer INVALID_ARGUMENT naming ST-DATA-035)."""
+    call = ref.channel.unary_unary(
+        "/santong.protocols.v1.DeviceAccessService/ReportObservations",
+        request_serializer=None,
+        response_deserializer=pb.ReportObservationsResponse.FromString,
+    )
+    wrong = (("x-santong-device-id", ref.device_id), ("authorization", "Bearer not-the-token"))
+    import grpc  # noqa: PLC0415
+
+    try:
+        call(b"\xff" * 4096, metadata=wrong, timeout=ref.timeout_s)
+        err = None
+    except grpc.RpcError as e:
+        err = status_of(e)
+    evidence.record("answer", err.as_dict() if err else "accepted")
+    assert err is not None and err.code == "UNAUTHENTICATED", (
+        f"[ST-PROTO-033] 错误令牌加不可解码的请求体应得到 UNAUTHENTICATED（先认证后读取）/ a wrong token with an "
+        f"undecodable body must get UNAUTHENTICATED (authenticate before reading), got {err and err.as_dict()}"
+    )
+
+
+@pytest.mark.inspection
+@pytest.mark.clause("ST-PROTO-034")
+def test_command_result_for_an_unknown_command_refused(
+    ref: RefDevice, santong_platform: PlatformHandle, evidence: Evidence
+) -> None:
+    """A result for a command the platform never issued to this device is refused and not recorded (the interaction
+    log shows the rejection naming ST-PROTO-034)."""
+    import uuid  # noqa: PLC0415
+
+    import grpc  # noqa: PLC0415
+
+    assert santong_platform.admin is not None
+    cid = f"not-issued-{uuid.uuid4().hex[:8]}"
+    result = pb.CommandResult(command_id=cid, outcome=pb.COMMAND_OUTCOME_SUCCEEDED)
+    result.device_time.FromMilliseconds(int(time.time() * 1000))
+    stream = ref.stub.Commands(
+        iter([pb.CommandsRequest(), pb.CommandsRequest(result=result)]), metadata=ref.metadata, timeout=3
+    )
+    try:
+        for _ in stream:
+            pass
+    except grpc.RpcError:
+        pass  # the stream ends with its requests or at its deadline; the log is what counts
+    deadline = time.monotonic() + 10
+    rows: list[Any] = []
+    while time.monotonic() < deadline:
+        rows = [
+            r
+            for r in santong_platform.admin.inspect(
+                "interactions", device_id=ref.device_id, method="Commands"
+            )
+            if "ST-PROTO-034" in json.dumps(r.get("clause_ids", ""))
+        ]
+        if rows:
+            break
+        time.sleep(0.1)
+    evidence.record("rejections", rows[:3])
+    assert rows and all(r["verdict"] == "REJECTED" for r in rows), (
+        f"[ST-PROTO-034] 对未发出的命令 {cid} 的结果没有被拒绝 / the result for the never-issued command {cid} was "
+        "not refused"
     )
 
 

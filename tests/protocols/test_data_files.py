@@ -129,7 +129,7 @@ ST-PROTO-031 MUST platform
 ST-PROTO-032 MUST core
 ST-PROTO-033 MUST platform
 ST-PROTO-034 MUST platform
-ST-PROTO-035 MUST product
+ST-PROTO-035 MUST platform
 ST-PROTO-036 MUST product
 """
 
