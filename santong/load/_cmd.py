@@ -148,12 +148,13 @@ def _env(sc: Any, out: Path | None) -> dict[str, str]:
     return env
 
 
-def _run_args(sc: Any, out: Path) -> list[str]:
+def _run_args(sc: Any, out: Path, master: bool) -> list[str]:
+    """Locust's options for a standalone process or a master (a master ends the test itself: locustfile.py)."""
     stop_timeout = sc.timeout_s + sc.interval_s + 5
+    run_time = [] if master else ["-t", f"{max(round(sc.ramp_up_s + sc.duration_s), 1)}s"]
     return [
-        "--headless", "-u", str(sc.devices), "-r", f"{sc.spawn_rate:.3f}",
-        "-t", f"{int(round(sc.ramp_up_s + sc.duration_s))}s", "--stop-timeout", f"{stop_timeout:.0f}",
-        "--html", str(out / "locust.html"), "--only-summary",
+        "--headless", "-u", str(sc.devices), "-r", f"{sc.spawn_rate:.3f}", *run_time,
+        "--stop-timeout", f"{stop_timeout:.0f}", "--html", str(out / "locust.html"), "--only-summary",
         "--exit-code-on-error", "0",
     ]  # fmt: skip
 
@@ -187,12 +188,12 @@ def _run_locust(sc: Any, args: argparse.Namespace, out: Path) -> float:
     procs: list[subprocess.Popen[bytes]] = []
     try:
         if args.workers == 0 and not args.master:
-            procs.append(_start(_locust(*_run_args(sc, out)), env, out / "locust.log"))
+            procs.append(_start(_locust(*_run_args(sc, out, False)), env, out / "locust.log"))
         else:
             host = args.master_bind_host
             mport = args.master_port or _free_port(host)
             expect = args.workers if not args.master else (args.expect_workers or 1)
-            master = _locust(*_run_args(sc, out), "--master", "--master-bind-host", host, "--master-bind-port",
+            master = _locust(*_run_args(sc, out, True), "--master", "--master-bind-host", host, "--master-bind-port",
                              str(mport), "--expect-workers", str(expect), "--expect-workers-max-wait", "120")  # fmt: skip
             procs.append(_start(master, env, out / "master.log"))
             join = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
@@ -224,6 +225,14 @@ def _results(out: Path) -> dict[str, Any]:
             f"Locust wrote no {path}: the test did not end normally; see the logs in --out",
         )
     result: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    workers = result.get("workers", {})
+    missing = int(workers.get("expected", 0)) - int(workers.get("reported", 0))
+    if missing > 0:
+        raise CommandError(
+            f"{missing} 个 worker 未报告最终结果（崩溃或失联），无法判定；见 --out 中的日志",
+            f"{missing} worker(s) sent no final results (crashed or lost), so the run cannot be judged; "
+            "see the logs in --out",
+        )
     return result
 
 
@@ -329,9 +338,11 @@ def run(args: argparse.Namespace) -> int:
     figures = {
         "wall_s": round(wall, 1),
         "offered_points_per_s": round(sc.offered_points_per_s, 1),
+        # acknowledged points over the window from the first to the last report (ramp-up included)
         "acked_points_per_s": round(
-            int(totals.get("points_acked", 0)) / max(sc.ramp_up_s + sc.duration_s, 1e-9), 1
+            int(totals.get("points_acked", 0)) / max(float(obs.get("window_s") or 0), 1e-9), 1
         ),
+        "window_s": obs.get("window_s"),
         "devices_started": int(totals.get("devices_started", 0)),
         "reports": int(obs.get("num_requests", 0)),
         "ack_p50_ms": obs.get("p50_ms"),

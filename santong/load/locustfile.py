@@ -11,9 +11,10 @@ gRPC under gevent: ``grpc.experimental.gevent.init_gevent()`` makes grpcio's blo
 gevent support, as in Locust's "Testing other systems: gRPC" example); each call fires Locust's ``request``
 event itself (Locust's documented way for non-HTTP clients). HTTP uses Locust's FastHttpSession.
 
-Counters the store check needs (acknowledged batches and points) travel to the master with Locust's
-``report_to_master`` / ``worker_report`` events; the master (or a standalone run) writes them, with the final
-request statistics and Locust's CSVs, into the folder ``SANTONG_LOAD_OUT`` when it quits.
+Distributed runs: the master hands out device indices (custom messages ``santong_slot_request`` /
+``santong_slot``) and ends the test itself: it stops the workers, waits for each worker's final statistics and
+totals (``santong_done``: acknowledged batches and points), then quits. The master (or a standalone process)
+writes the totals, the final request statistics and Locust's CSVs into ``SANTONG_LOAD_OUT`` when it quits.
 """
 
 from __future__ import annotations
@@ -47,13 +48,13 @@ from santong.protocols.v1 import device_access_pb2_grpc as pbg  # noqa: E402
 SCENARIO = load_scenario(os.environ["SANTONG_LOAD_SCENARIO"])
 PROFILE = load_profile(SCENARIO.profile)
 ACCEPTED = {pb.ACK_STATUS_ACCEPTED}
-_totals = {"batches_acked": 0, "points_acked": 0, "devices_started": 0}
-_pending = dict(_totals)
+_totals = {"batches_acked": 0, "points_acked": 0, "devices_started": 0}  # this process's users
+_done: dict[str, dict[str, int]] = {}  # master: each worker's final totals, by worker id
+_expected: set[str] = set()  # master: the workers of the test
 
 
 def _count(key: str, n: int) -> None:
     _totals[key] += n
-    _pending[key] += n
 
 
 def _tokens() -> Any:
@@ -67,19 +68,6 @@ def _tokens() -> Any:
 
 
 TOKEN = _tokens()
-
-
-@events.report_to_master.add_listener
-def _report(client_id: str, data: dict[str, Any]) -> None:
-    data["santong"] = dict(_pending)
-    for k in _pending:
-        _pending[k] = 0
-
-
-@events.worker_report.add_listener
-def _worker_report(client_id: str, data: dict[str, Any]) -> None:
-    for k, v in data.get("santong", {}).items():
-        _totals[k] = _totals.get(k, 0) + int(v)
 
 
 _environment: Any = None
@@ -104,14 +92,52 @@ def _on_slot(environment: Any, msg: Any, **_: Any) -> None:
         waiter.set(int(msg.data["index"]))
 
 
+def _on_done(environment: Any, msg: Any, **_: Any) -> None:
+    """Master: a worker's users have stopped; its final totals (its last statistics came before this)."""
+    _done[msg.node_id] = {k: int(v) for k, v in msg.data.items()}
+
+
 @events.init.add_listener
 def _init(environment: Any, **_: Any) -> None:
     global _environment
     _environment = environment
     if isinstance(environment.runner, MasterRunner):
         environment.runner.register_message("santong_slot_request", _on_slot_request)
+        environment.runner.register_message("santong_done", _on_done)
     elif isinstance(environment.runner, WorkerRunner):
         environment.runner.register_message("santong_slot", _on_slot)
+
+
+@events.test_start.add_listener
+def _test_start(environment: Any, **_: Any) -> None:
+    """Master: end the test itself after ramp-up + duration (not with Locust's --run-time, whose quit waits only
+    0.5 s for the workers' final statistics): stop the workers (their users finish the call in flight), wait
+    until every worker sent its final statistics and totals, then quit."""
+    runner = environment.runner
+    if not isinstance(runner, MasterRunner):
+        return
+    import gevent
+
+    _expected.update(c.id for c in runner.clients.all)
+
+    def finish() -> None:
+        runner.stop()  # sends "stop"; returns once the workers report no running user
+        deadline = time.monotonic() + (environment.stop_timeout or 0) + 60
+        while not _expected <= set(_done) and time.monotonic() < deadline:
+            gevent.sleep(0.05)
+        runner.quit()
+
+    gevent.spawn_later(SCENARIO.ramp_up_s + SCENARIO.duration_s, finish)
+
+
+@events.test_stop.add_listener
+def _test_stop(environment: Any, **_: Any) -> None:
+    """Worker: every user stopped; send the last statistics, then the final totals (in this order, on one
+    connection, so the master has all statistics once it has the totals)."""
+    runner = environment.runner
+    if isinstance(runner, WorkerRunner):
+        runner._send_stats()  # what Locust itself does before quitting; a stop alone would not send them
+        runner.send_message("santong_done", dict(_totals))
 
 
 def _device_index(runner: Any) -> int:
@@ -144,8 +170,14 @@ def _write_results(exit_code: int, **_: Any) -> None:
     stats = env.stats
     entries = {e.name: e for e in stats.entries.values()}
     entries["Aggregated"] = stats.total
+    if isinstance(env.runner, MasterRunner):
+        totals = {k: sum(d.get(k, 0) for d in _done.values()) for k in _totals}
+        workers = {"expected": len(_expected), "reported": len(_expected & set(_done))}
+    else:
+        totals, workers = dict(_totals), {"expected": 0, "reported": 0}
     result = {
-        "totals": _totals,
+        "totals": totals,
+        "workers": workers,
         "requests": {
             name: {
                 "num_requests": e.num_requests,
@@ -153,6 +185,10 @@ def _write_results(exit_code: int, **_: Any) -> None:
                 "p50_ms": e.get_response_time_percentile(0.5) if e.num_requests else None,
                 "p99_ms": e.get_response_time_percentile(0.99) if e.num_requests else None,
                 "max_ms": e.max_response_time if e.num_requests else None,
+                # first to last request: the window the achieved rates are measured over
+                "window_s": max(e.last_request_timestamp - e.start_time, 0.0)
+                if e.last_request_timestamp
+                else 0.0,
             }
             for name, e in entries.items()
         },
