@@ -161,3 +161,22 @@ def test_kill_9_loses_and_duplicates_nothing(tmp_path: Path, synchronous: str) -
             assert b.sequence == u.sequence and b.value[0] == u.sequence - 1
         assert q.next_sequence == max([*seqs, *put]) + 1
         assert q.last_acknowledged >= max(acked)
+
+
+def test_an_upload_sent_once_is_frozen_flag_included(tmp_path: Path) -> None:
+    """Ruling (a) of ST-PROTO-014/020: the backfill flag may be raised before the first attempt, never after; the
+    first attempt is recorded before the upload leaves, so a restart cannot flag it either (rule d)."""
+    with UploadQueue(tmp_path / "q.db") as q:
+        live, late, behind = (q.put("ReportObservations", batch(v), backfill=False) for v in (0.1, 0.2, 0.3))
+        sent = q.first_attempt(live, backfill=False)
+        assert sent is not None and not pb.ReportObservationsRequest.FromString(sent).batch.backfill
+        # rule (e) before its first attempt: flagged, then frozen
+        raised = q.first_attempt(late, backfill=True)
+        assert raised is not None and pb.ReportObservationsRequest.FromString(raised).batch.backfill
+        assert not q.set_backfill(live)  # sent once: resent unchanged
+        assert q.mark_all_backfill() == 1  # only the upload never sent
+        assert [(u.sequence, u.backfill, u.attempts) for u in q.pending()] == [
+            (live, False, 1), (late, True, 1), (behind, True, 0)
+        ]  # fmt: skip
+        assert q.head().payload == sent  # byte for byte what went out
+        assert q.first_attempt(999, backfill=True) is None
