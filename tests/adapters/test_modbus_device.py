@@ -75,9 +75,8 @@ async def sim() -> AsyncIterator[ModbusSimulator]:
 
 
 async def test_values_decode_as_the_profile_says(sim: ModbusSimulator) -> None:
-    # Each update step (engine update + register write) runs without a pause on this event loop: once paused,
-    # the registers hold the engine's current values.
-    sim.paused = True
+    sim.paused = True  # values frozen …
+    await sim._push()  # … and written to the registers now (the update step's own write)
     adapter, sink = _adapter(sim.port), Sink()  # type: ignore[arg-type]
     assert await adapter.connect()
     try:
@@ -255,7 +254,8 @@ async def test_coils_input_registers_and_writable_registers(sim: ModbusSimulator
     assert sorted((b.table, b.address, b.count) for b in adapter.plan.blocks) == [
         ("coil", 3200, 6), ("holding", 0, 116), ("input", 6, 1), ("input", 103, 1),
     ]  # fmt: skip
-    sim.paused = True  # the registers hold the engine's current values (see the first test)
+    sim.paused = True  # values frozen …
+    await sim._push()  # … and written to the registers now (the update step's own write)
     sink = Sink()
     assert await adapter.connect()
     try:

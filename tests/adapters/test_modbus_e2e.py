@@ -204,10 +204,13 @@ async def test_outage_and_restart_lose_and_duplicate_nothing(tmp_path: Path, mp:
 
             return check
 
-        before_outage = int(time.time() * 1000)
         # The listener is closed until it is reopened below (outage_for 0 s): the outage spans both adapter runs
         # however slowly they go. (Not "reset": its retry advice would be the whole planned outage.)
         mp.platform.faults.outage_for(4 * DEADLINE_S, mode="refuse")
+        # The listener closes a moment later; data delivered meanwhile is rightly live. From the client's first
+        # failed call on, everything is late.
+        await wait_for(lambda: client.in_outage, what="the client noticing the outage")
+        before_outage = int(time.time() * 1000)
         await _until(more(3 * cycle), what="data produced during the outage")
         await adapter.stop()  # the adapter stops in the middle of the outage …
         await client.stop()

@@ -58,10 +58,10 @@ async def _read_map(c: AsyncModbusTcpClient) -> list[int]:
 
 
 async def test_registers_follow_the_profile(sim: ModbusSimulator) -> None:
-    # Freeze the values so that what we read can be compared with the engine exactly. Each update step (engine
-    # update + register write) runs without a pause on this event loop: once paused, the registers hold the
-    # engine's current values.
+    # Freeze the values so that what we read can be compared with the engine exactly, and write them to the
+    # registers now (the update step's own write).
     sim.paused = True
+    await sim._push()
     c = await _client(sim)
     try:
         regs = await _read_map(c)
