@@ -424,3 +424,43 @@ async def test_everything_still_queued_at_start_is_backfill(tmp_path: Path, mp: 
     finally:
         await c.stop()
     assert [(v, bf) for _, v, bf in await values(mp)] == [(0.1, True), (0.2, True), (0.3, False)]
+
+
+async def test_test_events_only_in_certification_mode(tmp_path: Path, mp: MockPlatform) -> None:
+    """TEST_EVENT (ST-PROTO-036): without a test_event hook (production) UNSUPPORTED and nothing happens; with
+    one (certification mode) the hook gets the event and the answer is SUCCEEDED; an undefined point FAILED."""
+    p = mp.platform
+    events: list[tuple[int, str, float, int]] = []
+
+    async def test_event(ev: object) -> str:
+        events.append((ev.kind, ev.point_code, ev.value, ev.hold_ms))  # type: ignore[attr-defined]
+        return "started"
+
+    async def run(**kwargs: object) -> list[str]:
+        c = await started(config(tmp_path / str(len(kwargs)), mp), **kwargs)
+        try:
+            await c.observations([(CH4, 0.1, None, 0)])
+            assert await c.wait_delivered(DEADLINE_S)
+            ids = [
+                p.send_command(
+                    DEVICE, "TEST_EVENT", kind="EXCURSION", point_code=CH4, value=1.3, hold_ms=500
+                )["command_id"],
+                p.send_command(
+                    DEVICE, "TEST_EVENT", kind="SENSOR_FAULT", point_code="14042100000101MNA0010A99"
+                )["command_id"],
+            ]
+
+            async def answered() -> bool:
+                rows = {x["command_id"]: x for x in await p.inspection.commands(DEVICE)}
+                return all(rows[i].get("outcome") for i in ids)
+
+            await wait_for(answered, what="both test events answered")
+        finally:
+            await c.stop()
+        rows = {x["command_id"]: x for x in await p.inspection.commands(DEVICE)}
+        return [rows[i]["outcome"] for i in ids]
+
+    assert await run() == ["COMMAND_OUTCOME_UNSUPPORTED", "COMMAND_OUTCOME_UNSUPPORTED"]
+    assert events == []
+    assert await run(test_event=test_event) == ["COMMAND_OUTCOME_SUCCEEDED", "COMMAND_OUTCOME_FAILED"]
+    assert events == [(1, CH4, 1.3, 500)]
