@@ -150,7 +150,9 @@ async def test_plain_sink_and_definitions_persisted(tmp_path: Path) -> None:
     assert not isinstance(sink, TransactionalSink)
     a = adapter(folder)
     await a.start(sink)
-    await wait_for(lambda: a.stats.scans >= 1, what="the first (empty) scan")
+    # The loop's first (empty) scan, finished: scan_once below must not run beside it (stats.scans counts
+    # scans as they start).
+    await wait_for(lambda: a._scan is not None and a._scan.done(), what="the first (empty) scan finished")
     sim.step()
     report = await a.scan_once()
     await a.stop()
