@@ -188,6 +188,9 @@ def _certify(args: argparse.Namespace, out: IO[str]) -> int:
         "--santong-report-dir",
         str(out_dir),
         "-rA",
+        # No assertion rewriting: a failing case's message is its own text, never pytest's `assert 12 < 3` /
+        # `where …` explanation with Python reprs (reports are read by mine engineers and certifiers).
+        "--assert=plain",
     ]
     for flag, value in (
         ("--santong-url", args.url),
