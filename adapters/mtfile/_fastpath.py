@@ -76,17 +76,20 @@ def _fast_cdss(text: str, times: dict[str, datetime]) -> tuple[str, ObservationC
             break
     else:
         return None
-    separators = body.count(separator)
+    # Every "~" must end a record with this separator: counted once (one character, fast), then checked below
+    # on the split, where each replaced separator is a lone "~" field.
+    separators = body.count("~")
     if body.endswith(";" + separator + "||"):  # KJ exports often end every record with ";~"
         if body.count(";" + separator) < separators - 1:
             return None  # only some records do: the exact path strips them record by record
         body = body.replace(";" + separator, separator)
     header = body[: body.find(separator)]
     records = separators - 1
-    if records < 1 or "\r" in header or "\n" in header or body.count("~") != separators:
+    if records < 1 or "\r" in header or "\n" in header:
         return None
     # Every separator becomes a lone "~" field (a cached one-character string: no allocation): header (3 fields),
-    # "~", then per record 7 fields and "~", and "||" last.
+    # "~", then per record 7 fields and "~", and "||" last. A "~" not followed by the separator stays inside a field
+    # and leaves one "~" field short.
     fields = body.replace(separator, ";~;").split(";")
     if len(fields) != 8 * records + 5 or fields[3::8].count("~") != separators:
         return None
