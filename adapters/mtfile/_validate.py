@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from santong.adapters.mtfile._filetypes import VALUE_KINDS
 from santong.adapters.mtfile._folder import MtChecker, as_violations
 from santong.adapters.mtfile._parser import ParsedFile, to_batch
-from santong.adapters.mtfile._sensors import SiteMapping
+from santong.adapters.mtfile._sensors import SensorResolver, SiteMapping
 from santong.protocols import (
     DEFAULT_LIMITS,
     DeviceState,
@@ -23,25 +24,25 @@ from santong.protocols.v1 import common_pb2, data_pb2, device_access_pb2
 
 __all__ = ["file_messages", "validate_mt_file"]
 
-KINDS = {
-    "MN": common_pb2.VALUE_KIND_ANALOG,
-    "KG": common_pb2.VALUE_KIND_SWITCH,
-    "LJ": common_pb2.VALUE_KIND_ACCUMULATOR,
-}
 
-
-def _synth_points(codes: dict[str, tuple[str, str, str]]) -> list[data_pb2.PointDefinition]:
-    """Point definitions for codes seen in a file: (sensor_type, unit, location) from the file, the rest from the dictionary."""
+def _synth_points(
+    codes: dict[str, tuple[str, str, str]], resolver: SensorResolver
+) -> list[data_pb2.PointDefinition]:
+    """Point definitions for codes seen in a file: (sensor type, unit, location) from the file — the type
+    resolved to its dictionary code (names, aliases, site mapping) — the rest from the dictionary."""
     out = []
     for alias, (code, (sensor, unit, location)) in enumerate(sorted(codes.items()), start=1):
-        st = sensor_types().get(sensor)
-        kind = KINDS.get(code[14:16], common_pb2.VALUE_KIND_UNSPECIFIED)
+        resolved = resolver.code(sensor)
+        st = sensor_types().get(resolved) if resolved else None
+        kind = VALUE_KINDS.get(code[14:16], common_pb2.VALUE_KIND_UNSPECIFIED)
         p = data_pb2.PointDefinition(
-            alias=alias, point_code=code, system_code=code[12:14], sensor_type=sensor, unit=unit,
+            alias=alias, point_code=code, system_code=code[12:14], sensor_type=resolved or sensor, unit=unit,
             value_kind=kind, location=location or "—",
-            range_low=st.range_low if st else 0.0, range_high=st.range_high if st else 1.0,
+            # an unknown type has no range to judge values by: ST-DATA-010 is its finding, not false 021s
+            range_low=st.range_low if st else -1e300, range_high=st.range_high if st else 1e300,
         )  # fmt: skip
         if kind == common_pb2.VALUE_KIND_SWITCH:
+            p.range_low, p.range_high = 0.0, 1.0
             p.on_description, p.off_description = "1", "0"
         out.append(p)
     return out
@@ -56,9 +57,15 @@ def _define_chunks(points: list[data_pb2.PointDefinition], size: int) -> list[An
 
 
 def file_messages(
-    parsed: ParsedFile, max_batch: int = DEFAULT_LIMITS.max_batch_points
+    parsed: ParsedFile,
+    max_batch: int = DEFAULT_LIMITS.max_batch_points,
+    resolver: SensorResolver | None = None,
 ) -> tuple[DeviceState, list[Any]]:
-    """The interface messages a parsed file stands for, and the device state they are validated against."""
+    """The interface messages a parsed file stands for, and the device state they are validated against.
+
+    (``validate_mt_file`` and :class:`MtChecker` judge files through the mtfile adapter's own converter; this is
+    the file's content as plain messages.)"""
+    resolver = resolver or SensorResolver()
     state = DeviceState(mine_code=parsed.header.mine_code)
     t = parsed.file_type
     msgs: list[Any] = []
@@ -66,6 +73,7 @@ def file_messages(
         request = device_access_pb2.DefinePointsRequest(points=parsed.definitions)
         for alias, p in enumerate(request.points, start=1):
             p.alias = p.alias or alias  # files carry no aliases: number the definitions in file order
+            p.sensor_type = resolver.code(p.sensor_type) or p.sensor_type
         msgs += _define_chunks(list(request.points), max_batch)
     elif t == "FZDY":
         msgs.append(device_access_pb2.DefinePointsRequest(outstations=parsed.outstations))
@@ -77,7 +85,7 @@ def file_messages(
                 cols.point_codes, cols.sensor_types, cols.units, cols.locations, strict=True
             )
         }
-        points = _synth_points(codes)
+        points = _synth_points(codes, resolver)
         msgs += _define_chunks(points, max_batch)
         state.define_points(points)
         size = max_batch
@@ -87,14 +95,20 @@ def file_messages(
     elif t in ("YCBJ", "TJSJ"):
         items = parsed.alarms if t == "YCBJ" else parsed.statistics
         codes = {r.point_code: (r.sensor_type, r.unit, getattr(r, "location", "")) for r in items}
-        points = _synth_points(codes)
+        points = _synth_points(codes, resolver)
         msgs += _define_chunks(points, max_batch)
         state.define_points(points)
         if t == "YCBJ":
             state.raised_alarms.update(a.alarm_id for a in parsed.alarms)  # a file record is a whole anomaly
-            msgs.append(device_access_pb2.ReportAlarmsRequest(sequence=1, alarms=parsed.alarms))
+            request_a = device_access_pb2.ReportAlarmsRequest(sequence=1, alarms=parsed.alarms)
+            for a in request_a.alarms:
+                a.sensor_type = resolver.code(a.sensor_type) or a.sensor_type
+            msgs.append(request_a)
         else:
-            msgs.append(device_access_pb2.ReportStatisticsRequest(sequence=1, statistics=parsed.statistics))
+            request_s = device_access_pb2.ReportStatisticsRequest(sequence=1, statistics=parsed.statistics)
+            for r in request_s.statistics:
+                r.sensor_type = resolver.code(r.sensor_type) or r.sensor_type
+            msgs.append(request_s)
     elif t == "FZSS":
         state.outstations.update(s.outstation_code for s in parsed.outstation_statuses)
         msgs.append(

@@ -149,3 +149,18 @@ def test_the_adapter_converter_sends_dictionary_codes_for_names() -> None:
 def test_site_mapping_document_is_valid_yaml_for_the_example() -> None:
     path = Path(__file__).resolve().parents[2] / "protocols/examples/mt/vendor-codes-mapping-gbk/site.yaml"
     assert load_site_mapping(path).sensor_types == yaml.safe_load(path.read_text("utf-8"))["sensor_types"]
+
+
+def test_file_messages_speak_dictionary_codes_and_keep_no_false_range() -> None:
+    from santong.adapters.mtfile import file_messages  # noqa: PLC0415
+    from santong.protocols import ValidationContext, validate  # noqa: PLC0415
+
+    name, data = cdss([row("MNA0030A02", "一氧化碳", "3", "ppm"), row("MNA0270A09", "水汽", "23.5", "%RH")])
+    state, msgs = file_messages(parse_bytes(name, data))
+    assert [p.sensor_type for p in msgs[0].points] == ["A003", "水汽"]
+    ctx = ValidationContext(state=DeviceState(mine_code=MINE), now_ms=NOW, arrival=False)
+    found = []
+    for m in msgs:
+        found += [v.clause_id for v in validate(m, ctx)]
+        ctx.state.apply(m)
+    assert found == ["ST-DATA-010"]  # no ST-DATA-021 for 3 ppm or for the unknown type's 23.5
