@@ -133,11 +133,16 @@ def _test_start(environment: Any, **_: Any) -> None:
 @events.test_stop.add_listener
 def _test_stop(environment: Any, **_: Any) -> None:
     """Worker: every user stopped; send the last statistics, then the final totals (in this order, on one
-    connection, so the master has all statistics once it has the totals)."""
+    connection, so the master has all statistics once it has the totals); then end this worker process."""
     runner = environment.runner
     if isinstance(runner, WorkerRunner):
+        import gevent
+
         runner._send_stats()  # what Locust itself does before quitting; a stop alone would not send them
         runner.send_message("santong_done", dict(_totals))
+        # One test per worker process: quit once "client_stopped" is out. Locust's worker would otherwise sleep
+        # stop_timeout in its message loop and, no longer the master's client, never get the master's "quit".
+        gevent.spawn_later(0.5, runner.greenlet.kill)
 
 
 def _device_index(runner: Any) -> int:
