@@ -58,10 +58,11 @@ from typing import Any, Protocol, runtime_checkable
 
 from google.protobuf.message import Message
 from santong.adapters._sdk import Adapter, AdapterConfig, UplinkSink
+from santong.adapters.mtfile._folder import record_lines
 from santong.adapters.mtfile._parser import (
     INCOMPLETE_CLAUSE,
-    SUPPORTED_TYPES,
     MtFileError,
+    _decode,
     format_time,
     parse_bytes,
     parse_file_name,
@@ -76,6 +77,7 @@ from santong.adapters.mtfile.converter import (
     MtFileConverter,
 )
 from santong.protocols import DeviceState, ValidationError, default_limits
+from santong.protocols._catalogue import clause
 from santong.protocols.v1 import data_pb2
 from santong.protocols.v1 import device_access_pb2 as pb
 
@@ -215,24 +217,21 @@ def _tail_complete(path: Path, size: int) -> bool:
         return False
 
 
-_HEADER_FIELDS_EN = {"煤矿编码": "mine code", "矿井名称": "mine name", "数据上传时间": "upload time"}
-
-
 def _finding_of(e: MtFileError) -> Finding:
-    """A parser error as a finding (its message already names the file, record and field in both languages)."""
-    text = str(e).split("] ", 1)[-1]
-    zh, sep, en = text.partition(" / file ")
-    field_en = _HEADER_FIELDS_EN.get(e.field or "") if e.record_index == 0 else None
-    if e.field and field_en is None:
-        try:
-            spec = SUPPORTED_TYPES[parse_file_name(e.file_name).file_type]
-            field_en = spec.fields_en[spec.fields.index(e.field)]
-        except (MtFileError, ValueError):
-            field_en = None
+    """A parser error as a finding: the clause's title, what is wrong, and the record and field it names."""
+    c = clause(e.clause_id)
     return Finding(
-        e.clause_id, "MUST", zh, f"file {en}" if sep else text, record=e.record_index, field_zh=e.field,
-        field_en=field_en,
+        e.clause_id, "MUST", f"{c.title_zh}：{e.message_zh}", f"{c.title_en}: {e.message_en}",
+        record=e.record_index, field_zh=e.field, field_en=e.field_en,
     )  # fmt: skip
+
+
+def _record_lines(path: Path) -> list[int]:
+    """The line each record of a file starts on (for the reason file); empty when it cannot be read."""
+    try:
+        return record_lines(_decode(path.name, path.read_bytes())[0])
+    except (OSError, MtFileError):
+        return []
 
 
 def _unique(folder: Path, name: str) -> Path:
@@ -735,7 +734,7 @@ class MtFileAdapter(Adapter[MtFileSettings]):
 
         def move() -> Path:
             target = _unique(folder, name)
-            text = self._reason(name, prepared)
+            text = self._reason(name, prepared, _record_lines(path))
             _write_atomic(folder / f"{target.name}.reason.txt", text.encode("utf-8"))
             os.replace(path, target)
             _fsync_dir(path.parent)
@@ -752,7 +751,9 @@ class MtFileAdapter(Adapter[MtFileSettings]):
             first.message_en if first else "",
         )  # fmt: skip
 
-    def _reason(self, name: str, prepared: _Prepared) -> str:
+    def _reason(self, name: str, prepared: _Prepared, record_lines: list[int] | None = None) -> str:
+        """The reason file: verdict, clauses, and per finding the line, record and field, what, and the fix."""
+        lines_of = record_lines or []
         now = datetime.now(UTC)
         findings = [f for f in prepared.findings if f.is_must] or prepared.findings
         lines = [
@@ -766,9 +767,17 @@ class MtFileAdapter(Adapter[MtFileSettings]):
             "",
         ]
         for f in findings[:50]:
-            lines.append(f"[{f.clause_id}] {f.where_zh()} / {f.where_en()}")
+            line = lines_of[f.record] if f.record is not None and f.record < len(lines_of) else None
+            at = f"第 {line} 行，" if line else ""
+            at_en = f"line {line}, " if line else ""
+            lines.append(f"[{f.clause_id}] {at}{f.where_zh()} / {at_en}{f.where_en()}")
             lines.append(f"  中文：{f.message_zh}")
             lines.append(f"  English: {f.message_en}")
+            c = clause(f.clause_id)
+            fix_zh, fix_en = c.fix_holder_zh or c.fix_zh, c.fix_holder_en or c.fix_en
+            if fix_zh:
+                lines.append(f"  改法：{fix_zh}")
+                lines.append(f"  Fix: {fix_en}")
             if f.path:
                 lines.append(f"  path: {f.path}")
         if len(findings) > 50:
