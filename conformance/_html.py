@@ -219,17 +219,33 @@ def _reasons(doc: dict[str, Any], failing: bool) -> str:
     )
 
 
+def _violations(case: dict[str, Any]) -> list[dict[str, Any]]:
+    """The violations a case recorded: its ``violations`` record, else those inside its samples (the live cases
+    keep the platform's answers as samples), each once."""
+    ev = case["evidence"]
+    found = ev["records"].get("violations")
+    out = [v for v in found if isinstance(v, dict)] if isinstance(found, list) else []
+    if not out:
+        for sm in ev.get("samples", []):
+            msg = sm.get("message") if isinstance(sm, dict) else None
+            vs = msg.get("violations") if isinstance(msg, dict) else None
+            if isinstance(vs, list):
+                out += [v for v in vs if isinstance(v, dict)]
+    seen, unique = set(), []
+    for v in out:
+        key = json.dumps(v, sort_keys=True, ensure_ascii=False)
+        if key not in seen:
+            seen.add(key)
+            unique.append(v)
+    return unique
+
+
 def _seen(clause_id: str, cases: list[dict[str, Any]], points: list[dict[str, Any]]) -> str:
     """What was seen for a failing clause: the violations by point code, else the cases' messages."""
     rows = []
     lines: list[str] = []
     for c in cases:
-        vs = c["evidence"]["records"].get("violations")
-        mine = (
-            [v for v in vs if isinstance(v, dict) and v.get("clause_id") == clause_id]
-            if isinstance(vs, list)
-            else []
-        )
+        mine = [v for v in _violations(c) if v.get("clause_id") == clause_id]
         for v in mine[:20]:
             code, loc, when, field = v.get("point_code"), v.get("location"), v.get("time"), v.get("field")
             m = _POINT_PATH.search(str(v.get("path", "")))
