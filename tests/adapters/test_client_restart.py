@@ -19,7 +19,7 @@ from pathlib import Path
 from santong.mock_platform._config import PlatformConfig
 from santong.mock_platform.embedded import MockPlatform
 from santong.protocols import default_limits
-from st_waiting import wait_for
+from st_waiting import DEADLINE_S, wait_for
 
 DEVICE = "KJ70N-0001"
 POINTS = ("14042100000101MNA0030A01", "14042100000101MNA0030A02")  # CO, ppm, range 0–1000: one point per run
@@ -137,8 +137,16 @@ async def test_platform_down_and_adapter_killed_mid_outage(tmp_path: Path) -> No
             await wait_for(lambda: _true(len(got2) >= 10))  # the restarted adapter queues data mid-outage
             mp.platform.faults.outage_for(0.0, mode="refuse")  # the platform is back
             out_end = int(time.time() * 1000)
-            await wait_for(lambda: _covers(stored(POINTS[0]), got1))  # run 1's backlog delivered by run 2
-            await wait_for(lambda: _live_after(stored(POINTS[1]), out_end + 500))
+            # The backlog of both runs drains, then data is live again (generous: two adapters and the platform
+            # share a loaded machine).
+            await wait_for(
+                lambda: _covers(stored(POINTS[0]), got1), timeout=3 * DEADLINE_S, what="run 1's backlog"
+            )
+            await wait_for(
+                lambda: _live_after(stored(POINTS[1]), out_end + 500),
+                timeout=3 * DEADLINE_S,
+                what="live data again",
+            )
             run2.send_signal(signal.SIGTERM)
             assert await exited(run2) == 0, (tmp_path / "run1.log").read_text()
             await reader2
