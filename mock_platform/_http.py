@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from google.protobuf import duration_pb2
 from google.protobuf.message import Message
 from santong.mock_platform._errors import GRPC_CODES, PlatformError, violation
+from santong.mock_platform._methods import DEVICE_HEADER, INSPECTION_HEADER
 from santong.mock_platform._openapi import DEVICE_OPERATIONS, Operation, openapi_document
 from santong.protocols import (
     ValidationContext,
@@ -70,8 +71,6 @@ Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
-DEVICE_HEADER = "x-santong-device-id"
-INSPECTION_HEADER = "x-santong-inspection-token"
 BAD_REQUEST_TYPE = "type.googleapis.com/google.rpc.BadRequest"
 RETRY_INFO_TYPE = "type.googleapis.com/google.rpc.RetryInfo"
 BODY_TIMEOUT_S = 30.0

@@ -20,25 +20,33 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 from google.protobuf.message import DecodeError, Message
 from santong.mock_platform._config import PlatformConfig
 from santong.mock_platform._credentials import Credentials, load_secret
+from santong.mock_platform._devices import Device
 from santong.mock_platform._errors import PlatformError, violation
 from santong.mock_platform._faults import FaultInjector
 from santong.mock_platform._ingest import (
-    DUPLICATE,
-    content_digest,
     define_job,
     log_job,
     log_row,
     seq_from_db,
-    seq_to_db,
-    upload_job,
+)
+from santong.mock_platform._methods import (
+    AUTH_HEADER,
+    CAPABILITIES,
+    DEFINE_METHODS,
+    DEVICE_HEADER,
+    DEVICE_METHODS,
+    INSPECTION_HEADER,
+    METHODS,
+    UPLOAD_METHODS,
+    sequence_of,
 )
 from santong.mock_platform._store import Store
+from santong.mock_platform._uploads import Uploads
 from santong.protocols import (
     DeviceState,
     ValidationContext,
@@ -50,10 +58,14 @@ from santong.protocols import (
 from santong.protocols.v1 import data_pb2, device_access_pb2, platform_pb2
 
 __all__ = [
+    "AUTH_HEADER",
     "CAPABILITIES",
+    "DEVICE_HEADER",
     "DEVICE_METHODS",
+    "INSPECTION_HEADER",
     "METHODS",
     "UPLOAD_METHODS",
+    "Device",
     "Platform",
     "PlatformConfig",
     "PlatformError",
@@ -66,43 +78,6 @@ _UPSERT_TOKEN = (
     "INSERT INTO devices (device_id, token_hmac) VALUES (?, ?) "
     "ON CONFLICT(device_id) DO UPDATE SET token_hmac = excluded.token_hmac, token_sha256 = NULL"
 )
-ACK_CONFLICT = pb.AckStatus.Value("ACK_STATUS_CONFLICT")
-
-# RPC name → (request class, response class) of every unary method, plus the two streams.
-METHODS: dict[str, tuple[type[Message], type[Message]]] = {
-    "Register": (pb.RegisterRequest, pb.RegisterResponse),
-    "DefinePoints": (pb.DefinePointsRequest, pb.DefinePointsResponse),
-    "ReportObservations": (pb.ReportObservationsRequest, pb.ReportObservationsResponse),
-    "StreamObservations": (pb.StreamObservationsRequest, pb.StreamObservationsResponse),
-    "ReportAlarms": (pb.ReportAlarmsRequest, pb.ReportAlarmsResponse),
-    "ReportOutstationStatus": (pb.ReportOutstationStatusRequest, pb.ReportOutstationStatusResponse),
-    "ReportStatistics": (pb.ReportStatisticsRequest, pb.ReportStatisticsResponse),
-    "DefinePositioning": (pb.DefinePositioningRequest, pb.DefinePositioningResponse),
-    "ReportPersonnel": (pb.ReportPersonnelRequest, pb.ReportPersonnelResponse),
-    "Heartbeat": (pb.HeartbeatRequest, pb.HeartbeatResponse),
-    "Commands": (pb.CommandsRequest, pb.CommandsResponse),
-    "GetPlatformInfo": (platform_pb2.GetPlatformInfoRequest, platform_pb2.GetPlatformInfoResponse),
-}
-DEVICE_METHODS = frozenset(METHODS) - {"GetPlatformInfo"}
-UPLOAD_METHODS = frozenset(
-    {
-        "ReportObservations",
-        "StreamObservations",
-        "ReportAlarms",
-        "ReportOutstationStatus",
-        "ReportStatistics",
-        "ReportPersonnel",
-    }
-)
-DEFINE_METHODS = frozenset({"DefinePoints", "DefinePositioning"})
-CAPABILITIES = (
-    "observations.unary", "observations.stream", "alarms", "outstation_status", "statistics", "personnel",
-    "commands", "commands.time_sync", "commands.configure", "commands.resend_definitions", "commands.write_point",
-    "heartbeat", "replay_dedup", "tls", "mtls",
-)  # fmt: skip
-AUTH_HEADER = "authorization"
-DEVICE_HEADER = "x-santong-device-id"
-INSPECTION_HEADER = "x-santong-inspection-token"
 
 
 def _version_key(v: str) -> tuple[int, ...] | None:
@@ -110,13 +85,6 @@ def _version_key(v: str) -> tuple[int, ...] | None:
     if len(parts) < 2 or not all(p.isdigit() and len(p) < 9 for p in parts):
         return None
     return tuple(int(p) for p in parts)
-
-
-def _sequence(req: Message) -> int:
-    name = req.DESCRIPTOR.name
-    if name in ("ReportObservationsRequest", "StreamObservationsRequest"):
-        return int(req.batch.sequence)  # type: ignore[attr-defined]
-    return int(req.sequence)  # type: ignore[attr-defined]
 
 
 async def _ready(value: Any) -> Any:
@@ -138,52 +106,6 @@ def _pb_violations(vs: Iterable[Violation]) -> list[device_access_pb2.Violation]
     ]
 
 
-class _Bucket:
-    """Token bucket of the per-device upload rate (ST-PROTO-010)."""
-
-    __slots__ = ("rate", "tokens", "stamp")
-
-    def __init__(self, rate: float) -> None:
-        self.rate = rate
-        self.tokens = rate
-        self.stamp = time.monotonic()
-
-    def take(self) -> float:
-        """0.0 when an upload may go now, else the seconds to wait."""
-        now = time.monotonic()
-        self.tokens = min(self.rate, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
-            return 0.0
-        return (1.0 - self.tokens) / self.rate
-
-
-@dataclass(eq=False)
-class Device:
-    """What the platform holds in memory about one device (rebuilt from the store after a restart)."""
-
-    device_id: str
-    #: HMAC-SHA256 of the token under the database's secret (see _credentials).
-    token_hash: bytes | None = None
-    #: A bare SHA-256 from a database of before the HMAC; replaced at the first successful authentication.
-    legacy_sha256: bytes | None = None
-    state: DeviceState = field(default_factory=DeviceState)
-    registered: bool = False
-    session_id: str = ""
-    negotiated_version: str = ""
-    registered_ms: int | None = None
-    register_request: bytes = b""
-    alive_ms: int | None = None  # last call of any kind (ST-PROTO-006)
-    last_heartbeat_ms: int | None = None
-    online: bool = False
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    bucket: _Bucket | None = None
-    commands: asyncio.Queue[device_access_pb2.Command] = field(default_factory=asyncio.Queue)
-    command_streams: int = 0
-    time_sync_pending: bool = False
-
-
 class Platform:
     """The mock platform's behaviour, independent of the transport.
 
@@ -200,6 +122,7 @@ class Platform:
         self.store = Store(self.config.db_path, self.config.synchronous)
         self.faults = FaultInjector(self)
         self.inspection = Inspection(self)
+        self.uploads = Uploads(self)
         self.devices: dict[str, Device] = {}
         self.credentials = Credentials()
         self._tokens: dict[str, str] = {}  # given before the store's secret is known: hashed again at start
@@ -580,7 +503,7 @@ class Platform:
                 "INVALID_ARGUMENT", "请求类型错误", f"{method} expects {spec[0].DESCRIPTOR.name}"
             )
         t0 = time.perf_counter()
-        seq = _sequence(request) if method in UPLOAD_METHODS else None
+        seq = sequence_of(request) if method in UPLOAD_METHODS else None
         dev = await self._preflight(method, device_id, token, peer, peer_identities, seq)
         if dev is None:
             self.log_event(
@@ -601,7 +524,7 @@ class Platform:
                 return self._heartbeat(dev, request, peer, t0)
             if method in DEFINE_METHODS:
                 return await self._define(dev, method, request, peer, t0)
-            ack = await self._upload(dev, method, request, peer, t0, stream=False)
+            ack = await self.uploads.upload(dev, method, request, peer, t0, stream=False)
             if ack is None:  # withheld: hang like a platform that never answers
                 await asyncio.sleep(self.config.withhold_hold_s)
                 raise PlatformError(
@@ -673,7 +596,7 @@ class Platform:
         """
         t0 = time.perf_counter()
         method = "StreamObservations"
-        seq = _sequence(request)
+        seq = sequence_of(request)
         if device is None:
             dev = await self._preflight(method, device_id, token, peer, peer_identities, seq)
             assert dev is not None
@@ -688,7 +611,7 @@ class Platform:
             return _ready(
                 pb.StreamObservationsResponse(ack=self._ack(seq, pb.ACK_STATUS_REJECTED, 0, e.violations))
             )
-        return _wrap_ack(await self._admit(dev, method, request, peer, t0, stream=True, raw=raw))
+        return _wrap_ack(await self.uploads.admit(dev, method, request, peer, t0, stream=True, raw=raw))
 
     async def stream_submit_bytes(
         self, data: bytes, *, device: Device, peer: str = ""
@@ -880,191 +803,6 @@ class Platform:
             violations=_pb_violations(vs),
             server_time=self.server_time(),
         )  # type: ignore[arg-type]
-
-    def _rate_limit(self, dev: Device) -> None:
-        rate = self.limits.max_uploads_per_second
-        if not rate:
-            return
-        if dev.bucket is None or dev.bucket.rate != rate:
-            dev.bucket = _Bucket(float(rate))
-        wait = dev.bucket.take()
-        if wait:
-            raise PlatformError(
-                "RESOURCE_EXHAUSTED", "上传过于频繁", "too many uploads",
-                [violation("ST-PROTO-010", "$", f"每秒上传超过 {rate} 次，请 {wait:.3f} 秒后重试", f"more than {rate} uploads per second; retry after {wait:.3f} s")],
-                retry_after_s=round(max(wait, 0.001), 3),
-            )  # fmt: skip
-
-    async def _upload(
-        self, dev: Device, method: str, req: Any, peer: str, t0: float, *, stream: bool
-    ) -> device_access_pb2.Ack | None:
-        """Validate, store and acknowledge one upload; None when the acknowledgement is withheld."""
-        return await (await self._admit(dev, method, req, peer, t0, stream=stream))
-
-    async def _admit(
-        self,
-        dev: Device,
-        method: str,
-        req: Any,
-        peer: str,
-        t0: float,
-        *,
-        stream: bool,
-        raw: bytes | None = None,
-    ) -> Awaitable[device_access_pb2.Ack | None]:
-        """First phase of an upload, under the device lock: rate limit, replay check, validation, submission to
-        the store. Returns the second phase, an awaitable of the Ack that resolves only after the commit
-        (ST-PROTO-013), so that a stream can read and validate the next batch while this one commits.
-
-        The device state follows at submission (the next batch validates against it); should the commit fail,
-        it is rolled back and the device gets UNAVAILABLE, so that its resend is accepted.
-        """
-        seq = _sequence(req)
-        try:
-            self._rate_limit(dev)
-        except PlatformError as e:
-            if not stream:
-                raise
-            self._log_error(dev.device_id, method, peer, seq, e, t0)
-            return _ready(self._ack(seq, pb.ACK_STATUS_REJECTED, 0, e.violations))
-        digest = content_digest(req)
-        async with dev.lock:
-            state = dev.state
-            if (
-                0 < seq <= state.last_sequence
-            ):  # a replay or a conflict? (checked before the core, which rejects seq ≤ last)
-                prior = await self._prior_upload(dev.device_id, seq)
-                if prior is not None:
-                    if prior[2] is not None and prior[2] != digest:
-                        return self._conflict(dev, method, seq, prior, peer, t0, stream=stream)
-                    return self._duplicate(dev, method, seq, prior, peer, t0)
-            now = self.now_ms()
-            vs = validate(req, ValidationContext(state=state, limits=self.limits, now_ms=now))
-            if vs and must_violations(vs):
-                err = PlatformError(
-                    "INVALID_ARGUMENT",
-                    "上传不符合规范，未存储任何记录",
-                    "the upload violates the specification; nothing was stored",
-                    vs,
-                )
-                if not stream:
-                    raise err
-                self._log_error(dev.device_id, method, peer, seq, err, t0)
-                return _ready(self._ack(seq, pb.ACK_STATUS_REJECTED, 0, vs))
-            row = log_row(
-                now,
-                dev.device_id,
-                method,
-                peer,
-                seq,
-                "ACCEPTED",
-                "OK",
-                vs,
-                0,
-                (time.perf_counter() - t0) * 1000,
-            )
-            job, n = upload_job(dev.device_id, method, req, now, row, raw, digest)
-            prev_seq = state.last_sequence
-            prev_raised = set(state.raised_alarms) if method == "ReportAlarms" else None
-
-            def undo(_: BaseException) -> None:
-                if state.last_sequence == seq:
-                    state.last_sequence = prev_seq
-                if prev_raised is not None:
-                    state.raised_alarms = prev_raised
-
-            fut = self.store.submit(job, on_error=undo)
-            state.apply(req)
-        assert fut is not None
-        return self._acknowledge(dev, method, req, seq, n, vs, fut, peer, t0, digest=digest, stream=stream)
-
-    async def _acknowledge(
-        self,
-        dev: Device,
-        method: str,
-        req: Any,
-        seq: int,
-        n: int,
-        vs: list[Violation],
-        fut: asyncio.Future[Any],
-        peer: str,
-        t0: float,
-        *,
-        digest: bytes | None = None,
-        stream: bool = False,
-    ) -> device_access_pb2.Ack | None:
-        """Second phase of an upload: wait for the commit, then acknowledge (or withhold, or delay)."""
-        try:
-            result = await fut
-        except asyncio.CancelledError:
-            raise
-        except Exception as e:
-            log.exception("store write failed")
-            raise PlatformError(
-                "UNAVAILABLE", "存储暂不可用", "storage unavailable; retry", retry_after_s=1.0
-            ) from e
-        if result == DUPLICATE:  # a concurrent replay (or conflict) committed first
-            prior = await self._prior_upload(dev.device_id, seq) or (method, 0, None)
-            if prior[2] is not None and digest is not None and prior[2] != digest:
-                return await self._conflict(dev, method, seq, prior, peer, t0, stream=stream)
-            return await self._duplicate(dev, method, seq, prior, peer, t0)
-        if self.faults.withhold_count and self.faults.take_withhold(method, dev.device_id, peer, seq):
-            return None
-        if self.faults.ack_delay_ms:
-            await self.faults.ack_delay()
-        return self._ack(seq, pb.ACK_STATUS_ACCEPTED, n, vs)
-
-    async def _prior_upload(self, device_id: str, seq: int) -> tuple[str, int, bytes | None] | None:
-        """(method, records, content digest or None for rows from before ST-PROTO-031) of a stored upload."""
-        row = await self.store.read(
-            lambda c: c.execute(
-                "SELECT method, n_records, digest FROM uploads WHERE device_id=? AND sequence=?",
-                (device_id, seq_to_db(seq)),
-            ).fetchone()
-        )
-        return (row[0], int(row[1]), None if row[2] is None else bytes(row[2])) if row else None
-
-    async def _conflict(
-        self,
-        dev: Device,
-        method: str,
-        seq: int,
-        prior: tuple[str, int, bytes | None],
-        peer: str,
-        t0: float,
-        *,
-        stream: bool,
-    ) -> device_access_pb2.Ack:
-        """Other content under a stored sequence (ST-PROTO-031): nothing stored; ALREADY_EXISTS / 409 on a unary
-        call, an Ack CONFLICT on a stream."""
-        vs = [
-            violation(
-                "ST-PROTO-031", "sequence",
-                f"序号 {seq} 已存储了不同的内容（首次由 {prior[0]} 存储）：设备的序号计数器丢失或被复用",
-                f"sequence {seq} is already stored with other content (first by {prior[0]}): the device's sequence "
-                "counter was lost or reused",
-            )
-        ]  # fmt: skip
-        err = PlatformError(
-            "ALREADY_EXISTS", "序号冲突，未存储任何记录", "sequence conflict; nothing was stored", vs
-        )
-        if not stream:
-            raise err  # logged by the caller, verdict CONFLICT
-        self._log_error(dev.device_id, method, peer, seq, err, t0)
-        return self._ack(seq, ACK_CONFLICT, 0, vs)
-
-    async def _duplicate(
-        self, dev: Device, method: str, seq: int, prior: tuple[str, int, bytes | None], peer: str, t0: float
-    ) -> device_access_pb2.Ack | None:
-        self.log_event(
-            dev.device_id, method, "DUPLICATE", "OK", f"replay of sequence {seq} (first stored by {prior[0]})",
-            peer=peer, sequence=seq, n_records=prior[1], duration_ms=(time.perf_counter() - t0) * 1000,
-        )  # fmt: skip
-        if self.faults.withhold_count and self.faults.take_withhold(method, dev.device_id, peer, seq):
-            return None
-        if self.faults.ack_delay_ms:
-            await self.faults.ack_delay()
-        return self._ack(seq, pb.ACK_STATUS_DUPLICATE, prior[1], ())
 
     async def _commit(self, dev: Device, job: Callable[[Any], Any], on_done: Callable[[Any], None]) -> Any:
         """Run a write job; the in-memory state follows via on_done even if the caller is cancelled meanwhile."""

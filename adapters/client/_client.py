@@ -60,9 +60,11 @@ from typing import Any, TypeVar
 
 from google.protobuf.message import Message
 from santong.adapters._config import ClientConfig
-from santong.adapters._sdk import AdapterError, Observation, UnsupportedCommand
+from santong.adapters._sdk import AdapterError, Observation
+from santong.adapters.client._commands import Downlink
 from santong.adapters.client._queue import DeadLetter, UploadQueue, stamp
 from santong.adapters.client._retry import Backoff, Disposition
+from santong.adapters.client._times import ms_of, oldest, oldest_of, ts_of
 from santong.adapters.client._transport import CallError, GrpcTransport, HttpTransport, Transport
 from santong.protocols import (
     DeviceState,
@@ -115,43 +117,6 @@ class ClientStats:
     definitions_sent: int = 0
     heartbeats: int = 0
     commands: int = 0
-
-
-def _ts(ms: int) -> Any:
-    ts = pb.Ack().server_time
-    ts.seconds, ts.nanos = ms // 1000, (ms % 1000) * 1_000_000
-    return ts
-
-
-def _ms(ts: Any) -> int | None:
-    if ts is None or (ts.seconds == 0 and ts.nanos == 0):
-        return None
-    return int(ts.seconds) * 1000 + int(ts.nanos) // 1_000_000
-
-
-def _oldest(times: Iterable[Any], default: int) -> int:
-    got = [m for m in (_ms(t) for t in times) if m is not None]
-    return min(got) if got else default
-
-
-def _oldest_of(req: Any, default: int) -> int:
-    """The oldest record time of an upload request (what the backfill rule (e) looks at)."""
-    if isinstance(req, pb.ReportObservationsRequest):
-        b = req.batch
-        base = _ms(b.base_time)
-        return default if base is None else base + (min(b.time_offset_ms) if b.time_offset_ms else 0)
-    if isinstance(req, pb.ReportAlarmsRequest):
-        return _oldest(
-            (a.end_time if a.state == common_pb2.ALARM_STATE_CLEARED else a.start_time for a in req.alarms),
-            default,
-        )
-    if isinstance(req, pb.ReportOutstationStatusRequest):
-        return _oldest((s.time for s in req.statuses), default)
-    if isinstance(req, pb.ReportStatisticsRequest):
-        return _oldest((s.end_time for s in req.statistics), default)
-    if isinstance(req, pb.ReportPersonnelRequest):
-        return _oldest([r.time for r in req.records] + [s.time for s in req.stations], default)
-    return default
 
 
 class PlatformClient:
@@ -223,6 +188,7 @@ class PlatformClient:
         self._warned: set[tuple[str, Any]] = set()
         #: The last refusal of the credentials (UNAUTHENTICATED / PERMISSION_DENIED), None once a call succeeds.
         self.credentials_error: CallError | None = None
+        self.downlink = Downlink(self)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -296,7 +262,7 @@ class PlatformClient:
             ("deliver", self._deliver_loop()),
             ("linger", self._linger_loop()),
             ("heartbeat", self._heartbeat_loop()),
-            ("commands", self._commands_loop()),
+            ("commands", self.downlink.loop()),
         ):
             self._tasks.append(loop.create_task(coro, name=f"santong-client-{name}"))
 
@@ -363,7 +329,7 @@ class PlatformClient:
 
     def _note_server_time(self, ts: Any, t0: float, t1: float) -> None:
         """Estimate the offset from a response's server_time; step the clock only on a real drift."""
-        server = _ms(ts)
+        server = ms_of(ts)
         if server is None:
             return
         rtt = (t1 - t0) * 1000
@@ -571,7 +537,7 @@ class PlatformClient:
                 time_offset_ms=[t - base for t in times[a:b]],
                 status=statuses[a:b],
             )
-            batch.base_time.CopyFrom(_ts(base))
+            batch.base_time.CopyFrom(ts_of(base))
             await self._enqueue(
                 "ReportObservations", pb.ReportObservationsRequest(batch=batch), min(times[a:b])
             )
@@ -606,14 +572,14 @@ class PlatformClient:
         req = pb.ReportAlarmsRequest(alarms=list(alarms))
         if req.alarms:
             await self._seal()
-            oldest = _oldest(
+            first = oldest(
                 (
                     a.end_time if a.state == common_pb2.ALARM_STATE_CLEARED else a.start_time
                     for a in req.alarms
                 ),
                 self.now_ms(),
             )
-            await self._enqueue("ReportAlarms", req, oldest, alarms=True)
+            await self._enqueue("ReportAlarms", req, first, alarms=True)
 
     async def outstation_statuses(self, statuses: Iterable[data_pb2.OutstationStatus]) -> None:
         """Report outstation run and power states (one upload)."""
@@ -621,7 +587,7 @@ class PlatformClient:
         if req.statuses:
             await self._seal()
             await self._enqueue(
-                "ReportOutstationStatus", req, _oldest((s.time for s in req.statuses), self.now_ms())
+                "ReportOutstationStatus", req, oldest((s.time for s in req.statuses), self.now_ms())
             )
 
     async def statistics(self, statistics: Iterable[data_pb2.Statistics]) -> None:
@@ -630,7 +596,7 @@ class PlatformClient:
         if req.statistics:
             await self._seal()
             await self._enqueue(
-                "ReportStatistics", req, _oldest((s.end_time for s in req.statistics), self.now_ms())
+                "ReportStatistics", req, oldest((s.end_time for s in req.statistics), self.now_ms())
             )
 
     async def personnel(
@@ -640,8 +606,8 @@ class PlatformClient:
         req = pb.ReportPersonnelRequest(records=list(records), stations=list(stations))
         if req.records or req.stations:
             await self._seal()
-            oldest = _oldest([r.time for r in req.records] + [s.time for s in req.stations], self.now_ms())
-            await self._enqueue("ReportPersonnel", req, oldest)
+            first = oldest([r.time for r in req.records] + [s.time for s in req.stations], self.now_ms())
+            await self._enqueue("ReportPersonnel", req, first)
 
     async def submit(
         self, uploads: Iterable[tuple[str, Message]], *, meta: Mapping[str, Any] | None = None
@@ -665,7 +631,7 @@ class PlatformClient:
         queued: list[tuple[str, Message, bool]] = []
         alarms = False
         for method, request in items:
-            backfill = (queued and queued[-1][2]) or self._decide_backfill(_oldest_of(request, self.now_ms()))
+            backfill = (queued and queued[-1][2]) or self._decide_backfill(oldest_of(request, self.now_ms()))
             stamp(request, sequence=seq, backfill=bool(backfill))
             vs = validate(request, ctx)
             if must_violations(vs):
@@ -840,7 +806,7 @@ class PlatformClient:
 
     async def _register(self) -> None:
         req = self.config.register_request()
-        req.device_time.CopyFrom(_ts(self.now_ms()))
+        req.device_time.CopyFrom(ts_of(self.now_ms()))
         bad = must_violations(validate(req, ValidationContext(arrival=False)))
         if bad:
             raise ClientFailed(
@@ -1001,7 +967,7 @@ class PlatformClient:
     def _upload_time(up: Any, req: Any) -> int:
         if up.method == "ReportObservations":
             b = req.batch
-            return (_ms(b.base_time) or up.created_ms) + (min(b.time_offset_ms) if b.time_offset_ms else 0)
+            return (ms_of(b.base_time) or up.created_ms) + (min(b.time_offset_ms) if b.time_offset_ms else 0)
         return int(up.created_ms)
 
     def _done(self, up: Any) -> None:
@@ -1062,7 +1028,7 @@ class PlatformClient:
                 last_acknowledged_sequence=self.queue.last_acknowledged,
                 queued_uploads=min(self._pending, 2**32 - 1),
             )
-            req.device_time.CopyFrom(_ts(self.now_ms()))
+            req.device_time.CopyFrom(ts_of(self.now_ms()))
             try:
                 await self._call("Heartbeat", req)
                 self.stats.heartbeats += 1
@@ -1072,91 +1038,3 @@ class PlatformClient:
                 if e.disposition is Disposition.REREGISTER:
                     self._lost_registration()
                 log.info("心跳失败 / heartbeat failed: %s", e)
-
-    # ------------------------------------------------------------------ commands (ST-IFACE-011..014)
-
-    async def _commands_loop(self) -> None:
-        failures = 0
-        while True:
-            await self._registered_event.wait()
-            assert self._transport is not None
-            try:
-                await self._transport.command_stream(self._handle_command)
-                failures = 0
-            except CallError as e:
-                if e.code == "UNIMPLEMENTED":
-                    log.warning("平台不提供下行命令 / the platform offers no Commands stream: %s", e)
-                    return
-                if e.disposition is Disposition.HOLD:
-                    await self._hold(e)
-                    continue
-                if e.disposition is Disposition.REREGISTER:
-                    self._lost_registration()
-                failures += 1
-            await asyncio.sleep(self.backoff.delay(min(failures, 64), None, self._uniform))
-
-    async def _handle_command(self, cmd: pb.Command) -> pb.CommandResult:
-        """Execute one command and build its result (every command gets one, ST-IFACE-011)."""
-        self.stats.commands += 1
-        try:
-            message = await self._execute(cmd)
-            outcome = pb.COMMAND_OUTCOME_SUCCEEDED
-        except UnsupportedCommand as e:
-            outcome, message = pb.COMMAND_OUTCOME_UNSUPPORTED, str(e)
-        except Exception as e:  # a device error answers FAILED; the stream goes on
-            outcome, message = pb.COMMAND_OUTCOME_FAILED, f"{type(e).__name__}: {e}"
-        result = pb.CommandResult(command_id=cmd.command_id, outcome=outcome, message=message[:1000])
-        result.device_time.CopyFrom(_ts(self.now_ms()))
-        for v in must_violations(validate(pb.CommandsRequest(result=result), self._context())):
-            log.warning("命令结果 / command result: %s", v)
-        log.info(
-            "命令 %s %s → %s %s",
-            cmd.command_id,
-            pb.CommandType.Name(cmd.type),
-            pb.CommandOutcome.Name(outcome),
-            message,
-        )
-        return result
-
-    async def _execute(self, cmd: pb.Command) -> str:
-        kind = cmd.type
-        if kind == pb.COMMAND_TYPE_TIME_SYNC:
-            server = _ms(cmd.time_sync.server_time) or _ms(cmd.issued_at)
-            if server is None:
-                raise ValueError("TIME_SYNC 缺少 server_time / TIME_SYNC without server_time")
-            before = self.clock_offset_ms
-            self.clock_offset_ms = int(round(server + self._rtt_ms / 2 - time.time() * 1000))
-            return f"clock offset {before} → {self.clock_offset_ms} ms"
-        if kind == pb.COMMAND_TYPE_CONFIGURE:
-            c = cmd.configure
-            if c.heartbeat_interval_ms:
-                self._heartbeat_ms = int(c.heartbeat_interval_ms)
-            if c.report_interval_ms:
-                self._linger_s = min(self.config.batch.linger_ms, int(c.report_interval_ms)) / 1000
-            if self._configure is not None:
-                await self._configure(int(c.report_interval_ms), dict(c.settings))
-            return f"heartbeat {self.heartbeat_interval_ms()} ms, linger {int(self._linger_s * 1000)} ms"
-        if kind == pb.COMMAND_TYPE_RESEND_DEFINITIONS:
-            fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            self._defs_waiters.append(fut)
-            self._defs_dirty = True
-            self._wake.set()
-            await asyncio.wait_for(fut, timeout=max(30.0, 3 * self._timeout_s))
-            return f"{len(self._points)} points, {len(self._outstations)} outstations sent again"
-        if kind == pb.COMMAND_TYPE_WRITE_POINT:
-            code, value = cmd.write_point.point_code, cmd.write_point.value
-            if self._write is None:
-                raise UnsupportedCommand("设备不支持写测点 / the device cannot write points")
-            if code not in self._points:
-                raise KeyError(f"未定义的测点 / undefined point {code}")
-            await self._write(code, value)
-            return f"{code} = {value}"
-        if kind == pb.COMMAND_TYPE_TEST_EVENT:
-            if self._test_event is None:
-                raise UnsupportedCommand(
-                    "测试事件只在认证模式下执行 / test events run only in certification mode (ST-PROTO-036)"
-                )
-            if cmd.test_event.point_code not in self._points:
-                raise KeyError(f"未定义的测点 / undefined point {cmd.test_event.point_code}")
-            return await self._test_event(cmd.test_event)
-        raise UnsupportedCommand(f"不支持的命令类型 / unsupported command type {kind}")
