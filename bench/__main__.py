@@ -21,6 +21,7 @@ MODULES = [
     "bench.http_bench",
     "bench.modbus_bench",
     "bench.certify_bench",
+    "bench.load_bench",
 ]
 
 
