@@ -257,7 +257,9 @@ async def test_malformed_files_are_quarantined_with_a_reason(tmp_path: Path, mp:
         field_count = (quarantine / f"{bad['field-count']}.reason.txt").read_text(encoding="utf-8")
         assert "第 1 条记录" in field_count and "record 1" in field_count
         assert "第 2 行" in field_count and "line 2" in field_count  # the header is line 1
-        assert "改法：" in field_count and "Fix: " in field_count and "KJ" in field_count  # for the file holder
+        assert (
+            "改法：" in field_count and "Fix: " in field_count and "KJ" in field_count
+        )  # for the file holder
         number = (quarantine / f"{bad['bad-number']}.reason.txt").read_text(encoding="utf-8")
         assert "字段“测点值”" in number and "field 测点值 (value)" in number
         # the adapter keeps running; what was accepted before is intact; good files still go through
