@@ -203,13 +203,52 @@ class LiveProduct:
 
     # ---------------------------------------------------------------------------------------- lifecycle
 
+    @property
+    def can_restart(self) -> bool:
+        """Whether the suite can stop and start the product: it starts it, or the manifest gives stop and start
+        hooks (hardware). Without them the restart clauses are not demonstrated."""
+        hooks = self.manifest.hooks
+        return not self.manifest.external or (hooks is not None and bool(hooks.start and hooks.stop))
+
+    def _start_external(self) -> None:
+        """Run hooks.start, then wait until the platform holds the product's registration and definitions (its
+        ready condition, the same as a ready line's) within hooks.timeout_s."""
+        hooks = self.manifest.hooks
+        assert hooks is not None
+        self.starts += 1
+        since = self.last_id()
+        h = self.handle
+        self.launcher.hook(
+            "start",
+            grpc_target=h.grpc_target,
+            http_url=h.http_url or "",
+            token=h.token,
+            device_id=h.device_id,
+        )
+
+        def ready() -> bool:
+            done = {r["method"] for r in self.interactions(since) if r["verdict"] == "ACCEPTED"}
+            return {"Register", "DefinePoints"} <= done
+
+        if not self.wait_for(ready, hooks.timeout_s, "registration and definitions", step_s=0.25, fail=False):
+            raise self.start_failure(
+                f"[{START_CLAUSE}] hooks.start 之后 {hooks.timeout_s:.0f} s 内产品没有完成注册和测点定义 / the product did "
+                f"not register and define its points within {hooks.timeout_s:.0f} s of hooks.start"
+            )
+
     def start(self) -> None:
-        """Start the product from the manifest and wait for its ready line (CouldNotRun when it cannot)."""
+        """Start the product from the manifest and wait for its ready line (CouldNotRun when it cannot); an
+        external product through its hooks."""
+        if self.manifest.external and self.manifest.hooks is not None:
+            self._stopping = False
+            self._start_external()
+            return
         if self.manifest.external:
             raise CouldNotRun(
                 "产品声明为 start: external：对模拟平台做产品认证需要由测试运行器启动产品，请在 start.command 中给出启动命令 "
-                "（占位符 {grpc_target} {token} 等）/ the manifest says start: external: certifying a product against "
-                "the mock platform needs the runner to start it — give start.command (with {grpc_target}, {token}, …)"
+                "（占位符 {grpc_target} {token} 等），或给出 hooks.start（manifest_version 2，硬件产品）/ the manifest says start: "
+                "external: certifying a product against the mock platform needs the runner to start it — give "
+                "start.command (with {grpc_target}, {token}, …) or hooks.start (manifest_version 2, hardware)"
             )
         if self._dead is not None:
             raise self.exit_failure(self._dead)
@@ -257,6 +296,17 @@ class LiveProduct:
         """Stop the product (SIGTERM, then SIGKILL); its exit code."""
         self.died()  # a product that already died stays dead: it is not revived by a restart
         self._stopping = True
+        hooks = self.manifest.hooks
+        if self.manifest.external and hooks is not None and hooks.stop:
+            h = self.handle
+            self.launcher.hook(
+                "stop",
+                grpc_target=h.grpc_target,
+                http_url=h.http_url or "",
+                token=h.token,
+                device_id=h.device_id,
+            )
+            return None
         if self.proc is None:
             return None
         return self.proc.stop(grace_s)

@@ -16,6 +16,7 @@ __all__ = [
     "FEATURES",
     "PLACEHOLDERS",
     "PRODUCT_CLASSES",
+    "Hooks",
     "Identity",
     "Manifest",
     "StartCommand",
@@ -69,6 +70,21 @@ class StartCommand:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class Hooks:
+    """(manifest_version 2) How the runner starts and stops a product it does not start itself (hardware): argv
+    with the placeholders of start.command, each finishing within ``timeout_s``."""
+
+    start: tuple[str, ...]
+    stop: tuple[str, ...] = ()
+    cwd: Path = Path()
+    timeout_s: float = 120.0
+
+    def render(self, which: str, values: dict[str, str]) -> list[str]:
+        """argv of the ``start`` or ``stop`` hook with the placeholders filled in."""
+        return [a.format_map(values) for a in getattr(self, which)]
+
+
 @dataclass(frozen=True, eq=False)
 class Manifest:
     """A validated product manifest. ``document`` is the file's content as loaded (embedded in the report)."""
@@ -90,6 +106,8 @@ class Manifest:
     software: tuple[dict[str, str], ...] = ()
     #: (manifest_version 2) the product's own back-off cap, ≤ the spec's 30 s (ST-PROTO-017); None: the spec's.
     max_backoff_ms: int | None = None
+    #: (manifest_version 2) start/stop hooks of a product the runner does not start (``start: external``).
+    hooks: Hooks | None = None
 
     @property
     def external(self) -> bool:
@@ -227,6 +245,7 @@ def load_manifest(path: str | Path) -> Manifest:
                 )
             )
     software = _software(doc, base, start is None, problems)
+    hooks = _hooks(doc, base, start is None, problems)
     if "max_backoff_ms" in d and d["manifest_version"] < 2:
         problems.append(
             doc.problem(
@@ -261,6 +280,44 @@ def load_manifest(path: str | Path) -> Manifest:
         raw_sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
         software=software,
         max_backoff_ms=int(d["max_backoff_ms"]) if "max_backoff_ms" in d else None,
+        hooks=hooks,
+    )
+
+
+def _hooks(doc: Document, base: Path, external: bool, problems: list[Problem]) -> Hooks | None:
+    """The start/stop hooks of an external product (manifest_version 2)."""
+    d = doc.data
+    if "hooks" not in d:
+        return None
+    spec = d["hooks"]
+    if d["manifest_version"] < 2:
+        problems.append(
+            doc.problem(["hooks"], "hooks 需要 manifest_version: 2", "hooks needs manifest_version: 2")
+        )
+        return None
+    if not external:
+        problems.append(
+            doc.problem(
+                ["hooks"],
+                "hooks 只用于运行器不启动的产品（start: external）；由运行器启动的产品用 start.command",
+                "hooks are for a product the runner does not start (start: external); a product the runner starts "
+                "uses start.command",
+            )
+        )
+        return None
+    for which in ("start", "stop"):
+        for i, arg in enumerate(spec.get(which, [])):
+            problems.extend(_placeholder_problems(doc, ["hooks", which, i], arg))
+    cwd = (base / spec["cwd"]).resolve() if "cwd" in spec else base
+    if not cwd.is_dir():
+        problems.append(
+            doc.problem(["hooks", "cwd"], f"工作目录 {cwd} 不存在", f"working directory {cwd} does not exist")
+        )
+    return Hooks(
+        start=tuple(spec["start"]),
+        stop=tuple(spec.get("stop", ())),
+        cwd=cwd,
+        timeout_s=float(spec.get("timeout_s", 120.0)),
     )
 
 

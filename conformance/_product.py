@@ -165,6 +165,52 @@ class ProductLauncher:
         self.manifest, self.workdir = manifest, workdir.resolve()
         self._count = 0
 
+    def hook(
+        self, which: str, *, grpc_target: str = "", http_url: str = "", token: str = "", device_id: str = ""
+    ) -> None:
+        """Run the ``start`` or ``stop`` hook of an external product (manifest ``hooks``), output appended to
+        ``hooks.log`` in the work folder. CouldNotRun when it fails or outlasts ``hooks.timeout_s``: the run
+        cannot be set up without it (a power switch or maintenance tool that does not answer)."""
+
+        hooks = self.manifest.hooks
+        if hooks is None or not getattr(hooks, which):
+            raise CouldNotRun(f"产品声明没有 hooks.{which} / the manifest has no hooks.{which}")
+        values = {
+            "grpc_target": grpc_target,
+            "http_url": http_url,
+            "token": token,
+            "device_id": device_id or self.manifest.identity.device_id,
+            "workdir": str(self.workdir),
+            "python": sys.executable,
+        }
+        argv = hooks.render(which, values)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        log = self.workdir / "hooks.log"
+        try:
+            with log.open("a", encoding="utf-8") as out:
+                out.write(f"$ {' '.join(argv)}\n")
+                out.flush()
+                r = subprocess.run(
+                    argv,
+                    cwd=hooks.cwd,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    timeout=hooks.timeout_s,
+                    check=False,
+                )
+        except subprocess.TimeoutExpired as e:
+            raise CouldNotRun(
+                f"hooks.{which} 在 {hooks.timeout_s:.0f} s 内没有结束 / hooks.{which} did not finish within "
+                f"{hooks.timeout_s:.0f} s: {' '.join(argv)} (log {log})"
+            ) from e
+        except OSError as e:
+            raise CouldNotRun(f"hooks.{which} 无法运行 / hooks.{which} cannot run: {argv[0]}: {e}") from e
+        if r.returncode != 0:
+            raise CouldNotRun(
+                f"hooks.{which} 以退出码 {r.returncode} 结束 / hooks.{which} exited with {r.returncode}: "
+                f"{' '.join(argv)} (log {log})"
+            )
+
     def start(
         self,
         *,

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from santong.conformance import CouldNotRun, Declared, Evidence
+from santong.conformance import CouldNotRun, Declared, Evidence, not_demonstrated
 from santong.conformance._live import UPLOAD_METHODS, LiveProduct, Snapshot, duplicates, now_ms, point_gaps
 
 pytestmark = [pytest.mark.subject("product"), pytest.mark.inspection]
@@ -597,6 +597,12 @@ def restart_run(live: LiveProduct, baseline: Snapshot, santong_declared: Declare
     the platform is back, every sample produced before the stop must arrive (within the recovery bound of the
     spec: the back-off cap plus two intervals), once and in order."""
     run = RestartRun()
+    if not live.can_restart:
+        not_demonstrated(
+            "产品由厂商启动（start: external），产品声明没有给出启停钩子（hooks.start 与 hooks.stop），测试套件无法重启它",
+            "the vendor starts the product (start: external) and the manifest gives no hooks to stop and start it "
+            "(hooks.start and hooks.stop): the suite cannot restart it",
+        )
     live.require_data(baseline, "ST-PROTO-023")
     live.ensure_running()
     since = live.last_id()

@@ -107,6 +107,30 @@ CASES: list[tuple[str, Callable[[dict[str, Any]], None], str, str]] = [
     ),
     ("wrong version", lambda d: d.update(manifest_version=3), "$.manifest_version", "choose one of: 1, 2"),
     (
+        "hooks in a version 1 manifest",
+        lambda d: d.update(manifest_version=1, start="external", hooks={"start": ["pdu", "on"]}),
+        "$.hooks",
+        "needs manifest_version: 2",
+    ),
+    (
+        "hooks for a product the runner starts",
+        lambda d: d.update(manifest_version=2, start={"command": ["gw"]}, hooks={"start": ["pdu", "on"]}),
+        "$.hooks",
+        "hooks are for a product the runner does not start",
+    ),
+    (
+        "unknown placeholder in a hook",
+        lambda d: d.update(manifest_version=2, start="external", hooks={"start": ["tool", "{grpc_addr}"]}),
+        "$.hooks.start[1]",
+        "did you mean {grpc_target}?",
+    ),
+    (
+        "hooks without start",
+        lambda d: d.update(manifest_version=2, start="external", hooks={"stop": ["pdu", "off"]}),
+        "$.hooks",
+        "required key start",
+    ),
+    (
         "back-off cap above the spec's",
         lambda d: d.update(manifest_version=2, max_backoff_ms=60_000),
         "$.max_backoff_ms",
@@ -264,3 +288,24 @@ def test_declared_backoff_cap_bounds_the_recovery_wait(manifest_file: Callable[.
     live_spec = LiveProduct(None, _Handle(), spec)  # type: ignore[arg-type]
     assert live_fast.max_backoff_s == 2.0 and live_spec.max_backoff_s == 30.0
     assert live_spec.recovery_s - live_fast.recovery_s == 28.0
+
+
+def test_hardware_example_and_restart_hooks(manifest_file: Callable[..., Path]) -> None:
+    """The hardware example loads (start: external with hooks); the suite can restart a product it starts or one
+    with start and stop hooks, not an external one without a stop hook (its restart clauses: not demonstrated)."""
+    from santong.conformance._live import LiveProduct  # noqa: PLC0415
+
+    class _Handle:
+        admin, device_id, limits = object(), "D", None
+
+    example = load_manifest(EXAMPLE_MANIFEST.parent / "hardware.manifest.example.yaml")
+    assert example.external and example.hooks is not None and example.hooks.stop == ("pdu", "off", "3")
+    no_stop = load_manifest(
+        manifest_file(manifest_version=2, start="external", hooks={"start": ["pdu", "on"]})
+    )
+    started = load_manifest(manifest_file(start={"command": ["gw"]}))
+
+    def can(m: Any) -> bool:
+        return LiveProduct(None, _Handle(), m).can_restart  # type: ignore[arg-type]
+
+    assert can(example) and can(started) and not can(no_stop)

@@ -111,6 +111,23 @@ def _tiny_manifest(
     return path
 
 
+def _hardware_manifest(folder: Path) -> Path:
+    """The small device as a hardware product: start: external, powered on and off by hooks (power.py)."""
+    doc = yaml.safe_load((BROKEN / "tiny.manifest.yaml").read_text(encoding="utf-8"))
+    device = doc.pop("start")["command"]
+    pid = ["--pidfile", "{workdir}/device.pid"]
+    doc["start"] = "external"
+    doc["hooks"] = {
+        "start": ["{python}", "power.py", "on", *pid, "--log", "{workdir}/device.log", "--", *device],
+        "stop": ["{python}", "power.py", "off", *pid],
+        "cwd": str(BROKEN),
+        "timeout_s": 30,
+    }
+    path = folder / "hardware.manifest.yaml"
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
 def _santong(name: str, report: Path, cwd: Path, *args: str) -> Run:
     t0 = time.monotonic()
     r = subprocess.run(
@@ -166,6 +183,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, cf.Futu
         base, "none", name="no_test_events", drop="--test-events"
     )  # not in certification mode
     jobs["no_test_events"] = ("--manifest", str(plain), "--profile", "standard")
+    jobs["hardware"] = ("--manifest", str(_hardware_manifest(base)), "--profile", "standard")
     creds = base / "credentials.yaml"
     creds.write_text("token: nobody\ndevice_id: NOBODY-1\n", encoding="utf-8")
     jobs["silent_platform"] = (
@@ -207,6 +225,16 @@ def test_slowest_permitted_backoff_passes(runs: dict[str, cf.Future[Run]]) -> No
     jitter) passes: every wait of the suite lasts up to the spec's bound, never less."""
     run = _done(runs, "slow_backoff")
     assert run.code == 0 and run.verdict == "PASS", run.why()
+
+
+def test_hardware_product_with_power_hooks_passes(runs: dict[str, cf.Future[Run]]) -> None:
+    """A product the runner does not start (start: external) certifies through its manifest's hooks: powered on
+    with the platform's address and credentials, powered off and on again for the restart scenario."""
+    run = _done(runs, "hardware")
+    assert run.code == 0 and run.verdict == "PASS", run.why()
+    restart = {"test_restart_resumes_after_last_ack", "test_restart_loses_nothing"}
+    cases = {c["name"]: c["verdict"] for c in run.report["results"].get("cases", [])}
+    assert all(cases.get(name) == "passed" for name in restart), cases
 
 
 def test_device_not_in_certification_mode_fails_test_events(runs: dict[str, cf.Future[Run]]) -> None:
