@@ -207,6 +207,14 @@ def _write_results(exit_code: int, **_: Any) -> None:
         json.dump(result, f)
 
 
+def _ssl_context(*_: Any, **__: Any) -> Any:
+    """TLS for https targets: certificates verified, against target.ca_file when given (else system roots)."""
+    import gevent.ssl
+
+    ca = SCENARIO.ca_file
+    return gevent.ssl.create_default_context(cafile=str(ca) if ca else None)
+
+
 def _grpc_target(url: str) -> str:
     return url.split("://", 1)[1].rstrip("/") if "://" in url else url
 
@@ -239,8 +247,9 @@ class Device(User):
             self.stub = pbg.DeviceAccessServiceStub(self.channel)
         else:
             self.http = FastHttpSession(
-                SCENARIO.url.rstrip("/"), request_event=self.environment.events.request, user=self
-            )
+                SCENARIO.url.rstrip("/"), request_event=self.environment.events.request, user=self,
+                insecure=False, ssl_context_factory=_ssl_context,
+            )  # fmt: skip
         reg = self._call("Register", self.model.register_request())
         if reg is None:
             raise StopUser()
