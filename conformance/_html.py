@@ -68,7 +68,7 @@ border:1px solid var(--line);border-radius:10px;padding:20px 24px}
 .v-cnr{background:var(--cnr-bg);color:var(--cnr);border:2px solid var(--cnr)}
 table{border-collapse:collapse;width:100%;background:#fff;border:1px solid var(--line);border-radius:8px;overflow:hidden}
 th,td{text-align:left;vertical-align:top;padding:7px 10px;border-bottom:1px solid var(--line)}
-th,td{overflow-wrap:anywhere}
+td{overflow-wrap:anywhere}th{overflow-wrap:break-word}
 th{background:#eef1f4;font-weight:600;font-size:13px}
 tr:last-child td{border-bottom:0}
 td.id{white-space:nowrap}
@@ -100,7 +100,7 @@ footer{margin-top:36px;color:var(--muted);font-size:12px}
 .failure h3{font-size:16px;margin:0 0 4px}.failure h3 code{font-size:15px}
 .failure dl{display:grid;grid-template-columns:max-content 1fr;gap:2px 12px;margin:4px 0}
 .failure dt{color:var(--muted);font-size:13px}.failure dd{margin:0}
-.seen{margin:2px 0}.seen td,.seen th{padding:3px 8px;font-size:13px}
+.seen{margin:2px 0}.seen td,.seen th{padding:3px 8px;font-size:13px}.seen td:first-child code{white-space:nowrap}.seen td:nth-child(4){min-width:11ch}
 .fold>summary{font-size:13px;color:var(--muted)}
 @page{size:A4;margin:12mm}
 @media print{body{background:#fff;font-size:12px}main{max-width:none;padding:0}details{break-inside:avoid}

@@ -30,7 +30,7 @@ def test_passes():
 @pytest.fixture(scope="module")
 def html(tmp_path_factory: pytest.TempPathFactory) -> str:
     folder = tmp_path_factory.mktemp("failures")
-    (folder / "test_cases.py").write_text(CASES, encoding="utf-8")
+    (folder / "test_report_failures_cases.py").write_text(CASES, encoding="utf-8")
     manifest = write_manifest(folder)
     out = folder / "out"
     pytest.main(
@@ -65,9 +65,13 @@ def test_failing_clause_first_with_point_rule_and_fix(html: str) -> None:
 
 
 def test_case_details_open_for_failures_only(html: str) -> None:
-    failed = html.split("<code>test_cases.py::test_live_like</code>", 1)[0].rsplit("<details", 1)[1]
+    failed = html.split("<code>test_report_failures_cases.py::test_live_like</code>", 1)[0].rsplit(
+        "<details", 1
+    )[1]
     assert failed.startswith(" open")
-    passed = html.split("<code>test_cases.py::test_passes</code>", 1)[0].rsplit("<details", 1)[1]
+    passed = html.split("<code>test_report_failures_cases.py::test_passes</code>", 1)[0].rsplit(
+        "<details", 1
+    )[1]
     assert not passed.startswith(" open")
 
 
