@@ -133,3 +133,52 @@ def test_usage_and_environment_errors_exit_2(tmp_path: Path, mock: dict[str, Any
     assert not (tmp_path / "o2" / "summary.json").exists()
     r = _load("--schema")
     assert r.returncode == 0 and json.loads(r.stdout)["title"].startswith("santong")
+
+
+def test_master_and_a_worker_joined_with_the_multi_machine_flags(
+    tmp_path: Path, mock: dict[str, Any]
+) -> None:
+    """`--master --expect-workers 1` here and `--worker --master-host … --master-port …` as on another machine."""
+    sc = _scenario(tmp_path, mock, "grpc", prefix="LTJOIN", duration=3)
+    out = tmp_path / "out"
+    master = subprocess.Popen(
+        [sys.executable, "-m", "santong", "load", str(sc), "--out", str(out), "--master", "--expect-workers", "1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    worker = None
+    try:
+        assert master.stdout is not None
+        line = (
+            master.stdout.readline()
+        )  # "master 等待 1 个 worker / master waits for 1 worker(s) on HOST:PORT"
+        assert "master waits for 1 worker(s) on 127.0.0.1:" in line, line + (
+            master.stderr.read() if master.stderr else ""
+        )
+        port = line.rsplit(":", 1)[1].strip()
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "santong", "load", str(sc), "--worker", "--master-host", "127.0.0.1",
+             "--master-port", port],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        rest, err = master.communicate(timeout=240)
+        assert master.returncode == 0, line + rest + err
+        assert worker.wait(60) == 0
+    finally:
+        for p in (master, worker):
+            if p is not None and p.poll() is None:
+                p.kill()
+                p.wait()
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    f = summary["figures"]
+    assert summary["verdict"] == "PASS" and f["devices_started"] == 9
+    assert f["stored"]["batches"] == f["totals"]["batches_acked"] > 0
+
+
+def test_role_options_are_checked(tmp_path: Path, mock: dict[str, Any]) -> None:
+    sc = _scenario(tmp_path, mock, "grpc", prefix="LTROLE", duration=1)
+    r = _load(str(sc), "--worker")
+    assert r.returncode == 2 and "--master-host" in r.stderr
+    r = _load(str(sc), "--out", str(tmp_path / "o"), "--master", "--workers", "2")
+    assert r.returncode == 2 and "--master" in r.stderr
+    r = _load(str(sc), "--out", str(tmp_path / "o"), "--workers", "65")
+    assert r.returncode == 2
