@@ -44,21 +44,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--out", type=Path, metavar="DIR", help="结果目录 / folder for the reports (required to run)"
     )
-    parser.add_argument("--workers", type=int_range(0, 64), default=0,
+    parser.add_argument("--workers", metavar="N", type=int_range(0, 64), default=0,
                         help="本机 worker 进程数，0 单进程 / local Locust workers (0: one standalone process)")  # fmt: skip
     parser.add_argument("--master", action="store_true",
                         help="只做 master，等待其他机器的 worker / master only: wait for workers on other machines")  # fmt: skip
-    parser.add_argument("--expect-workers", type=int_range(1, 10000), default=None,
+    parser.add_argument("--expect-workers", metavar="N", type=int_range(1, 10000), default=None,
                         help="--master 等待的 worker 数 / workers a --master waits for")  # fmt: skip
-    parser.add_argument("--master-bind-host", default="127.0.0.1",
+    parser.add_argument("--master-bind-host", metavar="HOST", default="127.0.0.1",
                         help="master 监听地址（多机时 0.0.0.0）/ master address (0.0.0.0 for other machines)")  # fmt: skip
-    parser.add_argument("--master-port", type=port, default=0,
+    parser.add_argument("--master-port", metavar="PORT", type=port, default=0,
                         help="master 端口（默认空闲端口；多机常用 5557）/ master port (default: a free one; 5557 across machines)")  # fmt: skip
     parser.add_argument(
         "--worker", action="store_true", help="作为 worker 加入 master / join a master as a worker"
     )
     parser.add_argument(
-        "--master-host", default=None, help="--worker 要加入的 master 地址 / the master a --worker joins"
+        "--master-host",
+        metavar="HOST",
+        default=None,
+        help="--worker 要加入的 master 地址 / the master a --worker joins",
     )
     parser.add_argument(
         "--schema", action="store_true", help="打印场景 JSON Schema / print the scenario JSON Schema"
