@@ -360,6 +360,13 @@ class SantongSession:
             tr.write_line(f"签名 Signed: {self.key_id}{note}")
 
 
+def _untagged(text: str) -> str:
+    """A message without the ``[ST-…]`` tags that open it (the root-cause line names the clauses already)."""
+    import re  # noqa: PLC0415
+
+    return re.sub(r"^(\[ST-[A-Z]+-\d{3}\]\s*)+", "", text)
+
+
 def summary_lines(res: dict[str, Any]) -> list[str]:
     """The coverage line, root causes and not-applicable clauses of a report's results (terminal and CLI)."""
     out: list[str] = []
@@ -379,9 +386,10 @@ def summary_lines(res: dict[str, Any]) -> list[str]:
             roots = ", ".join(r["id"] for r in g["root_clauses"])
             follow = ", ".join(r["id"] for r in g["consequences"][:8])
             more = f" +{len(g['consequences']) - 8}" if len(g["consequences"]) > 8 else ""
-            out.append(f"  {i}. [{roots}] {g['zh'][:160]}")
-            if g["en"] != g["zh"]:
-                out.append(f"     {g['en'][:160]}")
+            zh, en = _untagged(g["zh"]), _untagged(g["en"])
+            out.append(f"  {i}. [{roots}] {zh[:160]}")
+            if en != zh:
+                out.append(f"     {en[:160]}")
             if follow:
                 out.append(
                     f"     由此导致 following from it: {follow}{more} ({len(g['cases'])} 个用例 cases)"
@@ -417,6 +425,15 @@ def _crash(report: pytest.TestReport) -> str:
     text = str(message) if message else str(report.longrepr)
     for prefix in _PLAIN:
         text = text.removeprefix(prefix)
+    # pytest's rewritten-assert explanation ("assert x == y", "+  where …") is Python, not a finding.
+    lines = text.splitlines()
+    while lines and (lines[-1].lstrip().startswith(("assert ", "+", "where ")) or not lines[-1].strip()):
+        lines.pop()
+    text = "\n".join(lines)
+    if text.strip() in ("", "AssertionError"):
+        # A bare `assert` in a suite case: say where, not pytest's repr.
+        where = f"{Path(str(getattr(crash, 'path', '?'))).name}:{getattr(crash, 'lineno', '?')}"
+        text = f"检查未通过（{where}，用例没有给出说明）/ a check failed ({where}; the case gave no message)"
     return text[:4000]
 
 

@@ -639,3 +639,27 @@ def test_url_run_says_what_it_could_not_judge(pytester: pytest.Pytester) -> None
         "against this URL 1 of 2 clauses were judged; 1 more need the platform's inspection API"
         in r.stdout.str()
     )
+
+
+def test_bare_assert_says_where_not_assertionerror(pytester: pytest.Pytester) -> None:
+    """Certification runs use --assert=plain: a bare assert must still give the reader a location."""
+    pytester.makepyfile(
+        test_bare="""
+        import pytest
+
+        @pytest.mark.clause("ST-DATA-011")
+        def test_units():
+            assert 1 == 2
+        """
+    )
+    r = _run(
+        pytester, "--assert=plain", "--santong-manifest", _manifest(pytester), "--santong-profile", "basic",
+        *_profiles(pytester, "ST-DATA-011"), "--santong-report-dir", "out",
+    )  # fmt: skip
+    case = _report(pytester)["results"]["cases"][0]
+    assert (
+        case["message"].startswith("检查未通过（test_bare.py:5")
+        and "the case gave no message" in case["message"]
+    )
+    out = r.stdout.str()
+    assert "[ST-DATA-011] [ST-DATA-011]" not in out and "根本原因 Root causes" in out
