@@ -204,14 +204,16 @@ def _done(runs: dict[str, cf.Future[Run]], name: str) -> Run:
 
 def test_demo_certifies_the_reference_product(runs: dict[str, cf.Future[Run]]) -> None:
     """`santong demo`: the reference product passes the standard profile with zero failures; the signed report
-    verifies against the key made on the fly."""
+    verifies against the demo's trust list (CERTIFIED by the lab key made on the fly)."""
     run = _done(runs, "demo")
     assert run.code == 0 and run.verdict == "PASS", run.why()
     s = run.report["results"]["summary"]
     assert s["failed"] == 0 and s["error"] == 0 and s["passed"] > 70, s
     assert run.report["product"]["model"] == "KJ-SIM-F16"
-    assert "结论 Verdict: 通过 PASS" in run.stdout and "VALID SIGNATURE" in run.stdout, run.why()
-    assert "与给定公钥一致 matches the given public key" in run.stdout and "演示成功 DEMO OK" in run.stdout
+    assert "结论 Verdict: 通过 PASS" in run.stdout, run.why()
+    # The demo verifies its report against its trust list (issue 18): the lab it made vouches for it.
+    assert "已认证" in run.stdout and "CERTIFIED by santong-demo-lab" in run.stdout, run.why()
+    assert "演示成功 DEMO OK" in run.stdout, run.why()
 
 
 def test_correct_small_device_passes(runs: dict[str, cf.Future[Run]]) -> None:
