@@ -36,4 +36,6 @@ STOPSIGNAL SIGINT
 LABEL org.opencontainers.image.title="santong mock platform" \
       org.opencontainers.image.licenses="Apache-2.0"
 
-ENTRYPOINT ["/opt/santong/bin/santong", "mock", "serve", "--grpc-port", "50051", "--http-port", "8080", "--host", "0.0.0.0"]
+# Inside the container the server must listen on every interface; without TLS that takes --insecure (it warns on
+# stderr). Publish the ports on the host's loopback only (-p 127.0.0.1:50051:50051), or give TLS files.
+ENTRYPOINT ["/opt/santong/bin/santong", "mock", "serve", "--grpc-port", "50051", "--http-port", "8080", "--host", "0.0.0.0", "--insecure"]
