@@ -332,8 +332,10 @@ class MtFileConverter(UplinkConverter[ParsedFile]):
         n = len(cols.point_codes)
         whole_file = len(indexes) == n
         stamps = cols.stamps if whole_file else [cols.stamps[i] for i in indexes]
-        base = min(ms[s] for s in set(stamps))
-        offset_of = {s: ms[s] - base for s in set(stamps)}
+        # ms holds exactly the file's distinct stamps: a whole file needs no set of its own
+        own = ms if whole_file else {s: ms[s] for s in set(stamps)}
+        base = min(own.values())
+        offset_of = {s: t - base for s, t in own.items()}
         k = len(indexes)
         offsets = itemgetter(*stamps)(offset_of) if k > 1 else (offset_of[stamps[0]],)
         if whole_file:
