@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from santong.adapters.mtfile._filetypes import VALUE_KINDS
 from santong.adapters.mtfile._parser import (
     SUPPORTED_TYPES,
     MtFileError,
@@ -54,11 +55,6 @@ __all__ = [
     "validate_folder",
 ]
 
-_KINDS: Final = {
-    "MN": common_pb2.VALUE_KIND_ANALOG,
-    "KG": common_pb2.VALUE_KIND_SWITCH,
-    "LJ": common_pb2.VALUE_KIND_ACCUMULATOR,
-}
 #: At most this many findings of one clause per file are itemised (the rest are counted in one more finding).
 MAX_PER_CLAUSE: Final = 50
 _SENSOR_FIELD: Final = "传感器类型"
@@ -451,7 +447,7 @@ class MtChecker:
             top += 1
             resolved = self.resolver.code(sensor)
             st = sensor_types().get(resolved) if resolved else None
-            kind = _KINDS.get(code[14:16], common_pb2.VALUE_KIND_UNSPECIFIED)
+            kind = VALUE_KINDS.get(code[14:16], common_pb2.VALUE_KIND_UNSPECIFIED)
             p = data_pb2.PointDefinition(
                 alias=top, point_code=code, system_code=code[12:14], sensor_type=resolved or sensor, unit=unit,
                 value_kind=kind, location=location or "—",
