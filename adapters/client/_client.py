@@ -62,8 +62,10 @@ from google.protobuf.message import Message
 from santong.adapters._config import ClientConfig
 from santong.adapters._sdk import AdapterError, Observation
 from santong.adapters.client._commands import Downlink
+from santong.adapters.client._failed import ClientFailed
 from santong.adapters.client._queue import DeadLetter, UploadQueue, stamp
 from santong.adapters.client._retry import Backoff, Disposition
+from santong.adapters.client._session import Session
 from santong.adapters.client._times import ms_of, oldest, oldest_of, ts_of
 from santong.adapters.client._transport import CallError, GrpcTransport, HttpTransport, Transport
 from santong.protocols import (
@@ -92,15 +94,6 @@ SENSOR_FAULT = common_pb2.POINT_STATUS_FLAG_SENSOR_FAULT
 OVER_RANGE = common_pb2.POINT_STATUS_FLAG_OVER_RANGE
 SWITCH = common_pb2.VALUE_KIND_SWITCH
 MAX_OFFSET_MS = 2**31 - 1
-
-
-class ClientFailed(AdapterError):
-    """The client stopped for good: Register refused on content or version (ST-PROTO-004, ST-PROTO-016)."""
-
-    grpc_code = "UNAUTHENTICATED"
-    http_status = 401
-    description_zh = "平台客户端已停止"
-    description_en = "the platform client stopped"
 
 
 @dataclass
@@ -189,6 +182,7 @@ class PlatformClient:
         #: The last refusal of the credentials (UNAUTHENTICATED / PERMISSION_DENIED), None once a call succeeds.
         self.credentials_error: CallError | None = None
         self.downlink = Downlink(self)
+        self.session = Session(self)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -261,7 +255,7 @@ class PlatformClient:
         for name, coro in (
             ("deliver", self._deliver_loop()),
             ("linger", self._linger_loop()),
-            ("heartbeat", self._heartbeat_loop()),
+            ("heartbeat", self.session.heartbeat_loop()),
             ("commands", self.downlink.loop()),
         ):
             self._tasks.append(loop.create_task(coro, name=f"santong-client-{name}"))
@@ -739,9 +733,9 @@ class PlatformClient:
         while True:
             try:
                 if not self.registered:
-                    await self._register()
+                    await self.session.register()
                 elif self._defs_dirty:
-                    await self._send_definitions()
+                    await self.session.send_definitions()
                 else:
                     self._wake.clear()
                     up = await self._q(self.queue.head)
@@ -803,115 +797,6 @@ class PlatformClient:
         self.registered = False
         self._registered_event.clear()
         self._wake.set()
-
-    async def _register(self) -> None:
-        req = self.config.register_request()
-        req.device_time.CopyFrom(ts_of(self.now_ms()))
-        bad = must_violations(validate(req, ValidationContext(arrival=False)))
-        if bad:
-            raise ClientFailed(
-                "注册请求未通过校验 / the RegisterRequest fails the validation core: "
-                + "; ".join(map(str, bad)),
-                bad,
-            )
-        try:
-            resp = await self._call("Register", req)
-        except CallError as e:
-            if e.disposition is Disposition.RETRY or e.disposition is Disposition.HOLD:
-                raise
-            raise ClientFailed(
-                f"平台拒绝注册（{e.code}，如无共同的规范版本 ST-PROTO-004），客户端停止 / the platform refused Register ({e.code}; e.g. no "
-                f"spec version in common, ST-PROTO-004), the client stops: {e}",
-                e.violations,
-            ) from e
-        if resp.HasField("limits"):
-            limits = pb.Limits()
-            limits.CopyFrom(default_limits())
-            for f, v in resp.limits.ListFields():
-                setattr(limits, f.name, v)
-            self.limits = limits
-            await self._q(self.queue.set_meta, "limits", {f.name: v for f, v in limits.ListFields()})
-        if resp.negotiated_version not in req.supported_versions:
-            raise ClientFailed(
-                f"平台协商的版本 {resp.negotiated_version!r} 不在本设备支持的 {list(req.supported_versions)} 之中（ST-PROTO-004）/ "
-                f"the platform negotiated version {resp.negotiated_version!r}, not one of {list(req.supported_versions)} (ST-PROTO-004)"
-            )
-        self.session_id, self.negotiated_version = resp.session_id, resp.negotiated_version
-        last = int(resp.last_acknowledged_sequence)
-        dropped = await self._q(self.queue.resume_after, last)
-        if dropped:
-            log.info(
-                "平台已确认至 %d，丢弃 %d 个已送达的排队上传 / the platform acknowledged up to %d: %d queued uploads dropped (ST-PROTO-023)",
-                last,
-                dropped,
-                last,
-                dropped,
-            )
-            self._pending = await self._q(self.queue.count)
-            self._backfill_queued = await self._q(self.queue.backfill_count)
-        self._state.last_sequence = max(self._state.last_sequence, last)
-        self.registered = True
-        self._registered_event.set()
-        self._defs_dirty = bool(self._points or self._outstations or self._areas or self._stations)
-        self.stats.registrations += 1
-        log.info(
-            "已注册 / registered: session=%s version=%s last_ack=%d",
-            self.session_id,
-            self.negotiated_version,
-            last,
-        )
-
-    async def _send_definitions(self) -> None:
-        """DefinePoints (in chunks of max_points_per_definition) and DefinePositioning; resolves RESEND waiters."""
-        # Cleared before the first await: a define() while these calls run marks the definitions dirty again.
-        self._defs_dirty = False
-        points = self.definitions()
-        outstations = list(self._outstations.values())
-        n = max(1, int(self.limits.max_points_per_definition or 10_000))
-        try:
-            if points or outstations:
-                for i in range(0, max(len(points), 1), n):
-                    req = pb.DefinePointsRequest(
-                        points=points[i : i + n], outstations=outstations if i == 0 else []
-                    )
-                    resp = await self._call("DefinePoints", req)
-                    for v in resp.violations:
-                        log.warning(
-                            "测点定义警告 / definition warning [%s] %s: %s", v.clause_id, v.path, v.message_en
-                        )
-            if self._areas or self._stations:
-                await self._call(
-                    "DefinePositioning",
-                    pb.DefinePositioningRequest(
-                        areas=list(self._areas.values()), stations=list(self._stations.values())
-                    ),
-                )
-        except CallError as e:
-            if e.disposition is not Disposition.FINAL:
-                self._defs_dirty = True
-                raise
-            # Never resend unchanged (ST-PROTO-016): the uploads of these points will be rejected and dead-lettered.
-            log.error(
-                "平台拒收测点定义，不再重发 / the platform rejected the definitions, not resent [%s]: %s",
-                ", ".join(e.clause_ids),
-                e,
-            )
-            self._resolve_waiters(e)
-            return
-        except BaseException:
-            self._defs_dirty = True
-            raise
-        self.stats.definitions_sent += 1
-        self._resolve_waiters(None)
-
-    def _resolve_waiters(self, error: BaseException | None) -> None:
-        waiters, self._defs_waiters = self._defs_waiters, []
-        for fut in waiters:
-            if not fut.done():
-                if error is None:
-                    fut.set_result(None)
-                else:
-                    fut.set_exception(error)
 
     async def _deliver(self, up: Any) -> None:
         req = up.request()
@@ -1011,30 +896,3 @@ class PlatformClient:
         platform = int(self.limits.heartbeat_interval_ms or 30_000)
         own = self._heartbeat_ms
         return max(100, min(own, platform) if own else platform)
-
-    async def _heartbeat_loop(self) -> None:
-        last = time.monotonic()
-        while True:
-            await self._registered_event.wait()
-            # Start each heartbeat at most 95 % of the interval after the previous one began, so that the gap
-            # the platform sees (call time included) never exceeds the interval (ST-PROTO-005).
-            await asyncio.sleep(
-                max(0.0, last + 0.95 * self.heartbeat_interval_ms() / 1000 - time.monotonic())
-            )
-            last = time.monotonic()
-            if not self.registered:
-                continue
-            req = pb.HeartbeatRequest(
-                last_acknowledged_sequence=self.queue.last_acknowledged,
-                queued_uploads=min(self._pending, 2**32 - 1),
-            )
-            req.device_time.CopyFrom(ts_of(self.now_ms()))
-            try:
-                await self._call("Heartbeat", req)
-                self.stats.heartbeats += 1
-            except CallError as e:
-                if e.disposition is Disposition.HOLD:
-                    self.credentials_error = e
-                if e.disposition is Disposition.REREGISTER:
-                    self._lost_registration()
-                log.info("心跳失败 / heartbeat failed: %s", e)
