@@ -48,6 +48,8 @@ from santong.protocols.v1 import device_access_pb2_grpc as pbg  # noqa: E402
 SCENARIO = load_scenario(os.environ["SANTONG_LOAD_SCENARIO"])
 PROFILE = load_profile(SCENARIO.profile)
 ACCEPTED = {pb.ACK_STATUS_ACCEPTED}
+# One connection per device, as in the field (grpcio otherwise shares one connection among equal channels).
+CHANNEL_OPTIONS = [("grpc.use_local_subchannel_pool", 1)]
 _totals = {"batches_acked": 0, "points_acked": 0, "devices_started": 0}  # this process's users
 _done: dict[str, dict[str, int]] = {}  # master: each worker's final totals, by worker id
 _expected: set[str] = set()  # master: the workers of the test
@@ -241,9 +243,9 @@ class Device(User):
             target = _grpc_target(SCENARIO.url)
             if SCENARIO.tls:
                 ca = SCENARIO.ca_file.read_bytes() if SCENARIO.ca_file else None
-                self.channel = grpc.secure_channel(target, grpc.ssl_channel_credentials(ca))
+                self.channel = grpc.secure_channel(target, grpc.ssl_channel_credentials(ca), CHANNEL_OPTIONS)
             else:
-                self.channel = grpc.insecure_channel(target)
+                self.channel = grpc.insecure_channel(target, CHANNEL_OPTIONS)
             self.stub = pbg.DeviceAccessServiceStub(self.channel)
         else:
             self.http = FastHttpSession(
