@@ -92,6 +92,9 @@ def test_no_case_mixes_clause_levels(suite: dict[str, Any]) -> None:
 def _variant(tmp: Path, name: str, drop_feature: str | None) -> Path:
     doc = yaml.safe_load(REFERENCE.read_text(encoding="utf-8"))
     doc["start"]["cwd"] = str(REFERENCE.parent)
+    for item in doc.get("software", []):  # artefact files are relative to the manifest, which moves
+        if "file" in item:
+            item["file"] = str(REFERENCE.parent / item["file"])
     if drop_feature is not None:
         doc["features"] = [f for f in doc["features"] if f != drop_feature]
     path = tmp / f"{name}.manifest.yaml"
