@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from google.protobuf.message import DecodeError, Message
+from santong.mock_platform._commands import Commands
 from santong.mock_platform._config import PlatformConfig
 from santong.mock_platform._credentials import Credentials, load_secret
 from santong.mock_platform._devices import Device
@@ -123,6 +124,7 @@ class Platform:
         self.faults = FaultInjector(self)
         self.inspection = Inspection(self)
         self.uploads = Uploads(self)
+        self.commands = Commands(self)
         self.devices: dict[str, Device] = {}
         self.credentials = Credentials()
         self._tokens: dict[str, str] = {}  # given before the store's secret is known: hashed again at start
@@ -725,7 +727,7 @@ class Platform:
             self._alive(dev)
 
         await self._commit(dev, job, on_done)
-        self._maybe_time_sync(dev, req.device_time)
+        self.commands.maybe_time_sync(dev, req.device_time)
         return pb.RegisterResponse(
             session_id=session_id,
             negotiated_version=version,
@@ -735,7 +737,7 @@ class Platform:
         )
 
     def _heartbeat(self, dev: Device, req: Any, peer: str, t0: float) -> device_access_pb2.HeartbeatResponse:
-        self._maybe_time_sync(dev, req.device_time)
+        self.commands.maybe_time_sync(dev, req.device_time)
         vs = validate(req, ValidationContext(state=dev.state, limits=self.limits, now_ms=self.now_ms()))
         if must_violations(vs):
             raise PlatformError(
@@ -821,178 +823,31 @@ class Platform:
                 "UNAVAILABLE", "存储暂不可用", "storage unavailable; retry", retry_after_s=1.0
             ) from e
 
-    # ------------------------------------------------------------------ commands
-
-    def _maybe_time_sync(self, dev: Device, device_time: Any) -> None:
-        if not (device_time.seconds or device_time.nanos):
-            return
-        skew = abs(device_time.seconds * 1000 + device_time.nanos // 1_000_000 - self.now_ms())
-        threshold = self.config.time_sync_threshold_ms
-        if threshold is None:
-            threshold = self.limits.max_clock_skew_ms // 2
-        if skew > threshold and not dev.time_sync_pending:
-            self.send_command(dev.device_id, "TIME_SYNC", note=f"clock skew {skew} ms")
+    # ------------------------------------------------------------------ commands (see _commands.Commands)
 
     def send_command(
         self, device_id: str, type: str | int, *, note: str = "", **payload: Any
     ) -> dict[str, Any]:  # noqa: A002
-        """Queue a downlink command for a device: TIME_SYNC, CONFIGURE (report_interval_ms, heartbeat_interval_ms,
-        settings), RESEND_DEFINITIONS, WRITE_POINT (point_code, value) or TEST_EVENT (kind EXCURSION / SWITCH_CHANGE /
-        SENSOR_FAULT, point_code, value, hold_ms). Returns {"command_id", "type"}."""
-        dev = self.devices.get(device_id)
-        if dev is None:
-            raise PlatformError("NOT_FOUND", f"未知设备 {device_id}", f"unknown device {device_id}")
-        try:
-            ctype = (
-                pb.CommandType.Value(
-                    f"COMMAND_TYPE_{type}".replace("COMMAND_TYPE_COMMAND_TYPE_", "COMMAND_TYPE_")
-                )
-                if isinstance(type, str)
-                else int(type)
-            )
-            pb.CommandType.Name(ctype)
-        except (ValueError, TypeError) as e:
-            raise PlatformError(
-                "INVALID_ARGUMENT", f"未知命令类型 {type}", f"unknown command type {type!r}"
-            ) from e
-        cmd = pb.Command(command_id=uuid.uuid4().hex, type=ctype)  # type: ignore[arg-type]
-        cmd.issued_at.CopyFrom(self.server_time())
-        try:
-            if ctype == pb.COMMAND_TYPE_TIME_SYNC:
-                cmd.time_sync.SetInParent()
-            elif ctype == pb.COMMAND_TYPE_CONFIGURE:
-                cmd.configure.report_interval_ms = int(payload.get("report_interval_ms", 0))
-                cmd.configure.heartbeat_interval_ms = int(payload.get("heartbeat_interval_ms", 0))
-                cmd.configure.settings.update(
-                    {str(k): str(v) for k, v in dict(payload.get("settings", {})).items()}
-                )
-            elif ctype == pb.COMMAND_TYPE_RESEND_DEFINITIONS:
-                cmd.resend_definitions.SetInParent()
-            elif ctype == pb.COMMAND_TYPE_WRITE_POINT:
-                cmd.write_point.point_code = str(payload["point_code"])
-                cmd.write_point.value = float(payload["value"])
-            elif ctype == pb.COMMAND_TYPE_TEST_EVENT:  # ST-PROTO-036
-                kind = str(payload["kind"]).upper()
-                ev = cmd.test_event
-                ev.kind = pb.TestEventKind.Value(
-                    kind if kind.startswith("TEST_EVENT_KIND_") else f"TEST_EVENT_KIND_{kind}"
-                )
-                ev.point_code = str(payload["point_code"])
-                ev.value = float(payload.get("value", 0.0))
-                ev.hold_ms = int(payload.get("hold_ms", 0))
-            else:
-                raise ValueError("unspecified command type")
-        except (KeyError, TypeError, ValueError) as e:
-            raise PlatformError(
-                "INVALID_ARGUMENT", f"命令参数错误：{e}", f"bad command arguments: {e}"
-            ) from e
-        dev.commands.put_nowait(cmd)
-        if ctype == pb.COMMAND_TYPE_TIME_SYNC:
-            dev.time_sync_pending = True
-        blob, issued = cmd.SerializeToString(), self.now_ms()
-        self.store.write_nowait(
-            lambda c: c.execute(
-                "INSERT INTO commands (command_id, device_id, type, command, issued_ms) VALUES (?,?,?,?,?)",
-                (cmd.command_id, device_id, int(ctype), blob, issued),
-            )
-        )
-        self.log_event(
-            device_id,
-            "command:queued",
-            "EVENT",
-            "OK",
-            f"{pb.CommandType.Name(ctype)} {cmd.command_id} {note}".strip(),
-        )
-        return {"command_id": cmd.command_id, "type": pb.CommandType.Name(ctype)}
+        """Queue a downlink command for a device (:meth:`Commands.send_command`)."""
+        return self.commands.send_command(device_id, type, note=note, **payload)
 
     def time_sync(self, device_id: str) -> dict[str, Any]:
-        """Queue a TIME_SYNC command (its server_time is set when it is sent)."""
-        return self.send_command(device_id, "TIME_SYNC")
+        """Queue a TIME_SYNC command."""
+        return self.commands.time_sync(device_id)
 
     async def next_command(self, dev: Device, peer: str = "") -> device_access_pb2.CommandsResponse:
-        """Wait for the device's next command and mark it sent (TIME_SYNC gets the server time now)."""
-        cmd = await dev.commands.get()
-        if cmd.type == pb.COMMAND_TYPE_TIME_SYNC:
-            dev.time_sync_pending = False
-            cmd.time_sync.server_time.CopyFrom(self.server_time())
-        sent, blob, cid = self.now_ms(), cmd.SerializeToString(), cmd.command_id
-        self.store.write_nowait(
-            lambda c: c.execute(
-                "UPDATE commands SET sent_ms=?, command=? WHERE command_id=?", (sent, blob, cid)
-            )
-        )
-        self.log_event(
-            dev.device_id, "Commands", "SENT", "OK", f"{pb.CommandType.Name(cmd.type)} {cid}", peer=peer
-        )
-        return pb.CommandsResponse(command=cmd)
+        """The next command for a device, waiting for one."""
+        return await self.commands.next_command(dev, peer)
 
     def requeue_command(self, dev: Device, cmd: device_access_pb2.Command) -> None:
-        """Put back a command the stream could not deliver."""
-        dev.commands.put_nowait(cmd)
+        """Put back a command that was taken but not delivered."""
+        self.commands.requeue_command(dev, cmd)
 
     async def command_result(
         self, dev: Device, request: device_access_pb2.CommandsRequest, peer: str = "", size: int | None = None
     ) -> None:
-        """Record a CommandResult from the device; a malformed one is logged as REJECTED (the stream goes on).
-        A result for an unknown command or another device's raises NOT_FOUND / PERMISSION_DENIED (ST-PROTO-034),
-        logged, nothing recorded."""
-        if not request.HasField("result"):
-            self.log_event(dev.device_id, "Commands", "EVENT", "OK", "stream opened", peer=peer)
-            return
-        self._alive(dev)
-        vs = validate(request, ValidationContext(state=dev.state, limits=self.limits, now_ms=self.now_ms()))
-        r = request.result
-        if must_violations(vs):
-            self.log_event(
-                dev.device_id,
-                "Commands",
-                "REJECTED",
-                "INVALID_ARGUMENT",
-                "bad command result",
-                peer=peer,
-                violations=vs,
-            )
-            return
-        when, cid, outcome, text = self.now_ms(), r.command_id, int(r.outcome), r.message
-        owner = await self.store.read(
-            lambda c: c.execute("SELECT device_id FROM commands WHERE command_id=?", (cid,)).fetchone()
-        )
-        if owner is None or owner[0] != dev.device_id:  # ST-PROTO-034: only results for its own commands
-            code, zh, en = (
-                ("NOT_FOUND", f"没有编号为 {cid} 的命令", f"no command {cid}")
-                if owner is None
-                else (
-                    "PERMISSION_DENIED",
-                    f"命令 {cid} 不是发给本设备的",
-                    f"command {cid} was not issued to this device",
-                )
-            )
-            err = PlatformError(code, zh, en, [violation("ST-PROTO-034", "result.command_id", zh, en)])
-            self.log_event(
-                dev.device_id,
-                "Commands",
-                "REJECTED",
-                code,
-                err.message_en,
-                peer=peer,
-                violations=err.violations,
-            )
-            raise err
-        self.store.write_nowait(
-            lambda c: c.execute(
-                "UPDATE commands SET outcome=?, result_message=?, result_ms=? WHERE command_id=? AND device_id=?",
-                (outcome, text, when, cid, dev.device_id),
-            )
-        )
-        self.log_event(
-            dev.device_id,
-            "Commands",
-            "ACCEPTED",
-            "OK",
-            f"result {cid} {pb.CommandOutcome.Name(outcome) if outcome in pb.CommandOutcome.values() else outcome}",
-            peer=peer,
-            violations=vs,
-        )
+        """Record a device's command result (:meth:`Commands.command_result`, ST-PROTO-034)."""
+        await self.commands.command_result(dev, request, peer, size)
 
     # ------------------------------------------------------------------ liveness (ST-PROTO-006)
 

@@ -1,0 +1,205 @@
+"""Downlink commands of the mock platform (a collaborator of :class:`~santong.mock_platform._service.Platform`):
+queue, deliver and requeue commands, time sync on skew, record results — only for the device's own commands
+(ST-IFACE-011..014, ST-PROTO-034).
+
+Example::
+
+    platform.commands.send_command("KJ70N-0001", "RESEND_DEFINITIONS")
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from santong.mock_platform._devices import Device
+from santong.mock_platform._errors import PlatformError, violation
+from santong.protocols import ValidationContext, must_violations, validate
+from santong.protocols.v1 import device_access_pb2
+
+if TYPE_CHECKING:
+    from santong.mock_platform._service import Platform
+
+__all__ = ["Commands"]
+
+pb = device_access_pb2
+
+
+class Commands:
+    """The command side of one platform."""
+
+    def __init__(self, platform: Platform) -> None:
+        self.p = platform
+
+    def maybe_time_sync(self, dev: Device, device_time: Any) -> None:
+        if not (device_time.seconds or device_time.nanos):
+            return
+        skew = abs(device_time.seconds * 1000 + device_time.nanos // 1_000_000 - self.p.now_ms())
+        threshold = self.p.config.time_sync_threshold_ms
+        if threshold is None:
+            threshold = self.p.limits.max_clock_skew_ms // 2
+        if skew > threshold and not dev.time_sync_pending:
+            self.send_command(dev.device_id, "TIME_SYNC", note=f"clock skew {skew} ms")
+
+    def send_command(
+        self, device_id: str, type: str | int, *, note: str = "", **payload: Any
+    ) -> dict[str, Any]:  # noqa: A002
+        """Queue a downlink command for a device: TIME_SYNC, CONFIGURE (report_interval_ms, heartbeat_interval_ms,
+        settings), RESEND_DEFINITIONS, WRITE_POINT (point_code, value) or TEST_EVENT (kind EXCURSION / SWITCH_CHANGE /
+        SENSOR_FAULT, point_code, value, hold_ms). Returns {"command_id", "type"}."""
+        dev = self.p.devices.get(device_id)
+        if dev is None:
+            raise PlatformError("NOT_FOUND", f"未知设备 {device_id}", f"unknown device {device_id}")
+        try:
+            ctype = (
+                pb.CommandType.Value(
+                    f"COMMAND_TYPE_{type}".replace("COMMAND_TYPE_COMMAND_TYPE_", "COMMAND_TYPE_")
+                )
+                if isinstance(type, str)
+                else int(type)
+            )
+            pb.CommandType.Name(ctype)
+        except (ValueError, TypeError) as e:
+            raise PlatformError(
+                "INVALID_ARGUMENT", f"未知命令类型 {type}", f"unknown command type {type!r}"
+            ) from e
+        cmd = pb.Command(command_id=uuid.uuid4().hex, type=ctype)  # type: ignore[arg-type]
+        cmd.issued_at.CopyFrom(self.p.server_time())
+        try:
+            if ctype == pb.COMMAND_TYPE_TIME_SYNC:
+                cmd.time_sync.SetInParent()
+            elif ctype == pb.COMMAND_TYPE_CONFIGURE:
+                cmd.configure.report_interval_ms = int(payload.get("report_interval_ms", 0))
+                cmd.configure.heartbeat_interval_ms = int(payload.get("heartbeat_interval_ms", 0))
+                cmd.configure.settings.update(
+                    {str(k): str(v) for k, v in dict(payload.get("settings", {})).items()}
+                )
+            elif ctype == pb.COMMAND_TYPE_RESEND_DEFINITIONS:
+                cmd.resend_definitions.SetInParent()
+            elif ctype == pb.COMMAND_TYPE_WRITE_POINT:
+                cmd.write_point.point_code = str(payload["point_code"])
+                cmd.write_point.value = float(payload["value"])
+            elif ctype == pb.COMMAND_TYPE_TEST_EVENT:  # ST-PROTO-036
+                kind = str(payload["kind"]).upper()
+                ev = cmd.test_event
+                ev.kind = pb.TestEventKind.Value(
+                    kind if kind.startswith("TEST_EVENT_KIND_") else f"TEST_EVENT_KIND_{kind}"
+                )
+                ev.point_code = str(payload["point_code"])
+                ev.value = float(payload.get("value", 0.0))
+                ev.hold_ms = int(payload.get("hold_ms", 0))
+            else:
+                raise ValueError("unspecified command type")
+        except (KeyError, TypeError, ValueError) as e:
+            raise PlatformError(
+                "INVALID_ARGUMENT", f"命令参数错误：{e}", f"bad command arguments: {e}"
+            ) from e
+        dev.commands.put_nowait(cmd)
+        if ctype == pb.COMMAND_TYPE_TIME_SYNC:
+            dev.time_sync_pending = True
+        blob, issued = cmd.SerializeToString(), self.p.now_ms()
+        self.p.store.write_nowait(
+            lambda c: c.execute(
+                "INSERT INTO commands (command_id, device_id, type, command, issued_ms) VALUES (?,?,?,?,?)",
+                (cmd.command_id, device_id, int(ctype), blob, issued),
+            )
+        )
+        self.p.log_event(
+            device_id,
+            "command:queued",
+            "EVENT",
+            "OK",
+            f"{pb.CommandType.Name(ctype)} {cmd.command_id} {note}".strip(),
+        )
+        return {"command_id": cmd.command_id, "type": pb.CommandType.Name(ctype)}
+
+    def time_sync(self, device_id: str) -> dict[str, Any]:
+        """Queue a TIME_SYNC command (its server_time is set when it is sent)."""
+        return self.send_command(device_id, "TIME_SYNC")
+
+    async def next_command(self, dev: Device, peer: str = "") -> device_access_pb2.CommandsResponse:
+        """Wait for the device's next command and mark it sent (TIME_SYNC gets the server time now)."""
+        cmd = await dev.commands.get()
+        if cmd.type == pb.COMMAND_TYPE_TIME_SYNC:
+            dev.time_sync_pending = False
+            cmd.time_sync.server_time.CopyFrom(self.p.server_time())
+        sent, blob, cid = self.p.now_ms(), cmd.SerializeToString(), cmd.command_id
+        self.p.store.write_nowait(
+            lambda c: c.execute(
+                "UPDATE commands SET sent_ms=?, command=? WHERE command_id=?", (sent, blob, cid)
+            )
+        )
+        self.p.log_event(
+            dev.device_id, "Commands", "SENT", "OK", f"{pb.CommandType.Name(cmd.type)} {cid}", peer=peer
+        )
+        return pb.CommandsResponse(command=cmd)
+
+    def requeue_command(self, dev: Device, cmd: device_access_pb2.Command) -> None:
+        """Put back a command the stream could not deliver."""
+        dev.commands.put_nowait(cmd)
+
+    async def command_result(
+        self, dev: Device, request: device_access_pb2.CommandsRequest, peer: str = "", size: int | None = None
+    ) -> None:
+        """Record a CommandResult from the device; a malformed one is logged as REJECTED (the stream goes on).
+        A result for an unknown command or another device's raises NOT_FOUND / PERMISSION_DENIED (ST-PROTO-034),
+        logged, nothing recorded."""
+        if not request.HasField("result"):
+            self.p.log_event(dev.device_id, "Commands", "EVENT", "OK", "stream opened", peer=peer)
+            return
+        self.p._alive(dev)
+        vs = validate(
+            request, ValidationContext(state=dev.state, limits=self.p.limits, now_ms=self.p.now_ms())
+        )
+        r = request.result
+        if must_violations(vs):
+            self.p.log_event(
+                dev.device_id,
+                "Commands",
+                "REJECTED",
+                "INVALID_ARGUMENT",
+                "bad command result",
+                peer=peer,
+                violations=vs,
+            )
+            return
+        when, cid, outcome, text = self.p.now_ms(), r.command_id, int(r.outcome), r.message
+        owner = await self.p.store.read(
+            lambda c: c.execute("SELECT device_id FROM commands WHERE command_id=?", (cid,)).fetchone()
+        )
+        if owner is None or owner[0] != dev.device_id:  # ST-PROTO-034: only results for its own commands
+            code, zh, en = (
+                ("NOT_FOUND", f"没有编号为 {cid} 的命令", f"no command {cid}")
+                if owner is None
+                else (
+                    "PERMISSION_DENIED",
+                    f"命令 {cid} 不是发给本设备的",
+                    f"command {cid} was not issued to this device",
+                )
+            )
+            err = PlatformError(code, zh, en, [violation("ST-PROTO-034", "result.command_id", zh, en)])
+            self.p.log_event(
+                dev.device_id,
+                "Commands",
+                "REJECTED",
+                code,
+                err.message_en,
+                peer=peer,
+                violations=err.violations,
+            )
+            raise err
+        self.p.store.write_nowait(
+            lambda c: c.execute(
+                "UPDATE commands SET outcome=?, result_message=?, result_ms=? WHERE command_id=? AND device_id=?",
+                (outcome, text, when, cid, dev.device_id),
+            )
+        )
+        self.p.log_event(
+            dev.device_id,
+            "Commands",
+            "ACCEPTED",
+            "OK",
+            f"result {cid} {pb.CommandOutcome.Name(outcome) if outcome in pb.CommandOutcome.values() else outcome}",
+            peer=peer,
+            violations=vs,
+        )
