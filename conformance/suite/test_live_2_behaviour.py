@@ -152,6 +152,56 @@ def test_methane_alarm_raised_and_cleared(
     assert checked, "[ST-PROTO-027] 没有完整的报警过程 / no alarm episode to check"
 
 
+SENSOR_FAULT_BIT = 128
+
+
+@pytest.mark.clause("ST-PROTO-036")
+def test_sensor_fault_event_reported(
+    live: LiveProduct, baseline: Snapshot, santong_declared: Declared, evidence: Evidence
+) -> None:
+    """A TEST_EVENT SENSOR_FAULT on the first analog point: its observations carry status bit 128 within one
+    report interval + 1.5 s of the command, and lose it again once the hold is over (within the same bound)."""
+    points = santong_declared.points.points if santong_declared.points is not None else []
+    codes = [p.point_code for p in points if p.value_kind == common_pb2.VALUE_KIND_ANALOG]
+    if not codes:
+        not_demonstrated(
+            "产品没有声明模拟量测点，无法展示传感器故障",
+            "the manifest declares no analog point: a sensor fault cannot be shown",
+        )
+    live.require_data(baseline, "ST-PROTO-036")
+    code = codes[0]
+    hold_ms = max(2000, 3 * live.report_interval_ms)
+    bound_ms = live.report_interval_ms + 1500
+    t0 = now_ms()
+    evidence.sample(
+        "test event", _test_event(live, "ST-PROTO-036", kind="SENSOR_FAULT", point_code=code, hold_ms=hold_ms)
+    )
+
+    def seen() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        obs = sorted(
+            (o for o in live.observations(since_ms=t0 - 1000) if o["point_code"] == code),
+            key=lambda o: o["time_ms"],
+        )
+        faulted = [o for o in obs if o["status"] & SENSOR_FAULT_BIT]
+        after = [o for o in obs if faulted and o["time_ms"] > faulted[-1]["time_ms"]]
+        return faulted, after
+
+    live.wait_for(
+        lambda: all(seen()), (hold_ms + 2 * bound_ms) / 1000 + 2.0, "sensor fault and recovery", fail=False
+    )
+    faulted, after = seen()
+    evidence.record("point", code)
+    evidence.record("faulted_observations", len(faulted))
+    assert faulted and faulted[0]["time_ms"] <= t0 + bound_ms, (
+        f"[ST-PROTO-036] 测试事件 SENSOR_FAULT 之后 {bound_ms} ms 内 {code} 没有带传感器故障位 128 的观测 / no observation of "
+        f"{code} carried the sensor-fault bit 128 within {bound_ms} ms of the SENSOR_FAULT test event"
+    )
+    assert after and after[0]["time_ms"] <= t0 + hold_ms + 2 * bound_ms, (
+        f"[ST-PROTO-036] 保持 {hold_ms} ms 之后 {code} 没有恢复正常（仍带状态位 128）/ {code} did not recover after the "
+        f"{hold_ms} ms hold (still status bit 128)"
+    )
+
+
 # ----------------------------------------------------------------------------------------------- commands
 
 
