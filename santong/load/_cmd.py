@@ -97,16 +97,18 @@ def _free_port(host: str) -> int:
 # ------------------------------------------------------------------------------------------- the mock platform
 
 
-def _inspect(sc: Any, op: str, args: dict[str, Any] | None = None) -> Any:
+def _inspect(sc: Any, op: str, args: dict[str, Any] | None = None, client: Any = None) -> Any:
+    """One operation of the mock's inspection API (GET without args, POST with); CommandError when it fails."""
     import httpx
 
     headers = {"x-santong-inspection-token": sc.inspection_token}
     url = f"{sc.inspection_url}/inspect/{op}"
+    http = client or httpx
     try:
         if args is None:
-            r = httpx.get(url, headers=headers, timeout=30)
+            r = http.get(url, headers=headers, timeout=30)
         else:
-            r = httpx.post(url, headers=headers, json=args, timeout=30)
+            r = http.post(url, headers=headers, json=args, timeout=30)
     except httpx.HTTPError as e:
         raise CommandError(
             f"无法访问模拟平台检查接口 {url}：{e}；请确认 santong mock serve 在运行、target.mock.inspection_url 正确",
@@ -123,13 +125,15 @@ def _inspect(sc: Any, op: str, args: dict[str, Any] | None = None) -> Any:
 
 def _prepare_mock(sc: Any) -> dict[str, int]:
     """Credentials for every device (admin op add_device); the store's counts before the run."""
+    import httpx
+
     from santong.load._devices import mock_token
 
-    for i in range(sc.devices):
-        device_id = sc.device_id(i)
-        _inspect(
-            sc, "add_device", {"device_id": device_id, "token": mock_token(sc.inspection_token, device_id)}
-        )
+    with httpx.Client() as client:  # one keep-alive connection for every device
+        for i in range(sc.devices):
+            device_id = sc.device_id(i)
+            token = mock_token(sc.inspection_token, device_id)
+            _inspect(sc, "add_device", {"device_id": device_id, "token": token}, client)
     counts: dict[str, int] = _inspect(sc, "counts")
     return counts
 
