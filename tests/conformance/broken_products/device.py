@@ -102,7 +102,8 @@ class Device:
         self.wake = asyncio.Event()
         self.t0 = time.monotonic()
         self.alarm: dict[str, Any] | None = None
-        self.events: dict[str, tuple[int, float, float]] = {}  # point code → (kind, value, until) of a test event
+        # Running test events: point code → (kind, value, until on the monotonic clock).
+        self.events: dict[str, tuple[int, float, float]] = {}
         self.channel: Any = None
         self.session = ""
         self.stub: Any = None
