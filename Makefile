@@ -6,10 +6,11 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 BUF := .buf/node_modules/.bin/buf
 EXTRAS := dev,modbus,opcua,mqtt,load
-# One pytest invocation for `make test` and `make test-stress` (same selection, same timeouts). The certification
-# self-check (tests/conformance/test_selfcheck*.py) is its own tier: `make selfcheck` (.ci/run runs both).
+# One pytest invocation for `make test` and `make test-stress` (same selection, same timeouts). Whole certification
+# runs — the self-check matrix (tests/conformance/test_selfcheck*.py) and the demo end to end (marker `selfcheck`) —
+# are their own tier: `make selfcheck` (.ci/run runs both).
 SELFCHECK_TESTS := tests/conformance/test_selfcheck*.py
-PYTEST_ARGS := -q -ra --durations=10 --ignore-glob='$(SELFCHECK_TESTS)'
+PYTEST_ARGS := -q -ra --durations=10 --ignore-glob='$(SELFCHECK_TESTS)' -m 'not selfcheck'
 
 .DEFAULT_GOAL := help
 .PHONY: help install generate checkgenerate lint typecheck test test-fast test-stress selfcheck bench demo buf-lint buf-breaking clean
@@ -51,8 +52,8 @@ typecheck: $(STAMP) ## mypy (generated code excluded)
 test: $(STAMP) checkgenerate buf-lint buf-breaking lint typecheck ## Every gate and every test but the self-check (≈10 min)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-selfcheck: $(STAMP) ## The certification self-check tests (tests/conformance/test_selfcheck*.py)
-	$(PY) -m pytest -q -ra --durations=10 $(SELFCHECK_TESTS)
+selfcheck: $(STAMP) ## Whole certification runs: the self-check matrix and the demo end to end (marker selfcheck)
+	$(PY) -m pytest -q -ra --durations=10 -m selfcheck tests
 
 test-stress: $(STAMP) ## The tests of `make test` while stress-ng oversubscribes every core (2 workers per core)
 	bash scripts/stress-ng.sh run -- $(PY) -m pytest $(PYTEST_ARGS)

@@ -350,8 +350,9 @@ def test_mock_address_it_cannot_bind(held_port: int) -> None:
     r = santong("mock", "serve", "--grpc-port", "0", "--http-port", str(held_port))
     one_error(r, "cannot listen", "HTTP", "--http-port")
     one_error(
-        serve("--host", "192.0.2.1"), "cannot listen", "192.0.2.1"
-    )  # TEST-NET-1: not an address of ours
+        serve("--host", "192.0.2.1", "--insecure"), "cannot listen", "192.0.2.1"
+    )  # TEST-NET-1: not an address of ours (--insecure: past the plain-text refusal, to the bind)
+    one_error(serve("--host", "192.0.2.1"), "--insecure", "TLS")  # refused before any bind
 
 
 # ------------------------------------------------------------------------------------------------------- simulate

@@ -69,6 +69,7 @@ def _import_root(copy: Path, site: Path) -> dict[str, str]:
 
 @needs_git
 @pytest.mark.slow
+@pytest.mark.selfcheck
 def test_demo_leaves_a_clean_checkout_clean(tmp_path: Path) -> None:
     copy = _clean_copy(tmp_path / "repo")
     env = _import_root(copy, tmp_path / "site")

@@ -26,7 +26,7 @@ import pytest
 import yaml
 from cf_fixtures import ROOT
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.slow, pytest.mark.selfcheck, pytest.mark.timeout(900)]
 
 BROKEN = Path(__file__).resolve().parent / "broken_products"
 PLATFORM = ROOT / "conformance" / "products" / "santong-mock.manifest.yaml"

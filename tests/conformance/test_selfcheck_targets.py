@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from cf_fixtures import ROOT
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.selfcheck, pytest.mark.timeout(300)]
 
 PLATFORM = ROOT / "conformance" / "products" / "santong-mock.manifest.yaml"
 

@@ -400,6 +400,7 @@ def test_old_reports_and_statements_still_verify(world: World, report_version: i
 
 
 @pytest.mark.slow
+@pytest.mark.selfcheck
 def test_demo_reuses_its_key_and_trust_list_so_older_reports_still_verify(tmp_path: Path) -> None:
     state = tmp_path / "state"
     first = ok(run(state, "demo", "--profile", "basic", "--out", str(tmp_path / "d1")))

@@ -137,6 +137,7 @@ def test_certify_a_product_written_with_the_sdk(venv: Venv, tmp_path: Path) -> N
     assert "PASS" in v.stdout, v.stdout  # the verdict the signed report holds
 
 
+@pytest.mark.selfcheck
 def test_demo_certifies_the_reference_product(venv: Venv, tmp_path: Path) -> None:
     t0 = time.monotonic()
     r = venv.run("santong", "demo", "--profile", "basic", "--out", str(tmp_path / "demo"), cwd=tmp_path)

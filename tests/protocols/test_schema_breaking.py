@@ -129,7 +129,9 @@ def test_baseline_v1_0_is_committed_and_intact() -> None:
     assert sb.baselines()[0].name == "v1.0"
     assert (BASELINE / "image.binpb").stat().st_size > 1000
     frozen = {p.name.removesuffix(".schema.json") for p in (BASELINE / "schemas").glob("*.schema.json")}
-    assert frozen and frozen <= set(schema_names())  # every v1.0 message is still there; new ones are additive
+    assert frozen and frozen <= set(
+        schema_names()
+    )  # every v1.0 message is still there; new ones are additive
     assert sb.tampered(BASELINE) == []
 
 
