@@ -136,7 +136,11 @@ def test_adapter_queue_goes_to_the_state_folder(tmp_path: Path) -> None:
         while not queue.exists() and adapter.poll() is None and time.monotonic() < deadline:
             time.sleep(0.1)
         adapter.terminate()
-        _, err = adapter.communicate(timeout=30)
+        try:
+            _, err = adapter.communicate(timeout=60)
+        except subprocess.TimeoutExpired:  # this test is about where the queue lands, not how fast it stops
+            adapter.kill()
+            _, err = adapter.communicate(timeout=60)
         assert queue.exists(), err[-3000:]
         assert f"队列 queue: {queue}" in err
         assert set((ROOT / "adapters" / "products").iterdir()) == before
