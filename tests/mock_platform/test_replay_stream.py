@@ -36,7 +36,7 @@ def test_stream_rejected_batch_in_the_middle_keeps_going(target: Target) -> None
     dev = target.new_device()
     batches = [samples.observation_batch(i, [1, 2, 3, 4]) for i in range(1, 8)]
     batches[2].alias[0] = 77  # undefined alias
-    batches[4].sequence = 2  # replay of an acknowledged sequence
+    batches[4].CopyFrom(batches[1])  # a true replay of an acknowledged batch: same sequence, same content
     acks = dev.stream(batches)
     assert [a.sequence for a in acks] == [1, 2, 3, 4, 2, 6, 7]
     assert [a.status for a in acks] == [ACC, ACC, REJ, ACC, DUP, ACC, ACC]
