@@ -60,6 +60,25 @@ MAX_PER_CLAUSE: Final = 50
 _SENSOR_FIELD: Final = "传感器类型"
 
 
+def implied_point(
+    alias: int, code: str, sensor: str, unit: str, location: str, resolver: SensorResolver
+) -> data_pb2.PointDefinition:
+    """The definition a real-time record implies for a point no CDDY defined: its type resolved to a dictionary
+    code, its range from the dictionary (an unknown type has none: ST-DATA-010 is its finding, not false 021s)."""
+    resolved = resolver.code(sensor)
+    st = sensor_types().get(resolved) if resolved else None
+    kind = VALUE_KINDS.get(code[14:16], common_pb2.VALUE_KIND_UNSPECIFIED)
+    p = data_pb2.PointDefinition(
+        alias=alias, point_code=code, system_code=code[12:14], sensor_type=resolved or sensor, unit=unit,
+        value_kind=kind, location=location or "—",
+        range_low=st.range_low if st else -1e300, range_high=st.range_high if st else 1e300,
+    )  # fmt: skip
+    if kind == common_pb2.VALUE_KIND_SWITCH:
+        p.range_low, p.range_high = 0.0, 1.0
+        p.on_description, p.off_description = "1", "0"
+    return p
+
+
 @dataclass(frozen=True, slots=True)
 class MtFinding:
     """One finding placed in a file: where (file, line, record code, field), which clause, what, and the fix."""
@@ -445,19 +464,7 @@ class MtChecker:
         records: list[int] = []
         for code, (first, sensor, unit, location) in seen.items():
             top += 1
-            resolved = self.resolver.code(sensor)
-            st = sensor_types().get(resolved) if resolved else None
-            kind = VALUE_KINDS.get(code[14:16], common_pb2.VALUE_KIND_UNSPECIFIED)
-            p = data_pb2.PointDefinition(
-                alias=top, point_code=code, system_code=code[12:14], sensor_type=resolved or sensor, unit=unit,
-                value_kind=kind, location=location or "—",
-                # an unknown type has no range to judge values by: ST-DATA-010 is its finding, not false 021s
-                range_low=st.range_low if st else -1e300, range_high=st.range_high if st else 1e300,
-            )  # fmt: skip
-            if kind == common_pb2.VALUE_KIND_SWITCH:
-                p.range_low, p.range_high = 0.0, 1.0
-                p.on_description, p.off_description = "1", "0"
-            points.append(p)
+            points.append(implied_point(top, code, sensor, unit, location, self.resolver))
             records.append(first)
         size = max(1, int(self.limits.max_points_per_definition or 10_000))
         ctx = ValidationContext(

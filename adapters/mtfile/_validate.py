@@ -10,17 +10,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from santong.adapters.mtfile._filetypes import VALUE_KINDS
-from santong.adapters.mtfile._folder import MtChecker, as_violations
+from santong.adapters.mtfile._folder import MtChecker, as_violations, implied_point
 from santong.adapters.mtfile._parser import ParsedFile, to_batch
 from santong.adapters.mtfile._sensors import SensorResolver, SiteMapping
 from santong.protocols import (
     DEFAULT_LIMITS,
     DeviceState,
     Violation,
-    sensor_types,
 )
-from santong.protocols.v1 import common_pb2, data_pb2, device_access_pb2
+from santong.protocols.v1 import data_pb2, device_access_pb2
 
 __all__ = ["file_messages", "validate_mt_file"]
 
@@ -30,22 +28,10 @@ def _synth_points(
 ) -> list[data_pb2.PointDefinition]:
     """Point definitions for codes seen in a file: (sensor type, unit, location) from the file — the type
     resolved to its dictionary code (names, aliases, site mapping) — the rest from the dictionary."""
-    out = []
-    for alias, (code, (sensor, unit, location)) in enumerate(sorted(codes.items()), start=1):
-        resolved = resolver.code(sensor)
-        st = sensor_types().get(resolved) if resolved else None
-        kind = VALUE_KINDS.get(code[14:16], common_pb2.VALUE_KIND_UNSPECIFIED)
-        p = data_pb2.PointDefinition(
-            alias=alias, point_code=code, system_code=code[12:14], sensor_type=resolved or sensor, unit=unit,
-            value_kind=kind, location=location or "—",
-            # an unknown type has no range to judge values by: ST-DATA-010 is its finding, not false 021s
-            range_low=st.range_low if st else -1e300, range_high=st.range_high if st else 1e300,
-        )  # fmt: skip
-        if kind == common_pb2.VALUE_KIND_SWITCH:
-            p.range_low, p.range_high = 0.0, 1.0
-            p.on_description, p.off_description = "1", "0"
-        out.append(p)
-    return out
+    return [
+        implied_point(alias, code, sensor, unit, location, resolver)
+        for alias, (code, (sensor, unit, location)) in enumerate(sorted(codes.items()), start=1)
+    ]
 
 
 def _define_chunks(points: list[data_pb2.PointDefinition], size: int) -> list[Any]:
