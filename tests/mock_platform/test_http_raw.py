@@ -131,6 +131,28 @@ def still_serving(server: Server) -> None:
     assert server.api.client.get("/v1/platform/info").status_code == 200
 
 
+# --------------------------------------------------------------------------- the listening socket
+
+
+def test_accepted_connections_have_tcp_nodelay(server: Server) -> None:
+    """Every accepted connection has TCP_NODELAY, on the standard asyncio loop too (which sets it only on sockets
+    made with IPPROTO_TCP): with Nagle on, each answer would wait for the client's delayed ACK (≈ 40 ms)."""
+
+    async def flags() -> list[int]:
+        out = []
+        for conn in list(server.http._server.server_state.connections):
+            sock = conn.transport.get_extra_info("socket")  # type: ignore[attr-defined]
+            out.append(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+        return out
+
+    with server.connect() as s:
+        s.sendall(head("GET", "/v1/platform/info", {}))
+        assert read_response(s)[0] == 200
+        wait_until(lambda: server.bg.run(flags()), timeout=10, what="the connection is accepted")
+        got = server.bg.run(flags())
+        assert got and all(got), f"TCP_NODELAY off on accepted connections: {got}"
+
+
 # --------------------------------------------------------------------------- content type and encoding
 
 
