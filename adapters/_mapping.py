@@ -37,8 +37,8 @@ import math
 import struct
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
-from operator import itemgetter
-from typing import Final, Literal, NamedTuple
+from operator import attrgetter, itemgetter
+from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple
 
 __all__ = [
     "DATA_TYPES",
@@ -488,24 +488,6 @@ def _byte_order_pair(m: PointMapping) -> tuple[str, str | None]:
     return m.byte_order, (m.word_order if _TYPES[m.data_type].words > 1 else None)
 
 
-def _converter(m: PointMapping) -> Callable[[float], Value]:
-    """Post-unpack step for one point: bool bit, mask/shift, scale/offset."""
-    info = _TYPES[m.data_type]
-    if info.kind == "bool":
-        if m.bit is None:
-            return bool
-        bit = m.bit
-        return lambda v: bool(int(v) >> bit & 1)
-    mask = m.mask if m.mask is not None else -1
-    shift, scale, offset = m.shift, m.scale, m.offset or -0.0
-    identity = scale == 1.0 and m.offset == 0.0 and info.kind != "float"
-    if mask == -1 and not shift:
-        return int if identity else (lambda v: v * scale + offset)
-    if identity:
-        return lambda v: (int(v) & mask) >> shift
-    return lambda v: ((int(v) & mask) >> shift) * scale + offset
-
-
 class BlockDecoder:
     """Decodes one contiguous register block into many point values with one struct.unpack."""
 
@@ -590,9 +572,16 @@ class BlockDecoder:
                 perm += (2 * w + 1, 2 * w) if m.byte_order == "little" else (2 * w, 2 * w + 1)
         return struct.Struct(f">{n}H").pack, unpack, None, _getter(perm)
 
-    def __call__(self, words: Sequence[int]) -> list[float]:
-        """Decode the block; one value per point, in the order the points were given."""
-        return self._run(words)
+    if TYPE_CHECKING:
+
+        def __call__(self, words: Sequence[int]) -> list[float]:
+            """Decode the block; one value per point, in the order the points were given."""
+            ...
+
+    else:
+        # Calling the decoder calls its generated kernel directly: the type's __call__ slot takes a non-function
+        # descriptor's __get__ result, so no Python-level wrapper frame sits on the hot path.
+        __call__ = property(attrgetter("_run"), doc="Decode the block; one value per point, in point order.")
 
     def __repr__(self) -> str:
         """Short description: points, block length and layout."""
@@ -612,6 +601,21 @@ def _getter(indices: list[int]) -> _Getter:
     return itemgetter(*indices)
 
 
+def _expr(m: PointMapping, a: str) -> str:
+    """The source of one point's post-unpack step on the unpacked raw value named ``a``: bool bit, mask/shift,
+    scale/offset — the steps of :func:`decode`, with the point's constants written in (float repr round-trips)."""
+    info = _TYPES[m.data_type]
+    if info.kind == "bool":
+        return f"({a} != 0)" if m.bit is None else f"({a} >> {m.bit} & 1 == 1)"
+    raw = a
+    if m.mask is not None or m.shift:
+        raw = f"({a} & {m.mask})" if m.mask is not None else a
+        raw = f"({raw} >> {m.shift})" if m.shift else raw
+    if m.scale == 1.0 and m.offset == 0.0:
+        return raw  # ints stay exact; a float times 1.0 plus -0.0 is itself
+    return f"({raw} * {m.scale!r} + {m.offset or -0.0!r})"
+
+
 def _kernel(
     mappings: tuple[PointMapping, ...],
     n: int,
@@ -620,57 +624,54 @@ def _kernel(
     word_getter: _Getter | None,
     byte_getter: _Getter | None,
 ) -> Callable[[Sequence[int]], list[float]]:
-    """The hot path, specialised once: (gather words), pack, (gather bytes), one unpack, scale/offset."""
+    """The hot path, generated once per block plan: (gather words), pack, (gather bytes), one unpack into
+    locals, then one list display with every point's transform written out (no per-point loop, zip or call)."""
     kinds = [_TYPES[m.data_type].kind for m in mappings]
-    plain = [
-        k in ("int", "float") and m.mask is None and not m.shift for k, m in zip(kinds, mappings, strict=True)
-    ]
-    unit = [m.scale == 1.0 and m.offset == 0.0 for m in mappings]
-    scales = tuple(m.scale for m in mappings)
-    offsets = tuple(m.offset or -0.0 for m in mappings)  # x + -0.0 == x for every x, -0.0 included
-    if all(p and u for p, u in zip(plain, unit, strict=True)):
-        mode = 0  # identity: the unpacked values are the answer
-    elif all(p and (k == "float" or not u) for p, u, k in zip(plain, unit, kinds, strict=True)):
-        mode = 1 if len(set(scales)) == 1 and len(set(offsets)) == 1 else 2  # affine: uniform / per point
-    else:
-        mode = 3  # bool, bits, mask/shift or identity integers mixed with scaled points
-    s0, o0 = (scales[0], offsets[0]) if mappings else (1.0, -0.0)
-    convs = tuple(_converter(m) for m in mappings)
-    check = any(k == "float" or not u for k, u in zip(kinds, unit, strict=True))
+    check = any(
+        k == "float" or m.scale != 1.0 or m.offset != 0.0 for k, m in zip(kinds, mappings, strict=True)
+    )
     names = tuple(m.name or m.data_type for m in mappings)
-
-    def run(words: Sequence[int]) -> list[float]:
-        if len(words) != n:
-            raise MappingError(
-                f"寄存器块应为 {n} 个字，实际 {len(words)} 个",
-                f"the register block must have {n} words, got {len(words)}",
-            )
-        try:
-            data = pack(*(words if word_getter is None else word_getter(words)))
-        except struct.error as e:
-            raise MappingError(
-                "寄存器值必须是 0..65535 的整数", "register words must be ints in 0..65535"
-            ) from e
-        if byte_getter is not None:
-            data = bytes(byte_getter(data))
-        vals = unpack(data)
-        out: list[float]
-        if mode == 0:
-            out = list(vals)
-        elif mode == 1:
-            out = [v * s0 + o0 for v in vals]
-        elif mode == 2:
-            out = [v * s + o for v, s, o in zip(vals, scales, offsets, strict=True)]
-        else:
-            out = [c(v) for c, v in zip(convs, vals, strict=True)]  # type: ignore[misc]
-        if check:
-            total = sum(out)
-            # inf - inf and nan - nan are nan: a finite difference proves every value finite.
-            if total - total != 0.0:
-                _raise_non_finite(out, names)
-        return out
-
+    raws = [f"a{i}" for i in range(len(mappings))]
+    words = "words" if word_getter is None else "word_getter(words)"
+    lines = ["def run(words):"]
+    if word_getter is not None:  # a gather accepts a longer list: check the length first
+        lines += ["    if len(words) != n:", "        _bad_block(words, n, None)"]
+    lines += [
+        "    try:",
+        f"        data = pack(*{words})",
+        "    except struct.error as e:",
+        "        _bad_block(words, n, e)",
+    ]
+    if byte_getter is not None:
+        lines.append("    data = bytes(byte_getter(data))")
+    if raws:
+        lines.append(f"    ({', '.join(raws)},) = unpack(data)")
+    lines.append(f"    out = [{', '.join(_expr(m, a) for m, a in zip(mappings, raws, strict=True))}]")
+    if check:
+        # inf - inf and nan - nan are nan: a finite difference proves every value finite.
+        lines += [
+            "    total = sum(out)",
+            "    if total - total != 0.0:",
+            "        _raise_non_finite(out, names)",
+        ]
+    lines.append("    return out")
+    scope: dict[str, Any] = {
+        "n": n, "pack": pack, "unpack": unpack, "word_getter": word_getter, "byte_getter": byte_getter,
+        "names": names, "struct": struct, "_bad_block": _bad_block, "_raise_non_finite": _raise_non_finite,
+    }  # fmt: skip
+    exec(compile("\n".join(lines), f"<santong block decoder: {len(mappings)} points>", "exec"), scope)  # noqa: S102
+    run: Callable[[Sequence[int]], list[float]] = scope["run"]
     return run
+
+
+def _bad_block(words: Sequence[int], n: int, error: struct.error | None) -> None:
+    """Raise the MappingError for a block of the wrong length or with words outside 0..65535."""
+    if len(words) != n:
+        raise MappingError(
+            f"寄存器块应为 {n} 个字，实际 {len(words)} 个",
+            f"the register block must have {n} words, got {len(words)}",
+        ) from error
+    raise MappingError("寄存器值必须是 0..65535 的整数", "register words must be ints in 0..65535") from error
 
 
 def _raise_non_finite(out: list[float], names: tuple[str, ...]) -> None:
