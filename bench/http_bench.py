@@ -1,12 +1,19 @@
-"""Benchmark: HTTP/JSON ingest (1000-point ReportObservations bodies) next to a bare Starlette app.
+"""Benchmark: HTTP/JSON ingest of the shipped ``santong mock serve`` next to a bare Starlette app.
 
-Both servers run as subprocesses (uvicorn, httptools + uvloop) and are driven, in the same run, by the same raw
-keep-alive client (asyncio streams, one device per connection, no pipelining). "ours" is the real mock platform
-app: every body is schema-checked and decoded by ``santong.protocols.decode_json``, validated by the rules and
-persisted before its acknowledgement; "bare" parses the JSON and drops it.
+"ours" is the mock platform exactly as the CLI starts it (``python -m santong mock serve``: gRPC and HTTP in one
+process, production defaults, a SQLite file in WAL mode with ``synchronous=NORMAL``); the only options given are
+the ports, the database file, the devices file and ``--max-uploads-per-second 0`` (the rate limit is a policy, this
+measures capacity). Every body is authenticated on its headers, decoded by ``santong.protocols.decode_json``
+(strict JSON, schema, fast path), validated by the rules and committed before its acknowledgement.
 
-The two are measured in alternating windows, several rounds, and the best window of each is reported: other
-work on a shared machine then slows both alike instead of whichever ran at the wrong moment.
+The baseline is a bare Starlette app on uvicorn (httptools) in one process on the same event loop as the shipped
+server, that reads the body, parses it with the same JSON decoder the shipped server uses
+(``santong.protocols.loads_strict``) and answers a fixed acknowledgement.
+
+Both are driven, in the same run, by the same raw keep-alive client (asyncio streams, one device per connection,
+no pipelining) with the same bodies, in alternating windows (bare, ours, bare, ours …), each window warmed for
+the same time; the best window of each is reported: other work on a shared machine then slows both alike
+instead of whichever ran at the wrong moment.
 
 Run alone: ``.venv/bin/python -m bench http_bench`` (``python -m bench.http_bench`` prints every window).
 """
@@ -17,9 +24,11 @@ import asyncio
 import json
 import os
 import random
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -39,20 +48,27 @@ ROUNDS = 3
 WARMUP_S = 0.3
 ROOT = Path(__file__).resolve().parent.parent
 PATH = "/v1/device/report-observations"
+DEVICES = [f"BENCH-{i:02d}" for i in range(CONNECTIONS)]
+BASELINE = (
+    f"bare Starlette on uvicorn (httptools, same event loop as the shipped server: uvloop, 1 process): read the body, parse it with the shipped "
+    f"decoder (santong.protocols.loads_strict), fixed ack; same raw client, same bodies, {CONNECTIONS} keep-alive "
+    f"connections, alternating warmed windows, best of {ROUNDS}"
+)
 
 
 # --------------------------------------------------------------------------- servers (subprocess side)
 
 
 def _bare_app() -> Any:
-    """A bare Starlette app: read the body, parse the JSON, drop it, answer a fixed acknowledgement."""
+    """A bare Starlette app: read the body, parse the JSON with the shipped decoder, answer a fixed ack."""
+    from santong.protocols import loads_strict
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import Response
     from starlette.routing import Route
 
     async def ingest(request: Request) -> Response:
-        doc = json.loads(await request.body())
+        doc = loads_strict(await request.body())
         seq = doc["batch"]["sequence"]
         body = json.dumps(
             {"ack": {"sequence": str(seq), "status": "ACK_STATUS_ACCEPTED", "accepted": POINTS}}
@@ -62,89 +78,65 @@ def _bare_app() -> Any:
     return Starlette(routes=[Route(PATH, ingest, methods=["POST"])])
 
 
-async def _ours_app(db_path: str) -> tuple[Any, dict[str, Any]]:
-    """The real app on a platform with a SQLite file (WAL) and one device per connection provisioned."""
-    import secrets
-
-    from santong.mock_platform import Platform, PlatformConfig
-    from santong.mock_platform._http import create_app
-    from santong.protocols import default_limits
-
-    tokens = {f"BENCH-{i:02d}": secrets.token_urlsafe(16) for i in range(CONNECTIONS)}
-    limits = default_limits()
-    limits.max_uploads_per_second = (
-        0  # the rate limit is a policy; this measures capacity (as platform_bench)
-    )
-    platform = Platform(PlatformConfig(db_path=db_path, devices=tokens, limits=limits))
-    await platform.start()
-    return create_app(platform), {"tokens": tokens, "_platform": platform}
-
-
-def _serve(kind: str) -> None:
-    """Subprocess entry: serve `kind` on 127.0.0.1:0 and print {"port": …} as the first stdout line."""
+def _serve_bare() -> None:
+    """Subprocess entry: serve the bare app on 127.0.0.1:0 and print {"http_port": …} as the first stdout line."""
     import uvicorn
+    from santong.mock_platform.cli import event_loop_runner
 
-    sock = socket.socket()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
-    sock.listen(2048)  # connections queue until uvicorn starts accepting
+    sock.listen(1024)
     port = sock.getsockname()[1]
 
-    import tempfile
-
-    tmp = tempfile.mkdtemp(prefix="santong-http-bench-")
-
     async def main() -> None:
-        extra: dict[str, Any] = {}
-        if kind == "bare":
-            app: Any = _bare_app()
-            http: Any = "httptools"
-        else:
-            from santong.mock_platform._http import guarded_protocol
-
-            app, extra = await _ours_app(os.path.join(tmp, "bench.db"))
-            http = guarded_protocol()
         config = uvicorn.Config(
-            app, http=http, loop="uvloop", lifespan="off", log_level="warning", access_log=False
+            _bare_app(), http="httptools", loop="none", lifespan="off", log_level="warning", access_log=False
         )
         server = uvicorn.Server(config)
-        info = {"port": port, **{k: v for k, v in extra.items() if not k.startswith("_")}}
-        print(json.dumps(info), flush=True)
+        print(json.dumps({"http_port": port, "pid": os.getpid()}), flush=True)
         await server.serve(sockets=[sock])
 
-    import shutil
+    event_loop_runner()(main())  # the loop `santong mock serve` runs on
 
-    import uvloop
 
-    try:
-        uvloop.run(main())
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+def _ours_args(folder: str) -> list[str]:
+    """``santong mock serve`` as a user starts it: production defaults, a database file, a devices file."""
+    devices = os.path.join(folder, "devices.txt")
+    Path(devices).write_text("".join(f"{d}:{_token(d)}\n" for d in DEVICES), encoding="utf-8")
+    return [sys.executable, "-m", "santong", "mock", "serve", "--grpc-port", "0", "--http-port", "0",
+            "--db", os.path.join(folder, "bench.db"), "--devices-file", devices,
+            "--max-uploads-per-second", "0"]  # fmt: skip
+
+
+def _token(device_id: str) -> str:
+    return f"bench-token-{device_id}"
 
 
 @contextmanager
 def _server(kind: str) -> Iterator[dict[str, Any]]:
+    """Start the bare server or the shipped mock in a subprocess; yields its start line (http_port, pid)."""
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bench.http_bench", "--serve", kind],
-        stdout=subprocess.PIPE,
-        cwd=ROOT,
-        env=env,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        if not line:
-            raise RuntimeError(f"{kind} server did not start (exit {proc.wait(5)})")
-        yield json.loads(line)
-    finally:
-        proc.terminate()
+    with tempfile.TemporaryDirectory(prefix="santong-http-bench-") as folder:
+        args = (
+            [sys.executable, "-m", "bench.http_bench", "--serve-bare"]
+            if kind == "bare"
+            else _ours_args(folder)
+        )
+        proc = subprocess.Popen(args, stdout=subprocess.PIPE, cwd=folder, env=env, text=True)
         try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            assert proc.stdout is not None
+            line = proc.stdout.readline()
+            if not line:
+                raise RuntimeError(f"{kind} server did not start (exit {proc.wait(5)})")
+            yield json.loads(line)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 # --------------------------------------------------------------------------- raw keep-alive client
@@ -269,35 +261,35 @@ def measure(seconds: float = SECONDS, rounds: int = ROUNDS) -> dict[str, list[fl
     import uvloop
 
     with _server("bare") as bare_info, _server("ours") as ours_info:
-        bare = [_Device(f"BARE-{i:02d}", "t") for i in range(CONNECTIONS)]
-        ours = [_Device(d, t) for d, t in ours_info["tokens"].items()]
+        bare = [_Device(d, _token(d)) for d in DEVICES]
+        ours = [_Device(d, _token(d)) for d in DEVICES]
 
         async def main() -> dict[str, list[float]]:
             out: dict[str, list[float]] = {"bare": [], "ours": []}
             for i in range(rounds):
-                out["bare"].append(await drive(bare_info["port"], bare, seconds))
-                out["ours"].append(await drive(ours_info["port"], ours, seconds, setup=i == 0))
+                out["bare"].append(await drive(bare_info["http_port"], bare, seconds))
+                out["ours"].append(await drive(ours_info["http_port"], ours, seconds, setup=i == 0))
             return out
 
         return uvloop.run(main())
 
 
 def run(seconds: float = SECONDS, rounds: int = ROUNDS) -> list[dict]:
-    """HTTP/JSON ingest of the real app next to the bare app: best window of each (the machine is shared)."""
+    """HTTP/JSON ingest of the shipped mock next to the bare app: best window of each (the machine is shared)."""
     figures = measure(seconds, rounds)
     return [
         entry(
-            "mock_platform.http.ingest_json",
+            "mock_platform.http.ingest_json (santong mock serve, 1000-pt batches, validated + committed, file DB)",
             max(figures["ours"]),
             "points/s",
-            f"bare Starlette on uvicorn (httptools+uvloop), parse JSON and drop; same raw client, {CONNECTIONS} connections",
+            BASELINE,
             max(figures["bare"]),
         )
     ]
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "--serve":
-        _serve(sys.argv[2])
+    if sys.argv[1:] == ["--serve-bare"]:
+        _serve_bare()
     else:
         print(json.dumps(measure()))

@@ -70,6 +70,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="设备凭据，可重复 / device credentials (repeatable)",
     )
     p.add_argument(
+        "--enrolment",
+        type=_enrolment,
+        action="append",
+        default=[],
+        metavar="PREFIX:KEY",
+        help="测试设备组注册（可重复）：ID 以 PREFIX 开头的新设备用令牌 HMAC-SHA256(KEY, ID) 认证后自动加入 / group enrolment "
+        "of test devices (repeatable): a new device whose ID starts with PREFIX authenticates with the token "
+        "HMAC-SHA256(KEY, ID) (hex) and is added",
+    )
+    p.add_argument(
         "--devices-file",
         default=None,
         metavar="FILE",
@@ -130,10 +140,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the subcommand: 0 after a clean stop, 2 when the platform cannot start (CommandError)."""
     if args.mock_command == "serve":
+        return event_loop_runner()(_serve(args))
+    return 2
+
+
+def event_loop_runner() -> Any:
+    """How ``santong mock serve`` runs its event loop: ``uvloop.run`` (libuv: cheaper I/O for HTTP and gRPC
+    alike), or ``asyncio.run`` where uvloop is not installed (Windows). The HTTP benchmark's baseline uses the
+    same loop."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency except on Windows
         import asyncio
 
-        return asyncio.run(_serve(args))
-    return 2
+        return asyncio.run
+    return uvloop.run
 
 
 def _config(args: argparse.Namespace) -> Any:
@@ -153,7 +174,8 @@ def _config(args: argparse.Namespace) -> Any:
         if value is not None:
             setattr(limits, name, value)
     config = PlatformConfig(
-        db_path=args.db, limits=limits, devices=_devices(args), synchronous=args.sync.upper()
+        db_path=args.db, limits=limits, devices=_devices(args), synchronous=args.sync.upper(),
+        enrolments=dict(getattr(args, "enrolment", None) or []),
     )
     token = args.inspection_token or os.environ.get("SANTONG_INSPECTION_TOKEN")
     if token:
@@ -174,6 +196,16 @@ def _pairs(text: str, where_zh: str, where_en: str) -> dict[str, str]:
                 ) from e
             out[device_id] = token
     return out
+
+
+def _enrolment(text: str) -> tuple[str, str]:
+    prefix, sep, key = text.partition(":")
+    if not sep or len(prefix) < 3 or len(key) < 16:
+        raise argparse.ArgumentTypeError(
+            f"须为 前缀:组密钥（前缀至少 3 个字符，密钥至少 16 个字符）/ expected PREFIX:KEY (a prefix of 3 characters or "
+            f"more, a key of 16 or more): {text[:40]!r}"
+        )
+    return prefix, key
 
 
 def _devices(args: argparse.Namespace) -> dict[str, str]:
