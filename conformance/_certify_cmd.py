@@ -51,6 +51,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--waivers", type=Path, metavar="FILE", help="豁免清单 waiver file")
     p.add_argument(
+        "--certificate",
+        type=Path,
+        action="append",
+        metavar="REPORT",
+        help="证书（签名报告 report.json，可多次，每个型号一个）：mine-acceptance 比对平台上各设备注册时上报的软件摘要 "
+        "firmware_sha256 (ST-PROTO-038) / certificate (signed report.json, repeatable, one per model): "
+        "mine-acceptance compares the software digest each device on the platform reported at Register",
+    )
+    p.add_argument(
         "--suite", type=Path, metavar="DIR", help=argparse.SUPPRESS
     )  # a different suite folder (tests)
     p.add_argument(
@@ -148,6 +157,7 @@ def _certify(args: argparse.Namespace, out: IO[str]) -> int:
         report_dir=out_dir,
         key=args.key,
         profiles=args.profiles,
+        certificates=tuple(args.certificate or ()),
     )
     try:
         prepared = prepare(options)
@@ -201,6 +211,8 @@ def _certify(args: argparse.Namespace, out: IO[str]) -> int:
     ):
         if value is not None:
             pytest_args += [flag, str(value)]
+    for cert in args.certificate or ():
+        pytest_args += ["--santong-certificate", str(cert)]
     log = out_dir / "pytest.log"
     prog = Progress(out)
     with (

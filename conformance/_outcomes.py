@@ -60,6 +60,16 @@ NA_REASONS: dict[str, tuple[str, str]] = {
         "judging the clause needs the platform restarted and read back; the suite does not restart a platform it "
         "reaches (the mock's durability is proven by santong's own kill -9 tests)",
     ),
+    "needs_fresh_device": (
+        "判定该条款需要一台从未注册过的新测试设备；凭据文件未给出 enrolment（测试设备前缀与组密钥），目标平台上无法生成",
+        "judging the clause needs a fresh test device that never registered; the credentials file gives no "
+        "enrolment (test-device prefix and group key), so none can be made on the target platform",
+    ),
+    "no_certificate": (
+        "未给出被验收设备的证书（--certificate 签名报告），无法比对设备上报的软件摘要",
+        "no certificate of the devices under acceptance was given (--certificate REPORT.json): the software digests "
+        "they report cannot be compared",
+    ),
     "subject": (
         "该条款约束的是另一方（平台或产品），在另一方的运行中判定",
         "the clause binds the other side (platform or product) and is judged in that side's run",

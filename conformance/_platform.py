@@ -35,13 +35,29 @@ from santong.conformance._manifest import Manifest
 from santong.conformance._product import CouldNotRun
 from santong.conformance._targets import TargetSettings
 
-__all__ = ["ADMIN_SERVICE", "Admin", "PlatformHandle", "engine_available", "start_platform"]
+__all__ = [
+    "ADMIN_SERVICE",
+    "FRESH_DEVICE_HINT",
+    "Admin",
+    "PlatformHandle",
+    "engine_available",
+    "start_platform",
+]
 
 ADMIN_SERVICE = "santong.mock.v1.Admin"
 INSPECTION_HEADER = "x-santong-inspection-token"
 MOCK_IMAGE = os.environ.get("SANTONG_MOCK_IMAGE", "localhost/santong-mock:dev")
 #: How long an upload whose acknowledgement the mock withholds hangs before UNAVAILABLE (embedded target).
 WITHHOLD_HOLD_S = 2.0
+#: Why a case that needs a never-registered device cannot have one, and the fix (bilingual).
+FRESH_DEVICE_HINT = (
+    "该用例需要一台从未注册过的新测试设备，而凭据文件中的设备会在每次运行中被重复使用。请在凭据文件中加上 enrolment（测试设备前缀与组密钥，"
+    "平台按前缀接受新设备，如 santong mock serve --enrolment SANTONG-TEST-:密钥），每次运行即自动生成新设备；见 conformance/README.md"
+    "“平台回归” / the case needs a fresh test device that never registered, and the credentials file's device is "
+    "reused from run to run. Add `enrolment` (test-device prefix and group key; the platform accepts new devices "
+    "under the prefix, e.g. santong mock serve --enrolment SANTONG-TEST-:KEY) to the credentials file and every run "
+    'makes its own devices; see conformance/README.md, "Platform regression"'
+)
 _CHANNEL_OPTIONS = [
     ("grpc.initial_reconnect_backoff_ms", 100),
     ("grpc.min_reconnect_backoff_ms", 100),
@@ -72,9 +88,9 @@ class Admin:
         admin.command("KJ-FZ-001", "TIME_SYNC")
     """
 
-    def __init__(self, target: str, token: str, ca_pem: bytes | None = None) -> None:
+    def __init__(self, target: str, token: str, ca_pem: bytes | None = None, tls: bool = False) -> None:
         self.target, self._token = target, token
-        self._channel = channel(target, ca_pem)
+        self._channel = channel(target, ca_pem, tls)
         self._inspect = self._channel.unary_unary(f"/{ADMIN_SERVICE}/Inspect")
         self._fault = self._channel.unary_unary(f"/{ADMIN_SERVICE}/Fault")
 
@@ -158,22 +174,47 @@ class PlatformHandle:
     limits: Any = None  # santong.protocols.v1.device_access_pb2.Limits from GetPlatformInfo
     info: Any = None  # GetPlatformInfoResponse
     notes: dict[str, Any] = field(default_factory=dict)
+    #: Read-only inspection of an external platform (credentials' inspection_token): registrations only.
+    registry: Admin | None = None
+    #: Group enrolment of test devices on an external platform (credentials' enrolment): prefix and key.
+    enrolment: tuple[str, str] | None = None
     _stop: Callable[[], None] | None = None
 
     def channel(self) -> Any:
         """A new synchronous gRPC channel to the platform (the caller closes it)."""
         return channel(self.grpc_target, self.ca_pem, self.tls)
 
+    @property
+    def makes_devices(self) -> bool:
+        """Whether the run can make a fresh device: on the mock, or by group enrolment on an external platform."""
+        return self.admin is not None or self.enrolment is not None
+
     def new_device(self, prefix: str) -> tuple[str, str]:
-        """Credentials of a fresh device on the mock (CouldNotRun on an external platform)."""
-        if self.admin is None:
-            raise CouldNotRun(
-                "需要模拟平台的检查接口来创建测试设备 / a fresh test device needs the mock's inspection API"
-            )
-        device_id = f"{prefix}-{secrets.token_hex(3)}"
-        token = secrets.token_hex(16)
-        self.admin.add_device(device_id, token)
-        return device_id, token
+        """Credentials of a fresh device: added on the mock; on an external platform an ID under the enrolment
+        prefix, unique to this run (UTC minute and a random part), with its derived token. CouldNotRun otherwise,
+        with the fix."""
+        if self.admin is not None:
+            device_id = f"{prefix}-{secrets.token_hex(3)}"
+            token = secrets.token_hex(16)
+            self.admin.add_device(device_id, token)
+            return device_id, token
+        if self.enrolment is not None:
+            from santong.mock_platform._credentials import enrolment_token  # noqa: PLC0415
+
+            group, key = self.enrolment
+            stamp = time.strftime("%Y%m%d%H%M", time.gmtime())
+            device_id = f"{group}{stamp}-{secrets.token_hex(3).upper()}"
+            return device_id, enrolment_token(key, device_id)
+        raise CouldNotRun(FRESH_DEVICE_HINT)
+
+    def registrations(self) -> list[dict[str, Any]] | None:
+        """Every device the platform knows, with the RegisterRequest it received (mock inspection ``devices``);
+        None when the platform offers no inspection (an external platform without an inspection_token)."""
+        reader = self.admin or self.registry
+        if reader is None:
+            return None
+        rows: list[dict[str, Any]] = reader.inspect("devices")
+        return rows
 
     def as_dict(self) -> dict[str, Any]:
         """Evidence: what the platform announced (no tokens)."""
@@ -190,9 +231,10 @@ class PlatformHandle:
 
     def stop(self) -> None:
         """Stop the platform (mock targets) and close the admin channel."""
-        if self.admin is not None:
-            with contextlib.suppress(Exception):
-                self.admin.close()
+        for api in (self.admin, self.registry):
+            if api is not None:
+                with contextlib.suppress(Exception):
+                    api.close()
         if self._stop is not None:
             stop, self._stop = self._stop, None
             stop()
@@ -465,6 +507,12 @@ def _url(settings: TargetSettings, manifest: Manifest) -> PlatformHandle:
     creds = settings.credentials
     assert creds is not None  # preflight requires them for the url target
     ca = creds.ca_file.read_bytes() if creds.ca_file is not None else None
+    registry = None
+    if creds.inspection_token:
+        registry = Admin(settings.grpc_target, creds.inspection_token, ca, tls=settings.tls)
+    enrolment = None
+    if creds.enrolment_prefix and creds.enrolment_key:
+        enrolment = (creds.enrolment_prefix, creds.enrolment_key)
     return PlatformHandle(
         kind="url",
         grpc_target=settings.grpc_target,
@@ -473,6 +521,9 @@ def _url(settings: TargetSettings, manifest: Manifest) -> PlatformHandle:
         token=creds.token,
         tls=settings.tls,
         ca_pem=ca,
+        registry=registry,
+        enrolment=enrolment,
+        notes={"fresh_devices": "enrolment" if enrolment else "none"},
     )
 
 

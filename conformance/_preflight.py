@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from santong.conformance._certificates import Certificate, load_certificates
 from santong.conformance._documents import ConfigError
 from santong.conformance._manifest import Manifest, load_manifest
 from santong.conformance._profiles import Profile, ProfileSet, load_profiles, profiles
@@ -28,6 +29,8 @@ class RunOptions:
     key: str | Path | None = None
     #: Another profiles file (same schema as conformance/profiles.yaml); default: the bundled one.
     profiles: str | Path | None = None
+    #: Certificates (signed reports) the devices on a mine's platform are accepted against (ST-PROTO-038).
+    certificates: tuple[str | Path, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,7 @@ class Prepared:
     waivers: list[Waiver] = field(default_factory=list)
     report_dir: Path | None = None
     key_path: Path | None = None
+    certificates: tuple[Certificate, ...] = ()
 
 
 class PreflightError(Exception):
@@ -127,6 +131,8 @@ def prepare(o: RunOptions) -> Prepared:
             load_private_key(key_path)
         except ValueError as e:
             problems.append(str(e))
+    certs, cert_problems = load_certificates(o.certificates)
+    problems += cert_problems
     report_dir = Path(o.report_dir) if o.report_dir else None
     if report_dir is not None:
         try:
@@ -135,4 +141,4 @@ def prepare(o: RunOptions) -> Prepared:
             problems.append(f"无法创建报告目录 cannot create the report folder {report_dir}: {e}")
     if problems or profile is None:
         raise PreflightError(problems)
-    return Prepared(manifest, profile, ps, target, waivers, report_dir, key_path)
+    return Prepared(manifest, profile, ps, target, waivers, report_dir, key_path, tuple(certs))

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from santong.conformance._certificates import Certificate
 from santong.conformance._evidence import Evidence
 from santong.conformance._manifest import Manifest
 from santong.conformance._outcomes import ClauseFailure, parse_skip, tagged_clauses
@@ -68,6 +69,8 @@ class SantongSession:
         self.ephemeral_key = False
         self.interrupted: str | None = None
         self._evidence: dict[str, Evidence] = {}
+        #: Certificates the mine's devices are accepted against (``--santong-certificate``, ST-PROTO-038).
+        self.certificates: tuple[Certificate, ...] = ()
 
     # ------------------------------------------------------------------------------------------ set-up
 
@@ -85,6 +88,7 @@ class SantongSession:
             report_dir=opt("santong_report_dir"),
             key=opt("santong_key"),
             profiles=opt("santong_profiles"),
+            certificates=tuple(opt("santong_certificate") or ()),
         )
         try:
             p = prepare(options)
@@ -93,9 +97,11 @@ class SantongSession:
                 "santong: 无法开始运行，请先修正 / cannot start the run, fix these first:\n"
                 + "\n".join(f"  - {x}" for x in e.problems)
             ) from None
-        return cls(
+        session = cls(
             config, p.manifest, p.profile, p.profile_set, p.target, p.waivers, p.report_dir, p.key_path
         )
+        session.certificates = p.certificates
+        return session
 
     # ---------------------------------------------------------------------------------------- selection
 

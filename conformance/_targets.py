@@ -22,6 +22,13 @@ class Credentials:
     token: str
     device_id: str | None = None
     ca_file: Path | None = None
+    #: Read access to the platform's santong inspection channel (the mock, or a platform that offers it): the
+    #: suite reads only the devices' registrations with it (mine acceptance, ST-PROTO-038), never a fault.
+    inspection_token: str | None = None
+    #: Group enrolment of test devices: any device ID under ``enrolment_prefix`` authenticates with the token
+    #: HMAC-SHA256(``enrolment_key``, device ID) — a fresh device for every run that needs one.
+    enrolment_prefix: str | None = None
+    enrolment_key: str | None = None
 
 
 def split_urls(url: str | None) -> list[str]:
@@ -112,7 +119,7 @@ def _one_url_problem(url: str) -> str | None:
 
 
 def load_credentials(path: str | Path) -> Credentials:
-    """Load a credentials file (YAML/JSON: token, device_id?, ca_file?)."""
+    """Load a credentials file (YAML/JSON: token, device_id?, ca_file?, inspection_token?, enrolment?)."""
     p = Path(path)
     doc = load_document(p, "凭据", "credentials")
     problems = schema_problems(doc, "credentials")
@@ -125,4 +132,7 @@ def load_credentials(path: str | Path) -> Credentials:
         token=d["token"],
         device_id=d.get("device_id"),
         ca_file=(p.parent / d["ca_file"]).resolve() if "ca_file" in d else None,
+        inspection_token=d.get("inspection_token"),
+        enrolment_prefix=d["enrolment"]["prefix"] if "enrolment" in d else None,
+        enrolment_key=d["enrolment"]["key"] if "enrolment" in d else None,
     )

@@ -47,6 +47,7 @@ OPTIONS = (
     "santong_report_dir",
     "santong_key",
     "santong_profiles",
+    "santong_certificate",
 )
 TARGET_CHOICES = ("embedded", "process", "container", "url")
 SUBJECTS = ("product", "platform")
@@ -87,6 +88,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--santong-profiles",
         metavar="FILE",
         help="认证配置文件 profiles file (schema of conformance/profiles.yaml; default: the bundled one)",
+    )
+    g.addoption(
+        "--santong-certificate",
+        action="append",
+        metavar="REPORT",
+        help="证书（签名报告，可多次）：mine-acceptance 比对平台上设备上报的软件摘要 / certificate (signed report, "
+        "repeatable): mine-acceptance compares the software digests the platform's devices report (ST-PROTO-038)",
     )
 
 
@@ -243,6 +251,12 @@ def santong_profile(request: pytest.FixtureRequest) -> Profile:
 def santong_target(request: pytest.FixtureRequest) -> TargetSettings:
     """Target kind, URL and credentials of the run."""
     return _session(request).target
+
+
+@pytest.fixture(scope="session")
+def santong_certificates(request: pytest.FixtureRequest) -> tuple[Any, ...]:
+    """The certificates (``Certificate``) the mine's devices are accepted against (``--santong-certificate``)."""
+    return _session(request).certificates
 
 
 @pytest.fixture(scope="session")

@@ -32,6 +32,10 @@ class PlatformConfig:
     limits: device_access_pb2.Limits = field(default_factory=default_limits)
     # Device credentials: device_id → bearer token. More with Platform.add_device(); no auto-registration.
     devices: dict[str, str] = field(default_factory=dict)
+    # Group enrolment of test devices: ID prefix → group key. An unknown device whose ID starts with the prefix
+    # authenticates with the token HMAC-SHA256(key, device ID) (hex) and is added then (a staging platform's fresh
+    # test devices for every regression run, without provisioning each one).
+    enrolments: dict[str, str] = field(default_factory=dict)
     # Token of the inspection and fault APIs (x-santong-inspection-token); random unless given.
     inspection_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     # Spec versions the platform speaks (ST-PROTO-004).

@@ -20,7 +20,7 @@ import hmac
 import secrets
 import sqlite3
 
-__all__ = ["Credentials", "load_secret"]
+__all__ = ["Credentials", "enrolment_token", "load_secret"]
 
 _SECRET_KEY = "token_hmac_secret"
 
@@ -33,6 +33,12 @@ def load_secret(conn: sqlite3.Connection) -> bytes:
     secret = secrets.token_bytes(32)
     conn.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (_SECRET_KEY, secret.hex()))
     return secret
+
+
+def enrolment_token(key: str, device_id: str) -> str:
+    """The token of a device under a group enrolment: HMAC-SHA256(group key, device ID) in lower-case hex (the
+    pattern of symmetric-key group enrolment: the platform keeps one key per group, never per-device tokens)."""
+    return hmac.new(key.encode("utf-8"), device_id.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 class Credentials:

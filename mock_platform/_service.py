@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import logging
 import time
 import uuid
@@ -25,7 +26,7 @@ from typing import Any
 from google.protobuf.message import DecodeError, Message
 from santong.mock_platform._commands import Commands
 from santong.mock_platform._config import PlatformConfig
-from santong.mock_platform._credentials import Credentials, load_secret
+from santong.mock_platform._credentials import Credentials, enrolment_token, load_secret
 from santong.mock_platform._devices import Device
 from santong.mock_platform._errors import PlatformError, violation
 from santong.mock_platform._faults import FaultInjector
@@ -315,6 +316,9 @@ class Platform:
         elif " " in raw:  # another scheme (Basic …) is no bearer token
             raw = ""
         dev = self.devices.get(device_id)
+        if dev is None and self._enrolled(device_id, raw):
+            self.add_device(device_id, raw)
+            dev = self.devices.get(device_id)
         legacy = dev is not None and dev.token_hash is None and dev.legacy_sha256 is not None
         expected = (dev.legacy_sha256 if legacy else dev.token_hash) if dev is not None else None
         # Always compare, even for unknown ids, so that timing reveals nothing (ST-PROTO-002).
@@ -329,6 +333,14 @@ class Platform:
                 [violation("ST-PROTO-002", f"metadata.{AUTH_HEADER}", "令牌错误、伪造或不属于该设备", "the token is wrong, forged or issued to another device")],
             )  # fmt: skip
         return dev
+
+    def _enrolled(self, device_id: str, token: str) -> bool:
+        """Whether an unknown device belongs to a group enrolment (ID prefix, token derived from the group key)."""
+        return any(
+            device_id.startswith(prefix) and len(device_id) > len(prefix)
+            and hmac.compare_digest(token.encode("utf-8", "surrogatepass"), enrolment_token(key, device_id).encode())
+            for prefix, key in self.config.enrolments.items()
+        )  # fmt: skip
 
     def gate(
         self,

@@ -26,6 +26,15 @@ from santong.protocols.v1 import device_access_pb2 as pb
 from santong.protocols.v1 import platform_pb2, platform_pb2_grpc
 
 pytestmark = pytest.mark.subject("platform")
+#: Why a reused test device may be refused (definitions or sequences of an earlier run), and the fix.
+REUSED_DEVICE_HINT = (
+    "测试设备 {device} 是凭据文件中被重复使用的设备，平台可能还保留着以前运行（或其他版本）留下的测点定义与序号，因而拒收（如 ST-DATA-017）。"
+    "请每次运行使用新设备：在凭据文件中加上 enrolment（测试设备前缀与组密钥），或换一个从未使用过的 device_id；见 conformance/README.md"
+    "“平台回归” / the test device {device} is the credentials file's reused device: the platform may keep point "
+    "definitions and sequences of an earlier run (or another version) and refuse these (e.g. ST-DATA-017). Use a "
+    "fresh device per run: add `enrolment` (test-device prefix and group key) to the credentials file, or give a "
+    'device_id never used before; see conformance/README.md, "Platform regression"'
+)
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +46,9 @@ def channel(santong_platform: PlatformHandle) -> Iterator[Any]:
 
 
 def _device(handle: PlatformHandle, channel: Any, manifest: Manifest, fresh: bool = True) -> RefDevice:
-    """A reference device: a fresh one on the mock, the credentials' device on a real platform."""
-    if handle.admin is not None and fresh:
+    """A reference device: a fresh one on the mock or under the credentials' enrolment, else the credentials'
+    device (reused from run to run)."""
+    if handle.makes_devices and fresh:
         device_id, token = handle.new_device("SANTONG-REF")
     else:
         device_id, token = handle.device_id, handle.token
@@ -57,9 +67,12 @@ def ref(santong_platform: PlatformHandle, channel: Any, santong_manifest: Manife
         return dev.setup()
     except grpc.RpcError as e:
         st = status_of(e)
+        hint = (
+            "" if santong_platform.makes_devices else f" — {REUSED_DEVICE_HINT.format(device=dev.device_id)}"
+        )
         raise CouldNotRun(
             f"参考设备无法注册或定义测点 / the reference device could not register and define its points on "
-            f"{santong_platform.grpc_target}: {st.code} {st.message} {st.clause_ids}"
+            f"{santong_platform.grpc_target}: {st.code} {st.message} {st.clause_ids}{hint}"
         ) from e
 
 
@@ -481,13 +494,20 @@ def test_forged_credentials(ref: RefDevice, evidence: Evidence) -> None:
     )
 
 
-@pytest.mark.inspection
 @pytest.mark.clause("ST-IFACE-001")
 def test_not_registered(
     santong_platform: PlatformHandle, channel: Any, santong_manifest: Manifest, evidence: Evidence
 ) -> None:
-    """A device that has not registered gets FAILED_PRECONDITION naming ST-IFACE-001."""
+    """A device that has not registered gets FAILED_PRECONDITION naming ST-IFACE-001 (a fresh device: on the
+    mock, or under the credentials' enrolment on an external platform)."""
+    if not santong_platform.makes_devices:
+        not_applicable(
+            "needs_fresh_device",
+            "凭据文件未给出 enrolment，无法生成从未注册的设备",
+            "the credentials file gives no enrolment: no never-registered device can be made",
+        )
     dev = _device(santong_platform, channel, santong_manifest)
+    evidence.record("device_id", dev.device_id)
     err = dev.expect_error("ReportObservations", pb.ReportObservationsRequest(batch=dev.batch()))
     evidence.record("answer", err.as_dict() if err else "accepted")
     assert err is not None and err.code == "FAILED_PRECONDITION" and "ST-IFACE-001" in err.clause_ids, (
