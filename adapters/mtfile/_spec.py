@@ -80,6 +80,18 @@ def render() -> list[str]:
         "",
         *_aliases(),
         "",
+        "### 实时数据与测点定义 / Real-time records and their definitions",
+        "",
+        "目录中有 CDDY 时，每条 CDSS 记录的传感器类型（按上节解析）必须与 CDDY 对该测点定义的类型相同，否则该记录违反 ST-DATA-004"
+        "（测点与其定义一致）；写法不能唯一对应一个条目（如“开停”）时，只要候选条目之一是定义的类型即可；其他解析不出的写法违反 "
+        "ST-DATA-010。没有 CDDY 时，测点按其第一条记录的类型从数据字典定义，之后的记录同样与之比较。",
+        "",
+        "When the folder holds a CDDY, the sensor type of every CDSS record (resolved as above) must be the type the "
+        "CDDY defines for that point; a record that disagrees breaks ST-DATA-004 (point agrees with its definition). "
+        "A text that names no single entry (e.g. 开停) is accepted when one of its candidates is the defined type; any "
+        "other unresolved text breaks ST-DATA-010. Without a CDDY, a point is defined from the dictionary by its first "
+        "record's type, and its later records are compared with that.",
+        "",
     ]
     for t in SUPPORTED_TYPES.values():
         lines += [
