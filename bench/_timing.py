@@ -23,6 +23,21 @@ def rate(fn: Callable[[], object], items_per_call: int, seconds: float = 1.0, re
     return best
 
 
+def rates(
+    fns: dict[str, Callable[[], object]], items_per_call: int, seconds: float = 1.0, repeats: int = 3
+) -> dict[str, float]:
+    """Best-of-`repeats` items/s of each function, timed the same way and interleaved: window 1 of every
+    function, then window 2 of every function … (other load on a shared machine then slows all alike). Each
+    function is called once untimed first (warm-up)."""
+    for fn in fns.values():
+        fn()
+    best = dict.fromkeys(fns, 0.0)
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            best[name] = max(best[name], rate(fn, items_per_call, seconds / repeats, repeats=1))
+    return best
+
+
 def entry(name: str, value: float, unit: str, baseline_name: str, baseline_value: float) -> dict:
     """One result in the bench/results.json format."""
     return {
