@@ -387,8 +387,8 @@ class MtChecker:
             zh = zh[: -len(c.fix_zh) - 1]
         if c.fix_en and en.endswith(f". {c.fix_en}"):
             en = en[: -len(c.fix_en) - 2]
-        fix = None
-        if f.clause_id == "ST-DATA-010" and f.field_zh == _SENSOR_FIELD and f.record:
+        fix = f.fix
+        if fix is None and f.clause_id == "ST-DATA-010" and f.field_zh == _SENSOR_FIELD and f.record:
             text = places.field(f.record, fields.index(_SENSOR_FIELD))
             res = self.resolver.resolve(text)
             zh, en = res.explain()

@@ -37,7 +37,14 @@ from google.protobuf.message import Message
 from santong.adapters._sdk import Observation, UplinkConverter
 from santong.adapters.mtfile._parser import SUPPORTED_TYPES, ObservationColumns, ParsedFile
 from santong.adapters.mtfile._sensors import SensorResolver
-from santong.protocols import DeviceState, ValidationContext, Violation, default_limits, validate
+from santong.protocols import (
+    DeviceState,
+    ValidationContext,
+    Violation,
+    default_limits,
+    sensor_types,
+    validate,
+)
 from santong.protocols.v1 import common_pb2, data_pb2
 from santong.protocols.v1 import device_access_pb2 as pb
 
@@ -117,6 +124,8 @@ class Finding:
     field_zh: str | None = None
     field_en: str | None = None
     path: str = ""
+    #: A fix for whoever holds the file, where the catalogue's ``fix_holder_*`` does not fit this case.
+    fix: tuple[str, str] | None = None
 
     @property
     def is_must(self) -> bool:
@@ -164,6 +173,8 @@ class FileUnit:
     stations: list[data_pb2.StationDefinition] = field(default_factory=list)
     uploads: list[Upload] = field(default_factory=list)
     problems: list[Finding] = field(default_factory=list)
+    #: CDSS: the records as columns (their sensor types are checked against the points' definitions).
+    columns: ObservationColumns | None = None
 
     @property
     def defines(self) -> bool:
@@ -209,6 +220,8 @@ class MtFileConverter(UplinkConverter[ParsedFile]):
             raise ValueError("max_batch_points 须 ≥ 1 / max_batch_points must be >= 1")
         self.max_batch_points = max_batch_points
         self.resolver = resolver or SensorResolver()
+        # point code → the dictionary code its definition gives, and the points it was built from
+        self._defined: tuple[dict[int, Any], dict[str, str]] = ({}, {})
 
     def _resolved(self, items: Sequence[Any]) -> list[Any]:
         """Copies of definitions, alarms or statistics whose sensor type is the dictionary code it resolves to
@@ -268,6 +281,7 @@ class MtFileConverter(UplinkConverter[ParsedFile]):
         elif t == "RYJZ":
             unit.stations = list(parsed.stations)
         elif t == "CDSS":
+            unit.columns = parsed.columns
             self._observations(parsed.columns, state, unit)
         elif t == "YCBJ":
             self._alarms(self._resolved(parsed.alarms), state, unit)
@@ -457,6 +471,8 @@ class MtFileConverter(UplinkConverter[ParsedFile]):
             req2 = pb.DefinePositioningRequest(areas=unit.areas, stations=unit.stations)
             out += self._findings(unit, validate(req2, ctx))
             scratch.apply(req2)
+        if unit.columns is not None and unit.uploads:
+            out += self._sensor_types(unit.columns, scratch)
         seq = scratch.last_sequence + 1
         for up in unit.uploads:
             target: Any = up.request.batch if up.method == "ReportObservations" else up.request
@@ -465,6 +481,66 @@ class MtFileConverter(UplinkConverter[ParsedFile]):
             scratch.apply(up.request)
             seq += 1
         return out
+
+    def _sensor_types(self, cols: ObservationColumns, state: DeviceState) -> list[Finding]:
+        """CDSS records whose sensor type disagrees with the type their point's definition gives (ST-DATA-004),
+        or resolves to no dictionary entry that could be it (ST-DATA-010). Column-wise: one lookup per record."""
+        defined = self._defined_types(state)
+        codes, texts = cols.point_codes, cols.sensor_types
+        resolved = {t: self.resolver.resolve(t) for t in set(texts)}
+        code_of = {t: r.code for t, r in resolved.items()}
+        if len(codes) == 1:
+            want, have = (defined.get(codes[0]),), (code_of[texts[0]],)
+        else:
+            want, have = itemgetter(*codes)(defined), itemgetter(*texts)(code_of)
+        if want == have:
+            return []
+        entries = sensor_types()
+        out = []
+        for i, (w, h) in enumerate(zip(want, have, strict=True), 1):
+            if (
+                w == h or w not in entries
+            ):  # an unknown defined type is its definition's finding (ST-DATA-010)
+                continue
+            r = resolved[texts[i - 1]]
+            st = entries[w]
+            if h is None:
+                if w in r.candidates:
+                    continue  # 开停 for a point defined as 局扇开停: the definition says which entry is meant
+                zh, en = r.explain()
+                out.append(Finding("ST-DATA-010", "MUST", zh, en, i, "传感器类型", "sensor type"))
+                continue
+            got = entries[h]
+            out.append(
+                Finding(
+                    "ST-DATA-004",
+                    "MUST",
+                    f"测点 {codes[i - 1]} 的记录写传感器类型“{r.text}”（{h} {got.name_zh}），而该测点的定义是 "
+                    f"{w} {st.name_zh}",
+                    f"the record of point {codes[i - 1]} gives sensor type '{r.text}' ({h} {got.name_en}), but the "
+                    f"point is defined as {w} {st.name_en}",
+                    i,
+                    "传感器类型",
+                    "sensor type",
+                    fix=(
+                        f"在 KJ 系统中让该测点实时数据的传感器类型与其测点定义（CDDY）一致：若测点确是 {st.name_zh}，"
+                        f"改实时数据的类型；若定义错了，改 CDDY 中的定义",
+                        f"make the point's real-time sensor type agree with its definition (CDDY) in the KJ system: "
+                        f"if the point is a {st.name_en} sensor, correct the real-time type; if the definition is "
+                        "wrong, correct the CDDY",
+                    ),
+                )
+            )
+        return out
+
+    def _defined_types(self, state: DeviceState) -> dict[str, str]:
+        """Point code → the sensor type its definition gives; rebuilt only when the definitions changed (the
+        comparison of two dicts holding the same definition objects runs at C speed)."""
+        points, table = self._defined
+        if points != state.points:
+            table = {p.point_code: p.sensor_type for p in state.points.values()}
+            self._defined = (dict(state.points), table)
+        return table
 
     @staticmethod
     def _findings(

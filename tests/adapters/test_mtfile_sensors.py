@@ -164,3 +164,70 @@ def test_file_messages_speak_dictionary_codes_and_keep_no_false_range() -> None:
         found += [v.clause_id for v in validate(m, ctx)]
         ctx.state.apply(m)
     assert found == ["ST-DATA-010"]  # no ST-DATA-021 for 3 ppm or for the unknown type's 23.5
+
+
+def _cddy(rows: list[str]) -> tuple[str, bytes]:
+    body = "\r\n".join(
+        [f"{MINE};示例煤矿;2025-01-15 10:30:00~"]
+        + [f"{MINE}01{p};01;{MINE}F01;{s};{p[:2]};{u};{hi};0;;;;;;;;;{on};{off};T1;;;;;{T}~" for p, s, u, hi, on, off in rows]
+        + ["||"]
+    )  # fmt: skip
+    return f"{MINE}_CDDY_20250115103000.txt", body.encode()
+
+
+CDDY = _cddy(
+    [("MNA0030A02", "一氧化碳", "ppm", "1000", "", ""), ("KGS0030K01", "局扇开停", "", "", "开", "停")]
+)
+
+
+def test_a_cdss_type_that_disagrees_with_the_cddy_definition_is_st_data_004_on_its_line() -> None:
+    checker = MtChecker(now_ms=NOW, synthesise=frozenset())
+    assert checker.check(*CDDY).findings == []
+    name, data = cdss([row("MNA0030A02", "CO", "3", "ppm"), row("MNA0030A02", "甲烷", "4", "ppm")])
+    report = checker.check(name, data)
+    assert [(f.clause_id, f.line, f.point_code, f.field_zh) for f in report.findings] == [
+        ("ST-DATA-004", 3, f"{MINE}01MNA0030A02", "传感器类型")
+    ]
+    f = report.findings[0]
+    assert (
+        "甲烷" in f.message_zh
+        and "A003 一氧化碳" in f.message_zh
+        and "CDDY" in f.fix_zh
+        and "CDDY" in f.fix_en
+    )
+
+
+def test_an_ambiguous_cdss_type_is_settled_by_the_definition_and_an_unknown_one_is_st_data_010() -> None:
+    checker = MtChecker(now_ms=NOW, synthesise=frozenset())
+    checker.check(*CDDY)
+    name, data = cdss([row("KGS0030K01", "开停", "1", ""), row("MNA0030A02", "开停", "3", "ppm")])
+    report = checker.check(name, data)
+    # 开停 may be 局扇开停 (the first point's definition), never 一氧化碳 (the second's)
+    assert [(f.clause_id, f.line) for f in report.findings] == [("ST-DATA-010", 3)]
+    assert "S001" in report.findings[0].message_zh and "site.yaml" in report.findings[0].fix_zh
+
+
+def test_the_definition_the_cdss_types_are_compared_with_is_the_current_one() -> None:
+    from santong.protocols.v1 import common_pb2, data_pb2  # noqa: PLC0415
+
+    state = DeviceState(mine_code=MINE)
+    code = f"{MINE}01MNA0030A02"
+    point = data_pb2.PointDefinition(alias=1, point_code=code, sensor_type="A003", unit="ppm", range_high=1000,
+                                     value_kind=common_pb2.VALUE_KIND_ANALOG, location="T1")  # fmt: skip
+    state.define_points([point])
+    converter = MtFileConverter()
+    parsed = parse_bytes(*cdss([row("MNA0030A02", "一氧化碳", "3", "ppm")]))
+    assert converter.check(converter.unit(parsed, state), state, now_ms=NOW) == []
+    redefined = data_pb2.PointDefinition()
+    redefined.CopyFrom(point)
+    redefined.sensor_type = "A001"
+    state.define_points([redefined])
+    found = converter.check(converter.unit(parsed, state), state, now_ms=NOW)
+    assert [(f.clause_id, f.record, f.is_must) for f in found] == [("ST-DATA-004", 1, True)]  # not imported
+
+
+def test_without_a_cddy_later_records_are_compared_with_the_first_records_type() -> None:
+    name, data = cdss([row("MNA0030A02", "一氧化碳", "3", "ppm"), row("MNA0030A02", "CO", "3", "ppm"),
+                       row("MNA0030A02", "甲烷", "0.3", "ppm")])  # fmt: skip
+    report = MtChecker(now_ms=NOW).check(name, data)
+    assert [(f.clause_id, f.line) for f in report.findings] == [("ST-DATA-004", 4)]
