@@ -371,6 +371,27 @@ def _product(doc: dict[str, Any]) -> str:
     return f'<h2>产品 <small>Product</small></h2><table class="kv">{rows}</table>'
 
 
+def _software(statement: dict[str, Any]) -> str:
+    """The software digests the certificate covers, each computed by the runner or declared and unverified."""
+    from santong.conformance._verify_cmd import software  # noqa: PLC0415  (the one reader of the list)
+
+    items = software(statement)
+    if not items:
+        return (
+            "未声明软件摘要：证书不能说明设备运行的是哪一软件 <span class='en'>no software digest declared: the "
+            "certificate cannot tell which software a device runs</span>"
+        )
+    lines = []
+    for x in items:
+        how = (
+            _bi("由认证程序从制品文件计算（已核实）", "computed by the runner from the artefact (verified)")
+            if x.get("status") == "computed"
+            else _bi("厂商声明，未核实（外部产品）", "declared by the vendor, unverified (external product)")
+        )
+        lines.append(f"{_e(x.get('name'))}: <code class='hash'>{_e(x.get('sha256'))}</code> — {how}")
+    return "<br>".join(lines)
+
+
 def _certificate(doc: dict[str, Any]) -> str:
     c = doc["certificate"]
     st = c["statement"]
@@ -380,9 +401,18 @@ def _certificate(doc: dict[str, Any]) -> str:
         if st.get("ephemeral_key")
         else ""
     )
+    expires = (
+        f"{_e(st['expires'])}<br><span class='muted small'>签名中的到期日；信任列表的证书有效期政策可能使其更早到期（santong verify "
+        "--trust）。 / The signed expiry; a trust list's certificate lifetime may end it earlier (santong verify "
+        "--trust).</span>"
+        if st.get("expires")
+        else "— <span class='muted small'>（旧格式，无签名到期日 / older format, no signed expiry）</span>"
+    )
     rows = [
         ("签名密钥", "Signing key", f"<code>{_e(c['key_id'])}</code> ({_e(c['algorithm'])})"),
-        ("签署时间", "Signed at", _e(st["date"])),
+        ("签发日期", "Issued", _e(st["date"])),
+        ("有效期至", "Expires", expires),
+        ("软件", "Software", _software(st)),
         ("产品声明哈希", "Manifest SHA-256", f"<code class='hash'>{_e(st['manifest_sha256'])}</code>"),
         ("结果哈希", "Results SHA-256", f"<code class='hash'>{_e(st['results_sha256'])}</code>"),
         ("报告哈希", "Report SHA-256", f"<code class='hash'>{_e(st['report_sha256'])}</code>"),
@@ -394,7 +424,7 @@ def _certificate(doc: dict[str, Any]) -> str:
         + body
         + eph
         + "<tr><th>离线核验 <span class='en'>Verify offline</span></th><td><code>santong verify report.json"
-        " --public-key 公钥.pub</code><br><span class='muted small'>本页面只是 report.json 的展示；"
+        " --trust 信任列表.json --root 根公钥.pub</code><br><span class='muted small'>本页面只是 report.json 的展示；"
         "以签名的 report.json 为准。 / This page renders report.json; the signed report.json is authoritative."
         "</span></td></tr></table>"
     )
