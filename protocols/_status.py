@@ -23,11 +23,13 @@ __all__ = [
     "GRPC_CODE_NAMES",
     "GRPC_CODES",
     "HTTP_STATUS",
+    "REJECTION_CODES",
     "STATUS_TABLE",
     "Action",
     "StatusRow",
     "action",
     "is_outage",
+    "rejection_code",
 ]
 
 
@@ -138,6 +140,21 @@ def action(code: str | None, http_status: int | None = None, violations: Iterabl
     if name == "OK":
         return Action.RETRY  # an error report with code OK is no acknowledgement
     return row.action
+
+
+#: An Ack REJECTED (on a stream, where there is no status per batch) that names only these clauses answers a limit
+#: that passes, not the content: it means the code a unary call gets, and the device acts on that code's row.
+REJECTION_CODES: dict[str, str] = {
+    "ST-PROTO-010": "RESOURCE_EXHAUSTED"
+}  # the upload rate → retry after back-off
+
+
+def rejection_code(clause_ids: Iterable[str]) -> str | None:
+    """The gRPC code an Ack REJECTED stands for when every violation it carries names one clause of
+    :data:`REJECTION_CODES` (``"RESOURCE_EXHAUSTED"`` for the rate limit, ST-PROTO-010); None for a rejection on
+    content, which is final."""
+    codes = {REJECTION_CODES.get(c) for c in clause_ids}
+    return codes.pop() if len(codes) == 1 and None not in codes else None
 
 
 def is_outage(code: str | None, http_status: int | None = None) -> bool:

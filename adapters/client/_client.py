@@ -62,9 +62,10 @@ from google.protobuf.message import Message
 from santong.adapters._config import ClientConfig
 from santong.adapters._sdk import AdapterError, Observation
 from santong.adapters.client._commands import Downlink
+from santong.adapters.client._delivery import DEFAULT_WINDOW, Delivery
 from santong.adapters.client._failed import ClientFailed
 from santong.adapters.client._queue import DeadLetter, UploadQueue, stamp
-from santong.adapters.client._retry import Backoff, Disposition
+from santong.adapters.client._retry import Backoff
 from santong.adapters.client._session import Session
 from santong.adapters.client._times import ms_of, oldest, oldest_of, ts_of
 from santong.adapters.client._transport import CallError, GrpcTransport, HttpTransport, Transport
@@ -72,7 +73,6 @@ from santong.protocols import (
     DeviceState,
     ValidationContext,
     ValidationError,
-    Violation,
     default_limits,
     must_violations,
     validate,
@@ -129,8 +129,10 @@ class PlatformClient:
         test_event: Callable[[Any], Awaitable[str]] | None = None,
         transport: Transport | None = None,
         uniform: Callable[[float, float], float] = random.uniform,
+        window: int = DEFAULT_WINDOW,
     ) -> None:
-        """Prepare; nothing is opened before :meth:`start`."""
+        """Prepare; nothing is opened before :meth:`start`. ``window``: observation batches in flight on the
+        stream (gRPC), at most."""
         self.config = config
         r = config.platform.retry
         self.backoff = Backoff(base_s=r.base_ms / 1000, cap_s=r.cap_ms / 1000)
@@ -183,6 +185,7 @@ class PlatformClient:
         self.credentials_error: CallError | None = None
         self.downlink = Downlink(self)
         self.session = Session(self)
+        self.delivery = Delivery(self, window)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -253,7 +256,7 @@ class PlatformClient:
             self._transport = self._make_transport()
         loop = asyncio.get_running_loop()
         for name, coro in (
-            ("deliver", self._deliver_loop()),
+            ("deliver", self.delivery.loop()),
             ("linger", self._linger_loop()),
             ("heartbeat", self.session.heartbeat_loop()),
             ("commands", self.downlink.loop()),
@@ -704,15 +707,25 @@ class PlatformClient:
         try:
             resp = await self._transport.call(method, request, self._timeout_s)
         except CallError as e:
-            if e.outage:
-                if not self.in_outage:
-                    log.warning(
-                        "平台不可达，数据缓存待续传 / platform unreachable, storing and forwarding (ST-PROTO-018): %s",
-                        e,
-                    )
-                self.in_outage = True
+            self._failed_call(e)
             raise
-        t1 = time.time()
+        ts = resp.ack.server_time if hasattr(resp, "ack") else getattr(resp, "server_time", None)
+        self._answered(ts, t0, time.time())
+        return resp
+
+    def _failed_call(self, e: CallError) -> None:
+        """A call (or a stream) failed: an outage starts when the platform could not be reached."""
+        if e.outage:
+            if not self.in_outage:
+                log.warning(
+                    "平台不可达，数据缓存待续传 / platform unreachable, storing and forwarding (ST-PROTO-018): %s",
+                    e,
+                )
+            self.in_outage = True
+
+    def _answered(self, server_time: Any, t0: float, t1: float) -> None:
+        """The platform answered (a response, or an acknowledgement on a stream): no outage, credentials good,
+        and its time tells the clock offset."""
         if self.credentials_error is not None:
             log.info("平台已接受凭据 / the platform accepts the credentials again")
             self.credentials_error = None
@@ -722,154 +735,18 @@ class PlatformClient:
                 self._pending,
             )
             self.in_outage = False
-        ts = resp.ack.server_time if hasattr(resp, "ack") else getattr(resp, "server_time", None)
-        self._note_server_time(ts, t0, t1)
-        return resp
+        self._note_server_time(server_time, t0, t1)
 
     # ------------------------------------------------------------------ delivery
 
-    async def _deliver_loop(self) -> None:
-        failures = 0
-        while True:
-            try:
-                if not self.registered:
-                    await self.session.register()
-                elif self._defs_dirty:
-                    await self.session.send_definitions()
-                else:
-                    self._wake.clear()
-                    up = await self._q(self.queue.head)
-                    if up is None:
-                        await self._wake.wait()
-                        continue
-                    await self._deliver(up)
-                failures = 0
-            except asyncio.CancelledError:
-                raise
-            except CallError as e:
-                d = e.disposition
-                failures += 1
-                self.stats.retries += 1
-                if d is Disposition.HOLD:
-                    await self._hold(e)
-                    continue
-                if d is Disposition.REREGISTER:
-                    log.warning("平台要求重新注册 / the platform asks to register again (%s)", e)
-                    self._lost_registration()
-                delay = self.backoff.delay(min(failures - 1, 64), e.retry_after_s, self._uniform)
-                log.info(
-                    "第 %d 次重试前等待 %.3f s / waiting %.3f s before retry %d: %s",
-                    failures,
-                    delay,
-                    delay,
-                    failures,
-                    e,
-                )
-                await asyncio.sleep(delay)
-            except ClientFailed as e:
-                self._fail(e)
-                return
-            except Exception:
-                log.exception("投递循环出错 / delivery loop error")
-                failures += 1
-                await asyncio.sleep(self.backoff.delay(min(failures - 1, 64), None, self._uniform))
-
     async def _hold(self, e: CallError) -> None:
-        """Credentials or identity refused: keep everything queued, tell the operator, back off long (the cap)."""
-        self.credentials_error = e
-        log.error("%s", self._fatal_text(e))
-        await asyncio.sleep(max(self.backoff.cap_s, e.retry_after_s or 0.0))
-
-    def _fatal_text(self, e: CallError) -> str:
-        p = self.config.platform
-        where = p.target if p.transport == "grpc" else p.url
-        if e.code == "PERMISSION_DENIED":
-            return (
-                f"平台拒绝该设备身份（ST-IFACE-019）：device.device_id={self.config.device.device_id!r} 与凭据不符，请检查配置 / "
-                f"the platform at {where} denied the device identity (ST-IFACE-019): device.device_id does not match the credentials: {e}"
-            )
-        return (
-            f"平台拒绝凭据（ST-PROTO-001/002），数据保留在队列中，稍后重试：请检查 platform.token 与 device.device_id={self.config.device.device_id!r} / "
-            f"the platform at {where} rejected the credentials (ST-PROTO-001/002); the data stays queued and the client tries again later: check platform.token and device.device_id: {e}"
-        )
+        """Credentials or identity refused: keep everything queued, tell the operator, back off long."""
+        await self.delivery.hold(e)
 
     def _lost_registration(self) -> None:
         self.registered = False
         self._registered_event.clear()
         self._wake.set()
-
-    async def _deliver(self, up: Any) -> None:
-        req = up.request()
-        seq = up.sequence
-        if not up.attempts:  # the flag is final from the first attempt on (ST-PROTO-014 over ST-PROTO-020)
-            late = not up.backfill and (
-                seq in self._retrying
-                or self.now_ms() - self._upload_time(up, req) > self.config.queue.live_window_ms
-            )  # rules (c) and (e)
-            payload = await self._q(self.queue.first_attempt, seq, backfill=late)
-            if payload is None:
-                return
-            if late:
-                self._backfill_queued += 1
-                stamp(req, backfill=True)
-                up = dataclasses.replace(up, backfill=True)
-            up = dataclasses.replace(up, attempts=1)
-        try:
-            resp = await self._call(up.method, req)
-        except CallError as e:
-            if e.disposition is Disposition.FINAL:
-                await self._dead(up, e.violations, f"{e.code}: {e}")
-                return
-            self._retrying.add(seq)
-            # rule (c): the uploads queued behind this one and never sent are late
-            self._backfill_queued += await self._q(self.queue.mark_all_backfill)
-            raise
-        ack = resp.ack
-        if ack.sequence != seq or ack.status == pb.ACK_STATUS_UNSPECIFIED:
-            self._retrying.add(seq)
-            raise CallError(
-                "ABORTED",
-                f"确认不匹配 / acknowledgement mismatch: sent {seq}, got sequence {ack.sequence} status {ack.status}",
-            )
-        if ack.status in ACK_DONE:
-            await self._q(self.queue.acknowledge, seq)
-            self._done(up)
-            self.stats.acknowledged += 1
-            if ack.status == pb.ACK_STATUS_DUPLICATE:
-                self.stats.duplicates += 1
-            return
-        vs = [Violation(v.clause_id, v.path, v.message_zh, v.message_en) for v in ack.violations]
-        if ack.status == ACK_CONFLICT:
-            log.error(
-                "平台在序号 %d 下已存有不同内容：本设备的序号计数器可能丢失或被复用（ST-PROTO-031）/ the platform holds other "
-                "content under sequence %d: this device's sequence counter was lost or reused (ST-PROTO-031)", seq, seq,
-            )  # fmt: skip
-            await self._dead(up, vs, "Ack CONFLICT")
-            return
-        await self._dead(up, vs, "Ack REJECTED")
-
-    @staticmethod
-    def _upload_time(up: Any, req: Any) -> int:
-        if up.method == "ReportObservations":
-            b = req.batch
-            return (ms_of(b.base_time) or up.created_ms) + (min(b.time_offset_ms) if b.time_offset_ms else 0)
-        return int(up.created_ms)
-
-    def _done(self, up: Any) -> None:
-        self._pending = max(0, self._pending - 1)
-        if up.backfill:
-            self._backfill_queued = max(0, self._backfill_queued - 1)
-        self._retrying.discard(up.sequence)
-
-    async def _dead(self, up: Any, violations: list[Violation], reason: str) -> None:
-        await self._q(self.queue.dead_letter, up.sequence, reason, violations)
-        self._done(up)
-        self.stats.dead_lettered += 1
-        ids = ", ".join(dict.fromkeys(v.clause_id for v in violations)) or "-"
-        log.error(
-            "上传被拒收，已移入死信表，永不重发 / upload rejected, moved to the dead-letter table, never resent (ST-PROTO-016) "
-            "seq=%d %s [%s] %s: %s", up.sequence, up.method, ids, reason, "; ".join(map(str, violations[:3])),
-        )  # fmt: skip
 
     async def dead_letters(self) -> list[DeadLetter]:
         """The dead-letter table (uploads never to be sent again, with their violations)."""

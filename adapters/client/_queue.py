@@ -350,6 +350,17 @@ class UploadQueue:
             ).fetchall()
         return [QueuedUpload(int(s), m, bytes(p), bool(b), int(a), int(c)) for s, m, p, b, a, c in rows]
 
+    def pending_after(self, sequence: int, limit: int) -> list[QueuedUpload]:
+        """Up to ``limit`` queued uploads with a sequence above ``sequence``, in sequence order (the next ones to put
+        on a stream behind those already sent)."""
+        with self._lock:
+            rows = self.conn.execute(
+                "SELECT sequence, method, payload, backfill, attempts, created_ms FROM uploads WHERE sequence > ?"
+                " ORDER BY sequence LIMIT ?",
+                (sequence, limit),
+            ).fetchall()
+        return [QueuedUpload(int(s), m, bytes(p), bool(b), int(a), int(c)) for s, m, p, b, a, c in rows]
+
     def count(self) -> int:
         """Number of queued uploads."""
         with self._lock:
@@ -369,14 +380,21 @@ class UploadQueue:
         """Record that ``sequence`` is about to be sent for the first time, raising its backfill flag first if
         ``backfill``; one transaction. Returns the payload to send (None if it is no longer queued). From now on
         the upload is frozen: resent unchanged (ST-PROTO-014)."""
-        with self._lock:
-            row = self.conn.execute(
-                "SELECT method, payload, backfill, attempts FROM uploads WHERE sequence=?", (sequence,)
-            ).fetchone()
-            if row is None:
-                return None
-            payload = bytes(row[1])
-            with self._tx():
+        return self.first_attempts([(sequence, backfill)])[0]
+
+    def first_attempts(self, items: Sequence[tuple[int, bool]]) -> list[bytes | None]:
+        """:meth:`first_attempt` for several uploads about to leave together (a stream window), in one transaction:
+        for each (sequence, backfill) the payload to send, None if it is no longer queued."""
+        out: list[bytes | None] = []
+        with self._lock, self._tx():
+            for sequence, backfill in items:
+                row = self.conn.execute(
+                    "SELECT method, payload, backfill, attempts FROM uploads WHERE sequence=?", (sequence,)
+                ).fetchone()
+                if row is None:
+                    out.append(None)
+                    continue
+                payload = bytes(row[1])
                 if backfill and not row[2] and not row[3]:
                     req = UPLOAD_METHODS[row[0]].FromString(payload)
                     stamp(req, backfill=True)
@@ -387,7 +405,8 @@ class UploadQueue:
                     )
                 else:
                     self.conn.execute("UPDATE uploads SET attempts=attempts+1 WHERE sequence=?", (sequence,))
-            return payload
+                out.append(payload)
+        return out
 
     def set_backfill(self, sequence: int) -> bool:
         """Flag one queued upload backfill (false → true only) if it was never sent; True if it changed. An upload
@@ -428,6 +447,21 @@ class UploadQueue:
                     self._set_meta("last_acknowledged", str(sequence))
             self._last_ack = max(self._last_ack, sequence)
             return bool(gone)
+
+    def acknowledge_many(self, sequences: Sequence[int]) -> int:
+        """Several acknowledgements (in order, from a stream) in one transaction; how many were queued."""
+        if not sequences:
+            return 0
+        with self._lock:
+            top = max(sequences)
+            with self._tx():
+                gone = self.conn.executemany(
+                    "DELETE FROM uploads WHERE sequence=?", [(s,) for s in sequences]
+                ).rowcount
+                if top > self._last_ack:
+                    self._set_meta("last_acknowledged", str(top))
+            self._last_ack = max(self._last_ack, top)
+            return int(gone)
 
     def dead_letter(self, sequence: int, reason: str, violations: Iterable[Violation] = ()) -> bool:
         """Move a queued upload to the dead-letter table (never sent again, ST-PROTO-016); True if it was queued."""

@@ -15,6 +15,7 @@ Example::
 from __future__ import annotations
 
 import abc
+import asyncio
 import contextlib
 import json
 import re
@@ -31,7 +32,7 @@ from santong.protocols import GRPC_CODE_BY_HTTP, GRPC_CODE_NAMES, Violation, is_
 from santong.protocols.v1 import device_access_pb2 as pb
 from santong.protocols.v1 import platform_pb2
 
-__all__ = ["CallError", "CommandHandler", "GrpcTransport", "HttpTransport", "Transport"]
+__all__ = ["CallError", "CommandHandler", "GrpcTransport", "HttpTransport", "ObservationStream", "Transport"]
 
 CommandHandler = Callable[[pb.Command], Awaitable[pb.CommandResult]]
 
@@ -94,8 +95,30 @@ def _violation(clause_id: str, path: str, description: str) -> Violation:
     return Violation(clause_id, path, zh, en or zh)
 
 
+class ObservationStream(abc.ABC):
+    """One open StreamObservations call: stored ReportObservationsRequest encodings go out (the two requests share
+    their one field, ``batch = 1``, so the queue's bytes are sent as they are), acknowledgements come back in order.
+    """
+
+    @abc.abstractmethod
+    async def send(self, payload: bytes) -> None:
+        """Put one batch on the stream; CallError if the stream has failed."""
+
+    @abc.abstractmethod
+    async def receive(self) -> pb.Ack | None:
+        """The next acknowledgement; None when the platform ended the stream; CallError when it failed."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Cancel the call (batches not yet acknowledged stay queued and are sent again)."""
+
+
 class Transport(abc.ABC):
     """One way of talking to the platform."""
+
+    def observation_stream(self) -> ObservationStream | None:
+        """A new StreamObservations call, or None when this transport has no streams (uploads go one by one)."""
+        return None
 
     @abc.abstractmethod
     async def call(self, method: str, request: Message, timeout_s: float) -> Any:
@@ -136,6 +159,7 @@ class GrpcTransport(Transport):
         self._reconnect_max_ms = reconnect_max_ms
         self._channel: Any = None
         self._stub: Any = None
+        self._stream_method: Any = None
 
     def _ensure(self) -> Any:
         if self._stub is None:
@@ -173,6 +197,16 @@ class GrpcTransport(Transport):
         except grpc.aio.AioRpcError as e:
             raise _grpc_error(e) from e
 
+    def observation_stream(self) -> ObservationStream:
+        """A StreamObservations call sending the queue's encodings unchanged (no parse, no re-serialisation)."""
+        self._ensure()
+        if self._stream_method is None:
+            self._stream_method = self._channel.stream_stream(
+                STREAM_OBSERVATIONS, request_serializer=None,
+                response_deserializer=pb.StreamObservationsResponse.FromString,
+            )  # fmt: skip
+        return _GrpcObservationStream(self._stream_method(metadata=self.metadata))
+
     async def command_stream(self, handle: CommandHandler) -> None:
         """The Commands stream: open it with an empty request, answer each command on the same stream."""
         import grpc
@@ -196,7 +230,52 @@ class GrpcTransport(Transport):
         """Close the channel."""
         if self._channel is not None:
             await self._channel.close()
-            self._channel = self._stub = None
+            self._channel = self._stub = self._stream_method = None
+
+
+STREAM_OBSERVATIONS = "/santong.protocols.v1.DeviceAccessService/StreamObservations"
+
+
+class _GrpcObservationStream(ObservationStream):
+    def __init__(self, call: Any) -> None:
+        self._call = call
+
+    async def send(self, payload: bytes) -> None:
+        import grpc
+
+        try:
+            await self._call.write(payload)
+        except grpc.aio.AioRpcError as e:
+            raise _grpc_error(e) from e
+        except Exception as e:  # written after the call ended: its status tells why
+            raise await self._ended(e) from e
+
+    async def receive(self) -> pb.Ack | None:
+        import grpc
+
+        try:
+            resp = await self._call.read()
+        except grpc.aio.AioRpcError as e:
+            raise _grpc_error(e) from e
+        if resp is grpc.aio.EOF:
+            return None
+        return resp.ack  # type: ignore[no-any-return]
+
+    async def _ended(self, e: BaseException) -> CallError:
+        import grpc
+
+        try:
+            code = await asyncio.wait_for(self._call.code(), 1.0)
+            details = await self._call.details()
+        except Exception:
+            return CallError("UNAVAILABLE", f"{type(e).__name__}: {e}", connection=True)
+        if code == grpc.StatusCode.OK:
+            return CallError("UNAVAILABLE", "stream ended by the platform", connection=True)
+        return CallError("UNAVAILABLE" if code == grpc.StatusCode.CANCELLED else code.name, details or "",
+                         connection=code in (grpc.StatusCode.CANCELLED, grpc.StatusCode.UNAVAILABLE))  # fmt: skip
+
+    def close(self) -> None:
+        self._call.cancel()
 
 
 _TRANSPORT_MARKERS = (

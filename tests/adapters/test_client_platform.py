@@ -24,6 +24,8 @@ DEVICE = "KJ70N-0001"
 CH4 = "14042100000101MNA0010A01"
 SW = "14042100000101KGS0010K01"
 OUT = "140421000001F01"
+#: Observations go on a StreamObservations window over gRPC, one by one (ReportObservations) over HTTP/JSON.
+OBSERVATION_METHODS = ["ReportObservations", "StreamObservations"]
 
 YAML = """
 platform: {{transport: {transport}, {key}: "{target}", token: {token}, timeout_ms: {timeout_ms}, retry: {{base_ms: 100, cap_ms: {cap}}}{tls}}}
@@ -140,7 +142,7 @@ async def test_invalid_argument_and_preflight_rejections_go_to_dead_letters(
 ) -> None:
     c = await started(config(tmp_path, mp))
     try:
-        mp.platform.faults.fail_next(1, "INVALID_ARGUMENT", methods=["ReportObservations"])
+        mp.platform.faults.fail_next(1, "INVALID_ARGUMENT", methods=OBSERVATION_METHODS)
         await c.observations([(CH4, 0.1, None, 0)])
         await c.flush()
         await wait_for(lambda: _dead(c, 1), what="one dead letter")
@@ -167,7 +169,8 @@ async def test_invalid_argument_and_preflight_rejections_go_to_dead_letters(
     assert [v for _, v, _ in got] == [0.0, 0.3]  # only the good batch; the rejected ones are never resent
     obs = await mp.platform.inspection.observations(DEVICE, point_code=CH4, limit=10)
     assert obs[0]["status"] == 128
-    log = await mp.platform.inspection.interactions(DEVICE, method="ReportObservations")
+    log = await mp.platform.inspection.interactions(DEVICE, method="StreamObservations")
+    assert any(r["verdict"] == "ACCEPTED" for r in log)  # the stream was used
     assert [r["sequence"] for r in log if r["verdict"] != "FAULT"].count(dead[0].sequence) == 0
     assert "ST-PROTO-016" in caplog.text and "ST-DATA-031" in caplog.text
 
@@ -199,7 +202,7 @@ async def test_retryable_errors_are_retried_with_backoff_and_resent_unchanged(
         await c.observations([(CH4, 0.1, None, 0)])
         assert await c.wait_delivered(DEADLINE_S)
         for code in RETRIED:
-            mp.platform.faults.fail_next(2, code, methods=["ReportObservations"])
+            mp.platform.faults.fail_next(2, code, methods=OBSERVATION_METHODS)
             t0 = time.monotonic()
             await c.observations([(CH4, 0.2, None, 0)])
             assert await c.wait_delivered(DEADLINE_S)
@@ -216,7 +219,7 @@ async def test_failed_precondition_registers_again_then_resends(tmp_path: Path, 
     try:
         await c.observations([(CH4, 0.1, None, 0)])
         assert await c.wait_delivered(DEADLINE_S)
-        mp.platform.faults.fail_next(1, "FAILED_PRECONDITION", methods=["ReportObservations"])
+        mp.platform.faults.fail_next(1, "FAILED_PRECONDITION", methods=OBSERVATION_METHODS)
         await c.observations([(CH4, 0.2, None, 0)])
         assert await c.wait_delivered(DEADLINE_S)
     finally:
@@ -246,11 +249,15 @@ async def test_wrong_credentials_keep_the_data_queued_and_back_off(
     assert [v for _, v, _ in await values(mp)] == [0.1] and c.credentials_error is None
 
 
-async def test_rate_limit_retry_advice_is_honoured(tmp_path: Path) -> None:
+@pytest.mark.parametrize("transport", ["grpc", "http"])
+async def test_rate_limit_retry_advice_is_honoured(tmp_path: Path, transport: str) -> None:
+    """One by one (HTTP) the client meets the limit and honours the retry advice; on the stream (gRPC) it paces
+    itself below the limit it learnt at Register, so that no batch is refused for the rate while a later one is
+    admitted (ST-PROTO-010)."""
     limits = default_limits()
     limits.max_uploads_per_second = 5
-    async with MockPlatform(PlatformConfig(devices={DEVICE: "secret"}, limits=limits), http_port=None) as mp:
-        c = await started(config(tmp_path, mp, linger=0, cap=100))
+    async with MockPlatform(PlatformConfig(devices={DEVICE: "secret"}, limits=limits)) as mp:
+        c = await started(config(tmp_path, mp, linger=0, cap=100, transport=transport))
         try:
             for i in range(12):
                 await c.observations([(CH4, i / 10, None, 0)])
@@ -259,12 +266,17 @@ async def test_rate_limit_retry_advice_is_honoured(tmp_path: Path) -> None:
         finally:
             await c.stop()
         assert [v for _, v, _ in await values(mp)] == [i / 10 for i in range(12)]
+        assert c.stats.dead_lettered == 0
         limited = [
             r
-            for r in await mp.platform.inspection.interactions(DEVICE, method="ReportObservations")
+            for m in OBSERVATION_METHODS
+            for r in await mp.platform.inspection.interactions(DEVICE, method=m)
             if r["code"] == "RESOURCE_EXHAUSTED"
         ]
-        assert limited and c.stats.retries >= len(limited)
+        if transport == "http":
+            assert limited and c.stats.retries >= len(limited)
+        else:
+            assert limited == []
 
 
 async def test_withheld_acknowledgement_is_resent_and_acknowledged_as_duplicate(
