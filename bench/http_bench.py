@@ -36,6 +36,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from santong.mock_platform.cli import event_loop_runner
+
 from bench._timing import entry
 
 __all__ = ["drive", "run"]
@@ -49,8 +51,10 @@ WARMUP_S = 0.3
 ROOT = Path(__file__).resolve().parent.parent
 PATH = "/v1/device/report-observations"
 DEVICES = [f"BENCH-{i:02d}" for i in range(CONNECTIONS)]
+# The event loop of santong mock serve, and so of the bare server: "uvloop" (or "asyncio" where it is missing).
+LOOP = event_loop_runner().__module__.partition(".")[0]
 BASELINE = (
-    f"bare Starlette on uvicorn (httptools, same event loop as the shipped server: uvloop, 1 process): read the body, parse it with the shipped "
+    f"bare Starlette on uvicorn (httptools, same event loop as the shipped server: {LOOP}, 1 process): read the body, parse it with the shipped "
     f"decoder (santong.protocols.loads_strict), fixed ack; same raw client, same bodies, {CONNECTIONS} keep-alive "
     f"connections, alternating warmed windows, best of {ROUNDS}"
 )
@@ -81,7 +85,6 @@ def _bare_app() -> Any:
 def _serve_bare() -> None:
     """Subprocess entry: serve the bare app on 127.0.0.1:0 and print {"http_port": …} as the first stdout line."""
     import uvicorn
-    from santong.mock_platform.cli import event_loop_runner
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
