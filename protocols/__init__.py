@@ -42,6 +42,7 @@ from santong.protocols._status import (
     is_outage,
 )
 from santong.protocols._validate import check, validate, validate_json
+from santong.protocols._versions import interface_versions, newest_version, version_key, version_violations
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -70,6 +71,10 @@ __all__ = [
     "code_rules",
     "decode_json",
     "decode_proto",
+    "interface_versions",
+    "newest_version",
+    "version_key",
+    "version_violations",
     "default_limits",
     "load_schema",
     "loads_strict",

@@ -51,7 +51,10 @@ class DeviceState:
     areas: set[str] = field(default_factory=set)
     stations: set[str] = field(default_factory=set)
     raised_alarms: set[str] = field(default_factory=set)
+    # The last acknowledged sequence of the current sequence epoch (ST-PROTO-037; 0 until a v1.1 device declares
+    # one at Register): a new epoch starts the count again.
     last_sequence: int = 0
+    sequence_epoch: int = 0
     # Hot-path caches, rebuilt by apply().
     alias_set: frozenset[int] = frozenset()
     switch_aliases: frozenset[int] = frozenset()
@@ -82,6 +85,8 @@ class DeviceState:
         if name == "RegisterRequest":
             self.device_id = message.device.device_id or self.device_id
             self.mine_code = message.mine.mine_code or message.device.mine_code or self.mine_code
+            if message.sequence_epoch > self.sequence_epoch:  # a new sequence epoch (ST-PROTO-037)
+                self.sequence_epoch, self.last_sequence = int(message.sequence_epoch), 0
         elif name == "DefinePointsRequest":
             self.define_points(message.points)
             self.outstations.update(o.outstation_code for o in message.outstations)
@@ -127,6 +132,9 @@ class ValidationContext:
     # MT/T files only (santong validate, the mtfile adapter; never certification): a site mapping's type codes as
     # the point codes' sensor-type segment holds them → dictionary code (ST-DATA-004).
     type_segments: Mapping[str, str] = field(default_factory=dict)
+    # The spec version negotiated at Register (ST-PROTO-004): fields added after it are unknown (ST-DATA-034).
+    # None: the newest, every compiled field known.
+    version: str | None = None
 
     def clock_ms(self) -> int:
         """The server time in ms (fixed when now_ms is given, for reproducible tests)."""

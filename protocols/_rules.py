@@ -161,6 +161,29 @@ def _sequence(seq: int, ctx: ValidationContext, out: Report, path: str) -> None:
         )
 
 
+def _epoch(epoch: int, ctx: ValidationContext, out: Report, path: str) -> None:
+    """ST-PROTO-037: 0 continues the current epoch; otherwise the current one again or a new one above it, within
+    the bounds ST-PROTO-032 sets for sequences."""
+    current = ctx.state.sequence_epoch
+    if not epoch or epoch == current:
+        return
+    if epoch < current:
+        out.add(
+            "ST-PROTO-037",
+            path,
+            f"序号纪元 {epoch} 低于平台当前的纪元 {current}：新纪元须高于当前纪元（或以 0 继续当前纪元）",
+            f"sequence epoch {epoch} is below the platform's current epoch {current}: a new epoch is above the "
+            "current one (or 0 continues it)",
+        )
+    elif epoch > MAX_SEQUENCE or epoch - current > MAX_SEQUENCE_JUMP:
+        out.add(
+            "ST-PROTO-037",
+            path,
+            f"序号纪元 {epoch} 超出范围（须 < 2^63，且比当前纪元 {current} 大不超过 2^40）",
+            f"sequence epoch {epoch} is out of range (below 2^63, at most 2^40 above the current epoch {current})",
+        )
+
+
 def _non_empty(n: int, out: Report, path: str, what_zh: str, what_en: str) -> None:
     if n == 0:
         out.add("ST-IFACE-010", path, f"{what_zh}为空", f"no {what_en}")
@@ -185,8 +208,9 @@ def _finite(x: float) -> bool:
 # --------------------------------------------------------------------------- registration
 
 
-@rule("RegisterRequest", "ST-DATA-001", "ST-DATA-028", "ST-DATA-029")
+@rule("RegisterRequest", "ST-DATA-001", "ST-DATA-028", "ST-DATA-029", "ST-PROTO-037")
 def _register(msg: Any, ctx: ValidationContext, out: Report, path: str) -> None:
+    _epoch(msg.sequence_epoch, ctx, out, f"{path}.sequence_epoch")
     d = msg.device
     _required_text(
         d,

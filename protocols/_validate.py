@@ -9,6 +9,7 @@ from santong.protocols._codec import decode_json
 from santong.protocols._context import ValidationContext
 from santong.protocols._errors import ValidationError, Violation, must_violations
 from santong.protocols._rules import Report, rules_for
+from santong.protocols._versions import version_violations
 
 __all__ = ["check", "validate", "validate_json"]
 
@@ -18,15 +19,20 @@ def validate(
 ) -> list[Violation]:
     """All violations of a protobuf message, MUST and SHOULD alike. Never raises on message content.
 
-    The message is already decoded: malformed input becomes ST-DATA-035 where it is decoded
+    With ``context.version`` (the spec version negotiated at Register) fields added after that version are
+    ST-DATA-034, as unknown as a field number no version has. The message is already decoded: malformed input
+    becomes ST-DATA-035 where it is decoded
     (:func:`decode_json`, :func:`~santong.protocols.decode_proto`). A rule that raises is a bug in the rule, and
     the exception propagates (the fuzz tests would otherwise never see it).
     """
+    ctx = context or ValidationContext()
     rule = rules_for(message.DESCRIPTOR.name)
+    unknown = version_violations(message, ctx.version, path) if ctx.version is not None else []
     if rule is None:
-        return []
+        return unknown
     out = Report()
-    rule(message, context or ValidationContext(), out, path)
+    out.violations.extend(unknown)
+    rule(message, ctx, out, path)
     return out.violations
 
 

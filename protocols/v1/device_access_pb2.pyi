@@ -106,30 +106,34 @@ class Limits(_message.Message):
     def __init__(self, max_batch_points: _Optional[int] = ..., max_message_bytes: _Optional[int] = ..., max_clock_skew_ms: _Optional[int] = ..., heartbeat_interval_ms: _Optional[int] = ..., offline_after_missed: _Optional[int] = ..., max_uploads_per_second: _Optional[int] = ..., max_points_per_definition: _Optional[int] = ...) -> None: ...
 
 class RegisterRequest(_message.Message):
-    __slots__ = ("device", "mine", "supported_versions", "device_time")
+    __slots__ = ("device", "mine", "supported_versions", "device_time", "sequence_epoch")
     DEVICE_FIELD_NUMBER: _ClassVar[int]
     MINE_FIELD_NUMBER: _ClassVar[int]
     SUPPORTED_VERSIONS_FIELD_NUMBER: _ClassVar[int]
     DEVICE_TIME_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_EPOCH_FIELD_NUMBER: _ClassVar[int]
     device: _data_pb2.DeviceIdentity
     mine: _data_pb2.Mine
     supported_versions: _containers.RepeatedScalarFieldContainer[str]
     device_time: _timestamp_pb2.Timestamp
-    def __init__(self, device: _Optional[_Union[_data_pb2.DeviceIdentity, _Mapping]] = ..., mine: _Optional[_Union[_data_pb2.Mine, _Mapping]] = ..., supported_versions: _Optional[_Iterable[str]] = ..., device_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    sequence_epoch: int
+    def __init__(self, device: _Optional[_Union[_data_pb2.DeviceIdentity, _Mapping]] = ..., mine: _Optional[_Union[_data_pb2.Mine, _Mapping]] = ..., supported_versions: _Optional[_Iterable[str]] = ..., device_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., sequence_epoch: _Optional[int] = ...) -> None: ...
 
 class RegisterResponse(_message.Message):
-    __slots__ = ("session_id", "negotiated_version", "limits", "server_time", "last_acknowledged_sequence")
+    __slots__ = ("session_id", "negotiated_version", "limits", "server_time", "last_acknowledged_sequence", "sequence_epoch")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     NEGOTIATED_VERSION_FIELD_NUMBER: _ClassVar[int]
     LIMITS_FIELD_NUMBER: _ClassVar[int]
     SERVER_TIME_FIELD_NUMBER: _ClassVar[int]
     LAST_ACKNOWLEDGED_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_EPOCH_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     negotiated_version: str
     limits: Limits
     server_time: _timestamp_pb2.Timestamp
     last_acknowledged_sequence: int
-    def __init__(self, session_id: _Optional[str] = ..., negotiated_version: _Optional[str] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., server_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_acknowledged_sequence: _Optional[int] = ...) -> None: ...
+    sequence_epoch: int
+    def __init__(self, session_id: _Optional[str] = ..., negotiated_version: _Optional[str] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., server_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_acknowledged_sequence: _Optional[int] = ..., sequence_epoch: _Optional[int] = ...) -> None: ...
 
 class DefinePointsRequest(_message.Message):
     __slots__ = ("points", "outstations")

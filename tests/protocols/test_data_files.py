@@ -131,6 +131,8 @@ ST-PROTO-033 MUST platform
 ST-PROTO-034 MUST platform
 ST-PROTO-035 MUST platform
 ST-PROTO-036 MUST product
+ST-PROTO-037 MUST core platform
+ST-PROTO-038 MUST platform
 """
 
 # DOMAIN.md's starting dictionary: these codes must stay, with these value kinds.
