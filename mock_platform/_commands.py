@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from santong.mock_platform._devices import Device
 from santong.mock_platform._errors import PlatformError, violation
-from santong.protocols import ValidationContext, must_violations, validate
+from santong.protocols import must_violations, validate
 from santong.protocols.v1 import device_access_pb2
 
 if TYPE_CHECKING:
@@ -148,9 +148,7 @@ class Commands:
             self.p.log_event(dev.device_id, "Commands", "EVENT", "OK", "stream opened", peer=peer)
             return
         self.p._alive(dev)
-        vs = validate(
-            request, ValidationContext(state=dev.state, limits=self.p.limits, now_ms=self.p.now_ms())
-        )
+        vs = validate(request, self.p.context(dev))
         r = request.result
         if must_violations(vs):
             self.p.log_event(

@@ -5,14 +5,14 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 
-from santong.protocols import default_limits, spec_version
+from santong.protocols import default_limits, interface_versions
 from santong.protocols.v1 import device_access_pb2
 
 __all__ = ["PlatformConfig"]
 
 
 def _versions() -> tuple[str, ...]:
-    return (spec_version(),)
+    return interface_versions()  # every version of the interface, newest first (v1.0 devices keep working)
 
 
 @dataclass

@@ -43,6 +43,9 @@ class Device:
     #: A bare SHA-256 from a database of before the HMAC; replaced at the first successful authentication.
     legacy_sha256: bytes | None = None
     state: DeviceState = field(default_factory=DeviceState)
+    #: The highest sequence stored in the device's earlier sequence epochs (ST-PROTO-037): up to it an upload may
+    #: be a late replay of one of them, looked up before it is taken as new data.
+    prior_top: int = 0
     registered: bool = False
     session_id: str = ""
     negotiated_version: str = ""

@@ -21,6 +21,7 @@ __all__ = [
     "define_job",
     "log_job",
     "log_row",
+    "register_job",
     "seq_from_db",
     "seq_to_db",
     "upload_job",
@@ -153,10 +154,13 @@ def upload_job(
     log: LogRow,
     raw: bytes | None = None,
     digest: bytes | None = None,
+    epoch: int = 0,
 ) -> tuple[Callable[[sqlite3.Connection], Any], int]:
     """(job, number of records) for an accepted upload; the job returns DUPLICATE when the sequence is already
-    stored (a concurrent replay or conflict: the caller compares digests). ``raw`` is the request's protobuf
-    encoding, if at hand (the batch is stored as the device sent it); ``digest`` its :func:`content_digest`."""
+    stored in this sequence epoch (a concurrent replay or conflict: the caller compares digests). ``raw`` is the
+    request's protobuf encoding, if at hand (the batch is stored as the device sent it); ``digest`` its
+    :func:`content_digest`; ``epoch`` the device's sequence epoch (ST-PROTO-037)."""
+    ep = seq_to_db(epoch)
     name = req.DESCRIPTOR.name
     inserts: list[tuple[str, list[tuple[Any, ...]]]] = []
     if name in ("ReportObservationsRequest", "StreamObservationsRequest"):
@@ -167,8 +171,8 @@ def upload_job(
         offs = list(b.time_offset_ms)  # builtins run far faster on a list than on the upb container
         inserts.append((
             "INSERT INTO observation_batches (device_id, sequence, base_time_ms, min_time_ms, max_time_ms, n_points,"
-            " backfill, received_ms, batch) VALUES (?,?,?,?,?,?,?,?,?)",
-            [(device_id, seq, clamp_ms(base), clamp_ms(base + min(offs)), clamp_ms(base + max(offs)), n, backfill, now_ms, batch_bytes(raw) or b.SerializeToString())],
+            " backfill, received_ms, batch, epoch) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            [(device_id, seq, clamp_ms(base), clamp_ms(base + min(offs)), clamp_ms(base + max(offs)), n, backfill, now_ms, batch_bytes(raw) or b.SerializeToString(), ep)],
         ))  # fmt: skip
     elif name == "ReportAlarmsRequest":
         seq, backfill = seq_to_db(int(req.sequence)), int(req.backfill)
@@ -211,13 +215,13 @@ def upload_job(
         ))  # fmt: skip
     else:
         raise TypeError(f"not an upload: {name}")
-    upload = (device_id, seq, method, n, backfill, now_ms, digest)
+    upload = (device_id, seq, method, n, backfill, now_ms, digest, ep)
 
     def job(conn: sqlite3.Connection) -> Any:
         try:
             conn.execute(
-                "INSERT INTO uploads (device_id, sequence, method, n_records, backfill, received_ms, digest)"
-                " VALUES (?,?,?,?,?,?,?)",
+                "INSERT INTO uploads (device_id, sequence, method, n_records, backfill, received_ms, digest, epoch)"
+                " VALUES (?,?,?,?,?,?,?,?)",
                 upload,
             )
         except sqlite3.IntegrityError:
@@ -231,6 +235,36 @@ def upload_job(
         return n
 
     return job, n
+
+
+def register_job(
+    device_id: str,
+    token_hmac: bytes | None,
+    request: bytes,
+    mine_code: str,
+    session_id: str,
+    version: str,
+    now_ms: int,
+    wall_ms: int,
+    epoch: int,
+    log: LogRow,
+) -> Callable[[sqlite3.Connection], None]:
+    """The job storing a registration: session, negotiated version, sequence epoch (ST-PROTO-037)."""
+    row = (device_id, token_hmac, request, mine_code, session_id, version, now_ms, wall_ms, seq_to_db(epoch))
+
+    def job(conn: sqlite3.Connection) -> None:
+        conn.execute(
+            "INSERT INTO devices (device_id, token_hmac, registered, register_request, mine_code, session_id,"
+            " negotiated_version, registered_ms, last_heartbeat_ms, sequence_epoch) VALUES (?,?,1,?,?,?,?,?,?,?)"
+            " ON CONFLICT(device_id) DO UPDATE SET registered=1, register_request=excluded.register_request,"
+            " mine_code=excluded.mine_code, session_id=excluded.session_id,"
+            " negotiated_version=excluded.negotiated_version, registered_ms=excluded.registered_ms,"
+            " last_heartbeat_ms=excluded.last_heartbeat_ms, sequence_epoch=excluded.sequence_epoch",
+            row,
+        )
+        conn.execute(_LOG_SQL, log)
+
+    return job
 
 
 def define_job(device_id: str, req: Any, now_ms: int, log: LogRow) -> Callable[[sqlite3.Connection], None]:

@@ -132,6 +132,7 @@ class Inspection:
                 "mine_code": dev.state.mine_code,
                 "registered_at": iso(dev.registered_ms),
                 "last_sequence": dev.state.last_sequence,
+                "sequence_epoch": dev.state.sequence_epoch,
                 "online": self._p.is_online(dev, now),
                 "last_call_ms": dev.alive_ms,
                 "last_heartbeat_ms": dev.last_heartbeat_ms,
@@ -254,31 +255,34 @@ class Inspection:
         return out
 
     async def uploads(self, device_id: str | None = None, method: str | None = None) -> list[dict[str, Any]]:
-        """The acknowledgement register: every stored upload (device, sequence, method, records, backfill)."""
+        """The acknowledgement register: every stored upload (device, sequence epoch, sequence, method, records,
+        backfill), in that order."""
         w, p = _where([("device_id = ?", device_id), ("method = ?", method)])
         rows = await self._read(lambda c: c.execute(
-            f"SELECT device_id, sequence, method, n_records, backfill, received_ms FROM uploads{w} ORDER BY device_id, sequence", p).fetchall())  # fmt: skip
+            f"SELECT device_id, sequence, method, n_records, backfill, received_ms, epoch FROM uploads{w} ORDER BY device_id, sequence", p).fetchall())  # fmt: skip
         out = [
             {
                 "device_id": d,
+                "epoch": seq_from_db(e),
                 "sequence": seq_from_db(s),
                 "method": m,
                 "n_records": n,
                 "backfill": bool(b),
                 "received_ms": r,
             }
-            for d, s, m, n, b, r in rows
+            for d, s, m, n, b, r, e in rows
         ]
-        return sorted(out, key=lambda u: (u["device_id"], u["sequence"]))
+        return sorted(out, key=lambda u: (u["device_id"], u["epoch"], u["sequence"]))
 
     async def acknowledged(self, device_id: str) -> list[int]:
-        """The sequences stored (and so acknowledged, or acknowledgeable on replay) for one device."""
+        """The sequences stored (and so acknowledged, or acknowledgeable on replay) for one device, earlier
+        sequence epochs first (ST-PROTO-037)."""
         rows = await self._read(
             lambda c: c.execute(
-                "SELECT sequence FROM uploads WHERE device_id = ? ORDER BY sequence", (device_id,)
+                "SELECT epoch, sequence FROM uploads WHERE device_id = ?", (device_id,)
             ).fetchall()
         )
-        return sorted(seq_from_db(r[0]) or 0 for r in rows)
+        return [s for _, s in sorted((seq_from_db(e) or 0, seq_from_db(s) or 0) for e, s in rows)]
 
     # ------------------------------------------------------------------ other records
 

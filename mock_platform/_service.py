@@ -19,7 +19,6 @@ import contextlib
 import hmac
 import logging
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -31,7 +30,6 @@ from santong.mock_platform._devices import Device
 from santong.mock_platform._errors import PlatformError, violation
 from santong.mock_platform._faults import FaultInjector
 from santong.mock_platform._ingest import (
-    define_job,
     log_job,
     log_row,
     seq_from_db,
@@ -47,17 +45,16 @@ from santong.mock_platform._methods import (
     UPLOAD_METHODS,
     sequence_of,
 )
+from santong.mock_platform._registration import Registration, pb_violations
 from santong.mock_platform._store import Store
 from santong.mock_platform._uploads import Uploads
 from santong.protocols import (
     DeviceState,
     ValidationContext,
     Violation,
-    must_violations,
     unknown_field_violations,
-    validate,
 )
-from santong.protocols.v1 import data_pb2, device_access_pb2, platform_pb2
+from santong.protocols.v1 import data_pb2, device_access_pb2
 
 __all__ = [
     "AUTH_HEADER",
@@ -82,13 +79,6 @@ _UPSERT_TOKEN = (
 )
 
 
-def _version_key(v: str) -> tuple[int, ...] | None:
-    parts = v.strip().split(".")
-    if len(parts) < 2 or not all(p.isdigit() and len(p) < 9 for p in parts):
-        return None
-    return tuple(int(p) for p in parts)
-
-
 async def _ready(value: Any) -> Any:
     """An awaitable that is already done (the second phase of a rejected or refused upload)."""
     return value
@@ -99,13 +89,6 @@ async def _wrap_ack(
 ) -> device_access_pb2.StreamObservationsResponse | None:
     ack = await pending
     return None if ack is None else pb.StreamObservationsResponse(ack=ack)
-
-
-def _pb_violations(vs: Iterable[Violation]) -> list[device_access_pb2.Violation]:
-    return [
-        pb.Violation(clause_id=v.clause_id, path=v.path, message_zh=v.message_zh, message_en=v.message_en)
-        for v in vs
-    ]
 
 
 class Platform:
@@ -131,7 +114,7 @@ class Platform:
         self._tokens: dict[str, str] = {}  # given before the store's secret is known: hashed again at start
         self._monitor: asyncio.Task[None] | None = None
         self._started = False
-        self._versions = {v: k for v in self.config.supported_versions if (k := _version_key(v)) is not None}
+        self.registration = Registration(self)
         for device_id, token in self.config.devices.items():
             self._set_credentials(device_id, token)
 
@@ -232,7 +215,7 @@ class Platform:
             return {
                 "devices": conn.execute(
                     "SELECT device_id, token_hmac, registered, register_request, session_id, negotiated_version,"
-                    " registered_ms, last_heartbeat_ms, token_sha256 FROM devices"
+                    " registered_ms, last_heartbeat_ms, token_sha256, sequence_epoch FROM devices"
                 ).fetchall(),
                 "points": conn.execute(
                     "SELECT device_id, definition FROM points ORDER BY device_id, alias"
@@ -240,9 +223,11 @@ class Platform:
                 "outstations": conn.execute("SELECT device_id, outstation_code FROM outstations").fetchall(),
                 "areas": conn.execute("SELECT device_id, area_code FROM areas").fetchall(),
                 "stations": conn.execute("SELECT device_id, station_code FROM stations").fetchall(),
-                # Wrapped sequences (≥ 2^63, stored negative) are above every plain one.
+                # Per sequence epoch (ST-PROTO-037); wrapped sequences (≥ 2^63, stored negative: databases from
+                # before ST-PROTO-032) are above every plain one.
                 "seqs": conn.execute(
-                    "SELECT device_id, coalesce(max(CASE WHEN sequence < 0 THEN sequence END), max(sequence)) FROM uploads GROUP BY device_id"
+                    "SELECT device_id, epoch, coalesce(max(CASE WHEN sequence < 0 THEN sequence END), max(sequence))"
+                    " FROM uploads GROUP BY device_id, epoch"
                 ).fetchall(),
                 "alarms": conn.execute(
                     "SELECT device_id, alarm_id, state FROM alarms WHERE id IN (SELECT max(id) FROM alarms GROUP BY device_id, alarm_id)"
@@ -253,7 +238,8 @@ class Platform:
             }
 
         data = await self.store.read(load)
-        for device_id, digest, registered, reg, session_id, version, reg_ms, hb_ms, legacy in data["devices"]:
+        rows = data["devices"]
+        for device_id, digest, registered, reg, session_id, version, reg_ms, hb_ms, legacy, epoch in rows:
             dev = self.devices.get(device_id) or Device(
                 device_id=device_id, state=DeviceState(device_id=device_id)
             )
@@ -269,6 +255,7 @@ class Platform:
             if reg:
                 dev.register_request = bytes(reg)
                 dev.state.apply(pb.RegisterRequest.FromString(dev.register_request))
+            dev.state.sequence_epoch = seq_from_db(int(epoch or 0)) or 0
         by_device: dict[str, list[data_pb2.PointDefinition]] = {}
         for device_id, blob in data["points"]:
             by_device.setdefault(device_id, []).append(data_pb2.PointDefinition.FromString(blob))
@@ -280,8 +267,12 @@ class Platform:
             self._device(device_id).state.areas.add(code)
         for device_id, code in data["stations"]:
             self._device(device_id).state.stations.add(code)
-        for device_id, seq in data["seqs"]:
-            self._device(device_id).state.last_sequence = seq_from_db(int(seq)) or 0
+        for device_id, epoch, seq in data["seqs"]:
+            dev, top = self._device(device_id), seq_from_db(int(seq)) or 0
+            if (seq_from_db(int(epoch)) or 0) == dev.state.sequence_epoch:
+                dev.state.last_sequence = top
+            else:  # an earlier epoch: its replays are looked up (ST-PROTO-037)
+                dev.prior_top = max(dev.prior_top, top)
         for device_id, alarm_id, state in data["alarms"]:
             if state == 1:
                 self._device(device_id).state.raised_alarms.add(alarm_id)
@@ -529,15 +520,15 @@ class Platform:
                 peer=peer,
                 duration_ms=(time.perf_counter() - t0) * 1000,
             )
-            return self._platform_info()
+            return self.registration.platform_info()
         try:
             self._check_size(size if size is not None else request.ByteSize())
             if method == "Register":
-                return await self._register(dev, request, peer, t0)
+                return await self.registration.register(dev, request, peer, t0)
             if method == "Heartbeat":
-                return self._heartbeat(dev, request, peer, t0)
+                return self.registration.heartbeat(dev, request, peer, t0)
             if method in DEFINE_METHODS:
-                return await self._define(dev, method, request, peer, t0)
+                return await self.registration.define(dev, method, request, peer, t0)
             ack = await self.uploads.upload(dev, method, request, peer, t0, stream=False)
             if ack is None:  # withheld: hang like a platform that never answers
                 await asyncio.sleep(self.config.withhold_hold_s)
@@ -649,15 +640,14 @@ class Platform:
 
     # ------------------------------------------------------------------ operations
 
-    def _platform_info(self) -> platform_pb2.GetPlatformInfoResponse:
-        versions = sorted(self._versions, key=lambda v: self._versions[v], reverse=True)
-        return platform_pb2.GetPlatformInfoResponse(
-            spec_version=versions[0] if versions else "",
-            supported_versions=versions,
+    def context(self, dev: Device, now_ms: int | None = None) -> ValidationContext:
+        """What the core validates a device's message against: its state, the limits, the platform clock and the
+        spec version negotiated at its Register (fields added after it are unknown, ST-DATA-034)."""
+        return ValidationContext(
+            state=dev.state,
             limits=self.limits,
-            capabilities=list(CAPABILITIES),
-            server_time=self.server_time(),
-            platform_name=self.config.platform_name,
+            now_ms=self.now_ms() if now_ms is None else now_ms,
+            version=dev.negotiated_version or None,
         )
 
     def _alive(self, dev: Device) -> None:
@@ -666,155 +656,12 @@ class Platform:
             dev.online = True
             self.log_event(dev.device_id, "session:online", "EVENT", "OK", "ST-PROTO-006")
 
-    def _negotiate(self, offered: Iterable[str]) -> str | None:
-        best: tuple[tuple[int, ...], str] | None = None
-        for v in offered:
-            k = _version_key(v)
-            if k is not None and v.strip() in self._versions and (best is None or k > best[0]):
-                best = (k, v.strip())
-        return best[1] if best else None
-
-    async def _register(
-        self, dev: Device, req: Any, peer: str, t0: float
-    ) -> device_access_pb2.RegisterResponse:
-        if req.device.device_id != dev.device_id:
-            raise PlatformError(
-                "PERMISSION_DENIED", "身份与凭据不符", "identity does not match the credentials",
-                [violation("ST-IFACE-019", "device.device_id", f"“{req.device.device_id}” 不是已认证的设备 {dev.device_id}",
-                           f"'{req.device.device_id}' is not the authenticated device {dev.device_id}")],
-            )  # fmt: skip
-        version = self._negotiate(req.supported_versions)
-        if version is None:
-            raise PlatformError(
-                "FAILED_PRECONDITION", "无共同的规范版本", "no spec version in common",
-                [violation("ST-PROTO-004", "supported_versions", f"设备提供 {list(req.supported_versions)}，平台支持 {sorted(self._versions)}",
-                           f"the device offers {list(req.supported_versions)}, the platform speaks {sorted(self._versions)}")],
-            )  # fmt: skip
-        now = self.now_ms()
-        vs = validate(req, ValidationContext(state=DeviceState(), limits=self.limits, now_ms=now))
-        bad = must_violations(vs)
-        if bad:
-            raise PlatformError(
-                "INVALID_ARGUMENT",
-                "注册请求不符合规范",
-                "the Register request violates the specification",
-                vs,
-            )
-        session_id = uuid.uuid4().hex
-        blob = req.SerializeToString()
-        mine = req.mine.mine_code or req.device.mine_code
-        wall = int(time.time() * 1000)
-        row = log_row(
-            now,
-            dev.device_id,
-            "Register",
-            peer,
-            None,
-            "ACCEPTED",
-            "OK",
-            vs,
-            1,
-            (time.perf_counter() - t0) * 1000,
-            f"version={version} session={session_id}",
-        )
-
-        def job(conn: Any) -> None:
-            conn.execute(
-                "INSERT INTO devices (device_id, token_hmac, registered, register_request, mine_code, session_id,"
-                " negotiated_version, registered_ms, last_heartbeat_ms) VALUES (?,?,1,?,?,?,?,?,?)"
-                " ON CONFLICT(device_id) DO UPDATE SET registered=1, register_request=excluded.register_request,"
-                " mine_code=excluded.mine_code, session_id=excluded.session_id,"
-                " negotiated_version=excluded.negotiated_version, registered_ms=excluded.registered_ms,"
-                " last_heartbeat_ms=excluded.last_heartbeat_ms",
-                (dev.device_id, dev.token_hash, blob, mine, session_id, version, now, wall),
-            )
-            log_job(row)(conn)
-
-        def on_done(_: Any) -> None:
-            dev.state.apply(req)
-            dev.registered = True
-            dev.session_id, dev.negotiated_version = session_id, version
-            dev.registered_ms, dev.register_request = now, blob
-            dev.last_heartbeat_ms = wall
-            self._alive(dev)
-
-        await self._commit(dev, job, on_done)
-        self.commands.maybe_time_sync(dev, req.device_time)
-        return pb.RegisterResponse(
-            session_id=session_id,
-            negotiated_version=version,
-            limits=self.limits,
-            server_time=self.server_time(),
-            last_acknowledged_sequence=dev.state.last_sequence,
-        )
-
-    def _heartbeat(self, dev: Device, req: Any, peer: str, t0: float) -> device_access_pb2.HeartbeatResponse:
-        self.commands.maybe_time_sync(dev, req.device_time)
-        vs = validate(req, ValidationContext(state=dev.state, limits=self.limits, now_ms=self.now_ms()))
-        if must_violations(vs):
-            raise PlatformError(
-                "INVALID_ARGUMENT", "心跳不符合规范", "the heartbeat violates the specification", vs
-            )
-        wall = int(time.time() * 1000)
-        dev.last_heartbeat_ms = wall
-        device_id = dev.device_id
-
-        def extra(conn: Any) -> None:
-            conn.execute("UPDATE devices SET last_heartbeat_ms=? WHERE device_id=?", (wall, device_id))
-
-        note = f"last_ack={req.last_acknowledged_sequence} queued={req.queued_uploads}"
-        self.log_event(
-            device_id,
-            "Heartbeat",
-            "ACCEPTED",
-            "OK",
-            note,
-            peer=peer,
-            violations=vs,
-            duration_ms=(time.perf_counter() - t0) * 1000,
-            extra=extra,
-        )
-        return pb.HeartbeatResponse(server_time=self.server_time(), pending_commands=dev.commands.qsize())
-
-    async def _define(self, dev: Device, method: str, req: Any, peer: str, t0: float) -> Message:
-        async with dev.lock:
-            now = self.now_ms()
-            vs = validate(req, ValidationContext(state=dev.state, limits=self.limits, now_ms=now))
-            if must_violations(vs):
-                raise PlatformError(
-                    "INVALID_ARGUMENT", "定义不符合规范", "the definitions violate the specification", vs
-                )
-            if method == "DefinePoints":
-                counts = (len(req.points), len(req.outstations))
-            else:
-                counts = (len(req.areas), len(req.stations))
-            row = log_row(
-                now,
-                dev.device_id,
-                method,
-                peer,
-                None,
-                "ACCEPTED",
-                "OK",
-                vs,
-                sum(counts),
-                (time.perf_counter() - t0) * 1000,
-            )
-            await self._commit(dev, define_job(dev.device_id, req, now, row), lambda _: dev.state.apply(req))
-        if method == "DefinePoints":
-            return pb.DefinePointsResponse(
-                accepted_points=counts[0], accepted_outstations=counts[1], violations=_pb_violations(vs)
-            )
-        return pb.DefinePositioningResponse(
-            accepted_areas=counts[0], accepted_stations=counts[1], violations=_pb_violations(vs)
-        )
-
     def _ack(self, seq: int, status: int, accepted: int, vs: Iterable[Violation]) -> device_access_pb2.Ack:
         return pb.Ack(
             sequence=seq,
             status=status,
             accepted=accepted,
-            violations=_pb_violations(vs),
+            violations=pb_violations(vs),
             server_time=self.server_time(),
         )  # type: ignore[arg-type]
 

@@ -40,7 +40,8 @@ CREATE TABLE IF NOT EXISTS devices (
     session_id TEXT NOT NULL DEFAULT '',
     negotiated_version TEXT NOT NULL DEFAULT '',
     registered_ms INTEGER,
-    last_heartbeat_ms INTEGER
+    last_heartbeat_ms INTEGER,
+    sequence_epoch INTEGER NOT NULL DEFAULT 0  -- ST-PROTO-037
 );
 CREATE TABLE IF NOT EXISTS points (
     device_id TEXT NOT NULL, alias INTEGER NOT NULL, point_code TEXT NOT NULL,
@@ -60,20 +61,21 @@ CREATE TABLE IF NOT EXISTS stations (
     PRIMARY KEY (device_id, station_code)
 );
 -- The acknowledgement register: one row per acknowledged upload of every kind (ST-PROTO-012), with the digest
--- of its content that tells a replay from a conflict (ST-PROTO-031; NULL in databases from before it).
+-- of its content that tells a replay from a conflict (ST-PROTO-031; NULL in databases from before it), per
+-- sequence epoch (ST-PROTO-037; the key leads with the sequence, so that a replay of an earlier epoch is found).
 CREATE TABLE IF NOT EXISTS uploads (
     device_id TEXT NOT NULL, sequence INTEGER NOT NULL, method TEXT NOT NULL,
     n_records INTEGER NOT NULL, backfill INTEGER NOT NULL, received_ms INTEGER NOT NULL,
-    digest BLOB,
-    PRIMARY KEY (device_id, sequence)
+    digest BLOB, epoch INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (device_id, sequence, epoch)
 ) WITHOUT ROWID;
 -- One row per accepted observation batch; inspection expands them per point.
 CREATE TABLE IF NOT EXISTS observation_batches (
     device_id TEXT NOT NULL, sequence INTEGER NOT NULL, base_time_ms INTEGER NOT NULL,
     min_time_ms INTEGER NOT NULL, max_time_ms INTEGER NOT NULL, n_points INTEGER NOT NULL,
-    backfill INTEGER NOT NULL, received_ms INTEGER NOT NULL, batch BLOB NOT NULL
+    backfill INTEGER NOT NULL, received_ms INTEGER NOT NULL, batch BLOB NOT NULL,
+    epoch INTEGER NOT NULL DEFAULT 0
 );
-CREATE UNIQUE INDEX IF NOT EXISTS observation_batches_key ON observation_batches (device_id, sequence);
 CREATE TABLE IF NOT EXISTS alarms (
     id INTEGER PRIMARY KEY, device_id TEXT NOT NULL, sequence INTEGER NOT NULL, alarm_id TEXT NOT NULL,
     point_code TEXT NOT NULL, state INTEGER NOT NULL, start_ms INTEGER NOT NULL, end_ms INTEGER,
@@ -110,7 +112,7 @@ CREATE TABLE IF NOT EXISTS interactions (
 CREATE INDEX IF NOT EXISTS interactions_device ON interactions (device_id, id);
 """
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 def _private_file(path: str) -> None:
@@ -129,12 +131,38 @@ def migrate(conn: sqlite3.Connection) -> None:
 
     Version 2 adds ``uploads.digest`` (ST-PROTO-031; old rows keep NULL and replays of them stay DUPLICATE) and
     ``devices.token_hmac`` (old SHA-256 hashes are upgraded at the device's next successful authentication).
+    Version 3 adds the sequence epoch (ST-PROTO-037): ``devices.sequence_epoch``, and ``epoch`` in the keys of
+    ``uploads`` and ``observation_batches`` (old rows are epoch 0, where every v1 device stays).
     """
     columns = {r[1] for r in conn.execute("PRAGMA table_info(uploads)")}
     if "digest" not in columns:
         conn.execute("ALTER TABLE uploads ADD COLUMN digest BLOB")
-    if "token_hmac" not in {r[1] for r in conn.execute("PRAGMA table_info(devices)")}:
+    if "epoch" not in columns:  # a new primary key: rebuild the table, in one transaction
+        conn.execute("BEGIN")
+        conn.execute(
+            "CREATE TABLE uploads_v3 (device_id TEXT NOT NULL, sequence INTEGER NOT NULL, method TEXT NOT NULL,"
+            " n_records INTEGER NOT NULL, backfill INTEGER NOT NULL, received_ms INTEGER NOT NULL, digest BLOB,"
+            " epoch INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (device_id, sequence, epoch)) WITHOUT ROWID"
+        )
+        conn.execute(
+            "INSERT INTO uploads_v3 (device_id, sequence, method, n_records, backfill, received_ms, digest)"
+            " SELECT device_id, sequence, method, n_records, backfill, received_ms, digest FROM uploads"
+        )
+        conn.execute("DROP TABLE uploads")
+        conn.execute("ALTER TABLE uploads_v3 RENAME TO uploads")
+        conn.execute("COMMIT")
+    devices = {r[1] for r in conn.execute("PRAGMA table_info(devices)")}
+    if "token_hmac" not in devices:
         conn.execute("ALTER TABLE devices ADD COLUMN token_hmac BLOB")
+    if "sequence_epoch" not in devices:
+        conn.execute("ALTER TABLE devices ADD COLUMN sequence_epoch INTEGER NOT NULL DEFAULT 0")
+    if "epoch" not in {r[1] for r in conn.execute("PRAGMA table_info(observation_batches)")}:
+        conn.execute("ALTER TABLE observation_batches ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0")
+    conn.execute("DROP INDEX IF EXISTS observation_batches_key")
+    conn.execute(
+        "CREATE UNIQUE INDEX IF NOT EXISTS observation_batches_epoch_key"
+        " ON observation_batches (device_id, sequence, epoch)"
+    )
     conn.execute(
         "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
     )

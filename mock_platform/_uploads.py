@@ -16,9 +16,16 @@ from typing import TYPE_CHECKING, Any
 
 from santong.mock_platform._devices import Bucket, Device
 from santong.mock_platform._errors import PlatformError, violation
-from santong.mock_platform._ingest import DUPLICATE, content_digest, log_row, seq_to_db, upload_job
+from santong.mock_platform._ingest import (
+    DUPLICATE,
+    content_digest,
+    log_row,
+    seq_from_db,
+    seq_to_db,
+    upload_job,
+)
 from santong.mock_platform._methods import sequence_of
-from santong.protocols import ValidationContext, Violation, must_violations, validate
+from santong.protocols import Violation, must_violations, validate
 from santong.protocols.v1 import device_access_pb2
 
 if TYPE_CHECKING:
@@ -29,6 +36,8 @@ __all__ = ["Uploads"]
 log = logging.getLogger("santong.mock_platform")
 pb = device_access_pb2
 ACK_CONFLICT = pb.AckStatus.Value("ACK_STATUS_CONFLICT")
+#: A stored upload: method, records, content digest (None before ST-PROTO-031), sequence epoch (ST-PROTO-037).
+Prior = tuple[str, int, bytes | None, int]
 
 
 async def _ready(value: Any) -> Any:
@@ -91,16 +100,23 @@ class Uploads:
         digest = content_digest(req)
         async with dev.lock:
             state = dev.state
-            if (
-                0 < seq <= state.last_sequence
-            ):  # a replay or a conflict? (checked before the core, which rejects seq ≤ last)
-                prior = await self.prior_upload(dev.device_id, seq)
-                if prior is not None:
-                    if prior[2] is not None and prior[2] != digest:
-                        return self.conflict(dev, method, seq, prior, peer, t0, stream=stream)
-                    return self.duplicate(dev, method, seq, prior, peer, t0)
+            epoch = state.sequence_epoch
+            # A replay or a conflict (checked before the core, which rejects seq ≤ last)? Or a late replay of an
+            # earlier sequence epoch's upload (ST-PROTO-037: never stored as new data)?
+            if 0 < seq <= state.last_sequence or 0 < seq <= dev.prior_top:
+                priors = await self.prior_uploads(dev.device_id, seq)
+                mine = next((u for u in priors if u[3] == epoch), None)
+                earlier = next((u for u in priors if u[3] != epoch and u[2] == digest), None)
+                if mine is not None:
+                    if mine[2] is not None and mine[2] != digest:
+                        if earlier is not None:
+                            return self.duplicate(dev, method, seq, earlier, peer, t0)
+                        return self.conflict(dev, method, seq, mine, peer, t0, stream=stream)
+                    return self.duplicate(dev, method, seq, mine, peer, t0)
+                if earlier is not None:
+                    return self.duplicate(dev, method, seq, earlier, peer, t0)
             now = self.p.now_ms()
-            vs = validate(req, ValidationContext(state=state, limits=self.p.limits, now_ms=now))
+            vs = validate(req, self.p.context(dev, now))
             if vs and must_violations(vs):
                 err = PlatformError(
                     "INVALID_ARGUMENT",
@@ -124,7 +140,7 @@ class Uploads:
                 0,
                 (time.perf_counter() - t0) * 1000,
             )
-            job, n = upload_job(dev.device_id, method, req, now, row, raw, digest)
+            job, n = upload_job(dev.device_id, method, req, now, row, raw, digest, epoch)
             prev_seq = state.last_sequence
             prev_raised = set(state.raised_alarms) if method == "ReportAlarms" else None
 
@@ -165,7 +181,9 @@ class Uploads:
                 "UNAVAILABLE", "存储暂不可用", "storage unavailable; retry", retry_after_s=1.0
             ) from e
         if result == DUPLICATE:  # a concurrent replay (or conflict) committed first
-            prior = await self.prior_upload(dev.device_id, seq) or (method, 0, None)
+            epoch = dev.state.sequence_epoch
+            prior = next((u for u in await self.prior_uploads(dev.device_id, seq) if u[3] == epoch), None)
+            prior = prior or (method, 0, None, epoch)
             if prior[2] is not None and digest is not None and prior[2] != digest:
                 return await self.conflict(dev, method, seq, prior, peer, t0, stream=stream)
             return await self.duplicate(dev, method, seq, prior, peer, t0)
@@ -175,22 +193,26 @@ class Uploads:
             await self.p.faults.ack_delay()
         return self.p._ack(seq, pb.ACK_STATUS_ACCEPTED, n, vs)
 
-    async def prior_upload(self, device_id: str, seq: int) -> tuple[str, int, bytes | None] | None:
-        """(method, records, content digest or None for rows from before ST-PROTO-031) of a stored upload."""
-        row = await self.p.store.read(
+    async def prior_uploads(self, device_id: str, seq: int) -> list[Prior]:
+        """(method, records, content digest or None for rows from before ST-PROTO-031, sequence epoch) of the
+        uploads stored under a sequence, one per epoch (ST-PROTO-037)."""
+        rows = await self.p.store.read(
             lambda c: c.execute(
-                "SELECT method, n_records, digest FROM uploads WHERE device_id=? AND sequence=?",
+                "SELECT method, n_records, digest, epoch FROM uploads WHERE device_id=? AND sequence=?",
                 (device_id, seq_to_db(seq)),
-            ).fetchone()
+            ).fetchall()
         )
-        return (row[0], int(row[1]), None if row[2] is None else bytes(row[2])) if row else None
+        return [
+            (r[0], int(r[1]), None if r[2] is None else bytes(r[2]), seq_from_db(int(r[3])) or 0)
+            for r in rows
+        ]
 
     async def conflict(
         self,
         dev: Device,
         method: str,
         seq: int,
-        prior: tuple[str, int, bytes | None],
+        prior: Prior,
         peer: str,
         t0: float,
         *,
@@ -215,10 +237,11 @@ class Uploads:
         return self.p._ack(seq, ACK_CONFLICT, 0, vs)
 
     async def duplicate(
-        self, dev: Device, method: str, seq: int, prior: tuple[str, int, bytes | None], peer: str, t0: float
+        self, dev: Device, method: str, seq: int, prior: Prior, peer: str, t0: float
     ) -> device_access_pb2.Ack | None:
         self.p.log_event(
-            dev.device_id, method, "DUPLICATE", "OK", f"replay of sequence {seq} (first stored by {prior[0]})",
+            dev.device_id, method, "DUPLICATE", "OK", f"replay of sequence {seq} (first stored by {prior[0]}"
+            + ("" if prior[3] == dev.state.sequence_epoch else f" in sequence epoch {prior[3]}, ST-PROTO-037") + ")",
             peer=peer, sequence=seq, n_records=prior[1], duration_ms=(time.perf_counter() - t0) * 1000,
         )  # fmt: skip
         if self.p.faults.withhold_count and self.p.faults.take_withhold(method, dev.device_id, peer, seq):

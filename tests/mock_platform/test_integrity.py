@@ -19,6 +19,7 @@ import httpx
 import pytest
 from mpclient import Device, Target, clauses_of
 from santong.mock_platform import PlatformConfig, samples
+from santong.mock_platform._store import SCHEMA_VERSION
 from santong.mock_platform.embedded import BackgroundMockPlatform
 from santong.protocols import to_dict
 from santong.protocols.v1 import device_access_pb2 as pb
@@ -149,7 +150,9 @@ def test_a_database_from_before_the_digest_is_migrated_and_stays_readable(tmp_pa
         assert [o["value"] for o in t.inspect("observations", device_id=dev.device_id)] == [0.5, 0.6]
         t.close()
     with sqlite3.connect(db) as conn:
-        assert conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == ("2",)
+        assert conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == (
+            str(SCHEMA_VERSION),
+        )
 
 
 # ---------------------------------------------------------------------------- ST-PROTO-032

@@ -7,6 +7,7 @@ import time
 import pytest
 from mpclient import Target
 from santong.mock_platform import samples
+from santong.protocols import interface_versions, newest_version
 from santong.protocols.v1 import device_access_pb2 as pb
 from st_waiting import wait_until
 
@@ -14,7 +15,9 @@ from st_waiting import wait_until
 def test_platform_info_without_credentials(target: Target) -> None:
     """ST-IFACE-008: GetPlatformInfo answers without credentials, with versions, limits, capabilities, time."""
     info = target.platform_info()
-    assert info.spec_version == "1.0" and "1.0" in info.supported_versions
+    # every version of the interface, newest first: v1.0 devices keep negotiating 1.0
+    assert info.spec_version == newest_version() and list(info.supported_versions) == list(interface_versions())
+    assert "1.0" in info.supported_versions and newest_version() != "1.0"
     assert info.limits.max_batch_points > 0 and info.limits.heartbeat_interval_ms > 0
     assert "observations.stream" in info.capabilities and "commands" in info.capabilities
     assert abs(info.server_time.seconds - time.time()) < 5
