@@ -175,6 +175,22 @@ def test_invalid_utf8_keeps_the_connection(server: Server, dev: HttpDevice) -> N
         assert read_response(s)[0] == 200
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"batch": {"sequence": "1", "sequence": "2", "alias": [1], "value": [0.1], "time_offset_ms": [0], "status": [0]}}',
+        b'{"batch": {"sequence": "1"}, "batch": {"sequence": "2"}}',
+    ],
+    ids=["nested", "top-level"],
+)
+def test_repeated_json_member_is_rejected_on_the_wire(server: Server, dev: HttpDevice, body: bytes) -> None:
+    """The decoder the server runs refuses a repeated member name (ST-DATA-034), never keeps the last value."""
+    with server.connect() as s:
+        post(s, dev, "report-observations", body)
+        status, _, answer = read_response(s)
+        assert status == 400 and clause_ids(answer) == {"ST-DATA-034"}
+
+
 def test_malformed_http_is_a_4xx(server: Server) -> None:
     with server.connect() as s:
         s.sendall(b"POST /v1/device/heartbeat HTTP/1.1\r\nhost x\r\n\r\n")
