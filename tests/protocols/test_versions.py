@@ -87,10 +87,14 @@ def test_a_field_added_after_1_0_is_refused_under_1_0_and_accepted_under_1_1() -
     assert bad == {("ST-DATA-034", "$.device.firmware_sha256"), ("ST-DATA-034", "$.sequence_epoch")}
     assert all("1.0" in v.message_en for v in under_10 if v.clause_id == "ST-DATA-034")
     for version in ("1.1", None):
-        assert not [v for v in validate(req, ValidationContext(version=version)) if v.clause_id == "ST-DATA-034"]
+        assert not [
+            v for v in validate(req, ValidationContext(version=version)) if v.clause_id == "ST-DATA-034"
+        ]
     # the JSON twin: the current schema knows the field, the negotiated version decides (one rule, both transports)
     doc = decode_json(to_json(req), "RegisterRequest")
-    assert {v.path for v in validate(doc, ValidationContext(version="1.0")) if v.clause_id == "ST-DATA-034"} == {
+    assert {
+        v.path for v in validate(doc, ValidationContext(version="1.0")) if v.clause_id == "ST-DATA-034"
+    } == {
         "$.device.firmware_sha256",
         "$.sequence_epoch",
     }
@@ -135,7 +139,9 @@ def test_the_declared_epoch(current: int, declared: int, ok: bool) -> None:
 
 
 def test_a_new_epoch_starts_the_count_again_and_zero_keeps_it() -> None:
-    state = DeviceState(last_sequence=2**63 - 1, sequence_epoch=0)  # the top of the range: wedged without epochs
+    state = DeviceState(
+        last_sequence=2**63 - 1, sequence_epoch=0
+    )  # the top of the range: wedged without epochs
     obs = pb.ReportObservationsRequest()
     obs.batch.sequence = 1
     assert "ST-PROTO-011" in {v.clause_id for v in validate(obs, ValidationContext(state=state))}
