@@ -92,7 +92,10 @@ class RetryRun:
 def _fail_until_delivered(
     live: LiveProduct, code: str, n: int
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    """fail_next(n, code) on uploads; wait until n attempts failed and a later upload was delivered."""
+    """fail_next(n, code) on uploads; wait until n attempts failed and every upload that failed was delivered
+    afterwards under its sequence (a product with several uploads in flight may spread the faults over several
+    sequences: each of them must arrive). Returns the failed attempts and the last of those deliveries (None if
+    one of them never arrived)."""
     since = live.last_id()
     live.admin.fault("fail_next", n=n, code=code, methods=list(UPLOAD_METHODS))
     got: dict[str, Any] = {"faults": [], "delivered": None}
@@ -100,18 +103,24 @@ def _fail_until_delivered(
     def delivered() -> bool:
         rows = live.interactions(since)
         got["faults"] = _faults(rows, code)
-        if len(got["faults"]) < n:
+        if len(got["faults"]) < n or any(r["sequence"] is None for r in got["faults"]):
             return False
-        last = got["faults"][-1]["id"]
-        got["delivered"] = next(
-            (
-                r
-                for r in rows
-                if r["id"] > last and r["method"] in UPLOAD_METHODS and r["verdict"] in DELIVERED
-            ),
-            None,
-        )
-        return got["delivered"] is not None
+        after: dict[int, dict[str, Any]] = {}
+        for r in got["faults"]:
+            hit = next(
+                (
+                    x
+                    for x in rows
+                    if x["id"] > r["id"] and x["method"] in UPLOAD_METHODS and x["verdict"] in DELIVERED
+                    and x["sequence"] == r["sequence"]
+                ),
+                None,
+            )  # fmt: skip
+            if hit is None:
+                return False
+            after[hit["id"]] = hit
+        got["delivered"] = after[max(after)]
+        return True
 
     live.wait_for(delivered, live.budget(20, 40.0), f"upload retried after {code}", step_s=0.2, fail=False)
     live.admin.fault("fail_next", n=0)
@@ -120,14 +129,18 @@ def _fail_until_delivered(
 
 @pytest.fixture(scope="module")
 def retry_run(live: LiveProduct, baseline: Snapshot, santong_profile: Any) -> RetryRun:
-    """fail_next(6, UNAVAILABLE) on uploads, until delivered (full profile: RESOURCE_EXHAUSTED,
-    DEADLINE_EXCEEDED and ABORTED too); fail_next(1, FAILED_PRECONDITION); fail_next(1, INVALID_ARGUMENT)."""
+    """fail_next(6, UNAVAILABLE) on uploads, then fail_next(2, INTERNAL), each until every failed upload is
+    delivered (full profile: RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED, ABORTED and UNKNOWN too);
+    fail_next(1, FAILED_PRECONDITION); fail_next(1, INVALID_ARGUMENT)."""
     run = RetryRun()
     live.require_data(baseline, "ST-PROTO-015")
     run.unavailable, run.delivered = _fail_until_delivered(live, "UNAVAILABLE", UNAVAILABLE_FAULTS)
+    # INTERNAL (HTTP 500) leaves an upload unacknowledged like any outage: the status table says retry.
+    transient = [("INTERNAL", 2)]
     if santong_profile.name == "full":
-        for code, n in (("RESOURCE_EXHAUSTED", 3), ("DEADLINE_EXCEEDED", 3), ("ABORTED", 2)):
-            run.transient[code] = _fail_until_delivered(live, code, n)
+        transient += [("RESOURCE_EXHAUSTED", 3), ("DEADLINE_EXCEEDED", 3), ("ABORTED", 2), ("UNKNOWN", 2)]
+    for code, n in transient:
+        run.transient[code] = _fail_until_delivered(live, code, n)
     since = live.last_id()
     live.admin.fault("fail_next", n=1, code="FAILED_PRECONDITION", methods=list(UPLOAD_METHODS))
 
@@ -195,8 +208,11 @@ def test_transient_errors_retried(retry_run: RetryRun, evidence: Evidence) -> No
         f"[ST-PROTO-015] 注入 {UNAVAILABLE_FAULTS} 次 UNAVAILABLE 后只见到 {len(faults)} 次上传尝试 / after "
         f"{UNAVAILABLE_FAULTS} injected UNAVAILABLE answers only {len(faults)} upload attempts arrived"
     )
+    seqs = sorted({r["sequence"] for r in faults})
     assert retry_run.delivered is not None, (
-        "[ST-PROTO-015] 暂时性错误之后上传没有送达 / no upload was delivered after the transient errors"
+        f"[ST-PROTO-015] 因 UNAVAILABLE 失败的上传 seq={seqs} 没有全部以原序号重发送达（被放弃或丢弃）/ the uploads that "
+        f"failed with UNAVAILABLE (seq={seqs}) were not all sent again and delivered under their sequence (given up "
+        "or dropped)"
     )
     first = faults[0]["sequence"]
     resent = [r for r in faults if r["sequence"] == first]
@@ -205,9 +221,11 @@ def test_transient_errors_retried(retry_run: RetryRun, evidence: Evidence) -> No
     )
     evidence.record("other_codes", {c: len(f) for c, (f, _) in retry_run.transient.items()})
     for code, (failed, delivered) in retry_run.transient.items():
+        lost = sorted({r["sequence"] for r in failed})
         assert failed and delivered is not None, (
-            f"[ST-PROTO-015] {code} 之后上传没有重试送达 / after {code} the upload was not retried and delivered "
-            f"({len(failed)} attempts failed)"
+            f"[ST-PROTO-015] {code} 之后上传 seq={lost} 没有重试送达（状态表：{code} 未确认，应重发）/ after {code} "
+            f"the upload seq={lost} was not retried and delivered (the status table: {code} is not an "
+            f"acknowledgement, resend it) — {len(failed)} attempts failed"
         )
 
 

@@ -16,7 +16,16 @@ exit_at_once, bad_codes_wait_ready (malformed point codes; prints its ready line
 accepted, i.e. never), wrong_identity (uploads under another device's id; exits when its credentials are refused),
 impossible_value (methane scaled ×10 000, flagged only over range: thousands of %CH4 with a valid status),
 memory_queue (keeps its unsent queue only in memory: lost on every restart), drop_precondition (drops an upload
-refused with FAILED_PRECONDITION instead of resending it after registering again).
+refused with FAILED_PRECONDITION instead of resending it after registering again), silent_unknown_setting
+(answers only the CONFIGURE settings it knows: a command with an unknown setting gets no result at all),
+resend_ack_only (answers RESEND_DEFINITIONS SUCCEEDED without defining again: "the definitions have not changed"),
+deadline_delivered (waits 1.5 s for an acknowledgement and takes DEADLINE_EXCEEDED for delivered: "the call went
+out, the server was only slow"),
+give_up_retries (retries a failing upload 3 times, then dead-letters it and goes on with the next one),
+internal_final (takes INTERNAL, i.e. HTTP 500, for a final rejection and dead-letters the upload),
+ring_buffer (keeps only the 3 newest unsent batches, dropping the oldest: a fixed-size outage buffer),
+newest_first (after an outage sends its backlog newest first, so that the control room sees the present at once;
+it numbers each upload when it first sends it, so the sequences on the wire still rise).
 
 The backfill flag is decided when a batch is built (in an outage, or behind a backlog) and never changed: a batch
 already sent once is resent unchanged, same sequence, content and flag (ST-PROTO-014). ``--max-backoff-ms`` caps
@@ -53,7 +62,21 @@ MINE = "140421000001"
 METHANE, SWITCH = f"{MINE}01MNA0010A01", f"{MINE}01KGS0010K01"
 #: Defects that print the ready line as soon as they are registered, before their (refused) definitions.
 READY_AT_REGISTER = {"bad_point_code", "wrong_unit"}
-RETRYABLE = {"UNAVAILABLE", "DEADLINE_EXCEEDED", "RESOURCE_EXHAUSTED", "ABORTED"}
+RETRYABLE = {"UNAVAILABLE", "DEADLINE_EXCEEDED", "RESOURCE_EXHAUSTED", "ABORTED", "INTERNAL", "UNKNOWN"}
+#: Every --defect this device knows (an unknown name is refused, never run as a correct device).
+DEFECTS = (
+    "none", "wrong_unit", "bad_point_code", "local_time", "dup_after_reconnect", "no_backfill", "retry_invalid",
+    "no_heartbeat", "fixed_retry", "no_clock_sync", "report_before_define", "no_alarm", "no_resume", "crash",
+    "exit_at_once", "bad_codes_wait_ready", "wrong_identity", "impossible_value", "memory_queue",
+    "drop_precondition", "silent_unknown_setting", "resend_ack_only", "deadline_delivered", "give_up_retries",
+    "internal_final", "ring_buffer", "newest_first",
+)  # fmt: skip
+#: silent_unknown_setting: the CONFIGURE settings this device knows.
+KNOWN_SETTINGS = {"report_interval_ms", "heartbeat_interval_ms"}
+#: ring_buffer's outage buffer: this many unsent batches, the oldest dropped beyond it.
+RING = 3
+#: give_up_retries: attempts per upload before it is dead-lettered.
+GIVE_UP_AFTER = 4
 SLUG = {"Register": "register", "DefinePoints": "define-points", "ReportObservations": "report-observations",
         "ReportAlarms": "report-alarms", "Heartbeat": "heartbeat"}  # fmt: skip
 HTTP_CODES = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 409: "FAILED_PRECONDITION",
@@ -236,7 +259,7 @@ class Device:
         self.hb_ms = int(resp.limits.heartbeat_interval_ms or 30000)
         last = int(resp.last_acknowledged_sequence)
         if self.defect != "no_resume":
-            self.queue = [u for u in self.queue if u.seq > last]
+            self.queue = [u for u in self.queue if u.seq > last or not u.seq]  # not u.seq: not sent yet
             self.next_seq = max(self.next_seq, last + 1)
         self.defined = False
         self.registered.set()
@@ -277,10 +300,14 @@ class Device:
 
     def enqueue(self, method: str, req: Any) -> None:
         backfill = self.defect != "no_backfill" and (self.in_outage or any(u.backfill for u in self.queue))
-        seq = self.next_seq
-        self.next_seq += 1
+        seq = 0  # newest_first numbers an upload when it first sends it
+        if self.defect != "newest_first":
+            seq = self.next_seq
+            self.next_seq += 1
         (req.batch if method == "ReportObservations" else req).sequence = seq
         self.queue.append(Upload(seq, method, req, backfill))
+        if self.defect == "ring_buffer" and len(self.queue) > RING:
+            del self.queue[: len(self.queue) - RING]  # the defect: the oldest unsent data is overwritten
         self.save()
         self.wake.set()
 
@@ -343,9 +370,16 @@ class Device:
         d = random.uniform(0, upper)
         return max(d, retry_after or 0.0)
 
+    def drop(self, up: Upload | None) -> None:
+        """Take an upload out of the queue (it may already be gone: ring_buffer overwrites the oldest)."""
+        if up is not None and up in self.queue:
+            self.queue.remove(up)
+        self.save()
+
     async def deliver(self) -> None:
         failures = 0
         while True:
+            up: Upload | None = None
             try:
                 if not self.registered.is_set():
                     await self.register()
@@ -356,41 +390,59 @@ class Device:
                     await self.wake.wait()
                     continue
                 up = self.queue[0]
+                if self.defect == "newest_first":  # the defect: last in, first out (a sent upload is kept)
+                    up = next((u for u in self.queue if u.seq), self.queue[-1])
+                    if not up.seq:
+                        up.seq, self.next_seq = self.next_seq, self.next_seq + 1
+                        (
+                            up.request.batch if up.method == "ReportObservations" else up.request
+                        ).sequence = up.seq
+                        self.save()
                 (up.request.batch if up.method == "ReportObservations" else up.request).backfill = up.backfill
                 if self.defect == "report_before_define" and not self.defined:
                     self.defined = True  # the defect: report first, define right after (too late)
                     with contextlib.suppress(CallError):
                         await self.call(up.method, up.request)
                     await self.define()
-                resp = await self.call(up.method, up.request)
-                self.queue.pop(0)
+                up.attempts += 1
+                # deadline_delivered waits 1.5 s for an acknowledgement ("uploads on a LAN are quick").
+                resp = await self.call(
+                    up.method, up.request, 1.5 if self.defect == "deadline_delivered" else 3.0
+                )
                 if resp.ack.status in (pb.ACK_STATUS_ACCEPTED, pb.ACK_STATUS_DUPLICATE):
                     self.last_ack = max(self.last_ack, up.seq)
                 self.in_outage = False
-                self.save()
+                self.drop(up)
                 failures = 0
             except CallError as e:
                 if e.code in ("UNAUTHENTICATED", "PERMISSION_DENIED"):
                     print(f"credentials refused: {e}", flush=True)
                     sys.exit(1)
+                sent = up is not None and self.registered.is_set()  # the failure was the upload's
+                if e.code == "DEADLINE_EXCEEDED" and self.defect == "deadline_delivered" and sent:
+                    assert up is not None
+                    self.last_ack = max(self.last_ack, up.seq)  # the defect: "the call went out"
+                    self.drop(up)
+                    continue
                 if e.code == "FAILED_PRECONDITION":
                     self.registered.clear()
-                    if self.defect == "drop_precondition" and self.queue:
-                        self.queue.pop(
-                            0
-                        )  # the defect: refused data dropped instead of resent after registering
-                        self.save()
+                    if self.defect == "drop_precondition":
+                        self.drop(up)  # the defect: refused data dropped instead of resent after registering
+                elif e.code == "INTERNAL" and self.defect == "internal_final" and sent:
+                    self.drop(up)  # the defect: HTTP 500 / INTERNAL taken for a final rejection
+                    continue
                 elif e.code in RETRYABLE or (e.code == "INVALID_ARGUMENT" and self.defect == "retry_invalid"):
                     if e.code in ("UNAVAILABLE", "DEADLINE_EXCEEDED"):
-                        self.in_outage = (
-                            True  # batches built from now on are late; those queued stay unchanged
-                        )
-                    if self.defect == "dup_after_reconnect" and self.queue and self.registered.is_set():
-                        old = self.queue.pop(0)  # re-queued under a new sequence: the defect
-                        self.enqueue(old.method, old.request)
-                elif self.queue and self.registered.is_set():
-                    self.queue.pop(0)  # rejected: dead-lettered, never resent
-                    self.save()
+                        self.in_outage = True  # built from now on: late; those queued stay unchanged
+                    if self.defect == "give_up_retries" and sent and up and up.attempts >= GIVE_UP_AFTER:
+                        self.drop(up)  # the defect: a bounded number of retries, then dead-lettered
+                        continue
+                    if self.defect == "dup_after_reconnect" and sent:
+                        assert up is not None
+                        self.drop(up)  # re-queued under a new sequence: the defect
+                        self.enqueue(up.method, up.request)
+                elif sent:
+                    self.drop(up)  # rejected: dead-lettered, never resent
                     continue
                 failures += 1
                 await asyncio.sleep(self.backoff(min(failures - 1, 10), e.retry_after))
@@ -429,8 +481,12 @@ class Device:
                     if cmd.type == pb.COMMAND_TYPE_TIME_SYNC and self.defect != "no_clock_sync":
                         self.offset_ms = ms_of(cmd.time_sync.server_time) - int(time.time() * 1000)
                     elif cmd.type == pb.COMMAND_TYPE_RESEND_DEFINITIONS:
-                        self.defined = False
-                        self.wake.set()
+                        if self.defect != "resend_ack_only":  # the defect: "nothing changed, nothing to send"
+                            self.defined = False
+                            self.wake.set()
+                    elif cmd.type == pb.COMMAND_TYPE_CONFIGURE and self.defect == "silent_unknown_setting":
+                        if set(cmd.configure.settings) - KNOWN_SETTINGS:
+                            continue  # the defect: a setting it does not know is not answered at all
                     elif cmd.type == pb.COMMAND_TYPE_TEST_EVENT:
                         outcome, text = self.test_event(cmd)
                     elif cmd.type == pb.COMMAND_TYPE_WRITE_POINT:
@@ -478,7 +534,7 @@ def main() -> int:
     p.add_argument("--token", required=True)
     p.add_argument("--workdir", required=True, type=Path)
     p.add_argument("--report-ms", type=int, default=1000)
-    p.add_argument("--defect", default="none")
+    p.add_argument("--defect", default="none", choices=DEFECTS)
     p.add_argument("--max-backoff-ms", type=int, default=2000, help="back-off cap (the spec's: 30000)")
     p.add_argument("--slow-backoff", action="store_true")
     p.add_argument(

@@ -1,0 +1,52 @@
+"""The self-check's defect matrix: every defect of broken_products/device.py and the clause it must be caught on.
+
+Shared by the self-check (tests/conformance/test_selfcheck.py, which runs every defect) and by the computed
+coverage test (tests/conformance/test_defect_matrix.py, in `make test`), which fails when a MUST clause that a live
+product case judges has no defect here — so the matrix grows with the catalogue.
+"""
+
+from __future__ import annotations
+
+import os
+
+#: defect of broken_products/device.py → the clause its certification must fail on, as the root cause: the clause
+#: is a root clause of the first group of report.json's ``results.root_causes``. Each is written the way a vendor
+#: would plausibly get the clause wrong (device.py's docstring says how).
+DEFECTS = {
+    "wrong_unit": "ST-DATA-011",
+    "bad_point_code": "ST-DATA-002",
+    "local_time": "ST-DATA-030",
+    "dup_after_reconnect": "ST-PROTO-021",
+    "no_backfill": "ST-PROTO-020",
+    "retry_invalid": "ST-PROTO-016",
+    "no_heartbeat": "ST-PROTO-005",
+    "fixed_retry": "ST-PROTO-017",
+    "no_clock_sync": "ST-PROTO-007",
+    "report_before_define": "ST-PROTO-024",
+    "no_alarm": "ST-PROTO-027",
+    "no_resume": "ST-PROTO-023",
+    "bad_codes_wait_ready": "ST-DATA-002",
+    "wrong_identity": "ST-PROTO-029",
+    "impossible_value": "ST-DATA-048",
+    "memory_queue": "ST-PROTO-021",
+    "drop_precondition": "ST-PROTO-016",
+    "silent_unknown_setting": "ST-IFACE-011",
+    "resend_ack_only": "ST-IFACE-014",
+    "deadline_delivered": "ST-PROTO-014",
+    "give_up_retries": "ST-PROTO-015",
+    "internal_final": "ST-PROTO-015",
+    "ring_buffer": "ST-PROTO-018",
+    "newest_first": "ST-PROTO-019",
+}
+#: A product santong started that exits or never becomes ready fails ST-PROTO-030 (not COULD NOT RUN):
+#: defect → what the failure must say.
+PRODUCT_START = {
+    "exit_at_once": "exited before it was ready",
+    "crash": "exited mid-run",
+}
+#: Defects made by the manifest rather than by --defect: run name → the clause.
+MANIFEST_DEFECTS = {"no_test_events": "ST-PROTO-036"}
+#: Every defect run → the clause that must be its (first) root cause.
+CAUGHT = {**DEFECTS, **dict.fromkeys(PRODUCT_START, "ST-PROTO-030"), **MANIFEST_DEFECTS}
+#: For development: SANTONG_SELFCHECK_ONLY=ring_buffer,newest_first runs only these (and the clean device).
+ONLY = {x for x in os.environ.get("SANTONG_SELFCHECK_ONLY", "").split(",") if x}
