@@ -58,8 +58,8 @@ from santong.protocols import (
     DeviceState,
     ValidationContext,
     code_rules,
+    interface_versions,
     sensor_types,
-    spec_version,
     validate,
 )
 from santong.protocols.v1 import common_pb2, data_pb2, device_access_pb2
@@ -263,7 +263,8 @@ class ClientConfig:
         return device_access_pb2.RegisterRequest(
             device=self.identity(),
             mine=data_pb2.Mine(mine_code=self.mine.mine_code, name=self.mine.name),
-            supported_versions=list(self.platform.versions or (spec_version(),)),
+            # every interface version, newest first: a 1.1 field (firmware_sha256, sequence_epoch) needs 1.1
+            supported_versions=list(self.platform.versions or interface_versions()),
         )
 
 

@@ -239,6 +239,12 @@ class UploadQueue:
         """The highest sequence acknowledged so far (as far as this device knows)."""
         return self._last_ack
 
+    def registered_before(self) -> bool:
+        """Whether a Register was ever recorded in this file (:meth:`resume_after`). False for a new file: for a
+        device the platform already knows, its sequence counter was lost (ST-PROTO-037)."""
+        with self._lock:
+            return self._meta("registered", "") != ""
+
     def get_meta(self, key: str, default: Any = None) -> Any:
         """A JSON value kept with the queue (e.g. the raised alarm IDs)."""
         with self._lock:

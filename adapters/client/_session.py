@@ -20,7 +20,13 @@ from santong.adapters.client._failed import ClientFailed
 from santong.adapters.client._retry import Disposition
 from santong.adapters.client._times import ts_of
 from santong.adapters.client._transport import CallError
-from santong.protocols import ValidationContext, default_limits, must_violations, validate
+from santong.protocols import (
+    ValidationContext,
+    default_limits,
+    must_violations,
+    validate,
+    version_violations,
+)
 from santong.protocols.v1 import device_access_pb2 as pb
 
 if TYPE_CHECKING:
@@ -37,8 +43,7 @@ class Session:
     def __init__(self, client: PlatformClient) -> None:
         self.c = client
 
-    async def register(self) -> None:
-        req = self.c.config.register_request()
+    async def _register_once(self, req: pb.RegisterRequest) -> pb.RegisterResponse:
         req.device_time.CopyFrom(ts_of(self.c.now_ms()))
         bad = must_violations(validate(req, ValidationContext(arrival=False)))
         if bad:
@@ -48,7 +53,7 @@ class Session:
                 bad,
             )
         try:
-            resp = await self.c._call("Register", req)
+            resp: pb.RegisterResponse = await self.c._call("Register", req)
         except CallError as e:
             if e.disposition is Disposition.RETRY or e.disposition is Disposition.HOLD:
                 raise
@@ -57,6 +62,35 @@ class Session:
                 f"spec version in common, ST-PROTO-004), the client stops: {e}",
                 e.violations,
             ) from e
+        return resp
+
+    async def register(self) -> None:
+        req = self.c.config.register_request()
+        # The sequence epoch kept with the counter (ST-PROTO-037); 0 (absent) until a platform gave one.
+        req.sequence_epoch = int(await self.c._q(self.c.queue.get_meta, "sequence_epoch", 0) or 0)
+        resp = await self._register_once(req)
+        counter_lost = resp.last_acknowledged_sequence > 0 and not await self.c._q(
+            self.c.queue.registered_before
+        )
+        if counter_lost and not version_violations(
+            pb.RegisterRequest(sequence_epoch=1), resp.negotiated_version
+        ):
+            # A new queue file for a device the platform knows: its counter was lost. Start a new epoch, counting
+            # from 1, instead of continuing a numbering this device no longer holds (ST-PROTO-037).
+            req.sequence_epoch = int(resp.sequence_epoch) + 1
+            await self.c._q(self.c.queue.set_meta, "sequence_epoch", int(req.sequence_epoch))
+            log.warning(
+                "序号计数器丢失（平台已确认至 %d）：开始新的序号纪元 %d（ST-PROTO-037）/ sequence counter lost (the platform "
+                "acknowledged up to %d): starting sequence epoch %d (ST-PROTO-037)",
+                resp.last_acknowledged_sequence,
+                req.sequence_epoch,
+                resp.last_acknowledged_sequence,
+                req.sequence_epoch,
+            )
+            resp = await self._register_once(req)
+            self.c._state.last_sequence = 0
+        if resp.sequence_epoch != req.sequence_epoch:  # the epoch in force, declared from now on
+            await self.c._q(self.c.queue.set_meta, "sequence_epoch", int(resp.sequence_epoch))
         if resp.HasField("limits"):
             limits = pb.Limits()
             limits.CopyFrom(default_limits())
