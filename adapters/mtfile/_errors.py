@@ -49,6 +49,8 @@ class MtFileError(ValueError):
         #: What is wrong, without the where (file, record, field), in Chinese and English.
         self.message_zh = self.message_en = str(self)
         self.field_en: str | None = None
+        #: Every grammar error of the file, this one first (file order: record, then field).
+        self.errors: list[MtFileError] = [self]
 
 
 def _fail(

@@ -7,12 +7,17 @@ import re
 from datetime import datetime
 from typing import Any, Final
 
-from santong.adapters.mtfile._filetypes import (
-    STATUS_CODES,
-)
+from santong.adapters.mtfile._filetypes import STATUS_CODES, SUPPORTED_TYPES
 from santong.adapters.mtfile._model import ObservationColumns, _local_to_utc
 
-_STATUS_CODES: Final = STATUS_CODES
+_STATUS_CODES: Final = dict(STATUS_CODES)
+_CDSS: Final = SUPPORTED_TYPES["CDSS"]
+#: Where each column sits in a CDSS record (from its field table).
+_TYPE, _LOCATION, _VALUE, _UNIT, _STATUS, _TIME = map(
+    _CDSS.protos.index, ("sensor_type", "location", "value", "unit", "status", "time")
+)
+_CODE: Final = _CDSS.protos.index("point_code")
+_WIDTH: Final = _CDSS.field_count
 
 _NUMBER_CHARS: Final = re.compile(r"[0-9.\-]*")
 
@@ -37,16 +42,16 @@ def _columns(
     fields: list[str], stride: int, times: dict[str, datetime], start: int = 0, stop: int | None = None
 ) -> ObservationColumns | None:
     """Check and convert CDSS columns sliced from a flat field list; None means "use the exact path"."""
-    codes = fields[start:stop:stride]
+    codes = fields[start + _CODE : stop : stride]
     if "" in codes:
         return None
-    numbers = _floats(fields[start + 3 : stop : stride])
+    numbers = _floats(fields[start + _VALUE : stop : stride])
     if numbers is None:
         return None
-    status_codes: list[Any] = list(map(_STATUS_CODES.get, fields[start + 5 : stop : stride]))
+    status_codes: list[Any] = list(map(_STATUS_CODES.get, fields[start + _STATUS : stop : stride]))
     if None in status_codes:
         return None
-    stamps = fields[start + 6 : stop : stride]
+    stamps = fields[start + _TIME : stop : stride]
     for stamp in set(stamps).difference(times):
         utc = _local_to_utc(stamp)
         if utc is None:
@@ -54,10 +59,10 @@ def _columns(
         times[stamp] = utc
     return ObservationColumns(
         codes,
-        fields[start + 1 : stop : stride],
-        fields[start + 2 : stop : stride],
+        fields[start + _TYPE : stop : stride],
+        fields[start + _LOCATION : stop : stride],
         numbers,
-        fields[start + 4 : stop : stride],
+        fields[start + _UNIT : stop : stride],
         status_codes,
         stamps,
         times,
@@ -91,9 +96,10 @@ def _fast_cdss(text: str, times: dict[str, datetime]) -> tuple[str, ObservationC
     # "~", then per record 7 fields and "~", and "||" last. A "~" not followed by the separator stays inside a field
     # and leaves one "~" field short.
     fields = body.replace(separator, ";~;").split(";")
-    if len(fields) != 8 * records + 5 or fields[3::8].count("~") != separators:
+    stride = _WIDTH + 1
+    if len(fields) != stride * records + 5 or fields[3::stride].count("~") != separators:
         return None
-    columns = _columns(fields, 8, times, 4, 8 * records + 3)
+    columns = _columns(fields, stride, times, 4, stride * records + 3)
     if columns is None:
         return None
     # Line breaks inside a field are kept on both paths; at a record's start (the exact path strips them) they

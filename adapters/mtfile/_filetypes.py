@@ -1,9 +1,12 @@
 """The MT/T 1201 file types santong reads: one field table per type.
 
 Each field has its Chinese and English name, a **kind** that says how the parser reads it (and what the validator,
-the writer and the generated SPEC.md section say about it), and the clause a bad value breaks. The parser's record
-accessor (``_Record.get``) dispatches on the kind, so a table is the single description of a file type: adding a
-type is adding a table and its converter to the protocol message.
+the writer and the generated SPEC.md section say about it), and the clause a bad value breaks; each type names the
+protobuf field every field becomes (``proto_names``). The parser reads every field through the reader of its kind
+(``_records._READERS``), builds the messages from the protobuf names, and the converter places the validation
+core's findings back on the field a message path came from (:meth:`FileType.source`): a table is the single
+description of a file type, and adding a type is adding a table (plus, where the file leaves a message field
+unwritten, a column rule in ``_records._EXTRA``) and the message's route in the converter.
 
 Field orders follow the public parsers. Three orders are santong's own choice, because the standard's text is not
 public: RYQY, RYJZ and JZSS. RYSS has no 数据时间: its records take the header's 数据上传时间.
@@ -12,7 +15,7 @@ public: RYQY, RYJZ and JZSS. RYSS has no 数据时间: its records take the head
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Final
 
@@ -120,6 +123,24 @@ class FileType:
     specs: tuple[FieldSpec, ...]
     message: str = ""
     example: str = ""
+    #: The protobuf field (CDSS: the Observation attribute) each field becomes, in file order; "-": checked, not
+    #: kept (a 数据时间 the message has no field for, RYSS's two flags).
+    proto_names: str = ""
+    #: Paths of the validation core's messages that name no field of the table → the field they come from
+    #: (CDSS: the batch's columns).
+    paths: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def protos(self) -> tuple[str, ...]:
+        """Protobuf field names in file order ("" for a field not kept)."""
+        names = tuple("" if n == "-" else n for n in self.proto_names.split())
+        return names or ("",) * len(self.specs)
+
+    def source(self, name: str) -> int | None:
+        """The index of the field a protobuf field (or core path segment) comes from, or None."""
+        name = self.paths.get(name, name)
+        protos = self.protos
+        return protos.index(name) if name in protos else None
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -163,6 +184,7 @@ HEADER: Final = FileType(
     "", "表头", "header", "",
     (_f("煤矿编码", "mine code", "key"), _f("矿井名称", "mine name"), _f("数据上传时间", "upload time", "time")),
     example=f"140421000001;示例煤矿;{_T}~",
+    proto_names="mine_code mine_name uploaded_at",
 )  # fmt: skip
 
 SUPPORTED_TYPES: Final[Mapping[str, FileType]] = MappingProxyType(
@@ -181,12 +203,18 @@ SUPPORTED_TYPES: Final[Mapping[str, FileType]] = MappingProxyType(
                 ),
                 "PointDefinition",
                 f"{_P};01;140421000001F01;甲烷;MN;%CH4;4;0;1.0;1.0;;;1.5;1.0;;;;;15101 工作面 T1;1203.5;885.2;-412;;{_T}~",
+                "point_code system_code outstation_code sensor_type value_kind unit range_high range_low alarm_high "
+                "alarm_high_clear alarm_low alarm_low_clear power_off_high power_restore_high power_off_low "
+                "power_restore_low on_description off_description location x y z related_point_codes defined_at",
             ),
             FileType(
                 "CDSS", "测点实时", "point real-time", "observations",
                 (*_POINT, _f("测点值", "value", "number"), _f("单位", "unit"), _f("测点状态", "status", "status"),
                  _DATA_TIME),
                 "ObservationBatch", f"{_P};甲烷;15101 工作面 T1;0.32;%CH4;0;{_T}~",
+                "point_code sensor_type location value unit status time",
+                MappingProxyType({"alias": "point_code", "time_offset_ms": "time", "base_time": "time",
+                                  "backfill": "time"}),
             ),
             FileType(
                 "TJSJ", "统计", "statistics", "statistics",
@@ -199,6 +227,8 @@ SUPPORTED_TYPES: Final[Mapping[str, FileType]] = MappingProxyType(
                 "Statistics",
                 f"{_P};甲烷;15101 工作面 T1;%CH4;2025-01-15 10:00:00;{_T};0.41;2025-01-15 10:12:00;0.2;"
                 f"2025-01-15 10:01:00;0.3;{_T}~",
+                "point_code sensor_type location unit start_time end_time max_value max_time min_value min_time "
+                "avg_value -",
             ),
             FileType(
                 "YCBJ", "异常报警", "anomaly alarm", "alarms",
@@ -213,11 +243,14 @@ SUPPORTED_TYPES: Final[Mapping[str, FileType]] = MappingProxyType(
                 "Alarm",
                 f"{_P};甲烷;15101 工作面 T1;%CH4;001;2025-01-15 10:20:00;;1.12;2025-01-15 10:21:00;1.01;"
                 f"2025-01-15 10:20:00;1.05;;;;;{_T}~",
+                "point_code sensor_type location unit anomaly_type start_time end_time max_value max_time min_value "
+                "min_time avg_value reason measures recorded_at recorded_by -",
             ),
             FileType(
                 "FZDY", "分站定义", "outstation definition", "outstations",
                 (_f("分站编码", "outstation code", "key"), _f("安装位置", "location"), *_XYZ),
                 "OutstationDefinition", "140421000001F01;15101 回风巷;1250;870;-410~",
+                "outstation_code location x y z",
             ),
             FileType(
                 "FZSS", "分站实时", "outstation real-time", "outstation_statuses",
@@ -225,7 +258,7 @@ SUPPORTED_TYPES: Final[Mapping[str, FileType]] = MappingProxyType(
                     _f("分站编码", "outstation code", "key"), _f("运行状态", "run state", codes=RUN_STATES),
                     _f("供电状态", "power state", codes=POWER_STATES), _DATA_TIME,
                 ),
-                "OutstationStatus", f"140421000001F01;0;2;{_T}~",
+                "OutstationStatus", f"140421000001F01;0;2;{_T}~", "outstation_code run_state power_state time",
             ),
             FileType(
                 "RYSS", "人员实时", "personnel real-time", "personnel",
@@ -242,6 +275,8 @@ SUPPORTED_TYPES: Final[Mapping[str, FileType]] = MappingProxyType(
                 "14042100000100012;张三;1;2025-01-15 08:00:00;;1404210000010001;2025-01-15 09:00:00;"
                 "1404210000010001000001;2025-01-15 10:00:00;综采一队;12.5;正常;0;0;"
                 "1404210000010001000001&2025-01-15 10:00:00~",
+                "card_code name direction entered_mine_at exited_mine_at area_code entered_area_at station_code "
+                "entered_station_at work_organization distance_m work_state - - track",
             ),
             FileType(
                 "RYQY", "区域定义", "area definition", "areas",
@@ -249,7 +284,7 @@ SUPPORTED_TYPES: Final[Mapping[str, FileType]] = MappingProxyType(
                     _f("区域编码", "area code", "key"), _f("区域名称", "area name"), _f("区域类型", "area type"),
                     _f("核定人数", "capacity", "count"), _DATA_TIME,
                 ),
-                "AreaDefinition", f"1404210000010001;15101 工作面;重点区域;40;{_T}~",
+                "AreaDefinition", f"1404210000010001;15101 工作面;重点区域;40;{_T}~", "area_code name area_type capacity -",
             ),
             FileType(
                 "RYJZ", "基站定义", "base station definition", "stations",
@@ -258,6 +293,7 @@ SUPPORTED_TYPES: Final[Mapping[str, FileType]] = MappingProxyType(
                     *_XYZ, _DATA_TIME,
                 ),
                 "StationDefinition", f"1404210000010001000001;1404210000010001;15101 进风巷;1200;880;-400;{_T}~",
+                "station_code area_code location x y z -",
             ),
             FileType(
                 "JZSS", "基站实时", "base station real-time", "station_statuses",
@@ -265,7 +301,7 @@ SUPPORTED_TYPES: Final[Mapping[str, FileType]] = MappingProxyType(
                     _f("基站编码", "station code", "key"), _f("运行状态", "run state", codes=RUN_STATES),
                     _f("供电状态", "power state", codes=POWER_STATES), _DATA_TIME,
                 ),
-                "StationStatus", f"1404210000010001000001;0;2;{_T}~",
+                "StationStatus", f"1404210000010001000001;0;2;{_T}~", "station_code run_state power_state time",
             ),
         )
     }

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from santong.adapters.mtfile._filetypes import VALUE_KINDS
+from santong.adapters.mtfile._filetypes import HEADER, VALUE_KINDS
 from santong.adapters.mtfile._parser import (
     SUPPORTED_TYPES,
     MtFileError,
@@ -293,24 +293,31 @@ class MtChecker:
         places = _Places(name, data)
         try:
             parsed = parse_bytes(name, data)
-        except MtFileError as e:
-            c = clause(e.clause_id)
-            zh, en = f"{c.title_zh}：{e.message_zh}", f"{c.title_en}: {e.message_en}"
-            line = e.line if e.line is not None else places.line(e.record_index)
-            field_en = e.field_en or (_field_en(name, e.field) if e.field is not None else "")
-            report.findings.append(
-                self._finding(
-                    name,
-                    e.clause_id,
-                    "MUST",
-                    zh,
-                    en,
-                    line,
-                    places.field(e.record_index, 0),
-                    e.field or "",
-                    field_en,
-                )  # fmt: skip
-            )
+        except MtFileError as error:
+            # every grammar error of the file (a file that cannot be read at all has one)
+            seen: Counter[str] = Counter()
+            for e in error.errors:
+                seen[e.clause_id] += 1
+                if seen[e.clause_id] > MAX_PER_CLAUSE:
+                    continue
+                c = clause(e.clause_id)
+                zh, en = f"{c.title_zh}：{e.message_zh}", f"{c.title_en}: {e.message_en}"
+                line = e.line if e.line is not None else places.line(e.record_index)
+                field_en = e.field_en or (_field_en(name, e.field) if e.field is not None else "")
+                report.findings.append(
+                    self._finding(
+                        name,
+                        e.clause_id,
+                        "MUST",
+                        zh,
+                        en,
+                        line,
+                        places.field(e.record_index, 0),
+                        e.field or "",
+                        field_en,
+                    )  # fmt: skip
+                )
+            report.findings += self._more(name, seen)
             return report
         report.file_type = parsed.file_type
         report.records = parsed.record_count
@@ -339,19 +346,7 @@ class MtChecker:
             if counts[f.clause_id] > MAX_PER_CLAUSE:
                 continue
             report.findings.append(self._placed(name, f, places, spec.fields))
-        for clause_id, n in counts.items():
-            if n > MAX_PER_CLAUSE:
-                more = n - MAX_PER_CLAUSE
-                report.findings.append(
-                    self._finding(
-                        name,
-                        clause_id,
-                        clause(clause_id).level,
-                        f"另有 {more} 条记录同样违反本条款",
-                        f"{more} more records break this clause the same way",
-                        None,
-                    )  # fmt: skip
-                )
+        report.findings += self._more(name, counts)
         # What a platform would now know. A definition file's bad points stay undefined (their records are
         # named above); its good ones are defined, so that the data files are judged against them and one bad
         # point does not turn every later record into "not defined".
@@ -361,6 +356,21 @@ class MtChecker:
         return report
 
     # ------------------------------------------------------------------ placing findings
+
+    def _more(self, name: str, counts: Counter[str]) -> list[MtFinding]:
+        """One finding per clause for the records past the first ``MAX_PER_CLAUSE`` of it."""
+        return [
+            self._finding(
+                name,
+                clause_id,
+                clause(clause_id).level,
+                f"另有 {n - MAX_PER_CLAUSE} 条记录同样违反本条款",
+                f"{n - MAX_PER_CLAUSE} more records break this clause the same way",
+                None,
+            )  # fmt: skip
+            for clause_id, n in counts.items()
+            if n > MAX_PER_CLAUSE
+        ]
 
     def _finding(
         self,
@@ -472,12 +482,6 @@ class MtChecker:
             type_segments=self.resolver.segments,
         )  # fmt: skip
         spec = SUPPORTED_TYPES[parsed.file_type]
-        source = {
-            "point_code": 0,
-            "sensor_type": 1,
-            "location": 2,
-            "unit": 4 if parsed.file_type == "CDSS" else 3,
-        }
         out = []
         violations = [
             (start, v)
@@ -490,7 +494,7 @@ class MtChecker:
             if v.path.startswith("$.points[") or v.path.startswith("points["):
                 idx = start + int(v.path.split("[", 1)[1].split("]", 1)[0])
                 record = records[idx] if idx < len(records) else None
-                field_i = source.get(v.path.rsplit(".", 1)[-1])
+                field_i = spec.source(v.path.rsplit(".", 1)[-1])
             out.append(
                 Finding(
                     v.clause_id,
@@ -532,10 +536,8 @@ class MtChecker:
 
 
 def _field_en(name: str, field_zh: str) -> str:
-    if field_zh in ("煤矿编码", "矿井名称", "数据上传时间"):
-        return {"煤矿编码": "mine code", "矿井名称": "mine name", "数据上传时间": "upload time"}[field_zh]
     try:
-        spec = SUPPORTED_TYPES[parse_file_name(name).file_type]
+        spec = HEADER if field_zh in HEADER.fields else SUPPORTED_TYPES[parse_file_name(name).file_type]
         return spec.fields_en[spec.fields.index(field_zh)]
     except (MtFileError, ValueError):
         return ""

@@ -2,7 +2,8 @@
 
 Grammar: ``{煤矿编码}_{TYPE}_{yyyyMMddHHmmss}.txt``; body = header record ``煤矿编码;矿井名称;数据上传时间``,
 then data records; fields are separated by ``;``, records end with ``~``, the file with ``||``. Times are
-China local time (UTC+8) and come out as UTC. Any error raises :class:`MtFileError`; nothing is half-parsed.
+China local time (UTC+8) and come out as UTC. Any error raises :class:`MtFileError` (carrying every grammar error
+of the file in ``errors``); nothing is half-parsed.
 
 Field orders follow the public parsers (see ``SUPPORTED_TYPES``). Three orders are santong's own choice,
 because the standard's text is not public: RYQY ``区域编码;区域名称;区域类型;核定人数;数据时间``, RYJZ
@@ -19,7 +20,7 @@ columns straight into an ObservationBatch.
 
 Rooms: ``_filetypes`` the field tables (one per type; they drive the parser, the validator and the SPEC.md
 section), ``_errors`` clause IDs and :class:`MtFileError`, ``_model`` result types and time helpers, ``_records``
-the per-record accessors and converters, ``_fastpath`` the CDSS column path, ``_batch`` ``to_batch``, ``_writer``
+the readers per field kind and the column-wise conversion (every bad field collected), ``_fastpath`` the CDSS column path, ``_batch`` ``to_batch``, ``_writer``
 ``write_file``, ``_sensors`` sensor-type resolution and site mappings, ``_folder`` files and folders judged as a
 platform would. This module keeps file names, decoding, record splitting, the header and the counts, and
 re-exports the public names.
@@ -30,7 +31,6 @@ from __future__ import annotations
 import gc
 import os
 import re
-from collections.abc import Callable, Iterable
 from datetime import datetime
 from itertools import repeat
 from typing import Any, Final
@@ -64,7 +64,7 @@ from santong.adapters.mtfile._model import (
     _local_to_utc,
     format_time,
 )
-from santong.adapters.mtfile._records import _CONVERTERS, _check_counts, _personnel, _Record
+from santong.adapters.mtfile._records import convert_records, count_errors, read_header
 from santong.adapters.mtfile._writer import write_file
 
 __all__ = [
@@ -210,32 +210,52 @@ def _strip_trailing(records: list[str], count: int) -> list[str]:
     return [r[:-1] if r.endswith(";") and r.count(";") == count else r for r in records]
 
 
-def _header(name: FileName, file_name: str, record: str, times: dict[str, datetime]) -> Header:
+def _header(
+    name: FileName, file_name: str, record: str, times: dict[str, datetime]
+) -> tuple[Header | None, list[MtFileError]]:
     values = record.split(";")
     if len(values) == len(_HEADER_FIELDS) + 1 and not values[-1]:
         del values[-1]  # a trailing separator after the upload time
     if len(values) != len(_HEADER_FIELDS):
-        raise _fail(
-            _FIELDS,
-            file_name,
-            f"表头有 {len(values)} 个字段，应为 3 个：煤矿编码;矿井名称;数据上传时间",
-            f"the header has {len(values)} fields, expected 3: mine code;mine name;upload time",
-            record_index=0,
-        )
-    r = _Record(file_name, 0, values, HEADER, times)
-    mine_code = values[0]
+        return None, [
+            _fail(
+                _FIELDS,
+                file_name,
+                f"表头有 {len(values)} 个字段，应为 3 个：煤矿编码;矿井名称;数据上传时间",
+                f"the header has {len(values)} fields, expected 3: mine code;mine name;upload time",
+                record_index=0,
+            )
+        ]
+    (mine_code, mine_name, uploaded_at), errors = read_header(file_name, HEADER, values, times)
     if mine_code != name.mine_code:
-        raise r.error(
-            _MINE,
+        errors = [e for e in errors if e.field != HEADER.fields[0]]  # one finding for the mine code
+        errors.insert(
             0,
-            f"表头煤矿编码 {_show(mine_code)} 与文件名中的 {name.mine_code} 不一致",
-            f"the header mine code {_show(mine_code)} differs from {name.mine_code} in the file name",
+            _fail(
+                _MINE,
+                file_name,
+                f"表头煤矿编码 {_show(values[0])} 与文件名中的 {name.mine_code} 不一致",
+                f"the header mine code {_show(values[0])} differs from {name.mine_code} in the file name",
+                record_index=0,
+                field=HEADER.fields[0],
+                field_en=HEADER.fields_en[0],
+            ),
         )
-    return Header(mine_code, values[1], r.time(2))
+    if errors:
+        return None, errors
+    return Header(mine_code, mine_name, uploaded_at), []
+
+
+def _raise(errors: list[MtFileError]) -> None:
+    """Raise the first error, carrying them all (``MtFileError.errors``)."""
+    first = errors[0]
+    first.errors = errors
+    raise first
 
 
 def parse_bytes(name: str, data: bytes) -> ParsedFile:
-    """Parse a whole file (its bare name and its bytes); raise MtFileError on the first problem.
+    """Parse a whole file (its bare name and its bytes); raise MtFileError on any problem: the first one, with
+    every grammar error of the file in its ``errors`` (each record and field that is wrong, in file order).
 
     Example::
 
@@ -253,39 +273,33 @@ def parse_bytes(name: str, data: bytes) -> ParsedFile:
         times: dict[str, datetime] = {}
         fast = _fast_cdss(text, times) if spec.code == "CDSS" else None
         if fast is not None:
-            header = _header(file_name, name, fast[0], times)
+            header, errors = _header(file_name, name, fast[0], times)
+            if header is None:
+                _raise(errors)
+            assert header is not None
             return ParsedFile(file_name, encoding, header, spec.code, _columns=fast[1])
         records = _split_records(name, text)
-        header = _header(file_name, name, records[0], times)
+        header, errors = _header(file_name, name, records[0], times)
         del records[0]
         records = _strip_trailing(records, spec.field_count)
-        _check_counts(name, spec, records)
-        if spec.code == "CDSS" and records:
-            columns = _columns(";".join(records).split(";"), 7, times)
-            if columns is not None:
-                return ParsedFile(file_name, encoding, header, spec.code, _columns=columns)
-        rows = list(map(str.split, records, repeat(";")))
-        if spec.code == "RYSS":
-            uploaded = header.uploaded_at
-            results = _convert(name, spec, rows, times, lambda r: _personnel(r, uploaded))
-        else:
-            results = _convert(name, spec, rows, times, _CONVERTERS[spec.code])
+        rows, indexes, count_errors_ = count_errors(name, spec, records)
+        result: Any = None
+        if spec.code == "CDSS" and not count_errors_ and rows:
+            result = _columns(";".join(records).split(";"), spec.field_count, times)
+        if result is None:
+            result, field_errors = convert_records(name, spec, rows, indexes, times, header)
+            errors += sorted(count_errors_ + field_errors, key=lambda e: e.record_index or 0)
+        if errors:
+            _raise(errors)
+        assert header is not None
+        if spec.code == "CDSS":
+            return ParsedFile(file_name, encoding, header, spec.code, _columns=result)
         parsed = ParsedFile(file_name, encoding, header, spec.code)
-        setattr(parsed, spec.result, results)
+        setattr(parsed, spec.result, result)
         return parsed
     finally:
         if gc_was_enabled:
             gc.enable()
-
-
-def _convert(
-    file_name: str,
-    spec: FileType,
-    rows: Iterable[list[str]],
-    times: dict[str, datetime],
-    convert: Callable[[_Record], Any],
-) -> list[Any]:
-    return [convert(_Record(file_name, index, row, spec, times)) for index, row in enumerate(rows, 1)]
 
 
 def parse_path(path: str | os.PathLike[str]) -> ParsedFile:

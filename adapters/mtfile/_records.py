@@ -1,4 +1,12 @@
-"""MT/T records → protobuf messages: one typed accessor per field kind (the field table), one converter per type."""
+"""MT/T records → protobuf messages, driven by the field tables of ``_filetypes``.
+
+One reader per field **kind** turns a field's text into its value or says what is wrong (:class:`_Bad`). A file's
+records are converted column by column: each distinct text of a column is read once (sensor values, times and
+codes repeat), every bad field of every record is collected (file, record, field, clause, what to write instead),
+and the messages are built from the table's protobuf field names. Three types add columns the file does not
+write: CDDY (a switch's empty range is 0–1), YCBJ (alarm ID and state from the start and end times) and RYSS (the
+header's upload time). CDSS stays in columns (:class:`ObservationColumns`, no object per record).
+"""
 
 from __future__ import annotations
 
@@ -8,281 +16,109 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from itertools import repeat
 from types import MappingProxyType
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
 from santong.adapters.mtfile._errors import _FIELDS, _TIME, _VALUE, MtFileError, _fail, _show
-from santong.adapters.mtfile._filetypes import (
-    STATUS_CODES,
-    FileType,
-)
-from santong.adapters.mtfile._model import Observation, _compact, _local_to_utc
+from santong.adapters.mtfile._filetypes import STATUS_CODES, FieldSpec, FileType
+from santong.adapters.mtfile._model import ObservationColumns, _compact, _local_to_utc
 from santong.protocols.v1 import common_pb2, data_pb2
 
-_STATUS_CODES: Final = STATUS_CODES
+__all__ = ["Converted", "convert_records", "count_errors", "read_header"]
 
+_STATUS: Final = dict(STATUS_CODES)
 # Plain decimals only (ST-DATA-045): optional minus sign and decimal point, no plus sign, exponent or spaces.
 _NUMBER_RE: Final = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)")
 _SPLIT_RELATED: Final = re.compile(r"[,&]")
 _SPLIT_TRACK: Final = re.compile(r"[,#]")
 
 
+class _Bad(Exception):
+    """A field text its kind cannot read: the clause and what is wrong, in Chinese and English."""
+
+    def __init__(self, clause_id: str, zh: str, en: str) -> None:
+        super().__init__(clause_id)
+        self.clause_id, self.zh, self.en = clause_id, zh, en
+
+
 # ---------------------------------------------------------------------------------------------------------
-# Records
+# One reader per field kind: text → value, or _Bad
 
 
-_T = TypeVar("_T")
+def _number(text: str) -> float:
+    if _NUMBER_RE.fullmatch(text) is not None:
+        value = float(text)
+        if math.isfinite(value):
+            return value
+    raise _Bad(
+        _VALUE,
+        f"{_show(text)} 不是普通十进制数，请写成如 0.52、-12.5 的数字（不带正号、指数、单位或空格）",
+        f"{_show(text)} is not a plain decimal number; write e.g. 0.52 or -12.5 (no plus sign, exponent, unit "
+        "or spaces)",
+    )
 
 
-class _Record:
-    """One data record being converted: typed accessors that raise errors naming this record and field."""
-
-    __slots__ = ("file_name", "index", "values", "spec", "times")
-
-    def __init__(
-        self, file_name: str, index: int, values: list[str], spec: FileType, times: dict[str, datetime]
-    ) -> None:
-        self.file_name = file_name
-        self.index = index
-        self.values = values
-        self.spec = spec
-        self.times = times
-
-    def error(self, clause_id: str, i: int, zh: str, en: str) -> MtFileError:
-        return _fail(
-            clause_id,
-            self.file_name,
-            zh,
-            en,
-            record_index=self.index,
-            field=self.spec.fields[i],
-            field_en=self.spec.fields_en[i],
+def _time(text: str, times: dict[str, datetime]) -> datetime:
+    cached = times.get(text)
+    if cached is not None:
+        return cached
+    result = _local_to_utc(text)
+    if result is None:
+        raise _Bad(
+            _TIME,
+            f"{_show(text)} 不是 yyyy-MM-dd HH:mm:ss 格式的时间（北京时间），例如 2025-01-15 10:30:00",
+            f"{_show(text)} is not a time in yyyy-MM-dd HH:mm:ss (China local time), e.g. 2025-01-15 10:30:00",
         )
-
-    def text(self, i: int) -> str:
-        return self.values[i]
-
-    def get(self, i: int) -> Any:
-        """Field ``i`` read as its field table says (kind, code list): the one place a field's format lives."""
-        spec = self.spec.specs[i]
-        if spec.codes is not None:
-            return self.code(i, spec.codes)
-        return _READERS[spec.kind](self, i)
-
-    def required(self, i: int) -> str:
-        value = self.values[i]
-        if not value:
-            raise self.error(_VALUE, i, "不能为空", "must not be empty")
-        return value
-
-    def number(self, i: int, *, default: float | None = None) -> float:
-        value = self.values[i]
-        if not value and default is not None:
-            return default
-        result = _number(value)
-        if result is None:
-            raise self.error(
-                _VALUE,
-                i,
-                f"{_show(value)} 不是普通十进制数，请写成如 0.52、-12.5 的数字（不带正号、指数、单位或空格）",
-                f"{_show(value)} is not a plain decimal number; write e.g. 0.52 or -12.5 (no plus sign, exponent, unit "
-                "or spaces)",
-            )
-        return result
-
-    def optional_number(self, i: int) -> float | None:
-        return self.number(i) if self.values[i] else None
-
-    def time(self, i: int) -> datetime:
-        value = self.values[i]
-        cached = self.times.get(value)
-        if cached is not None:
-            return cached
-        result = _local_to_utc(value)
-        if result is None:
-            raise self.error(
-                _TIME,
-                i,
-                f"{_show(value)} 不是 yyyy-MM-dd HH:mm:ss 格式的时间（北京时间），例如 2025-01-15 10:30:00",
-                f"{_show(value)} is not a time in yyyy-MM-dd HH:mm:ss (China local time), "
-                "e.g. 2025-01-15 10:30:00",
-            )
-        self.times[value] = result
-        return result
-
-    def optional_time(self, i: int) -> datetime | None:
-        return self.time(i) if self.values[i] else None
-
-    def code(self, i: int, table: Mapping[str, _T]) -> _T:
-        value = self.values[i]
-        result = table.get(value)
-        if result is None:
-            raise self.error(
-                _VALUE,
-                i,
-                f"代码 {_show(value)} 不在代码表中，可用：{'、'.join(table)}",
-                f"code {_show(value)} is not in its code list; use one of {', '.join(table)}",
-            )
-        return result
-
-    def status(self, i: int) -> int:
-        value = self.values[i]
-        result = _STATUS_CODES.get(value)
-        if result is None and len(value) <= 3 and value.isascii() and value.isdigit() and int(value) <= 255:
-            result = int(value)
-        if result is None:
-            raise self.error(
-                _VALUE,
-                i,
-                f"{_show(value)} 不是 0–255 的整数（测点状态位：1 报警、2 断电、4 标校……）",
-                f"{_show(value)} is not an integer 0–255 (status bits: 1 alarm, 2 power-off, 4 calibrating …)",
-            )
-        return result
+    times[text] = result
+    return result
 
 
-def _track_of(r: _Record, i: int) -> list[data_pb2.TrackPoint]:
-    return _track(r, i)
+def _key(text: str, times: dict[str, datetime]) -> str:
+    if not text:
+        raise _Bad(_VALUE, "不能为空", "must not be empty")
+    return text
 
 
-_READERS: Final[Mapping[str, Callable[[_Record, int], Any]]] = MappingProxyType(
-    {
-        "key": _Record.required,
-        "text": _Record.text,
-        "type": _Record.text,  # resolved to a dictionary code by the converter (names, aliases, site mapping)
-        "number": _Record.number,
-        "number0": lambda r, i: r.number(i, default=0.0),
-        "optional": _Record.optional_number,
-        "time": _Record.time,
-        "time?": _Record.optional_time,
-        "status": _Record.status,
-        "codes": lambda r, i: [code for code in _SPLIT_RELATED.split(r.values[i]) if code],
-        "track": _track_of,
-        "count": lambda r, i: _capacity(r, i),
-    }
-)
+def _status(text: str, times: dict[str, datetime]) -> int:
+    result = _STATUS.get(text)
+    if result is None and len(text) <= 3 and text.isascii() and text.isdigit() and int(text) <= 255:
+        result = int(text)
+    if result is None:
+        raise _Bad(
+            _VALUE,
+            f"{_show(text)} 不是 0–255 的整数（测点状态位：1 报警、2 断电、4 标校……）",
+            f"{_show(text)} is not an integer 0–255 (status bits: 1 alarm, 2 power-off, 4 calibrating …)",
+        )
+    return result
 
 
-def _number(text: str) -> float | None:
-    if _NUMBER_RE.fullmatch(text) is None:
-        return None
-    value = float(text)
-    return value if math.isfinite(value) else None
-
-
-def _kwargs(**values: Any) -> dict[str, Any]:
-    """Drop unset (None) values so optional protobuf fields stay unset."""
-    return {k: v for k, v in values.items() if v is not None}
-
-
-def _definition(r: _Record) -> data_pb2.PointDefinition:
-    kind = r.get(4)
-    needs_range = kind != common_pb2.VALUE_KIND_SWITCH
-    return data_pb2.PointDefinition(
-        point_code=r.get(0),
-        system_code=r.get(1),
-        outstation_code=r.get(2),
-        sensor_type=r.get(3),
-        value_kind=kind,
-        unit=r.get(5),
-        range_high=r.number(
-            6, default=None if needs_range else 1.0
-        ),  # "range": a switch with no range is 0–1
-        range_low=r.number(7, default=None if needs_range else 0.0),
-        on_description=r.get(16),
-        off_description=r.get(17),
-        location=r.get(18),
-        x=r.get(19),
-        y=r.get(20),
-        z=r.get(21),
-        related_point_codes=r.get(22),
-        defined_at=r.get(23),
-        **_kwargs(
-            alarm_high=r.get(8),
-            alarm_high_clear=r.get(9),
-            alarm_low=r.get(10),
-            alarm_low_clear=r.get(11),
-            power_off_high=r.get(12),
-            power_restore_high=r.get(13),
-            power_off_low=r.get(14),
-            power_restore_low=r.get(15),
-        ),
+def _count(text: str, times: dict[str, datetime]) -> int:
+    if not text:
+        return 0
+    if len(text) <= 10 and text.isascii() and text.isdigit() and int(text) <= 0xFFFFFFFF:
+        return int(text)
+    raise _Bad(
+        _VALUE,
+        f"{_show(text)} 不是非负整数（0 表示不限）",
+        f"{_show(text)} is not a non-negative integer (0: no limit)",
     )
 
 
-def _observation(r: _Record) -> Observation:
-    return Observation(*map(r.get, range(7)))
-
-
-def _statistics(r: _Record) -> data_pb2.Statistics:
-    r.get(11)  # 数据时间: checked, no protobuf field
-    return data_pb2.Statistics(
-        point_code=r.get(0),
-        sensor_type=r.get(1),
-        location=r.get(2),
-        unit=r.get(3),
-        start_time=r.get(4),
-        end_time=r.get(5),
-        max_value=r.get(6),
-        max_time=r.get(7),
-        min_value=r.get(8),
-        min_time=r.get(9),
-        avg_value=r.get(10),
-    )
-
-
-def _alarm(r: _Record) -> data_pb2.Alarm:
-    point_code = r.get(0)
-    start = r.get(5)
-    end = r.get(6)
-    r.get(16)  # 数据时间: checked, no protobuf field
-    return data_pb2.Alarm(
-        alarm_id=f"{point_code}@{_compact(start)}",
-        point_code=point_code,
-        sensor_type=r.get(1),
-        location=r.get(2),
-        unit=r.get(3),
-        anomaly_type=r.get(4),
-        state=common_pb2.ALARM_STATE_RAISED if end is None else common_pb2.ALARM_STATE_CLEARED,
-        start_time=start,
-        max_value=r.get(7),
-        min_value=r.get(9),
-        avg_value=r.get(11),
-        reason=r.get(12),
-        measures=r.get(13),
-        recorded_by=r.get(15),
-        **_kwargs(end_time=end, max_time=r.get(8), min_time=r.get(10), recorded_at=r.get(14)),
-    )
-
-
-def _outstation(r: _Record) -> data_pb2.OutstationDefinition:
-    return data_pb2.OutstationDefinition(
-        outstation_code=r.get(0), location=r.get(1), x=r.get(2), y=r.get(3), z=r.get(4)
-    )
-
-
-def _outstation_status(r: _Record) -> data_pb2.OutstationStatus:
-    return data_pb2.OutstationStatus(
-        outstation_code=r.get(0), run_state=r.get(1), power_state=r.get(2), time=r.get(3)
-    )
-
-
-def _track(r: _Record, i: int) -> list[data_pb2.TrackPoint]:
+def _track(text: str, times: dict[str, datetime]) -> list[data_pb2.TrackPoint]:
     points = []
-    for pair in _SPLIT_TRACK.split(r.text(i)):
+    for pair in _SPLIT_TRACK.split(text):
         if not pair:
             continue
         station, sep, when = pair.partition("&")
         if not sep or not station:
-            raise r.error(
+            raise _Bad(
                 _VALUE,
-                i,
                 f"轨迹项 {_show(pair)} 应为“基站编码&时刻”，多项用“,”或“#”分隔",
                 f"track item {_show(pair)} must be 'station code&time', items joined by ',' or '#'",
             )
         time = _local_to_utc(when)
         if time is None:
-            raise r.error(
+            raise _Bad(
                 _TIME,
-                i,
                 f"轨迹项 {_show(pair)} 的时刻不是 yyyy-MM-dd HH:mm:ss 格式",
                 f"the time of track item {_show(pair)} is not in yyyy-MM-dd HH:mm:ss",
             )
@@ -290,79 +126,213 @@ def _track(r: _Record, i: int) -> list[data_pb2.TrackPoint]:
     return points
 
 
-def _personnel(r: _Record, data_time: datetime) -> data_pb2.PersonnelRecord:
-    r.get(12), r.get(13)  # 标志1, 标志2: read, not kept (their meaning is not confirmed)
-    return data_pb2.PersonnelRecord(
-        card_code=r.get(0),
-        name=r.get(1),
-        direction=r.get(2),
-        entered_mine_at=r.get(3),
-        area_code=r.get(5),
-        station_code=r.get(7),
-        work_organization=r.get(9),
-        distance_m=r.get(10),
-        work_state=r.get(11),
-        track=r.get(14),
-        time=data_time,
-        **_kwargs(exited_mine_at=r.get(4), entered_area_at=r.get(6), entered_station_at=r.get(8)),
-    )
+Reader = Callable[[str, dict[str, datetime]], Any]
 
-
-def _capacity(r: _Record, i: int) -> int:
-    value = r.text(i)
-    if not value:
-        return 0
-    if len(value) <= 10 and value.isascii() and value.isdigit() and int(value) <= 0xFFFFFFFF:
-        return int(value)
-    raise r.error(
-        _VALUE,
-        i,
-        f"{_show(value)} 不是非负整数（0 表示不限）",
-        f"{_show(value)} is not a non-negative integer (0: no limit)",
-    )
-
-
-def _area(r: _Record) -> data_pb2.AreaDefinition:
-    r.get(4)  # 数据时间: checked, no protobuf field
-    return data_pb2.AreaDefinition(area_code=r.get(0), name=r.get(1), area_type=r.get(2), capacity=r.get(3))
-
-
-def _station(r: _Record) -> data_pb2.StationDefinition:
-    r.get(6)  # 数据时间: checked, no protobuf field
-    return data_pb2.StationDefinition(
-        station_code=r.get(0), area_code=r.get(1), location=r.get(2), x=r.get(3), y=r.get(4), z=r.get(5)
-    )
-
-
-def _station_status(r: _Record) -> data_pb2.StationStatus:
-    return data_pb2.StationStatus(
-        station_code=r.get(0), run_state=r.get(1), power_state=r.get(2), time=r.get(3)
-    )
-
-
-_CONVERTERS: Final[Mapping[str, Callable[[_Record], Any]]] = MappingProxyType(
+#: Field kind → reader (None: the text is the value). The one place a field's format is read.
+_READERS: Final[Mapping[str, Reader | None]] = MappingProxyType(
     {
-        "CDDY": _definition,
-        "CDSS": _observation,
-        "TJSJ": _statistics,
-        "YCBJ": _alarm,
-        "FZDY": _outstation,
-        "FZSS": _outstation_status,
-        "RYQY": _area,
-        "RYJZ": _station,
-        "JZSS": _station_status,
+        "key": _key,
+        "text": None,
+        "type": None,  # resolved to a dictionary code by the converter (names, aliases, site mapping)
+        "number": lambda t, _: _number(t),
+        "number0": lambda t, _: _number(t) if t else 0.0,
+        "optional": lambda t, _: _number(t) if t else None,
+        "range": lambda t, _: _number(t) if t else None,  # empty: 0–1 for a switch (CDDY), else an error
+        "time": _time,
+        "time?": lambda t, times: _time(t, times) if t else None,
+        "status": _status,
+        "codes": lambda t, _: [code for code in _SPLIT_RELATED.split(t) if code],
+        "track": _track,
+        "count": _count,
     }
 )
 
 
-def _check_counts(file_name: str, spec: FileType, records: Sequence[str]) -> None:
-    """Raise for the first record whose field count is wrong."""
-    separators = spec.field_count - 1
-    if set(map(str.count, records, repeat(";"))) - {separators}:
-        for index, record in enumerate(records, 1):
-            got = record.count(";") + 1
-            if got != spec.field_count:
-                raise _count_error(file_name, spec.fields, spec.fields_en, index, got)
+def _code_reader(table: Mapping[str, Any]) -> Reader:
+    def read(text: str, times: dict[str, datetime]) -> Any:
+        result = table.get(text)
+        if result is None:
+            raise _Bad(
+                _VALUE,
+                f"代码 {_show(text)} 不在代码表中，可用：{'、'.join(table)}",
+                f"code {_show(text)} is not in its code list; use one of {', '.join(table)}",
+            )
+        return result
+
+    return read
+
+
+def _reader(spec: FieldSpec) -> Reader | None:
+    return _code_reader(spec.codes) if spec.codes is not None else _READERS[spec.kind]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Columns
+
+
+class Converted:
+    """The converted columns of a file's good records and the errors of its bad ones."""
+
+    __slots__ = ("columns", "errors", "indexes")
+
+    def __init__(self, columns: list[list[Any]], indexes: list[int], errors: list[MtFileError]) -> None:
+        self.columns, self.indexes, self.errors = columns, indexes, errors
+
+
+def _error(
+    file_name: str, ft: FileType, record: int, i: int, clause_id: str, zh: str, en: str
+) -> MtFileError:
+    return _fail(
+        clause_id, file_name, zh, en, record_index=record, field=ft.fields[i], field_en=ft.fields_en[i]
+    )
+
+
+def _convert_columns(
+    file_name: str, ft: FileType, rows: Sequence[list[str]], indexes: list[int], times: dict[str, datetime]
+) -> Converted:
+    """Every field of every row read as its table says: one reader call per distinct text of a column."""
+    texts: list[Sequence[str]] = list(map(list, zip(*rows, strict=True))) if rows else [[] for _ in ft.specs]
+    out: list[list[Any]] = []
+    bad_at: dict[int, list[tuple[int, _Bad]]] = {}
+    for i, spec in enumerate(ft.specs):
+        column = texts[i]
+        read = _reader(spec)
+        if read is None:
+            out.append(list(column))
+            continue
+        values: dict[str, Any] = {}
+        bad: dict[str, _Bad] = {}
+        for text in set(column):
+            try:
+                values[text] = read(text, times)
+            except _Bad as e:
+                bad[text] = e
+        if bad:
+            for j, text in enumerate(column):
+                if text in bad:
+                    bad_at.setdefault(j, []).append((i, bad[text]))
+        out.append(list(map(values.get, column)))
+    errors = [
+        _error(file_name, ft, indexes[j], i, e.clause_id, e.zh, e.en)
+        for j in sorted(bad_at)
+        for i, e in bad_at[j]
+    ]
+    return Converted(out, indexes, errors)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Columns the file does not write (per type), then messages
+
+
+def _cddy(file_name: str, ft: FileType, c: dict[str, list[Any]], conv: Converted, header: Any) -> None:
+    """A switch's empty range is 0–1; any other point's range must be written."""
+    kinds, errors = c["value_kind"], conv.errors
+    for name, default in (("range_high", 1.0), ("range_low", 0.0)):
+        column = c[name]
+        if None not in column:
+            continue
+        i = ft.protos.index(name)
+        for j, v in enumerate(column):
+            if v is not None:
+                continue
+            if kinds[j] == common_pb2.VALUE_KIND_SWITCH:
+                column[j] = default
+            elif kinds[j] is not None:
+                errors.append(
+                    _error(file_name, ft, conv.indexes[j], i, _VALUE, "不能为空", "must not be empty")
+                )
+
+
+def _ycbj(file_name: str, ft: FileType, c: dict[str, list[Any]], conv: Converted, header: Any) -> None:
+    """Alarm ID ``{测点编码}@{开始时间}`` (the converter adds ``#{异常类型}``); an end time clears it."""
+    c["alarm_id"] = [
+        f"{code}@{_compact(start)}" if start is not None else ""
+        for code, start in zip(c["point_code"], c["start_time"], strict=True)
+    ]
+    raised, cleared = common_pb2.ALARM_STATE_RAISED, common_pb2.ALARM_STATE_CLEARED
+    c["state"] = [raised if end is None else cleared for end in c["end_time"]]
+
+
+def _ryss(file_name: str, ft: FileType, c: dict[str, list[Any]], conv: Converted, header: Any) -> None:
+    """RYSS has no 数据时间: its records take the header's upload time."""
+    c["time"] = [header.uploaded_at if header is not None else None] * len(conv.indexes)
+
+
+_EXTRA: Final[Mapping[str, Callable[..., None]]] = MappingProxyType(
+    {"CDDY": _cddy, "YCBJ": _ycbj, "RYSS": _ryss}
+)
+
+
+def convert_records(
+    file_name: str,
+    ft: FileType,
+    rows: Sequence[list[str]],
+    indexes: list[int],
+    times: dict[str, datetime],
+    header: Any,
+) -> tuple[Any, list[MtFileError]]:
+    """The records of one file (rows of the right length, their 1-based record numbers): its result (messages,
+    or CDSS columns) and every field error, in file order."""
+    conv = _convert_columns(file_name, ft, rows, indexes, times)
+    named = {p: col for p, col in zip(ft.protos, conv.columns, strict=True) if p}
+    extra = _EXTRA.get(ft.code)
+    if extra is not None:
+        extra(file_name, ft, named, conv, header)
+    errors = sorted(
+        conv.errors, key=lambda e: (e.record_index or 0, ft.fields.index(e.field or ft.fields[0]))
+    )
+    if errors:
+        return None, errors
+    if ft.code == "CDSS":
+        stamps = [row[6] for row in rows]
+        return ObservationColumns(
+            named["point_code"], named["sensor_type"], named["location"], named["value"], named["unit"],
+            named["status"], stamps, times,
+        ), []  # fmt: skip
+    cls = getattr(data_pb2, ft.message)
+    names = list(named)
+    unset = [n for n, col in named.items() if None in col]  # optional fields left empty stay unset
+    if not unset:
+        return [
+            cls(**dict(zip(names, values, strict=True))) for values in zip(*named.values(), strict=True)
+        ], []
+    out = []
+    for values in zip(*named.values(), strict=True):
+        kw = dict(zip(names, values, strict=True))
+        for n in unset:
+            if kw[n] is None:
+                del kw[n]
+        out.append(cls(**kw))
+    return out, []
+
+
+def read_header(
+    file_name: str, ft: FileType, values: list[str], times: dict[str, datetime]
+) -> tuple[Any, list[MtFileError]]:
+    """The header record's fields (mine code, mine name, upload time) or their errors."""
+    conv = _convert_columns(file_name, ft, [values], [0], times)
+    return [col[0] for col in conv.columns], conv.errors
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Field counts
+
+
+def count_errors(
+    file_name: str, ft: FileType, records: Sequence[str]
+) -> tuple[list[list[str]], list[int], list[MtFileError]]:
+    """Split records into fields: (rows of the right length, their 1-based numbers, an error per other record)."""
+    rows = list(map(str.split, records, repeat(";")))
+    if not set(map(len, rows)) - {ft.field_count}:
+        return rows, list(range(1, len(rows) + 1)), []
+    good, indexes, errors = [], [], []
+    for index, row in enumerate(rows, 1):
+        if len(row) == ft.field_count:
+            good.append(row)
+            indexes.append(index)
+        else:
+            errors.append(_count_error(file_name, ft.fields, ft.fields_en, index, len(row)))
+    return good, indexes, errors
 
 
 def _count_error(

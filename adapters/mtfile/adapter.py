@@ -632,7 +632,7 @@ class MtFileAdapter(Adapter[MtFileSettings]):
             parsed = parse_bytes(name, data)
         except MtFileError as e:
             kind = "incomplete" if e.clause_id == INCOMPLETE_CLAUSE else "bad"
-            return _Prepared(kind, digest, len(data), findings=[_finding_of(e)])
+            return _Prepared(kind, digest, len(data), findings=[_finding_of(x) for x in e.errors])
         self.converter.max_batch_points = self._batch_size()
         unit = self.converter.unit(parsed, self.state, name=name)
         findings = self.converter.check(unit, self.state, limits=self._limits(), now_ms=self._now_ms())

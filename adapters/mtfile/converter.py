@@ -67,47 +67,6 @@ _MS: Final = timedelta(milliseconds=1)
 _SINT32_MAX: Final = 2**31 - 1
 
 
-def _indexes(names: str) -> dict[str, int]:
-    return {name: i for i, name in enumerate(names.split())}
-
-
-# Protobuf field (or batch column) → index of the file field it comes from, per file type.
-_SOURCE_FIELDS: Final[dict[str, dict[str, int]]] = {
-    "CDDY": _indexes(
-        "point_code system_code outstation_code sensor_type value_kind unit range_high range_low alarm_high "
-        "alarm_high_clear alarm_low alarm_low_clear power_off_high power_restore_high power_off_low "
-        "power_restore_low on_description off_description location x y z related_point_codes defined_at"
-    ),
-    "CDSS": {"alias": 0, "value": 3, "status": 5, "time_offset_ms": 6, "base_time": 6, "backfill": 6},
-    "TJSJ": _indexes(
-        "point_code sensor_type location unit start_time end_time max_value max_time min_value min_time "
-        "avg_value"
-    ),
-    "YCBJ": _indexes(
-        "point_code sensor_type location unit anomaly_type start_time end_time max_value max_time min_value "
-        "min_time avg_value reason measures recorded_at recorded_by"
-    ),
-    "FZDY": {"outstation_code": 0, "location": 1, "x": 2, "y": 3, "z": 4},
-    "FZSS": {"outstation_code": 0, "run_state": 1, "power_state": 2, "time": 3},
-    "RYSS": {
-        "card_code": 0,
-        "name": 1,
-        "direction": 2,
-        "entered_mine_at": 3,
-        "exited_mine_at": 4,
-        "area_code": 5,
-        "entered_area_at": 6,
-        "station_code": 7,
-        "entered_station_at": 8,
-        "work_organization": 9,
-        "distance_m": 10,
-        "work_state": 11,
-        "track": 14,
-    },
-    "RYQY": {"area_code": 0, "name": 1, "area_type": 2, "capacity": 3},
-    "RYJZ": {"station_code": 0, "area_code": 1, "location": 2, "x": 3, "y": 4, "z": 5},
-    "JZSS": {"station_code": 0, "run_state": 1, "power_state": 2, "time": 3},
-}
 _PATH: Final = re.compile(r"\$\.(?:batch\.)?(?P<list>\w+)(?:\[(?P<index>\d+)\])?(?:\.(?P<field>\w+))?")
 _BATCH_COLUMNS: Final = frozenset({"alias", "value", "status", "time_offset_ms"})
 
@@ -549,7 +508,6 @@ class MtFileConverter(UplinkConverter[ParsedFile]):
         """The core's violations, placed in the file: record number and file field where the path says."""
         out = []
         spec = SUPPORTED_TYPES[unit.file_type]
-        sources = _SOURCE_FIELDS.get(unit.file_type, {})
         for v in violations:
             record = field_index = None
             m = _PATH.match(v.path)
@@ -563,7 +521,7 @@ class MtFileConverter(UplinkConverter[ParsedFile]):
                     else:
                         record = offset + i + 1
                 if name is not None:
-                    field_index = sources.get(name)
+                    field_index = spec.source(name)
             out.append(
                 Finding(
                     v.clause_id,

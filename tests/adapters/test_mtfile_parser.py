@@ -490,6 +490,43 @@ def test_bad_records_of_other_types(file_type, record, clause, field):
     assert (e.clause_id, e.record_index, e.field) == (clause, 1, field)
 
 
+def test_every_grammar_error_of_a_file_is_reported_in_file_order():
+    rows = (
+        ROW,
+        ROW.replace(";0.52;", ";abc;"),  # record 2: value
+        ROW.replace(";0;2025", ";256;2025").replace("2025-01-15 10:30:00", "2025-01-15 25:30:00"),  # 3: two
+        ROW,
+        ROW.replace("%CH4;", ""),  # record 5: one field short
+    )
+    e = error_of(CDSS_NAME, cdss(*rows))
+    assert [(x.clause_id, x.record_index, x.field) for x in e.errors] == [
+        ("ST-DATA-045", 2, "测点值"),
+        ("ST-DATA-045", 3, "测点状态"),
+        ("ST-DATA-044", 3, "数据时间"),
+        ("ST-DATA-042", 5, "数据时间"),
+    ]
+    assert e.errors[0] is e  # the raised error is the first one
+    assert all(x.file_name == CDSS_NAME and x.message_zh and x.message_en for x in e.errors)
+
+
+def test_header_and_record_errors_are_reported_together():
+    header = HEADER.replace("2025-01-15 10:30:00", "2025-01-15")
+    e = error_of(f"{MINE}_FZSS_20250115103000.txt", cdss("F1;0;3;2025-01-15 10:30:00~", header=header))
+    assert [(x.clause_id, x.record_index, x.field) for x in e.errors] == [
+        ("ST-DATA-044", 0, "数据上传时间"),
+        ("ST-DATA-045", 1, "供电状态"),
+    ]
+
+
+def test_a_file_that_cannot_be_read_has_one_error():
+    e = error_of(CDSS_NAME, b"\xff\xfe\xfa\xfb" * 8 + b"||")
+    assert e.clause_id == "ST-DATA-043" and e.errors == [e]
+    assert (
+        error_of(CDSS_NAME, cdss(ROW, ROW.replace(";0.52;", ";x;"), end="")).errors[0].clause_id
+        == "ST-DATA-041"
+    )
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Writer and round trips
 

@@ -100,3 +100,30 @@ def test_bad_files_in_a_folder_are_findings_not_a_crash(
     doc = json.loads(out)[0]
     assert code == 1 and not doc["passed"]
     assert {"ST-DATA-040", "ST-DATA-046"} <= set(doc["per_clause"])
+
+
+def test_a_file_with_several_grammar_errors_lists_each_on_its_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    row = "14042100000101MNA0010A01;甲烷;T1;{v};%CH4;0;{t}~"
+    lines = [
+        "140421000001;示例煤矿;2025-01-15 10:30:05~",
+        row.format(v="0.3", t="2025-01-15 10:30:00"),
+        row.format(v="abc", t="2025-01-15 10:30:00"),
+        row.format(v="0.3", t="2025-01-15 10:30:00"),
+        row.format(v="0.3", t="2025/01/15 10:30"),
+        "||",
+    ]
+    (tmp_path / "140421000001_CDSS_20250115103005.txt").write_text("\r\n".join(lines), encoding="utf-8")
+    (tmp_path / "140421000001_FZSS_20250115103005.txt").write_bytes(b"\xff\xfe\xfa\xfb" * 8 + b"||")
+    code, out, _ = run(capsys, "--json", str(tmp_path))
+    doc = json.loads(out)[0]
+    found = [
+        (f["file"][13:17], f["line"], f["point_code"], f["field_zh"], f["clause_id"]) for f in doc["findings"]
+    ]
+    assert code == 1 and found == [
+        ("CDSS", 3, "14042100000101MNA0010A01", "测点值", "ST-DATA-045"),
+        ("CDSS", 5, "14042100000101MNA0010A01", "数据时间", "ST-DATA-044"),
+        ("FZSS", 1, "", "", "ST-DATA-043"),  # a file that cannot be read: one finding
+    ]
+    assert all(f["fix_zh"] and f["fix_en"] for f in doc["findings"])
