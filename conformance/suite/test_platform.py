@@ -21,7 +21,7 @@ import pytest
 from santong.conformance import CouldNotRun, Evidence, Manifest, not_applicable
 from santong.conformance._platform import PlatformHandle
 from santong.conformance._refdevice import BAD_UPLOADS, BadCase, CallFailed, RefDevice, status_of
-from santong.protocols import spec_version, to_dict
+from santong.protocols import newest_version, spec_version, to_dict
 from santong.protocols.v1 import device_access_pb2 as pb
 from santong.protocols.v1 import platform_pb2, platform_pb2_grpc
 
@@ -388,6 +388,80 @@ def test_sequence_conflict_refused(
             f"[ST-PROTO-031] 冲突的内容被存储或替换了首次的内容 / the conflicting content was stored or replaced the "
             f"first: {values}"
         )
+
+
+@pytest.mark.clause("ST-PROTO-037")
+def test_sequence_epochs(
+    santong_platform: PlatformHandle, channel: Any, santong_manifest: Manifest, evidence: Evidence
+) -> None:
+    """A device at the top of the sequence range is not wedged: a new epoch declared at Register counts from 1
+    again; a late replay of an earlier epoch's upload is DUPLICATE, not new data; an epoch below the current one is
+    refused naming ST-PROTO-037; a 1.0 Register continues the epoch in force."""
+    dev = _device(santong_platform, channel, santong_manifest)
+    dev.setup()
+    versions = [newest_version(), spec_version()]
+
+    def register(epoch: int, offered: list[str] = versions) -> Any:
+        req = dev.register_request(offered)
+        req.sequence_epoch = epoch
+        return dev.call("Register", req)
+
+    current = int(register(0).sequence_epoch)  # 0 continues the epoch in force and tells it
+    opened = register(current + 1)
+    # the first upload of an epoch may be the top of the range
+    top = dev.batch([0.41, 0.0], sequence=2**63 - 1)
+    at_top = dev.report(top)
+    stuck = dev.expect_error("ReportObservations", pb.ReportObservationsRequest(batch=dev.batch(sequence=5)))
+    reopened = register(current + 2)
+    replay = dev.report(top)  # the earlier epoch's upload again
+    fresh = dev.report(dev.batch([0.43, 1.0], sequence=1))
+    below = dev.expect_error("Register", _with_epoch(dev.register_request(versions), current + 1))
+    v1 = register(0, [spec_version()])
+    evidence.record("epochs", {"current": current, "opened": to_dict(opened), "reopened": to_dict(reopened)})
+    evidence.record("acks", [pb.AckStatus.Name(a.status) for a in (at_top, replay, fresh)])
+    evidence.record("below", below.as_dict() if below else "accepted")
+    assert (opened.sequence_epoch, opened.last_acknowledged_sequence) == (current + 1, 0), (
+        f"[ST-PROTO-037] 声明纪元 {current + 1} 后应答 {to_dict(opened)}，应开始新纪元（last_acknowledged_sequence 0）/ "
+        f"declaring epoch {current + 1} was answered {to_dict(opened)}, expected a new epoch counting from 1"
+    )
+    assert at_top.status == pb.ACK_STATUS_ACCEPTED and stuck is not None, (
+        f"[ST-PROTO-037] 纪元首个上传 {pb.AckStatus.Name(at_top.status)}，其后的小序号 {stuck and stuck.code} / the "
+        f"epoch's first upload {pb.AckStatus.Name(at_top.status)}, a lower sequence after it {stuck and stuck.code}"
+    )
+    assert (reopened.sequence_epoch, reopened.last_acknowledged_sequence) == (current + 2, 0), (
+        f"[ST-PROTO-037] 位于序号上限的设备无法开始新纪元 / a device at the top of the range could not start a new "
+        f"epoch: {to_dict(reopened)}"
+    )
+    assert replay.status == pb.ACK_STATUS_DUPLICATE, (
+        f"[ST-PROTO-037] 以前纪元的上传被重放时应答 {pb.AckStatus.Name(replay.status)}，应为 DUPLICATE（不作为新数据存储）/ "
+        f"a replay of an earlier epoch's upload was answered {pb.AckStatus.Name(replay.status)}, expected DUPLICATE"
+    )
+    assert fresh.status == pb.ACK_STATUS_ACCEPTED, (
+        f"[ST-PROTO-037] 新纪元的序号 1 应答 {pb.AckStatus.Name(fresh.status)} / sequence 1 of the new epoch was "
+        f"answered {pb.AckStatus.Name(fresh.status)}"
+    )
+    assert below is not None and below.code == "INVALID_ARGUMENT" and "ST-PROTO-037" in below.clause_ids, (
+        f"[ST-PROTO-037] 低于当前纪元的声明应被拒绝并指出 ST-PROTO-037 / an epoch below the current one must be "
+        f"refused naming ST-PROTO-037, got {below and below.as_dict()}"
+    )
+    assert v1.last_acknowledged_sequence == 1 and not v1.sequence_epoch, (
+        f"[ST-PROTO-037] 1.0 版注册应继续生效的纪元 / a 1.0 Register must continue the epoch in force: {to_dict(v1)}"
+    )
+    if santong_platform.admin is not None:
+        stored = [
+            (u["epoch"], u["sequence"])
+            for u in santong_platform.admin.inspect("uploads", device_id=dev.device_id)
+            if u["epoch"] > current
+        ]
+        evidence.record("stored", stored)
+        assert stored == [(current + 1, 2**63 - 1), (current + 2, 1)], (
+            f"[ST-PROTO-037] 存储的上传 / stored uploads: {stored}"
+        )
+
+
+def _with_epoch(req: Any, epoch: int) -> Any:
+    req.sequence_epoch = epoch
+    return req
 
 
 @pytest.mark.clause("ST-IFACE-006")
