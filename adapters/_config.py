@@ -20,6 +20,7 @@ Example configuration::
       serial_number: SN20250001
       ma_certificate: MAH230123
       product_class: SAFETY_MONITORING
+      firmware_file: kj70n-2.3.1.bin  # its SHA-256 goes to Register (or firmware_sha256: <64 hex>)
     mine: {mine_code: "140421000001", name: 示例煤矿}
     queue: {path: queue.db}
     batch: {max_points: 1000, linger_ms: 1000}
@@ -43,6 +44,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import hashlib
 import os
 import re
 import types
@@ -151,6 +153,26 @@ class DeviceSettings:
     serial_number: str
     product_class: ProductClass
     ma_certificate: str = ""
+    #: SHA-256 (64 lower-case hex digits) of the software the device runs, reported at Register
+    #: (DeviceIdentity.firmware_sha256) so that a mine can compare it with the certificate (ST-PROTO-038) …
+    firmware_sha256: str = ""
+    #: … or the artefact file it is computed from (at each Register, so that an update on disk is reported).
+    firmware_file: Path | None = None
+
+    def software_digest(self) -> str:
+        """The digest reported at Register: the configured one, else the SHA-256 of ``firmware_file``, else ""."""
+        if self.firmware_sha256 or self.firmware_file is None:
+            return self.firmware_sha256
+        h = hashlib.sha256()
+        try:
+            with self.firmware_file.open("rb") as f:
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    h.update(chunk)
+        except OSError:
+            return (
+                ""  # reported by the configuration check (device.firmware_file); Register carries no digest
+            )
+        return h.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -256,6 +278,7 @@ class ClientConfig:
             ma_certificate=d.ma_certificate,
             product_class=common_pb2.ProductClass.Value(f"PRODUCT_CLASS_{d.product_class}"),
             mine_code=self.mine.mine_code,
+            firmware_sha256=d.software_digest(),
         )
 
     def register_request(self) -> device_access_pb2.RegisterRequest:
@@ -752,9 +775,40 @@ def _check_platform(b: _Builder, p: PlatformSettings) -> None:
         )
 
 
+def _check_firmware(b: _Builder, d: DeviceSettings) -> None:
+    """device.firmware_sha256 is 64 lower-case hex digits; device.firmware_file exists; both given: they agree."""
+    n = b.node_for
+    if d.firmware_sha256 and not re.fullmatch(r"[0-9a-f]{64}", d.firmware_sha256):
+        b.problem(
+            n("device.firmware_sha256"), "device.firmware_sha256",
+            "firmware_sha256 须为 64 位小写十六进制 SHA-256", "firmware_sha256 must be a SHA-256 of 64 lower-case hex digits",
+            "如 sha256sum 固件文件 的输出，或改用 firmware_file: 固件文件", "e.g. the output of sha256sum FIRMWARE, or use firmware_file: FIRMWARE",
+            clause_id="ST-PROTO-038",
+        )  # fmt: skip
+        return
+    if d.firmware_file is not None:
+        if not d.firmware_file.is_file():
+            b.problem(
+                n("device.firmware_file"), "device.firmware_file",
+                f"固件文件 {d.firmware_file} 不存在", f"firmware file {d.firmware_file} does not exist",
+                "检查路径（相对路径以配置文件所在目录为准）", "check the path (relative paths start at the configuration file's folder)",
+            )  # fmt: skip
+        elif (
+            d.firmware_sha256
+            and d.software_digest() != dataclasses.replace(d, firmware_sha256="").software_digest()
+        ):
+            b.problem(
+                n("device.firmware_sha256"), "device.firmware_sha256",
+                f"firmware_sha256 与固件文件 {d.firmware_file} 的 SHA-256 不一致", f"firmware_sha256 differs from the SHA-256 of {d.firmware_file}",
+                "删除 firmware_sha256（由文件计算），或更新它", "remove firmware_sha256 (computed from the file), or update it",
+                clause_id="ST-PROTO-038",
+            )  # fmt: skip
+
+
 def _check_client(b: _Builder, c: ClientConfig) -> None:
     n = b.node_for
     _check_platform(b, c.platform)
+    _check_firmware(b, c.device)
     if not 1 <= c.batch.max_points <= 10_000:
         b.problem(
             n("batch.max_points"),

@@ -56,7 +56,9 @@ def _device(handle: PlatformHandle, channel: Any, manifest: Manifest, fresh: boo
 
 
 @pytest.fixture(scope="module")
-def ref(santong_platform: PlatformHandle, channel: Any, santong_manifest: Manifest) -> RefDevice:
+def ref(
+    request: pytest.FixtureRequest, santong_platform: PlatformHandle, channel: Any, santong_manifest: Manifest
+) -> RefDevice:
     """A registered reference device with its two points defined."""
     import grpc  # noqa: PLC0415
 
@@ -70,6 +72,8 @@ def ref(santong_platform: PlatformHandle, channel: Any, santong_manifest: Manife
         hint = (
             "" if santong_platform.makes_devices else f" — {REUSED_DEVICE_HINT.format(device=dev.device_id)}"
         )
+        # One reason, once: every later case needs the reference device (as for an unreachable platform).
+        request.session.shouldfail = "参考设备不可用 the reference device is not available"
         raise CouldNotRun(
             f"参考设备无法注册或定义测点 / the reference device could not register and define its points on "
             f"{santong_platform.grpc_target}: {st.code} {st.message} {st.clause_ids}{hint}"

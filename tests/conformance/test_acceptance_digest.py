@@ -143,10 +143,12 @@ def _register(mine: dict[str, Any], device_id: str, digest: str | None) -> None:
     """A field device registers with the platform, reporting its software digest (or none)."""
     import grpc
     from santong.conformance._refdevice import RefDevice
+    from santong.protocols import interface_versions
 
     with grpc.insecure_channel(mine["target"]) as ch:
         dev = RefDevice(ch, device_id, mine["devices"][device_id], "140421000001")
-        req = dev.register_request()
+        # firmware_sha256 came after interface 1.0: offer the versions newest first (ST-PROTO-004, ST-DATA-034).
+        req = dev.register_request(versions=list(interface_versions()))
         req.device.vendor, req.device.model, req.device.firmware_version = VENDOR, MODEL, "2.3.1"
         if digest:
             req.device.firmware_sha256 = digest
