@@ -43,7 +43,7 @@ from santong.mock_platform._http_request import (
 )
 from santong.mock_platform._methods import INSPECTION_HEADER
 from santong.mock_platform._openapi import DEVICE_OPERATIONS, Operation, openapi_document
-from santong.protocols import ValidationContext, message_class, must_violations, to_dict, validate
+from santong.protocols import message_class, must_violations, to_dict, validate
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -243,7 +243,7 @@ class _CommandResult:
             return
         request = message_class("CommandsRequest")(result=result)
         bad = must_violations(
-            validate(request, ValidationContext(state=dev.state, limits=p.limits, now_ms=p.now_ms()))
+            validate(request, p.context(dev))  # under the session's negotiated version (ST-DATA-034)
         )
         if bad:
             err = PlatformError(
