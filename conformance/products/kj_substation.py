@@ -71,6 +71,9 @@ async def _main(args: argparse.Namespace) -> int:
                 config.platform, timeout_ms=3000, retry=RetrySettings(base_ms=100, cap_ms=2000)
             ),
             batch=BatchSettings(max_points=1000, linger_ms=max(100, min(500, args.report_ms // 4))),
+            # Register carries the SHA-256 of this file: the software the manifest declares and the certificate
+            # covers (ST-PROTO-038), so a mine can compare it.
+            device=dataclasses.replace(config.device, firmware_file=Path(__file__).resolve()),
         )
         hook = _test_events(sim) if args.certification else None
         return await run_adapter(config, drain_timeout_s=1.0, test_event=hook)

@@ -132,7 +132,8 @@ def mine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     )
     try:
         yield {"tmp": tmp, "url": grpc_url, "target": f"127.0.0.1:{ready['grpc_port']}", "devices": devices,
-               "credentials": creds, "blind": blind, "cert": _certificate(tmp / "kj70n.report.json")}  # fmt: skip
+               "credentials": creds, "blind": blind, "cert": _certificate(tmp / "kj70n.report.json"),
+               "inspection": inspection}  # fmt: skip
     finally:
         p.send_signal(signal.SIGTERM)
         assert p.wait(timeout=30) == 0
@@ -209,3 +210,63 @@ def test_an_altered_certificate_could_not_run(mine: dict[str, Any]) -> None:
     code, stdout, case = _accept(mine, "altered", "--certificate", str(bad))
     assert code == 2 and "无法运行 COULD NOT RUN" in stdout and "altered.json" in stdout, stdout
     assert not case
+
+
+def test_the_reference_product_reports_the_digest_its_certificate_covers(mine: dict[str, Any]) -> None:
+    """kj_substation.py (the reference product, through the adapter SDK's client) registers with the SHA-256 of
+    the artefact its manifest declares; a certificate of that model and software accepts it."""
+    from santong.conformance import load_manifest
+    from st_waiting import wait_until
+
+    manifest = load_manifest(ROOT / "conformance" / "products" / "kj-substation.manifest.yaml")
+    digest = manifest.software[0]["sha256"]
+    assert (
+        digest
+        == hashlib.sha256((ROOT / "conformance" / "products" / "kj_substation.py").read_bytes()).hexdigest()
+    )
+    token = secrets.token_hex(16)
+    add = _admin(mine, "add_device", device_id="KJ-FZ-REF", token=token)
+    assert add["device_id"] == "KJ-FZ-REF"
+    work = mine["tmp"] / "kj"
+    product = subprocess.Popen(
+        [sys.executable, str(ROOT / "conformance" / "products" / "kj_substation.py"), "--platform", mine["target"],
+         "--device-id", "KJ-FZ-REF", "--token", token, "--workdir", str(work), "--scenario", ""],
+        stdout=subprocess.DEVNULL, stderr=(mine["tmp"] / "kj.err").open("w"),
+    )  # fmt: skip
+    try:
+
+        def registered() -> dict[str, Any] | None:
+            row = next((d for d in _admin(mine, "devices") if d["device_id"] == "KJ-FZ-REF"), None)
+            return row["register_request"]["device"] if row and row.get("register_request") else None
+
+        device = wait_until(registered, what="the reference product's registration")
+        assert device["firmware_sha256"] == digest
+    finally:
+        product.terminate()
+        product.wait(timeout=30)
+    ident = manifest.identity
+    cert = mine["tmp"] / "kj-sim.report.json"
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    report = {
+        "product": {"vendor": ident.vendor, "model": ident.model, "version": ident.version, "serial": ident.serial,
+                    "product_class": "safety_monitoring", "software": list(manifest.software)},
+        "profile": {"name": "standard"}, "results": {"verdict": "PASS", "cases": []}, "manifest": {},
+        "versions": {"suite": "0.1.0", "suite_digest": "0" * 64, "spec": "1.0"},
+    }  # fmt: skip
+    cert.write_bytes(sign_report(report, Ed25519PrivateKey.generate()))
+    code, stdout, case = _accept(mine, "reference", "--certificate", str(cert))
+    assert case["verdict"] == "passed", (case, stdout)
+    devices = case["evidence"]["records"]["devices"]
+    assert any(d["device_id"] == "KJ-FZ-REF" and d["ok"] for d in devices), devices
+
+
+def _admin(mine: dict[str, Any], op: str, **args: Any) -> Any:
+    """One call of the mock's inspection channel (the test's side door; the suite reads only `devices`)."""
+    from santong.conformance._platform import Admin
+
+    admin = Admin(mine["target"], mine["inspection"])
+    try:
+        return admin.inspect(op, **args)
+    finally:
+        admin.close()
