@@ -41,7 +41,7 @@ from santong.protocols._status import (
     action,
     is_outage,
 )
-from santong.protocols._validate import check, validate, validate_json
+from santong.protocols._validate import BatchColumns, check, validate, validate_batch_columns, validate_json
 from santong.protocols._versions import interface_versions, newest_version, version_key, version_violations
 
 __all__ = [
@@ -90,5 +90,7 @@ __all__ = [
     "to_json",
     "unknown_field_violations",
     "validate",
+    "validate_batch_columns",
     "validate_json",
+    "BatchColumns",
 ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from operator import itemgetter
 from typing import Any
 
@@ -440,10 +440,29 @@ def _define_points(msg: Any, ctx: ValidationContext, out: Report, path: str) -> 
     "ST-DATA-019", "ST-DATA-020", "ST-DATA-021", "ST-DATA-031", "ST-DATA-032", "ST-DATA-048",
 )  # fmt: skip
 def _batch(b: Any, ctx: ValidationContext, out: Report, path: str) -> None:
-    _sequence(b.sequence, ctx, out, f"{path}.sequence")
-    aliases = list(
-        b.alias
-    )  # one conversion per column: builtins run far faster on lists than on upb containers
+    # one conversion per column: builtins run far faster on lists than on upb containers
+    batch_columns(
+        b.sequence, list(b.alias), b.value[:], b.time_offset_ms[:], b.status[:],
+        b.base_time if b.HasField("base_time") else None, b.backfill, ctx, out, path,
+    )  # fmt: skip
+
+
+def batch_columns(
+    sequence: int,
+    aliases: Sequence[int],
+    values: Sequence[float],
+    offsets: Sequence[int],
+    statuses: Sequence[int],
+    base_time: Any,
+    backfill: bool,
+    ctx: ValidationContext,
+    out: Report,
+    path: str,
+) -> None:
+    """The ObservationBatch rule on the batch's columns (``base_time`` a Timestamp, None when unset): the message
+    rule above, and adapters that hold the columns as lists before they build the message
+    (:func:`santong.protocols.validate_batch_columns`)."""
+    _sequence(sequence, ctx, out, f"{path}.sequence")
     n = len(aliases)
     if n == 0:
         _non_empty(0, out, f"{path}.alias", "观测批次", "observations in the batch")
@@ -456,8 +475,7 @@ def _batch(b: Any, ctx: ValidationContext, out: Report, path: str) -> None:
             f"{n} observations exceed the batch limit {ctx.limits.max_batch_points}",
         )
         return
-    values, offsets, statuses = b.value[:], b.time_offset_ms[:], b.status[:]
-    if len(values) != n or len(offsets) != n or len(statuses) != n or not b.HasField("base_time"):
+    if len(values) != n or len(offsets) != n or len(statuses) != n or base_time is None:
         out.add(
             "ST-IFACE-005",
             path,
@@ -506,10 +524,10 @@ def _batch(b: Any, ctx: ValidationContext, out: Report, path: str) -> None:
             lows, highs = (lows,), (highs,)
         if any(map(operator.lt, values, lows)) or any(map(operator.gt, values, highs)):
             _over_range(aliases, values, statuses, state, out, path)
-    if not (MIN_TS <= b.base_time.seconds <= MAX_TS and 0 <= b.base_time.nanos < 1_000_000_000):
-        _not_future(b.base_time, ctx, out, f"{path}.base_time")
+    if not (MIN_TS <= base_time.seconds <= MAX_TS and 0 <= base_time.nanos < 1_000_000_000):
+        _not_future(base_time, ctx, out, f"{path}.base_time")
         return
-    base = timestamp_ms(b.base_time)
+    base = timestamp_ms(base_time)
     now = ctx.clock_ms()
     latest = base + max(offsets)
     if base + min(offsets) < EARLIEST_S * 1000:
@@ -526,7 +544,7 @@ def _batch(b: Any, ctx: ValidationContext, out: Report, path: str) -> None:
             f"观测时间比平台时间超前 {latest - now} ms，超过允许偏差 {ctx.limits.max_clock_skew_ms} ms",
             f"observation time is {latest - now} ms ahead of the platform, beyond the allowed skew of {ctx.limits.max_clock_skew_ms} ms",
         )
-    if ctx.arrival and not b.backfill and now - (base + min(offsets)) > LIVE_MAX_AGE_MS:
+    if ctx.arrival and not backfill and now - (base + min(offsets)) > LIVE_MAX_AGE_MS:
         out.add(
             "ST-DATA-032",
             f"{path}.backfill",

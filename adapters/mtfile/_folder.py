@@ -532,7 +532,7 @@ class MtChecker:
         if bad:
             return
         for up in unit.uploads:
-            self.state.apply(up.request)
+            up.apply_to(self.state)
 
 
 def _field_en(name: str, field_zh: str) -> str:

@@ -38,12 +38,14 @@ from santong.adapters._sdk import Observation, UplinkConverter
 from santong.adapters.mtfile._parser import SUPPORTED_TYPES, ObservationColumns, ParsedFile
 from santong.adapters.mtfile._sensors import SensorResolver
 from santong.protocols import (
+    BatchColumns,
     DeviceState,
     ValidationContext,
     Violation,
     default_limits,
     sensor_types,
     validate,
+    validate_batch_columns,
 )
 from santong.protocols.v1 import common_pb2, data_pb2
 from santong.protocols.v1 import device_access_pb2 as pb
@@ -108,13 +110,54 @@ class Finding:
         return where
 
 
-@dataclass(slots=True)
 class Upload:
-    """One upload request and, per item (batch position, alarm, status …), the file record it came from."""
+    """One upload request and, per item (batch position, alarm, status …), the file record it came from.
 
-    method: str
-    request: Message
-    records: Sequence[int]
+    An observation batch is held as its columns (:class:`BatchColumns`, Python lists) and judged on them; its
+    message is built on first use of ``request`` (when the unit is handed over, never for ``santong validate``).
+    """
+
+    __slots__ = ("_request", "columns", "method", "records")
+
+    def __init__(
+        self,
+        method: str,
+        request: Message | None,
+        records: Sequence[int],
+        columns: BatchColumns | None = None,
+    ) -> None:
+        if request is None and columns is None:
+            raise ValueError("an upload needs its request or its batch columns")
+        self.method, self._request, self.records, self.columns = method, request, records, columns
+
+    @property
+    def request(self) -> Message:
+        """The upload request (an observation batch's is built from its columns the first time)."""
+        if self._request is None:
+            assert self.columns is not None
+            self._request = pb.ReportObservationsRequest(batch=self.columns.message())
+        return self._request
+
+    def set_sequence(self, seq: int) -> None:
+        """Number the upload (its columns and, once built, its message)."""
+        if self.columns is not None:
+            self.columns.sequence = seq
+        if self._request is not None:
+            target: Any = self._request.batch if self.method == "ReportObservations" else self._request
+            target.sequence = seq
+
+    def validate(self, ctx: ValidationContext) -> list[Violation]:
+        """The core's violations of the upload (on the columns where it has them: the same rule)."""
+        if self.columns is not None:
+            return validate_batch_columns(self.columns, ctx)
+        return validate(self.request, ctx)
+
+    def apply_to(self, state: DeviceState) -> None:
+        """What an accepted upload changes in a device state (an observation batch: only the last sequence)."""
+        if self.columns is not None:
+            state.last_sequence = max(state.last_sequence, self.columns.sequence)
+        else:
+            state.apply(self.request)
 
 
 @dataclass(slots=True)
@@ -143,11 +186,18 @@ class FileUnit:
     @property
     def observation_count(self) -> int:
         """Observations in the unit's batches."""
-        return sum(len(u.request.batch.alias) for u in self.uploads if u.method == "ReportObservations")
+        return sum(
+            len(u.columns.alias) if u.columns is not None else len(u.request.batch.alias)
+            for u in self.uploads
+            if u.method == "ReportObservations"
+        )
 
 
-def _state_copy(state: DeviceState) -> DeviceState:
-    """A copy the check may change (definitions, alarms) without touching the adapter's state."""
+def _state_copy(state: DeviceState, unit: FileUnit) -> DeviceState:
+    """A copy the check may change (definitions, alarms) without touching the adapter's state. A unit that defines
+    nothing changes only the sequence and the raised alarms: it shares the (large) definition tables."""
+    if not unit.defines:
+        return dataclasses.replace(state, raised_alarms=set(state.raised_alarms))
     return dataclasses.replace(
         state,
         points=dict(state.points),
@@ -321,16 +371,16 @@ class MtFileConverter(UplinkConverter[ParsedFile]):
         for a in range(0, k, size):
             b = min(a + size, k)
             whole = a == 0 and b == k
-            batch = data_pb2.ObservationBatch(
-                alias=picked if whole else picked[a:b],
-                value=values if whole else values[a:b],
-                time_offset_ms=offsets if whole else offsets[a:b],
-                status=statuses if whole else statuses[a:b],
+            columns = BatchColumns(
+                0,
+                picked if whole else picked[a:b],
+                values if whole else values[a:b],
+                offsets if whole else offsets[a:b],
+                statuses if whole else statuses[a:b],
+                base,
             )
-            batch.base_time.FromMilliseconds(base)
-            request = pb.ReportObservationsRequest(batch=batch)
             records = range(a + 1, b + 1) if whole_file else [i + 1 for i in indexes[a:b]]
-            unit.uploads.append(Upload("ReportObservations", request, records))
+            unit.uploads.append(Upload("ReportObservations", None, records, columns))
 
     @staticmethod
     def _undefined(codes: Sequence[str], alias_of: Mapping[str, int], unit: FileUnit) -> None:
@@ -405,7 +455,7 @@ class MtFileConverter(UplinkConverter[ParsedFile]):
         if any(f.is_must for f in out):
             return out
         limits = limits or default_limits()
-        scratch = _state_copy(state)
+        scratch = _state_copy(state, unit)
         ctx = ValidationContext(
             state=scratch, limits=limits, now_ms=now_ms, arrival=False, type_segments=self.resolver.segments
         )
@@ -434,10 +484,9 @@ class MtFileConverter(UplinkConverter[ParsedFile]):
             out += self._sensor_types(unit.columns, scratch)
         seq = scratch.last_sequence + 1
         for up in unit.uploads:
-            target: Any = up.request.batch if up.method == "ReportObservations" else up.request
-            target.sequence = seq
-            out += self._findings(unit, validate(up.request, ctx), records=up.records)
-            scratch.apply(up.request)
+            up.set_sequence(seq)
+            out += self._findings(unit, up.validate(ctx), records=up.records)
+            up.apply_to(scratch)
             seq += 1
         return out
 
