@@ -53,6 +53,7 @@ import logging
 import math
 import random
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -94,6 +95,8 @@ SENSOR_FAULT = common_pb2.POINT_STATUS_FLAG_SENSOR_FAULT
 OVER_RANGE = common_pb2.POINT_STATUS_FLAG_OVER_RANGE
 SWITCH = common_pb2.VALUE_KIND_SWITCH
 MAX_OFFSET_MS = 2**31 - 1
+#: Queue commits of sealed uploads the producer does not wait for, at most.
+COMMITS_IN_FLIGHT = 4
 
 
 @dataclass
@@ -154,6 +157,7 @@ class PlatformClient:
         self._heartbeat_ms = config.heartbeat.interval_ms
         self._rtt_ms = 0.0
         self._executor: ThreadPoolExecutor | None = None
+        self._commits: deque[asyncio.Future[int]] = deque()
         self._started = False
         self._stopping = False
         self._tasks: list[asyncio.Task[None]] = []
@@ -542,6 +546,8 @@ class PlatformClient:
     async def flush(self) -> None:
         """Return once everything pushed so far is committed to the queue file."""
         await self._seal()
+        while self._commits:
+            await self._commits.popleft()
         if self._executor is not None:
             await self._q(lambda: None)  # the queue thread is FIFO: earlier commits are done
 
@@ -692,11 +698,33 @@ class PlatformClient:
         if alarms:
             self._state.apply(request)
             meta = {"raised_alarms": sorted(self._state.raised_alarms)}
-        await self._q(self.queue.put, method, request, backfill=backfill, meta=meta)
-        self._pending += 1
-        self._backfill_queued += backfill
-        self.stats.uploads_queued += 1
-        self._wake.set()
+        # A batch the stream takes at once has its first attempt recorded in this commit; acknowledged batches
+        # are deleted in it too (one commit per batch).
+        attempted = method == "ReportObservations" and self.delivery.claim()
+        acks = self.delivery.take_acks()
+        assert self._executor is not None
+        fut = asyncio.get_running_loop().run_in_executor(
+            self._executor,
+            functools.partial(self.queue.put, method, request, backfill=backfill, meta=meta, attempted=attempted,
+                              acknowledge=[a.sequence for a in acks]),
+        )  # fmt: skip
+
+        def committed(f: asyncio.Future[int]) -> None:
+            if f.cancelled() or f.exception() is not None:
+                self.delivery.untake(acks)
+                return
+            self.delivery.settled(acks)
+            self._pending += 1
+            self._backfill_queued += backfill
+            self.stats.uploads_queued += 1
+            self._wake.set()
+
+        fut.add_done_callback(committed)
+        # The producer does not wait for the disk: a few commits stay in flight (the queue thread is FIFO, so
+        # they land in production order); flush() waits for all, and a failed commit raises here or there.
+        self._commits.append(fut)
+        while self._commits and (len(self._commits) > COMMITS_IN_FLIGHT or self._commits[0].done()):
+            await self._commits.popleft()
 
     # ------------------------------------------------------------------ calls
 

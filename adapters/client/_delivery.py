@@ -48,6 +48,8 @@ log = logging.getLogger("santong.adapters.client")
 
 #: Batches on a stream sent and not yet acknowledged, at most (the window).
 DEFAULT_WINDOW = 32
+#: Acknowledged batches are deleted from the queue with the next upload's commit, or after this long.
+ACK_LINGER_S = 0.05
 ACK_DONE = (pb.ACK_STATUS_ACCEPTED, pb.ACK_STATUS_DUPLICATE)
 ACK_CONFLICT = pb.AckStatus.Value("ACK_STATUS_CONFLICT")
 OBSERVATIONS = "ReportObservations"
@@ -78,6 +80,11 @@ class Delivery:
         self._to_ack: list[QueuedUpload] = []
         self._committer: asyncio.Task[None] | None = None
         self._next_send = 0.0
+        self._progressed = False
+        self._streaming = False  # a stream is open and taking observation batches
+        self._claims = (
+            0  # uploads claimed for the stream (first attempt recorded at their commit) not yet fetched
+        )
 
     # ------------------------------------------------------------------ the loop
 
@@ -106,6 +113,8 @@ class Delivery:
             except asyncio.CancelledError:
                 raise
             except CallError as e:
+                if self._progressed:  # a stream that delivered before it failed: its back-off starts afresh
+                    self._progressed, failures = False, 0
                 d = e.disposition
                 failures += 1
                 c.stats.retries += 1
@@ -148,6 +157,38 @@ class Delivery:
             f"平台拒绝凭据（ST-PROTO-001/002），数据保留在队列中，稍后重试：请检查 platform.token 与 device.device_id={device_id!r} / "
             f"the platform at {where} rejected the credentials (ST-PROTO-001/002); the data stays queued and the client tries again later: check platform.token and device.device_id: {e}"
         )
+
+    # ------------------------------------------------------------------ commits shared with the producer
+
+    def claim(self) -> bool:
+        """For an observation batch about to be committed: True when the stream takes it at once (open, healthy,
+        a free slot in the window), so that its first attempt is recorded in the same commit as the batch itself
+        (it is live: rules (c) and (e) cannot apply to it). One commit per batch instead of two."""
+        c = self.c
+        if (
+            not self._streaming
+            or c.in_outage
+            or c._retrying
+            or len(self.in_flight) + self._claims >= self.window
+        ):
+            return False
+        self._claims += 1
+        return True
+
+    def take_acks(self) -> list[QueuedUpload]:
+        """Acknowledged batches not yet deleted, for the caller's next commit (then :meth:`settled`)."""
+        ups, self._to_ack = self._to_ack, []
+        return ups
+
+    def untake(self, ups: list[QueuedUpload]) -> None:
+        """The commit that was to delete ``ups`` failed: they are deleted later."""
+        self._to_ack[:0] = ups
+
+    def settled(self, ups: list[QueuedUpload]) -> None:
+        """``ups`` (acknowledged) are deleted from the queue."""
+        for up in ups:
+            self.done(up)
+        self.c.stats.acknowledged += len(ups)
 
     # ------------------------------------------------------------------ first attempts (backfill rules c, e)
 
@@ -259,12 +300,17 @@ class Delivery:
                     return  # ended by the platform with nothing in flight: a new stream next time
                 room = self.window - len(self.in_flight)
                 blocked = not c.registered or c._defs_dirty
+                self._streaming = not blocked
                 if room > 0 and not blocked:
-                    ups = await c._q(c.queue.pending_after, max(last_sent, c.queue.last_acknowledged), room)
+                    self._claims = (
+                        0  # every batch claimed so far is committed before this read (one FIFO thread)
+                    )
+                    ups = await c._q(c.queue.pending_after, last_sent, room)
                     batch = []
                     for up in ups:
                         if up.method != OBSERVATIONS:
                             blocked = True  # another kind of upload is next: drain, then send it unary
+                            self._streaming = False
                             break
                         batch.append(up)
                     if batch:
@@ -292,11 +338,11 @@ class Delivery:
             await self._behind_failure([s.upload.sequence for s in self.in_flight])
             raise
         finally:
+            self._streaming = False
             reader.cancel()
             stream.close()
             await asyncio.gather(reader, return_exceptions=True)
-            if self._committer is not None:
-                await asyncio.gather(self._committer, return_exceptions=True)
+            await self._commit(linger=False)
             self.in_flight.clear()
 
     async def _wait(self, reader: asyncio.Future[None], deadline: float | None) -> None:
@@ -320,7 +366,17 @@ class Delivery:
         lates = {up.sequence: self._late(up, req) for up, req in fresh}
         payloads: dict[int, bytes | None] = {}
         if fresh:
-            got = await c._q(c.queue.first_attempts, [(up.sequence, lates[up.sequence]) for up, _ in fresh])
+            acks = self.take_acks()
+            try:
+                got = await c._q(
+                    c.queue.first_attempts,
+                    [(up.sequence, lates[up.sequence]) for up, _ in fresh],
+                    acknowledge=[a.sequence for a in acks],
+                )
+            except BaseException:
+                self.untake(acks)
+                raise
+            self.settled(acks)
             payloads = {up.sequence: p for (up, _), p in zip(fresh, got, strict=True)}
         last = batch[-1].sequence
         for up in batch:
@@ -332,12 +388,13 @@ class Delivery:
                 up = dataclasses.replace(up, backfill=True)
             up = dataclasses.replace(up, attempts=up.attempts + 1, payload=payload)
             await self._pace()
+            # In flight before the write returns: its acknowledgement may be read before the write call resumes.
+            self.in_flight.append(_Sent(up, time.time(), time.monotonic()))
+            self.max_in_flight = max(self.max_in_flight, len(self.in_flight))
             try:
                 await stream.send(payload)
             except CallError as e:
                 raise await self._reader_error(reader, e) from e
-            self.in_flight.append(_Sent(up, time.time(), time.monotonic()))
-            self.max_in_flight = max(self.max_in_flight, len(self.in_flight))
         return last
 
     async def _pace(self) -> None:
@@ -384,13 +441,14 @@ class Delivery:
                     f"{ack.sequence} status {ack.status}",
                 )
             sent = self.in_flight[0]
+            self._progressed = True
             c._answered(ack.server_time, sent.sent_at, t1)
             if ack.status in ACK_DONE:
                 self.in_flight.popleft()
                 self._to_ack.append(sent.upload)
                 self.c.stats.duplicates += ack.status == pb.ACK_STATUS_DUPLICATE
                 if self._committer is None or self._committer.done():
-                    self._committer = asyncio.ensure_future(self._commit())
+                    self._committer = asyncio.ensure_future(self._commit(linger=True))
             else:
                 code = rejection_code(v.clause_id for v in ack.violations)
                 if code is not None:  # the rate limit on a stream: retried like RESOURCE_EXHAUSTED
@@ -402,15 +460,20 @@ class Delivery:
                 await self._refused(sent.upload, ack)
             c._wake.set()
 
-    async def _commit(self) -> None:
-        """Delete acknowledged batches from the queue, in order, several per transaction."""
-        c = self.c
-        while self._to_ack:
-            ups, self._to_ack = self._to_ack, []
-            await c._q(c.queue.acknowledge_many, [up.sequence for up in ups])
-            for up in ups:
-                self.done(up)
-                c.stats.acknowledged += 1
+    async def _commit(self, *, linger: bool) -> None:
+        """Delete acknowledged batches from the queue, in order: with the next upload's commit if one comes within
+        ACK_LINGER_S (``linger``), else in a transaction of their own."""
+        if linger:
+            await asyncio.sleep(ACK_LINGER_S)
+        ups = self.take_acks()
+        if not ups:
+            return
+        try:
+            await self.c._q(self.c.queue.acknowledge_many, [up.sequence for up in ups])
+        except BaseException:
+            self.untake(ups)
+            raise
+        self.settled(ups)
 
 
 def upload_time(up: QueuedUpload, req: Any) -> int:

@@ -266,9 +266,17 @@ class UploadQueue:
         backfill: bool,
         created_ms: int | None = None,
         meta: Mapping[str, Any] | None = None,
+        attempted: bool = False,
+        acknowledge: Sequence[int] = (),
     ) -> int:
-        """Allocate the next sequence, stamp it (and the backfill flag) into ``request``, commit; return it."""
-        return self.put_many([(method, request, backfill)], created_ms=created_ms, meta=meta)[0]
+        """Allocate the next sequence, stamp it (and the backfill flag) into ``request``, commit; return it.
+
+        ``attempted``: its first attempt starts now (it is frozen from this commit on, ST-PROTO-014);
+        ``acknowledge``: acknowledged sequences deleted in the same transaction (one commit instead of two)."""
+        return self.put_many(
+            [(method, request, backfill)], created_ms=created_ms, meta=meta, attempted=attempted,
+            acknowledge=acknowledge,
+        )[0]  # fmt: skip
 
     def put_many(
         self,
@@ -276,8 +284,11 @@ class UploadQueue:
         *,
         created_ms: int | None = None,
         meta: Mapping[str, Any] | None = None,
+        attempted: bool = False,
+        acknowledge: Sequence[int] = (),
     ) -> list[int]:
-        """Several uploads in one transaction, in order; ``meta`` JSON values are committed with them."""
+        """Several uploads in one transaction, in order; ``meta`` JSON values are committed with them (``attempted``
+        and ``acknowledge`` as in :meth:`put`)."""
         now = created_ms if created_ms is not None else _now_ms()
         with self._lock:
             seqs: list[int] = []
@@ -287,17 +298,19 @@ class UploadQueue:
                 if method not in UPLOAD_METHODS:
                     raise ValueError(f"not an upload method: {method}")
                 stamp(request, sequence=nxt, backfill=backfill)
-                rows.append((nxt, method, request.SerializeToString(), int(backfill), now))
+                rows.append((nxt, method, request.SerializeToString(), int(backfill), int(attempted), now))
                 seqs.append(nxt)
                 nxt += 1
             with self._tx():
+                self._delete_acknowledged(acknowledge)
                 self.conn.executemany(
-                    "INSERT INTO uploads (sequence, method, payload, backfill, created_ms) VALUES (?,?,?,?,?)",
+                    "INSERT INTO uploads (sequence, method, payload, backfill, attempts, created_ms) VALUES (?,?,?,?,?,?)",
                     rows,
                 )
                 self._set_meta("next_sequence", str(nxt))
                 for k, v in (meta or {}).items():
                     self._set_meta(f"x:{k}", json.dumps(v, ensure_ascii=False))
+            self._acknowledged(acknowledge)
             self._next = nxt
             return seqs
 
@@ -388,31 +401,39 @@ class UploadQueue:
         the upload is frozen: resent unchanged (ST-PROTO-014)."""
         return self.first_attempts([(sequence, backfill)])[0]
 
-    def first_attempts(self, items: Sequence[tuple[int, bool]]) -> list[bytes | None]:
-        """:meth:`first_attempt` for several uploads about to leave together (a stream window), in one transaction:
-        for each (sequence, backfill) the payload to send, None if it is no longer queued."""
+    def first_attempts(
+        self, items: Sequence[tuple[int, bool]], *, acknowledge: Sequence[int] = ()
+    ) -> list[bytes | None]:
+        """:meth:`first_attempt` for several uploads about to leave together (a stream window), in one transaction
+        (with the deletion of the ``acknowledge`` sequences): for each (sequence, backfill) the payload to send, None
+        if it is no longer queued."""
         out: list[bytes | None] = []
-        with self._lock, self._tx():
-            for sequence, backfill in items:
-                row = self.conn.execute(
-                    "SELECT method, payload, backfill, attempts FROM uploads WHERE sequence=?", (sequence,)
-                ).fetchone()
-                if row is None:
-                    out.append(None)
-                    continue
-                payload = bytes(row[1])
-                if backfill and not row[2] and not row[3]:
-                    req = UPLOAD_METHODS[row[0]].FromString(payload)
-                    stamp(req, backfill=True)
-                    payload = req.SerializeToString()
-                    self.conn.execute(
-                        "UPDATE uploads SET payload=?, backfill=1, attempts=attempts+1 WHERE sequence=?",
-                        (payload, sequence),
-                    )
-                else:
-                    self.conn.execute("UPDATE uploads SET attempts=attempts+1 WHERE sequence=?", (sequence,))
-                out.append(payload)
+        with self._lock:
+            with self._tx():
+                self._delete_acknowledged(acknowledge)
+                out = [self._first_attempt(sequence, backfill) for sequence, backfill in items]
+            self._acknowledged(acknowledge)
         return out
+
+    def _first_attempt(self, sequence: int, backfill: bool) -> bytes | None:
+        """Inside a transaction: count the attempt (raising the flag first if asked); the payload to send."""
+        row = self.conn.execute(
+            "SELECT method, payload, backfill, attempts FROM uploads WHERE sequence=?", (sequence,)
+        ).fetchone()
+        if row is None:
+            return None
+        payload = bytes(row[1])
+        if backfill and not row[2] and not row[3]:
+            req = UPLOAD_METHODS[row[0]].FromString(payload)
+            stamp(req, backfill=True)
+            payload = req.SerializeToString()
+            self.conn.execute(
+                "UPDATE uploads SET payload=?, backfill=1, attempts=attempts+1 WHERE sequence=?",
+                (payload, sequence),
+            )
+        else:
+            self.conn.execute("UPDATE uploads SET attempts=attempts+1 WHERE sequence=?", (sequence,))
+        return payload
 
     def set_backfill(self, sequence: int) -> bool:
         """Flag one queued upload backfill (false → true only) if it was never sent; True if it changed. An upload
@@ -459,15 +480,26 @@ class UploadQueue:
         if not sequences:
             return 0
         with self._lock:
-            top = max(sequences)
             with self._tx():
-                gone = self.conn.executemany(
-                    "DELETE FROM uploads WHERE sequence=?", [(s,) for s in sequences]
-                ).rowcount
-                if top > self._last_ack:
-                    self._set_meta("last_acknowledged", str(top))
-            self._last_ack = max(self._last_ack, top)
-            return int(gone)
+                gone = self._delete_acknowledged(sequences)
+            self._acknowledged(sequences)
+            return gone
+
+    def _delete_acknowledged(self, sequences: Sequence[int]) -> int:
+        """Inside a transaction: delete acknowledged uploads, raise ``last_acknowledged``; how many were queued."""
+        if not sequences:
+            return 0
+        gone = self.conn.executemany(
+            "DELETE FROM uploads WHERE sequence=?", [(s,) for s in sequences]
+        ).rowcount
+        top = max(sequences)
+        if top > self._last_ack:
+            self._set_meta("last_acknowledged", str(top))
+        return int(gone)
+
+    def _acknowledged(self, sequences: Sequence[int]) -> None:
+        """After the commit of :meth:`_delete_acknowledged`: the counter in memory follows the file."""
+        self._last_ack = max(self._last_ack, max(sequences, default=0))
 
     def dead_letter(self, sequence: int, reason: str, violations: Iterable[Violation] = ()) -> bool:
         """Move a queued upload to the dead-letter table (never sent again, ST-PROTO-016); True if it was queued."""
