@@ -513,19 +513,8 @@ class MtChecker:
     def _accept(self, unit: Any, bad: set[int]) -> None:
         """Apply a judged file to the state: its definitions but those of the ``bad`` records (1-based)."""
         if unit.points or unit.outstations:
-            top = max(self.state.points, default=0)
-            defs = []
-            for i, p in enumerate(unit.points, 1):
-                if i in bad:
-                    continue
-                d = data_pb2.PointDefinition()
-                d.CopyFrom(p)
-                alias = self.state.aliases_by_code.get(p.point_code)
-                if alias is None:
-                    top += 1
-                    alias = top
-                d.alias = alias
-                defs.append(d)
+            # the copies the check numbered (a known point keeps its alias, new ones above): no second copy
+            defs = [d for i, d in enumerate(unit.aliased, 1) if i not in bad]
             self.state.apply(pb.DefinePointsRequest(points=defs, outstations=unit.outstations))
         if unit.areas or unit.stations:
             self.state.apply(pb.DefinePositioningRequest(areas=unit.areas, stations=unit.stations))

@@ -18,6 +18,7 @@ from itertools import repeat
 from types import MappingProxyType
 from typing import Any, Final
 
+from google.protobuf.timestamp_pb2 import Timestamp
 from santong.adapters.mtfile._errors import _FIELDS, _TIME, _VALUE, MtFileError, _fail, _show
 from santong.adapters.mtfile._filetypes import STATUS_CODES, FieldSpec, FileType
 from santong.adapters.mtfile._model import ObservationColumns, _compact, _local_to_utc
@@ -290,6 +291,10 @@ def convert_records(
             named["status"], stamps, times,
         ), []  # fmt: skip
     cls = getattr(data_pb2, ft.message)
+    for name, spec in zip(ft.protos, ft.specs, strict=True):
+        if name and spec.kind in ("time", "time?"):  # one Timestamp per distinct time (upb copies it in C)
+            as_ts = {t: _timestamp(t) for t in set(named[name]) if t is not None}
+            named[name] = list(map(as_ts.get, named[name]))
     names = list(named)
     unset = [n for n, col in named.items() if None in col]  # optional fields left empty stay unset
     if not unset:
@@ -304,6 +309,12 @@ def convert_records(
                 del kw[n]
         out.append(cls(**kw))
     return out, []
+
+
+def _timestamp(t: datetime) -> Timestamp:
+    ts = Timestamp()
+    ts.FromDatetime(t)
+    return ts
 
 
 def read_header(

@@ -177,6 +177,8 @@ class FileUnit:
     problems: list[Finding] = field(default_factory=list)
     #: CDSS: the records as columns (their sensor types are checked against the points' definitions).
     columns: ObservationColumns | None = None
+    #: After :meth:`MtFileConverter.check`: copies of ``points`` with the provisional aliases they were judged by.
+    aliased: list[data_pb2.PointDefinition] = field(default_factory=list)
 
     @property
     def defines(self) -> bool:
@@ -471,6 +473,7 @@ class MtFileConverter(UplinkConverter[ParsedFile]):
                     alias = top
                 d.alias = alias
                 defs.append(d)
+            unit.aliased = defs
             size = max(1, int(limits.max_points_per_definition or 10_000))
             for i, chunk in _chunks(defs, size) or [(0, [])]:
                 req = pb.DefinePointsRequest(points=chunk, outstations=unit.outstations if i == 0 else [])
