@@ -168,7 +168,7 @@ def upload_job(
         seq, backfill = seq_to_db(int(b.sequence)), int(b.backfill)
         n = len(b.alias)
         base = timestamp_ms(b.base_time)
-        offs = list(b.time_offset_ms)  # builtins run far faster on a list than on the upb container
+        offs = b.time_offset_ms[:]  # a list (faster than list()): builtins run far faster on it
         inserts.append((
             "INSERT INTO observation_batches (device_id, sequence, base_time_ms, min_time_ms, max_time_ms, n_points,"
             " backfill, received_ms, batch, epoch) VALUES (?,?,?,?,?,?,?,?,?,?)",
