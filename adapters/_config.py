@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import hashlib
 import os
 import re
 import types
@@ -54,13 +53,29 @@ from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 import yaml
+from santong.adapters._config_checks import check_client
 from santong.adapters._mapping import PointMapping
 from santong.adapters._sdk import AdapterConfig, AdapterError, PointConfig, Registry, default_registry
+from santong.adapters._settings import (
+    BatchSettings,
+    ClientConfig,
+    Config,
+    ConfigError,
+    ConfigProblem,
+    DeviceSettings,
+    HeartbeatSettings,
+    MineSettings,
+    PlatformSettings,
+    QueueSettings,
+    RetrySettings,
+    Thresholds,
+    TlsSettings,
+    ValueKindName,
+)
 from santong.protocols import (
     DeviceState,
     ValidationContext,
     code_rules,
-    interface_versions,
     sensor_types,
     validate,
 )
@@ -84,141 +99,7 @@ __all__ = [
     "parse_config",
 ]
 
-ProductClass = Literal[
-    "SAFETY_MONITORING",
-    "IMPORTANT_EQUIPMENT",
-    "PERSONNEL_POSITION",
-    "WATER_HAZARD",
-    "GROUND_PRESSURE",
-    "GAS_DRAINAGE",
-]
-ValueKindName = Literal["ANALOG", "SWITCH", "ACCUMULATOR"]
-
-
-# --------------------------------------------------------------------------- sections
-
-
-@dataclass(frozen=True)
-class TlsSettings:
-    """TLS to the platform (ST-PROTO-003): CA bundle, client certificate and key for mutual TLS."""
-
-    ca: Path | None = None
-    cert: Path | None = None
-    key: Path | None = None
-    server_name: str | None = None
-
-
-@dataclass(frozen=True)
-class RetrySettings:
-    """Exponential back-off with full jitter (ST-PROTO-017): first ceiling ``base_ms`` ≥ 100, × 2, ≤ ``cap_ms``."""
-
-    base_ms: int = 100
-    cap_ms: int = 30_000
-
-
-@dataclass(frozen=True)
-class PlatformSettings:
-    """Where and how to reach the platform. The credential subject is ``device.device_id``."""
-
-    transport: Literal["grpc", "http"] = "grpc"
-    target: str = ""
-    url: str = ""
-    token: str = ""
-    token_file: Path | None = None
-    token_env: str = ""
-    tls: TlsSettings | None = None
-    timeout_ms: int = 10_000
-    retry: RetrySettings = RetrySettings()
-    versions: tuple[str, ...] = ()
-
-    def bearer_token(self) -> str:
-        """The token, read from ``token``, ``token_file`` or the environment variable ``token_env``."""
-        if self.token:
-            return self.token
-        if self.token_file is not None:
-            return self.token_file.read_text(encoding="utf-8").strip()
-        if self.token_env:
-            return os.environ.get(self.token_env, "")
-        return ""
-
-
-@dataclass(frozen=True)
-class DeviceSettings:
-    """设备身份 (DeviceIdentity); ``device_id`` is also the credential subject (x-santong-device-id)."""
-
-    device_id: str
-    vendor: str
-    model: str
-    firmware_version: str
-    serial_number: str
-    product_class: ProductClass
-    ma_certificate: str = ""
-    #: SHA-256 (64 lower-case hex digits) of the software the device runs, reported at Register
-    #: (DeviceIdentity.firmware_sha256) so that a mine can compare it with the certificate (ST-PROTO-038) …
-    firmware_sha256: str = ""
-    #: … or the artefact file it is computed from (at each Register, so that an update on disk is reported).
-    firmware_file: Path | None = None
-
-    def software_digest(self) -> str:
-        """The digest reported at Register: the configured one, else the SHA-256 of ``firmware_file``, else ""."""
-        if self.firmware_sha256 or self.firmware_file is None:
-            return self.firmware_sha256
-        h = hashlib.sha256()
-        try:
-            with self.firmware_file.open("rb") as f:
-                for chunk in iter(lambda: f.read(1 << 20), b""):
-                    h.update(chunk)
-        except OSError:
-            return (
-                ""  # reported by the configuration check (device.firmware_file); Register carries no digest
-            )
-        return h.hexdigest()
-
-
-@dataclass(frozen=True)
-class MineSettings:
-    """The mine the device serves (煤矿)."""
-
-    mine_code: str
-    name: str = ""
-
-
-@dataclass(frozen=True)
-class QueueSettings:
-    """The store-and-forward queue: a SQLite file (WAL). ``synchronous`` FULL survives power loss too."""
-
-    path: Path = Path("santong-queue.db")
-    synchronous: Literal["NORMAL", "FULL"] = "FULL"
-    live_window_ms: int = 60_000
-
-
-@dataclass(frozen=True)
-class BatchSettings:
-    """Observation batching: at most ``max_points`` per batch, sent at the latest ``linger_ms`` after the first."""
-
-    max_points: int = 1000
-    linger_ms: int = 1000
-
-
-@dataclass(frozen=True)
-class HeartbeatSettings:
-    """Heartbeat interval; None uses the platform's Limits.heartbeat_interval_ms (never longer, ST-PROTO-005)."""
-
-    interval_ms: int | None = None
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    """门限 of a point (ST-DATA-014), in the point's unit; omitted ones are not defined."""
-
-    alarm_high: float | None = None
-    alarm_high_clear: float | None = None
-    alarm_low: float | None = None
-    alarm_low_clear: float | None = None
-    power_off_high: float | None = None
-    power_restore_high: float | None = None
-    power_off_low: float | None = None
-    power_restore_low: float | None = None
+# --------------------------------------------------------------------------- point specs (bound from YAML)
 
 
 @dataclass(frozen=True)
@@ -253,93 +134,6 @@ class _OutstationSpec:
     x: float = 0.0
     y: float = 0.0
     z: float = 0.0
-
-
-@dataclass(frozen=True)
-class ClientConfig:
-    """Everything the platform client needs: platform, identity, mine, queue, batching, heartbeat."""
-
-    platform: PlatformSettings
-    device: DeviceSettings
-    mine: MineSettings
-    queue: QueueSettings = QueueSettings()
-    batch: BatchSettings = BatchSettings()
-    heartbeat: HeartbeatSettings = HeartbeatSettings()
-
-    def identity(self) -> data_pb2.DeviceIdentity:
-        """The DeviceIdentity of Register."""
-        d = self.device
-        return data_pb2.DeviceIdentity(
-            device_id=d.device_id,
-            vendor=d.vendor,
-            model=d.model,
-            firmware_version=d.firmware_version,
-            serial_number=d.serial_number,
-            ma_certificate=d.ma_certificate,
-            product_class=common_pb2.ProductClass.Value(f"PRODUCT_CLASS_{d.product_class}"),
-            mine_code=self.mine.mine_code,
-            firmware_sha256=d.software_digest(),
-        )
-
-    def register_request(self) -> device_access_pb2.RegisterRequest:
-        """A RegisterRequest (device_time unset) for this identity and the versions spoken."""
-        return device_access_pb2.RegisterRequest(
-            device=self.identity(),
-            mine=data_pb2.Mine(mine_code=self.mine.mine_code, name=self.mine.name),
-            # every interface version, newest first: a 1.1 field (firmware_sha256, sequence_epoch) needs 1.1
-            supported_versions=list(self.platform.versions or interface_versions()),
-        )
-
-
-@dataclass(frozen=True, eq=False)
-class Config(ClientConfig):
-    """A whole adapter configuration: the client's sections plus the ``adapter`` section.
-
-    ``warnings`` are SHOULD-level findings (e.g. ST-DATA-015) that do not stop the adapter.
-    """
-
-    adapter: AdapterConfig[Any] | None = None
-    source: str = ""
-    warnings: tuple[ConfigProblem, ...] = ()
-
-
-# --------------------------------------------------------------------------- problems
-
-
-@dataclass(frozen=True)
-class ConfigProblem:
-    """One problem of a configuration file: where (file, line, column, key path), what, and the fix."""
-
-    file: str
-    line: int
-    column: int
-    path: str
-    message_zh: str
-    message_en: str
-    fix_zh: str = ""
-    fix_en: str = ""
-    level: Literal["error", "warning"] = "error"
-    clause_id: str = ""
-
-    def __str__(self) -> str:
-        tag = f"[{self.clause_id}] " if self.clause_id else ""
-        fix = f"；修改：{self.fix_zh}" if self.fix_zh else ""
-        fix_en = f"; fix: {self.fix_en}" if self.fix_en else ""
-        return f"{self.file}:{self.line}:{self.column}: {tag}{self.path or '(文件 file)'}: {self.message_zh}{fix} / {self.message_en}{fix_en}"
-
-
-class ConfigError(AdapterError):
-    """A configuration file has errors; ``problems`` lists each with file, line and fix."""
-
-    grpc_code = "INVALID_ARGUMENT"
-    http_status = 400
-    description_zh = "配置错误"
-    description_en = "configuration error"
-
-    def __init__(self, problems: Sequence[ConfigProblem]) -> None:
-        self.problems = list(problems)
-        head = f"配置有 {len(self.problems)} 处错误 / the configuration has {len(self.problems)} error(s):"
-        super().__init__("\n".join([head, *(f"  {p}" for p in self.problems)]))
 
 
 # --------------------------------------------------------------------------- the node-tree builder
@@ -675,182 +469,6 @@ class _Builder:
             return _BAD
 
 
-# --------------------------------------------------------------------------- semantics
-
-
-def _check_platform(b: _Builder, p: PlatformSettings) -> None:
-    n = b.node_for
-    if p.transport == "grpc" and not p.target:
-        b.problem(
-            n("platform"),
-            "platform.target",
-            "gRPC 传输需要 target",
-            "the grpc transport needs target",
-            "加上 target: 主机:端口，如 127.0.0.1:50051",
-            "add target: host:port, e.g. 127.0.0.1:50051",
-        )
-    if p.transport == "grpc" and p.target and ":" not in p.target.rsplit("]", 1)[-1]:
-        b.problem(
-            n("platform.target"),
-            "platform.target",
-            f"target {p.target!r} 缺少端口",
-            f"target {p.target!r} has no port",
-            "写成 主机:端口",
-            "write host:port",
-        )
-    if p.transport == "http" and not p.url.startswith(("http://", "https://")):
-        b.problem(
-            n("platform.url") or n("platform"),
-            "platform.url",
-            "HTTP 传输需要以 http:// 或 https:// 开头的 url",
-            "the http transport needs a url starting with http:// or https://",
-            "加上 url: http://主机:端口",
-            "add url: http://host:port",
-        )
-    given = [k for k in ("token", "token_file", "token_env") if getattr(p, k)]
-    if len(given) != 1:
-        b.problem(
-            n("platform"), "platform.token", "须给出且只给出 token、token_file、token_env 之一", "give exactly one of token, token_file, token_env",
-            "例如 token_env: SANTONG_TOKEN（令牌放在环境变量中）", "e.g. token_env: SANTONG_TOKEN (the token in an environment variable)",
-        )  # fmt: skip
-    if p.token_file is not None and not p.token_file.is_file():
-        b.problem(
-            n("platform.token_file"),
-            "platform.token_file",
-            f"令牌文件 {p.token_file} 不存在",
-            f"token file {p.token_file} does not exist",
-            "检查路径（相对路径以配置文件所在目录为准）",
-            "check the path (relative paths start at the configuration file's folder)",
-        )
-    if p.tls is not None:
-        for k in ("ca", "cert", "key"):
-            f = getattr(p.tls, k)
-            if f is not None and not f.is_file():
-                b.problem(
-                    n(f"platform.tls.{k}"),
-                    f"platform.tls.{k}",
-                    f"文件 {f} 不存在",
-                    f"file {f} does not exist",
-                    "检查路径（相对路径以配置文件所在目录为准）",
-                    "check the path (relative paths start at the configuration file's folder)",
-                )
-        if (p.tls.cert is None) != (p.tls.key is None):
-            b.problem(
-                n("platform.tls"),
-                "platform.tls",
-                "双向 TLS 需要同时给出 cert 和 key",
-                "mutual TLS needs both cert and key",
-                "同时填写 cert 与 key，或都删除",
-                "give both cert and key, or neither",
-            )
-    if p.timeout_ms < 100:
-        b.problem(
-            n("platform.timeout_ms"),
-            "platform.timeout_ms",
-            "超时过短",
-            "timeout too short",
-            "设为 ≥ 100 ms，如 10000",
-            "set it to >= 100 ms, e.g. 10000",
-        )
-    r = p.retry
-    if r.base_ms < 100:
-        b.problem(
-            n("platform.retry.base_ms"),
-            "platform.retry.base_ms",
-            "首次退避上限须 ≥ 100 ms",
-            "the first back-off ceiling must be >= 100 ms",
-            "设为 100 或更大",
-            "set it to 100 or more",
-            clause_id="ST-PROTO-017",
-        )
-    if not r.base_ms <= r.cap_ms <= 30_000:
-        b.problem(
-            n("platform.retry.cap_ms"),
-            "platform.retry.cap_ms",
-            "退避上限须在 base_ms 与 30000 ms 之间",
-            "the back-off cap must lie between base_ms and 30000 ms",
-            "设为 30000 或更小",
-            "set it to 30000 or less",
-            clause_id="ST-PROTO-017",
-        )
-
-
-def _check_firmware(b: _Builder, d: DeviceSettings) -> None:
-    """device.firmware_sha256 is 64 lower-case hex digits; device.firmware_file exists; both given: they agree."""
-    n = b.node_for
-    if d.firmware_sha256 and not re.fullmatch(r"[0-9a-f]{64}", d.firmware_sha256):
-        b.problem(
-            n("device.firmware_sha256"), "device.firmware_sha256",
-            "firmware_sha256 须为 64 位小写十六进制 SHA-256", "firmware_sha256 must be a SHA-256 of 64 lower-case hex digits",
-            "如 sha256sum 固件文件 的输出，或改用 firmware_file: 固件文件", "e.g. the output of sha256sum FIRMWARE, or use firmware_file: FIRMWARE",
-            clause_id="ST-PROTO-038",
-        )  # fmt: skip
-        return
-    if d.firmware_file is not None:
-        if not d.firmware_file.is_file():
-            b.problem(
-                n("device.firmware_file"), "device.firmware_file",
-                f"固件文件 {d.firmware_file} 不存在", f"firmware file {d.firmware_file} does not exist",
-                "检查路径（相对路径以配置文件所在目录为准）", "check the path (relative paths start at the configuration file's folder)",
-            )  # fmt: skip
-        elif (
-            d.firmware_sha256
-            and d.software_digest() != dataclasses.replace(d, firmware_sha256="").software_digest()
-        ):
-            b.problem(
-                n("device.firmware_sha256"), "device.firmware_sha256",
-                f"firmware_sha256 与固件文件 {d.firmware_file} 的 SHA-256 不一致", f"firmware_sha256 differs from the SHA-256 of {d.firmware_file}",
-                "删除 firmware_sha256（由文件计算），或更新它", "remove firmware_sha256 (computed from the file), or update it",
-                clause_id="ST-PROTO-038",
-            )  # fmt: skip
-
-
-def _check_client(b: _Builder, c: ClientConfig) -> None:
-    n = b.node_for
-    _check_platform(b, c.platform)
-    _check_firmware(b, c.device)
-    if not 1 <= c.batch.max_points <= 10_000:
-        b.problem(
-            n("batch.max_points"),
-            "batch.max_points",
-            "每批点数须在 1–10000 之间",
-            "points per batch must be 1–10000",
-            "如 1000",
-            "e.g. 1000",
-            clause_id="ST-PROTO-008",
-        )
-    if c.batch.linger_ms < 0:
-        b.problem(
-            n("batch.linger_ms"),
-            "batch.linger_ms",
-            "linger_ms 不能为负",
-            "linger_ms cannot be negative",
-            "如 1000",
-            "e.g. 1000",
-        )
-    hb = c.heartbeat.interval_ms
-    if hb is not None and not 100 <= hb <= 30_000:
-        b.problem(
-            n("heartbeat.interval_ms"),
-            "heartbeat.interval_ms",
-            "心跳间隔须在 100–30000 ms 之间",
-            "the heartbeat interval must be 100–30000 ms",
-            "删除该项（使用平台给出的间隔）或设为 30000 以内",
-            "remove it (use the platform's interval) or set it to at most 30000",
-            clause_id="ST-PROTO-005",
-        )
-    if not 1_000 <= c.queue.live_window_ms <= 300_000:
-        b.problem(
-            n("queue.live_window_ms"),
-            "queue.live_window_ms",
-            "实时窗口须在 1000–300000 ms 之间",
-            "the live window must be 1000–300000 ms",
-            "如 60000",
-            "e.g. 60000",
-            clause_id="ST-DATA-032",
-        )
-
-
 def _definition(spec: _PointSpec, explicit_alias: int) -> data_pb2.PointDefinition:
     """The PointDefinition of a point spec: defaults from the point code and the data dictionary."""
     m = code_rules()["point"].pattern.fullmatch(spec.point_code)
@@ -1106,7 +724,7 @@ def parse_config(
     client_kwargs = b.fields(ClientConfig, {k: v for k, v in top.items() if k in _TOP}, root, "")
     client = b.construct(ClientConfig, client_kwargs, root, "", top) if client_kwargs is not None else _BAD
     if client is not _BAD:
-        _check_client(b, client)
+        check_client(b, client)
         _check_identity(b, client)
     adapter: AdapterConfig[Any] | None = None
     if "adapter" in top:

@@ -60,7 +60,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from google.protobuf.message import Message
-from santong.adapters._config import ClientConfig
+from santong.adapters._settings import ClientConfig
 from santong.adapters._sdk import AdapterError, Observation
 from santong.adapters.client._commands import Downlink
 from santong.adapters.client._delivery import DEFAULT_WINDOW, Delivery
