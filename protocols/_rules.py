@@ -7,6 +7,7 @@ Every clause whose catalogue entry says ``checked_by: [core]`` is declared by ex
 
 from __future__ import annotations
 
+import functools
 import math
 import operator
 from collections.abc import Callable, Iterable, Sequence
@@ -81,11 +82,19 @@ class Report:
 # --------------------------------------------------------------------------- shared checks
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _code_groups(kind: str, value: str) -> dict[str, str] | None:
+    """The named groups of a code that matches its coding rule, None otherwise (cached: system, outstation and
+    mine codes repeat across a file's definitions). Shared: callers only read it."""
+    m = code_rules()[kind].pattern.fullmatch(value)
+    return None if m is None else {k: v for k, v in m.groupdict().items() if v is not None}
+
+
 def _code(kind: str, value: str, out: Report, path: str, mine_code: str = "") -> dict[str, str] | None:
     """Check a code against its coding rule (and its mine part); return the named groups or None."""
+    groups = _code_groups(kind, value)
     r = code_rules()[kind]
-    m = r.pattern.fullmatch(value)
-    if not m:
+    if groups is None:
         out.add(
             r.clause,
             path,
@@ -93,7 +102,6 @@ def _code(kind: str, value: str, out: Report, path: str, mine_code: str = "") ->
             f"{r.name_en} '{value}' is malformed (example {r.example})",
         )
         return None
-    groups = {k: v for k, v in m.groupdict().items() if v is not None}
     if mine_code and "mine" in groups and groups["mine"] != mine_code:
         out.add(
             "ST-DATA-003",
@@ -333,20 +341,35 @@ def _point(p: Any, ctx: ValidationContext, out: Report, path: str) -> None:
     _not_future(p.defined_at, ctx, out, f"{path}.defined_at")
 
 
-def _thresholds(p: Any, out: Report, path: str) -> None:
-    def get(name: str) -> float | None:
-        return getattr(p, name) if p.HasField(name) else None
+#: Threshold pairs that must be ordered (a ≤ b), and every threshold, in the order violations are listed.
+_THRESHOLD_PAIRS = (
+    ("alarm_high_clear", "alarm_high"),
+    ("alarm_high", "power_off_high"),
+    ("power_restore_high", "power_off_high"),
+    ("alarm_low", "alarm_low_clear"),
+    ("power_off_low", "alarm_low"),
+    ("power_off_low", "power_restore_low"),
+)
+_THRESHOLDS = (
+    "alarm_high",
+    "alarm_high_clear",
+    "alarm_low",
+    "alarm_low_clear",
+    "power_off_high",
+    "power_restore_high",
+    "power_off_low",
+    "power_restore_low",
+)
+_THRESHOLD_SET = frozenset(_THRESHOLDS)
 
-    pairs = [
-        ("alarm_high_clear", "alarm_high"),
-        ("alarm_high", "power_off_high"),
-        ("power_restore_high", "power_off_high"),
-        ("alarm_low", "alarm_low_clear"),
-        ("power_off_low", "alarm_low"),
-        ("power_off_low", "power_restore_low"),
-    ]
-    for a, b in pairs:
-        va, vb = get(a), get(b)
+
+def _thresholds(p: Any, out: Report, path: str) -> None:
+    # the thresholds that are set (optional fields), read in one call
+    got = {f.name: v for f, v in p.ListFields() if f.name in _THRESHOLD_SET}
+    if not got:
+        return
+    for a, b in _THRESHOLD_PAIRS:
+        va, vb = got.get(a), got.get(b)
         if va is not None and vb is not None and va > vb:
             out.add(
                 "ST-DATA-014",
@@ -354,17 +377,8 @@ def _thresholds(p: Any, out: Report, path: str) -> None:
                 f"门限顺序错误：{a}={va} 应 ≤ {b}={vb}",
                 f"thresholds out of order: {a}={va} must be ≤ {b}={vb}",
             )
-    for name in (
-        "alarm_high",
-        "alarm_high_clear",
-        "alarm_low",
-        "alarm_low_clear",
-        "power_off_high",
-        "power_restore_high",
-        "power_off_low",
-        "power_restore_low",
-    ):
-        v = get(name)
+    for name in _THRESHOLDS:
+        v = got.get(name)
         if v is not None and not (_finite(v) and p.range_low <= v <= p.range_high):
             out.add(
                 "ST-DATA-014",
