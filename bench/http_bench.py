@@ -282,7 +282,7 @@ def run(seconds: float = SECONDS, rounds: int = ROUNDS) -> list[dict]:
     figures = measure(seconds, rounds)
     return [
         entry(
-            "mock_platform.http.ingest_json (santong mock serve, 1000-pt batches, validated + committed, file DB)",
+            "mock_platform.http.ingest_json (santong mock serve, defaults but --max-uploads-per-second 0; 1000-pt batches, validated + committed, file DB)",
             max(figures["ours"]),
             "points/s",
             BASELINE,

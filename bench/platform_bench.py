@@ -279,9 +279,9 @@ def run() -> list[dict]:
     m = measure()
     same = f"same event loop as the shipped server ({LOOP}), 1 process; same client, same pre-encoded 1000-pt messages, alternating rounds, best of {ROUNDS}"
     return [
-        entry("mock_platform grpc stream ingest (santong mock serve, 1000-pt batches, validated + committed, file DB)", m["stream"], "points/s",
+        entry("mock_platform grpc stream ingest (santong mock serve, defaults but --max-uploads-per-second 0; 1000-pt batches, validated + committed, file DB)", m["stream"], "points/s",
               f"bare grpc.aio server: parse each StreamObservationsRequest, answer an empty response per message; {same}", m["bare_stream"]),
-        entry("mock_platform grpc unary ReportObservations (santong mock serve, 1000-pt, 16 devices x 1 in flight, validated + committed)", m["unary"], "points/s",
+        entry("mock_platform grpc unary ReportObservations (santong mock serve, defaults but --max-uploads-per-second 0; 1000-pt, 16 devices x 1 in flight, validated + committed)", m["unary"], "points/s",
               f"bare grpc.aio server: parse each ReportObservationsRequest, answer an empty response; {same}", m["bare_unary"]),
         entry("mock_platform peak RSS during the runs above", m["rss"], "MiB", "bare grpc.aio server peak RSS", m["bare_rss"]),
     ]  # fmt: skip
