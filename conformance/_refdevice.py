@@ -16,12 +16,25 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from santong.protocols import spec_version
 from santong.protocols.v1 import common_pb2, data_pb2, device_access_pb2, device_access_pb2_grpc
 
-__all__ = ["BAD_UPLOADS", "BadCase", "CallFailed", "RefDevice", "status_of"]
+__all__ = [
+    "BAD_UPLOADS",
+    "REUSED_DEVICE_HINT",
+    "BadCase",
+    "CallFailed",
+    "RefDevice",
+    "reference_device",
+    "set_up_reference",
+    "status_of",
+]
+
+if TYPE_CHECKING:
+    from santong.conformance._manifest import Manifest
+    from santong.conformance._platform import PlatformHandle
 
 pb = device_access_pb2
 
@@ -369,3 +382,48 @@ BAD_UPLOADS: tuple[BadCase, ...] = (
     BadCase("area code format", "ST-DATA-007", "DefinePositioning", _bad_area),
     BadCase("batch over the limit", "ST-PROTO-008", "ReportObservations", _over_batch_limit),
 )  # fmt: skip
+
+
+# ------------------------------------------------------------------------------ the run's reference device
+
+#: Why a reused test device may be refused (definitions or sequences of an earlier run), and the fix.
+REUSED_DEVICE_HINT = (
+    "测试设备 {device} 是凭据文件中被重复使用的设备，平台可能还保留着以前运行（或其他版本）留下的测点定义与序号，因而拒收（如 ST-DATA-017）。"
+    "请每次运行使用新设备：在凭据文件中加上 enrolment（测试设备前缀与组密钥），或换一个从未使用过的 device_id；见 conformance/README.md"
+    "“平台回归” / the test device {device} is the credentials file's reused device: the platform may keep point "
+    "definitions and sequences of an earlier run (or another version) and refuse these (e.g. ST-DATA-017). Use a "
+    "fresh device per run: add `enrolment` (test-device prefix and group key) to the credentials file, or give a "
+    'device_id never used before; see conformance/README.md, "Platform regression"'
+)
+
+
+def reference_device(
+    handle: PlatformHandle, channel: Any, manifest: Manifest, fresh: bool = True
+) -> RefDevice:
+    """A reference device: a fresh one on the mock or under the credentials' enrolment, else the credentials'
+    device (reused from run to run)."""
+    if handle.makes_devices and fresh:
+        device_id, token = handle.new_device("SANTONG-REF")
+    else:
+        device_id, token = handle.device_id, handle.token
+    return RefDevice(channel, device_id, token, manifest.identity.mine_code)
+
+
+def set_up_reference(handle: PlatformHandle, channel: Any, manifest: Manifest) -> RefDevice:
+    """A registered reference device with its two points defined, honouring the platform's batch limit;
+    CouldNotRun with the reason (and, for a reused device, the fresh-device hint) when the platform refuses."""
+    import grpc  # noqa: PLC0415
+    from santong.conformance._product import CouldNotRun  # noqa: PLC0415
+
+    dev = reference_device(handle, channel, manifest)
+    if handle.limits is not None and handle.limits.max_batch_points:
+        dev.max_batch_points = int(handle.limits.max_batch_points)
+    try:
+        return dev.setup()
+    except grpc.RpcError as e:
+        st = status_of(e)
+        hint = "" if handle.makes_devices else f" — {REUSED_DEVICE_HINT.format(device=dev.device_id)}"
+        raise CouldNotRun(
+            f"参考设备无法注册或定义测点 / the reference device could not register and define its points on "
+            f"{handle.grpc_target}: {st.code} {st.message} {st.clause_ids}{hint}"
+        ) from e

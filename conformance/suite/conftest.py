@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from santong.conformance import Declared, Manifest, ProductLauncher, TargetSettings
     from santong.conformance._live import LiveProduct, Snapshot
     from santong.conformance._platform import PlatformHandle
+    from santong.conformance._refdevice import RefDevice
 
 
 @pytest.fixture(scope="session")
@@ -45,6 +46,29 @@ def santong_platform(
         yield handle
     finally:
         handle.stop()
+
+
+@pytest.fixture(scope="module")
+def channel(santong_platform: PlatformHandle) -> Iterator[Any]:
+    """One gRPC channel to the platform (the platform cases)."""
+    ch = santong_platform.channel()
+    yield ch
+    ch.close()
+
+
+@pytest.fixture(scope="module")
+def ref(
+    request: pytest.FixtureRequest, santong_platform: PlatformHandle, channel: Any, santong_manifest: Manifest
+) -> RefDevice:
+    """A registered reference device with its two points defined (the platform cases)."""
+    from santong.conformance._refdevice import set_up_reference  # noqa: PLC0415
+
+    try:
+        return set_up_reference(santong_platform, channel, santong_manifest)
+    except CouldNotRun:
+        # One reason, once: every later case needs the reference device (as for an unreachable platform).
+        request.session.shouldfail = "参考设备不可用 the reference device is not available"
+        raise
 
 
 @pytest.fixture(scope="session")
