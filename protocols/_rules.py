@@ -209,8 +209,7 @@ def _must_be_defined(code: str, known: Any, what_zh: str, what_en: str, out: Rep
         out.add("ST-IFACE-018", path, f"{what_zh} {code} 未定义", f"{what_en} {code} is not defined")
 
 
-def _finite(x: float) -> bool:
-    return not (math.isnan(x) or math.isinf(x))
+_finite = math.isfinite
 
 
 # --------------------------------------------------------------------------- registration
@@ -336,7 +335,7 @@ def _point(p: Any, ctx: ValidationContext, out: Report, path: str) -> None:
                 )
     if p.value_kind == common_pb2.VALUE_KIND_SWITCH and not (p.on_description and p.off_description):
         out.add("ST-DATA-016", path, "开关量测点缺少开/停描述", "switch point lacks on/off descriptions")
-    if not all(_finite(c) for c in (p.x, p.y, p.z)):
+    if not (_finite(p.x) and _finite(p.y) and _finite(p.z)):
         out.add("ST-DATA-037", path, "坐标不是有限数", "coordinates are not finite")
     _not_future(p.defined_at, ctx, out, f"{path}.defined_at")
 

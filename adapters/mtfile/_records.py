@@ -295,6 +295,8 @@ def convert_records(
         if name and spec.kind in ("time", "time?"):  # one Timestamp per distinct time (upb copies it in C)
             as_ts = {t: _timestamp(t) for t in set(named[name]) if t is not None}
             named[name] = list(map(as_ts.get, named[name]))
+    for n in [n for n, col in named.items() if col and col.count(None) == len(col)]:
+        del named[n]  # an optional field no record sets (thresholds, often): not passed at all
     names = list(named)
     unset = [n for n, col in named.items() if None in col]  # optional fields left empty stay unset
     if not unset:
