@@ -179,12 +179,12 @@ def judge_devices(
         elif not reported:
             f.zh = (
                 f"设备 {device_id}（{vendor} {model}，固件 {f.firmware_version or '—'}）注册时未上报软件摘要 "
-                f"firmware_sha256，无法证明运行的是证书 {cert.path.name} 所覆盖的软件（{covered}）"
+                f"firmware_sha256，无法证明运行的是证书 {cert.path.name} 所覆盖的软件（{covered}）；该字段需设备在注册时协商接口 1.1"
             )
             f.en = (
                 f"device {device_id} ({vendor} {model}, firmware {f.firmware_version or '—'}) reported no software "
                 f"digest (firmware_sha256) at Register: nothing shows it runs the software the certificate "
-                f"{cert.path.name} covers ({covered})"
+                f"{cert.path.name} covers ({covered}); the field needs interface 1.1 negotiated at Register"
             )
         elif reported not in cert.digests:
             f.zh = (
