@@ -2,9 +2,11 @@
 
 Options: ``--santong-manifest FILE`` (required once any option is used), ``--santong-profile NAME``,
 ``--santong-target {embedded,process,container,url}``, ``--santong-url URL``, ``--santong-credentials FILE``,
-``--santong-waivers FILE``, ``--santong-report-dir DIR``, ``--santong-key FILE``.
+``--santong-waivers FILE``, ``--santong-report-dir DIR``, ``--santong-key FILE``, ``--santong-certificate REPORT``
+(repeatable).
 Markers: ``clause(*ids)`` (required on every case of a run), ``feature(*names)``, ``subject(name)``.
-Fixtures: ``evidence``, ``santong_manifest``, ``santong_profile``, ``santong_target``, ``santong_workdir``,
+Fixtures: ``evidence``, ``santong_manifest``, ``santong_profile``, ``santong_target``, ``santong_certificates``,
+``santong_workdir``,
 ``santong_declared``, ``santong_launcher``.
 
 Example case::
