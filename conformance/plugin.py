@@ -6,8 +6,7 @@ Options: ``--santong-manifest FILE`` (required once any option is used), ``--san
 (repeatable).
 Markers: ``clause(*ids)`` (required on every case of a run), ``feature(*names)``, ``subject(name)``.
 Fixtures: ``evidence``, ``santong_manifest``, ``santong_profile``, ``santong_target``, ``santong_certificates``,
-``santong_workdir``,
-``santong_declared``, ``santong_launcher``.
+``santong_workdir``, ``santong_declared``, ``santong_launcher``.
 
 Example case::
 
