@@ -11,9 +11,20 @@ EXTRAS := dev,modbus,opcua,mqtt,load
 # are their own tier: `make selfcheck` (.ci/run runs both).
 SELFCHECK_TESTS := tests/conformance/test_selfcheck*.py
 PYTEST_ARGS := -q -ra --durations=10 --ignore-glob='$(SELFCHECK_TESTS)' -m 'not selfcheck'
+# `make mutation` (mutmut; not part of `make test`): the verdict, evidence, root-cause and report code, and the fast
+# unit tests of those modules (no whole certification). scripts/mutation.py runs mutmut in a fresh temporary folder
+# (mutants/ never lands in the source tree) and prints total/killed/survived with every survivor's diff.
+MUTATE := conformance/_results.py conformance/_outcomes.py conformance/_evidence.py conformance/_verdicts.py \
+	conformance/_report.py
+MUTATION_TESTS := tests/conformance/test_verdict_rules.py tests/conformance/test_verdict_details.py \
+	tests/conformance/test_evidence.py tests/conformance/test_report.py tests/conformance/test_report_writing.py \
+	tests/conformance/test_report_failures.py tests/conformance/test_plugin.py tests/conformance/test_signing.py
+MUTATION_STAMP := $(VENV)/.mutation-installed
+# e.g. MUTATION_ARGS='--out /tmp/mutation.txt --keep'
+MUTATION_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install generate checkgenerate lint typecheck test test-fast test-stress selfcheck bench demo buf-lint buf-breaking clean
+.PHONY: help install generate checkgenerate lint typecheck test test-fast test-stress selfcheck mutation bench demo buf-lint buf-breaking clean
 
 help: ## Show this help
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -54,6 +65,13 @@ test: $(STAMP) checkgenerate buf-lint buf-breaking lint typecheck ## Every gate 
 
 selfcheck: $(STAMP) ## Whole certification runs: the self-check matrix and the demo end to end (marker selfcheck)
 	$(PY) -m pytest -q -ra --durations=10 -m selfcheck tests
+
+$(MUTATION_STAMP): $(STAMP)
+	$(PY) -m pip install -q -e '.[$(EXTRAS),mutation]'
+	@touch $(MUTATION_STAMP)
+
+mutation: $(MUTATION_STAMP) ## Mutation testing (mutmut) of the verdict/evidence/root-cause/report code (≈15 min, 2 cores)
+	$(PY) scripts/mutation.py --paths $(MUTATE) --tests $(MUTATION_TESTS) $(MUTATION_ARGS)
 
 test-stress: $(STAMP) ## The tests of `make test` while stress-ng oversubscribes every core (2 workers per core)
 	bash scripts/stress-ng.sh run -- $(PY) -m pytest $(PYTEST_ARGS)
