@@ -129,6 +129,13 @@ class FileType:
     #: Paths of the validation core's messages that name no field of the table → the field they come from
     #: (CDSS: the batch's columns).
     paths: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    #: Where the records go: ``define <FileUnit list>`` (definitions) or ``<upload method> <request field>``.
+    route: str = ""
+
+    @property
+    def defines(self) -> bool:
+        """A definition file (its records define points, outstations, areas or stations)."""
+        return self.route.startswith("define ")
 
     @property
     def protos(self) -> tuple[str, ...]:
@@ -151,6 +158,11 @@ class FileType:
     def fields_en(self) -> tuple[str, ...]:
         """English field names in file order."""
         return tuple(s.en for s in self.specs)
+
+    @property
+    def kinds(self) -> frozenset[str]:
+        """The field kinds the type has."""
+        return frozenset(s.kind for s in self.specs)
 
     @property
     def field_count(self) -> int:
@@ -206,6 +218,7 @@ SUPPORTED_TYPES: Final[Mapping[str, FileType]] = MappingProxyType(
                 "point_code system_code outstation_code sensor_type value_kind unit range_high range_low alarm_high "
                 "alarm_high_clear alarm_low alarm_low_clear power_off_high power_restore_high power_off_low "
                 "power_restore_low on_description off_description location x y z related_point_codes defined_at",
+                route="define points",
             ),
             FileType(
                 "CDSS", "测点实时", "point real-time", "observations",
@@ -215,6 +228,7 @@ SUPPORTED_TYPES: Final[Mapping[str, FileType]] = MappingProxyType(
                 "point_code sensor_type location value unit status time",
                 MappingProxyType({"alias": "point_code", "time_offset_ms": "time", "base_time": "time",
                                   "backfill": "time"}),
+                route="ReportObservations batch",
             ),
             FileType(
                 "TJSJ", "统计", "statistics", "statistics",
@@ -229,6 +243,7 @@ SUPPORTED_TYPES: Final[Mapping[str, FileType]] = MappingProxyType(
                 f"2025-01-15 10:01:00;0.3;{_T}~",
                 "point_code sensor_type location unit start_time end_time max_value max_time min_value min_time "
                 "avg_value -",
+                route="ReportStatistics statistics",
             ),
             FileType(
                 "YCBJ", "异常报警", "anomaly alarm", "alarms",
@@ -245,12 +260,14 @@ SUPPORTED_TYPES: Final[Mapping[str, FileType]] = MappingProxyType(
                 f"2025-01-15 10:20:00;1.05;;;;;{_T}~",
                 "point_code sensor_type location unit anomaly_type start_time end_time max_value max_time min_value "
                 "min_time avg_value reason measures recorded_at recorded_by -",
+                route="ReportAlarms alarms",
             ),
             FileType(
                 "FZDY", "分站定义", "outstation definition", "outstations",
                 (_f("分站编码", "outstation code", "key"), _f("安装位置", "location"), *_XYZ),
                 "OutstationDefinition", "140421000001F01;15101 回风巷;1250;870;-410~",
                 "outstation_code location x y z",
+                route="define outstations",
             ),
             FileType(
                 "FZSS", "分站实时", "outstation real-time", "outstation_statuses",
@@ -259,6 +276,7 @@ SUPPORTED_TYPES: Final[Mapping[str, FileType]] = MappingProxyType(
                     _f("供电状态", "power state", codes=POWER_STATES), _DATA_TIME,
                 ),
                 "OutstationStatus", f"140421000001F01;0;2;{_T}~", "outstation_code run_state power_state time",
+                route="ReportOutstationStatus statuses",
             ),
             FileType(
                 "RYSS", "人员实时", "personnel real-time", "personnel",
@@ -277,6 +295,7 @@ SUPPORTED_TYPES: Final[Mapping[str, FileType]] = MappingProxyType(
                 "1404210000010001000001&2025-01-15 10:00:00~",
                 "card_code name direction entered_mine_at exited_mine_at area_code entered_area_at station_code "
                 "entered_station_at work_organization distance_m work_state - - track",
+                route="ReportPersonnel records",
             ),
             FileType(
                 "RYQY", "区域定义", "area definition", "areas",
@@ -285,6 +304,7 @@ SUPPORTED_TYPES: Final[Mapping[str, FileType]] = MappingProxyType(
                     _f("核定人数", "capacity", "count"), _DATA_TIME,
                 ),
                 "AreaDefinition", f"1404210000010001;15101 工作面;重点区域;40;{_T}~", "area_code name area_type capacity -",
+                route="define areas",
             ),
             FileType(
                 "RYJZ", "基站定义", "base station definition", "stations",
@@ -294,6 +314,7 @@ SUPPORTED_TYPES: Final[Mapping[str, FileType]] = MappingProxyType(
                 ),
                 "StationDefinition", f"1404210000010001000001;1404210000010001;15101 进风巷;1200;880;-400;{_T}~",
                 "station_code area_code location x y z -",
+                route="define stations",
             ),
             FileType(
                 "JZSS", "基站实时", "base station real-time", "station_statuses",
@@ -302,6 +323,7 @@ SUPPORTED_TYPES: Final[Mapping[str, FileType]] = MappingProxyType(
                     _f("供电状态", "power state", codes=POWER_STATES), _DATA_TIME,
                 ),
                 "StationStatus", f"1404210000010001000001;0;2;{_T}~", "station_code run_state power_state time",
+                route="ReportPersonnel stations",
             ),
         )
     }

@@ -60,7 +60,7 @@ __all__ = [
 ]
 
 #: File types that define things (imported again harmlessly: definitions are idempotent).
-DEFINITION_TYPES: Final = frozenset({"CDDY", "FZDY", "RYQY", "RYJZ"})
+DEFINITION_TYPES: Final = frozenset(t.code for t in SUPPORTED_TYPES.values() if t.defines)
 #: Violations that mean "refers to something not defined yet": such a file waits for its definitions.
 REFERENCE_CLAUSES: Final = frozenset({"ST-IFACE-004", "ST-IFACE-018"})
 
@@ -282,36 +282,25 @@ class MtFileConverter(UplinkConverter[ParsedFile]):
                 )
             )
             return unit
-        n = self.max_batch_points
-        if t == "CDDY":
-            unit.points = self._resolved(parsed.definitions)
-        elif t == "FZDY":
-            unit.outstations = list(parsed.outstations)
-        elif t == "RYQY":
-            unit.areas = list(parsed.areas)
-        elif t == "RYJZ":
-            unit.stations = list(parsed.stations)
-        elif t == "CDSS":
+        ft = SUPPORTED_TYPES[t]
+        verb, target = ft.route.split()
+        if t == "CDSS":  # columns straight into batches, no object per record
             unit.columns = parsed.columns
             self._observations(parsed.columns, state, unit)
-        elif t == "YCBJ":
-            self._alarms(self._resolved(parsed.alarms), state, unit)
-        elif t == "TJSJ":
-            for i, chunk in _chunks(self._resolved(parsed.statistics), n):
-                req = pb.ReportStatisticsRequest(statistics=chunk)
-                unit.uploads.append(Upload("ReportStatistics", req, range(i + 1, i + 1 + len(chunk))))
-        elif t == "FZSS":
-            for i, chunk in _chunks(parsed.outstation_statuses, n):
-                req = pb.ReportOutstationStatusRequest(statuses=chunk)
-                unit.uploads.append(Upload("ReportOutstationStatus", req, range(i + 1, i + 1 + len(chunk))))
-        elif t == "RYSS":
-            for i, chunk in _chunks(parsed.personnel, n):
-                req = pb.ReportPersonnelRequest(records=chunk)
-                unit.uploads.append(Upload("ReportPersonnel", req, range(i + 1, i + 1 + len(chunk))))
-        elif t == "JZSS":
-            for i, chunk in _chunks(parsed.station_statuses, n):
-                req = pb.ReportPersonnelRequest(stations=chunk)
-                unit.uploads.append(Upload("ReportPersonnel", req, range(i + 1, i + 1 + len(chunk))))
+            return unit
+        records = parsed.records
+        if "type" in ft.kinds:  # sensor types as the file names them → dictionary codes
+            records = self._resolved(records)
+        if verb == "define":
+            setattr(unit, target, list(records))
+        elif t == "YCBJ":  # an anomaly the platform has not seen raised becomes a raise and its clear
+            self._alarms(records, state, unit)
+        else:
+            request = getattr(pb, f"{verb}Request")
+            for i, chunk in _chunks(records, self.max_batch_points):
+                unit.uploads.append(
+                    Upload(verb, request(**{target: chunk}), range(i + 1, i + 1 + len(chunk)))
+                )
         return unit
 
     def _observations(self, cols: ObservationColumns, state: DeviceState, unit: FileUnit) -> None:

@@ -39,3 +39,29 @@ def test_the_table_drives_the_parser_every_required_field_is_refused_empty() -> 
                 parse_bytes(f"140421000001_{code}_20250115103005.txt", body)
             assert e.value.field == s.zh and e.value.clause_id == s.clause, (code, s.zh)
     assert set(KINDS) >= {s.kind for t in SUPPORTED_TYPES.values() for s in t.specs}
+
+
+def test_every_table_names_real_message_fields_and_a_real_route() -> None:
+    """The tables drive the parser, the converter and the placing of findings: each name must exist."""
+    from santong.adapters.mtfile import SUPPORTED_TYPES, Observation  # noqa: PLC0415
+    from santong.adapters.mtfile._filetypes import HEADER  # noqa: PLC0415
+    from santong.protocols.v1 import data_pb2  # noqa: PLC0415
+    from santong.protocols.v1 import device_access_pb2 as pb  # noqa: PLC0415
+
+    assert HEADER.protos == ("mine_code", "mine_name", "uploaded_at")
+    for t in SUPPORTED_TYPES.values():
+        assert len(t.protos) == len(t.specs), t.code
+        kept = [p for p in t.protos if p]
+        assert len(set(kept)) == len(kept), t.code
+        if t.code == "CDSS":
+            fields = set(Observation.__slots__)
+        else:
+            fields = set(getattr(data_pb2, t.message).DESCRIPTOR.fields_by_name)
+        assert set(kept) <= fields, (t.code, set(kept) - fields)
+        verb, target = t.route.split()
+        if verb == "define":
+            assert target in {"points", "outstations", "areas", "stations"}
+        else:
+            assert target in getattr(pb, f"{verb}Request").DESCRIPTOR.fields_by_name, t.code
+        for path, name in t.paths.items():
+            assert t.source(path) == t.protos.index(name)
