@@ -38,6 +38,15 @@ def test_a_value_that_is_not_json_is_refused_naming_the_key(value: object) -> No
     assert ev.as_dict() == {"records": {}, "samples": []}
 
 
+def test_a_dict_whose_keys_cannot_be_sorted_is_refused() -> None:
+    """The report is canonical JSON (sorted keys): a dict mixing number and text keys cannot be written."""
+    with pytest.raises(TypeError, match="evidence mixed must be JSON-serialisable"):
+        Evidence().record("mixed", {1: "a", "b": 2})
+    ev = Evidence()
+    ev.record("numbers", {1: "a", 2: "b"})  # all keys of one type: fine (JSON writes them as text)
+    assert ev.records == {"numbers": {1: "a", 2: "b"}}
+
+
 def test_an_object_that_only_looks_half_like_a_protobuf_message_is_not_converted() -> None:
     """Both DESCRIPTOR and SerializeToString make a protobuf message; one of them alone is just an object."""
 

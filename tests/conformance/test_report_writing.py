@@ -270,14 +270,16 @@ def _certify(folder: Path, cases: str, **manifest: Any) -> dict[str, Any]:
     return doc
 
 
-@pytest.fixture(scope="module")
+# Function-scoped on purpose: mutmut runs, for a mutant, only the tests that called the mutated function, and a
+# module-scoped fixture's work is credited to the first test that used it.
+@pytest.fixture
 def mixed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Every case outcome, a deselected case of each kind, a manifest_version 2 with declared software."""
     software = [{"name": "firmware", "sha256": FIRMWARE}]
     return _certify(tmp_path_factory.mktemp("mixed"), CASES, manifest_version=2, software=software)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def plain(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """One passing case, a version 1 manifest (no software)."""
     return _certify(tmp_path_factory.mktemp("plain"), CASES.split('@pytest.mark.clause("ST-PROTO-017")')[0])
