@@ -285,7 +285,8 @@ def convert_records(
     if errors:
         return None, errors
     if ft.code == "CDSS":
-        stamps = [row[6] for row in rows]
+        at = ft.protos.index("time")  # the 数据时间 texts as written (ObservationColumns keeps them)
+        stamps = [row[at] for row in rows]
         return ObservationColumns(
             named["point_code"], named["sensor_type"], named["location"], named["value"], named["unit"],
             named["status"], stamps, times,
