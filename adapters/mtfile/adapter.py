@@ -774,7 +774,7 @@ class MtFileAdapter(Adapter[MtFileSettings]):
             lines.append(f"  中文：{f.message_zh}")
             lines.append(f"  English: {f.message_en}")
             c = clause(f.clause_id)
-            fix_zh, fix_en = c.fix_holder_zh or c.fix_zh, c.fix_holder_en or c.fix_en
+            fix_zh, fix_en = f.fix or (c.fix_holder_zh or c.fix_zh, c.fix_holder_en or c.fix_en)
             if fix_zh:
                 lines.append(f"  改法：{fix_zh}")
                 lines.append(f"  Fix: {fix_en}")

@@ -267,3 +267,31 @@ async def test_the_site_mapping_applies_to_the_drop_folder(tmp_path: Path) -> No
     bad.write_text('version: "1.0"\nsensor_types:\n  0001: A001\n', "utf-8")
     with pytest.raises(ValueError, match="quote"):
         unit_adapter(folder, Clock(), mapping=bad)
+
+
+async def test_a_file_with_several_errors_is_quarantined_whole_with_each_error_in_its_reason(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    sink = ListSink()
+    a = unit_adapter(folder, Clock(), stable_s=0)
+    await a.start(sink)
+    await wait_for(lambda: a._scan is not None and a._scan.done(), what="the first (empty) scan")
+    try:
+        row = f"{MINE}01MNA0010A01;甲烷;T1;{{v}};%CH4;0;2025-01-15 10:30:00~"
+        body = "\r\n".join(
+            [f"{MINE};示例煤矿;2025-01-15 10:30:05~", row.format(v="0.3"), row.format(v="x"),
+             row.format(v="0.4"), row.format(v="y"), "||"]
+        )  # fmt: skip
+        name = f"{MINE}_CDSS_20250115103005.txt"
+        (folder / name).write_text(body, encoding="utf-8")
+        assert (await a.scan_once()).quarantined == [name]
+        reason = (a.settings.quarantine_dir / f"{name}.reason.txt").read_text("utf-8")
+        assert "[ST-DATA-045] 第 3 行" in reason and "[ST-DATA-045] 第 5 行" in reason
+        assert "nothing from this file was imported" in reason
+        assert not [
+            c for c in sink.calls if c[0] == "observations"
+        ]  # all or nothing: the good records neither
+    finally:
+        await a.stop()
