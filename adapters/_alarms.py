@@ -99,6 +99,15 @@ class _Point:
     mask: int
     bits: int = 0
     open: dict[str, _Episode] = field(default_factory=dict)
+    #: No rule is raised strictly between these (the usual reading): with no episode open, nothing to do.
+    quiet_low: float = -math.inf
+    quiet_high: float = math.inf
+
+    def __post_init__(self) -> None:
+        highs = [r.high for r in self.rules if r.high is not None]
+        lows = [r.low for r in self.rules if r.low is not None]
+        self.quiet_high = min(highs, default=math.inf)
+        self.quiet_low = max(lows, default=-math.inf)
 
 
 def _opt(d: data_pb2.PointDefinition, name: str) -> float | None:
@@ -160,6 +169,8 @@ class AlarmTracker:
         if p is None:
             return 0
         v = float(value)
+        if not p.open and p.quiet_low < v < p.quiet_high:  # false for NaN
+            return p.bits
         if not math.isfinite(v):
             return p.bits
         cleared: list[_Episode] = []

@@ -50,7 +50,6 @@ import contextlib
 import dataclasses
 import functools
 import logging
-import math
 import random
 import time
 from collections import deque
@@ -60,15 +59,16 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from google.protobuf.message import Message
-from santong.adapters._settings import ClientConfig
 from santong.adapters._sdk import AdapterError, Observation
+from santong.adapters._settings import ClientConfig
+from santong.adapters.client._batcher import Batcher
 from santong.adapters.client._commands import Downlink
 from santong.adapters.client._delivery import DEFAULT_WINDOW, Delivery
 from santong.adapters.client._failed import ClientFailed
 from santong.adapters.client._queue import DeadLetter, UploadQueue, stamp
 from santong.adapters.client._retry import Backoff
 from santong.adapters.client._session import Session
-from santong.adapters.client._times import ms_of, oldest, oldest_of, ts_of
+from santong.adapters.client._times import ms_of, oldest, oldest_of
 from santong.adapters.client._transport import CallError, GrpcTransport, HttpTransport, Transport
 from santong.protocols import (
     DeviceState,
@@ -91,10 +91,6 @@ ConfigureHandler = Callable[[int, Mapping[str, str]], Awaitable[None]]
 
 ACK_DONE = (pb.ACK_STATUS_ACCEPTED, pb.ACK_STATUS_DUPLICATE)
 ACK_CONFLICT = pb.AckStatus.Value("ACK_STATUS_CONFLICT")
-SENSOR_FAULT = common_pb2.POINT_STATUS_FLAG_SENSOR_FAULT
-OVER_RANGE = common_pb2.POINT_STATUS_FLAG_OVER_RANGE
-SWITCH = common_pb2.VALUE_KIND_SWITCH
-MAX_OFFSET_MS = 2**31 - 1
 #: Queue commits of sealed uploads the producer does not wait for, at most.
 COMMITS_IN_FLIGHT = 4
 
@@ -164,7 +160,6 @@ class PlatformClient:
         self._fatal: BaseException | None = None
         self._failed = asyncio.Event()
         self._wake = asyncio.Event()
-        self._buffer_event = asyncio.Event()
         self._registered_event = asyncio.Event()
         # definitions
         self._staged: list[tuple[list[data_pb2.PointDefinition], list[data_pb2.OutstationDefinition]]] = []
@@ -177,19 +172,16 @@ class PlatformClient:
         self._state = DeviceState(device_id=config.device.device_id, mine_code=config.mine.mine_code)
         self._defs_dirty = False
         self._defs_waiters: list[asyncio.Future[None]] = []
-        # the open observation batch
-        self._buf: tuple[list[int], list[float], list[int], list[int]] = ([], [], [], [])
-        self._buf_started: float | None = None
         # delivery bookkeeping
         self._pending = 0
         self._backfill_queued = 0
         self._retrying: set[int] = set()
-        self._warned: set[tuple[str, Any]] = set()
         #: The last refusal of the credentials (UNAUTHENTICATED / PERMISSION_DENIED), None once a call succeeds.
         self.credentials_error: CallError | None = None
         self.downlink = Downlink(self)
         self.session = Session(self)
         self.delivery = Delivery(self, window)
+        self.batcher = Batcher(self)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -261,7 +253,7 @@ class PlatformClient:
         loop = asyncio.get_running_loop()
         for name, coro in (
             ("deliver", self.delivery.loop()),
-            ("linger", self._linger_loop()),
+            ("linger", self.batcher.linger_loop()),
             ("heartbeat", self.session.heartbeat_loop()),
             ("commands", self.downlink.loop()),
         ):
@@ -395,6 +387,7 @@ class PlatformClient:
             self._points[d.point_code] = d
             self._alias_of[d.point_code] = d.alias
             self._by_alias[d.alias] = d
+        self.batcher.index(defs)
         for o in outstations:
             self._outstations[o.outstation_code] = o
         self._defs_dirty = True
@@ -423,11 +416,6 @@ class PlatformClient:
 
     # ------------------------------------------------------------------ uplink: observations
 
-    def _warn_once(self, key: Any, clause_id: str, zh: str, en: str) -> None:
-        if (clause_id, key) not in self._warned:
-            self._warned.add((clause_id, key))
-            log.warning("[%s] %s / %s", clause_id, zh, en)
-
     async def observations(self, items: Iterable[Observation]) -> None:
         """Screen and batch observations; a full batch is sealed into the queue at once, others after linger.
 
@@ -435,138 +423,19 @@ class PlatformClient:
         (ST-DATA-020) are dropped with a log line; a non-finite value becomes 0 with the sensor-fault bit 128
         (ST-DATA-018); a value outside the range gets the over-range bit 8 (ST-DATA-021).
         """
-        limit = max(1, min(self.config.batch.max_points, int(self.limits.max_batch_points or 10_000)))
-        aliases, values, times, statuses = self._buf
-        by_alias, alias_of = self._by_alias, self._alias_of
-        now: int | None = None
-        for key, value, t, status in items:
-            alias = alias_of.get(key) if isinstance(key, str) else (key if key in by_alias else None)
-            if alias is None:
-                self.stats.observations_dropped += 1
-                self._warn_once(
-                    key,
-                    "ST-IFACE-004",
-                    f"测点 {key} 未定义，观测值被丢弃",
-                    f"point {key} is not defined; its observations are dropped",
-                )
-                continue
-            try:
-                v = float(value)
-                s = int(status)
-            except (TypeError, ValueError):
-                self.stats.observations_dropped += 1
-                self._warn_once(
-                    key,
-                    "ST-DATA-035",
-                    f"测点 {key} 的值 {value!r} 不是数",
-                    f"value {value!r} of point {key} is not a number",
-                )
-                continue
-            d = by_alias[alias]
-            if not math.isfinite(v):
-                self._warn_once(
-                    key,
-                    "ST-DATA-018",
-                    f"测点 {key} 的值 {v} 不是有限数，改报 0 并置传感器故障位",
-                    f"value {v} of point {key} is not finite: reported as 0 with the sensor-fault bit",
-                )
-                v, s = 0.0, s | SENSOR_FAULT
-            elif d.value_kind == SWITCH:
-                if v != 0.0 and v != 1.0:
-                    self.stats.observations_dropped += 1
-                    self._warn_once(
-                        key,
-                        "ST-DATA-019",
-                        f"开关量 {key} 的值 {v} 不是 0 或 1，被丢弃",
-                        f"switch {key} value {v} is neither 0 nor 1: dropped",
-                    )
-                    continue
-            elif (v < d.range_low or v > d.range_high) and d.range_low < d.range_high:
-                s |= OVER_RANGE
-            if not 0 <= s <= 255:
-                self.stats.observations_dropped += 1
-                self._warn_once(
-                    key,
-                    "ST-DATA-020",
-                    f"测点 {key} 的状态 {s} 含未定义的位，被丢弃",
-                    f"status {s} of point {key} has undefined bits: dropped",
-                )
-                continue
-            if t is None:
-                if now is None:
-                    now = self.now_ms()
-                t = now
-            aliases.append(alias)
-            values.append(v)
-            times.append(int(t))
-            statuses.append(s)
-            if len(aliases) >= limit:
-                await self._seal()
-                aliases, values, times, statuses = self._buf
-        if aliases and self._buf_started is None:
-            self._buf_started = time.monotonic()
-            self._buffer_event.set()
+        await self.batcher.observations(items)
 
     async def _seal(self) -> None:
-        """Turn the open batch into queued ObservationBatch uploads (in production order)."""
-        aliases, values, times, statuses = self._buf
-        if not aliases:
-            return
-        self._buf = ([], [], [], [])
-        self._buf_started = None
-        lo, hi = min(times), max(times)
-        if hi - lo <= MAX_OFFSET_MS:
-            chunks = [(0, len(aliases), lo)]
-        else:  # offsets are sint32: split where the span would overflow
-            chunks, start, base = [], 0, times[0]
-            for i, t in enumerate(times):
-                if abs(t - base) > MAX_OFFSET_MS:
-                    chunks.append((start, i, min(times[start:i])))
-                    start, base = i, t
-            chunks.append((start, len(aliases), min(times[start:])))
-        # Limits may have shrunk since the points were pushed (the first Register answered meanwhile, ST-PROTO-008).
-        limit = max(1, min(self.config.batch.max_points, int(self.limits.max_batch_points or 10_000)))
-        chunks = [
-            (i, min(i + limit, b), min(times[i : min(i + limit, b)]))
-            for a, b, _ in chunks
-            for i in range(a, b, limit)
-        ]
-        for a, b, base in chunks:
-            batch = data_pb2.ObservationBatch(
-                alias=aliases[a:b],
-                value=values[a:b],
-                time_offset_ms=[t - base for t in times[a:b]],
-                status=statuses[a:b],
-            )
-            batch.base_time.CopyFrom(ts_of(base))
-            await self._enqueue(
-                "ReportObservations", pb.ReportObservationsRequest(batch=batch), min(times[a:b])
-            )
+        """Turn the open batch into queued uploads (before any other upload, so that order holds)."""
+        await self.batcher.seal()
 
     async def flush(self) -> None:
         """Return once everything pushed so far is committed to the queue file."""
-        await self._seal()
+        await self.batcher.seal()
         while self._commits:
             await self._commits.popleft()
         if self._executor is not None:
             await self._q(lambda: None)  # the queue thread is FIFO: earlier commits are done
-
-    async def _linger_loop(self) -> None:
-        while True:
-            self._buffer_event.clear()
-            started = self._buf_started
-            if started is None:
-                await self._buffer_event.wait()
-                continue
-            delay = started + self._linger_s - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-                continue
-            try:
-                await self._seal()
-            except Exception:
-                log.exception("写入队列失败 / writing to the queue failed")
-                await asyncio.sleep(1.0)
 
     # ------------------------------------------------------------------ uplink: other uploads
 
@@ -789,7 +658,7 @@ class PlatformClient:
         await self.flush()
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline and self._fatal is None:
-            if self._pending == 0 and not self._buf[0] and await self._q(self.queue.count) == 0:
+            if self._pending == 0 and self.batcher.empty() and await self._q(self.queue.count) == 0:
                 return True
             await asyncio.sleep(0.02)
         return False

@@ -142,6 +142,10 @@ async def test_invalid_argument_and_preflight_rejections_go_to_dead_letters(
 ) -> None:
     c = await started(config(tmp_path, mp))
     try:
+        # The stream is open first: a refusal then concerns the batch sent on it (a call refused as it opens,
+        # before any batch is in flight, concerns no upload: it is retried).
+        await c.observations([(CH4, 0.05, None, 0)])
+        assert await c.wait_delivered(DEADLINE_S)
         mp.platform.faults.fail_next(1, "INVALID_ARGUMENT", methods=OBSERVATION_METHODS)
         await c.observations([(CH4, 0.1, None, 0)])
         await c.flush()
@@ -166,9 +170,9 @@ async def test_invalid_argument_and_preflight_rejections_go_to_dead_letters(
     assert "ST-DATA-031" in dead[1].clause_ids
     assert c.stats.observations_dropped == 2
     got = await values(mp)
-    assert [v for _, v, _ in got] == [0.0, 0.3]  # only the good batch; the rejected ones are never resent
+    assert [v for _, v, _ in got] == [0.05, 0.0, 0.3]  # only the good batches; the rejected ones are never resent
     obs = await mp.platform.inspection.observations(DEVICE, point_code=CH4, limit=10)
-    assert obs[0]["status"] == 128
+    assert [o["status"] for o in obs] == [0, 128, 0]  # NaN → 0 with the sensor-fault bit
     log = await mp.platform.inspection.interactions(DEVICE, method="StreamObservations")
     assert any(r["verdict"] == "ACCEPTED" for r in log)  # the stream was used
     assert [r["sequence"] for r in log if r["verdict"] != "FAULT"].count(dead[0].sequence) == 0
