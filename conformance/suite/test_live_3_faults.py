@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from santong.conformance import CouldNotRun, Declared, Evidence, not_demonstrated
+from santong.conformance import CouldNotRun, Declared, Evidence, fail_clauses, not_demonstrated
 from santong.conformance._live import UPLOAD_METHODS, LiveProduct, Snapshot, duplicates, now_ms, point_gaps
 
 pytestmark = [pytest.mark.subject("product"), pytest.mark.inspection]
@@ -194,9 +194,11 @@ def _need_sequences(rows: list[dict[str, Any]]) -> None:
         )
 
 
-@pytest.mark.clause("ST-PROTO-015")
+@pytest.mark.clause("ST-PROTO-015", "ST-PROTO-014")
 def test_transient_errors_retried(retry_run: RetryRun, evidence: Evidence) -> None:
-    """An upload failing with UNAVAILABLE is sent again (same sequence) until it is delivered."""
+    """An upload failing with UNAVAILABLE (then INTERNAL) is sent again, unchanged under its sequence, until it is
+    delivered. One that never arrives under its sequence was given up, dropped or renumbered: it was not retried
+    (ST-PROTO-015) and not resent unchanged (ST-PROTO-014)."""
     _blocked(retry_run, "ST-PROTO-015")
     faults = retry_run.unavailable
     _need_sequences(faults)
@@ -209,11 +211,13 @@ def test_transient_errors_retried(retry_run: RetryRun, evidence: Evidence) -> No
         f"{UNAVAILABLE_FAULTS} injected UNAVAILABLE answers only {len(faults)} upload attempts arrived"
     )
     seqs = sorted({r["sequence"] for r in faults})
-    assert retry_run.delivered is not None, (
-        f"[ST-PROTO-015] 因 UNAVAILABLE 失败的上传 seq={seqs} 没有全部以原序号重发送达（被放弃或丢弃）/ the uploads that "
-        f"failed with UNAVAILABLE (seq={seqs}) were not all sent again and delivered under their sequence (given up "
-        "or dropped)"
-    )
+    if retry_run.delivered is None:
+        fail_clauses(
+            ["ST-PROTO-015", "ST-PROTO-014"],
+            f"因 UNAVAILABLE 失败的上传 seq={seqs} 没有全部以原序号原样重发送达（被放弃、丢弃或换了序号）",
+            f"the uploads that failed with UNAVAILABLE (seq={seqs}) were not all sent again unchanged and delivered "
+            "under their sequence (given up, dropped or renumbered)",
+        )
     first = faults[0]["sequence"]
     resent = [r for r in faults if r["sequence"] == first]
     assert len(resent) >= 2 or retry_run.delivered["sequence"] == first, (
@@ -222,11 +226,13 @@ def test_transient_errors_retried(retry_run: RetryRun, evidence: Evidence) -> No
     evidence.record("other_codes", {c: len(f) for c, (f, _) in retry_run.transient.items()})
     for code, (failed, delivered) in retry_run.transient.items():
         lost = sorted({r["sequence"] for r in failed})
-        assert failed and delivered is not None, (
-            f"[ST-PROTO-015] {code} 之后上传 seq={lost} 没有重试送达（状态表：{code} 未确认，应重发）/ after {code} "
-            f"the upload seq={lost} was not retried and delivered (the status table: {code} is not an "
-            f"acknowledgement, resend it) — {len(failed)} attempts failed"
-        )
+        if not failed or delivered is None:
+            fail_clauses(
+                ["ST-PROTO-015", "ST-PROTO-014"],
+                f"{code} 之后上传 seq={lost} 没有以原序号重试送达（状态表：{code} 不是确认，应原样重发）",
+                f"after {code} the upload seq={lost} was not retried and delivered under its sequence (the status "
+                f"table: {code} is not an acknowledgement, resend it unchanged) — {len(failed)} attempts failed",
+            )
 
 
 @pytest.mark.clause("ST-PROTO-016")

@@ -16,7 +16,7 @@ DEFECTS = {
     "wrong_unit": "ST-DATA-011",
     "bad_point_code": "ST-DATA-002",
     "local_time": "ST-DATA-030",
-    "dup_after_reconnect": "ST-PROTO-021",
+    "dup_after_reconnect": "ST-PROTO-014",
     "no_backfill": "ST-PROTO-020",
     "retry_invalid": "ST-PROTO-016",
     "no_heartbeat": "ST-PROTO-005",
@@ -35,7 +35,10 @@ DEFECTS = {
     "deadline_delivered": "ST-PROTO-014",
     "give_up_retries": "ST-PROTO-015",
     "internal_final": "ST-PROTO-015",
-    "ring_buffer": "ST-PROTO-018",
+    # A buffer smaller than what the retries need: the upload being retried is overwritten, so the first thing
+    # the platform sees is an unacknowledged upload that never comes back (not the outage's holes).
+    "ring_buffer": "ST-PROTO-015",
+    "stalls_offline": "ST-PROTO-018",
     "newest_first": "ST-PROTO-019",
 }
 #: A product santong started that exits or never becomes ready fails ST-PROTO-030 (not COULD NOT RUN):

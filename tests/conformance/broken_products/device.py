@@ -24,6 +24,7 @@ out, the server was only slow"),
 give_up_retries (retries a failing upload 3 times, then dead-letters it and goes on with the next one),
 internal_final (takes INTERNAL, i.e. HTTP 500, for a final rejection and dead-letters the upload),
 ring_buffer (keeps only the 3 newest unsent batches, dropping the oldest: a fixed-size outage buffer),
+stalls_offline (one loop samples and sends: while the platform cannot be reached it retries and takes no samples),
 newest_first (after an outage sends its backlog newest first, so that the control room sees the present at once;
 it numbers each upload when it first sends it, so the sequences on the wire still rise).
 
@@ -69,7 +70,7 @@ DEFECTS = (
     "no_heartbeat", "fixed_retry", "no_clock_sync", "report_before_define", "no_alarm", "no_resume", "crash",
     "exit_at_once", "bad_codes_wait_ready", "wrong_identity", "impossible_value", "memory_queue",
     "drop_precondition", "silent_unknown_setting", "resend_ack_only", "deadline_delivered", "give_up_retries",
-    "internal_final", "ring_buffer", "newest_first",
+    "internal_final", "ring_buffer", "newest_first", "stalls_offline",
 )  # fmt: skip
 #: silent_unknown_setting: the CONFIGURE settings this device knows.
 KNOWN_SETTINGS = {"report_interval_ms", "heartbeat_interval_ms"}
@@ -314,6 +315,9 @@ class Device:
     async def produce(self) -> None:
         period = self.a.report_ms / 1000
         while True:
+            if self.defect == "stalls_offline" and self.in_outage:
+                await asyncio.sleep(period)  # the defect: sampling waits for the link
+                continue
             now, v = self.now(), self.methane()
             status = 0
             alarms = []
