@@ -219,11 +219,15 @@ class FaultInjector:
         """Seconds left of the outage (0 when none)."""
         return max(0.0, self.outage_until - time.monotonic())
 
-    async def before_call(self, method: str, device_id: str, peer: str, sequence: int | None = None) -> None:
+    async def before_call(
+        self, method: str, device_id: str, peer: str, sequence: int | None = None, *, opening: bool = False
+    ) -> None:
         """Apply outage, fail-next and slowness to a device call; raise PlatformError when it must fail.
 
         ``sequence`` (of an upload) goes into the interaction log with the fault, so that a test can tell
-        whether the device later resends that upload (ST-PROTO-014, -016)."""
+        whether the device later resends that upload (ST-PROTO-014, -016). ``opening``: a StreamObservations
+        stream opens — an outage refuses it, but fail_next is kept for the stream's uploads, each of which has a
+        sequence (a fault at the opening would carry none)."""
         if self.outage_until and self.outage_active():
             left = self.outage_remaining()
             self._log_fired(
@@ -236,7 +240,11 @@ class FaultInjector:
                 "platform outage (fault injection)",
                 retry_after_s=round(left, 3),
             )
-        if self.fail_count and (self.fail_methods is None or method in self.fail_methods):
+        if (
+            self.fail_count
+            and (self.fail_methods is None or method in self.fail_methods)
+            and not (opening and method == "StreamObservations")
+        ):
             self.fail_count -= 1
             code = self.fail_code
             self._log_fired(

@@ -460,10 +460,12 @@ class Platform:
         peer: str,
         peer_identities: Iterable[str] | None,
         sequence: int | None = None,
+        *,
+        opening: bool = False,
     ) -> Device | None:
         """Faults, then credentials, then registration; returns the device (None for GetPlatformInfo)."""
         try:
-            await self.faults.before_call(method, device_id or "", peer, sequence)
+            await self.faults.before_call(method, device_id or "", peer, sequence, opening=opening)
             if method not in DEVICE_METHODS:
                 return None
             dev = self.authenticate(device_id, token, peer_identities)
@@ -550,7 +552,7 @@ class Platform:
         peer_identities: Iterable[str] | None = None,
     ) -> Device:
         """Check faults, credentials and registration when a stream opens (StreamObservations, Commands)."""
-        dev = await self._preflight(method, device_id, token, peer, peer_identities)
+        dev = await self._preflight(method, device_id, token, peer, peer_identities, opening=True)
         assert dev is not None
         return dev
 

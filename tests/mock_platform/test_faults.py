@@ -50,6 +50,34 @@ def test_fail_next_only_some_methods(target: Target) -> None:
         dev.call("ReportAlarms", samples.alarm_request(dev.next_seq()))
 
 
+def test_fail_next_on_a_stream_hits_an_upload_with_its_sequence(target: Target) -> None:
+    """fail_next on StreamObservations fails the stream at an upload, logged with that upload's sequence (a test
+    tells resends apart by it, ST-PROTO-014/015) — never at the opening of the stream, which has none."""
+    dev = target.new_device()
+    target.fault("fail_next", n=1, code="INTERNAL", methods=["StreamObservations"])
+    seq = dev.next_seq()
+    stream = dev.stub.StreamObservations(
+        iter([pb.StreamObservationsRequest(batch=samples.observation_batch(seq, [1]))]),
+        metadata=dev.metadata,
+        timeout=10,
+    )
+    with pytest.raises(grpc.RpcError) as info:
+        list(stream)
+    assert info.value.code() == grpc.StatusCode.INTERNAL
+    fired = target.inspect("interactions", device_id=dev.device_id, verdict="FAULT")
+    assert [(r["method"], r["code"], r["sequence"]) for r in fired] == [
+        ("StreamObservations", "INTERNAL", seq)
+    ]
+    assert dev.stored() == []
+    again = dev.stub.StreamObservations(
+        iter([pb.StreamObservationsRequest(batch=samples.observation_batch(seq, [1]))]),
+        metadata=dev.metadata,
+        timeout=10,
+    )
+    assert [r.ack.status for r in again] == [pb.ACK_STATUS_ACCEPTED]
+    assert dev.stored() == [seq]
+
+
 def test_outage_refuse_closes_the_listener(target: Target) -> None:
     """outage_for(mode=refuse): connections fail for the duration, then the same port serves again."""
     ch, dev = _fresh(target)
