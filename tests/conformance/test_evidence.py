@@ -21,7 +21,7 @@ def test_records_are_kept_by_key_and_the_last_write_wins() -> None:
 @pytest.mark.parametrize("key", ["", 7, None])
 def test_a_record_key_is_a_non_empty_string(key: object) -> None:
     ev = Evidence()
-    with pytest.raises(TypeError, match="non-empty strings"):
+    with pytest.raises(TypeError, match=r"^证据的键须为非空字符串 / evidence keys are non-empty strings$"):
         ev.record(key, 1)  # type: ignore[arg-type]
     assert ev.records == {}
 

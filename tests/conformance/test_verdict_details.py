@@ -447,6 +447,18 @@ def test_a_root_clause_no_case_judged_is_reported_failed() -> None:
     assert (g["zh"], g["en"], g["kind"]) == ("身份", "identity", "identity")
 
 
+def test_a_root_clause_takes_its_state_from_the_clause_table() -> None:
+    """A cause's root clause that another case judged shows that clause's state (here waived), not “failed”."""
+    cause = {"key": "rejection:1", "kind": "rejection", "root": [MUST2], "zh": "拒收", "en": "rejected"}
+    cases = [
+        _case("a", MUST, verdict_="failed", failed_clauses=(MUST,), cause=cause),
+        _case("w", MUST2, verdict_="waived"),
+    ]
+    (g,) = root_causes(cases, clause_table(_profile(MUST, MUST2), "product", cases, []))
+    assert g["root_clauses"] == [{"id": MUST2, "state": "waived"}]
+    assert g["consequences"] == [{"id": MUST, "state": "failed"}]
+
+
 def test_only_groups_touching_a_blocking_clause_block() -> None:
     cases = [_case("must", MUST, verdict_="failed"), _case("should", SHOULD, verdict_="failed")]
     groups = root_causes(cases, clause_table(_profile(MUST, SHOULD), "product", cases, []))
