@@ -61,6 +61,8 @@ class DeviceState:
     ranges: dict[int, tuple[float, float]] = field(default_factory=dict)
     lows: dict[int, float] = field(default_factory=dict)
     highs: dict[int, float] = field(default_factory=dict)
+    max_low: float = float("inf")
+    min_high: float = float("-inf")
 
     def _rebuild(self) -> None:
         self.alias_set = frozenset(self.points)
@@ -71,6 +73,9 @@ class DeviceState:
         inf = float("inf")
         self.lows = {a: self.ranges.get(a, (-inf, inf))[0] for a in self.points}
         self.highs = {a: self.ranges.get(a, (-inf, inf))[1] for a in self.points}
+        # The interval every point's range contains (empty when the ranges do not overlap): the core's first screen.
+        self.max_low = max(self.lows.values(), default=inf)
+        self.min_high = min(self.highs.values(), default=-inf)
 
     def define_points(self, points: Any) -> None:
         """Record accepted point definitions."""

@@ -455,7 +455,7 @@ def _define_points(msg: Any, ctx: ValidationContext, out: Report, path: str) -> 
 def _batch(b: Any, ctx: ValidationContext, out: Report, path: str) -> None:
     # one conversion per column: builtins run far faster on lists than on upb containers
     batch_columns(
-        b.sequence, list(b.alias), b.value[:], b.time_offset_ms[:], b.status[:],
+        b.sequence, b.alias[:], b.value[:], b.time_offset_ms[:], b.status[:],
         b.base_time if b.HasField("base_time") else None, b.backfill, ctx, out, path,
     )  # fmt: skip
 
@@ -529,8 +529,11 @@ def batch_columns(
                     f"开关量值 {values[i]} 不是 0 或 1",
                     f"switch value {values[i]} is neither 0 nor 1",
                 )
-    if state.ranges and known:
-        # C-speed screen: gather each observation's bounds, compare pairwise; the loop runs only on a hit.
+    # Range screens in C, the per-point loop only on a hit. First one min and one max: a value within [the
+    # greatest low, the smallest high] of the device's points lies within its own point's range. On a miss, each
+    # observation's own bounds, compared pairwise. NaN passes both screens as it passes the per-point comparison
+    # (ST-DATA-018 reports it).
+    if state.ranges and known and not (min(values) >= state.max_low and max(values) <= state.min_high):
         lows = itemgetter(*aliases)(state.lows)
         highs = itemgetter(*aliases)(state.highs)
         if n == 1:
@@ -543,12 +546,13 @@ def batch_columns(
     base = timestamp_ms(base_time)
     now = ctx.clock_ms()
     latest = base + max(offsets)
-    if base + min(offsets) < EARLIEST_S * 1000:
+    earliest = base + min(offsets)
+    if earliest < EARLIEST_S * 1000:
         out.add(
             "ST-DATA-031",
             f"{path}.time_offset_ms",
-            f"观测时间早于 2000-01-01T00:00:00Z（{base + min(offsets)} ms），设备时钟未设置？",
-            f"observation time before 2000-01-01T00:00:00Z ({base + min(offsets)} ms): is the device clock unset?",
+            f"观测时间早于 2000-01-01T00:00:00Z（{earliest} ms），设备时钟未设置？",
+            f"observation time before 2000-01-01T00:00:00Z ({earliest} ms): is the device clock unset?",
         )
     if latest - now > ctx.limits.max_clock_skew_ms:
         out.add(
@@ -557,12 +561,12 @@ def batch_columns(
             f"观测时间比平台时间超前 {latest - now} ms，超过允许偏差 {ctx.limits.max_clock_skew_ms} ms",
             f"observation time is {latest - now} ms ahead of the platform, beyond the allowed skew of {ctx.limits.max_clock_skew_ms} ms",
         )
-    if ctx.arrival and not backfill and now - (base + min(offsets)) > LIVE_MAX_AGE_MS:
+    if ctx.arrival and not backfill and now - earliest > LIVE_MAX_AGE_MS:
         out.add(
             "ST-DATA-032",
             f"{path}.backfill",
-            f"实时数据已过去 {now - base - min(offsets)} ms 却未标记补传",
-            f"live data is {now - base - min(offsets)} ms old but not flagged as backfill",
+            f"实时数据已过去 {now - earliest} ms 却未标记补传",
+            f"live data is {now - earliest} ms old but not flagged as backfill",
         )
 
 
