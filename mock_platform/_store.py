@@ -307,9 +307,9 @@ class Store:
                     break
                 group.append(nxt)
             self._execute(conn, group)
-            for job in group:
-                with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
-                    loop.call_soon_threadsafe(_finish, job)
+            # One wake-up of the loop per transaction (not per job): every job of the group finishes there, in order.
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
+                loop.call_soon_threadsafe(_finish_group, group)
         conn.close()
 
     def _execute(self, conn: sqlite3.Connection, group: list[_Job]) -> None:
@@ -355,6 +355,14 @@ def _set_result(fut: asyncio.Future[Any], value: Any) -> None:
 def _set_exception(fut: asyncio.Future[Any], e: BaseException) -> None:
     if not fut.done():
         fut.set_exception(e)
+
+
+def _finish_group(group: list[_Job]) -> None:
+    for job in group:
+        try:
+            _finish(job)
+        except Exception:  # one waiter's failure must not keep the others of its transaction waiting
+            log.exception("finishing a store job failed")
 
 
 def _finish(job: _Job) -> None:
