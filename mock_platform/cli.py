@@ -174,7 +174,10 @@ def _config(args: argparse.Namespace) -> Any:
         if value is not None:
             setattr(limits, name, value)
     config = PlatformConfig(
-        db_path=args.db, limits=limits, devices=_devices(args), synchronous=args.sync.upper(),
+        db_path=args.db,
+        limits=limits,
+        devices=_devices(args),
+        synchronous=args.sync.upper(),
         enrolments=dict(getattr(args, "enrolment", None) or []),
     )
     token = args.inspection_token or os.environ.get("SANTONG_INSPECTION_TOKEN")

@@ -16,7 +16,9 @@ def test_platform_info_without_credentials(target: Target) -> None:
     """ST-IFACE-008: GetPlatformInfo answers without credentials, with versions, limits, capabilities, time."""
     info = target.platform_info()
     # every version of the interface, newest first: v1.0 devices keep negotiating 1.0
-    assert info.spec_version == newest_version() and list(info.supported_versions) == list(interface_versions())
+    assert info.spec_version == newest_version() and list(info.supported_versions) == list(
+        interface_versions()
+    )
     assert "1.0" in info.supported_versions and newest_version() != "1.0"
     assert info.limits.max_batch_points > 0 and info.limits.heartbeat_interval_ms > 0
     assert "observations.stream" in info.capabilities and "commands" in info.capabilities
