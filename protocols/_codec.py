@@ -6,7 +6,8 @@ import json
 from functools import cache
 from typing import Any
 
-from google.protobuf import json_format
+from google.protobuf import json_format, unknown_fields
+from google.protobuf.descriptor import Descriptor
 from google.protobuf.message import DecodeError, Message
 from santong.protocols._catalogue import violation
 from santong.protocols._errors import ValidationError, Violation
@@ -174,14 +175,49 @@ def decode_proto(data: bytes, message_name: str) -> Message:
     return msg
 
 
+@cache
+def _singular_message_fields(
+    descriptor: Descriptor, outer: tuple[Descriptor, ...] = ()
+) -> tuple[str, ...] | None:
+    """The names of a message's singular message fields when no message of its tree is repeated (or a map, or
+    recursive): then a handful of messages can hold unknown fields, and :func:`_carries_unknown` visits them all.
+    None otherwise."""
+    if descriptor in outer:
+        return None
+    names = []
+    for fd in descriptor.fields:
+        if fd.message_type is None:
+            continue
+        if fd.is_repeated or _singular_message_fields(fd.message_type, (*outer, descriptor)) is None:
+            return None
+        names.append(fd.name)
+    return tuple(names)
+
+
+def _carries_unknown(msg: Message) -> bool:
+    """Whether ``msg`` or a message it holds has unknown fields (a message whose tree has no repeated messages)."""
+    if len(unknown_fields.UnknownFieldSet(msg)):
+        return True
+    return any(
+        msg.HasField(name) and _carries_unknown(getattr(msg, name))
+        for name in _singular_message_fields(msg.DESCRIPTOR) or ()
+    )
+
+
 def unknown_field_violations(msg: Message, data: bytes) -> list[Violation]:
     """ST-DATA-034 for protobuf: fields the parsed ``msg`` (from ``data``) does not know. Cheap when there are
-    none (two sizes computed in C); drops the unknown fields from ``msg`` when there are, and names their paths
-    from a fresh parse of ``data``."""
-    size = msg.ByteSize()
-    msg.DiscardUnknownFields()
-    if msg.ByteSize() == size:
-        return []
+    none: a message tree without repeated messages (an observation batch) has its few messages' unknown-field sets
+    looked at; any other compares two sizes computed in C. Drops the unknown fields from ``msg`` when there are,
+    and names their paths from a fresh parse of ``data``."""
+    if _singular_message_fields(msg.DESCRIPTOR) is not None:
+        if not _carries_unknown(msg):
+            return []
+        msg.DiscardUnknownFields()
+    else:
+        size = msg.ByteSize()
+        msg.DiscardUnknownFields()
+        if msg.ByteSize() == size:
+            return []
     fresh = type(msg).FromString(data)
     paths: list[str] = []
     _unknown_paths(fresh, "$", paths)
@@ -197,8 +233,6 @@ def unknown_field_violations(msg: Message, data: bytes) -> list[Violation]:
 
 
 def _unknown_paths(msg: Message, path: str, out: list[str]) -> None:
-    from google.protobuf import unknown_fields  # noqa: PLC0415
-
     out.extend(f"{path}#{f.field_number}" for f in unknown_fields.UnknownFieldSet(msg))
     for fd, value in msg.ListFields():
         if fd.message_type is None or fd.message_type.GetOptions().map_entry:
