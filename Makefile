@@ -70,7 +70,7 @@ $(MUTATION_STAMP): $(STAMP)
 	$(PY) -m pip install -q -e '.[$(EXTRAS),mutation]'
 	@touch $(MUTATION_STAMP)
 
-mutation: $(MUTATION_STAMP) ## Mutation testing (mutmut) of the verdict/evidence/root-cause/report code (≈15 min, 2 cores)
+mutation: $(MUTATION_STAMP) ## Mutation testing (mutmut) of the verdict/evidence/root-cause/report code (≈10 min, 2 cores)
 	$(PY) scripts/mutation.py --paths $(MUTATE) --tests $(MUTATION_TESTS) $(MUTATION_ARGS)
 
 test-stress: $(STAMP) ## The tests of `make test` while stress-ng oversubscribes every core (2 workers per core)
