@@ -63,6 +63,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--suite", type=Path, metavar="DIR", help=argparse.SUPPRESS
     )  # a different suite folder (tests)
     p.add_argument(
+        "--coverage",
+        choices=("selected", "all"),
+        default="selected",
+        help="HTML 报告中的 MUST 覆盖：所选配置（默认）或全部配置 / MUST coverage in the HTML report: the selected "
+        "profile (default) or every profile of the product's class",
+    )
+    p.add_argument(
         "--profiles",
         type=Path,
         metavar="FILE",
@@ -211,6 +218,7 @@ def _certify(args: argparse.Namespace, out: IO[str]) -> int:
     ):
         if value is not None:
             pytest_args += [flag, str(value)]
+    pytest_args += ["--santong-coverage", args.coverage]
     for cert in args.certificate or ():
         pytest_args += ["--santong-certificate", str(cert)]
     log = out_dir / "pytest.log"

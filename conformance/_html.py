@@ -430,13 +430,20 @@ def _certificate(doc: dict[str, Any]) -> str:
     )
 
 
-def _coverage(doc: dict[str, Any]) -> str:
+def _coverage(doc: dict[str, Any], all_coverage: bool = False) -> str:
+    """The selected profile's MUST coverage; with ``all_coverage`` every profile's, the selected one first."""
     rows = []
     cov = doc["report"]["results"]["coverage"]
-    for r in [c for c in cov if c.get("selected")] or cov[:1]:
+    chosen = [c for c in cov if c.get("selected")] or cov[:1]
+    if all_coverage:
+        chosen += [c for c in cov if c not in chosen]
+    for r in chosen:
         pct = r["percent_passed"]
+        mark = (
+            " <span class='chip c-muted'>所选 selected</span>" if r.get("selected") and all_coverage else ""
+        )
         rows.append(
-            f"<tr><td><b>{_e(r['name_zh'])}</b> {_e(r['name_en'])} <code class='muted'>{_e(r['profile'])}</code></td>"
+            f"<tr><td><b>{_e(r['name_zh'])}</b> {_e(r['name_en'])} <code class='muted'>{_e(r['profile'])}</code>{mark}</td>"
             f"<td class='num'>{r.get('must_applicable', r['must'])}</td>"
             f"<td class='num'>{r['must_passed']}</td><td class='num'>{r['must_failed']}</td>"
             f"<td class='num'>{r.get('must_not_demonstrated', 0)}</td><td class='num'>{r['must_error']}</td>"
@@ -606,8 +613,9 @@ def _appendix(doc: dict[str, Any]) -> str:
     )
 
 
-def render_html(signed: bytes) -> str:
-    """The HTML page of a signed report document (canonical JSON bytes)."""
+def render_html(signed: bytes, *, all_coverage: bool = False) -> str:
+    """The HTML page of a signed report document (canonical JSON bytes); ``all_coverage``: the MUST coverage of
+    every profile of the product's class (``santong certify --coverage all``), else only the selected profile's."""
     doc = json.loads(signed.decode("utf-8"))
     r = doc["report"]
     title = (
@@ -619,7 +627,7 @@ def render_html(signed: bytes) -> str:
         failures,
         _reasons(doc, bool(failures)),
         _product(doc),
-        _coverage(doc),
+        _coverage(doc, all_coverage),
         _clauses(doc),
         _not_applicable(doc),
         _cases(doc),

@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 
 __all__ = ["REPORT_VERSION", "build_report", "junit_xml", "package_version", "write_reports"]
 
-#: 2: clause states (passed/failed/not_applicable/not_demonstrated/waived/error), root_causes, one coverage row.
+#: 2: clause states (passed/failed/not_applicable/not_demonstrated/waived/error), root_causes, coverage rows (the
+#: selected profile's; every profile's of the class with --coverage all, selected first).
 REPORT_VERSION = 2
 
 
@@ -162,9 +163,10 @@ def _write(path: Path, data: bytes) -> None:
 
 
 def write_reports(
-    report: dict[str, Any], out_dir: Path, key_path: Path | None
+    report: dict[str, Any], out_dir: Path, key_path: Path | None, *, all_coverage: bool = False
 ) -> tuple[dict[str, Path], str, bool]:
-    """Sign and write report.json, junit.xml, report.html; return the paths, the key ID and whether it was ephemeral."""
+    """Sign and write report.json, junit.xml, report.html; return the paths, the key ID and whether it was ephemeral.
+    ``all_coverage``: the HTML shows the MUST coverage of every profile, not only the selected one."""
     from santong.conformance._html import render_html  # noqa: PLC0415
 
     if key_path is not None:
@@ -178,5 +180,5 @@ def write_reports(
     paths = {"json": out_dir / "report.json", "html": out_dir / "report.html", "junit": out_dir / "junit.xml"}
     _write(paths["json"], signed)
     _write(paths["junit"], junit_xml(report))
-    _write(paths["html"], render_html(signed).encode("utf-8"))
+    _write(paths["html"], render_html(signed, all_coverage=all_coverage).encode("utf-8"))
     return paths, fingerprint(key.public_key()), ephemeral

@@ -71,6 +71,8 @@ class SantongSession:
         self._evidence: dict[str, Evidence] = {}
         #: Certificates the mine's devices are accepted against (``--santong-certificate``, ST-PROTO-038).
         self.certificates: tuple[Certificate, ...] = ()
+        #: The HTML report shows every profile's MUST coverage (--santong-coverage all), not only the selected one.
+        self.all_coverage = False
 
     # ------------------------------------------------------------------------------------------ set-up
 
@@ -101,6 +103,7 @@ class SantongSession:
             config, p.manifest, p.profile, p.profile_set, p.target, p.waivers, p.report_dir, p.key_path
         )
         session.certificates = p.certificates
+        session.all_coverage = opt("santong_coverage", "selected") == "all"
         return session
 
     # ---------------------------------------------------------------------------------------- selection
@@ -259,7 +262,7 @@ class SantongSession:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
         if self.report_dir is not None:
             self.report_paths, self.key_id, self.ephemeral_key = write_reports(
-                self.report, self.report_dir, self.key_path
+                self.report, self.report_dir, self.key_path, all_coverage=self.all_coverage
             )
 
     @property
@@ -289,10 +292,30 @@ class SantongSession:
         return v, reasons, cases
 
     def coverage_rows(self) -> list[dict[str, Any]]:
-        """MUST-clause coverage of the run's profile (other profiles are not judged by this run)."""
-        row = coverage(self.profile, self.clause_rows())
+        """MUST-clause coverage of the run's profile; with ``--santong-coverage all`` also what this run shows of
+        every other profile of the product's class and subject — a MUST clause of theirs this run did not judge
+        counts as not demonstrated (never as passed)."""
+        rows = self.clause_rows()
+        row = coverage(self.profile, rows)
         row["selected"] = True
-        return [row]
+        out = [row]
+        if not self.all_coverage:
+            return out
+        judged = {r.id for r in rows}
+        for other in self.profile_set.all_for(self.manifest.product_class):
+            if other.name == self.profile.name or not set(other.subjects) & set(self.applicable_subjects()):
+                continue
+            extra = coverage(other, rows)
+            unseen = len(set(other.must_ids()) - judged)
+            if unseen:
+                extra["must"] += unseen
+                extra["must_applicable"] += unseen
+                extra["must_not_demonstrated"] += unseen
+                a = extra["must_applicable"]
+                extra["percent_passed"] = round(100.0 * extra["must_passed"] / a, 1) if a else 0.0
+            extra["selected"] = False
+            out.append(extra)
+        return out
 
     def applicable_subjects(self) -> tuple[str, ...]:
         """What a manifest of this class can be tested as: a platform, or a product."""

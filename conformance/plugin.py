@@ -91,6 +91,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="认证配置文件 profiles file (schema of conformance/profiles.yaml; default: the bundled one)",
     )
     g.addoption(
+        "--santong-coverage",
+        choices=("selected", "all"),
+        default="selected",
+        help="HTML 报告中的 MUST 覆盖：只显示所选配置（默认）或全部配置 / MUST-clause coverage in the HTML report: the "
+        "selected profile only (default) or every profile of the product's class",
+    )
+    g.addoption(
         "--santong-certificate",
         action="append",
         metavar="REPORT",

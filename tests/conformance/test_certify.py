@@ -244,3 +244,42 @@ def test_an_unreachable_platform_could_not_run(
     assert code == 2, stdout
     assert "结论 Verdict: 无法运行 COULD NOT RUN" in stdout and "does not answer" in stdout
     assert "Traceback" not in stdout
+
+
+def _coverage_rows(html: str) -> list[str]:
+    table = html[html.index("MUST-clause coverage") :]
+    table = table[: table.index("</table>")]
+    return re.findall(r"<code class='muted'>([^<]+)</code>", table)
+
+
+def test_html_coverage_of_the_selected_profile_unless_asked(
+    tmp_path: Path,
+    manifest_file: Callable[..., Path],
+    capsys: pytest.CaptureFixture[str],
+    declarations_suite: Path,
+) -> None:
+    """Report and HTML show only the selected profile's MUST coverage; `--coverage all` adds what this run shows of
+    every other profile of the product's class (selected first, marked), never counting a clause it did not judge
+    as passed."""
+    html, cov = {}, {}
+    for view in ("selected", "all"):
+        out = tmp_path / view
+        code = main(
+            ["certify", "--manifest", str(manifest_file()), "--profile", "basic", "--out", str(out)]
+            + ["--suite", str(declarations_suite), "--coverage", view]
+        )
+        capsys.readouterr()
+        assert code in (0, 1)
+        html[view] = (out / "report.html").read_text(encoding="utf-8")
+        cov[view] = verify_bytes((out / "report.json").read_bytes()).report["results"]["coverage"]
+    assert [c["profile"] for c in cov["selected"]] == ["basic"] == _coverage_rows(html["selected"])
+    every = [c["profile"] for c in cov["all"]]
+    assert every[0] == "basic" and {"standard", "full"} <= set(every), every
+    assert _coverage_rows(html["all"]) == every
+    assert "所选 selected" in html["all"] and "所选 selected" not in html["selected"]
+    basic, full = cov["all"][0], next(c for c in cov["all"] if c["profile"] == "full")
+    assert basic == cov["selected"][0]
+    # The full profile has MUST clauses a basic run never judged: not demonstrated, so below basic's coverage.
+    assert full["must_not_demonstrated"] > 0 and full["must_passed"] <= basic["must_passed"]
+    assert full["percent_passed"] < 100.0
+    assert main(["certify", "--manifest", str(manifest_file()), "--coverage", "some"]) == 2
