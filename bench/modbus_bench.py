@@ -462,15 +462,23 @@ def _e2e(seconds: float) -> tuple[float, float, str]:
             time.sleep(seconds)
             c1, t1 = stored()
             rates.append((c1 - c0) / (t1 - t0))
+        t_stop = time.perf_counter()
         code = _stop(adapter)
         adapter = None
+        stop_s = time.perf_counter() - t_stop
+        if code != 0:
+            tail = (tmp / "adapter.log").read_text("utf-8", "replace")[-1500:]
+            print(
+                f"santong adapter run exited {code} after SIGTERM ({stop_s:.1f} s); its log ends:\n{tail}",
+                file=sys.stderr,
+            )
         raw.append(asyncio.run(_reads_alone(sim_port, blocks, seconds)))
         return (
             max(rates),
             max(raw),
             (
                 f"windows {', '.join(f'{r:,.0f}' for r in rates)} points/s; reads alone {', '.join(f'{r:,.0f}' for r in raw)} "
-                f"points/s (before and after); adapter exit code {code}"
+                f"points/s (before and after); adapter stopped by SIGTERM in {stop_s:.1f} s, exit code {code}"
             ),
         )
     finally:

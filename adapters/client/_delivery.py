@@ -8,7 +8,8 @@ platform answers DUPLICATE for what it already holds (ST-PROTO-012, -014). A bat
 own acknowledgement, and in order (several acknowledgements that arrive together are committed in one
 transaction). A failure of the stream (its gRPC status) is read through the one table
 (``santong.protocols.STATUS_TABLE``) exactly as a failed unary call, and concerns the oldest batch in flight: the
-platform processes a stream in order, so every earlier batch was acknowledged before it failed. An Ack REJECTED
+platform processes a stream in order, so every earlier batch was acknowledged before it failed. After a failed
+stream the oldest batch goes alone, unary, until an upload succeeds; then the window opens again. An Ack REJECTED
 naming only the rate limit (ST-PROTO-010) is the stream's form of RESOURCE_EXHAUSTED: retried, never dead-lettered.
 The stream is paced below the platform's ``max_uploads_per_second`` so that a later batch is never admitted while an
 earlier one waits for a token. Every other upload (alarms, statuses, statistics, personnel) and every upload over
@@ -81,6 +82,9 @@ class Delivery:
         self._committer: asyncio.Task[None] | None = None
         self._next_send = 0.0
         self._progressed = False
+        #: After a stream failed, the oldest batch goes alone (unary) until one upload succeeds: a failure then
+        #: concerns exactly that upload, and the window reopens only on a platform that answers.
+        self._probe = False
         self._streaming = False  # a stream is open and taking observation batches
         self._claims = (
             0  # uploads claimed for the stream (first attempt recorded at their commit) not yet fetched
@@ -104,11 +108,14 @@ class Delivery:
                     if up is None:
                         await c._wake.wait()
                         continue
-                    stream = c._transport.observation_stream() if up.method == OBSERVATIONS else None  # type: ignore[union-attr]
+                    stream = None
+                    if up.method == OBSERVATIONS and not self._probe:
+                        stream = c._transport.observation_stream()  # type: ignore[union-attr]
                     if stream is not None:
                         await self.stream(stream)
                     else:
                         await self.deliver(up)
+                        self._probe = False
                 failures = 0
             except asyncio.CancelledError:
                 raise
@@ -333,6 +340,7 @@ class Delivery:
                     )
         except CallError as e:
             c._failed_call(e)
+            self._probe = True
             if e.disposition is Disposition.FINAL and self.in_flight:  # the stream failed on its oldest batch
                 await self.dead(self.in_flight.popleft().upload, e.violations, f"{e.code}: {e}")
             await self._behind_failure([s.upload.sequence for s in self.in_flight])

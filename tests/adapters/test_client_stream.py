@@ -70,8 +70,9 @@ async def mp() -> AsyncIterator[MockPlatform]:
 
 async def start(tmp_path: Path, mp: MockPlatform, window: int) -> tuple[PlatformClient, CountingTransport]:
     transport = CountingTransport(mp.grpc_target)
-    # batches of one point, sealed at once: one batch per observation
-    cfg = config(tmp_path, mp, max_points=1, linger=0, cap=300, timeout_ms=int(DEADLINE_S * 1000))
+    # batches of one point, sealed at once: one batch per observation; an acknowledgement (or answer) that never
+    # comes is given up after 5 s and the batch resent, as in the field (default 10 s)
+    cfg = config(tmp_path, mp, max_points=1, linger=0, cap=300, timeout_ms=5000)
     c = PlatformClient(cfg, transport=transport, window=window)
     await c.define(*definitions())
     await c.start()
