@@ -10,7 +10,8 @@ temporary folder (``mktemp -d`` style, never under the repository):
    ``[tool.setuptools.package-dir]`` — so that ``mutants/santong`` shadows the editable install;
 3. a ``setup.cfg`` ``[mutmut]`` section names what to mutate and which tests to run; ``mutmut run``;
 4. the figures (total, killed, survived, …) and every survivor's diff are printed and written to
-   ``--out FILE`` if given; the folder is removed unless ``--keep``.
+   ``--out FILE`` if given; with ``--accepted FILE`` (``mutant-name  justification`` per line) a survivor the
+   file does not justify fails the run (exit 1); the folder is removed unless ``--keep``.
 
 Example::
 
@@ -107,8 +108,10 @@ def _mutmut(work: Path, *args: str, capture: bool = False) -> str:
     return r.stdout if capture else ""
 
 
-def summarise(work: Path, mutate: list[str], tests: list[str]) -> tuple[dict[str, int], str]:
-    """The figures and a text report (survivors with their diffs)."""
+def summarise(
+    work: Path, mutate: list[str], tests: list[str]
+) -> tuple[dict[str, int], dict[str, list[str]], str]:
+    """The figures, the mutant names by status, and a text report (survivors with their diffs)."""
     _mutmut(work, "export-cicd-stats", capture=True)
     stats = json.loads((work / "mutants" / "mutmut-cicd-stats.json").read_text(encoding="utf-8"))
     listing = _mutmut(work, "results", "--all", "true", capture=True)
@@ -138,7 +141,37 @@ def summarise(work: Path, mutate: list[str], tests: list[str]) -> tuple[dict[str
     for status in sorted(s for s in by_status if s != "killed"):
         text += ["", f"## {status} ({len(by_status[status])})", ""]
         text += [d.rstrip() + "\n" for d in _diffs(work, by_status[status])]
-    return stats, "\n".join(text) + "\n"
+    return stats, by_status, "\n".join(text) + "\n"
+
+
+def read_accepted(path: Path) -> dict[str, str]:
+    """Survivors accounted for: ``mutant-name  one-line justification`` per line (``#`` comments, blank lines)."""
+    out: dict[str, str] = {}
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, _, why = line.partition(" ")
+        if not why.strip():
+            raise SystemExit(f"{path}:{n}: {name} has no justification")
+        out[name] = why.strip()
+    return out
+
+
+def check_accepted(by_status: dict[str, list[str]], accepted: dict[str, str]) -> list[str]:
+    """The mutants not killed that the accepted list does not justify; prints them and the stale entries."""
+    alive = {n: status for status, names in by_status.items() if status != "killed" for n in names}
+    unexplained = [f"{n} ({status})" for n, status in alive.items() if n not in accepted]
+    stale = sorted(set(accepted) - set(alive))
+    print(f"survivors justified in the accepted list: {len(alive) - len(unexplained)} of {len(alive)}")
+    if stale:
+        print("accepted but no longer surviving (remove them from the list):\n  " + "\n  ".join(stale))
+    if unexplained:
+        print(
+            "NOT KILLED AND NOT JUSTIFIED (kill with a test, or justify in the list):\n  "
+            + "\n  ".join(unexplained)
+        )
+    return unexplained
 
 
 #: One process prints every diff (``mutmut show NAME`` per mutant costs a second of start-up each).
@@ -168,6 +201,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--keep", action="store_true", help="keep the temporary folder (mutmut browse / show there)"
     )
+    ap.add_argument(
+        "--accepted",
+        type=Path,
+        help="survivors accounted for (name + one-line justification); any other survivor fails the run",
+    )
     ap.add_argument("mutants", nargs="*", help="only these mutant names (mutmut run NAME …)")
     a = ap.parse_args(argv)
     package_dirs = _package_dirs()
@@ -178,11 +216,15 @@ def main(argv: list[str] | None = None) -> int:
         build_tree(work)
         write_config(work, mutate, a.tests)
         _mutmut(work, "run", "--max-children", str(a.max_children), *a.mutants)
-        stats, text = summarise(work, mutate, a.tests)
+        stats, by_status, text = summarise(work, mutate, a.tests)
         print(text)
         if a.out is not None:
             a.out.write_text(text, encoding="utf-8")
-        return 0 if stats.get("total") else 1
+        if not stats.get("total"):
+            return 1
+        if a.accepted is not None and not a.mutants:
+            return 1 if check_accepted(by_status, read_accepted(a.accepted)) else 0
+        return 0
     finally:
         if a.keep:
             print(f"kept {work} (cd there: mutmut results / mutmut show NAME / mutmut browse)")
