@@ -3,8 +3,9 @@
 :class:`PlatformClient` is the :class:`~santong.adapters.UplinkSink` an adapter pushes into. Everything it uploads
 goes through the store-and-forward queue (:class:`UploadQueue`, SQLite WAL): sequence allocated and payload
 committed *before* sending, deleted only on an acknowledgement ACCEPTED or DUPLICATE (ST-PROTO-014, -021), sent
-one at a time in sequence order (ST-PROTO-019). After Register it resumes after ``last_acknowledged_sequence``
-(ST-PROTO-023) and sends every definition before any upload (ST-PROTO-024).
+and deleted in sequence order (ST-PROTO-019): over gRPC observation batches go on a StreamObservations window of at
+most ``window`` unacknowledged batches, everything else one at a time (``_delivery.py``). After Register it resumes
+after ``last_acknowledged_sequence`` (ST-PROTO-023) and sends every definition before any upload (ST-PROTO-024).
 
 **Backfill rule (ST-PROTO-020: data delivered late is flagged backfill = true; live data is not).** An upload
 carries ``backfill = true`` when at least one of these holds:
@@ -21,7 +22,8 @@ carries ``backfill = true`` when at least one of these holds:
 (a), (b) are decided when the upload is produced; (c)–(e) may raise the flag of an upload *not yet sent*. From its
 first attempt on an upload is frozen: it is resent unchanged — same sequence, same records, same flag
 (ST-PROTO-014 over ST-PROTO-020). A live upload whose first attempt failed at the start of an outage is resent
-unflagged. The first attempt is recorded in the queue before the upload leaves (``attempts``).
+unflagged. The first attempt is recorded in the queue before the upload leaves (``attempts``) — for a batch the
+stream takes at once, in the very commit that queues it.
 
 Failures follow the spec's one table (``santong.protocols.STATUS_TABLE``, ST-PROTO-015/016/035): only
 INVALID_ARGUMENT carrying violations, a 413, an Ack REJECTED and a sequence conflict (ALREADY_EXISTS / 409, Ack
