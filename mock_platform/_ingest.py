@@ -155,11 +155,14 @@ def upload_job(
     raw: bytes | None = None,
     digest: bytes | None = None,
     epoch: int = 0,
+    time_span_ms: tuple[int, int] | None = None,
 ) -> tuple[Callable[[sqlite3.Connection], Any], int]:
     """(job, number of records) for an accepted upload; the job returns DUPLICATE when the sequence is already
     stored in this sequence epoch (a concurrent replay or conflict: the caller compares digests). ``raw`` is the
     request's protobuf encoding, if at hand (the batch is stored as the device sent it); ``digest`` its
-    :func:`content_digest`; ``epoch`` the device's sequence epoch (ST-PROTO-037)."""
+    :func:`content_digest`; ``epoch`` the device's sequence epoch (ST-PROTO-037); ``time_span_ms`` an observation
+    batch's (earliest, latest) observation time as the core found it (``ValidationContext.time_span_ms``),
+    computed here when not given."""
     ep = seq_to_db(epoch)
     name = req.DESCRIPTOR.name
     inserts: list[tuple[str, list[tuple[Any, ...]]]] = []
@@ -168,11 +171,14 @@ def upload_job(
         seq, backfill = seq_to_db(int(b.sequence)), int(b.backfill)
         n = len(b.alias)
         base = timestamp_ms(b.base_time)
-        offs = b.time_offset_ms[:]  # a list (faster than list()): builtins run far faster on it
+        if time_span_ms is None:
+            offs = b.time_offset_ms[:]  # a list (faster than list()): builtins run far faster on it
+            time_span_ms = (base + min(offs), base + max(offs))
+        earliest, latest = time_span_ms
         inserts.append((
             "INSERT INTO observation_batches (device_id, sequence, base_time_ms, min_time_ms, max_time_ms, n_points,"
             " backfill, received_ms, batch, epoch) VALUES (?,?,?,?,?,?,?,?,?,?)",
-            [(device_id, seq, clamp_ms(base), clamp_ms(base + min(offs)), clamp_ms(base + max(offs)), n, backfill, now_ms, batch_bytes(raw) or b.SerializeToString(), ep)],
+            [(device_id, seq, clamp_ms(base), clamp_ms(earliest), clamp_ms(latest), n, backfill, now_ms, batch_bytes(raw) or b.SerializeToString(), ep)],
         ))  # fmt: skip
     elif name == "ReportAlarmsRequest":
         seq, backfill = seq_to_db(int(req.sequence)), int(req.backfill)

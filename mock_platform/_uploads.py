@@ -116,7 +116,8 @@ class Uploads:
                 if earlier is not None:
                     return self.duplicate(dev, method, seq, earlier, peer, t0)
             now = self.p.now_ms()
-            vs = validate(req, self.p.context(dev, now))
+            ctx = self.p.context(dev, now)
+            vs = validate(req, ctx)
             if vs and must_violations(vs):
                 err = PlatformError(
                     "INVALID_ARGUMENT",
@@ -140,7 +141,7 @@ class Uploads:
                 0,
                 (time.perf_counter() - t0) * 1000,
             )
-            job, n = upload_job(dev.device_id, method, req, now, row, raw, digest, epoch)
+            job, n = upload_job(dev.device_id, method, req, now, row, raw, digest, epoch, ctx.time_span_ms)
             prev_seq = state.last_sequence
             prev_raised = set(state.raised_alarms) if method == "ReportAlarms" else None
 

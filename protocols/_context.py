@@ -140,6 +140,9 @@ class ValidationContext:
     # The spec version negotiated at Register (ST-PROTO-004): fields added after it are unknown (ST-DATA-034).
     # None: the newest, every compiled field known.
     version: str | None = None
+    # Set by the ObservationBatch rule: (earliest, latest) observation time in ms of the batch it judged (None
+    # until then, or when base_time is out of range), so that the platform stores the span without a second pass.
+    time_span_ms: tuple[int, int] | None = None
 
     def clock_ms(self) -> int:
         """The server time in ms (fixed when now_ms is given, for reproducible tests)."""

@@ -547,6 +547,7 @@ def batch_columns(
     now = ctx.clock_ms()
     latest = base + max(offsets)
     earliest = base + min(offsets)
+    ctx.time_span_ms = (earliest, latest)
     if earliest < EARLIEST_S * 1000:
         out.add(
             "ST-DATA-031",

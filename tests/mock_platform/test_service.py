@@ -221,3 +221,33 @@ async def test_replay_the_store_already_holds_is_a_duplicate_at_the_store_level(
         assert [r["verdict"] for r in rows] == ["ACCEPTED", "DUPLICATE", "CONFLICT"]
         nxt = (await p.call("ReportObservations", _obs(2), **KW)).ack  # the device carries on
         assert nxt.status == pb.ACK_STATUS_ACCEPTED and await p.inspection.acknowledged(D) == [1, 2]
+
+
+async def test_stored_time_span_is_the_batchs_earliest_and_latest_observation() -> None:
+    """The span the core found while judging the batch is what the store keeps (no second pass over the
+    offsets), and the same as the offsets give: min and max, not first and last; a negative offset included."""
+    import sqlite3  # noqa: PLC0415
+    import time  # noqa: PLC0415
+
+    from santong.mock_platform._ingest import log_row, upload_job  # noqa: PLC0415
+    from santong.mock_platform._store import SCHEMA, migrate  # noqa: PLC0415
+
+    base = int(time.time() * 1000) - 5000
+    offsets = [300, -50, 1200, 0]
+    async with Platform(PlatformConfig(devices={D: T})) as p:
+        await _ready(p)
+        req = _obs(1, [1, 2, 3, 1], base_ms=base, offsets=offsets)
+        await p.call("ReportObservations", req, **KW)
+        [stored] = await p.inspection.batches(device_id=D)
+        assert (stored["min_time_ms"], stored["max_time_ms"]) == (base - 50, base + 1200)
+    # Without the core's span (a caller that did not validate), the job finds the same from the offsets.
+    conn = sqlite3.connect(":memory:")
+    conn.executescript(SCHEMA)
+    migrate(conn)
+    job, n = upload_job(
+        D, "ReportObservations", req, 0, log_row(0, D, "ReportObservations", "", 1, "ACCEPTED", "OK")
+    )
+    assert job(conn) == n == 4
+    assert conn.execute("SELECT min_time_ms, max_time_ms FROM observation_batches").fetchall() == [
+        (base - 50, base + 1200)
+    ]
