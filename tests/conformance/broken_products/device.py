@@ -6,12 +6,14 @@ none`` must PASS). Two points: methane (alias 1, about 0.4 %CH4) and an on/off s
 methane value the command gives, a switch change the switch state, a sensor fault sets status bit 128; without
 it, it answers UNSUPPORTED. Queue, sequence counter and acknowledged sequence persist in ``--workdir``.
 
-    python device.py --target 127.0.0.1:50051 --device D --token T --workdir W --defect no_heartbeat
+    python device.py --target 127.0.0.1:50051 --device D --token T --workdir W --defect heartbeat_when_idle
 
 Defects: wrong_unit, bad_point_code, local_time (HTTP/JSON, timestamps in local time without a zone),
 dup_after_reconnect (a failed upload is re-queued under a new sequence), no_backfill, retry_invalid (resends
-after INVALID_ARGUMENT), no_heartbeat, fixed_retry (retries every 20 ms, ignoring RetryInfo), no_clock_sync,
-report_before_define, no_alarm, no_resume (forgets its queue and counter on restart), crash (exits mid-run),
+after INVALID_ARGUMENT), heartbeat_when_idle (sends no heartbeat while uploads are acknowledged: "data is a sign
+of life too"), fixed_retry (retries every 20 ms, ignoring RetryInfo), no_clock_sync,
+report_before_define, alarm_bit_only (sets the alarm status bit but sends no Alarm: "the bit is the alarm"),
+no_resume (forgets its queue and counter on restart), crash (exits mid-run),
 exit_at_once, bad_codes_wait_ready (malformed point codes; prints its ready line only once its definitions are
 accepted, i.e. never), wrong_identity (uploads under another device's id; exits when its credentials are refused),
 impossible_value (methane scaled ×10 000, flagged only over range: thousands of %CH4 with a valid status),
@@ -67,7 +69,7 @@ RETRYABLE = {"UNAVAILABLE", "DEADLINE_EXCEEDED", "RESOURCE_EXHAUSTED", "ABORTED"
 #: Every --defect this device knows (an unknown name is refused, never run as a correct device).
 DEFECTS = (
     "none", "wrong_unit", "bad_point_code", "local_time", "dup_after_reconnect", "no_backfill", "retry_invalid",
-    "no_heartbeat", "fixed_retry", "no_clock_sync", "report_before_define", "no_alarm", "no_resume", "crash",
+    "heartbeat_when_idle", "fixed_retry", "no_clock_sync", "report_before_define", "alarm_bit_only", "no_resume", "crash",
     "exit_at_once", "bad_codes_wait_ready", "wrong_identity", "impossible_value", "memory_queue",
     "drop_precondition", "silent_unknown_setting", "resend_ack_only", "deadline_delivered", "give_up_retries",
     "internal_final", "ring_buffer", "newest_first", "stalls_offline",
@@ -125,6 +127,7 @@ class Device:
         self.hb_ms = 1000
         self.wake = asyncio.Event()
         self.t0 = time.monotonic()
+        self.last_delivered = 0.0  # monotonic time of the last acknowledged upload
         self.alarm: dict[str, Any] | None = None
         # Running test events: point code → (kind, value, until on the monotonic clock).
         self.events: dict[str, tuple[int, float, float]] = {}
@@ -321,16 +324,15 @@ class Device:
             now, v = self.now(), self.methane()
             status = 0
             alarms = []
-            if self.defect != "no_alarm":
-                if self.alarm is None and v >= 1.0:
-                    self.alarm = {"id": f"{METHANE}-OL-{now}", "start": now, "values": [v]}
-                    alarms.append(self.alarm_msg(common_pb2.ALARM_STATE_RAISED, v, now))
-                elif self.alarm is not None and v < 1.0:
-                    alarms.append(self.alarm_msg(common_pb2.ALARM_STATE_CLEARED, v, now))
-                    self.alarm = None
-                elif self.alarm is not None:
-                    self.alarm["values"].append(v)
-                status = 1 if self.alarm is not None else 0
+            if self.alarm is None and v >= 1.0:
+                self.alarm = {"id": f"{METHANE}-OL-{now}", "start": now, "values": [v]}
+                alarms.append(self.alarm_msg(common_pb2.ALARM_STATE_RAISED, v, now))
+            elif self.alarm is not None and v < 1.0:
+                alarms.append(self.alarm_msg(common_pb2.ALARM_STATE_CLEARED, v, now))
+                self.alarm = None
+            elif self.alarm is not None:
+                self.alarm["values"].append(v)
+            status = 1 if self.alarm is not None else 0
             switch = self.event(SWITCH, pb.TEST_EVENT_KIND_SWITCH_CHANGE)
             fault = self.event(METHANE, pb.TEST_EVENT_KIND_SENSOR_FAULT) is not None
             if fault:
@@ -345,7 +347,7 @@ class Device:
             )
             b.base_time.CopyFrom(ts(now))
             self.enqueue("ReportObservations", pb.ReportObservationsRequest(batch=b))
-            if alarms:
+            if alarms and self.defect != "alarm_bit_only":  # the defect: no Alarm message, only the bit
                 self.enqueue("ReportAlarms", pb.ReportAlarmsRequest(alarms=alarms))
             await asyncio.sleep(period)
 
@@ -415,6 +417,7 @@ class Device:
                 )
                 if resp.ack.status in (pb.ACK_STATUS_ACCEPTED, pb.ACK_STATUS_DUPLICATE):
                     self.last_ack = max(self.last_ack, up.seq)
+                    self.last_delivered = time.monotonic()
                 self.in_outage = False
                 self.drop(up)
                 failures = 0
@@ -455,7 +458,8 @@ class Device:
         while True:
             await self.registered.wait()
             await asyncio.sleep(0.9 * self.hb_ms / 1000)
-            if self.defect == "no_heartbeat" or not self.registered.is_set():
+            busy = time.monotonic() - self.last_delivered < self.hb_ms / 1000
+            if (self.defect == "heartbeat_when_idle" and busy) or not self.registered.is_set():
                 continue
             req = pb.HeartbeatRequest(
                 last_acknowledged_sequence=self.last_ack, queued_uploads=len(self.queue)
