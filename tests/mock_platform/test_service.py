@@ -251,3 +251,28 @@ async def test_stored_time_span_is_the_batchs_earliest_and_latest_observation() 
     assert conn.execute("SELECT min_time_ms, max_time_ms FROM observation_batches").fetchall() == [
         (base - 50, base + 1200)
     ]
+
+
+def test_content_digest_hashed_in_pieces_is_the_digest_of_the_whole_encoding() -> None:
+    """A batch far above hashlib's 2 KiB GIL threshold, hashed piece by piece: the digest of its whole
+    deterministic encoding (sequence and backfill left out), and a replay that only raises backfill keeps it."""
+    import hashlib  # noqa: PLC0415
+
+    from santong.mock_platform._ingest import content_digest  # noqa: PLC0415
+
+    req = _obs(7, list(range(1, 1001)), values=[i / 7 for i in range(1000)], offsets=list(range(1000)))
+    bare = pb.ReportObservationsRequest()
+    bare.CopyFrom(req)
+    bare.batch.sequence = 0
+    data = bare.batch.SerializeToString(deterministic=True)
+    assert len(data) > 3 * 2048
+    want = hashlib.blake2b(b"ObservationBatch", digest_size=16)
+    want.update(data)
+    assert content_digest(req) == want.digest()
+    assert req.batch.sequence == 7  # left as it was
+    replay = pb.StreamObservationsRequest()
+    replay.batch.CopyFrom(req.batch)
+    replay.batch.backfill = True
+    assert content_digest(replay) == want.digest()
+    req.batch.value[999] += 1
+    assert content_digest(req) != want.digest()
