@@ -292,9 +292,10 @@ class Delivery:
     # ------------------------------------------------------------------ the stream
 
     async def stream(self, stream: ObservationStream) -> None:
-        """One StreamObservations call: keep up to ``window`` batches in flight until the queue's head is another
-        kind of upload, the definitions changed or the registration was lost (then drain and return), or the stream
-        fails (raise its CallError; what is not acknowledged stays queued and is sent again)."""
+        """One StreamObservations call: keep up to ``window`` batches in flight; another kind of upload next in the
+        queue goes unary once the window has drained, and the stream stays open. Return (after draining) when the
+        definitions changed or the registration was lost; raise the CallError when the stream (or such a unary
+        call) fails: what is not acknowledged stays queued and is sent again."""
         c = self.c
         self.in_flight.clear()
         reader = asyncio.ensure_future(self._read(stream))
@@ -308,6 +309,7 @@ class Delivery:
                 room = self.window - len(self.in_flight)
                 blocked = not c.registered or c._defs_dirty
                 self._streaming = not blocked
+                other: QueuedUpload | None = None
                 if room > 0 and not blocked:
                     self._claims = (
                         0  # every batch claimed so far is committed before this read (one FIFO thread)
@@ -316,7 +318,7 @@ class Delivery:
                     batch = []
                     for up in ups:
                         if up.method != OBSERVATIONS:
-                            blocked = True  # another kind of upload is next: drain, then send it unary
+                            other = up  # another kind of upload is next: drain the window, then send it unary
                             self._streaming = False
                             break
                         batch.append(up)
@@ -326,6 +328,10 @@ class Delivery:
                 if not self.in_flight:
                     if blocked:
                         return
+                    if other is not None:
+                        await self.deliver(other)  # in order: everything before it is acknowledged
+                        last_sent = other.sequence
+                        continue
                     await self._wait(reader, None)  # idle: new data, or the stream ends
                     continue
                 oldest = self.in_flight[0]

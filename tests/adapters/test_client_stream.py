@@ -13,13 +13,15 @@ from pathlib import Path
 
 import pytest
 from santong.adapters.client import GrpcTransport, PlatformClient
+from santong.adapters.client._times import ts_of
 from santong.adapters.client._transport import ObservationStream
 from santong.mock_platform._config import PlatformConfig
 from santong.mock_platform.embedded import MockPlatform
 from santong.protocols import default_limits
+from santong.protocols.v1 import common_pb2, data_pb2
 from santong.protocols.v1 import device_access_pb2 as pb
 from st_waiting import DEADLINE_S, wait_for
-from test_client_platform import CH4, DEVICE, config, definitions, values
+from test_client_platform import CH4, DEVICE, OUT, config, definitions, values
 
 
 class CountingTransport(GrpcTransport):
@@ -163,3 +165,34 @@ async def test_an_outage_mid_window_loses_and_duplicates_nothing(
     seqs = [s for s, _, _ in got]
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
     assert await mp.platform.inspection.acknowledged(DEVICE) == seqs
+
+
+async def test_other_uploads_go_between_batches_in_order_on_one_stream(
+    tmp_path: Path, mp: MockPlatform
+) -> None:
+    """An outstation status queued between observation batches waits for the window to drain, goes unary, and
+    the stream carries on: the platform stores everything in production order (ST-PROTO-019)."""
+    mp.platform.faults.delay_acks(20)
+    c, t = await start(tmp_path, mp, 4)
+    try:
+        for i in range(12):
+            await c.observations([(CH4, i / 100, None, 0)])
+            if i % 4 == 3:
+                await c.outstation_statuses(
+                    [
+                        data_pb2.OutstationStatus(
+                            outstation_code=OUT, run_state=common_pb2.RUN_STATE_OK,
+                            power_state=common_pb2.POWER_STATE_AC, time=ts_of(c.now_ms()),
+                        )
+                    ]
+                )  # fmt: skip
+        assert await c.wait_delivered(DEADLINE_S)
+    finally:
+        await c.stop()
+    assert t.streams == 1 and t.written == 12  # the statuses went unary, the stream stayed open
+    log = await mp.platform.inspection.interactions(DEVICE)
+    order = [(r["method"], r["sequence"]) for r in log if r["verdict"] == "ACCEPTED" and r["sequence"]]
+    seqs = [s for _, s in order]
+    assert seqs == sorted(seqs) == list(range(1, 16))  # 12 batches + 3 statuses, each once, in order
+    assert [m for m, _ in order].count("ReportOutstationStatus") == 3
+    assert [v for _, v, _ in await values(mp)] == [i / 100 for i in range(12)]
