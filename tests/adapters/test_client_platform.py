@@ -170,7 +170,7 @@ async def test_invalid_argument_and_preflight_rejections_go_to_dead_letters(
     assert "ST-DATA-031" in dead[1].clause_ids
     assert c.stats.observations_dropped == 2
     got = await values(mp)
-    assert [v for _, v, _ in got] == [0.05, 0.0, 0.3]  # only the good batches; the rejected ones are never resent
+    assert [v for _, v, _ in got] == [0.05, 0.0, 0.3]  # the good batches only; rejected ones are never resent
     obs = await mp.platform.inspection.observations(DEVICE, point_code=CH4, limit=10)
     assert [o["status"] for o in obs] == [0, 128, 0]  # NaN → 0 with the sensor-fault bit
     log = await mp.platform.inspection.interactions(DEVICE, method="StreamObservations")
