@@ -105,6 +105,17 @@ def test_the_code_in_an_http_error_body_decides_between_codes_sharing_409() -> N
     assert CallError("FAILED_PRECONDITION", "x", http_status=409).disposition is Disposition.REREGISTER
 
 
+def test_an_ack_rejected_for_the_rate_alone_stands_for_resource_exhausted() -> None:
+    """On a stream there is no status per batch: an Ack REJECTED naming only ST-PROTO-010 is the rate limit
+    (retried, like RESOURCE_EXHAUSTED); any other clause in it makes it a rejection on content (final)."""
+    from santong.protocols._status import rejection_code
+
+    assert rejection_code(["ST-PROTO-010"]) == rejection_code(["ST-PROTO-010"] * 2) == "RESOURCE_EXHAUSTED"
+    assert disposition(rejection_code(["ST-PROTO-010"]), violations=["ST-PROTO-010"]) is Disposition.RETRY
+    assert rejection_code(["ST-PROTO-010", "ST-DATA-018"]) is None
+    assert rejection_code(["ST-DATA-018"]) is None and rejection_code([]) is None
+
+
 def test_outage_codes() -> None:
     assert CallError("UNAVAILABLE", "x").outage and CallError("DEADLINE_EXCEEDED", "x").outage
     assert CallError("INTERNAL", "x", connection=True).outage

@@ -196,3 +196,28 @@ async def test_other_uploads_go_between_batches_in_order_on_one_stream(
     assert seqs == sorted(seqs) == list(range(1, 16))  # 12 batches + 3 statuses, each once, in order
     assert [m for m, _ in order].count("ReportOutstationStatus") == 3
     assert [v for _, v, _ in await values(mp)] == [i / 100 for i in range(12)]
+
+
+async def test_a_rate_refusal_on_the_stream_is_retried_not_dead_lettered(
+    tmp_path: Path, mp: MockPlatform
+) -> None:
+    """The platform lowers its upload rate below what the client learnt at Register: on the stream the excess
+    gets Ack REJECTED naming only ST-PROTO-010, which stands for RESOURCE_EXHAUSTED (retry), never a final refusal:
+    every batch is stored, once, in order."""
+    c, t = await start(tmp_path, mp, 8)
+    try:
+        await c.observations([(CH4, 0.0, None, 0)])
+        assert await c.wait_delivered(DEADLINE_S)  # registered at 200 uploads/s, the stream open
+        mp.platform.limits.max_uploads_per_second = 2
+        for i in range(1, 7):
+            await c.observations([(CH4, i / 100, None, 0)])
+        assert await c.wait_delivered(DEADLINE_S)
+    finally:
+        await c.stop()
+    refused = [
+        r
+        for r in await mp.platform.inspection.interactions(DEVICE, method="StreamObservations")
+        if r["code"] == "RESOURCE_EXHAUSTED"
+    ]
+    assert refused and c.stats.retries >= 1 and c.stats.dead_lettered == 0
+    assert [v for _, v, _ in await values(mp)] == [i / 100 for i in range(7)]
