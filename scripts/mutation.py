@@ -10,8 +10,9 @@ temporary folder (``mktemp -d`` style, never under the repository):
    ``[tool.setuptools.package-dir]`` — so that ``mutants/santong`` shadows the editable install;
 3. a ``setup.cfg`` ``[mutmut]`` section names what to mutate and which tests to run; ``mutmut run``;
 4. the figures (total, killed, survived, …) and every survivor's diff are printed and written to
-   ``--out FILE`` if given; with ``--accepted FILE`` (``mutant-name  justification`` per line) a survivor the
-   file does not justify fails the run (exit 1); the folder is removed unless ``--keep``.
+   ``--out FILE`` if given; with ``--accepted FILE`` (``function hash  justification`` per line: the key the
+   report prints beside each survivor) a survivor the file does not justify fails the run (exit 1);
+   the folder is removed unless ``--keep``.
 
 Example::
 
@@ -22,6 +23,7 @@ Example::
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import re
@@ -110,8 +112,8 @@ def _mutmut(work: Path, *args: str, capture: bool = False) -> str:
 
 def summarise(
     work: Path, mutate: list[str], tests: list[str]
-) -> tuple[dict[str, int], dict[str, list[str]], str]:
-    """The figures, the mutant names by status, and a text report (survivors with their diffs)."""
+) -> tuple[dict[str, int], dict[str, tuple[str, str]], str]:
+    """The figures, the mutants not killed (name → status, diff), and a text report with their diffs."""
     _mutmut(work, "export-cicd-stats", capture=True)
     stats = json.loads((work / "mutants" / "mutmut-cicd-stats.json").read_text(encoding="utf-8"))
     listing = _mutmut(work, "results", "--all", "true", capture=True)
@@ -138,31 +140,47 @@ def summarise(
     text.append("")
     for module, counts in sorted(per_file.items()):
         text.append(f"- {module}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    alive: dict[str, tuple[str, str]] = {}
     for status in sorted(s for s in by_status if s != "killed"):
         text += ["", f"## {status} ({len(by_status[status])})", ""]
-        text += [d.rstrip() + "\n" for d in _diffs(work, by_status[status])]
-    return stats, by_status, "\n".join(text) + "\n"
+        for name, diff in zip(by_status[status], _diffs(work, by_status[status]), strict=True):
+            alive[name] = (status, diff)
+            text += [f"# {name}  [accepted-list key: {fingerprint(name, diff)}]", diff.rstrip() + "\n"]
+    return stats, alive, "\n".join(text) + "\n"
+
+
+def fingerprint(name: str, diff: str) -> str:
+    """A survivor's key in the accepted list, stable when mutmut renumbers the mutants of a function: the mutated
+    function and a hash of the changed lines (``santong.conformance._results.x__row 1a2b3c4d5e6f``)."""
+    changed = [ln.strip() for ln in diff.splitlines() if ln[:1] in "+-" and not ln.startswith(("+++", "---"))]
+    digest = hashlib.sha256("\n".join(changed).encode("utf-8")).hexdigest()[:12]
+    return f"{re.sub(r'__mutmut_[0-9]+$', '', name)} {digest}"
 
 
 def read_accepted(path: Path) -> dict[str, str]:
-    """Survivors accounted for: ``mutant-name  one-line justification`` per line (``#`` comments, blank lines)."""
+    """Survivors accounted for: ``function hash  one-line justification`` per line (the key :func:`fingerprint`
+    gives; ``#`` comments and blank lines are skipped)."""
     out: dict[str, str] = {}
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         line = line.strip()
         if not line or line.startswith("#"):
             continue
-        name, _, why = line.partition(" ")
-        if not why.strip():
-            raise SystemExit(f"{path}:{n}: {name} has no justification")
-        out[name] = why.strip()
+        parts = line.split(maxsplit=2)
+        if len(parts) < 3:
+            raise SystemExit(f"{path}:{n}: expected `function hash justification`: {line}")
+        out[f"{parts[0]} {parts[1]}"] = parts[2]
     return out
 
 
-def check_accepted(by_status: dict[str, list[str]], accepted: dict[str, str]) -> list[str]:
+def check_accepted(alive: dict[str, tuple[str, str]], accepted: dict[str, str]) -> list[str]:
     """The mutants not killed that the accepted list does not justify; prints them and the stale entries."""
-    alive = {n: status for status, names in by_status.items() if status != "killed" for n in names}
-    unexplained = [f"{n} ({status})" for n, status in alive.items() if n not in accepted]
-    stale = sorted(set(accepted) - set(alive))
+    keys = {name: fingerprint(name, diff) for name, (_, diff) in alive.items()}
+    unexplained = [
+        f"{keys[n]} <justify here>   # {n} ({status})"
+        for n, (status, _) in alive.items()
+        if keys[n] not in accepted
+    ]
+    stale = sorted(set(accepted) - set(keys.values()))
     print(f"survivors justified in the accepted list: {len(alive) - len(unexplained)} of {len(alive)}")
     if stale:
         print("accepted but no longer surviving (remove them from the list):\n  " + "\n  ".join(stale))
@@ -179,7 +197,7 @@ _SHOW = """
 import json, sys
 from mutmut.mutation.diff_apply import get_diff_for_mutant
 for name in json.load(sys.stdin):
-    print(json.dumps(f"# {name}\\n" + get_diff_for_mutant(name)))
+    print(json.dumps(get_diff_for_mutant(name)))
 """
 
 
@@ -204,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--accepted",
         type=Path,
-        help="survivors accounted for (name + one-line justification); any other survivor fails the run",
+        help="survivors accounted for (function, hash, one-line justification); any other survivor fails the run",
     )
     ap.add_argument("mutants", nargs="*", help="only these mutant names (mutmut run NAME …)")
     a = ap.parse_args(argv)
@@ -216,14 +234,14 @@ def main(argv: list[str] | None = None) -> int:
         build_tree(work)
         write_config(work, mutate, a.tests)
         _mutmut(work, "run", "--max-children", str(a.max_children), *a.mutants)
-        stats, by_status, text = summarise(work, mutate, a.tests)
+        stats, alive, text = summarise(work, mutate, a.tests)
         print(text)
         if a.out is not None:
             a.out.write_text(text, encoding="utf-8")
         if not stats.get("total"):
             return 1
         if a.accepted is not None and not a.mutants:
-            return 1 if check_accepted(by_status, read_accepted(a.accepted)) else 0
+            return 1 if check_accepted(alive, read_accepted(a.accepted)) else 0
         return 0
     finally:
         if a.keep:

@@ -375,3 +375,21 @@ def test_write_reports_without_a_key_signs_with_a_fresh_ephemeral_one(
     assert v.valid and v.key_id == key_id and v.statement["ephemeral_key"] is True
     _, other_id, _ = write_reports(plain, tmp_path / "again", None)
     assert other_id != key_id  # a new key per run
+
+
+def test_write_reports_passes_the_coverage_choice_to_the_html(tmp_path: Path, plain: dict[str, Any]) -> None:
+    """The HTML shows only the selected profile's MUST coverage unless every profile's is asked for."""
+    selected = plain["results"]["coverage"][0]
+    other = {
+        **selected,
+        "profile": "zz-other-profile",
+        "name_zh": "另一配置",
+        "name_en": "Other",
+        "selected": False,
+    }
+    report = {**plain, "results": {**plain["results"], "coverage": [selected, other]}}
+    paths, _, _ = write_reports(report, tmp_path / "default", None)
+    assert "zz-other-profile" not in paths["html"].read_text(encoding="utf-8")
+    paths, _, _ = write_reports(report, tmp_path / "all", None, all_coverage=True)
+    html = paths["html"].read_text(encoding="utf-8")
+    assert "zz-other-profile" in html and "另一配置" in html
