@@ -14,6 +14,7 @@ commit (group commit amortises it) and survives power loss too; choose it with `
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import os
@@ -203,7 +204,11 @@ class Store:
             raise ValueError(f"synchronous must be NORMAL or FULL, not {synchronous!r}")
         self.path = path
         self.synchronous = synchronous.upper()
-        self._q: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        # Jobs reach the database thread in lists: those submitted in one turn of the event loop travel together,
+        # so that the thread is woken once per turn, not once per job (each wake-up took the GIL from the loop).
+        self._q: queue.SimpleQueue[list[_Job] | None] = queue.SimpleQueue()
+        self._pending: list[_Job] = []
+        self._loop_thread = 0
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.transactions = 0
@@ -217,6 +222,7 @@ class Store:
     async def open(self) -> None:
         """Start the database thread and create the schema."""
         self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
         ready: asyncio.Future[None] = self._loop.create_future()
         self._thread = threading.Thread(target=self._run, args=(ready,), name="santong-mock-db", daemon=True)
         self._thread.start()
@@ -226,6 +232,7 @@ class Store:
         """Finish every queued job, then stop the thread and close the database."""
         if self._thread is None:
             return
+        self._flush()
         self._q.put(None)
         await asyncio.to_thread(self._thread.join)
         self._thread = None
@@ -244,8 +251,25 @@ class Store:
         if self._thread is None or self._loop is None:
             raise RuntimeError("store is not open")
         fut = self._loop.create_future() if wait else None
-        self._q.put(_Job(fn, fut, on_done, write, on_error))
+        self._enqueue(_Job(fn, fut, on_done, write, on_error))
         return fut
+
+    def _enqueue(self, job: _Job) -> None:
+        loop = self._loop
+        assert loop is not None
+        if threading.get_ident() != self._loop_thread:
+            # not on the loop's thread: the loop takes it (in the order such jobs arrive)
+            loop.call_soon_threadsafe(self._enqueue, job)
+            return
+        if not self._pending:
+            loop.call_soon(self._flush)
+        self._pending.append(job)
+
+    def _flush(self) -> None:
+        """Hand the jobs submitted since the last flush to the database thread, in order."""
+        if self._pending:
+            jobs, self._pending = self._pending, []
+            self._q.put(jobs)
 
     async def write(
         self, fn: Callable[[sqlite3.Connection], Any], on_done: Callable[[Any], None] | None = None
@@ -258,7 +282,7 @@ class Store:
     def write_nowait(self, fn: Callable[[sqlite3.Connection], Any]) -> None:
         """Queue a write nobody waits for (interaction log rows); order is still kept."""
         if self._thread is not None:
-            self._q.put(_Job(fn, None, None, True))
+            self._enqueue(_Job(fn, None, None, True))
 
     async def read(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
         """Run a read job after every job queued before it."""
@@ -291,21 +315,24 @@ class Store:
             loop.call_soon_threadsafe(_set_exception, ready, e)
             return
         loop.call_soon_threadsafe(_set_result, ready, None)
+        backlog: collections.deque[_Job] = collections.deque()
         stop = False
-        while not stop:
-            first = self._q.get()
-            if first is None:
-                break
-            group = [first]
-            while len(group) < MAX_GROUP:
+        while backlog or not stop:
+            if not backlog:
+                first = self._q.get()
+                if first is None:
+                    break
+                backlog.extend(first)
+            while len(backlog) < MAX_GROUP and not stop:
                 try:
-                    nxt = self._q.get_nowait()
+                    more = self._q.get_nowait()
                 except queue.Empty:
                     break
-                if nxt is None:
+                if more is None:
                     stop = True
-                    break
-                group.append(nxt)
+                else:
+                    backlog.extend(more)
+            group = [backlog.popleft() for _ in range(min(MAX_GROUP, len(backlog)))]
             self._execute(conn, group)
             # One wake-up of the loop per transaction (not per job): every job of the group finishes there, in order.
             with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
