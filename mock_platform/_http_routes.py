@@ -78,7 +78,7 @@ class _DeviceCall:
         )
         if got is None:
             return
-        request, size = got
+        request, size, lists = got
         try:
             response = await self.platform.call(
                 self.op.rpc,
@@ -88,6 +88,7 @@ class _DeviceCall:
                 peer=peer,
                 size=size,
                 peer_identities=head.identities,
+                batch_lists=lists,
             )
         except PlatformError as e:
             await send_error(send, e)
@@ -236,7 +237,7 @@ class _CommandResult:
         )
         if got is None:
             return
-        result, _ = got
+        result, _, _ = got
         p = self.platform
         dev = await commands_device(p, head, peer, send)
         if dev is None:

@@ -49,6 +49,7 @@ from santong.mock_platform._registration import Registration, pb_violations
 from santong.mock_platform._store import Store
 from santong.mock_platform._uploads import Uploads
 from santong.protocols import (
+    BatchLists,
     DeviceState,
     ValidationContext,
     Violation,
@@ -500,8 +501,10 @@ class Platform:
         peer: str = "",
         size: int | None = None,
         peer_identities: Iterable[str] | None = None,
+        batch_lists: BatchLists | None = None,
     ) -> Message:
-        """Handle one unary call; return its response message or raise :class:`PlatformError`."""
+        """Handle one unary call; return its response message or raise :class:`PlatformError`. ``batch_lists``:
+        an observation upload's integer columns as the JSON decoder returned them (``decode_json_lists``)."""
         spec = METHODS.get(method)
         if spec is None or method in ("StreamObservations", "Commands"):
             raise PlatformError("UNIMPLEMENTED", f"{method} 不是一元方法", f"{method} is not a unary method")
@@ -531,7 +534,9 @@ class Platform:
                 return self.registration.heartbeat(dev, request, peer, t0)
             if method in DEFINE_METHODS:
                 return await self.registration.define(dev, method, request, peer, t0)
-            ack = await self.uploads.upload(dev, method, request, peer, t0, stream=False)
+            ack = await self.uploads.upload(
+                dev, method, request, peer, t0, stream=False, batch_lists=batch_lists
+            )
             if ack is None:  # withheld: hang like a platform that never answers
                 await asyncio.sleep(self.config.withhold_hold_s)
                 raise PlatformError(

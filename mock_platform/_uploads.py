@@ -25,7 +25,7 @@ from santong.mock_platform._ingest import (
     upload_job,
 )
 from santong.mock_platform._methods import sequence_of
-from santong.protocols import Violation, must_violations, validate
+from santong.protocols import BatchLists, Violation, must_violations, validate
 from santong.protocols.v1 import device_access_pb2
 
 if TYPE_CHECKING:
@@ -66,10 +66,18 @@ class Uploads:
             )  # fmt: skip
 
     async def upload(
-        self, dev: Device, method: str, req: Any, peer: str, t0: float, *, stream: bool
+        self,
+        dev: Device,
+        method: str,
+        req: Any,
+        peer: str,
+        t0: float,
+        *,
+        stream: bool,
+        batch_lists: BatchLists | None = None,
     ) -> device_access_pb2.Ack | None:
         """Validate, store and acknowledge one upload; None when the acknowledgement is withheld."""
-        return await (await self.admit(dev, method, req, peer, t0, stream=stream))
+        return await (await self.admit(dev, method, req, peer, t0, stream=stream, batch_lists=batch_lists))
 
     async def admit(
         self,
@@ -81,6 +89,7 @@ class Uploads:
         *,
         stream: bool,
         raw: bytes | None = None,
+        batch_lists: BatchLists | None = None,
     ) -> Awaitable[device_access_pb2.Ack | None]:
         """First phase of an upload, under the device lock: rate limit, replay check, validation, submission to
         the store. Returns the second phase, an awaitable of the Ack that resolves only after the commit
@@ -117,6 +126,9 @@ class Uploads:
                     return self.duplicate(dev, method, seq, earlier, peer, t0)
             now = self.p.now_ms()
             ctx = self.p.context(dev, now)
+            ctx.batch_lists = (
+                batch_lists  # the JSON decoder's integer columns: not copied out of the message again
+            )
             vs = validate(req, ctx)
             if vs and must_violations(vs):
                 err = PlatformError(

@@ -11,7 +11,9 @@ from santong.protocols._catalogue import (
     spec_version,
 )
 from santong.protocols._codec import (
+    BatchLists,
     decode_json,
+    decode_json_lists,
     decode_proto,
     loads_strict,
     message_class,
@@ -70,6 +72,7 @@ __all__ = [
     "clauses",
     "code_rules",
     "decode_json",
+    "decode_json_lists",
     "decode_proto",
     "interface_versions",
     "newest_version",
@@ -93,4 +96,5 @@ __all__ = [
     "validate_batch_columns",
     "validate_json",
     "BatchColumns",
+    "BatchLists",
 ]

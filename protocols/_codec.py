@@ -15,7 +15,9 @@ from santong.protocols._schemas import json_violations
 from santong.protocols.v1 import common_pb2, data_pb2, device_access_pb2, platform_pb2
 
 __all__ = [
+    "BatchLists",
     "decode_json",
+    "decode_json_lists",
     "decode_proto",
     "loads_strict",
     "message_class",
@@ -61,15 +63,23 @@ def to_json(message: Message) -> str:
     return json.dumps(to_dict(message), ensure_ascii=False, separators=(",", ":"))
 
 
-def _fast_batch(d: dict[str, Any], batch: Any) -> None:
+#: An observation batch's alias, time_offset_ms and status columns as the Python lists of ints the message was
+#: built from (see :func:`decode_json_lists`).
+BatchLists = tuple[list[int], list[int], list[int]]
+
+
+def _fast_batch(d: dict[str, Any], batch: Any) -> BatchLists:
     batch.sequence = int(d.get("sequence", 0))
     if "base_time" in d:
         batch.base_time.FromJsonString(d["base_time"])
-    batch.alias.extend(d.get("alias", ()))
+    alias, offsets, status = d.get("alias", []), d.get("time_offset_ms", []), d.get("status", [])
+    batch.alias.extend(alias)
     batch.value.extend(d.get("value", ()))
-    batch.time_offset_ms.extend(d.get("time_offset_ms", ()))
-    batch.status.extend(d.get("status", ()))
+    batch.time_offset_ms.extend(offsets)
+    batch.status.extend(status)
     batch.backfill = bool(d.get("backfill", False))
+    # upb took every element as an int (it refuses floats and bools in integer fields): the lists equal the columns
+    return alias, offsets, status
 
 
 class _DuplicateKey(ValueError):
@@ -96,6 +106,16 @@ def decode_json(data: bytes | str | dict[str, Any], message_name: str) -> Messag
 
     Raises ValidationError naming ST-DATA-030/034/035/036 on malformed or non-conforming JSON.
     """
+    return decode_json_lists(data, message_name)[0]
+
+
+def decode_json_lists(
+    data: bytes | str | dict[str, Any], message_name: str
+) -> tuple[Message, BatchLists | None]:
+    """:func:`decode_json`, and for an observation upload (ReportObservationsRequest, StreamObservationsRequest)
+    the integer columns of its batch as the lists they were decoded into, equal to the message's: give them to the
+    core as ``ValidationContext.batch_lists`` and it reads them instead of copying the message's columns back out
+    (the violations are the same). None for other messages."""
     cls = message_class(message_name)
     if isinstance(data, dict):
         doc: Any = data
@@ -137,12 +157,13 @@ def decode_json(data: bytes | str | dict[str, Any], message_name: str) -> Messag
     if violations:
         raise ValidationError(violations)
     msg = cls()
+    lists: BatchLists | None = None
     try:
         if message_name == "ObservationBatch":
             _fast_batch(doc, msg)
         elif message_name in ("ReportObservationsRequest", "StreamObservationsRequest"):
             if "batch" in doc:
-                _fast_batch(doc["batch"], msg.batch)  # type: ignore[attr-defined]
+                lists = _fast_batch(doc["batch"], msg.batch)  # type: ignore[attr-defined]
         else:
             json_format.ParseDict(doc, msg)
     except (json_format.ParseError, ValueError, TypeError) as e:
@@ -156,7 +177,7 @@ def decode_json(data: bytes | str | dict[str, Any], message_name: str) -> Messag
                 )
             ]
         ) from e
-    return msg
+    return msg, lists
 
 
 def decode_proto(data: bytes, message_name: str) -> Message:

@@ -143,6 +143,10 @@ class ValidationContext:
     # Set by the ObservationBatch rule: (earliest, latest) observation time in ms of the batch it judged (None
     # until then, or when base_time is out of range), so that the platform stores the span without a second pass.
     time_span_ms: tuple[int, int] | None = None
+    # The alias, time_offset_ms and status columns of the one observation batch being validated, as lists equal to
+    # the message's (santong.protocols.decode_json_lists returns them): the batch rule reads them instead of copying
+    # the message's columns. None: copied from the message.
+    batch_lists: tuple[list[int], list[int], list[int]] | None = None
 
     def clock_ms(self) -> int:
         """The server time in ms (fixed when now_ms is given, for reproducible tests)."""
