@@ -236,6 +236,24 @@ class GrpcTransport(Transport):
 STREAM_OBSERVATIONS = "/santong.protocols.v1.DeviceAccessService/StreamObservations"
 
 
+#: What grpc.aio reports when a write meets a call the platform has just ended: the write's failure replaces the
+#: platform's status (FAILED_PRECONDITION, say), which is lost.
+_CORE_WRITE_FAILURE = "Internal error from Core"
+
+
+def _stream_error(e: Any) -> CallError:
+    """The CallError of a failed stream; a status lost to a racing write counts as a lost session (the strictest
+    retryable reading: register again, then resend — harmless if the session was in fact fine)."""
+    err = _grpc_error(e)
+    if err.code == "INTERNAL" and (e.details() or "") == _CORE_WRITE_FAILURE:
+        return CallError(
+            "FAILED_PRECONDITION",
+            "数据流已被平台结束，其状态在并发写入中丢失，重新注册后重发 / the platform ended the stream and its status was "
+            f"lost to a racing write ({_CORE_WRITE_FAILURE}): registering again, then resending",
+        )
+    return err
+
+
 class _GrpcObservationStream(ObservationStream):
     def __init__(self, call: Any) -> None:
         self._call = call
@@ -246,7 +264,7 @@ class _GrpcObservationStream(ObservationStream):
         try:
             await self._call.write(payload)
         except grpc.aio.AioRpcError as e:
-            raise _grpc_error(e) from e
+            raise _stream_error(e) from e
         except Exception as e:  # written after the call ended: its status tells why
             raise await self._ended(e) from e
 
@@ -256,7 +274,7 @@ class _GrpcObservationStream(ObservationStream):
         try:
             resp = await self._call.read()
         except grpc.aio.AioRpcError as e:
-            raise _grpc_error(e) from e
+            raise _stream_error(e) from e
         if resp is grpc.aio.EOF:
             return None
         return resp.ack  # type: ignore[no-any-return]
