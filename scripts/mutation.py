@@ -152,7 +152,9 @@ def summarise(
 def fingerprint(name: str, diff: str) -> str:
     """A survivor's key in the accepted list, stable when mutmut renumbers the mutants of a function: the mutated
     function and a hash of the changed lines (``santong.conformance._results.x__row 1a2b3c4d5e6f``)."""
-    changed = [ln.strip() for ln in diff.splitlines() if ln[:1] in "+-" and not ln.startswith(("+++", "---"))]
+    changed = [
+        ln.strip() for ln in diff.splitlines() if ln[:1] in ("+", "-") and not ln.startswith(("+++", "---"))
+    ]
     digest = hashlib.sha256("\n".join(changed).encode("utf-8")).hexdigest()[:12]
     return f"{re.sub(r'__mutmut_[0-9]+$', '', name)} {digest}"
 
