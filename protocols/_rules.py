@@ -1,7 +1,8 @@
 """The rules of the validation core: one function per message type, each naming the clauses it checks.
 
 Every clause whose catalogue entry says ``checked_by: [core]`` is declared by exactly the rules here
-(or the JSON schema stage in ``_schemas.py``, or the MT/T file grammar in ``santong.adapters.mtfile``);
+(and the observation batch rules in ``_rules_batch.py``, or the JSON schema stage in ``_schemas.py``, or the MT/T
+file grammar in ``santong.adapters.mtfile``);
 ``tests/protocols/test_rules_cover_clauses.py`` keeps the two in step.
 """
 
@@ -9,13 +10,11 @@ from __future__ import annotations
 
 import functools
 import math
-import operator
-from collections.abc import Callable, Iterable, Sequence
-from operator import itemgetter
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from santong.protocols._catalogue import clause, code_rules, sensor_types, violation
-from santong.protocols._context import LIVE_MAX_AGE_MS, ValidationContext, timestamp_ms
+from santong.protocols._context import ValidationContext, timestamp_ms
 from santong.protocols._errors import Violation
 from santong.protocols.v1 import common_pb2
 
@@ -444,181 +443,6 @@ def _define_points(msg: Any, ctx: ValidationContext, out: Report, path: str) -> 
             out.add("ST-DATA-037", op, "坐标不是有限数", "coordinates are not finite")
 
 
-# --------------------------------------------------------------------------- observations (hot path)
-
-
-@rule(
-    "ObservationBatch",
-    "ST-IFACE-004", "ST-IFACE-005", "ST-IFACE-010", "ST-PROTO-008", "ST-PROTO-011", "ST-PROTO-032", "ST-DATA-018", "ST-DATA-030",
-    "ST-DATA-019", "ST-DATA-020", "ST-DATA-021", "ST-DATA-031", "ST-DATA-032", "ST-DATA-048",
-)  # fmt: skip
-def _batch(b: Any, ctx: ValidationContext, out: Report, path: str) -> None:
-    # one conversion per column: builtins run far faster on lists than on upb containers
-    lists = ctx.batch_lists
-    if lists is not None and len(lists[0]) == len(b.alias):  # the JSON decoder's lists: the same ints
-        aliases, offsets, statuses = lists
-    else:
-        aliases, offsets, statuses = b.alias[:], b.time_offset_ms[:], b.status[:]
-    batch_columns(
-        b.sequence, aliases, b.value[:], offsets, statuses,
-        b.base_time if b.HasField("base_time") else None, b.backfill, ctx, out, path,
-    )  # fmt: skip
-
-
-def batch_columns(
-    sequence: int,
-    aliases: Sequence[int],
-    values: Sequence[float],
-    offsets: Sequence[int],
-    statuses: Sequence[int],
-    base_time: Any,
-    backfill: bool,
-    ctx: ValidationContext,
-    out: Report,
-    path: str,
-) -> None:
-    """The ObservationBatch rule on the batch's columns (``base_time`` a Timestamp, None when unset): the message
-    rule above, and adapters that hold the columns as lists before they build the message
-    (:func:`santong.protocols.validate_batch_columns`)."""
-    _sequence(sequence, ctx, out, f"{path}.sequence")
-    n = len(aliases)
-    if n == 0:
-        _non_empty(0, out, f"{path}.alias", "观测批次", "observations in the batch")
-        return
-    if n > ctx.limits.max_batch_points:
-        out.add(
-            "ST-PROTO-008",
-            f"{path}.alias",
-            f"批次含 {n} 个观测，超过上限 {ctx.limits.max_batch_points}",
-            f"{n} observations exceed the batch limit {ctx.limits.max_batch_points}",
-        )
-        return
-    if len(values) != n or len(offsets) != n or len(statuses) != n or base_time is None:
-        out.add(
-            "ST-IFACE-005",
-            path,
-            f"列长度不一致或缺少 base_time（alias {n}, value {len(values)}, time_offset_ms {len(offsets)}, status {len(statuses)}）",
-            f"columns differ in length or base_time is missing (alias {n}, value {len(values)}, time_offset_ms {len(offsets)}, status {len(statuses)})",
-        )
-        return
-    state = ctx.state
-    known = state.alias_set.issuperset(aliases)
-    if not known:
-        unknown = sorted(set(aliases) - state.alias_set)
-        out.add(
-            "ST-IFACE-004",
-            f"{path}.alias",
-            f"别名 {unknown[:10]} 未定义",
-            f"aliases {unknown[:10]} are not defined",
-        )
-    if not _finite(sum(values)):
-        for i, v in enumerate(values):
-            if not _finite(v):
-                out.add("ST-DATA-018", f"{path}.value[{i}]", f"值 {v} 不是有限数", f"value {v} is not finite")
-    if max(statuses) > 255:
-        for i, s in enumerate(statuses):
-            if s > 255:
-                out.add(
-                    "ST-DATA-020",
-                    f"{path}.status[{i}]",
-                    f"状态 {s} 含未定义的位",
-                    f"status {s} has undefined bits",
-                )
-    switch = state.switch_aliases
-    if switch and not switch.isdisjoint(aliases):
-        for i, a in enumerate(aliases):
-            if a in switch and values[i] not in (0.0, 1.0):
-                out.add(
-                    "ST-DATA-019",
-                    f"{path}.value[{i}]",
-                    f"开关量值 {values[i]} 不是 0 或 1",
-                    f"switch value {values[i]} is neither 0 nor 1",
-                )
-    # Range screens in C, the per-point loop only on a hit. First one min and one max: a value within [the
-    # greatest low, the smallest high] of the device's points lies within its own point's range. On a miss, each
-    # observation's own bounds, compared pairwise. NaN passes both screens as it passes the per-point comparison
-    # (ST-DATA-018 reports it).
-    if state.ranges and known and not (min(values) >= state.max_low and max(values) <= state.min_high):
-        lows = itemgetter(*aliases)(state.lows)
-        highs = itemgetter(*aliases)(state.highs)
-        if n == 1:
-            lows, highs = (lows,), (highs,)
-        if any(map(operator.lt, values, lows)) or any(map(operator.gt, values, highs)):
-            _over_range(aliases, values, statuses, state, out, path)
-    if not (MIN_TS <= base_time.seconds <= MAX_TS and 0 <= base_time.nanos < 1_000_000_000):
-        _not_future(base_time, ctx, out, f"{path}.base_time")
-        return
-    base = timestamp_ms(base_time)
-    now = ctx.clock_ms()
-    latest = base + max(offsets)
-    earliest = base + min(offsets)
-    ctx.time_span_ms = (earliest, latest)
-    if earliest < EARLIEST_S * 1000:
-        out.add(
-            "ST-DATA-031",
-            f"{path}.time_offset_ms",
-            f"观测时间早于 2000-01-01T00:00:00Z（{earliest} ms），设备时钟未设置？",
-            f"observation time before 2000-01-01T00:00:00Z ({earliest} ms): is the device clock unset?",
-        )
-    if latest - now > ctx.limits.max_clock_skew_ms:
-        out.add(
-            "ST-DATA-031",
-            f"{path}.time_offset_ms",
-            f"观测时间比平台时间超前 {latest - now} ms，超过允许偏差 {ctx.limits.max_clock_skew_ms} ms",
-            f"observation time is {latest - now} ms ahead of the platform, beyond the allowed skew of {ctx.limits.max_clock_skew_ms} ms",
-        )
-    if ctx.arrival and not backfill and now - earliest > LIVE_MAX_AGE_MS:
-        out.add(
-            "ST-DATA-032",
-            f"{path}.backfill",
-            f"实时数据已过去 {now - earliest} ms 却未标记补传",
-            f"live data is {now - earliest} ms old but not flagged as backfill",
-        )
-
-
-#: Status bits that say a value is not a valid measurement (ST-DATA-048): sensor fault, outstation fault, not
-#: polled, paused. Over range (8) is not among them: it does not make an impossible value valid.
-NOT_VALID_BITS = 128 | 16 | 32 | 64
-
-
-def _over_range(aliases: Any, values: Any, statuses: Any, state: Any, out: Report, path: str) -> None:
-    """Values outside their point's range (ST-DATA-021) and, among them, beyond the physical limits of the
-    point's sensor type with a status that says they are valid (ST-DATA-048). The point's range lies within
-    the dictionary range (ST-DATA-013), which lies within the physical limits: only values outside the point's
-    range can be impossible, so this runs only when the range screen hits."""
-    get = state.ranges.get
-    types = sensor_types()
-    for i, (a, v, s) in enumerate(zip(aliases, values, statuses, strict=True)):
-        r = get(a)
-        if r is None or r[0] <= v <= r[1]:
-            continue
-        if not s & 8:
-            out.add(
-                "ST-DATA-021",
-                f"{path}.value[{i}]",
-                f"值 {v} 超出量程 [{r[0]}, {r[1]}] 但状态未置超量程位 8",
-                f"value {v} lies outside the range [{r[0]}, {r[1]}] but status lacks the over-range bit 8",
-            )
-        st = types.get(state.points[a].sensor_type)
-        if st is not None and not s & NOT_VALID_BITS and not st.physical_low <= v <= st.physical_high:
-            out.add(
-                "ST-DATA-048",
-                f"{path}.value[{i}]",
-                f"值 {v} {st.unit} 超出{st.name_zh}的物理极限 [{st.physical_low}, {st.physical_high}]，"
-                f"状态 {s} 却表明其有效（应置传感器故障位 128）",
-                f"value {v} {st.unit} lies beyond the physical limits [{st.physical_low}, {st.physical_high}] of "
-                f"{st.name_en}, yet status {s} says it is valid (set the sensor-fault bit 128)",
-            )
-
-
-@rule("ReportObservationsRequest")
-def _report_observations(msg: Any, ctx: ValidationContext, out: Report, path: str) -> None:
-    _batch(msg.batch, ctx, out, f"{path}.batch")
-
-
-RULES["StreamObservationsRequest"] = (_report_observations, ())
-
-
 # --------------------------------------------------------------------------- alarms, statuses, statistics
 
 
@@ -806,3 +630,7 @@ def _commands_response(msg: Any, ctx: ValidationContext, out: Report, path: str)
 @rule("HeartbeatRequest")
 def _heartbeat(msg: Any, ctx: ValidationContext, out: Report, path: str) -> None:
     _not_future(msg.device_time, ctx, out, f"{path}.device_time")
+
+
+# The observation batch rules (the hot path) live in their own module; importing it registers them.
+from santong.protocols import _rules_batch  # noqa: E402, F401  (registers the ObservationBatch rules)

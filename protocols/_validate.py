@@ -11,7 +11,8 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from santong.protocols._codec import decode_json
 from santong.protocols._context import ValidationContext
 from santong.protocols._errors import ValidationError, Violation, must_violations
-from santong.protocols._rules import Report, batch_columns, rules_for
+from santong.protocols._rules import Report, rules_for
+from santong.protocols._rules_batch import batch_columns
 from santong.protocols._versions import version_violations
 from santong.protocols.v1 import data_pb2
 
