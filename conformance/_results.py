@@ -416,13 +416,8 @@ def root_causes(cases: Sequence[CaseResult], rows: Sequence[ClauseRow]) -> list[
         if c.verdict not in FAILED:
             continue
         failed = [k for k, s in c.judged().items() if s == "failed"]
-        cause = c.cause or {
-            "key": f"case:{c.id}",
-            "kind": "case",
-            "root": failed,
-            "zh": _first(c.message),
-            "en": _first(c.message),
-        }
+        # A case without a shared cause is a group of its own: kind "case", root its failed clauses, its message.
+        cause = c.cause or {"key": f"case:{c.id}"}
         g = groups.get(cause["key"])
         if g is None:
             g = groups[cause["key"]] = {
