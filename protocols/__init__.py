@@ -45,6 +45,7 @@ from santong.protocols._status import (
 )
 from santong.protocols._validate import BatchColumns, check, validate, validate_batch_columns, validate_json
 from santong.protocols._versions import interface_versions, newest_version, version_key, version_violations
+from santong.protocols._wire import BatchWire, batch_wire
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -97,4 +98,6 @@ __all__ = [
     "validate_json",
     "BatchColumns",
     "BatchLists",
+    "BatchWire",
+    "batch_wire",
 ]

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from santong.protocols._wire import BatchWire
 from santong.protocols.v1 import common_pb2, data_pb2, device_access_pb2
 
 __all__ = ["DEFAULT_LIMITS", "DeviceState", "ValidationContext", "default_limits", "timestamp_ms"]
@@ -63,6 +64,10 @@ class DeviceState:
     highs: dict[int, float] = field(default_factory=dict)
     max_low: float = float("inf")
     min_high: float = float("-inf")
+    # The core's memo of the last alias column it found all defined, as encoded (ValidationContext.batch_wire):
+    # (column bytes, the alias_set it was judged against, no switch alias among them). Stale once apply() rebuilds
+    # alias_set: compared by identity.
+    alias_memo: tuple[bytes, frozenset[int], bool] | None = field(default=None, compare=False, repr=False)
 
     def _rebuild(self) -> None:
         self.alias_set = frozenset(self.points)
@@ -147,6 +152,10 @@ class ValidationContext:
     # the message's (santong.protocols.decode_json_lists returns them): the batch rule reads them instead of copying
     # the message's columns. None: copied from the message.
     batch_lists: tuple[list[int], list[int], list[int]] | None = None
+    # The encoding of the one observation upload being validated, walked (santong.protocols.batch_wire on the bytes
+    # the message was parsed from): the batch rule reads column facts from it instead of copying columns. None: it
+    # reads the message.
+    batch_wire: BatchWire | None = None
 
     def clock_ms(self) -> int:
         """The server time in ms (fixed when now_ms is given, for reproducible tests)."""

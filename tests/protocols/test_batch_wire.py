@@ -1,0 +1,163 @@
+"""batch_wire: the core reading column facts from an upload's encoding (ValidationContext.batch_wire: the alias
+memo, the one-byte status screen, the values read from their bytes) gives exactly the violations the message's own
+columns give — on valid, invalid, NaN/inf, boundary, unknown-alias and switch batches, in every encoding the parser
+accepts (canonical, sequence last, unpacked or split columns, non-minimal and over-long varints, empty columns),
+on a first batch and on a repeat that hits the memo, and never from a memo of other definitions."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from santong.protocols import DeviceState, ValidationContext, batch_wire, validate
+from santong.protocols._wire import varint_column_canonical
+from santong.protocols.v1 import common_pb2, data_pb2
+from santong.protocols.v1 import device_access_pb2 as pb
+from wire_layouts import LAYOUTS, encode, varint
+
+MINE = "140421000001"
+NOW = 1_736_908_200_000
+INF = math.inf
+
+
+def _state(n_analog: int = 3, n_switch: int = 1) -> DeviceState:
+    state = DeviceState(mine_code=MINE, last_sequence=4)
+    state.define_points(
+        [data_pb2.PointDefinition(alias=i, point_code=f"{MINE}01MNA{i:04d}A01", sensor_type="A001",
+                                  range_low=0.0 if i % 2 else 1.0, range_high=4.0, value_kind=common_pb2.VALUE_KIND_ANALOG)
+         for i in range(1, n_analog + 1)]
+        + [data_pb2.PointDefinition(alias=200 + i, point_code=f"{MINE}01KGS{i:04d}K01", sensor_type="S001",
+                                    range_high=1.0, value_kind=common_pb2.VALUE_KIND_SWITCH)
+           for i in range(n_switch)]
+    )  # fmt: skip
+    return state
+
+
+def _judged(data: bytes, state: DeviceState, *, wire: bool) -> list:
+    msg = pb.StreamObservationsRequest.FromString(data)
+    ctx = ValidationContext(state=state, now_ms=NOW)
+    if wire:
+        ctx.batch_wire = batch_wire(data)
+    return validate(msg, ctx)
+
+
+def _same_both_ways(data: bytes, state_factory) -> None:  # noqa: ANN001
+    plain = _judged(data, state_factory(), wire=False)
+    state = state_factory()
+    assert _judged(data, state, wire=True) == plain  # first: judged and remembered
+    assert _judged(data, state, wire=True) == plain  # again: from the memo
+
+
+CASES = {
+    "good": dict(aliases=[1, 2, 3, 200], values=[0.5, 1.5, 3.0, 1.0], offsets=[0, 1000, -500, 0], statuses=[0, 0, 0, 0]),
+    "unknown aliases": dict(aliases=[1, 9, 4294967295], values=[0.5, 1.0, 1.0], offsets=[0, 0, 0], statuses=[0, 0, 0]),
+    "switch value": dict(aliases=[1, 200], values=[0.5, 2.0], offsets=[0, 0], statuses=[0, 0]),
+    "status 128 and 8": dict(aliases=[1, 2], values=[0.5, 1.5], offsets=[0, 0], statuses=[128, 8]),
+    "status bits": dict(aliases=[1, 2, 3], values=[0.5, 1.5, 1.5], offsets=[0, 0, 0], statuses=[0, 300, 4294967295]),
+    "over range": dict(aliases=[1, 2, 3], values=[4.5, 0.5, 150.0], offsets=[0, 0, 0], statuses=[0, 0, 8]),
+    "nan and inf": dict(aliases=[1, 2, 3], values=[math.nan, INF, -INF], offsets=[0, 0, 0], statuses=[0, 0, 0]),
+    "on the bounds": dict(aliases=[1, 2, 3], values=[0.0, 1.0, 4.0], offsets=[0, 0, 0], statuses=[0, 0, 0]),
+    "just over": dict(aliases=[1], values=[math.nextafter(4.0, INF)], offsets=[0], statuses=[0]),
+    "ahead": dict(aliases=[1, 2], values=[1.0, 1.0], offsets=[0, 600_000], statuses=[0, 0]),
+    "int32 edges": dict(aliases=[1, 2, 3], values=[1.0] * 3, offsets=[-2147483648, 2147483647, 0], statuses=[0] * 3),
+    "columns differ": dict(aliases=[1, 2], values=[1.0], offsets=[0, 0], statuses=[0, 0]),
+    "empty": dict(aliases=[], values=[], offsets=[], statuses=[]),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("case", CASES)
+def test_the_same_violations_from_the_encoding(case: str, layout: str) -> None:
+    c = CASES[case]
+    for base_ms in (NOW - 2000, None, 1000):  # live, no base_time, before 2000
+        data = encode(5, base_ms, c["aliases"], c["values"], c["offsets"], c["statuses"], False, layout)
+        _same_both_ways(data, _state)
+
+
+def test_layouts_the_walk_takes_and_refuses() -> None:
+    c = CASES["good"]
+    taken = {
+        layout: batch_wire(
+            encode(5, NOW, c["aliases"], c["values"], c["offsets"], c["statuses"], False, layout)
+        )
+        is not None
+        for layout in LAYOUTS
+    }
+    assert taken == {
+        "canonical": True, "sequence last": True, "non-minimal varint": True, "over-long alias": True,
+        "empty columns": True, "unpacked status": False, "split alias": False, "columns swapped": False,
+        "explicit defaults": True,
+    }  # fmt: skip
+    assert batch_wire(b"") is None
+    assert batch_wire(b"\x0a\x05\x1a\x02\x01") is None  # a length beyond the end
+    assert batch_wire(b"\x0a\x03\x1a\x81\x00") is None  # a non-minimal length
+    assert batch_wire(b"\x0a\x02\x78\x01") is None  # an unknown field (15)
+    assert batch_wire(b"\x0a\x00\x08\x01") is None  # something after the batch
+
+
+def test_a_memo_of_other_definitions_is_not_used() -> None:
+    """The memo names the alias set it was judged against: a state whose definitions lack the aliases reports
+    them even when handed a memo that says the column is all defined."""
+    data = encode(5, NOW - 2000, [1, 2, 3], [1.0] * 3, [0] * 3, [0] * 3, False, "canonical")
+    full = _state(3, 0)
+    assert _judged(data, full, wire=True) == []
+    assert full.alias_memo is not None
+    narrow = _state(1, 0)
+    narrow.alias_memo = full.alias_memo
+    got = _judged(data, narrow, wire=True)
+    assert [v.clause_id for v in got] == ["ST-IFACE-004"]
+    assert got == _judged(data, _state(1, 0), wire=False)
+    redefined = _state(3, 0)
+    redefined.alias_memo = full.alias_memo
+    redefined.define_points([data_pb2.PointDefinition(alias=3, point_code=f"{MINE}01KGS0003K01", sensor_type="S001",
+                                                      range_high=1.0, value_kind=common_pb2.VALUE_KIND_SWITCH)])  # fmt: skip
+    # point 3 is a switch now: its value 1.0 is fine, 2.0 would not be; the stale memo (no switch) is not used
+    bad = encode(6, NOW - 2000, [1, 2, 3], [1.0, 1.0, 2.0], [0] * 3, [0] * 3, False, "canonical")
+    assert [v.clause_id for v in _judged(bad, redefined, wire=True)] == ["ST-DATA-019"]
+
+
+def test_an_unknown_alias_column_is_not_remembered() -> None:
+    state = _state()
+    data = encode(5, NOW - 2000, [1, 77], [1.0, 1.0], [0, 0], [0, 0], False, "canonical")
+    for _ in range(2):
+        assert [v.clause_id for v in _judged(data, state, wire=True)] == ["ST-IFACE-004"]
+    assert state.alias_memo is None
+
+
+def test_varint_columns_canonical() -> None:
+    assert varint_column_canonical(b"", 0)
+    assert varint_column_canonical(b"\x00\x01\x7f", 3)  # one byte each
+    assert varint_column_canonical(varint(300) + varint(0) + varint(2**32 - 1), 3)
+    assert not varint_column_canonical(varint(1, pad=1), 1)  # 0x81 0x00
+    assert not varint_column_canonical(varint(0) + varint(300, pad=2), 2)
+    assert not varint_column_canonical(varint(2**32), 1)  # beyond 32 bits
+    assert not varint_column_canonical(varint(2**40), 1)  # six bytes
+
+
+VALUES = st.one_of(
+    st.sampled_from([math.nan, INF, -INF, 0.0, -0.0, 1.0, 4.0, 2.0, 150.0, -1.0]),
+    st.floats(allow_nan=True, allow_infinity=True, width=64),
+)
+
+
+@st.composite
+def batches(draw: st.DrawFn) -> tuple:
+    n = draw(st.integers(0, 12))
+    alias = st.sampled_from([1, 2, 3, 200, 77, 300, 4294967295])
+    aliases = [draw(alias) for _ in range(n)]
+    k = n if draw(st.integers(0, 9)) else draw(st.integers(0, 12))  # sometimes columns differ
+    values = [draw(VALUES) for _ in range(k)]
+    offsets = [
+        draw(st.integers(-(2**31), 2**31 - 1) | st.sampled_from([0, 1000, -1, 600_000])) for _ in range(n)
+    ]
+    statuses = [draw(st.sampled_from([0, 8, 16, 127, 128, 136, 255, 256, 300, 2**32 - 1])) for _ in range(n)]
+    base = draw(st.sampled_from([NOW - 2000, NOW - 400_000, None, 1000, NOW + 60_000]))
+    return 5, base, aliases, values, offsets, statuses, draw(st.booleans()), draw(st.sampled_from(LAYOUTS))
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(batches())
+def test_random_batches_in_every_layout(case: tuple) -> None:
+    _same_both_ways(encode(*case), _state)
