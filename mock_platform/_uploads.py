@@ -25,7 +25,7 @@ from santong.mock_platform._ingest import (
     upload_job,
 )
 from santong.mock_platform._methods import sequence_of
-from santong.protocols import BatchLists, Violation, must_violations, validate
+from santong.protocols import BatchLists, Violation, batch_wire, must_violations, validate
 from santong.protocols.v1 import device_access_pb2
 
 if TYPE_CHECKING:
@@ -36,6 +36,7 @@ __all__ = ["Uploads"]
 log = logging.getLogger("santong.mock_platform")
 pb = device_access_pb2
 ACK_CONFLICT = pb.AckStatus.Value("ACK_STATUS_CONFLICT")
+_OBSERVATIONS = frozenset({"ReportObservations", "StreamObservations"})
 #: A stored upload: method, records, content digest (None before ST-PROTO-031), sequence epoch (ST-PROTO-037).
 Prior = tuple[str, int, bytes | None, int]
 
@@ -106,7 +107,8 @@ class Uploads:
                 raise
             self.p._log_error(dev.device_id, method, peer, seq, e, t0)
             return _ready(self.p._ack(seq, pb.ACK_STATUS_REJECTED, 0, e.violations))
-        digest = content_digest(req)
+        wire = batch_wire(raw) if raw is not None and method in _OBSERVATIONS else None
+        digest = content_digest(req, wire)
         async with dev.lock:
             state = dev.state
             epoch = state.sequence_epoch
@@ -129,6 +131,7 @@ class Uploads:
             ctx.batch_lists = (
                 batch_lists  # the JSON decoder's integer columns: not copied out of the message again
             )
+            ctx.batch_wire = wire  # the encoding req was parsed from: column facts, no copies
             vs = validate(req, ctx)
             if vs and must_violations(vs):
                 err = PlatformError(
