@@ -11,8 +11,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from santong.protocols import BatchWire, Violation, timestamp_ms
-from santong.protocols._wire import ALIAS, BASE_TIME, STATUS, TIME_OFFSET, varint_column_canonical
+from santong.protocols import Violation, timestamp_ms
 
 __all__ = [
     "DUPLICATE",
@@ -127,60 +126,33 @@ def batch_bytes(raw: bytes | None) -> bytes | None:
 _HASH_PIECE = 2047  # hashlib releases the GIL for updates of 2048 bytes and more
 
 
-def content_digest(req: Any, wire: BatchWire | None = None) -> bytes:
+def content_digest(req: Any) -> bytes:
     """The digest of an upload's content: what a replay repeats and a conflict does not (ST-PROTO-031).
 
     Sequence and backfill flag are left out (a replay of a v1 device may raise the flag); observations hash the
     batch alone, so a batch sent unary and replayed on the stream is the same content. Deterministic encoding:
-    the same content from another encoder gives the same digest. ``wire``: the walked encoding ``req`` was parsed
-    from; when its batch fields are in the deterministic encoding already, they are hashed as they are (the same
-    bytes, so the same digest) instead of re-encoding the batch.
+    the same content from another encoder gives the same digest. (Hashing a stream batch's received bytes when
+    they are already that encoding was measured: proving it costs about what re-encoding does.)
     """
     target = (
         req.batch
         if req.DESCRIPTOR.name in ("ReportObservationsRequest", "StreamObservationsRequest")
         else req
     )
+    seq, backfill = target.sequence, target.backfill
+    try:
+        target.sequence, target.backfill = 0, False
+        data = target.SerializeToString(deterministic=True)
+    finally:
+        target.sequence, target.backfill = seq, backfill
     h = hashlib.blake2b(target.DESCRIPTOR.name.encode(), digest_size=16)
-    pieces = None if wire is None else _canonical_pieces(target, wire)
-    if pieces is None:
-        seq, backfill = target.sequence, target.backfill
-        try:
-            target.sequence, target.backfill = 0, False
-            pieces = [memoryview(target.SerializeToString(deterministic=True))]
-        finally:
-            target.sequence, target.backfill = seq, backfill
     # In pieces below hashlib's 2 KiB threshold, so that the GIL stays with the event loop: released for a few
     # microseconds of hashing, it went to the database thread and came back only after its next statement (a
     # context switch each way cost more than the hash). The same digest as one update.
-    for view in pieces:
-        for i in range(0, len(view), _HASH_PIECE):
-            h.update(view[i : i + _HASH_PIECE])
+    view = memoryview(data)
+    for i in range(0, len(view), _HASH_PIECE):
+        h.update(view[i : i + _HASH_PIECE])
     return h.digest()
-
-
-def _canonical_pieces(batch: Any, wire: BatchWire) -> list[memoryview] | None:
-    """The deterministic encoding of ``batch`` with sequence 0 and backfill unset, as slices of the encoding it was
-    parsed from (fields base_time … status in order: what ``batch_wire`` guarantees, with one canonical tag each
-    and minimal lengths), or None when a part is encoded otherwise: a Timestamp other than its re-encoding, an
-    empty packed column (omitted when encoded), a varint not minimal or beyond 32 bits. Doubles are their 8 bytes
-    either way."""
-    spans = wire.spans
-    ts = spans[BASE_TIME]
-    if ts is not None and wire.data[ts[1] : ts[2]] != batch.base_time.SerializeToString():
-        return None
-    parts = [s for s in spans[BASE_TIME : STATUS + 1] if s is not None]
-    if any(s[1] == s[2] for s in parts if s is not ts):
-        return None
-    for field, count in (
-        (ALIAS, len(batch.alias)),
-        (TIME_OFFSET, len(batch.time_offset_ms)),
-        (STATUS, len(batch.status)),
-    ):
-        if not varint_column_canonical(wire.column(field), count):
-            return None
-    view = memoryview(wire.data)
-    return [view[s[0] : s[2]] for s in parts]
 
 
 def upload_job(

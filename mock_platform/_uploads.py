@@ -108,7 +108,7 @@ class Uploads:
             self.p._log_error(dev.device_id, method, peer, seq, e, t0)
             return _ready(self.p._ack(seq, pb.ACK_STATUS_REJECTED, 0, e.violations))
         wire = batch_wire(raw) if raw is not None and method in _OBSERVATIONS else None
-        digest = content_digest(req, wire)
+        digest = content_digest(req)
         async with dev.lock:
             state = dev.state
             epoch = state.sequence_epoch

@@ -1,6 +1,6 @@
 """An observation upload's protobuf encoding walked at its top level, without decoding the columns: where each
 field of the batch lies. The core reads column facts from these bytes that would otherwise cost a copy of the
-column (ValidationContext.batch_wire); the platform hashes the batch's canonical bytes without re-encoding it.
+column (ValidationContext.batch_wire).
 
 Example::
 
@@ -21,7 +21,6 @@ __all__ = [
     "VALUE",
     "BatchWire",
     "batch_wire",
-    "varint_column_canonical",
 ]
 
 # ObservationBatch field numbers (data.proto)
@@ -108,21 +107,3 @@ def _length(data: bytes, i: int, end: int) -> tuple[int, int]:
         if c < 0x80:
             return (i, n) if c else (-1, 0)
         shift += 7
-
-
-# Byte classes of a packed varint column: continuation byte, zero, 1–15, 16–127.
-_CLASSES = bytes(
-    ord("C") if b >= 0x80 else ord("Z") if b == 0 else ord("S") if b < 0x10 else ord("L") for b in range(256)
-)
-
-
-def varint_column_canonical(column: bytes, count: int) -> bool:
-    """Whether a packed 32-bit varint column (uint32, sint32) of ``count`` values is in its canonical encoding:
-    every varint minimal (no final zero byte after a continuation byte) and of at most five bytes holding at most
-    32 bits. The parser accepts the others (up to ten bytes, high bits dropped), which re-encode differently."""
-    if len(column) == count:  # one byte each: minimal
-        return True
-    k = column.translate(_CLASSES)
-    if b"CCCC" in k and (b"CCCCL" in k or b"CCCCC" in k):
-        return False
-    return not (b"\x00" in column and b"CZ" in k)

@@ -12,10 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from santong.protocols import DeviceState, ValidationContext, batch_wire, validate
-from santong.protocols._wire import varint_column_canonical
 from santong.protocols.v1 import common_pb2, data_pb2
 from santong.protocols.v1 import device_access_pb2 as pb
-from wire_layouts import LAYOUTS, encode, varint
+from wire_layouts import LAYOUTS, encode
 
 MINE = "140421000001"
 NOW = 1_736_908_200_000
@@ -124,16 +123,6 @@ def test_an_unknown_alias_column_is_not_remembered() -> None:
     for _ in range(2):
         assert [v.clause_id for v in _judged(data, state, wire=True)] == ["ST-IFACE-004"]
     assert state.alias_memo is None
-
-
-def test_varint_columns_canonical() -> None:
-    assert varint_column_canonical(b"", 0)
-    assert varint_column_canonical(b"\x00\x01\x7f", 3)  # one byte each
-    assert varint_column_canonical(varint(300) + varint(0) + varint(2**32 - 1), 3)
-    assert not varint_column_canonical(varint(1, pad=1), 1)  # 0x81 0x00
-    assert not varint_column_canonical(varint(0) + varint(300, pad=2), 2)
-    assert not varint_column_canonical(varint(2**32), 1)  # beyond 32 bits
-    assert not varint_column_canonical(varint(2**40), 1)  # six bytes
 
 
 VALUES = st.one_of(
