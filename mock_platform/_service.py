@@ -451,6 +451,7 @@ class Platform:
             peer=peer,
             size=len(data),
             peer_identities=peer_identities,
+            raw=data,
         )
 
     async def _preflight(
@@ -502,9 +503,12 @@ class Platform:
         size: int | None = None,
         peer_identities: Iterable[str] | None = None,
         batch_lists: BatchLists | None = None,
+        raw: bytes | None = None,
     ) -> Message:
         """Handle one unary call; return its response message or raise :class:`PlatformError`. ``batch_lists``:
-        an observation upload's integer columns as the JSON decoder returned them (``decode_json_lists``)."""
+        an observation upload's integer columns as the JSON decoder returned them (``decode_json_lists``); ``raw``:
+        the protobuf encoding ``request`` was parsed from (an observation batch is stored as sent, and the core
+        reads column facts from it)."""
         spec = METHODS.get(method)
         if spec is None or method in ("StreamObservations", "Commands"):
             raise PlatformError("UNIMPLEMENTED", f"{method} 不是一元方法", f"{method} is not a unary method")
@@ -535,7 +539,7 @@ class Platform:
             if method in DEFINE_METHODS:
                 return await self.registration.define(dev, method, request, peer, t0)
             ack = await self.uploads.upload(
-                dev, method, request, peer, t0, stream=False, batch_lists=batch_lists
+                dev, method, request, peer, t0, stream=False, raw=raw, batch_lists=batch_lists
             )
             if ack is None:  # withheld: hang like a platform that never answers
                 await asyncio.sleep(self.config.withhold_hold_s)

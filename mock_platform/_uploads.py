@@ -75,10 +75,14 @@ class Uploads:
         t0: float,
         *,
         stream: bool,
+        raw: bytes | None = None,
         batch_lists: BatchLists | None = None,
     ) -> device_access_pb2.Ack | None:
-        """Validate, store and acknowledge one upload; None when the acknowledgement is withheld."""
-        return await (await self.admit(dev, method, req, peer, t0, stream=stream, batch_lists=batch_lists))
+        """Validate, store and acknowledge one upload; None when the acknowledgement is withheld. ``raw``: the
+        protobuf encoding ``req`` was parsed from, if any."""
+        return await (
+            await self.admit(dev, method, req, peer, t0, stream=stream, raw=raw, batch_lists=batch_lists)
+        )
 
     async def admit(
         self,

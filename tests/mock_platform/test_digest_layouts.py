@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import math
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from santong.mock_platform import Platform, PlatformConfig, samples
+from santong.mock_platform import Platform, PlatformConfig, PlatformError, samples
 from santong.mock_platform._ingest import content_digest
 from santong.protocols import default_limits
 from santong.protocols.v1 import data_pb2
@@ -93,3 +94,32 @@ async def test_a_replay_in_another_encoding_is_a_duplicate_other_content_a_confl
             assert await send(layout) == pb.ACK_STATUS_DUPLICATE, layout
         assert await send("sequence last", [0.5, 1.25]) == pb.ACK_STATUS_CONFLICT
         assert await send("unpacked status", [0.25, 1.5]) == pb.ACK_STATUS_CONFLICT
+
+
+async def test_a_unary_upload_is_judged_and_stored_as_sent() -> None:
+    """ReportObservations as bytes (call_bytes, as gRPC and protobuf-over-HTTP deliver it): the batch stored is
+    the one received, a replay in another encoding is a DUPLICATE, other content ALREADY_EXISTS, a bad batch the
+    same violations as the parsed message gets."""
+    limits = default_limits()
+    limits.max_uploads_per_second = 0
+    async with Platform(PlatformConfig(limits=limits, devices={"W-2": "tok"})) as p:
+        kw = {"device_id": "W-2", "token": "Bearer tok"}
+        await p.call("Register", samples.register_request("W-2"), **kw)
+        await p.call("DefinePoints", samples.define_points_request(), **kw)
+        base = p.now_ms() - 1000
+        first = encode(3, base, [1, 2], [0.5, 1.5], [0, 100], [0, 0], False, "sequence last")
+        resp = await p.call_bytes("ReportObservations", first, **kw)
+        assert resp.ack.status == pb.ACK_STATUS_ACCEPTED  # type: ignore[attr-defined]
+        stored = await p.store.read(lambda c: c.execute("SELECT batch FROM observation_batches").fetchall())
+        assert [bytes(r[0]) for r in stored] == [first[2:]]  # one length byte: the batch as received
+        again = encode(3, base, [1, 2], [0.5, 1.5], [0, 100], [0, 0], True, "unpacked status")
+        resp = await p.call_bytes("ReportObservations", again, **kw)
+        assert resp.ack.status == pb.ACK_STATUS_DUPLICATE  # type: ignore[attr-defined]
+        other = encode(3, base, [1, 2], [0.5, 1.25], [0, 100], [0, 0], False, "canonical")
+        with pytest.raises(PlatformError) as e:
+            await p.call_bytes("ReportObservations", other, **kw)
+        assert e.value.code == "ALREADY_EXISTS"
+        bad = encode(4, base, [1, 77], [0.5, 1.5], [0, 100], [0, 300], False, "canonical")
+        with pytest.raises(PlatformError) as e:
+            await p.call_bytes("ReportObservations", bad, **kw)
+        assert sorted(v.clause_id for v in e.value.violations) == ["ST-DATA-020", "ST-IFACE-004"]
