@@ -10,7 +10,7 @@ import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from santong.adapters._config import _Builder
+    from santong.adapters._binder import _Builder
     from santong.adapters._settings import ClientConfig, DeviceSettings, PlatformSettings
 
 __all__ = ["check_client"]
