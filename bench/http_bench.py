@@ -24,9 +24,7 @@ import asyncio
 import json
 import os
 import random
-import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,6 +36,7 @@ from typing import Any
 
 from santong.mock_platform.cli import event_loop_runner
 
+from bench import _servers
 from bench._timing import entry
 
 __all__ = ["drive", "run"]
@@ -126,20 +125,11 @@ def _server(kind: str) -> Iterator[dict[str, Any]]:
             if kind == "bare"
             else _ours_args(folder)
         )
-        proc = subprocess.Popen(args, stdout=subprocess.PIPE, cwd=folder, env=env, text=True)
+        proc, info = _servers.start(args, cwd=folder, env=env)
         try:
-            assert proc.stdout is not None
-            line = proc.stdout.readline()
-            if not line:
-                raise RuntimeError(f"{kind} server did not start (exit {proc.wait(5)})")
-            yield json.loads(line)
+            yield info
         finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            _servers.stop(proc)
 
 
 # --------------------------------------------------------------------------- raw keep-alive client

@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench import _servers
 from bench._timing import entry
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,25 +73,6 @@ async def _sink() -> None:
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     await stop.wait()
     await server.stop(0)
-
-
-def _start(args: list[str]) -> tuple[subprocess.Popen[str], dict[str, Any]]:
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT)
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if not line:
-        proc.kill()
-        raise RuntimeError(f"server did not start: {args}")
-    return proc, json.loads(line)
-
-
-def _stop(proc: subprocess.Popen[str]) -> None:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 # ---------------------------------------------------------------------------- runs
@@ -157,7 +139,7 @@ def measure() -> dict[str, float]:
     figures: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="santong-load-bench-") as tmp:
         folder = Path(tmp)
-        proc, info = _start([sys.executable, "-m", "bench.load_bench", "--sink"])
+        proc, info = _servers.start([sys.executable, "-m", "bench.load_bench", "--sink"], cwd=ROOT)
         try:
             url = f"127.0.0.1:{info['grpc_port']}"
             figures["plain"] = _plain_client(info["grpc_port"])
@@ -165,11 +147,11 @@ def measure() -> dict[str, float]:
                 s = _load(_scenario(folder, f"SINK{w}", url, None), folder / f"sink-{w}", w)
                 figures[f"sink_{w}"] = s["figures"]["acked_points_per_s"]
         finally:
-            _stop(proc)
+            _servers.stop(proc)
         for w in (1, 2):
             mock_args = [sys.executable, "-m", "santong", "mock", "serve", "--grpc-port", "0", "--http-port", "0",
                          "--max-uploads-per-second", "0", "--db", str(folder / f"mock-{w}.db")]  # fmt: skip
-            proc, info = _start(mock_args)
+            proc, info = _servers.start(mock_args, cwd=ROOT)
             try:
                 url = f"127.0.0.1:{info['grpc_port']}"
                 s = _load(_scenario(folder, f"MOCK{w}", url, info), folder / f"mock-{w}", w)
@@ -177,7 +159,7 @@ def measure() -> dict[str, float]:
                     raise RuntimeError(f"load against the mock: {s['checks']}")
                 figures[f"mock_{w}"] = s["figures"]["acked_points_per_s"]
             finally:
-                _stop(proc)
+                _servers.stop(proc)
     return figures
 
 

@@ -34,6 +34,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench import _servers
 from bench._timing import entry, rate
 
 __all__ = ["run"]
@@ -380,16 +381,7 @@ class _MockProcess:
             return json.loads(r.read())
 
     def close(self) -> None:
-        _stop(self.proc)
-
-
-def _stop(proc: subprocess.Popen[str]) -> int | None:
-    proc.terminate()
-    try:
-        return proc.wait(15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        return proc.wait(5)
+        _servers.stop(self.proc)
 
 
 async def _reads_alone(port: int, blocks: list[tuple[int, int]], seconds: float) -> float:
@@ -463,7 +455,7 @@ def _e2e(seconds: float) -> tuple[float, float, str]:
             c1, t1 = stored()
             rates.append((c1 - c0) / (t1 - t0))
         t_stop = time.perf_counter()
-        code = _stop(adapter)
+        code = _servers.stop(adapter)
         adapter = None
         stop_s = time.perf_counter() - t_stop
         if code != 0:
@@ -486,7 +478,7 @@ def _e2e(seconds: float) -> tuple[float, float, str]:
             if isinstance(p, _MockProcess):
                 p.close()
             elif p is not None:
-                _stop(p)
+                _servers.stop(p)
 
 
 def end_to_end(seconds: float = 5.0) -> list[dict[str, Any]]:

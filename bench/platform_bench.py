@@ -20,7 +20,6 @@ import contextlib
 import json
 import os
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,6 +28,7 @@ from typing import Any
 
 from santong.mock_platform.cli import event_loop_runner
 
+from bench import _servers
 from bench._timing import entry
 
 N_POINTS = 1000
@@ -77,16 +77,6 @@ async def _bare_server() -> None:
     await server.stop(0)
 
 
-def _start(args: list[str]) -> tuple[subprocess.Popen[str], dict[str, Any]]:
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT)
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if not line:
-        proc.kill()
-        raise RuntimeError(f"server did not start: {args}")
-    return proc, json.loads(line)
-
-
 def _peak_rss_mib(pid: int) -> float:
     """VmHWM (peak resident set) of a live process, in MiB."""
     with contextlib.suppress(OSError):
@@ -94,15 +84,6 @@ def _peak_rss_mib(pid: int) -> float:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
     return float("nan")
-
-
-def _stop(proc: subprocess.Popen[str]) -> None:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 # ---------------------------------------------------------------------------- client
@@ -246,20 +227,20 @@ def _mock_args(db: str) -> list[str]:
 
 
 def _round(batches: Batches) -> dict[str, float]:
-    proc, info = _start([sys.executable, "-m", "bench.platform_bench", "--bare-server"])
+    proc, info = _servers.start([sys.executable, "-m", "bench.platform_bench", "--bare-server"], cwd=ROOT)
     try:
         bare = asyncio.run(_measure(f"127.0.0.1:{info['grpc_port']}", False, batches))
         bare_rss = _peak_rss_mib(proc.pid)
     finally:
-        _stop(proc)
+        _servers.stop(proc)
     with tempfile.TemporaryDirectory() as d:
         db = os.path.join(d, "bench.db")
-        proc, info = _start(_mock_args(db))
+        proc, info = _servers.start(_mock_args(db), cwd=ROOT)
         try:
             mock = asyncio.run(_measure(f"127.0.0.1:{info['grpc_port']}", True, batches))
             rss = _peak_rss_mib(proc.pid)
         finally:
-            _stop(proc)
+            _servers.stop(proc)
         db_mib = sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d)) / 2**20
     return {
         "bare_stream": bare["stream"], "bare_unary": bare["unary"], "bare_rss": bare_rss,
