@@ -44,7 +44,7 @@ from santong.adapters.simulators._engine import (
     Episode,
     Simulation,
 )
-from santong.adapters.simulators._profile import Point, Profile, load_profile
+from santong.adapters.simulators._profile import THRESHOLD_KEYS, Point, Profile, load_profile
 from santong.protocols import code_rules
 
 __all__ = ["MALFORMED_KINDS", "MALFORMED_CLAUSES", "MtFileSimulator", "expand_profile"]
@@ -252,19 +252,7 @@ class MtFileSimulator:
                     p.unit,
                     _fmt(p.range_high),
                     _fmt(p.range_low),
-                    *(
-                        _fmt(th.get(k))
-                        for k in (
-                            "alarm_high",
-                            "alarm_high_clear",
-                            "alarm_low",
-                            "alarm_low_clear",
-                            "power_off_high",
-                            "power_restore_high",
-                            "power_off_low",
-                            "power_restore_low",
-                        )
-                    ),
+                    *(_fmt(th.get(k)) for k in THRESHOLD_KEYS),
                     p.on_description,
                     p.off_description,
                     p.location,
