@@ -15,7 +15,9 @@ from santong.protocols import Violation, timestamp_ms
 
 __all__ = [
     "DUPLICATE",
+    "STORED_BATCH",
     "content_digest",
+    "stored_batch_digest",
     "LogRow",
     "clamp_ms",
     "define_job",
@@ -28,6 +30,10 @@ __all__ = [
 ]
 
 DUPLICATE = "duplicate"
+#: The ``uploads.digest`` of an observation upload: "the content digest of the batch stored under this row"
+#: (``observation_batches.batch``), computed when a replay or conflict needs it, not on every upload. NULL stays
+#: "no digest" (rows from before ST-PROTO-031).
+STORED_BATCH = b""
 _I64 = 1 << 63
 
 
@@ -153,6 +159,13 @@ def content_digest(req: Any) -> bytes:
     for i in range(0, len(view), _HASH_PIECE):
         h.update(view[i : i + _HASH_PIECE])
     return h.digest()
+
+
+def stored_batch_digest(batch: bytes) -> bytes:
+    """:func:`content_digest` of the observation upload whose batch was stored as ``batch``."""
+    from santong.protocols.v1 import data_pb2
+
+    return content_digest(data_pb2.ObservationBatch.FromString(batch))
 
 
 def upload_job(

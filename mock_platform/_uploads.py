@@ -18,10 +18,12 @@ from santong.mock_platform._devices import Bucket, Device
 from santong.mock_platform._errors import PlatformError, violation
 from santong.mock_platform._ingest import (
     DUPLICATE,
+    STORED_BATCH,
     content_digest,
     log_row,
     seq_from_db,
     seq_to_db,
+    stored_batch_digest,
     upload_job,
 )
 from santong.mock_platform._methods import sequence_of
@@ -39,6 +41,15 @@ ACK_CONFLICT = pb.AckStatus.Value("ACK_STATUS_CONFLICT")
 _OBSERVATIONS = frozenset({"ReportObservations", "StreamObservations"})
 #: A stored upload: method, records, content digest (None before ST-PROTO-031), sequence epoch (ST-PROTO-037).
 Prior = tuple[str, int, bytes | None, int]
+
+
+def _stored_digest(digest: bytes | None, batch: bytes | None) -> bytes | None:
+    """An ``uploads.digest`` as the content digest it stands for (None: a row from before ST-PROTO-031)."""
+    if digest is None:
+        return None
+    if bytes(digest) == STORED_BATCH:
+        return stored_batch_digest(bytes(batch)) if batch is not None else None
+    return bytes(digest)
 
 
 async def _ready(value: Any) -> Any:
@@ -112,7 +123,10 @@ class Uploads:
             self.p._log_error(dev.device_id, method, peer, seq, e, t0)
             return _ready(self.p._ack(seq, pb.ACK_STATUS_REJECTED, 0, e.violations))
         wire = batch_wire(raw) if raw is not None and method in _OBSERVATIONS else None
-        digest = content_digest(req)
+        # An observation batch's digest is computed only when a replay check needs it; its row stores
+        # STORED_BATCH (the digest of the batch stored beside it). Other uploads store theirs.
+        lazy = method in _OBSERVATIONS
+        digest = None if lazy else content_digest(req)
         async with dev.lock:
             state = dev.state
             epoch = state.sequence_epoch
@@ -120,6 +134,7 @@ class Uploads:
             # earlier sequence epoch's upload (ST-PROTO-037: never stored as new data)?
             if 0 < seq <= state.last_sequence or 0 < seq <= dev.prior_top:
                 priors = await self.prior_uploads(dev.device_id, seq)
+                digest = digest or content_digest(req)
                 mine = next((u for u in priors if u[3] == epoch), None)
                 earlier = next((u for u in priors if u[3] != epoch and u[2] == digest), None)
                 if mine is not None:
@@ -160,7 +175,8 @@ class Uploads:
                 0,
                 (time.perf_counter() - t0) * 1000,
             )
-            job, n = upload_job(dev.device_id, method, req, now, row, raw, digest, epoch, ctx.time_span_ms)
+            stored = STORED_BATCH if lazy else digest
+            job, n = upload_job(dev.device_id, method, req, now, row, raw, stored, epoch, ctx.time_span_ms)
             prev_seq = state.last_sequence
             prev_raised = set(state.raised_alarms) if method == "ReportAlarms" else None
 
@@ -204,7 +220,7 @@ class Uploads:
             epoch = dev.state.sequence_epoch
             prior = next((u for u in await self.prior_uploads(dev.device_id, seq) if u[3] == epoch), None)
             prior = prior or (method, 0, None, epoch)
-            if prior[2] is not None and digest is not None and prior[2] != digest:
+            if prior[2] is not None and prior[2] != (digest or content_digest(req)):
                 return await self.conflict(dev, method, seq, prior, peer, t0, stream=stream)
             return await self.duplicate(dev, method, seq, prior, peer, t0)
         if self.p.faults.withhold_count and self.p.faults.take_withhold(method, dev.device_id, peer, seq):
@@ -218,14 +234,14 @@ class Uploads:
         uploads stored under a sequence, one per epoch (ST-PROTO-037)."""
         rows = await self.p.store.read(
             lambda c: c.execute(
-                "SELECT method, n_records, digest, epoch FROM uploads WHERE device_id=? AND sequence=?",
+                "SELECT u.method, u.n_records, u.digest, u.epoch, b.batch FROM uploads u"
+                " LEFT JOIN observation_batches b ON u.digest = x'' AND b.device_id = u.device_id"
+                " AND b.sequence = u.sequence AND b.epoch = u.epoch"
+                " WHERE u.device_id=? AND u.sequence=?",
                 (device_id, seq_to_db(seq)),
             ).fetchall()
         )
-        return [
-            (r[0], int(r[1]), None if r[2] is None else bytes(r[2]), seq_from_db(int(r[3])) or 0)
-            for r in rows
-        ]
+        return [(r[0], int(r[1]), _stored_digest(r[2], r[4]), seq_from_db(int(r[3])) or 0) for r in rows]
 
     async def conflict(
         self,

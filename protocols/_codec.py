@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from functools import cache
 from typing import Any
 
@@ -11,7 +12,7 @@ from google.protobuf.descriptor import Descriptor
 from google.protobuf.message import DecodeError, Message
 from santong.protocols._catalogue import violation
 from santong.protocols._errors import ValidationError, Violation
-from santong.protocols._schemas import json_violations
+from santong.protocols._schemas import json_violations, validator
 from santong.protocols.v1 import common_pb2, data_pb2, device_access_pb2, platform_pb2
 
 __all__ = [
@@ -80,6 +81,49 @@ def _fast_batch(d: dict[str, Any], batch: Any) -> BatchLists:
     batch.backfill = bool(d.get("backfill", False))
     # upb took every element as an int (it refuses floats and bools in integer fields): the lists equal the columns
     return alias, offsets, status
+
+
+_OBSERVATION_REQUESTS = ("ReportObservationsRequest", "StreamObservationsRequest")
+#: An observation batch's columns: the bulk of an upload.
+_COLUMNS = ("alias", "value", "time_offset_ms", "status")
+_NUMBER_TYPES = frozenset((int, float))
+
+
+def _batch_of(doc: dict[str, Any], message_name: str) -> dict[str, Any] | None:
+    """The observation batch object of a document (the document itself for an ObservationBatch), or None."""
+    if message_name == "ObservationBatch":
+        return doc
+    if message_name in _OBSERVATION_REQUESTS:
+        batch = doc.get("batch")
+        return batch if isinstance(batch, dict) else None
+    return None
+
+
+def _columns_proven(doc: dict[str, Any], batch: dict[str, Any], message_name: str) -> bool:
+    """The JSON stage of an observation batch in two parts, both exact: the schema on the document with its
+    columns emptied (every member but the columns' items), and the items proven by what the decoding does with them
+    anyway — upb refuses anything but an int within the field's range in alias/time_offset_ms/status (floats and
+    bools included), and the value column is checked to hold only finite numbers (int or float, never bool), which
+    is all the schema's validator accepts of its items. True when the emptied document is valid and the columns are lists; a column
+    that then fails its proof has the full schema run on the document (:func:`decode_json_lists`), so the violations
+    are always the schema's. Costs a few microseconds where the whole schema costs ~80 µs per 1,000 points."""
+    if not all(type(batch.get(c, ())) in (list, tuple) for c in _COLUMNS):
+        return False
+    empty = {k: ([] if k in _COLUMNS else v) for k, v in batch.items()}
+    reduced = empty if message_name == "ObservationBatch" else {**doc, "batch": empty}
+    return bool(validator(message_name).is_valid(reduced))
+
+
+def _numbers(values: Any) -> bool:
+    """Every item a finite JSON number, which is what the schema's validator accepts (bool is an int subclass in
+    Python, not a number in JSON; the NaN and Infinity the stdlib decoder reads are not JSON and reach the validator
+    as null). False sends the column to the schema, which has the last word."""
+    if not set(map(type, values)) <= _NUMBER_TYPES:
+        return False
+    try:
+        return math.isfinite(sum(values))
+    except OverflowError:  # ints whose sum exceeds a double
+        return False
 
 
 class _DuplicateKey(ValueError):
@@ -153,20 +197,26 @@ def decode_json_lists(
                 )
             ]
         )
-    violations = json_violations(doc, message_name)
-    if violations:
-        raise ValidationError(violations)
+    batch = _batch_of(doc, message_name)
+    proven = batch is not None and _columns_proven(doc, batch, message_name)
+    if not proven:
+        violations = json_violations(doc, message_name)
+        if violations:
+            raise ValidationError(violations)
     msg = cls()
     lists: BatchLists | None = None
     try:
-        if message_name == "ObservationBatch":
-            _fast_batch(doc, msg)
-        elif message_name in ("ReportObservationsRequest", "StreamObservationsRequest"):
-            if "batch" in doc:
-                lists = _fast_batch(doc["batch"], msg.batch)  # type: ignore[attr-defined]
-        else:
+        if batch is not None:
+            target = msg if message_name == "ObservationBatch" else msg.batch  # type: ignore[attr-defined]
+            lists = _fast_batch(batch, target)
+            if message_name == "ObservationBatch":
+                lists = None
+        elif message_name not in _OBSERVATION_REQUESTS:
             json_format.ParseDict(doc, msg)
-    except (json_format.ParseError, ValueError, TypeError) as e:
+    except (json_format.ParseError, ValueError, TypeError, OverflowError) as e:
+        # A column the schema was not run on: its verdict, as if it had run first (the same violations)
+        if proven and (violations := json_violations(doc, message_name)):
+            raise ValidationError(violations) from None
         raise ValidationError(
             [
                 violation(
@@ -177,6 +227,10 @@ def decode_json_lists(
                 )
             ]
         ) from e
+    if proven and not _numbers(batch.get("value", ())):  # type: ignore[union-attr]
+        violations = json_violations(doc, message_name)
+        if violations:
+            raise ValidationError(violations)
     return msg, lists
 
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from santong.mock_platform import Platform, PlatformConfig, PlatformError, samples
-from santong.mock_platform._ingest import content_digest
+from santong.mock_platform._ingest import batch_bytes, content_digest, stored_batch_digest
 from santong.protocols import default_limits
 from santong.protocols.v1 import data_pb2
 from santong.protocols.v1 import device_access_pb2 as pb
@@ -41,6 +41,21 @@ def test_the_stored_digest_is_kept_in_every_layout() -> None:
             7, 1736908198000, [1, 2, 300], [0.5, 1.0, -2.25], [0, 1000, -500], [0, 8, 128], True, layout
         )
         assert _digest(data).hex() == GOLDEN_DIGEST, layout
+
+
+def test_the_digest_of_a_stored_batch_is_the_digest_of_its_upload() -> None:
+    """Observation rows store no digest (STORED_BATCH): a replay check computes it from the batch stored as the
+    device sent it, in whatever layout, and it must be the upload's."""
+    for layout in LAYOUTS:
+        data = encode(
+            7, 1736908198000, [1, 2, 300], [0.5, 1.0, -2.25], [0, 1000, -500], [0, 8, 128], True, layout
+        )
+        stored = batch_bytes(data) or pb.StreamObservationsRequest.FromString(data).batch.SerializeToString()
+        assert stored_batch_digest(stored).hex() == GOLDEN_DIGEST, layout
+    other = encode(
+        7, 1736908198000, [1, 2, 300], [0.5, 1.0, -2.5], [0, 1000, -500], [0, 8, 128], True, "canonical"
+    )
+    assert stored_batch_digest(batch_bytes(other) or b"").hex() != GOLDEN_DIGEST
 
 
 @st.composite

@@ -1,0 +1,110 @@
+"""The JSON stage of an observation batch proves its columns instead of running the schema over every item
+(protocols/_codec.py, ``_columns_proven``): whatever the document, the violations must be exactly those of the
+schema run on the whole document first, as before the proof existed."""
+
+from __future__ import annotations
+
+import copy
+import math
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from santong.protocols import ValidationError
+from santong.protocols._codec import decode_json_lists
+from santong.protocols._schemas import json_violations
+
+GOOD: dict[str, Any] = {
+    "sequence": "7",
+    "base_time": "2026-01-15T03:10:00Z",
+    "alias": [1, 2, 3],
+    "value": [0.5, 1, -2.25],
+    "time_offset_ms": [0, 1000, 2000],
+    "status": [0, 8, 128],
+}
+BAD_ITEMS = [True, False, 1.5, 1.0, "1", None, [], {}, 2**32, 2**32 - 1, -1, 2**31, -(2**31) - 1, 10**400,
+             math.nan, math.inf, -0.0]  # fmt: skip
+MESSAGES = ["ReportObservationsRequest", "StreamObservationsRequest", "ObservationBatch"]
+
+
+def _doc(batch: dict[str, Any], message_name: str) -> dict[str, Any]:
+    return batch if message_name == "ObservationBatch" else {"batch": batch}
+
+
+def _schema_first(doc: dict[str, Any], message_name: str) -> list[tuple[str, str, str]] | None:
+    """The verdict of the schema run on the whole document, as the JSON stage did before the proof: its
+    violations, or None when the schema accepts the document."""
+    vs = json_violations(doc, message_name)
+    return [(v.clause_id, v.path, v.message_en) for v in vs] if vs else None
+
+
+def _verdict(doc: dict[str, Any], message_name: str) -> list[tuple[str, str, str]] | str:
+    try:
+        decode_json_lists(copy.deepcopy(doc), message_name)
+    except ValidationError as e:
+        return [(v.clause_id, v.path, v.message_en) for v in e.violations]
+    return "decoded"
+
+
+def _check(doc: dict[str, Any], message_name: str) -> None:
+    want = _schema_first(doc, message_name)
+    got = _verdict(doc, message_name)
+    if want is not None:
+        assert got == want
+    else:  # the schema accepts it: decoded, or not convertible to the message (ST-DATA-035), as before
+        assert got == "decoded" or [c for c, _, _ in got] == ["ST-DATA-035"], got
+
+
+@pytest.mark.parametrize("message_name", MESSAGES)
+@pytest.mark.parametrize("column", ["alias", "value", "time_offset_ms", "status"])
+@pytest.mark.parametrize("item", BAD_ITEMS, ids=repr)
+@pytest.mark.parametrize("at", [0, 2])
+def test_a_bad_item_in_any_column_gets_the_schemas_violations(
+    message_name: str, column: str, item: Any, at: int
+) -> None:
+    batch = copy.deepcopy(GOOD)
+    batch[column][at] = item
+    _check(_doc(batch, message_name), message_name)
+
+
+@pytest.mark.parametrize("message_name", MESSAGES)
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"alias": "1,2,3"}, {"value": None}, {"status": {}}, {"extra": 1}, {"base_time": "2026-01-15 03:10:00"},
+        {"sequence": -1}, {"sequence": "x"}, {"backfill": "yes"}, {"value": [True, "a", None]},
+        {"value": [0.5, 1.0]}, {"alias": []}, {"alias": [1, 2, 3, 4]},
+    ],
+    ids=repr,
+)  # fmt: skip
+def test_other_members_get_the_schemas_violations(message_name: str, change: dict[str, Any]) -> None:
+    _check(_doc({**GOOD, **change}, message_name), message_name)
+
+
+def test_members_outside_the_batch_are_judged() -> None:
+    _check({"batch": GOOD, "batch_id": 3}, "ReportObservationsRequest")
+    _check({"batch": [GOOD]}, "ReportObservationsRequest")
+    _check({"batch": None}, "ReportObservationsRequest")
+
+
+def test_a_huge_integer_value_is_refused_not_raised() -> None:
+    """An integer too large for a double used to escape the decoder as OverflowError (a 500 on HTTP)."""
+    with pytest.raises(ValidationError) as info:
+        decode_json_lists({"batch": {**GOOD, "value": [10**400, 1, 2]}}, "ReportObservationsRequest")
+    assert [v.clause_id for v in info.value.violations] == ["ST-DATA-035"]
+
+
+_ITEM = st.one_of(
+    st.integers(-(2**40), 2**40), st.floats(allow_nan=True, allow_infinity=True), st.booleans(), st.none(),
+    st.text(max_size=2),
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(MESSAGES),
+    st.fixed_dictionaries({c: st.lists(_ITEM, min_size=0, max_size=4) for c in ("alias", "value", "time_offset_ms", "status")}),
+)  # fmt: skip
+def test_random_columns(message_name: str, columns: dict[str, list[Any]]) -> None:
+    _check(_doc({**GOOD, **columns}, message_name), message_name)
