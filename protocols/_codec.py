@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import math
 from functools import cache
@@ -69,10 +70,26 @@ def to_json(message: Message) -> str:
 BatchLists = tuple[list[int], list[int], list[int]]
 
 
+_EPOCH_ORDINAL = datetime.date(1970, 1, 1).toordinal()
+
+
+def _set_utc(ts: Any, text: str) -> None:
+    """``ts.FromJsonString(text)`` for a time the schema has proven to be ``YYYY-MM-DDTHH:MM:SS[.f{1,9}]Z``, without
+    strptime (≈ 10× faster); anything ``datetime`` refuses (a 30 February, second 60, year 0) goes to
+    ``FromJsonString`` for its own error."""
+    try:
+        dt = datetime.datetime(int(text[0:4]), int(text[5:7]), int(text[8:10]), int(text[11:13]), int(text[14:16]), int(text[17:19]))  # fmt: skip
+    except ValueError:
+        ts.FromJsonString(text)
+        return
+    ts.seconds = (dt.toordinal() - _EPOCH_ORDINAL) * 86400 + dt.hour * 3600 + dt.minute * 60 + dt.second
+    ts.nanos = int(text[20:-1].ljust(9, "0")) if len(text) > 20 else 0
+
+
 def _fast_batch(d: dict[str, Any], batch: Any) -> BatchLists:
     batch.sequence = int(d.get("sequence", 0))
     if "base_time" in d:
-        batch.base_time.FromJsonString(d["base_time"])
+        _set_utc(batch.base_time, d["base_time"])
     alias, offsets, status = d.get("alias", []), d.get("time_offset_ms", []), d.get("status", [])
     batch.alias.extend(alias)
     batch.value.extend(d.get("value", ()))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 from typing import Any
 
 import pytest
@@ -108,3 +109,29 @@ _ITEM = st.one_of(
 )  # fmt: skip
 def test_random_columns(message_name: str, columns: dict[str, list[Any]]) -> None:
     _check(_doc({**GOOD, **columns}, message_name), message_name)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.integers(0, 10000), st.integers(0, 13), st.integers(0, 32), st.integers(0, 25), st.integers(0, 60),
+    st.integers(0, 61), st.one_of(st.none(), st.text("0123456789", min_size=1, max_size=9)),
+)  # fmt: skip
+def test_base_time_is_read_as_from_json_string_reads_it(
+    y: int, mo: int, d: int, h: int, mi: int, s: int, frac: str | None
+) -> None:
+    """The batch's base time is read without strptime (_set_utc): the same Timestamp, or the same refusal."""
+    from google.protobuf.timestamp_pb2 import Timestamp
+    from santong.protocols._codec import _set_utc
+
+    text = f"{y:04d}-{mo:02d}-{d:02d}T{h:02d}:{mi:02d}:{s:02d}" + (f".{frac}" if frac else "") + "Z"
+    if y > 9999:
+        text = "1970-01-01T00:00:00Z"
+    want, got = Timestamp(), Timestamp()
+    try:
+        want.FromJsonString(text)
+    except ValueError as e:
+        with pytest.raises(ValueError, match=re.escape(str(e))):
+            _set_utc(got, text)
+        return
+    _set_utc(got, text)
+    assert (got.seconds, got.nanos) == (want.seconds, want.nanos), text
