@@ -116,25 +116,26 @@ EARLIEST_S = 946684800  # 2000-01-01T00:00:00Z: the lower bound of ST-DATA-031
 
 
 def _not_future(ts: Any, ctx: ValidationContext, out: Report, path: str) -> None:
-    if ts.seconds == 0 and ts.nanos == 0:
+    seconds, nanos = ts.seconds, ts.nanos  # read once (each read goes through upb)
+    if seconds == 0 and nanos == 0:
         return
-    if not (MIN_TS <= ts.seconds <= MAX_TS and 0 <= ts.nanos < 1_000_000_000):
+    if not (MIN_TS <= seconds <= MAX_TS and 0 <= nanos < 1_000_000_000):
         out.add(
             "ST-DATA-030",
             path,
-            f"时间超出 RFC 3339 可表示范围（seconds={ts.seconds}, nanos={ts.nanos}）",
-            f"time outside the RFC 3339 range (seconds={ts.seconds}, nanos={ts.nanos})",
+            f"时间超出 RFC 3339 可表示范围（seconds={seconds}, nanos={nanos}）",
+            f"time outside the RFC 3339 range (seconds={seconds}, nanos={nanos})",
         )
         return
-    if ts.seconds < EARLIEST_S:
+    if seconds < EARLIEST_S:
         out.add(
             "ST-DATA-031",
             path,
-            f"时间早于 2000-01-01T00:00:00Z（seconds={ts.seconds}），设备时钟未设置？",
-            f"time before 2000-01-01T00:00:00Z (seconds={ts.seconds}): is the device clock unset?",
+            f"时间早于 2000-01-01T00:00:00Z（seconds={seconds}），设备时钟未设置？",
+            f"time before 2000-01-01T00:00:00Z (seconds={seconds}): is the device clock unset?",
         )
         return
-    ahead = timestamp_ms(ts) - ctx.clock_ms()
+    ahead = seconds * 1000 + nanos // 1_000_000 - ctx.clock_ms()  # timestamp_ms(ts)
     if ahead > ctx.limits.max_clock_skew_ms:
         out.add(
             "ST-DATA-031",
@@ -362,10 +363,10 @@ _THRESHOLD_SET = frozenset(_THRESHOLDS)
 
 
 def _thresholds(p: Any, out: Report, path: str) -> None:
+    if not any(map(p.HasField, _THRESHOLDS)):  # none set (often): eight presence tests cost less than ListFields
+        return
     # the thresholds that are set (optional fields), read in one call
     got = {f.name: v for f, v in p.ListFields() if f.name in _THRESHOLD_SET}
-    if not got:
-        return
     for a, b in _THRESHOLD_PAIRS:
         va, vb = got.get(a), got.get(b)
         if va is not None and vb is not None and va > vb:

@@ -4,6 +4,7 @@ that carry one (registered in :data:`~santong.protocols._rules.RULES` when ``_ru
 
 from __future__ import annotations
 
+import functools
 import operator
 import sys
 from collections.abc import Sequence
@@ -32,6 +33,16 @@ __all__ = ["NOT_VALID_BITS", "batch_columns"]
 _LITTLE = sys.byteorder == "little"
 
 
+@functools.cache
+def _numpy() -> Any:
+    """numpy, imported on the first batch that needs it (not with every ``santong`` command); None without it."""
+    try:
+        import numpy
+    except ImportError:
+        return None
+    return numpy
+
+
 @rule(
     "ObservationBatch",
     "ST-IFACE-004", "ST-IFACE-005", "ST-IFACE-010", "ST-PROTO-008", "ST-PROTO-011", "ST-PROTO-032", "ST-DATA-018", "ST-DATA-030",
@@ -42,7 +53,7 @@ def _batch(b: Any, ctx: ValidationContext, out: Report, path: str) -> None:
     n = len(b.alias)
     lists = ctx.batch_lists
     wire = ctx.batch_wire
-    known = switch_free = None
+    known = switch_free = value_range = None
     status_small = False
     if lists is not None and len(lists[0]) == n:  # the JSON decoder's lists: the same ints
         aliases, offsets, statuses = lists
@@ -62,7 +73,15 @@ def _batch(b: Any, ctx: ValidationContext, out: Report, path: str) -> None:
             if known:
                 state.alias_memo = (col, state.alias_set, switch_free)
         s = wire.spans[VALUE]
-        values = memoryview(wire.data)[s[1] : s[2]].cast("d").tolist() if s and _LITTLE else b.value[:]
+        nv = len(b.value)
+        if s and _LITTLE and nv and (np := _numpy()) is not None:
+            # The packed doubles as they lie in the bytes: a sequence for the per-point loops (which run only when a
+            # screen hits), and their least and greatest value from numpy (NaN when one is NaN) for the screens.
+            values = memoryview(wire.data)[s[1] : s[2]].cast("d")
+            column = np.frombuffer(wire.data, "<f8", nv, s[1])
+            value_range = (float(column.min()), float(column.max()))
+        else:
+            values = memoryview(wire.data)[s[1] : s[2]].cast("d").tolist() if s and _LITTLE else b.value[:]
         offsets = b.time_offset_ms[:]
         status_small = len(wire.column(STATUS)) == n
         statuses = b.status if status_small else b.status[:]
@@ -72,7 +91,7 @@ def _batch(b: Any, ctx: ValidationContext, out: Report, path: str) -> None:
     batch_columns(
         b.sequence, aliases, values, offsets, statuses,
         b.base_time if b.HasField("base_time") else None, b.backfill, ctx, out, path,
-        known=known, switch_free=switch_free, status_small=status_small,
+        known=known, switch_free=switch_free, status_small=status_small, value_range=value_range,
     )  # fmt: skip
 
 
@@ -91,11 +110,15 @@ def batch_columns(
     known: bool | None = None,
     switch_free: bool | None = None,
     status_small: bool = False,
+    bounds: tuple[Sequence[float], Sequence[float]] | None = None,
+    value_range: tuple[float, float] | None = None,
 ) -> None:
     """The ObservationBatch rule on the batch's columns (``base_time`` a Timestamp, None when unset): the message
     rule above, and adapters that hold the columns as lists before they build the message
     (:func:`santong.protocols.validate_batch_columns`). Facts the caller already knows skip their scan: ``known``
-    (every alias defined), ``switch_free`` (no switch alias among them), ``status_small`` (every status < 128)."""
+    (every alias defined), ``switch_free`` (no switch alias among them), ``status_small`` (every status < 128),
+    ``bounds`` (each observation's ``state.lows`` and ``state.highs`` entry, in alias order), ``value_range`` (the
+    least and greatest value, NaN when a value is NaN: both finite means every value is)."""
     _sequence(sequence, ctx, out, f"{path}.sequence")
     n = len(aliases)
     if n == 0:
@@ -128,7 +151,7 @@ def batch_columns(
             f"别名 {unknown[:10]} 未定义",
             f"aliases {unknown[:10]} are not defined",
         )
-    if not _finite(sum(values)):
+    if not (_finite(value_range[0]) and _finite(value_range[1]) if value_range else _finite(sum(values))):
         for i, v in enumerate(values):
             if not _finite(v):
                 out.add("ST-DATA-018", f"{path}.value[{i}]", f"值 {v} 不是有限数", f"value {v} is not finite")
@@ -155,12 +178,16 @@ def batch_columns(
     # greatest low, the smallest high] of the device's points lies within its own point's range. On a miss, each
     # observation's own bounds, compared pairwise. NaN passes both screens as it passes the per-point comparison
     # (ST-DATA-018 reports it).
-    if state.ranges and known and not (min(values) >= state.max_low and max(values) <= state.min_high):
-        aliases = aliases if isinstance(aliases, list) else list(aliases)
-        lows = itemgetter(*aliases)(state.lows)
-        highs = itemgetter(*aliases)(state.highs)
-        if n == 1:
-            lows, highs = (lows,), (highs,)
+    lo, hi = value_range or (min(values), max(values)) if state.ranges and known else (0.0, 0.0)
+    if state.ranges and known and not (lo >= state.max_low and hi <= state.min_high):
+        if bounds is not None:
+            lows, highs = bounds
+        else:
+            aliases = aliases if isinstance(aliases, list) else list(aliases)
+            lows = itemgetter(*aliases)(state.lows)
+            highs = itemgetter(*aliases)(state.highs)
+            if n == 1:
+                lows, highs = (lows,), (highs,)
         if any(map(operator.lt, values, lows)) or any(map(operator.gt, values, highs)):
             _over_range(aliases, values, statuses, state, out, path)
     if not (MIN_TS <= base_time.seconds <= MAX_TS and 0 <= base_time.nanos < 1_000_000_000):

@@ -71,17 +71,28 @@ class BatchColumns:
 
 
 def validate_batch_columns(
-    batch: BatchColumns, context: ValidationContext | None = None, *, path: str = "$.batch"
+    batch: BatchColumns,
+    context: ValidationContext | None = None,
+    *,
+    path: str = "$.batch",
+    known: bool | None = None,
+    switch_free: bool | None = None,
+    bounds: tuple[Sequence[float], Sequence[float]] | None = None,
 ) -> list[Violation]:
     """The violations ``validate(ReportObservationsRequest(batch=batch.message()))`` gives, by the same rule,
-    without building the message (paths as in that request: ``$.batch.value[3]``)."""
+    without building the message (paths as in that request: ``$.batch.value[3]``).
+
+    An adapter that already knows facts about the alias column against ``context.state`` (worked out once for a
+    column that repeats) passes them, and the rule skips their scan: ``known`` (every alias defined),
+    ``switch_free`` (no switch alias among them), ``bounds`` (each observation's ``state.lows`` and
+    ``state.highs`` entry, in alias order; only when every alias is defined)."""
     ctx = context or ValidationContext()
     out = Report()
     base = Timestamp()
     base.FromMilliseconds(batch.base_time_ms)
     batch_columns(
         batch.sequence, batch.alias, batch.value, batch.time_offset_ms, batch.status, base, batch.backfill, ctx,
-        out, path,
+        out, path, known=known, switch_free=switch_free, bounds=bounds,
     )  # fmt: skip
     return out.violations
 

@@ -48,8 +48,9 @@ def _columns(
     numbers = _floats(fields[start + _VALUE : stop : stride])
     if numbers is None:
         return None
-    status_codes: list[Any] = list(map(_STATUS_CODES.get, fields[start + _STATUS : stop : stride]))
-    if None in status_codes:
+    try:
+        status_codes: list[Any] = list(map(_STATUS_CODES.__getitem__, fields[start + _STATUS : stop : stride]))
+    except KeyError:
         return None
     stamps = fields[start + _TIME : stop : stride]
     for stamp in set(stamps).difference(times):

@@ -35,6 +35,7 @@ from typing import Any, Final
 
 from google.protobuf.message import Message
 from santong.adapters._sdk import Observation, UplinkConverter
+from santong.adapters.mtfile._memo import ColumnMemo
 from santong.adapters.mtfile._parser import SUPPORTED_TYPES, ObservationColumns, ParsedFile
 from santong.adapters.mtfile._sensors import SensorResolver
 from santong.protocols import (
@@ -117,7 +118,7 @@ class Upload:
     message is built on first use of ``request`` (when the unit is handed over, never for ``santong validate``).
     """
 
-    __slots__ = ("_request", "columns", "method", "records")
+    __slots__ = ("_request", "columns", "method", "origin", "records")
 
     def __init__(
         self,
@@ -125,10 +126,13 @@ class Upload:
         request: Message | None,
         records: Sequence[int],
         columns: BatchColumns | None = None,
+        origin: tuple[Sequence[int], int, int] | None = None,
     ) -> None:
+        """``origin``: the file's whole alias column and the slice ``[start, stop)`` of it the batch holds."""
         if request is None and columns is None:
             raise ValueError("an upload needs its request or its batch columns")
         self.method, self._request, self.records, self.columns = method, request, records, columns
+        self.origin = origin
 
     @property
     def request(self) -> Message:
@@ -146,10 +150,11 @@ class Upload:
             target: Any = self._request.batch if self.method == "ReportObservations" else self._request
             target.sequence = seq
 
-    def validate(self, ctx: ValidationContext) -> list[Violation]:
-        """The core's violations of the upload (on the columns where it has them: the same rule)."""
+    def validate(self, ctx: ValidationContext, facts: Mapping[str, Any] | None = None) -> list[Violation]:
+        """The core's violations of the upload (on the columns where it has them: the same rule); ``facts``: what
+        the converter already knows of the batch's alias column against ``ctx.state`` (``ColumnMemo.facts``)."""
         if self.columns is not None:
-            return validate_batch_columns(self.columns, ctx)
+            return validate_batch_columns(self.columns, ctx, **(facts or {}))
         return validate(self.request, ctx)
 
     def apply_to(self, state: DeviceState) -> None:
@@ -233,6 +238,8 @@ class MtFileConverter(UplinkConverter[ParsedFile]):
         self.resolver = resolver or SensorResolver()
         # point code → the dictionary code its definition gives, and the points it was built from
         self._defined: tuple[dict[int, Any], dict[str, str]] = ({}, {})
+        # the last CDSS point-code column and what follows from it (files of one KJ system repeat it)
+        self._memo = ColumnMemo()
 
     def _resolved(self, items: Sequence[Any]) -> list[Any]:
         """Copies of definitions, alarms or statistics whose sensor type is the dictionary code it resolves to
@@ -311,7 +318,7 @@ class MtFileConverter(UplinkConverter[ParsedFile]):
             return
         alias_of = state.aliases_by_code
         try:
-            aliases = itemgetter(*codes)(alias_of) if n > 1 else (alias_of[codes[0]],)
+            aliases = self._memo.aliases(codes, state)
         except KeyError:
             self._undefined(codes, alias_of, unit)
             return
@@ -351,7 +358,10 @@ class MtFileConverter(UplinkConverter[ParsedFile]):
         base = min(own.values())
         offset_of = {s: t - base for s, t in own.items()}
         k = len(indexes)
-        offsets = itemgetter(*stamps)(offset_of) if k > 1 else (offset_of[stamps[0]],)
+        if len(offset_of) == 1:  # one 数据时间 throughout (a KJ system's snapshot of every point)
+            offsets: Sequence[int] = [0] * k
+        else:
+            offsets = itemgetter(*stamps)(offset_of)
         if whole_file:
             values, statuses, picked = cols.values, cols.statuses, aliases
         else:
@@ -371,7 +381,8 @@ class MtFileConverter(UplinkConverter[ParsedFile]):
                 base,
             )
             records = range(a + 1, b + 1) if whole_file else [i + 1 for i in indexes[a:b]]
-            unit.uploads.append(Upload("ReportObservations", None, records, columns))
+            origin = (aliases, a, b) if whole_file else None
+            unit.uploads.append(Upload("ReportObservations", None, records, columns, origin))
 
     @staticmethod
     def _undefined(codes: Sequence[str], alias_of: Mapping[str, int], unit: FileUnit) -> None:
@@ -475,9 +486,11 @@ class MtFileConverter(UplinkConverter[ParsedFile]):
         if unit.columns is not None and unit.uploads:
             out += self._sensor_types(unit.columns, scratch)
         seq = scratch.last_sequence + 1
+        memo = self._memo
         for up in unit.uploads:
             up.set_sequence(seq)
-            out += self._findings(unit, up.validate(ctx), records=up.records)
+            facts = memo.facts(*up.origin, scratch) if up.origin is not None else None
+            out += self._findings(unit, up.validate(ctx, facts), records=up.records)
             up.apply_to(scratch)
             seq += 1
         return out
@@ -487,6 +500,8 @@ class MtFileConverter(UplinkConverter[ParsedFile]):
         or resolves to no dictionary entry that could be it (ST-DATA-010). Column-wise: one lookup per record."""
         defined = self._defined_types(state)
         codes, texts = cols.point_codes, cols.sensor_types
+        if self._memo.types_passed(codes, texts, defined):
+            return []
         resolved = {t: self.resolver.resolve(t) for t in set(texts)}
         code_of = {t: r.code for t, r in resolved.items()}
         if len(codes) == 1:
@@ -494,6 +509,7 @@ class MtFileConverter(UplinkConverter[ParsedFile]):
         else:
             want, have = itemgetter(*codes)(defined), itemgetter(*texts)(code_of)
         if want == have:
+            self._memo.types_pass(codes, texts, defined)
             return []
         entries = sensor_types()
         out = []

@@ -56,3 +56,32 @@ def test_columns_and_message_give_the_same_violations(case: str) -> None:
         assert by_columns == []
     else:
         assert want in {v.clause_id for v in by_columns}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_facts_the_caller_knows_give_the_same_violations(case: str) -> None:
+    """known, switch_free and bounds as an adapter works them out for a repeated alias column (the state's own
+    sets and range tables): the rule skips those scans and finds the same."""
+    cols = dataclasses.replace(GOOD, **CASES[case])
+    state = _state()
+    ctx = ValidationContext(state=state, now_ms=NOW)
+    known = state.alias_set.issuperset(cols.alias)
+    facts = {"known": known, "switch_free": state.switch_aliases.isdisjoint(cols.alias)}
+    if known:
+        facts["bounds"] = ([state.lows[a] for a in cols.alias], [state.highs[a] for a in cols.alias])
+    assert validate_batch_columns(cols, ctx, **facts) == validate_batch_columns(cols, ctx)
+
+
+def test_bounds_are_each_observations_own() -> None:
+    """Two analog points of different ranges: the screen misses, the bounds decide per observation."""
+    state = _state()
+    state.define_points(
+        [data_pb2.PointDefinition(alias=3, point_code=f"{MINE}01MNA0030A03", sensor_type="A003", range_high=1000.0,
+                                  value_kind=common_pb2.VALUE_KIND_ANALOG)]
+    )  # fmt: skip
+    ctx = ValidationContext(state=state, now_ms=NOW)
+    cols = BatchColumns(5, [3, 1, 3], [500.0, 4.5, 3.0], [0, 0, 0], [0, 0, 0], NOW - 2000)
+    bounds = ([state.lows[a] for a in cols.alias], [state.highs[a] for a in cols.alias])
+    got = validate_batch_columns(cols, ctx, known=True, switch_free=True, bounds=bounds)
+    assert got == validate_batch_columns(cols, ctx)
+    assert [(v.clause_id, v.path) for v in got] == [("ST-DATA-021", "$.batch.value[1]")]
