@@ -22,13 +22,12 @@ from santong.adapters._config import (
     load_config,
     parse_config,
 )
+from santong.adapters._blockdecode import BlockDecoder, compile_decoder
 from santong.adapters._mapping import (
     DATA_TYPES,
-    BlockDecoder,
     ChangeFilter,
     MappingError,
     PointMapping,
-    compile_decoder,
     decode,
     encode,
     register_count,

@@ -25,9 +25,8 @@ Example::
     123.456
     >>> encode(m, 123.456) == [0xE979, 0x42F6]
     True
-    >>> block = compile_decoder([(m, 0), (PointMapping(data_type="int16", scale=0.1), 2)])
-    >>> [round(v, 3) for v in block([0xE979, 0x42F6, 0xFF85])]
-    [123.456, -12.3]
+
+A whole register block decodes in one pass with :func:`santong.adapters._blockdecode.compile_decoder`.
 """
 
 from __future__ import annotations
@@ -35,22 +34,19 @@ from __future__ import annotations
 import codecs
 import math
 import struct
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
-from operator import attrgetter, itemgetter
-from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple
+from typing import Final, Literal, NamedTuple
 
 __all__ = [
     "DATA_TYPES",
     "NON_FINITE_CLAUSE",
-    "BlockDecoder",
     "ChangeFilter",
     "DataType",
     "MappingError",
     "Order",
     "PointMapping",
     "ReportMode",
-    "compile_decoder",
     "decode",
     "encode",
     "register_count",
@@ -478,225 +474,6 @@ def _encode_string(m: PointMapping, value: object, n: int) -> bytes:
             f"the string takes {len(data)} bytes, more than length={n} registers ({2 * n} bytes)",
         )
     return data.ljust(2 * n, b"\x00")
-
-
-# ---------------------------------------------------------------- batch decode of a register block
-
-
-def _byte_order_pair(m: PointMapping) -> tuple[str, str | None]:
-    """(byte_order, word_order) this point needs from a block; one-word points accept any word order."""
-    return m.byte_order, (m.word_order if _TYPES[m.data_type].words > 1 else None)
-
-
-class BlockDecoder:
-    """Decodes one contiguous register block into many point values with one struct.unpack."""
-
-    __slots__ = ("_run", "block_length", "layout", "mappings", "struct_format")
-
-    def __init__(self, points: Iterable[tuple[PointMapping, int]], block_length: int | None = None) -> None:
-        """Check the points, build the struct formats and the specialised decode kernel once."""
-        pts = list(points)
-        for m, off in pts:
-            if not isinstance(m, PointMapping):
-                raise MappingError(f"需要 PointMapping，实际为 {m!r}", f"a PointMapping is needed, got {m!r}")
-            if _TYPES[m.data_type].kind == "string":
-                raise _error(
-                    m,
-                    "compile_decoder 不处理 string，请用 decode()",
-                    "compile_decoder does not take string points; use decode() for them",
-                )
-            if not _is_int(off) or off < 0:
-                raise _error(
-                    m,
-                    f"寄存器偏移必须是 ≥0 的整数，实际为 {off!r}",
-                    f"register offset must be an int >= 0, got {off!r}",
-                )
-        end = max((off + m.register_count for m, off in pts), default=0)
-        if block_length is None:
-            block_length = end
-        if not _is_int(block_length) or block_length < end:
-            raise MappingError(
-                f"block_length={block_length!r} 小于测点占用的 {end} 个寄存器",
-                f"block_length={block_length!r} is shorter than the {end} registers the points use",
-            )
-        self.mappings = tuple(m for m, _ in pts)
-        self.block_length = block_length
-        pack, unpack, word_getter, byte_getter = self._build_layout(pts, block_length)
-        self._run = _kernel(self.mappings, block_length, pack, unpack, word_getter, byte_getter)
-
-    def _build_layout(
-        self, pts: list[tuple[PointMapping, int]], n: int
-    ) -> tuple[_Pack, _Unpack, _Getter | None, _Getter | None]:
-        """Struct formats and word/byte gathers: direct when points are in order and share their orders."""
-        pairs = {_byte_order_pair(m) for m, _ in pts}
-        byte_orders = {b for b, _ in pairs}
-        word_orders = {w for _, w in pairs} - {None}
-        in_order = all(a[1] + a[0].register_count <= b[1] for a, b in zip(pts, pts[1:], strict=False))
-        if in_order and len(byte_orders) <= 1 and len(word_orders) <= 1:
-            byte_order = next(iter(byte_orders), "big")
-            word_order = next(iter(word_orders), "big")
-            # Packing the words little-endian swaps the bytes of every word; unpacking little-endian
-            # reverses each value's bytes, i.e. its words and the bytes in them.  The four orders:
-            # ABCD > >, DCBA > <, CDAB < <, BADC < >.
-            pack_prefix = "<" if byte_order != word_order else ">"
-            fmt, pos = ["<" if word_order == "little" else ">"], 0
-            for m, off in pts:
-                if off > pos:
-                    fmt.append(f"{2 * (off - pos)}x")
-                fmt.append(_TYPES[m.data_type].code)
-                pos = off + m.register_count
-            if n > pos:
-                fmt.append(f"{2 * (n - pos)}x")
-            self.layout = "direct"
-            self.struct_format = "".join(fmt)
-            return (
-                struct.Struct(f"{pack_prefix}{n}H").pack,
-                struct.Struct(self.struct_format).unpack,
-                None,
-                None,
-            )
-        self.layout = "permuted"
-        self.struct_format = ">" + "".join(_TYPES[m.data_type].code for m, _ in pts)
-        unpack = struct.Struct(self.struct_format).unpack
-        perm: list[int] = []
-        if len(byte_orders) == 1:
-            # One byte order: gather the words in value order, and let the pack prefix swap bytes.
-            for m, off in pts:
-                idx = range(off, off + m.register_count)
-                perm += reversed(idx) if m.word_order == "little" else idx
-            prefix = "<" if byte_orders == {"little"} else ">"
-            return struct.Struct(f"{prefix}{len(perm)}H").pack, unpack, _getter(perm), None
-        for m, off in pts:
-            idx = range(off, off + m.register_count)
-            for w in reversed(idx) if m.word_order == "little" else idx:
-                perm += (2 * w + 1, 2 * w) if m.byte_order == "little" else (2 * w, 2 * w + 1)
-        return struct.Struct(f">{n}H").pack, unpack, None, _getter(perm)
-
-    if TYPE_CHECKING:
-
-        def __call__(self, words: Sequence[int]) -> list[float]:
-            """Decode the block; one value per point, in the order the points were given."""
-            ...
-
-    else:
-        # Calling the decoder calls its generated kernel directly: the type's __call__ slot takes a non-function
-        # descriptor's __get__ result, so no Python-level wrapper frame sits on the hot path.
-        __call__ = property(attrgetter("_run"), doc="Decode the block; one value per point, in point order.")
-
-    def __repr__(self) -> str:
-        """Short description: points, block length and layout."""
-        return f"BlockDecoder({len(self.mappings)} points, {self.block_length} registers, {self.layout})"
-
-
-_Pack = Callable[..., bytes]
-_Unpack = Callable[[bytes], tuple[float, ...]]
-_Getter = Callable[[Sequence[int]], tuple[int, ...]]
-
-
-def _getter(indices: list[int]) -> _Getter:
-    """itemgetter that always returns a tuple (a bare itemgetter returns a scalar for one index)."""
-    if len(indices) == 1:
-        (i,) = indices
-        return lambda seq: (seq[i],)
-    return itemgetter(*indices)
-
-
-def _expr(m: PointMapping, a: str) -> str:
-    """The source of one point's post-unpack step on the unpacked raw value named ``a``: bool bit, mask/shift,
-    scale/offset — the steps of :func:`decode`, with the point's constants written in (float repr round-trips)."""
-    info = _TYPES[m.data_type]
-    if info.kind == "bool":
-        return f"({a} != 0)" if m.bit is None else f"({a} >> {m.bit} & 1 == 1)"
-    raw = a
-    if m.mask is not None or m.shift:
-        raw = f"({a} & {m.mask})" if m.mask is not None else a
-        raw = f"({raw} >> {m.shift})" if m.shift else raw
-    if m.scale == 1.0 and m.offset == 0.0:
-        return raw  # ints stay exact; a float times 1.0 plus -0.0 is itself
-    return f"({raw} * {m.scale!r} + {m.offset or -0.0!r})"
-
-
-def _kernel(
-    mappings: tuple[PointMapping, ...],
-    n: int,
-    pack: _Pack,
-    unpack: _Unpack,
-    word_getter: _Getter | None,
-    byte_getter: _Getter | None,
-) -> Callable[[Sequence[int]], list[float]]:
-    """The hot path, generated once per block plan: (gather words), pack, (gather bytes), one unpack into
-    locals, then one list display with every point's transform written out (no per-point loop, zip or call)."""
-    kinds = [_TYPES[m.data_type].kind for m in mappings]
-    check = any(
-        k == "float" or m.scale != 1.0 or m.offset != 0.0 for k, m in zip(kinds, mappings, strict=True)
-    )
-    names = tuple(m.name or m.data_type for m in mappings)
-    raws = [f"a{i}" for i in range(len(mappings))]
-    words = "words" if word_getter is None else "word_getter(words)"
-    lines = ["def run(words):"]
-    if word_getter is not None:  # a gather accepts a longer list: check the length first
-        lines += ["    if len(words) != n:", "        _bad_block(words, n, None)"]
-    lines += [
-        "    try:",
-        f"        data = pack(*{words})",
-        "    except struct.error as e:",
-        "        _bad_block(words, n, e)",
-    ]
-    if byte_getter is not None:
-        lines.append("    data = bytes(byte_getter(data))")
-    if raws:
-        lines.append(f"    ({', '.join(raws)},) = unpack(data)")
-    lines.append(f"    out = [{', '.join(_expr(m, a) for m, a in zip(mappings, raws, strict=True))}]")
-    if check:
-        # inf - inf and nan - nan are nan: a finite difference proves every value finite.
-        lines += [
-            "    total = sum(out)",
-            "    if total - total != 0.0:",
-            "        _raise_non_finite(out, names)",
-        ]
-    lines.append("    return out")
-    scope: dict[str, Any] = {
-        "n": n, "pack": pack, "unpack": unpack, "word_getter": word_getter, "byte_getter": byte_getter,
-        "names": names, "struct": struct, "_bad_block": _bad_block, "_raise_non_finite": _raise_non_finite,
-    }  # fmt: skip
-    exec(compile("\n".join(lines), f"<santong block decoder: {len(mappings)} points>", "exec"), scope)  # noqa: S102
-    run: Callable[[Sequence[int]], list[float]] = scope["run"]
-    return run
-
-
-def _bad_block(words: Sequence[int], n: int, error: struct.error | None) -> None:
-    """Raise the MappingError for a block of the wrong length or with words outside 0..65535."""
-    if len(words) != n:
-        raise MappingError(
-            f"寄存器块应为 {n} 个字，实际 {len(words)} 个",
-            f"the register block must have {n} words, got {len(words)}",
-        ) from error
-    raise MappingError("寄存器值必须是 0..65535 的整数", "register words must be ints in 0..65535") from error
-
-
-def _raise_non_finite(out: list[float], names: tuple[str, ...]) -> None:
-    """Raise for the first non-finite value (return if the sum merely overflowed)."""
-    for i, v in enumerate(out):
-        if not math.isfinite(v):
-            raise MappingError(
-                f"第 {i} 个测点解码结果不是有限数（{v!r}）；不得上报 NaN/Inf",
-                f"point #{i} decoded to a non-finite value ({v!r}); NaN/Inf must not be reported",
-                point=names[i],
-                clause_id=NON_FINITE_CLAUSE,
-            )
-
-
-def compile_decoder(
-    mappings_with_offsets: Iterable[tuple[PointMapping, int]], *, block_length: int | None = None
-) -> BlockDecoder:
-    """Build a fast decoder for a register block from (mapping, register offset) pairs.
-
-    Example::
-
-        decoder = compile_decoder([(PointMapping(data_type="float32"), 2 * i) for i in range(50)])
-        values = decoder(words)  # 100 words → 50 floats, one struct.unpack
-    """
-    return BlockDecoder(mappings_with_offsets, block_length)
 
 
 # ---------------------------------------------------------------- report-by-exception

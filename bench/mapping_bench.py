@@ -27,7 +27,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from santong.adapters._mapping import PointMapping, compile_decoder, encode
+from santong.adapters._blockdecode import compile_decoder
+from santong.adapters._mapping import PointMapping, encode
 
 from bench._timing import entry
 

@@ -34,11 +34,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from santong.adapters._alarms import AlarmTracker
+from santong.adapters._blockdecode import compile_decoder
 from santong.adapters._mapping import (
     ChangeFilter,
     MappingError,
     PointMapping,
-    compile_decoder,
     decode,
     encode,
 )

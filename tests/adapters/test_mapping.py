@@ -13,14 +13,14 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from santong.adapters import _mapping
+from santong.adapters import _blockdecode, _mapping
+from santong.adapters._blockdecode import compile_decoder
 from santong.adapters._mapping import (
     DATA_TYPES,
     NON_FINITE_CLAUSE,
     ChangeFilter,
     MappingError,
     PointMapping,
-    compile_decoder,
     decode,
     encode,
     register_count,
@@ -104,7 +104,9 @@ def test_int32_minus_two_anchor() -> None:
 
 
 def test_module_docstring_examples() -> None:
-    assert doctest.testmod(_mapping).failed == 0
+    for module in (_mapping, _blockdecode):
+        result = doctest.testmod(module)
+        assert result.attempted > 0 and result.failed == 0
 
 
 @pytest.mark.parametrize(

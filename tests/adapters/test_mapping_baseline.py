@@ -12,7 +12,8 @@ import struct
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from santong.adapters._mapping import NON_FINITE_CLAUSE, MappingError, PointMapping, compile_decoder, decode
+from santong.adapters._blockdecode import compile_decoder
+from santong.adapters._mapping import NON_FINITE_CLAUSE, MappingError, PointMapping, decode
 
 from bench.mapping_bench import BLOCK_REGISTERS, baseline_decoder, block_words, mixed_block, uniform_block
 
