@@ -18,6 +18,7 @@ from itertools import repeat
 from types import MappingProxyType
 from typing import Any, Final
 
+from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.timestamp_pb2 import Timestamp
 from santong.adapters.mtfile._errors import _FIELDS, _TIME, _VALUE, MtFileError, _fail, _show
 from santong.adapters.mtfile._filetypes import STATUS_CODES, FieldSpec, FileType
@@ -298,6 +299,9 @@ def convert_records(
             named[name] = list(map(as_ts.get, named[name]))
     for n in [n for n, col in named.items() if col and col.count(None) == len(col)]:
         del named[n]  # an optional field no record sets (thresholds, often): not passed at all
+    by_name = cls.DESCRIPTOR.fields_by_name
+    for n in [n for n, col in named.items() if col and _all_default(col, by_name[n])]:
+        del named[n]  # every record leaves it empty (coordinates, descriptions): the same message without
     names = list(named)
     unset = [n for n, col in named.items() if None in col]  # optional fields left empty stay unset
     if not unset:
@@ -312,6 +316,17 @@ def convert_records(
                 del kw[n]
         out.append(cls(**kw))
     return out, []
+
+
+def _all_default(column: list[Any], field: Any) -> bool:
+    """Every value of the column is the default of a field without presence: passing it sets nothing."""
+    if field.has_presence or any(column):
+        return False
+    # 0.0 and -0.0 are both false, but -0.0 is a value of its own (it is encoded)
+    return field.cpp_type not in _FLOATS or min(map(math.copysign, repeat(1.0, len(column)), column)) > 0
+
+
+_FLOATS: Final = frozenset({FieldDescriptor.CPPTYPE_DOUBLE, FieldDescriptor.CPPTYPE_FLOAT})
 
 
 def _timestamp(t: datetime) -> Timestamp:

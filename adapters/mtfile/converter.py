@@ -30,7 +30,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import Any, Final
 
 from google.protobuf.message import Message
@@ -463,22 +463,26 @@ class MtFileConverter(UplinkConverter[ParsedFile]):
         )
         if unit.points or unit.outstations:
             top = max(scratch.points, default=0)
-            defs = []
-            for p in unit.points:
-                d = data_pb2.PointDefinition()
-                d.CopyFrom(p)
-                alias = scratch.aliases_by_code.get(p.point_code)
+            known = scratch.aliases_by_code
+            aliases = []
+            for code in map(attrgetter("point_code"), unit.points):
+                alias = known.get(code)
                 if alias is None:
                     top += 1
                     alias = top
-                d.alias = alias
-                defs.append(d)
-            unit.aliased = defs
+                aliases.append(alias)
+            defs: list[data_pb2.PointDefinition] = []
             size = max(1, int(limits.max_points_per_definition or 10_000))
-            for i, chunk in _chunks(defs, size) or [(0, [])]:
+            for i, chunk in _chunks(unit.points, size) or [(0, [])]:
                 req = pb.DefinePointsRequest(points=chunk, outstations=unit.outstations if i == 0 else [])
+                # the request's own copies take the aliases (unit.points stay as read)
+                copies = list(req.points)
+                for d, alias in zip(copies, aliases[i : i + size], strict=True):
+                    d.alias = alias
+                defs += copies
                 out += self._findings(unit, validate(req, ctx), offset=i)
                 scratch.apply(req)
+            unit.aliased = defs
         if unit.areas or unit.stations:
             req2 = pb.DefinePositioningRequest(areas=unit.areas, stations=unit.stations)
             out += self._findings(unit, validate(req2, ctx))

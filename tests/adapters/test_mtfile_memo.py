@@ -10,10 +10,12 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from santong.adapters.mtfile import MtChecker, MtFileError, MtFinding, parse_bytes, write_file
@@ -40,6 +42,8 @@ POINTS = [
     (f"{MINE}01MNA0040A04", "A004", "MN", "%", "25", "0", "", ""),
 ]
 VALUES = ["0.52", "3", "2.5", "1", "20.5"]
+THRESHOLDS = ("alarm_high", "alarm_high_clear", "alarm_low", "alarm_low_clear", "power_off_high",
+              "power_restore_high", "power_off_low", "power_restore_low")  # fmt: skip
 
 
 def cddy(at: datetime = AT, **ranges: tuple[str, str]) -> tuple[str, bytes]:
@@ -261,3 +265,45 @@ def test_the_fast_parse_refuses_a_bad_status_like_the_exact_path() -> None:
         parse_bytes(name, data)
     assert [(x.clause_id, x.record_index, x.field) for x in e.value.errors] == _exact(name, data)
     assert e.value.clause_id != _FIELDS and e.value.record_index == 3
+
+
+@pytest.mark.parametrize("xyz", ["", "0", "-0", "0.0", "1.5"])
+@pytest.mark.parametrize("threshold", ["", "0"])
+def test_columns_every_record_leaves_empty_give_the_same_definitions(xyz: str, threshold: str) -> None:
+    """A column no record sets is not passed to the message constructor: the same messages, byte for byte (-0.0
+    is a value of its own; a threshold of 0 is set, one left empty is not)."""
+    name, data = write_file(MINE, "示例煤矿", "CDDY", [
+        [code, "01", F, sensor, kind, unit, high, low] + [threshold] * 8 + [on, off, "15101", xyz, xyz, xyz, "", T]
+        for code, sensor, kind, unit, high, low, on, off in POINTS
+    ], AT)  # fmt: skip
+    got = parse_bytes(name, data).definitions
+    at = Timestamp()
+    at.FromDatetime(AT)
+    thresholds = dict.fromkeys(THRESHOLDS, 0.0) if threshold else {}
+    want = [
+        data_pb2.PointDefinition(
+            point_code=code,
+            system_code="01",
+            outstation_code=F,
+            sensor_type=sensor,
+            unit=unit,
+            value_kind=common_pb2.VALUE_KIND_SWITCH if kind == "KG" else common_pb2.VALUE_KIND_ANALOG,
+            range_high=float(high or 1),
+            range_low=float(low or 0),
+            on_description=on,
+            off_description=off,
+            location="15101",
+            x=float(xyz or 0),
+            y=float(xyz or 0),
+            z=float(xyz or 0),
+            related_point_codes=[],
+            defined_at=at,
+            **thresholds,
+        )  # fmt: skip
+        for code, sensor, kind, unit, high, low, on, off in POINTS
+    ]
+    assert [d.SerializeToString(deterministic=True) for d in got] == [
+        d.SerializeToString(deterministic=True) for d in want
+    ]
+    assert [math.copysign(1.0, d.x) for d in got] == [-1.0 if xyz == "-0" else 1.0] * len(POINTS)
+    assert all(d.HasField("alarm_high") == bool(threshold) for d in got)
