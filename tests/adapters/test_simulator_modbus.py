@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import struct
 import subprocess
 import sys
 import time
@@ -12,6 +13,7 @@ from collections.abc import AsyncIterator, Awaitable
 import pytest
 from pymodbus.client import AsyncModbusTcpClient, ModbusTcpClient
 from pymodbus.exceptions import ModbusException
+from pymodbus.pdu.register_message import ReadHoldingRegistersResponse, ReadInputRegistersResponse
 from santong.adapters._mapping import decode
 from santong.adapters.simulators import load_profile
 from santong.adapters.simulators._engine import ALARM, POWER_OFF
@@ -181,6 +183,37 @@ async def test_short_responses(sim: ModbusSimulator) -> None:
         assert not r.isError() and len(r.registers) == 4
     finally:
         c.close()
+
+
+async def test_read_responses_are_pymodbus_bytes_up_to_the_end_of_the_map(sim: ModbusSimulator) -> None:
+    """The simulator encodes read responses itself and checks a read inside its memory once: the frames must be
+    the bytes pymodbus's own response classes make, the last register readable, one more refused (exception 2),
+    and an exception fault still answered on the fast path."""
+    sim.paused = True
+    await sim._push()
+    end = sim.extent
+    reader, writer = await asyncio.open_connection("127.0.0.1", sim.port)
+
+    async def ask(tid: int, fc: int, address: int, count: int) -> bytes:
+        writer.write(struct.pack(">HHHBBHH", tid, 0, 6, UNIT, fc, address, count))
+        head = await asyncio.wait_for(reader.readexactly(7), 5)
+        assert struct.unpack(">HHHB", head)[0::3] == (tid, UNIT)
+        return await asyncio.wait_for(reader.readexactly(int.from_bytes(head[4:6], "big") - 1), 5)
+
+    try:
+        for tid, (fc, address, count) in enumerate(
+            [(3, 0, 125), (4, 0, 16), (3, end - 3, 3), (4, end - 1, 1)], 1
+        ):
+            response = ReadHoldingRegistersResponse if fc == 3 else ReadInputRegistersResponse
+            want = response(registers=sim.registers[address : address + count]).encode()
+            assert await ask(tid, fc, address, count) == bytes([fc]) + want
+        assert await ask(10, 3, end - 3, 4) == bytes([0x83, 2])  # one register past the map
+        assert await ask(11, 4, end, 1) == bytes([0x84, 2])
+        sim.inject_exception(6, address=[end - 1, end - 1])
+        assert await ask(12, 3, end - 2, 2) == bytes([0x83, 6])
+        assert await ask(13, 3, 0, 2) == bytes([3, 4]) + struct.pack(">2H", *sim.registers[0:2])
+    finally:
+        writer.close()
 
 
 async def test_client_write_holds_the_point(sim: ModbusSimulator) -> None:
