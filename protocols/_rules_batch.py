@@ -177,9 +177,10 @@ def batch_columns(
     # Range screens in C, the per-point loop only on a hit. First one min and one max: a value within [the
     # greatest low, the smallest high] of the device's points lies within its own point's range. On a miss, each
     # observation's own bounds, compared pairwise. NaN passes both screens as it passes the per-point comparison
-    # (ST-DATA-018 reports it).
-    lo, hi = value_range or (min(values), max(values)) if state.ranges and known else (0.0, 0.0)
-    if state.ranges and known and not (lo >= state.max_low and hi <= state.min_high):
+    # (ST-DATA-018 reports it). Bounds the caller knows: the pairwise comparison alone, no screen first.
+    screen = state.ranges and known and bounds is None
+    lo, hi = value_range or (min(values), max(values)) if screen else (0.0, 0.0)
+    if state.ranges and known and (bounds is not None or not (lo >= state.max_low and hi <= state.min_high)):
         if bounds is not None:
             lows, highs = bounds
         else:
