@@ -40,6 +40,7 @@ from typing import Any
 from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
 from santong.adapters._sdk import Adapter, AdapterConfig, AdapterError, UnsupportedCommand, UplinkSink
+from santong.adapters.modbus._pdu import RESPONSES
 from santong.adapters.modbus.config import ModbusSettings, RegisterSource
 from santong.adapters.modbus.converter import (
     STATUS_CLAUSE,
@@ -156,6 +157,8 @@ class ModbusAdapter(Adapter[ModbusSettings]):
             reconnect_delay=0,
             name="santong-modbus",
         )
+        for response in RESPONSES:  # the same bytes, decoded with one Struct call (see _pdu)
+            client.register(response)
         try:
             ok = bool(await client.connect())
         except (OSError, ModbusException):
@@ -270,10 +273,10 @@ class ModbusAdapter(Adapter[ModbusSettings]):
             return Failure("connection", "未连接 / not connected")
         fn = getattr(client, _READ[block.table])
         try:
-            rr = await asyncio.wait_for(
-                fn(block.address, count=block.count, device_id=block.unit_id),
-                timeout=2 * self.settings.timeout_ms / 1000 + 1,
-            )
+            async with asyncio.timeout(
+                2 * self.settings.timeout_ms / 1000 + 1
+            ):  # no task per read (wait_for)
+                rr = await fn(block.address, count=block.count, device_id=block.unit_id)
         except (TimeoutError, ModbusIOException) as e:
             failure = Failure("timeout", str(e) or "timeout")
         except ConnectionException as e:

@@ -25,18 +25,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import struct
-from functools import lru_cache
 from typing import Any, ClassVar
 
 from pymodbus.constants import ExcCodes
 from pymodbus.pdu import ExceptionResponse
 from pymodbus.pdu.device import ModbusDeviceIdentification
-from pymodbus.pdu.register_message import (
-    ReadHoldingRegistersRequest,
-    ReadHoldingRegistersResponse,
-    ReadInputRegistersResponse,
-)
+from pymodbus.pdu.register_message import ReadHoldingRegistersRequest
 from pymodbus.server import ModbusTcpServer
 from pymodbus.server.requesthandler import ServerRequestHandler
 from pymodbus.simulator import DataType, SimData, SimDevice
@@ -44,6 +38,7 @@ from pymodbus.simulator.simcore import SimCore
 from pymodbus.simulator.simruntime import SimRuntime
 from pymodbus.simulator.simutils import SimUtils
 from santong.adapters._mapping import PointMapping, decode, encode
+from santong.adapters.modbus._pdu import HoldingRegistersResponse, InputRegistersResponse
 from santong.adapters.simulators._profile import Point, Profile
 from santong.adapters.simulators._runtime import BaseSimulator, Fault, FaultError
 
@@ -347,38 +342,14 @@ class _Runtime(SimRuntime):
         return registers[offset : offset + count]
 
 
-@lru_cache(maxsize=256)
-def _response_struct(count: int) -> struct.Struct:
-    """Byte count + ``count`` big-endian registers: the body of a read response."""
-    return struct.Struct(f">B{count}H")
-
-
-class _HoldingResponse(ReadHoldingRegistersResponse):
-    """Function 3's response, encoded with one Struct (pymodbus packs and concatenates register by register)."""
-
-    def encode(self) -> bytes:
-        regs = self.registers
-        return _response_struct(len(regs)).pack(2 * len(regs), *regs)
-
-    def __str__(self) -> str:  # pymodbus formats every PDU for its debug log, enabled or not
-        return f"{type(self).__name__}(dev_id={self.dev_id}, transaction_id={self.transaction_id}, {len(self.registers)} registers)"
-
-
-class _InputResponse(ReadInputRegistersResponse):
-    """Function 4's response (the same encoding)."""
-
-    encode = _HoldingResponse.encode
-    __str__ = _HoldingResponse.__str__
-
-
 class _ReadHoldingRegisters(ReadHoldingRegistersRequest):
-    """Function 3, answered with :class:`_HoldingResponse` (the same bytes on the wire)."""
+    """Function 3, answered with :class:`HoldingRegistersResponse` (the same bytes on the wire)."""
 
     async def datastore_update(self, context: Any, device_id: int) -> Any:
         values = await context.async_getValues(device_id, self.function_code, self.address, self.count)
         if isinstance(values, ExcCodes):
             return ExceptionResponse(self.function_code, values)
-        response = _HoldingResponse if self.function_code == 3 else _InputResponse
+        response = HoldingRegistersResponse if self.function_code == 3 else InputRegistersResponse
         return response(registers=values, dev_id=device_id, transaction_id=self.transaction_id)
 
 
