@@ -11,6 +11,7 @@ from santong.adapters.mtfile._filetypes import STATUS_CODES, SUPPORTED_TYPES
 from santong.adapters.mtfile._model import ObservationColumns, _local_to_utc
 
 _STATUS_CODES: Final = dict(STATUS_CODES)
+_STATUS_OF: Final = _STATUS_CODES.__getitem__  # KeyError: a text outside the code list
 _CDSS: Final = SUPPORTED_TYPES["CDSS"]
 #: Where each column sits in a CDSS record (from its field table).
 _TYPE, _LOCATION, _VALUE, _UNIT, _STATUS, _TIME = map(
@@ -49,7 +50,7 @@ def _columns(
     if numbers is None:
         return None
     try:
-        status_codes: list[Any] = list(map(_STATUS_CODES.__getitem__, fields[start + _STATUS : stop : stride]))
+        status_codes: list[Any] = list(map(_STATUS_OF, fields[start + _STATUS : stop : stride]))
     except KeyError:
         return None
     stamps = fields[start + _TIME : stop : stride]

@@ -512,8 +512,11 @@ class MtChecker:
 
     def _accept(self, unit: Any, bad: set[int]) -> None:
         """Apply a judged file to the state: its definitions but those of the ``bad`` records (1-based)."""
-        if unit.points or unit.outstations:
-            # the copies the check numbered (a known point keeps its alias, new ones above): no second copy
+        if (unit.points or unit.outstations) and not bad and unit.judged:
+            for request in unit.judged:  # accepted as judged (a known point keeps its alias, new ones above)
+                self.state.apply(request)
+        elif unit.points or unit.outstations:
+            # the copies the check numbered, but for the bad ones: no second copy of the definitions
             defs = [d for i, d in enumerate(unit.aliased, 1) if i not in bad]
             self.state.apply(pb.DefinePointsRequest(points=defs, outstations=unit.outstations))
         if unit.areas or unit.stations:

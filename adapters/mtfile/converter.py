@@ -184,6 +184,8 @@ class FileUnit:
     columns: ObservationColumns | None = None
     #: After :meth:`MtFileConverter.check`: copies of ``points`` with the provisional aliases they were judged by.
     aliased: list[data_pb2.PointDefinition] = field(default_factory=list)
+    #: After :meth:`MtFileConverter.check`: the DefinePointsRequests judged (``aliased`` are their points).
+    judged: list[pb.DefinePointsRequest] = field(default_factory=list)
 
     @property
     def defines(self) -> bool:
@@ -472,6 +474,7 @@ class MtFileConverter(UplinkConverter[ParsedFile]):
                     alias = top
                 aliases.append(alias)
             defs: list[data_pb2.PointDefinition] = []
+            unit.judged = []
             size = max(1, int(limits.max_points_per_definition or 10_000))
             for i, chunk in _chunks(unit.points, size) or [(0, [])]:
                 req = pb.DefinePointsRequest(points=chunk, outstations=unit.outstations if i == 0 else [])
@@ -480,8 +483,11 @@ class MtFileConverter(UplinkConverter[ParsedFile]):
                 for d, alias in zip(copies, aliases[i : i + size], strict=True):
                     d.alias = alias
                 defs += copies
+                unit.judged.append(req)
                 out += self._findings(unit, validate(req, ctx), offset=i)
-                scratch.apply(req)
+                # judged against by what follows in this check (the scratch state dies with it)
+                if i + size < len(unit.points) or unit.areas or unit.stations or unit.uploads:
+                    scratch.apply(req)
             unit.aliased = defs
         if unit.areas or unit.stations:
             req2 = pb.DefinePositioningRequest(areas=unit.areas, stations=unit.stations)

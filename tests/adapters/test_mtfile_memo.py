@@ -307,3 +307,28 @@ def test_columns_every_record_leaves_empty_give_the_same_definitions(xyz: str, t
     ]
     assert [math.copysign(1.0, d.x) for d in got] == [-1.0 if xyz == "-0" else 1.0] * len(POINTS)
     assert all(d.HasField("alarm_high") == bool(threshold) for d in got)
+
+
+@pytest.mark.parametrize("chunk", [10_000, 2])
+def test_accepted_definitions_are_the_judged_ones_with_their_aliases(chunk: int) -> None:
+    """What the checker then knows: every good definition as read, numbered 1… in file order (the judged requests
+    applied as they are); a bad one stays undefined and the others keep their numbers."""
+    name, data = cddy()
+    read = parse_bytes(name, data).definitions
+    c = checker()
+    c.limits.max_points_per_definition = chunk
+    assert c.check(name, data).findings == []
+    assert sorted(c.state.points) == [1, 2, 3, 4, 5]
+    for alias, d in enumerate(read, 1):
+        want = data_pb2.PointDefinition()
+        want.CopyFrom(d)
+        want.alias = alias
+        assert c.state.points[alias] == want and c.state.aliases_by_code[d.point_code] == alias
+    assert c.state.ranges[1] == (0.0, 4.0) and c.state.switch_aliases == {4}
+    bad = checker()
+    bad.limits.max_points_per_definition = chunk
+    name, data = cddy(A02=("99999", "0"))  # beyond the dictionary's CO range: ST-DATA-013, MUST
+    assert [(f.clause_id, f.line) for f in bad.check(name, data).findings] == [("ST-DATA-013", 3)]
+    assert sorted(bad.state.points) == [1, 3, 4, 5]
+    assert POINTS[1][0] not in bad.state.aliases_by_code
+    assert bad.state.aliases_by_code[POINTS[2][0]] == 3
