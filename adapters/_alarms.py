@@ -153,6 +153,11 @@ class AlarmTracker:
     def __contains__(self, point_code: object) -> bool:
         return point_code in self._points
 
+    def record(self, point_code: str) -> _Point | None:
+        """The tracker's state of one point (None: not tracked). A hot loop may skip :meth:`update` while
+        ``not record.open and record.quiet_low < value < record.quiet_high``: update would return ``record.bits``."""
+        return self._points.get(point_code)
+
     def managed(self, point_code: str) -> int:
         """The status bits the tracker decides for this point (0: not tracked)."""
         p = self._points.get(point_code)

@@ -502,6 +502,12 @@ class ChangeFilter:
         self.deadband = float(deadband)
         self._last: dict[Hashable, tuple[Value, int]] = {}
 
+    @property
+    def last(self) -> dict[Hashable, tuple[Value, int]]:
+        """The last reported (value, time_ms) per key: a converter's hot loop may apply :meth:`accept_point`'s
+        rules to it inline (the Modbus uplink does, with the same rules)."""
+        return self._last
+
     def accept(
         self,
         key: Hashable,

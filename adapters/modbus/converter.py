@@ -245,6 +245,8 @@ class _PointPlan:
     status_pos: int = 0
     state: _PointState = field(default_factory=_PointState)
     managed: int = 0
+    alarm: Any = None  # the tracker's record of the point (AlarmTracker.record) when managed
+    period: int | None = None  # report "period": its period_ms; None: report on change
     ranged: bool = False  # analog with range_low < range_high: over-range bit 8 applies (ST-DATA-021)
     low: float = 0.0
     high: float = 0.0
@@ -252,6 +254,7 @@ class _PointPlan:
     def __post_init__(self) -> None:
         d = self.point.definition
         self.low, self.high = float(d.range_low), float(d.range_high)
+        self.period = self.mapping.period_ms if self.mapping.report == "period" else None
         self.ranged = not self.point.is_switch and self.low < self.high
 
     @property
@@ -423,6 +426,7 @@ class ModbusUplink(UplinkConverter[Mapping[ReadBlock, BlockResult]]):
         self.plan = plan
         for pp in plan.points:
             pp.managed = self.tracker.managed(pp.code)
+            pp.alarm = self.tracker.record(pp.code)
             pp.state = self._states.setdefault(pp.code, _PointState())
 
     def drain_alarms(self) -> list[Any]:
@@ -464,7 +468,8 @@ class ModbusUplink(UplinkConverter[Mapping[ReadBlock, BlockResult]]):
         out: list[Observation] = []
         append = out.append
         tracker, faults, flt = self.tracker, self.faults, self.filter
-        accept, accept_point = flt.accept, flt.accept_point
+        last = flt.last  # ChangeFilter's rules inline (accept_point's for "period", accept's for two floats)
+        last_get, changed = last.get, flt._changed
         interval = self.report_interval_ms
         for pp in plan.points:
             code = pp.code
@@ -501,17 +506,36 @@ class ModbusUplink(UplinkConverter[Mapping[ReadBlock, BlockResult]]):
                 v = float(v)
                 state.value = v
                 if pp.managed:
-                    status = (status & ~pp.managed) | tracker.update(code, v, time_ms)
-            m = pp.mapping
+                    # the tracker's quiet path inline: no episode open, strictly inside (false for NaN)
+                    rec = pp.alarm
+                    if rec.open or not rec.quiet_low < v < rec.quiet_high:
+                        bits = tracker.update(code, v, time_ms)
+                    else:
+                        bits = rec.bits
+                    status = (status & ~pp.managed) | bits
             if state.status != status:
                 state.status = status
-                flt.reset(code)
-                accept(code, v, time_ms)
-            elif m.report == "period":
-                if not accept_point(code, m, v, time_ms):
+                last[code] = (v, time_ms)  # reset + accept: a new status is always reported
+            elif (period := pp.period) is not None:
+                prev = last_get(code)
+                if prev is not None and 0 <= time_ms - prev[1] < period:
                     continue
-            elif not accept(code, v, time_ms, m.period_ms or interval, deadband=m.deadband):
-                continue
+                last[code] = (v, time_ms)
+            else:
+                prev = last_get(code)
+                if prev is not None:
+                    m = pp.mapping
+                    old = prev[0]
+                    if old.__class__ is float:
+                        moved = not abs(v - old) <= m.deadband  # NaN: a change
+                    else:
+                        moved = changed(old, v, m.deadband)
+                    if not moved:
+                        elapsed = time_ms - prev[1]
+                        every = m.period_ms or interval
+                        if not ((every is not None and elapsed >= every) or elapsed < 0):
+                            continue
+                last[code] = (v, time_ms)
             if pp.ranged and not pp.low <= v <= pp.high:
                 status |= OVER_RANGE  # ST-DATA-021
             append((code, v, time_ms, status))
