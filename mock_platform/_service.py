@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from google.protobuf.message import DecodeError, Message
+from google.protobuf.timestamp_pb2 import Timestamp
 from santong.mock_platform._commands import Commands
 from santong.mock_platform._config import PlatformConfig
 from santong.mock_platform._credentials import Credentials, enrolment_token, load_secret
@@ -166,10 +167,8 @@ class Platform:
 
     def server_time(self) -> Any:
         """The platform clock as a google.protobuf.Timestamp."""
-        ts = pb.Ack().server_time
         ms = self.now_ms()
-        ts.seconds, ts.nanos = ms // 1000, (ms % 1000) * 1_000_000
-        return ts
+        return Timestamp(seconds=ms // 1000, nanos=(ms % 1000) * 1_000_000)
 
     # ------------------------------------------------------------------ devices and credentials
 
@@ -668,13 +667,10 @@ class Platform:
             self.log_event(dev.device_id, "session:online", "EVENT", "OK", "ST-PROTO-006")
 
     def _ack(self, seq: int, status: int, accepted: int, vs: Iterable[Violation]) -> device_access_pb2.Ack:
-        return pb.Ack(
-            sequence=seq,
-            status=status,
-            accepted=accepted,
-            violations=pb_violations(vs),
-            server_time=self.server_time(),
-        )  # type: ignore[arg-type]
+        ack = pb.Ack(sequence=seq, status=status, accepted=accepted, server_time=self.server_time())
+        if vs:
+            ack.violations.extend(pb_violations(vs))
+        return ack
 
     async def _commit(self, dev: Device, job: Callable[[Any], Any], on_done: Callable[[Any], None]) -> Any:
         """Run a write job; the in-memory state follows via on_done even if the caller is cancelled meanwhile."""

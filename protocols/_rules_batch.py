@@ -35,7 +35,8 @@ _LITTLE = sys.byteorder == "little"
 
 @functools.cache
 def _numpy() -> Any:
-    """numpy, imported on the first batch that needs it (not with every ``santong`` command); None without it."""
+    """numpy (a dependency), imported on the first batch read from its encoding, not with every ``santong`` command;
+    None where it cannot be imported (the values are then read into a list, as on other paths)."""
     try:
         import numpy
     except ImportError:
@@ -178,9 +179,11 @@ def batch_columns(
     # greatest low, the smallest high] of the device's points lies within its own point's range. On a miss, each
     # observation's own bounds, compared pairwise. NaN passes both screens as it passes the per-point comparison
     # (ST-DATA-018 reports it). Bounds the caller knows: the pairwise comparison alone, no screen first.
-    screen = state.ranges and known and bounds is None
-    lo, hi = value_range or (min(values), max(values)) if screen else (0.0, 0.0)
-    if state.ranges and known and (bounds is not None or not (lo >= state.max_low and hi <= state.min_high)):
+    if (
+        state.ranges
+        and known
+        and (bounds is not None or not _within(values, value_range, state.max_low, state.min_high))
+    ):
         if bounds is not None:
             lows, highs = bounds
         else:
@@ -226,6 +229,16 @@ def batch_columns(
             f"实时数据已过去 {now - earliest} ms 却未标记补传",
             f"live data is {now - earliest} ms old but not flagged as backfill",
         )
+
+
+def _within(
+    values: Sequence[float], value_range: tuple[float, float] | None, low: float, high: float
+) -> bool:
+    """Whether every value lies within [low, high], from their least and greatest value (``value_range`` when the
+    caller knows them). False when either is NaN: the per-point comparison then judges the other values (NaN
+    itself passes it; ST-DATA-018 reports it)."""
+    lo, hi = value_range or (min(values), max(values))
+    return lo >= low and hi <= high
 
 
 #: Status bits that say a value is not a valid measurement (ST-DATA-048): sensor fault, outstation fault, not

@@ -57,6 +57,7 @@ CASES = {
     "status bits": dict(aliases=[1, 2, 3], values=[0.5, 1.5, 1.5], offsets=[0, 0, 0], statuses=[0, 300, 4294967295]),
     "over range": dict(aliases=[1, 2, 3], values=[4.5, 0.5, 150.0], offsets=[0, 0, 0], statuses=[0, 0, 8]),
     "nan and inf": dict(aliases=[1, 2, 3], values=[math.nan, INF, -INF], offsets=[0, 0, 0], statuses=[0, 0, 0]),
+    "nan beside over range": dict(aliases=[1, 2, 3], values=[math.nan, 150.0, 1.0], offsets=[0, 0, 0], statuses=[0, 0, 0]),
     "on the bounds": dict(aliases=[1, 2, 3], values=[0.0, 1.0, 4.0], offsets=[0, 0, 0], statuses=[0, 0, 0]),
     "just over": dict(aliases=[1], values=[math.nextafter(4.0, INF)], offsets=[0], statuses=[0]),
     "ahead": dict(aliases=[1, 2], values=[1.0, 1.0], offsets=[0, 600_000], statuses=[0, 0]),
@@ -73,6 +74,16 @@ def test_the_same_violations_from_the_encoding(case: str, layout: str) -> None:
     for base_ms in (NOW - 2000, None, 1000):  # live, no base_time, before 2000
         data = encode(5, base_ms, c["aliases"], c["values"], c["offsets"], c["statuses"], False, layout)
         _same_both_ways(data, _state)
+
+
+@pytest.mark.parametrize("wire", [True, False])
+@pytest.mark.parametrize("values", [[math.nan, 150.0, 1.0], [150.0, math.nan, 1.0], [1.0, -5.0, math.nan]])
+def test_a_nan_hides_no_value_out_of_range(values: list[float], wire: bool) -> None:
+    """The range screen from the least and greatest value: NaN among them must not let the others pass unjudged
+    (numpy's min and max of the encoded column are NaN then)."""
+    data = encode(5, NOW - 2000, [1, 2, 3], values, [0, 0, 0], [0, 0, 0], False, "canonical")
+    got = _judged(data, _state(), wire=wire)
+    assert {"ST-DATA-018", "ST-DATA-021"} <= {v.clause_id for v in got}, got
 
 
 def test_layouts_the_walk_takes_and_refuses() -> None:
