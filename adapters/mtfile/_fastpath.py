@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from santong.adapters.mtfile._filetypes import STATUS_CODES, SUPPORTED_TYPES
-from santong.adapters.mtfile._model import ObservationColumns, _local_to_utc
+from santong.adapters.mtfile._model import ObservationColumns, _distinct, _local_to_utc
 
 _STATUS_CODES: Final = dict(STATUS_CODES)
 _STATUS_OF: Final = _STATUS_CODES.__getitem__  # KeyError: a text outside the code list
@@ -54,7 +54,7 @@ def _columns(
     except KeyError:
         return None
     stamps = fields[start + _TIME : stop : stride]
-    for stamp in set(stamps).difference(times):
+    for stamp in _distinct(stamps).difference(times):
         utc = _local_to_utc(stamp)
         if utc is None:
             return None

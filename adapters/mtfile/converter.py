@@ -36,6 +36,7 @@ from typing import Any, Final
 from google.protobuf.message import Message
 from santong.adapters._sdk import Observation, UplinkConverter
 from santong.adapters.mtfile._memo import ColumnMemo
+from santong.adapters.mtfile._model import _distinct
 from santong.adapters.mtfile._parser import SUPPORTED_TYPES, ObservationColumns, ParsedFile
 from santong.adapters.mtfile._sensors import SensorResolver
 from santong.protocols import (
@@ -613,4 +614,4 @@ def _name_of(parsed: ParsedFile) -> str:
 def _stamp_ms(cols: ObservationColumns, stamps: Sequence[str]) -> dict[str, int]:
     """Milliseconds since the epoch of each distinct 数据时间 text."""
     times = cols.times
-    return {s: (times[s] - _EPOCH) // _MS for s in set(stamps)}
+    return {s: (times[s] - _EPOCH) // _MS for s in _distinct(stamps)}

@@ -22,6 +22,7 @@ from santong.adapters.mtfile import MtChecker, MtFileError, MtFinding, parse_byt
 from santong.adapters.mtfile._errors import _FIELDS
 from santong.adapters.mtfile._filetypes import SUPPORTED_TYPES
 from santong.adapters.mtfile._memo import ColumnMemo
+from santong.adapters.mtfile._model import _distinct
 from santong.adapters.mtfile._parser import _decode, _header, _split_records, _strip_trailing, parse_file_name
 from santong.adapters.mtfile._records import convert_records, count_errors
 from santong.adapters.mtfile.converter import DEFINITION_TYPES
@@ -332,3 +333,10 @@ def test_accepted_definitions_are_the_judged_ones_with_their_aliases(chunk: int)
     assert sorted(bad.state.points) == [1, 3, 4, 5]
     assert POINTS[1][0] not in bad.state.aliases_by_code
     assert bad.state.aliases_by_code[POINTS[2][0]] == 3
+
+
+def test_distinct_items_of_a_column() -> None:
+    assert _distinct([]) == set()
+    assert _distinct(["a", "a", "a"]) == {"a"}
+    assert _distinct(["a", "b", "a"]) == {"a", "b"}
+    assert _distinct([T, "2025-01-15 10:30:01", T]) == {T, "2025-01-15 10:30:01"}
