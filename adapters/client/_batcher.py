@@ -73,6 +73,8 @@ class Batcher:
         return max(1, min(c.config.batch.max_points, int(c.limits.max_batch_points or 10_000)))
 
     def _warn_once(self, key: Any, clause_id: str, zh: str, en: str) -> None:
+        if not isinstance(key, str | int):  # an unhashable key (a list) is remembered by its text
+            key = repr(key)
         if (clause_id, key) not in self._warned:
             self._warned.add((clause_id, key))
             log.warning("[%s] %s / %s", clause_id, zh, en)
@@ -85,21 +87,33 @@ class Batcher:
         """Screen and batch (see :meth:`PlatformClient.observations`)."""
         limit = self._limit()
         aliases, values, times, statuses = self._buf
-        screen, isfinite = self._screen, math.isfinite
+        add_alias, add_value, add_time, add_status = (
+            aliases.append,
+            values.append,
+            times.append,
+            statuses.append,
+        )
+        n = len(aliases)
+        screen_get, isfinite = self._screen.get, math.isfinite
         now: int | None = None
         for key, value, t, status in items:
-            entry = screen.get(key) if isinstance(key, str | int) else None
+            # the usual item — a str or int key, a float value, an int status and time — takes no conversion
+            kc = key.__class__
+            entry = screen_get(key) if kc is str or kc is int or isinstance(key, str | int) else None
             if entry is None:
                 self._drop(key, "ST-IFACE-004", f"测点 {key} 未定义，观测值被丢弃",
                            f"point {key} is not defined; its observations are dropped")  # fmt: skip
                 continue
-            try:
-                v = float(value)
-                s = int(status)
-            except (TypeError, ValueError):
-                self._drop(key, "ST-DATA-035", f"测点 {key} 的值 {value!r} 不是数",
-                           f"value {value!r} of point {key} is not a number")  # fmt: skip
-                continue
+            if value.__class__ is float and status.__class__ is int:
+                v, s = value, status
+            else:
+                try:
+                    v = float(value)
+                    s = int(status)
+                except (TypeError, ValueError):
+                    self._drop(key, "ST-DATA-035", f"测点 {key} 的值 {value!r} 不是数",
+                               f"value {value!r} of point {key} is not a number")  # fmt: skip
+                    continue
             alias, kind, lo, hi = entry
             if not isfinite(v):
                 self._warn_once(key, "ST-DATA-018", f"测点 {key} 的值 {v} 不是有限数，改报 0 并置传感器故障位",
@@ -120,13 +134,23 @@ class Batcher:
                 if now is None:
                     now = self.c.now_ms()
                 t = now
-            aliases.append(alias)
-            values.append(v)
-            times.append(int(t))
-            statuses.append(s)
-            if len(aliases) >= limit:
+            elif t.__class__ is not int:
+                t = int(t)
+            add_alias(alias)
+            add_value(v)
+            add_time(t)
+            add_status(s)
+            n += 1
+            if n >= limit:
                 await self.seal()
-                aliases, values, times, statuses = self._buf
+                aliases, values, times, statuses = self._buf  # others may have pushed meanwhile
+                add_alias, add_value, add_time, add_status = (
+                    aliases.append,
+                    values.append,
+                    times.append,
+                    statuses.append,
+                )
+                n = len(aliases)
         if aliases and self._started is None:
             self._started = time.monotonic()
             self._event.set()

@@ -179,6 +179,34 @@ async def test_invalid_argument_and_preflight_rejections_go_to_dead_letters(
     assert "ST-PROTO-016" in caplog.text and "ST-DATA-031" in caplog.text
 
 
+async def test_the_screen_converts_or_drops_what_is_not_the_usual_item(
+    tmp_path: Path, mp: MockPlatform
+) -> None:
+    """The usual item (str key, float value, int status and time) takes the screen's fast path; anything else is
+    converted as float()/int() would or dropped with its clause, as before the fast path."""
+    c = await started(config(tmp_path, mp))
+    try:
+        await c.observations(
+            [
+                (CH4, 1, None, False),  # int value, bool status: 1.0, 0
+                (CH4, "0.25", None, 0),  # a numeric string: 0.25
+                (CH4, None, None, 0),  # not a number: dropped (ST-DATA-035)
+                (CH4, 0.5, None, 300),  # undefined status bits: dropped (ST-DATA-020)
+                (CH4, 5.0, None, 0),  # over the range 0..4: bit 8 (ST-DATA-021)
+                (1.5, 0.3, None, 0),  # a float key is no point code or alias: dropped (ST-IFACE-004)
+                ([CH4], 0.3, None, 0),  # nor is an unhashable one
+                (CH4, 0.35, float(c.now_ms()), 0),  # a float time: int
+            ]
+        )
+        await c.flush()
+        assert await c.wait_delivered(DEADLINE_S)
+    finally:
+        await c.stop()
+    assert c.stats.observations_dropped == 4
+    obs = await mp.platform.inspection.observations(DEVICE, point_code=CH4, limit=10)
+    assert [(o["value"], o["status"]) for o in obs] == [(1.0, 0), (0.25, 0), (5.0, 8), (0.35, 0)]
+
+
 async def _dead(c: PlatformClient, n: int) -> bool:
     return len(await c.dead_letters()) >= n
 
