@@ -24,7 +24,7 @@ Example::
 
 from __future__ import annotations
 
-from santong.mock_platform._http_json import response_dict, status_body, status_dict
+from santong.mock_platform._http_json import response_body, response_dict, status_body, status_dict
 from santong.mock_platform._http_request import BODY_TIMEOUT_S, json_content_type, read_body
 from santong.mock_platform._http_routes import MAX_WAIT_S, create_app
 from santong.mock_platform._http_server import HttpServer, guarded_protocol
@@ -40,6 +40,7 @@ __all__ = [
     "guarded_protocol",
     "json_content_type",
     "read_body",
+    "response_body",
     "response_dict",
     "status_body",
     "status_dict",

@@ -28,7 +28,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 from santong.mock_platform._errors import GRPC_CODES, PlatformError, violation
-from santong.mock_platform._http_json import dumps, response_dict, send_error, send_json, status_dict
+from santong.mock_platform._http_json import dumps, response_body, send_error, send_json, status_dict
 from santong.mock_platform._http_request import (
     BODY_TIMEOUT_S,
     Disconnected,
@@ -93,7 +93,7 @@ class _DeviceCall:
         except PlatformError as e:
             await send_error(send, e)
             return
-        await send_json(send, 200, dumps(response_dict(response)))
+        await send_json(send, 200, response_body(response))
 
 
 class _PlatformInfo:

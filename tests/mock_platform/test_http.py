@@ -18,7 +18,7 @@ from google.protobuf import json_format
 from google.rpc import status_pb2
 from mpclient import Target, status_details
 from santong.mock_platform import PlatformConfig, samples
-from santong.mock_platform._http import response_dict, status_dict
+from santong.mock_platform._http import response_body, response_dict, status_dict
 from santong.mock_platform._openapi import DEVICE_OPERATIONS, openapi_document
 from santong.mock_platform.embedded import BackgroundMockPlatform
 from santong.protocols import Violation, default_limits, load_schema, schema_names, to_dict
@@ -693,7 +693,14 @@ def test_ack_fast_path_equals_to_dict() -> None:
         ):
             msg = cls(ack=ack)
             assert response_dict(msg) == to_dict(msg)
+            assert (
+                response_body(msg)
+                == json.dumps(to_dict(msg), ensure_ascii=False, separators=(",", ":")).encode()
+            )
     assert response_dict(pb.ReportObservationsResponse()) == to_dict(pb.ReportObservationsResponse())
+    assert response_body(pb.ReportObservationsResponse()) == b"{}"
+    odd = pb.ReportObservationsResponse(ack=pb.Ack(sequence=2**64 - 1, status=99, accepted=2**32 - 1))
+    assert json.loads(response_body(odd)) == to_dict(odd)  # an enum number the descriptor does not name
 
 
 def test_status_dict_without_violations() -> None:
