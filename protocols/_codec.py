@@ -121,9 +121,10 @@ def _columns_proven(doc: dict[str, Any], batch: dict[str, Any], message_name: st
     columns emptied (every member but the columns' items), and the items proven by what the decoding does with them
     anyway — upb refuses anything but an int within the field's range in alias/time_offset_ms/status (floats and
     bools included), and the value column is checked to hold only finite numbers (int or float, never bool), which
-    is all the schema's validator accepts of its items. True when the emptied document is valid and the columns are lists; a column
-    that then fails its proof has the full schema run on the document (:func:`decode_json_lists`), so the violations
-    are always the schema's. Costs a few microseconds where the whole schema costs ~80 µs per 1,000 points."""
+    is all the schema's validator accepts of its items. True when the emptied document is valid and the columns are
+    lists; a column that then fails its proof has the full schema run on the document (:func:`decode_json_lists`),
+    so the violations are always the schema's. Costs a few microseconds where the whole schema costs ~80 µs per
+    1,000 points."""
     if not all(type(batch.get(c, ())) in (list, tuple) for c in _COLUMNS):
         return False
     empty = {k: ([] if k in _COLUMNS else v) for k, v in batch.items()}
