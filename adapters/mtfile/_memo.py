@@ -32,6 +32,28 @@ def _key(state: DeviceState) -> tuple[Any, ...]:
     return (state.alias_set, state.aliases_by_code, len(state.aliases_by_code))
 
 
+def _joined(column: list[str]) -> str | None:
+    """The column's texts joined by ``;``, when that stands for the column exactly (no text holds a ``;``, as none
+    of a file's fields can): comparing two such strings compares the columns in one memcmp."""
+    try:
+        joined = ";".join(column)
+    except TypeError:
+        return None
+    return joined if joined.count(";") == len(column) - 1 else None
+
+
+def _equal(column: list[str], joined: str | None, seen: list[str], seen_joined: str | None) -> bool:
+    """``column == seen`` (``joined``, ``seen_joined``: their ``_joined``), by one string comparison where both
+    joined strings stand for their columns: as many texts, equal strings, no ``;`` but the separators."""
+    if column is seen:
+        return True
+    if len(column) != len(seen):
+        return False
+    if joined is not None and seen_joined is not None:
+        return joined == seen_joined
+    return column == seen
+
+
 def _same(a: tuple[Any, ...] | None, b: tuple[Any, ...]) -> bool:
     """The same definitions: each table the same object (the sizes equal)."""
     if a is None:
@@ -42,30 +64,29 @@ def _same(a: tuple[Any, ...] | None, b: tuple[Any, ...]) -> bool:
 class ColumnMemo:
     """The last CDSS point-code column, its aliases, the core's facts about them and a sensor-type check passed."""
 
-    __slots__ = ("_aliases", "_codes", "_facts", "_key", "_repeated", "_types")
+    __slots__ = ("_aliases", "_codes", "_facts", "_joined", "_key", "_repeated", "_types")
 
     def __init__(self) -> None:
         self._codes: list[str] | None = None
+        self._joined: str | None = None  # _joined(self._codes)
         self._key: tuple[Any, ...] | None = None
         self._aliases: tuple[int, ...] = ()
         self._repeated = False  # the column came again: worth working out the core's facts once
         self._facts: tuple[tuple[Any, ...], dict[str, Any]] | None = None
-        self._types: tuple[Any, list[str]] | None = None
+        self._types: tuple[Any, list[str], str | None] | None = None
 
     def aliases(self, codes: list[str], state: DeviceState) -> tuple[int, ...]:
         """The alias of each code by ``state.aliases_by_code`` (KeyError: a code that has no definition)."""
         key = _key(state)
-        if (
-            self._codes is not None
-            and _same(self._key, key)
-            and (codes is self._codes or codes == self._codes)
-        ):
+        joined = _joined(codes)
+        seen = self._codes
+        if seen is not None and _same(self._key, key) and _equal(codes, joined, seen, self._joined):
             self._codes = codes  # this file's list: the sensor-type check recognises it by identity
             self._repeated = True
             return self._aliases
         alias_of = state.aliases_by_code
         aliases = itemgetter(*codes)(alias_of) if len(codes) > 1 else (alias_of[codes[0]],)
-        self._codes, self._key, self._aliases = codes, key, aliases
+        self._codes, self._joined, self._key, self._aliases = codes, joined, key, aliases
         self._repeated, self._facts, self._types = False, None, None
         return aliases
 
@@ -94,9 +115,11 @@ class ColumnMemo:
         """True when this column of codes with these sensor-type texts passed the check against ``table`` (the
         converter's point code → defined type table, the same object) before."""
         t = self._types
-        return t is not None and codes is self._codes and t[0] is table and t[1] == texts
+        if t is None or codes is not self._codes or t[0] is not table:
+            return False
+        return _equal(texts, _joined(texts), t[1], t[2])
 
     def types_pass(self, codes: list[str], texts: list[str], table: Any) -> None:
         """Remember that ``codes`` (the column :meth:`aliases` last saw) with ``texts`` passed against ``table``."""
         if codes is self._codes:
-            self._types = (table, texts)
+            self._types = (table, texts, _joined(texts))

@@ -340,3 +340,27 @@ def test_distinct_items_of_a_column() -> None:
     assert _distinct(["a", "a", "a"]) == {"a"}
     assert _distinct(["a", "b", "a"]) == {"a", "b"}
     assert _distinct([T, "2025-01-15 10:30:01", T]) == {T, "2025-01-15 10:30:01"}
+
+
+def test_columns_are_compared_exactly_even_with_separators_inside_texts() -> None:
+    """Columns are compared by their ;-joined texts only where that string stands for the column: texts holding a
+    ';' (no file field can, a hand-built column could) are compared text by text."""
+    state = DeviceState(mine_code=MINE)
+    state.define_points(
+        [data_pb2.PointDefinition(alias=i, point_code=c) for i, c in enumerate(["a;b", "c", "a", "b;c"], 1)]
+    )
+    memo = ColumnMemo()
+    assert memo.aliases(["a;b", "c"], state) == (1, 2)
+    assert memo.aliases(["a", "b;c"], state) == (3, 4)  # the same joined string, another column
+    assert memo.aliases(["a", "b;c"], state) == (3, 4)
+    assert memo.aliases(["a", "c"], state) == (3, 2)
+    codes = ["a", "c"]
+    memo.aliases(codes, state)
+    memo.types_pass(codes, ["x;y", "z"], {})
+    table = memo._types[0] if memo._types else None
+    assert memo.types_passed(codes, ["x;y", "z"], table)
+    assert not memo.types_passed(codes, ["x", "y;z"], table)
+    memo.types_pass(codes, ["x", "y"], table)
+    assert memo.types_passed(codes, ["x", "y"], table) and not memo.types_passed(
+        codes, ["x", "y", "z"], table
+    )
