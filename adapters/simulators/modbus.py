@@ -275,7 +275,7 @@ class ModbusSimulator(BaseSimulator):
 
     def _trace_packet(self, sending: bool, data: bytes) -> bytes:
         """pymodbus calls this with every frame: timeout, short and disconnect faults act on responses."""
-        if not sending:
+        if not sending or not self.faults:
             return data
         for f in self.active_faults():
             if f.kind == "timeout":
@@ -351,6 +351,9 @@ class _ReadHoldingRegisters(ReadHoldingRegistersRequest):
             return ExceptionResponse(self.function_code, values)
         response = HoldingRegistersResponse if self.function_code == 3 else InputRegistersResponse
         return response(registers=values, dev_id=device_id, transaction_id=self.transaction_id)
+
+    def __str__(self) -> str:  # pymodbus formats every decoded request for its debug log, enabled or not
+        return f"{type(self).__name__}(dev_id={self.dev_id}, transaction_id={self.transaction_id}, address={self.address}, count={self.count})"
 
 
 class _ReadInputRegisters(_ReadHoldingRegisters):
