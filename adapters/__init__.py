@@ -5,6 +5,7 @@ Vendors subclass :class:`Adapter`, declare it under the entry-point group ``sant
 """
 
 from santong.adapters._alarms import AlarmTracker
+from santong.adapters._blockdecode import BlockDecoder, compile_decoder
 from santong.adapters._config import (
     BatchSettings,
     ClientConfig,
@@ -22,7 +23,6 @@ from santong.adapters._config import (
     load_config,
     parse_config,
 )
-from santong.adapters._blockdecode import BlockDecoder, compile_decoder
 from santong.adapters._mapping import (
     DATA_TYPES,
     ChangeFilter,
