@@ -20,6 +20,7 @@ Example::
 
 from __future__ import annotations
 
+import threading
 from operator import itemgetter
 from typing import Any
 
@@ -64,9 +65,10 @@ def _same(a: tuple[Any, ...] | None, b: tuple[Any, ...]) -> bool:
 class ColumnMemo:
     """The last CDSS point-code column, its aliases, the core's facts about them and a sensor-type check passed."""
 
-    __slots__ = ("_aliases", "_codes", "_facts", "_joined", "_key", "_repeated", "_types")
+    __slots__ = ("_aliases", "_codes", "_facts", "_joined", "_key", "_lock", "_repeated", "_types")
 
     def __init__(self) -> None:
+        self._lock = threading.Lock()  # one converter may judge files from worker threads
         self._codes: list[str] | None = None
         self._joined: str | None = None  # _joined(self._codes)
         self._key: tuple[Any, ...] | None = None
@@ -77,6 +79,10 @@ class ColumnMemo:
 
     def aliases(self, codes: list[str], state: DeviceState) -> tuple[int, ...]:
         """The alias of each code by ``state.aliases_by_code`` (KeyError: a code that has no definition)."""
+        with self._lock:
+            return self._aliases_of(codes, state)
+
+    def _aliases_of(self, codes: list[str], state: DeviceState) -> tuple[int, ...]:
         key = _key(state)
         joined = _joined(codes)
         seen = self._codes
@@ -93,6 +99,10 @@ class ColumnMemo:
     def facts(self, aliases: Any, start: int, stop: int, state: DeviceState) -> dict[str, Any]:
         """Keyword arguments for ``validate_batch_columns`` on ``aliases[start:stop]`` against ``state``: the facts
         the core would work out (``known``, ``switch_free``, ``bounds``), or none (it works them out itself)."""
+        with self._lock:
+            return self._facts_of(aliases, start, stop, state)
+
+    def _facts_of(self, aliases: Any, start: int, stop: int, state: DeviceState) -> dict[str, Any]:
         if aliases is not self._aliases or not self._repeated or not aliases:
             return {}
         key = (state.alias_set, state.switch_aliases, state.lows, state.highs)
@@ -114,12 +124,14 @@ class ColumnMemo:
     def types_passed(self, codes: list[str], texts: list[str], table: Any) -> bool:
         """True when this column of codes with these sensor-type texts passed the check against ``table`` (the
         converter's point code → defined type table, the same object) before."""
-        t = self._types
-        if t is None or codes is not self._codes or t[0] is not table:
-            return False
-        return _equal(texts, _joined(texts), t[1], t[2])
+        with self._lock:
+            t = self._types
+            if t is None or codes is not self._codes or t[0] is not table:
+                return False
+            return _equal(texts, _joined(texts), t[1], t[2])
 
     def types_pass(self, codes: list[str], texts: list[str], table: Any) -> None:
         """Remember that ``codes`` (the column :meth:`aliases` last saw) with ``texts`` passed against ``table``."""
-        if codes is self._codes:
-            self._types = (table, texts, _joined(texts))
+        with self._lock:
+            if codes is self._codes:
+                self._types = (table, texts, _joined(texts))
