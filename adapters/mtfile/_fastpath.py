@@ -21,6 +21,7 @@ _CODE: Final = _CDSS.protos.index("point_code")
 _WIDTH: Final = _CDSS.field_count
 
 _NUMBER_CHARS: Final = re.compile(r"[0-9.\-]*")
+_BOM: Final = b"\xef\xbb\xbf"
 
 
 def _floats(values: list[str]) -> list[float] | None:
@@ -91,13 +92,48 @@ def _fast_cdss(text: str, times: dict[str, datetime]) -> tuple[str, ObservationC
             return None  # only some records do: the exact path strips them record by record
         body = body.replace(";" + separator, separator)
     header = body[: body.find(separator)]
-    records = separators - 1
-    if records < 1 or "\r" in header or "\n" in header:
+    if "\r" in header or "\n" in header:
         return None
     # Every separator becomes a lone "~" field (a cached one-character string: no allocation): header (3 fields),
     # "~", then per record 7 fields and "~", and "||" last. A "~" not followed by the separator stays inside a field
     # and leaves one "~" field short.
-    fields = body.replace(separator, ";~;").split(";")
+    columns = _split(body.replace(separator, ";~;"), separators, times)
+    return None if columns is None else (header, columns)
+
+
+def _fast_cdss_utf8(data: bytes, times: dict[str, datetime]) -> tuple[str, ObservationColumns] | None:
+    """:func:`_fast_cdss` on the bytes of a UTF-8 file (BOM or not): the records' separators found and replaced in
+    the bytes, half the size of the text (no ASCII byte occurs inside a UTF-8 sequence, so a ``~``, ``;`` or line
+    break byte is that character), then one decode. None also when the bytes are not UTF-8 (GBK: the text path)
+    or end in whitespace other than ASCII's (the text path strips it)."""
+    body = (data[3:] if data.startswith(_BOM) else data).rstrip()
+    for separator in (b"~\r\n", b"~\n", b"~"):
+        if body.endswith(separator + b"||"):
+            break
+    else:
+        return None
+    separators = body.count(b"~")
+    if body.endswith(b";" + separator + b"||"):
+        if body.count(b";" + separator) < separators - 1:
+            return None
+        body = body.replace(b";" + separator, separator)
+    head = body[: body.find(separator)]
+    if b"\r" in head or b"\n" in head:
+        return None
+    try:
+        text = body.replace(separator, b";~;").decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    columns = _split(text, separators, times)
+    return None if columns is None else (head.decode("utf-8"), columns)
+
+
+def _split(text: str, separators: int, times: dict[str, datetime]) -> ObservationColumns | None:
+    """The columns of a CDSS body whose ``separators`` record separators became lone ``~`` fields, or None."""
+    records = separators - 1
+    if records < 1:
+        return None
+    fields = text.split(";")
     stride = _WIDTH + 1
     if len(fields) != stride * records + 5 or fields[3::stride].count("~") != separators:
         return None
@@ -109,4 +145,4 @@ def _fast_cdss(text: str, times: dict[str, datetime]) -> tuple[str, ObservationC
     codes = "".join(columns.point_codes)
     if "\n" in codes or "\r" in codes:
         return None
-    return header, columns
+    return columns

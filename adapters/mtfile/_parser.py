@@ -48,7 +48,7 @@ from santong.adapters.mtfile._errors import (
     _fail,
     _show,
 )
-from santong.adapters.mtfile._fastpath import _columns, _fast_cdss
+from santong.adapters.mtfile._fastpath import _columns, _fast_cdss, _fast_cdss_utf8
 from santong.adapters.mtfile._filetypes import (
     HEADER,
     SUPPORTED_TYPES,
@@ -265,13 +265,17 @@ def parse_bytes(name: str, data: bytes) -> ParsedFile:
     """
     file_name = parse_file_name(name)
     spec = SUPPORTED_TYPES[file_name.file_type]
-    text, encoding = _decode(name, bytes(data))
+    data = bytes(data)
     # Parsing allocates one object per field; generational GC passes over them cost more than the parse.
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
         times: dict[str, datetime] = {}
-        fast = _fast_cdss(text, times) if spec.code == "CDSS" else None
+        fast = _fast_cdss_utf8(data, times) if spec.code == "CDSS" else None  # a regular UTF-8 file
+        encoding = "utf-8"
+        if fast is None:
+            text, encoding = _decode(name, data)
+            fast = _fast_cdss(text, times) if spec.code == "CDSS" else None  # GBK, say
         if fast is not None:
             header, errors = _header(file_name, name, fast[0], times)
             if header is None:

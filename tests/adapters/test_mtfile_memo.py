@@ -237,17 +237,34 @@ records = st.tuples(
 )
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+good_records = st.tuples(
+    st.sampled_from([f"{MINE}01MNA0010A01", f"{MINE}01MNA0030A02", " x"]),
+    st.sampled_from(["A001", "甲烷", ""]),
+    st.sampled_from(["T1", "", "工作面 1"]),
+    st.sampled_from(["0.52", "3", "-1.5", ".5", "5.", "-0", "0"]),
+    st.sampled_from(["%", ""]),
+    st.sampled_from(["0", "1", "8", "255"]),
+    st.sampled_from([T, "2025-01-15 10:30:01"]),
+)
+mostly_good = st.tuples(
+    st.lists(good_records, min_size=1, max_size=8), st.none() | records, st.integers(0, 8)
+).map(lambda t: t[0] if t[1] is None else [*t[0][: t[2]], t[1], *t[0][t[2] :]])
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    rows=st.lists(records, min_size=1, max_size=8),
+    rows=st.one_of(st.lists(records, min_size=1, max_size=8), mostly_good, mostly_good),
     tail=st.sampled_from(["", ";"]),
     nl=st.sampled_from(["\r\n", "\n", ""]),
+    encoding=st.sampled_from(["utf-8", "utf-8-sig", "gb18030"]),
+    end=st.sampled_from(["", "\r\n", " \n", "\u3000", "\x1c"]),
 )
-def test_the_fast_parse_reads_and_refuses_what_the_exact_path_does(rows, tail, nl) -> None:
+def test_the_fast_parse_reads_and_refuses_what_the_exact_path_does(rows, tail, nl, encoding, end) -> None:
+    """UTF-8 (the bytes path), with a BOM, GBK (the text path); line ends; trailing separators; whitespace after
+    the end that only the text strips."""
     name = f"{MINE}_CDSS_20250115103005.txt"
-    data = nl.join(
-        [f"{MINE};矿;2025-01-15 10:30:05~", *(";".join(r) + tail + "~" for r in rows), "||"]
-    ).encode()
+    text = nl.join([f"{MINE};矿;2025-01-15 10:30:05~", *(";".join(r) + tail + "~" for r in rows), "||"]) + end
+    data = text.encode(encoding)
     exact = _exact(name, data)
     try:
         parsed = parse_bytes(name, data)
@@ -256,6 +273,7 @@ def test_the_fast_parse_reads_and_refuses_what_the_exact_path_does(rows, tail, n
         return
     assert not isinstance(exact, list), exact
     assert _columns(parsed.columns) == _columns(exact)
+    assert parsed.encoding == ("gbk" if encoding == "gb18030" and not text.isascii() else "utf-8")
 
 
 def test_the_fast_parse_refuses_a_bad_status_like_the_exact_path() -> None:
