@@ -481,6 +481,20 @@ def _e2e(seconds: float) -> tuple[float, float, str]:
                 _servers.stop(p)
 
 
+def _ceiling() -> str:
+    """What the platform lets one device store per second at the production defaults: its upload rate limit, the
+    client's pacing below it (ST-PROTO-010) and the batch size."""
+    from santong.adapters._settings import BatchSettings
+    from santong.adapters.client._delivery import RATE_MARGIN
+    from santong.protocols import default_limits
+
+    rate, batch = default_limits().max_uploads_per_second, BatchSettings().max_points
+    return (
+        f"ceiling at these defaults: the platform's {rate} uploads/s per device × the client's {RATE_MARGIN} "
+        f"pacing × {batch}-point batches = {rate * RATE_MARGIN * batch:,.0f} points/s"
+    )
+
+
 def end_to_end(seconds: float = 5.0) -> list[dict[str, Any]]:
     """(b): simulator → ``santong adapter run`` → ``santong mock serve``, points/s stored by the platform."""
     e2e, raw, what = _e2e(seconds)
@@ -497,7 +511,7 @@ def end_to_end(seconds: float = 5.0) -> list[dict[str, Any]]:
         f"run (period_ms {E2E_PERIOD_MS}, every point reported every poll; platform client, batch and queue at their "
         "production defaults: gRPC StreamObservations window, batches of ≤ 1000, SQLite queue synchronous FULL), "
         "santong mock serve; points/s = observations the platform stored per second (inspection API), best of two "
-        f"{seconds:.0f} s windows after 1.5 s warm-up; baseline best of before and after; {what}"
+        f"{seconds:.0f} s windows after 1.5 s warm-up; baseline best of before and after; {what}; {_ceiling()}"
     )
     return [e]
 

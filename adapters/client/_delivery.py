@@ -43,12 +43,14 @@ from santong.protocols.v1 import device_access_pb2 as pb
 if TYPE_CHECKING:
     from santong.adapters.client._client import PlatformClient
 
-__all__ = ["DEFAULT_WINDOW", "Delivery"]
+__all__ = ["DEFAULT_WINDOW", "RATE_MARGIN", "Delivery"]
 
 log = logging.getLogger("santong.adapters.client")
 
 #: Batches on a stream sent and not yet acknowledged, at most (the window).
 DEFAULT_WINDOW = 32
+#: Uploads are paced at this fraction of the platform's Limits.max_uploads_per_second (ST-PROTO-010).
+RATE_MARGIN = 0.9
 #: Acknowledged batches are deleted from the queue with the next upload's commit, or after this long.
 ACK_LINGER_S = 0.05
 ACK_DONE = (pb.ACK_STATUS_ACCEPTED, pb.ACK_STATUS_DUPLICATE)
@@ -421,7 +423,7 @@ class Delivery:
         if self._next_send > now:
             await asyncio.sleep(self._next_send - now)
             now = self._next_send
-        self._next_send = max(now, self._next_send) + 1.0 / (0.9 * rate)
+        self._next_send = max(now, self._next_send) + 1.0 / (RATE_MARGIN * rate)
 
     @staticmethod
     async def _reader_error(reader: asyncio.Future[None], e: CallError) -> CallError:
