@@ -45,7 +45,12 @@ def _columns(
 ) -> ObservationColumns | None:
     """Check and convert CDSS columns sliced from a flat field list; None means "use the exact path"."""
     codes = fields[start + _CODE : stop : stride]
-    if "" in codes:
+    # One string of the codes (no field holds a ';') shows an empty code (nothing, ';;' or a ';' at either end) and
+    # a line break: the exact path strips those at a record's start, here they would stay in the point code.
+    joined = ";".join(codes)
+    if not joined or ";;" in joined or joined[0] == ";" or joined[-1] == ";":
+        return None
+    if "\n" in joined or "\r" in joined:
         return None
     numbers = _floats(fields[start + _VALUE : stop : stride])
     if numbers is None:
@@ -137,12 +142,6 @@ def _split(text: str, separators: int, times: dict[str, datetime]) -> Observatio
     stride = _WIDTH + 1
     if len(fields) != stride * records + 5 or fields[3::stride].count("~") != separators:
         return None
-    columns = _columns(fields, stride, times, 4, stride * records + 3)
-    if columns is None:
-        return None
-    # Line breaks inside a field are kept on both paths; at a record's start (the exact path strips them) they
-    # would end up in the point code. The end of a record is the 数据时间, which the time check already pins down.
-    codes = "".join(columns.point_codes)
-    if "\n" in codes or "\r" in codes:
-        return None
-    return columns
+    # Line breaks at a record's end are caught by the time check (the 数据时间 is the last field), at its start by
+    # the point-code check in _columns.
+    return _columns(fields, stride, times, 4, stride * records + 3)

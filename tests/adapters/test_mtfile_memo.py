@@ -382,3 +382,23 @@ def test_columns_are_compared_exactly_even_with_separators_inside_texts() -> Non
     assert memo.types_passed(codes, ["x", "y"], table) and not memo.types_passed(
         codes, ["x", "y", "z"], table
     )
+
+
+@pytest.mark.parametrize("where", [0, 2, 4, "only"])
+@pytest.mark.parametrize("code", ["", "a\nb", "\r\nx"])
+def test_an_empty_point_code_or_a_line_break_in_one_leaves_the_fast_parse(
+    where: int | str, code: str
+) -> None:
+    """First, middle, last or only record: the fast parse reads what the exact path reads, or refuses alike."""
+    rows = base_rows()[:1] if where == "only" else base_rows()
+    rows[0 if where == "only" else int(where)][0] = code
+    name = f"{MINE}_CDSS_20250115103005.txt"  # by hand: the writer refuses a line break in a field
+    data = "\r\n".join([f"{MINE};矿;2025-01-15 10:30:05~", *(";".join(r) + "~" for r in rows), "||"]).encode()
+    exact = _exact(name, data)
+    try:
+        parsed = parse_bytes(name, data)
+    except MtFileError as e:
+        assert [(x.clause_id, x.record_index, x.field) for x in e.errors] == exact
+        assert code == ""
+        return
+    assert _columns(parsed.columns) == _columns(exact)
