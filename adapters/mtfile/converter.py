@@ -240,7 +240,7 @@ class MtFileConverter(UplinkConverter[ParsedFile]):
         self.max_batch_points = max_batch_points
         self.resolver = resolver or SensorResolver()
         # point code → the dictionary code its definition gives, and the points it was built from
-        self._defined: tuple[dict[int, Any], dict[str, str]] = ({}, {})
+        self._defined: tuple[dict[int, Any], dict[str, str], Any, Any] = ({}, {}, None, None)
         # the last CDSS point-code column and what follows from it (files of one KJ system repeat it)
         self._memo = ColumnMemo()
 
@@ -561,12 +561,15 @@ class MtFileConverter(UplinkConverter[ParsedFile]):
         return out
 
     def _defined_types(self, state: DeviceState) -> dict[str, str]:
-        """Point code → the sensor type its definition gives; rebuilt only when the definitions changed (the
-        comparison of two dicts holding the same definition objects runs at C speed)."""
-        points, table = self._defined
+        """Point code → the sensor type its definition gives; rebuilt only when the definitions changed: the same
+        ``points`` dict with the same ``alias_set`` (``define_points`` rebuilds it whenever it changes the dict) is
+        unchanged; otherwise the two dicts are compared (holding the same definition objects: at C speed)."""
+        points, table, source, alias_set = self._defined
+        if state.points is source and state.alias_set is alias_set:
+            return table
         if points != state.points:
             table = {p.point_code: p.sensor_type for p in state.points.values()}
-            self._defined = (dict(state.points), table)
+        self._defined = (dict(state.points), table, state.points, state.alias_set)
         return table
 
     @staticmethod

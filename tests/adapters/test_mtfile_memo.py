@@ -25,7 +25,7 @@ from santong.adapters.mtfile._memo import ColumnMemo
 from santong.adapters.mtfile._model import _distinct
 from santong.adapters.mtfile._parser import _decode, _header, _split_records, _strip_trailing, parse_file_name
 from santong.adapters.mtfile._records import convert_records, count_errors
-from santong.adapters.mtfile.converter import DEFINITION_TYPES
+from santong.adapters.mtfile.converter import DEFINITION_TYPES, MtFileConverter
 from santong.protocols import DeviceState
 from santong.protocols.v1 import common_pb2, data_pb2
 
@@ -402,3 +402,26 @@ def test_an_empty_point_code_or_a_line_break_in_one_leaves_the_fast_parse(
         assert code == ""
         return
     assert _columns(parsed.columns) == _columns(exact)
+
+
+def test_a_redefined_sensor_type_is_judged_against_the_new_definition() -> None:
+    """The converter's table of defined types follows define_points on the same state (same dict, changed)."""
+    state = DeviceState(mine_code=MINE)
+    code = POINTS[0][0]
+    state.define_points(
+        [data_pb2.PointDefinition(alias=1, point_code=code, sensor_type="A001", range_high=4.0,
+                                  value_kind=common_pb2.VALUE_KIND_ANALOG)]
+    )  # fmt: skip
+    converter = MtFileConverter()
+    name, data = cdss([base_rows()[0]])
+
+    def clauses() -> list[str]:
+        unit = converter.unit(parse_bytes(name, data), state, name=name)
+        return [f.clause_id for f in converter.check(unit, state, now_ms=NOW)]
+
+    assert clauses() == [] and clauses() == []
+    state.define_points(
+        [data_pb2.PointDefinition(alias=1, point_code=code, sensor_type="A003", range_high=1000.0,
+                                  value_kind=common_pb2.VALUE_KIND_ANALOG)]
+    )  # fmt: skip
+    assert clauses() == ["ST-DATA-004"]
