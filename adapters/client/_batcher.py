@@ -83,16 +83,15 @@ class Batcher:
         self.c.stats.observations_dropped += 1
         self._warn_once(key, clause_id, zh, en)
 
+    def _appenders(self) -> tuple[list[int], Any, Any, Any, Any]:
+        """The open batch's alias column and the bound ``append`` of each of its four columns."""
+        aliases, values, times, statuses = self._buf
+        return aliases, aliases.append, values.append, times.append, statuses.append
+
     async def observations(self, items: Iterable[Observation]) -> None:
         """Screen and batch (see :meth:`PlatformClient.observations`)."""
         limit = self._limit()
-        aliases, values, times, statuses = self._buf
-        add_alias, add_value, add_time, add_status = (
-            aliases.append,
-            values.append,
-            times.append,
-            statuses.append,
-        )
+        aliases, add_alias, add_value, add_time, add_status = self._appenders()
         n = len(aliases)
         screen_get, isfinite = self._screen.get, math.isfinite
         now: int | None = None
@@ -143,13 +142,9 @@ class Batcher:
             n += 1
             if n >= limit:
                 await self.seal()
-                aliases, values, times, statuses = self._buf  # others may have pushed meanwhile
-                add_alias, add_value, add_time, add_status = (
-                    aliases.append,
-                    values.append,
-                    times.append,
-                    statuses.append,
-                )
+                aliases, add_alias, add_value, add_time, add_status = (
+                    self._appenders()
+                )  # others may have pushed
                 n = len(aliases)
         if aliases and self._started is None:
             self._started = time.monotonic()
