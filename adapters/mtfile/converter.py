@@ -247,11 +247,16 @@ class MtFileConverter(UplinkConverter[ParsedFile]):
     def _resolved(self, items: Sequence[Any]) -> list[Any]:
         """Copies of definitions, alarms or statistics whose sensor type is the dictionary code it resolves to
         (unresolved texts are kept: the core names them, ST-DATA-010)."""
-        out = []
+        # each type read once, each distinct text resolved once
+        texts = list(map(attrgetter("sensor_type"), items))
         code_of = self.resolver.code
-        for item in items:
-            code = code_of(item.sensor_type)
-            if code is not None and code != item.sensor_type:
+        to = {t: c for t in set(texts) if (c := code_of(t)) is not None and c != t}
+        if not to:
+            return list(items)
+        out = []
+        for item, text in zip(items, texts, strict=True):
+            code = to.get(text)
+            if code is not None:
                 copy = type(item)()
                 copy.CopyFrom(item)
                 copy.sensor_type = code

@@ -425,3 +425,17 @@ def test_a_redefined_sensor_type_is_judged_against_the_new_definition() -> None:
                                   value_kind=common_pb2.VALUE_KIND_ANALOG)]
     )  # fmt: skip
     assert clauses() == ["ST-DATA-004"]
+
+
+def test_types_resolved_once_per_distinct_text_keep_order_and_objects() -> None:
+    """Definitions whose type text is a name or alias become copies with the dictionary code; the others stay the
+    very objects read (an unknown text too: the core names it)."""
+    texts = ["甲烷", "A003", "XYZ", "瓦斯", "甲烷", ""]
+    items = [data_pb2.PointDefinition(point_code=f"P{i}", sensor_type=t) for i, t in enumerate(texts)]
+    got = MtFileConverter()._resolved(items)
+    assert [d.sensor_type for d in got] == ["A001", "A003", "XYZ", "A001", "A001", ""]
+    assert [d.point_code for d in got] == [f"P{i}" for i in range(len(texts))]
+    assert [g is i for g, i in zip(got, items, strict=True)] == [False, True, True, False, False, True]
+    assert [d.sensor_type for d in items] == texts  # what was read is not changed
+    plain = [data_pb2.PointDefinition(point_code="P", sensor_type="A001")]
+    assert MtFileConverter()._resolved(plain)[0] is plain[0]
