@@ -297,13 +297,14 @@ def convert_records(
         if name and spec.kind in ("time", "time?"):  # one Timestamp per distinct time (upb copies it in C)
             as_ts = {t: _timestamp(t) for t in set(named[name]) if t is not None}
             named[name] = list(map(as_ts.get, named[name]))
-    for n in [n for n, col in named.items() if col and col.count(None) == len(col)]:
+    nones = {n: col.count(None) for n, col in named.items()}  # one pass per column
+    for n in [n for n, col in named.items() if col and nones[n] == len(col)]:
         del named[n]  # an optional field no record sets (thresholds, often): not passed at all
     by_name = cls.DESCRIPTOR.fields_by_name
     for n in [n for n, col in named.items() if col and _all_default(col, by_name[n])]:
         del named[n]  # every record leaves it empty (coordinates, descriptions): the same message without
     names = list(named)
-    unset = [n for n, col in named.items() if None in col]  # optional fields left empty stay unset
+    unset = [n for n in named if nones[n]]  # optional fields left empty stay unset
     if not unset:
         return [
             cls(**dict(zip(names, values, strict=True))) for values in zip(*named.values(), strict=True)
