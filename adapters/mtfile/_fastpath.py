@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from datetime import datetime
+from operator import itemgetter
 from typing import Any, Final
 
 from santong.adapters.mtfile._filetypes import STATUS_CODES, SUPPORTED_TYPES
 from santong.adapters.mtfile._model import ObservationColumns, _distinct, _local_to_utc
 
 _STATUS_CODES: Final = dict(STATUS_CODES)
-_STATUS_OF: Final = _STATUS_CODES.__getitem__  # KeyError: a text outside the code list
 _CDSS: Final = SUPPORTED_TYPES["CDSS"]
 #: Where each column sits in a CDSS record (from its field table).
 _TYPE, _LOCATION, _VALUE, _UNIT, _STATUS, _TIME = map(
@@ -24,6 +25,11 @@ _NUMBER_CHARS: Final = re.compile(r"[0-9.\-]*")
 _BOM: Final = b"\xef\xbb\xbf"
 
 
+def _pick(table: dict[str, Any], keys: list[str]) -> Sequence[Any]:
+    """``table[k]`` for each key, in order (KeyError: a key it lacks); one C call for all of them."""
+    return itemgetter(*keys)(table) if len(keys) > 1 else [table[k] for k in keys]
+
+
 def _floats(values: list[str]) -> list[float] | None:
     """Plain decimals → floats, converting each distinct text once; None on anything else."""
     distinct = set(values)
@@ -33,7 +39,7 @@ def _floats(values: list[str]) -> list[float] | None:
         if len(distinct) * 4 > len(values):
             numbers = list(map(float, values))
         else:  # sensor values repeat (switches, steady readings): one float() per distinct text
-            numbers = list(map(dict(zip(distinct, map(float, distinct), strict=True)).__getitem__, values))
+            numbers = list(_pick(dict(zip(distinct, map(float, distinct), strict=True)), values))
     except ValueError:
         return None
     # A sum that overflows only sends a valid file down the exact path, which checks value by value.
@@ -56,7 +62,7 @@ def _columns(
     if numbers is None:
         return None
     try:
-        status_codes: list[Any] = list(map(_STATUS_OF, fields[start + _STATUS : stop : stride]))
+        status_codes: list[Any] = list(_pick(_STATUS_CODES, fields[start + _STATUS : stop : stride]))
     except KeyError:
         return None
     stamps = fields[start + _TIME : stop : stride]
