@@ -363,7 +363,8 @@ _THRESHOLD_SET = frozenset(_THRESHOLDS)
 
 
 def _thresholds(p: Any, out: Report, path: str) -> None:
-    if not any(map(p.HasField, _THRESHOLDS)):  # none set (often): eight presence tests cost less than ListFields
+    # none set (often): eight presence tests cost less than ListFields
+    if not any(map(p.HasField, _THRESHOLDS)):
         return
     # the thresholds that are set (optional fields), read in one call
     got = {f.name: v for f, v in p.ListFields() if f.name in _THRESHOLD_SET}
