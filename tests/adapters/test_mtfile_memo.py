@@ -439,3 +439,23 @@ def test_types_resolved_once_per_distinct_text_keep_order_and_objects() -> None:
     assert [d.sensor_type for d in items] == texts  # what was read is not changed
     plain = [data_pb2.PointDefinition(point_code="P", sensor_type="A001")]
     assert MtFileConverter()._resolved(plain)[0] is plain[0]
+
+
+@pytest.mark.parametrize(
+    "case", ["identical", "ST-DATA-021 over range", "ST-DATA-048 impossible", "ST-DATA-019 switch value"]
+)
+def test_without_definitions_a_repeated_column_judges_like_a_fresh_checker(case: str) -> None:
+    """A CDSS export alone: its points are defined from the dictionary by the first file; later files with the
+    same column are judged through the memo as a checker that defines them from that file."""
+    warm = MtChecker(now_ms=NOW)
+    assert _findings(warm, [cdss(base_rows(), 5), cdss(base_rows(), 6)]) == []
+    assert warm.converter._memo._repeated
+    got = _findings(warm, [cdss(SAME_CODES[case], 7)])
+    cold = MtChecker(now_ms=NOW)
+    cold.check(*cdss(base_rows(), 5))
+    want = _findings(cold, [cdss(SAME_CODES[case], 7)])
+    assert got == want
+    if case == "identical":
+        assert got == []
+    else:
+        assert case.split()[0] in {f.clause_id for f in got}
