@@ -456,15 +456,20 @@ class ModbusUplink(UplinkConverter[Mapping[ReadBlock, BlockResult]]):
                 out.append(Failure("decode", str(e)))
         return out
 
-    def convert(self, raw: Mapping[ReadBlock, BlockResult], time_ms: int) -> list[Observation]:
-        """Observations of the points that should be reported after this poll (see the module docstring)."""
-        plan = self.plan
+    def decode_blocks(self, raw: Mapping[ReadBlock, BlockResult]) -> list[Any]:
+        """Each read block's decoded values, or its Failure (a block missing from ``raw`` was not read)."""
         decoded: list[Any] = []
-        for bi, block in enumerate(plan.blocks):
+        for bi, block in enumerate(self.plan.blocks):
             res = raw.get(block)
             if res is None:
                 res = Failure("connection", "not read")
             decoded.append(res if isinstance(res, Failure) else self._decode(bi, block, res))
+        return decoded
+
+    def convert(self, raw: Mapping[ReadBlock, BlockResult], time_ms: int) -> list[Observation]:
+        """Observations of the points that should be reported after this poll (see the module docstring)."""
+        plan = self.plan
+        decoded = self.decode_blocks(raw)
         out: list[Observation] = []
         append = out.append
         tracker, faults, flt = self.tracker, self.faults, self.filter

@@ -52,12 +52,7 @@ def _plan() -> ReadPlan:
 def _reference(up: ModbusUplink, raw: Any, time_ms: int) -> list[Any]:
     """The converter's loop with the filter's and the tracker's own methods (before they were inlined)."""
     plan = up.plan
-    decoded: list[Any] = []
-    for bi, block in enumerate(plan.blocks):
-        res = raw.get(block)
-        if res is None:
-            res = Failure("connection", "not read")
-        decoded.append(res if isinstance(res, Failure) else up._decode(bi, block, res))
+    decoded = up.decode_blocks(raw)
     out = []
     tracker, faults, flt = up.tracker, up.faults, up.filter
     for pp in plan.points:
