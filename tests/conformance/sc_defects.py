@@ -47,6 +47,11 @@ PRODUCT_START = {
     "exit_at_once": "exited before it was ready",
     "crash": "exited mid-run",
 }
+#: Extra device.py arguments a defect run needs so that what the suite sees first does not depend on chance.
+#: ring_buffer: with the random back-off the 6 refused attempts may all fit in ≈ 1 s, before the 3-batch buffer
+#: overflows (the retried upload then arrives, and the defect surfaces later, in the outage: ST-PROTO-018/021);
+#: the slowest permitted back-off (0.1 + 0.2 + … + 2.0 s = 5.1 s, ≥ 4 batches at 1 s) always overflows it.
+DEFECT_ARGS = {"ring_buffer": ("--slow-backoff",)}
 #: Defects made by the manifest rather than by --defect: run name → the clause.
 MANIFEST_DEFECTS = {"no_test_events": "ST-PROTO-036"}
 #: Every defect run → the clause that must be its (first) root cause.

@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 import yaml
 from cf_fixtures import ROOT
-from sc_defects import CAUGHT, DEFECTS, ONLY, PRODUCT_START
+from sc_defects import CAUGHT, DEFECT_ARGS, DEFECTS, ONLY, PRODUCT_START
 
 pytestmark = [pytest.mark.slow, pytest.mark.selfcheck, pytest.mark.timeout(900)]
 
@@ -136,7 +136,12 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, cf.Futu
         "none": ("--manifest", str(_tiny_manifest(base, "none")), "--profile", "standard"),
     }
     for defect in (*DEFECTS, *PRODUCT_START):
-        jobs[defect] = ("--manifest", str(_tiny_manifest(base, defect)), "--profile", "standard")
+        jobs[defect] = (
+            "--manifest",
+            str(_tiny_manifest(base, defect, *DEFECT_ARGS.get(defect, ()))),
+            "--profile",
+            "standard",
+        )
     slow = _tiny_manifest(
         base,
         "none",
