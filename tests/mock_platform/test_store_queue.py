@@ -70,3 +70,44 @@ async def test_close_runs_what_was_queued_in_the_same_turn(tmp_path: Path) -> No
     await store.close()  # no await in between: the job was still waiting for the end of the turn
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM t").fetchone() == (1,)
+
+
+async def test_a_job_that_fails_leaves_nothing_and_the_others_of_its_transaction_commit(
+    tmp_path: Path,
+) -> None:
+    """Each job is atomic within its group's transaction: one that raises after writing (a duplicate key, or any
+    error) leaves no row behind, its waiter gets the error, and the jobs before and after it commit — also when
+    the group ran first without per-job savepoints and had to run again."""
+    db = tmp_path / "f.db"
+    store = Store(str(db))
+    await store.open()
+    try:
+        await store.write(lambda c: c.execute("CREATE TABLE t (i INTEGER PRIMARY KEY, note TEXT)"))
+        await store.write(lambda c: c.execute("INSERT INTO t VALUES (100, 'old')"))
+
+        def insert(i: int) -> object:
+            return lambda c: (c.execute("INSERT INTO t VALUES (?, 'new')", (i,)), i)[1]
+
+        def half_then_duplicate(c: sqlite3.Connection) -> None:
+            c.execute("INSERT INTO t VALUES (7, 'half')")  # written, then the job fails: must not stay
+            c.execute("INSERT INTO t VALUES (100, 'dup')")
+
+        def half_then_raise(c: sqlite3.Connection) -> None:
+            c.execute("INSERT INTO t VALUES (8, 'half')")
+            raise ValueError("a job's own failure")
+
+        before = store.transactions
+        futs = [store.submit(insert(1)), store.submit(half_then_duplicate), store.submit(insert(2)),
+                store.submit(half_then_raise), store.submit(insert(3))]  # fmt: skip
+        results = await asyncio.gather(*(f for f in futs if f is not None), return_exceptions=True)
+        assert store.transactions - before == 1  # one turn, one group
+        assert results[0] == 1 and results[2] == 2 and results[4] == 3
+        assert isinstance(results[1], sqlite3.IntegrityError)
+        assert isinstance(results[3], ValueError)
+        with sqlite3.connect(db) as other:
+            rows = other.execute("SELECT i, note FROM t ORDER BY i").fetchall()
+        assert rows == [(1, "new"), (2, "new"), (3, "new"), (100, "old")]
+        # the next group, with no failure, still commits everything
+        assert await store.write(insert(4)) == 4
+    finally:
+        await store.close()
