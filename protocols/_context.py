@@ -68,6 +68,12 @@ class DeviceState:
     # (column bytes, the alias_set it was judged against, no switch alias among them). Stale once apply() rebuilds
     # alias_set: compared by identity.
     alias_memo: tuple[bytes, frozenset[int], bool] | None = field(default=None, compare=False, repr=False)
+    # ... and of the last time-offset column it read, as encoded: (column bytes, its offsets, their least and
+    # greatest). Devices sampling on a fixed schedule send the same offsets batch after batch; the same bytes are
+    # the same integers, whatever the definitions.
+    offset_memo: tuple[bytes, list[int], tuple[int, int]] | None = field(
+        default=None, compare=False, repr=False
+    )
 
     def _rebuild(self) -> None:
         self.alias_set = frozenset(self.points)

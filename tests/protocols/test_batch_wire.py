@@ -161,3 +161,42 @@ def batches(draw: st.DrawFn) -> tuple:
 @given(batches())
 def test_random_batches_in_every_layout(case: tuple) -> None:
     _same_both_ways(encode(*case), _state)
+
+
+def test_the_offset_memo_judges_each_batch_by_its_own_base_time_and_bytes() -> None:
+    """The memo of the time-offset column holds its integers, never a verdict: the same offsets under a later
+    base_time are ahead of the clock; other offsets are read afresh (the memo follows the last column read)."""
+    state = _state()
+    offsets = [0, 1000, -500]
+
+    def clauses(base_ms: int, offs: list[int]) -> list[str]:
+        data = encode(5, base_ms, [1, 2, 3], [1.0] * 3, offs, [0] * 3, False, "canonical")
+        got = _judged(data, state, wire=True)
+        assert got == _judged(data, _state(), wire=False)
+        return [v.clause_id for v in got]
+
+    assert clauses(NOW - 2000, offsets) == []
+    assert state.offset_memo is not None and state.offset_memo[2] == (-500, 1000)
+    assert clauses(NOW + 600_000, offsets) == ["ST-DATA-031"]  # the same bytes, judged by this base_time
+    assert clauses(NOW - 2000, [0, 600_000, 0]) == ["ST-DATA-031"]  # other bytes: read, not remembered ones
+    assert state.offset_memo[2] == (0, 600_000)
+    assert clauses(NOW - 2000, offsets) == []
+    assert clauses(NOW - 2000, [0, 0]) == ["ST-IFACE-005"]  # a short column is never remembered
+    assert state.offset_memo[2] == (-500, 1000)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(batches(), min_size=2, max_size=6))
+def test_one_device_judged_batch_after_batch_as_each_alone(cases: list[tuple]) -> None:
+    """A device's state carries the memos from batch to batch: each batch must still be judged exactly as a
+    fresh state judges it without the encoding (offset columns often repeat: here whenever two batches in a row
+    have as many points)."""
+    state = _state()
+    prev = None
+    for case in cases:
+        case = list(case)
+        if prev is not None and len(prev[4]) == len(case[2]) and case[2]:
+            case[4] = prev[4]  # the same offsets as the batch before
+        data = encode(*case)
+        assert _judged(data, state, wire=True) == _judged(data, _state(), wire=False)
+        prev = case
