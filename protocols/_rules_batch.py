@@ -5,6 +5,7 @@ that carry one (registered in :data:`~santong.protocols._rules.RULES` when ``_ru
 from __future__ import annotations
 
 import functools
+import math
 import operator
 import sys
 from collections.abc import Sequence
@@ -79,8 +80,7 @@ def _batch(b: Any, ctx: ValidationContext, out: Report, path: str) -> None:
             # The packed doubles as they lie in the bytes: a sequence for the per-point loops (which run only when a
             # screen hits), and their least and greatest value from numpy (NaN when one is NaN) for the screens.
             values = memoryview(wire.data)[s[1] : s[2]].cast("d")
-            column = np.frombuffer(wire.data, "<f8", nv, s[1])
-            value_range = (float(column.min()), float(column.max()))
+            value_range = _value_range(np.frombuffer(wire.data, "<f8", nv, s[1]))
         else:
             values = memoryview(wire.data)[s[1] : s[2]].cast("d").tolist() if s and _LITTLE else b.value[:]
         col = wire.column(TIME_OFFSET)
@@ -103,6 +103,23 @@ def _batch(b: Any, ctx: ValidationContext, out: Report, path: str) -> None:
         known=known, switch_free=switch_free, status_small=status_small, value_range=value_range,
         offset_range=offset_range,
     )  # fmt: skip
+
+
+#: numpy releases the GIL in a loop over more elements than this (NPY_BEGIN_THREADS_THRESHOLDED): the database
+#: thread then takes it and the event loop waits for its next statement (≈ 10 µs a batch, measured in the stream).
+_GIL_KEPT = 500
+
+
+def _value_range(column: Any) -> tuple[float, float]:
+    """The least and greatest value of a numpy column, NaN for both when a value is NaN; reduced in pieces that
+    keep the GIL."""
+    n = len(column)
+    if n <= _GIL_KEPT:
+        return float(column.min()), float(column.max())
+    los = [column[i : i + _GIL_KEPT].min() for i in range(0, n, _GIL_KEPT)]
+    if any(lo != lo for lo in los):  # a piece holding NaN has NaN for its least (and its greatest) value
+        return math.nan, math.nan
+    return float(min(los)), float(max(column[i : i + _GIL_KEPT].max() for i in range(0, n, _GIL_KEPT)))
 
 
 def offset_bounds(offsets: Sequence[int]) -> tuple[int, int]:

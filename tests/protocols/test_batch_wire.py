@@ -200,3 +200,28 @@ def test_one_device_judged_batch_after_batch_as_each_alone(cases: list[tuple]) -
         data = encode(*case)
         assert _judged(data, state, wire=True) == _judged(data, _state(), wire=False)
         prev = case
+
+
+@pytest.mark.parametrize("n", [499, 500, 501, 1000, 1201])
+@pytest.mark.parametrize("where", ["first", "middle", "last"])
+def test_long_columns_screened_in_pieces_miss_nothing(n: int, where: str) -> None:
+    """The value column's least and greatest value come from pieces of at most 500 (numpy keeps the GIL): a value
+    over range or a NaN in any piece, alone or with the other in another piece, is found as without the
+    encoding."""
+    state = lambda: _state(n_analog=4, n_switch=0)  # noqa: E731
+    at = {"first": 0, "middle": n // 2, "last": n - 1}[where]
+    other = (at + 500) % n
+    aliases = [1 + i % 4 for i in range(n)]
+    for bad in (
+        [(at, 150.0)],
+        [(at, math.nan)],
+        [(at, math.nan), (other, -3.0)],
+        [(at, 9.0), (other, math.nan)],
+    ):
+        values = [2.0] * n
+        for i, v in bad:
+            values[i] = v
+        data = encode(5, NOW - 2000, aliases, values, [0] * n, [0] * n, False, "canonical")
+        got = _judged(data, state(), wire=True)
+        assert got == _judged(data, state(), wire=False)
+        assert {f"$.batch.value[{i}]" for i, _ in bad} <= {v.path for v in got}, (bad, got)
