@@ -74,6 +74,11 @@ NA_REASONS: dict[str, tuple[str, str]] = {
         "该条款约束的是另一方（平台或产品），在另一方的运行中判定",
         "the clause binds the other side (platform or product) and is judged in that side's run",
     ),
+    "interface_version": (
+        "条款随更新的接口版本引入（条款目录的 since），产品在 Register 中协商的版本更早（ST-PROTO-004）",
+        "the clause came with a newer interface version (the catalogue's since) than the one the product "
+        "negotiated at Register (ST-PROTO-004)",
+    ),
 }
 
 _SKIP_TAG = re.compile(r"^\[N/A:(?P<reason>[a-z_]+)\]\s*")

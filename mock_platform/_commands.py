@@ -1,6 +1,9 @@
 """Downlink commands of the mock platform (a collaborator of :class:`~santong.mock_platform._service.Platform`):
 queue, deliver and requeue commands, time sync on skew, record results — only for the device's own commands
-(ST-IFACE-011..014, ST-PROTO-034).
+(ST-IFACE-011..014, ST-PROTO-034). A command never carries a field the device's session lacks: a field added after
+the version negotiated at Register (ST-PROTO-004, ST-DATA-034 — TEST_EVENT under 1.0) refuses the command when it
+is queued (FAILED_PRECONDITION), and one queued before the device registered under an older version is dropped
+at that Register (:meth:`Commands.drop_unsendable`) instead of sent.
 
 Example::
 
@@ -14,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from santong.mock_platform._devices import Device
 from santong.mock_platform._errors import PlatformError, violation
-from santong.protocols import must_violations, validate
+from santong.protocols import must_violations, validate, version_violations
+from santong.protocols._versions import unknown_fields, version_key
 from santong.protocols.v1 import device_access_pb2
 
 if TYPE_CHECKING:
@@ -94,6 +98,7 @@ class Commands:
             raise PlatformError(
                 "INVALID_ARGUMENT", f"命令参数错误：{e}", f"bad command arguments: {e}"
             ) from e
+        self._check_version(dev, cmd)
         dev.commands.put_nowait(cmd)
         if ctype == pb.COMMAND_TYPE_TIME_SYNC:
             dev.time_sync_pending = True
@@ -112,6 +117,46 @@ class Commands:
             f"{pb.CommandType.Name(ctype)} {cmd.command_id} {note}".strip(),
         )
         return {"command_id": cmd.command_id, "type": pb.CommandType.Name(ctype)}
+
+    @staticmethod
+    def _check_version(dev: Device, cmd: device_access_pb2.Command) -> None:
+        """Refuse a command that carries a field the device's negotiated version lacks (nothing is queued)."""
+        version = dev.negotiated_version or None
+        missing = unknown_fields(cmd, version)
+        if not missing:
+            return
+        names = ", ".join(p for p, _ in missing)
+        since = max((v for _, v in missing), key=lambda v: version_key(v) or ())
+        raise PlatformError(
+            "FAILED_PRECONDITION",
+            f"设备 {dev.device_id} 的会话协商的接口版本为 {version}，该版本没有命令字段 {names}（接口 {since} 起才有）："
+            f"平台不发送此命令；设备须在 supported_versions 中列出 {since} 并重新注册",
+            f"the session of device {dev.device_id} negotiated interface version {version}, which lacks the command "
+            f"field {names} (interface {since} on): the platform does not send this command; the device must list "
+            f"{since} in supported_versions and register again",
+            version_violations(cmd, version, "command"),
+        )
+
+    def drop_unsendable(self, dev: Device) -> None:
+        """At Register: drop the queued commands the newly negotiated version cannot carry (queued before, under
+        no session or a newer one), each logged; the others keep their order."""
+        keep: list[device_access_pb2.Command] = []
+        while not dev.commands.empty():
+            cmd = dev.commands.get_nowait()
+            missing = unknown_fields(cmd, dev.negotiated_version or None)
+            if not missing:
+                keep.append(cmd)
+                continue
+            self.p.log_event(
+                dev.device_id,
+                "command:dropped",
+                "REJECTED",
+                "FAILED_PRECONDITION",
+                f"{pb.CommandType.Name(cmd.type)} {cmd.command_id} not sent: session version "
+                f"{dev.negotiated_version} lacks {', '.join(p for p, _ in missing)}",
+            )
+        for cmd in keep:
+            dev.commands.put_nowait(cmd)
 
     def time_sync(self, device_id: str) -> dict[str, Any]:
         """Queue a TIME_SYNC command (its server_time is set when it is sent)."""

@@ -131,6 +131,7 @@ class Registration:
                 dev.state.apply(req)
                 dev.registered = True
                 dev.session_id, dev.negotiated_version = session_id, version
+                p.commands.drop_unsendable(dev)  # nothing queued that this version lacks is sent
                 dev.registered_ms, dev.register_request = now, blob
                 dev.last_heartbeat_ms = wall
                 p._alive(dev)

@@ -13,6 +13,7 @@ from santong.protocols._errors import Violation
 
 __all__ = [
     "Clause",
+    "build_clauses",
     "violation",
     "CodeRule",
     "SensorType",
@@ -49,13 +50,28 @@ class Clause:
     #: The fix for whoever holds an MT/T file (the mine engineer), where it differs from the vendor's fix.
     fix_holder_zh: str = ""
     fix_holder_en: str = ""
+    #: The interface version the clause's subject exists from (a field or command added in it), or "" when it
+    #: exists in every version. A product that negotiated an older version (ST-PROTO-004) is not bound by it.
+    since: str = ""
 
 
 @cache
 def clauses() -> dict[str, Clause]:
     """Every clause by ID, in catalogue order."""
+    return build_clauses(load_data("clauses.yaml"), load_data("versions.json")["versions"])
+
+
+def build_clauses(catalogue: dict[str, Any], versions: list[str]) -> dict[str, Clause]:
+    """The clauses of a catalogue document; ValueError names a ``since`` that is no interface version of
+    ``versions`` (versions.json)."""
     out: dict[str, Clause] = {}
-    for c in load_data("clauses.yaml")["clauses"]:
+    for c in catalogue["clauses"]:
+        since = str(c.get("since") or "")
+        if since and since not in versions:
+            raise ValueError(
+                f"条款 {c['id']} 的 since {since!r} 不是接口版本（{', '.join(versions)}）/ clause {c['id']}: since "
+                f"{since!r} is not an interface version ({', '.join(versions)})"
+            )
         out[c["id"]] = Clause(
             id=c["id"],
             level=c["level"],
@@ -69,6 +85,7 @@ def clauses() -> dict[str, Clause]:
             fix_en=c.get("fix_en", ""),
             fix_holder_zh=c.get("fix_holder_zh", ""),
             fix_holder_en=c.get("fix_holder_en", ""),
+            since=since,
         )
     return out
 

@@ -26,7 +26,14 @@ from santong.protocols._catalogue import load_data, violation
 from santong.protocols._errors import Violation
 from santong.protocols.v1 import common_pb2, data_pb2, device_access_pb2, platform_pb2
 
-__all__ = ["interface_versions", "newest_version", "version_key", "version_violations"]
+__all__ = [
+    "interface_versions",
+    "introduced_in",
+    "newest_version",
+    "unknown_fields",
+    "version_key",
+    "version_violations",
+]
 
 _MODULES = (common_pb2, data_pb2, device_access_pb2, platform_pb2)
 
@@ -49,6 +56,54 @@ def interface_versions() -> tuple[str, ...]:
 def newest_version() -> str:
     """The newest spec version: the working interface, every compiled field known."""
     return interface_versions()[0]
+
+
+def introduced_in(message: str, number: int) -> str:
+    """The oldest spec version that has field ``number`` of ``message`` (a full proto name): the first version,
+    oldest first, whose ``added_after`` does not list it (the newest when every frozen version lacks it). For a
+    field of a message a version lacks altogether, ask about the field that holds the message: only that one is
+    listed (a new message is reachable only through a new field)."""
+    added: dict[str, dict[str, dict[str, str]]] = load_data("versions.json")["added_after"]
+    for v in reversed(interface_versions()):
+        if str(number) not in (added.get(v) or {}).get(message, {}):
+            return v
+    return newest_version()
+
+
+def unknown_fields(message: Message, version: str | None) -> list[tuple[str, str]]:
+    """(path, the version that added it) of every field set in ``message`` that ``version`` lacks — what
+    :func:`version_violations` reports, for a sender that must not send such a message (the platform's
+    commands to a session of an older version). Example::
+
+        unknown_fields(command_with_test_event, "1.0")   # [("Command.test_event", "1.1")]
+    """
+    if version is None:
+        return []
+    plan = _plan(version)
+    if plan is None or message.DESCRIPTOR.full_name not in plan[1]:
+        return []
+    out: list[tuple[str, str]] = []
+    for v in version_violations(message, version, message.DESCRIPTOR.name):
+        try:
+            since = _introduced_at_path(message, v.path)
+        except KeyError:  # a map key with a dot in it: the path does not split back into field names
+            since = newest_version()
+        out.append((v.path, since))
+    return out
+
+
+def _introduced_at_path(message: Message, path: str) -> str:
+    """The version that added the last field of ``path`` (``Name.field[0].sub``) below ``message``."""
+    d: Descriptor = message.DESCRIPTOR
+    parts = [p.split("[", 1)[0] for p in path.split(".")[1:]]
+    for name in parts[:-1]:
+        fd = d.fields_by_name[name]
+        sub = fd.message_type
+        if sub is not None and sub.GetOptions().map_entry:
+            sub = sub.fields_by_name["value"].message_type
+        d = sub
+    fd = d.fields_by_name[parts[-1]]
+    return introduced_in(d.full_name, fd.number)
 
 
 def _descriptors() -> dict[str, Descriptor]:

@@ -266,6 +266,14 @@ def render_spec(catalogue: dict) -> str:
                 "",
                 f"- 适用于 Applies to: {', '.join(c['applies_to'])}",
                 f"- 检查方式 Checked by: {checked}",
+                *(
+                    [
+                        f"- 自接口版本 Since interface version: {c['since']}（协商了更早版本的产品不适用 / not "
+                        "applicable to a product that negotiated an older version）"
+                    ]
+                    if c.get("since")
+                    else []
+                ),
                 "",
             ]
     lines += [

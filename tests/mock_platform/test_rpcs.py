@@ -176,8 +176,9 @@ def test_health_and_reflection(target: Target) -> None:
 
 def test_test_event_command_carries_its_payload(target: Target) -> None:
     """ST-PROTO-036: the admin queues a TEST_EVENT with its kind, point, value and hold; a bad kind or a missing
-    point is refused and nothing is queued."""
-    dev = target.new_device()
+    point is refused and nothing is queued. (The device negotiates 1.1: TEST_EVENT came with it.)"""
+    dev = target.new_device(register=False)
+    dev.call("Register", samples.register_request(dev.device_id, versions=["1.1", "1.0"]))
     c = target.inspect(
         "send_command", device_id=dev.device_id, type="TEST_EVENT", kind="EXCURSION", point_code="X",
         value=1.3, hold_ms=3000,

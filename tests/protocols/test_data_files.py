@@ -354,6 +354,59 @@ def test_spec_renders_every_clause(catalogue: dict[str, Any]) -> None:
         assert f"### {c['id']} " in text
 
 
+def test_clause_since_loaded_and_only_where_the_subject_is_newer(catalogue: dict[str, Any]) -> None:
+    """``since``: the interface version a clause's subject exists from. ST-PROTO-036 (TEST_EVENT) came with the
+    version that added Command.test_event (versions.json, from the baselines); clauses whose subject 1.0 has
+    are unmarked — ST-PROTO-037 rules on 1.0 devices (epoch 0) too, and ST-PROTO-038 binds every device a
+    mine admits on a certificate, whatever version it speaks (one that cannot report a digest is not accepted)."""
+    from santong.protocols import clauses  # noqa: PLC0415
+    from santong.protocols._versions import introduced_in  # noqa: PLC0415
+
+    marked = {c["id"]: c["since"] for c in catalogue["clauses"] if "since" in c}
+    assert (
+        marked
+        == {"ST-PROTO-036": introduced_in("santong.protocols.v1.Command", 8)}
+        == {"ST-PROTO-036": "1.1"}
+    )
+    loaded = clauses()
+    assert loaded["ST-PROTO-036"].since == "1.1"
+    assert loaded["ST-PROTO-037"].since == loaded["ST-PROTO-038"].since == loaded["ST-DATA-001"].since == ""
+    text = render_spec_text(catalogue)
+    block = text[text.index("### ST-PROTO-036 ") : text.index("### ST-PROTO-037 ")]
+    assert "Since interface version: 1.1" in block and "Since interface version" not in text.replace(
+        block, ""
+    )
+
+
+@pytest.mark.parametrize("since", ["0.9", "2.0", "1.1.0", "", "v1.1"])
+def test_clause_since_that_is_no_interface_version_refused(catalogue: dict[str, Any], since: str) -> None:
+    """The loader refuses a ``since`` that is no version of versions.json (bilingual, naming the clause); the schema
+    refuses one that is not MAJOR.MINOR."""
+    from santong.protocols import interface_versions  # noqa: PLC0415
+    from santong.protocols._catalogue import build_clauses  # noqa: PLC0415
+
+    broken = copy.deepcopy(catalogue)
+    broken["clauses"][5]["since"] = since
+    cid = broken["clauses"][5]["id"]
+    if since == "":
+        assert schema_errors("clauses", broken)  # empty: the key is absent, not blank
+        return
+    with pytest.raises(ValueError, match=f"条款 {cid}.*clause {cid}: since '{re.escape(since)}'"):
+        build_clauses(broken, list(interface_versions()))
+    assert bool(schema_errors("clauses", broken)) == (not re.fullmatch(r"[0-9]+\.[0-9]+", since))
+    broken["clauses"][5]["since"] = "1.1"
+    assert build_clauses(broken, list(interface_versions()))[cid].since == "1.1"
+    assert schema_errors("clauses", broken) == []
+
+
+def render_spec_text(catalogue: dict[str, Any]) -> str:
+    spec = importlib.util.spec_from_file_location("santong_generate", ROOT / "scripts" / "generate.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return str(module.render_spec(catalogue))
+
+
 # ------------------------------------------------------------------------------------------------ dictionary
 
 

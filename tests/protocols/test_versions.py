@@ -22,6 +22,7 @@ from santong.protocols import (
     version_key,
     version_violations,
 )
+from santong.protocols._versions import introduced_in, unknown_fields
 from santong.protocols.v1 import common_pb2, data_pb2, device_access_pb2, platform_pb2
 
 pb = device_access_pb2
@@ -155,3 +156,33 @@ def test_a_new_epoch_starts_the_count_again_and_zero_keeps_it() -> None:
     state.apply(obs)
     state.apply(_register())  # 0 again: continues epoch 1
     assert (state.sequence_epoch, state.last_sequence) == (1, 1)
+
+
+def test_unknown_fields_name_the_version_that_added_each() -> None:
+    """What a sender must not send to a session of a version (the platform's commands, ST-PROTO-036): every field
+    the version lacks, with the version that added it — the same fields as version_violations, against the
+    baseline: a field v1.0 has was introduced in 1.0, one it lacks in 1.1."""
+    cmd = pb.Command(command_id="c", type=pb.COMMAND_TYPE_TEST_EVENT)
+    cmd.test_event.point_code = "X"
+    assert unknown_fields(cmd, "1.0") == [("Command.test_event", "1.1")]
+    assert unknown_fields(cmd, "1.1") == [] and unknown_fields(cmd, None) == []
+    cmd.ClearField("test_event")
+    cmd.time_sync.SetInParent()
+    assert unknown_fields(cmd, "1.0") == []
+    req = _register(firmware_sha256="a" * 64)
+    req.sequence_epoch = 2
+    assert unknown_fields(req, "1.0") == [
+        ("RegisterRequest.device.firmware_sha256", "1.1"),
+        ("RegisterRequest.sequence_epoch", "1.1"),
+    ]
+    v10 = _fields_of_v1_0()
+    for mod in (common_pb2, data_pb2, device_access_pb2, platform_pb2):
+        for d in mod.DESCRIPTOR.message_types_by_name.values():
+            if d.full_name not in v10:
+                continue  # a new message is reachable only through a new field (the one unknown_fields names)
+            for f in d.fields:
+                old = f.number in v10[d.full_name]
+                assert introduced_in(d.full_name, f.number) == ("1.0" if old else "1.1"), (
+                    d.full_name,
+                    f.name,
+                )
