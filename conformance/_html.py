@@ -191,7 +191,7 @@ def _head(doc: dict[str, Any]) -> str:
     <h1>santong 三统一一致性报告 <small>Conformance report</small></h1>
     <div>{_e(p["vendor"])} · {_e(p["model"])} · {_e(p["version"])}</div>
     <div class="muted">配置 Profile: <b>{_e(prof["name_zh"])} {_e(prof["name_en"])}</b> ({_e(prof["name"])}) ·
-      产品类别 class: {_e(p["product_class"])} · 规范 spec {_e(r["versions"]["spec"])} ·
+      产品类别 class: {_e(p["product_class"])} · 规范 spec {_e(r["versions"]["spec"])} ·{_negotiated(r)}
       套件 suite {_e(r["versions"]["suite"])} · {_e(r["run"]["started_at"])}</div>
   </div>
   <div class="verdict v-{cls}"><b>{_e(zh)}</b><span>{_e(en)}</span></div>
@@ -490,6 +490,12 @@ def _clauses(doc: dict[str, Any]) -> str:
         + "".join(rows)
         + "</table>"
     )
+
+
+def _negotiated(r: dict[str, Any]) -> str:
+    """The interface version the product negotiated (ST-PROTO-004), when the run learnt it."""
+    v = (r.get("run") or {}).get("negotiated_version")
+    return f" 协商的接口版本 negotiated interface {_e(v)} ·" if v else ""
 
 
 def _not_applicable(doc: dict[str, Any]) -> str:

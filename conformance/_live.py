@@ -379,6 +379,12 @@ class LiveProduct:
         """The platform's record of the product's device."""
         return self.admin.device(self.device_id)
 
+    def negotiated_version(self) -> str | None:
+        """The interface version the platform negotiated with the product at its latest Register (ST-PROTO-004),
+        from the inspection record of its session; None before it registered."""
+        d = self.device() or {}
+        return str(d.get("negotiated_version") or "") or None
+
     def interactions(self, since_id: int = 0) -> list[dict[str, Any]]:
         """Interaction-log rows of the device after ``since_id``."""
         rows: list[dict[str, Any]] = self.admin.inspect(

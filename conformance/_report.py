@@ -89,6 +89,7 @@ def build_report(s: SantongSession) -> dict[str, Any]:
             "started_at": s.started_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "duration_s": round(s.elapsed_s(), 3),
             "target": s.target.as_dict(),
+            "negotiated_version": s.negotiated_version,
         },
         "results": {
             "verdict": v,

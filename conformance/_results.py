@@ -25,7 +25,7 @@ from typing import Any
 from santong.conformance._outcomes import NA_REASONS
 from santong.conformance._profiles import Profile
 from santong.conformance._verdicts import COULD_NOT_RUN, FAIL, PASS
-from santong.protocols import clauses
+from santong.protocols import clauses, version_key
 
 __all__ = [
     "CLAUSE_STATES",
@@ -38,6 +38,7 @@ __all__ = [
     "Reason",
     "clause_table",
     "coverage",
+    "interface_version_reason",
     "root_causes",
     "verdict",
 ]
@@ -189,14 +190,32 @@ def _judges(subject: str, clause_id: str) -> bool:
     return "core" in by or subject in by
 
 
+def interface_version_reason(clause_id: str, negotiated: str | None) -> Reason | None:
+    """Why the clause does not bind a product that negotiated ``negotiated`` (ST-PROTO-004): the clause came with
+    a newer interface version (its ``since``); None when it binds it, or when the version is not known."""
+    since = clauses()[clause_id].since
+    if not since or not negotiated:
+        return None
+    have, need = version_key(negotiated), version_key(since)
+    if have is None or need is None or have >= need:
+        return None
+    return Reason(
+        f"条款随接口 {since} 引入，产品协商的版本为 {negotiated}（ST-PROTO-004）",
+        f"the clause came with interface {since}; the product negotiated {negotiated} (ST-PROTO-004)",
+    )
+
+
 def clause_table(
     profile: Profile,
     subject: str,
     cases: Iterable[CaseResult],
     deselected: Iterable[Deselected],
+    negotiated_version: str | None = None,
 ) -> list[ClauseRow]:
     """The state of every clause of the profile (class exclusions as not applicable), then of every other
-    clause a case judged (outside the profile: never blocking)."""
+    clause a case judged (outside the profile: never blocking). A clause whose ``since`` is newer than the
+    version the product negotiated (``negotiated_version``; None: not known) is not applicable, whatever its
+    cases found: the product's session cannot carry its subject."""
     cases, deselected = list(cases), list(deselected)
     in_profile = set(profile.clause_ids)
     judged: dict[str, list[tuple[str, str, CaseResult]]] = {}
@@ -221,6 +240,10 @@ def clause_table(
     for cid in clauses():
         if cid not in listed and cid in judged:
             rows.append(_row(cid, cid in in_profile, judged[cid], []))
+    for r in rows:
+        why = interface_version_reason(r.id, negotiated_version) if r.state != "not_applicable" else None
+        if why is not None:
+            r.state, r.reason, r.detail = "not_applicable", "interface_version", why
     return rows
 
 
@@ -408,14 +431,18 @@ def root_causes(cases: Sequence[CaseResult], rows: Sequence[ClauseRow]) -> list[
     """Failures grouped by shared cause: the root clauses, the clauses that follow from them, the cases.
 
     Cases whose failure carries the same ``cause["key"]`` form one group; any other failed case is a group of
-    its own (root: the clauses it failed). Groups are ordered by kind (``CAUSE_ORDER``), then by size."""
+    its own (root: the clauses it failed). Groups are ordered by kind (``CAUSE_ORDER``), then by size. A case
+    that failed only clauses not applicable to the product's interface version explains nothing."""
     state = {r.id: r.state for r in rows}
+    unbound = {r.id for r in rows if r.reason == "interface_version"}
     groups: dict[str, dict[str, Any]] = {}
     order: list[str] = []
     for c in cases:
         if c.verdict not in FAILED:
             continue
         failed = [k for k, s in c.judged().items() if s == "failed"]
+        if failed and set(failed) <= unbound:
+            continue  # it failed only clauses that do not bind the product's interface version: no root cause
         # A case without a shared cause is a group of its own: kind "case", root its failed clauses, its message.
         cause = c.cause or {"key": f"case:{c.id}"}
         g = groups.get(cause["key"])

@@ -73,6 +73,9 @@ class SantongSession:
         self.certificates: tuple[Certificate, ...] = ()
         #: The HTML report shows every profile's MUST coverage (--santong-coverage all), not only the selected one.
         self.all_coverage = False
+        #: The interface version the product negotiated at Register (ST-PROTO-004), from the platform's inspection
+        #: API once it registered; None when not known (no live case ran, or the target has no inspection API).
+        self.negotiated_version: str | None = None
 
     # ------------------------------------------------------------------------------------------ set-up
 
@@ -272,7 +275,9 @@ class SantongSession:
 
     def clause_rows(self) -> list[ClauseRow]:
         """The state of every clause of the profile (and of other clauses a case judged)."""
-        return clause_table(self.profile, self.subject, self.cases.values(), self.deselected)
+        return clause_table(
+            self.profile, self.subject, self.cases.values(), self.deselected, self.negotiated_version
+        )
 
     def root_causes(self) -> list[dict[str, Any]]:
         """Failures grouped by shared cause, the root first."""

@@ -87,8 +87,11 @@ def live(
 
 
 @pytest.fixture(scope="session")
-def baseline(live: LiveProduct) -> Snapshot:
-    """An undisturbed window of traffic after registration: max(3 s, 3.5 heartbeats, 4 report intervals)."""
+def baseline(request: pytest.FixtureRequest, live: LiveProduct) -> Snapshot:
+    """An undisturbed window of traffic after registration: max(3 s, 3.5 heartbeats, 4 report intervals).
+
+    The interface version the product negotiated is kept for the verdict: a clause that came with a newer
+    version (the catalogue's ``since``) is not applicable to it."""
     from santong.conformance._live import now_ms  # noqa: PLC0415
 
     t0 = now_ms()
@@ -105,6 +108,11 @@ def baseline(live: LiveProduct) -> Snapshot:
             "[ST-PROTO-030] 产品输出了就绪行，但平台上没有它的注册 / the product printed its ready line but the "
             "platform holds no registration of it"
         )
+    from santong.conformance.plugin import session_of  # noqa: PLC0415
+
+    s = session_of(request.config)
+    if s is not None:
+        s.negotiated_version = live.negotiated_version()
     window_s = max(3.0, 3.5 * live.heartbeat_s, 4 * live.report_s)
     time.sleep(max(0.0, t0 / 1000 + window_s - time.time()))
     live.ensure_running()

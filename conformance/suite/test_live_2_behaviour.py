@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from santong.conformance import Declared, Evidence, fail_clauses, not_demonstrated
+from santong.conformance import Declared, Evidence, fail_clauses, not_applicable, not_demonstrated
 from santong.conformance._live import LiveProduct, Snapshot, now_ms
-from santong.protocols import to_dict
+from santong.conformance._results import interface_version_reason
+from santong.protocols import clause, to_dict
 from santong.protocols.v1 import common_pb2
 
 pytestmark = [pytest.mark.subject("product"), pytest.mark.inspection]
@@ -55,7 +56,23 @@ def _episodes(obs: list[dict[str, Any]], high: float, clear: float) -> list[tupl
 
 def _test_event(live: LiveProduct, clause_id: str, **event: Any) -> dict[str, Any]:
     """Send a TEST_EVENT command (ST-PROTO-036) and wait for its result (one report interval + the command
-    bound); fail the clause when the device did not carry it out."""
+    bound); fail the clause when the device did not carry it out.
+
+    A product whose negotiated interface version has no test events (ST-PROTO-036 came with a newer one, the
+    catalogue's ``since``) is sent none — its session cannot carry the command: ST-PROTO-036 is not applicable to
+    it, and a case that needs the event to provoke the behaviour of ``clause_id`` ends not demonstrated."""
+    negotiated = live.negotiated_version()
+    why = interface_version_reason("ST-PROTO-036", negotiated)
+    if why is not None:
+        if clause_id == "ST-PROTO-036":
+            not_applicable("interface_version", why.zh, why.en)
+        since = clause("ST-PROTO-036").since
+        not_demonstrated(
+            f"需要测试事件（接口 {since}，ST-PROTO-036）才能引发 {clause_id} 的行为，产品协商的接口版本为 {negotiated}："
+            f"在 supported_versions 中列出 {since} 并实现 TEST_EVENT",
+            f"needs test events (interface {since}, ST-PROTO-036) to provoke the behaviour of {clause_id}; the "
+            f"product negotiated interface {negotiated}: list {since} in supported_versions and implement TEST_EVENT",
+        )
     cid = live.admin.command(live.device_id, "TEST_EVENT", **event)["command_id"]
     row = live.command_result(cid, live.budget(4, 8.0))
     outcome = (row or {}).get("outcome")
