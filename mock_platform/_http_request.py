@@ -19,7 +19,7 @@ from google.protobuf.message import Message
 from santong.mock_platform._errors import PlatformError
 from santong.mock_platform._http_json import JSON_MEDIA, send_error, transport_error
 from santong.mock_platform._http_server import PEER_IDENTITIES
-from santong.protocols import BatchLists, ValidationError, decode_json_lists
+from santong.protocols import ValidationError, decode_json_lists
 
 if TYPE_CHECKING:
     from santong.mock_platform._service import Platform
@@ -210,9 +210,9 @@ async def read_json(
     head: Head,
     peer: str,
     timeout_s: float,
-) -> tuple[Message, int, BatchLists | None] | None:
-    """Credentials, content type, body and ``decode_json_lists``: (message, body size, an observation batch's
-    integer columns or None); on failure the error is sent and None returned.
+) -> tuple[Message, int, bytes | None] | None:
+    """Credentials, content type, body and ``decode_json_lists``: (message, body size, the protobuf encoding of an
+    observation upload or None); on failure the error is sent and None returned.
 
     Credentials are checked on the headers before a byte of the body is read (ST-PROTO-033): an unauthenticated
     peer gets its 401 and the connection closes, the body unread."""
@@ -238,7 +238,9 @@ async def read_json(
         return None
     try:
         message, lists = decode_json_lists(body, message_name)
-        return message, len(body), lists
     except ValidationError as e:
         await send_error(send, await refuse(platform, method, invalid_json(e), head, peer))
         return None
+    # An observation upload's encoding: the core reads column facts from it instead of copying the columns (and
+    # remembers a device's alias and offset columns as encoded), the store keeps the batch as encoded.
+    return message, len(body), message.SerializeToString() if lists is not None else None

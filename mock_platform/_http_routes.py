@@ -78,7 +78,7 @@ class _DeviceCall:
         )
         if got is None:
             return
-        request, size, lists = got
+        request, size, raw = got
         try:
             response = await self.platform.call(
                 self.op.rpc,
@@ -88,7 +88,7 @@ class _DeviceCall:
                 peer=peer,
                 size=size,
                 peer_identities=head.identities,
-                batch_lists=lists,
+                raw=raw,
             )
         except PlatformError as e:
             await send_error(send, e)

@@ -506,8 +506,8 @@ class Platform:
     ) -> Message:
         """Handle one unary call; return its response message or raise :class:`PlatformError`. ``batch_lists``:
         an observation upload's integer columns as the JSON decoder returned them (``decode_json_lists``); ``raw``:
-        the protobuf encoding ``request`` was parsed from (an observation batch is stored as sent, and the core
-        reads column facts from it)."""
+        the protobuf encoding ``request`` was parsed from, or (HTTP/JSON) serialized to (an observation batch is
+        stored as encoded, and the core reads column facts from it)."""
         spec = METHODS.get(method)
         if spec is None or method in ("StreamObservations", "Commands"):
             raise PlatformError("UNIMPLEMENTED", f"{method} 不是一元方法", f"{method} is not a unary method")

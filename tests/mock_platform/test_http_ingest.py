@@ -1,0 +1,64 @@
+"""The hot path of the HTTP/JSON transport (an observation upload), over a real server on 127.0.0.1: the core
+validates a JSON upload from its protobuf encoding (column facts and the device's remembered columns), and what it
+remembers never accepts a batch it would reject when judged alone."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from santong.mock_platform import samples
+from santong.mock_platform.embedded import BackgroundMockPlatform
+from santong.protocols.v1 import device_access_pb2 as pb
+from test_http import Api, HttpDevice, api, bg, fails  # noqa: F401  (api, bg: the module's platform fixtures)
+
+
+def _report(dev: HttpDevice, aliases: list[int], **kw: Any) -> httpx.Response:
+    batch = samples.observation_batch(dev.next_seq(), aliases, **kw)
+    return dev.post("report-observations", pb.ReportObservationsRequest(batch=batch))
+
+
+def test_json_upload_is_validated_from_its_encoding(api: Api, bg: BackgroundMockPlatform) -> None:  # noqa: F811
+    """An accepted JSON upload reached the core with its encoding: the device's alias and offset columns are
+    remembered as encoded (as for protobuf uploads), and the stored batch is the upload's batch."""
+    dev = api.new_device()
+    offsets = [0, 100, 200, 300]
+    r = _report(dev, [1, 2, 3, 4], offsets=offsets)
+    assert r.status_code == 200, r.text
+    state = bg.platform.devices[dev.device_id].state
+    assert state.alias_memo is not None and state.offset_memo is not None
+    assert state.offset_memo[1] == offsets
+    (stored,) = api.inspect("batches", device_id=dev.device_id)
+    assert stored["n_points"] == 4 and stored["sequence"] == 1
+
+
+@pytest.mark.parametrize(
+    ("aliases", "kw", "clause"),
+    [
+        ([1, 2, 3, 9], {}, "ST-IFACE-004"),  # an undefined alias after an all-defined column was remembered
+        ([1, 2, 3, 4], {"values": [0.5, 0.5, 0.5, 0.5]}, "ST-DATA-019"),  # switch 4 neither 0 nor 1
+        ([1, 2, 3, 4], {"values": [9.0, 0.5, 0.5, 1.0]}, "ST-DATA-021"),  # over its point's range (a warning)
+        ([1, 2, 3, 4], {"status": [0, 0, 0, 256]}, "ST-DATA-020"),  # a status with undefined bits
+        ([1, 2, 3, 4], {"offsets": [0, 100, 200, 10**9]}, "ST-DATA-031"),  # far ahead of the platform clock
+    ],
+)
+def test_remembered_columns_never_accept_a_bad_batch(
+    api: Api,  # noqa: F811
+    aliases: list[int],
+    kw: dict[str, Any],
+    clause: str,
+) -> None:
+    """A good batch, then a bad one sharing its columns where it can: judged with its clause (rejected, nothing
+    stored; a warning is acknowledged with it); then a good one again is accepted without violations."""
+    dev = api.new_device()
+    good = {"offsets": [0, 100, 200, 300]}
+    assert _report(dev, [1, 2, 3, 4], **good).json()["ack"].get("violations") is None
+    r = _report(dev, aliases, **{**good, **kw})
+    warning = clause == "ST-DATA-021"
+    if warning:
+        assert r.status_code == 200 and clause in {v["clause_id"] for v in r.json()["ack"]["violations"]}
+    else:
+        assert clause in fails(r, 400)
+    assert _report(dev, [1, 2, 3, 4], **good).json()["ack"].get("violations") is None
+    assert api.inspect("counts", device_id=dev.device_id)["uploads"] == 2 + warning
