@@ -156,6 +156,10 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, cf.Futu
         base, "none", name="no_test_events", drop="--test-events"
     )  # not in certification mode
     jobs["no_test_events"] = ("--manifest", str(plain), "--profile", "standard")
+    # A correct product of interface 1.0 (supported_versions ["1.0"], as ST-PROTO-004's example), still started in
+    # certification mode: its session cannot carry TEST_EVENT.
+    v10 = _tiny_manifest(base, "none", "--versions", "1.0", name="interface_1_0")
+    jobs["interface_1_0"] = ("--manifest", str(v10), "--profile", "standard")
     jobs["hardware"] = ("--manifest", str(_hardware_manifest(base)), "--profile", "standard")
     creds = base / "credentials.yaml"
     creds.write_text("token: nobody\ndevice_id: NOBODY-1\n", encoding="utf-8")
@@ -224,6 +228,33 @@ def test_device_not_in_certification_mode_fails_test_events(runs: dict[str, cf.F
     run = _done(runs, "no_test_events")
     assert run.code == 1 and run.verdict == "FAIL", run.why()
     assert "ST-PROTO-036" in run.failing, run.why()
+    # A 1.1 product (it lists every interface version) that answers UNSUPPORTED: told to use certification mode.
+    assert run.report["run"]["negotiated_version"] == "1.1", run.why()
+    assert any("certification mode" in g["en"] for g in run.report["results"]["root_causes"]), run.why()
+
+
+def test_product_of_interface_1_0_is_judged_by_its_version(runs: dict[str, cf.Future[Run]]) -> None:
+    """A correct device that registers with supported_versions ["1.0"] is sent no TEST_EVENT (a field 1.0 lacks):
+    ST-PROTO-036 is not applicable with the version reason, no clause fails, and nothing tells it to start in
+    certification mode. Its alarms (ST-PROTO-027) can only be provoked by test events: not demonstrated, saying
+    so with the fix — the standard profile requires alarms of its class, so that clause alone keeps it from PASS."""
+    run = _done(runs, "interface_1_0")
+    res = run.report["results"]
+    assert run.report["run"]["negotiated_version"] == "1.0", run.why()
+    rows = {c["id"]: c for c in res["clauses"]}
+    events, alarms = rows["ST-PROTO-036"], rows["ST-PROTO-027"]
+    assert (events["state"], events["reason"]) == ("not_applicable", "interface_version"), events
+    assert "条款随接口 1.1 引入，产品协商的版本为 1.0" in events["reason_zh"], events
+    assert "the clause came with interface 1.1; the product negotiated 1.0" in events["reason_en"], events
+    assert alarms["state"] == "not_demonstrated", alarms
+    assert "需要测试事件（接口 1.1" in alarms["reason_zh"] and "列出 1.1" in alarms["reason_zh"], alarms
+    assert "list 1.1 in supported_versions and implement TEST_EVENT" in alarms["reason_en"], alarms
+    assert run.failing == set() and res["root_causes"] == [], run.why()
+    said = json.dumps(
+        [res["reasons"], res["root_causes"], [c["message"] for c in res["cases"]]], ensure_ascii=False
+    )
+    assert "certification mode" not in said and "认证模式" not in said, said
+    assert run.verdict == "FAIL" and all("ST-PROTO-027" in r["en"] for r in res["reasons"]), run.why()
 
 
 @pytest.mark.parametrize(("defect", "clause"), sorted(DEFECTS.items()))

@@ -31,7 +31,10 @@ pytestmark = pytest.mark.timeout(60)
 
 EVENTS, ALARMS = "ST-PROTO-036", "ST-PROTO-027"
 CERT_MODE = "certification mode"
-TEXT_ZH, TEXT_EN = "条款随接口 1.1 引入，产品协商的版本为 1.0", "the clause came with interface 1.1; the product negotiated 1.0"
+TEXT_ZH, TEXT_EN = (
+    "条款随接口 1.1 引入，产品协商的版本为 1.0",
+    "the clause came with interface 1.1; the product negotiated 1.0",
+)
 
 
 def _profile() -> Profile:

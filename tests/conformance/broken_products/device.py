@@ -4,7 +4,8 @@ The self-check certifies it once per defect and expects each run to FAIL on the 
 none`` must PASS). Two points: methane (alias 1, about 0.4 %CH4) and an on/off switch (alias 4). With
 ``--test-events`` (certification mode) it carries out TEST_EVENT commands (ST-PROTO-036): an excursion holds the
 methane value the command gives, a switch change the switch state, a sensor fault sets status bit 128; without
-it, it answers UNSUPPORTED. Queue, sequence counter and acknowledged sequence persist in ``--workdir``.
+it, it answers UNSUPPORTED. ``--versions 1.0`` makes it a product of interface 1.0 (supported_versions ["1.0"]),
+whose session has no test events at all. Queue, sequence counter and acknowledged sequence persist in ``--workdir``.
 
     python device.py --target 127.0.0.1:50051 --device D --token T --workdir W --defect heartbeat_when_idle
 
@@ -57,7 +58,7 @@ from typing import Any
 
 import grpc
 from google.protobuf import json_format
-from santong.protocols import spec_version
+from santong.protocols import interface_versions
 from santong.protocols.v1 import common_pb2, data_pb2, device_access_pb2, device_access_pb2_grpc
 
 pb = device_access_pb2
@@ -256,7 +257,7 @@ class Device:
                 firmware_version="1.0.0", serial_number="TINY-0001", ma_certificate="MAH230123",
                 product_class=common_pb2.PRODUCT_CLASS_SAFETY_MONITORING, mine_code=MINE,
             ),
-            mine=data_pb2.Mine(mine_code=MINE), supported_versions=[spec_version()],
+            mine=data_pb2.Mine(mine_code=MINE), supported_versions=self.a.versions,
         )  # fmt: skip
         req.device_time.CopyFrom(ts(self.now()))
         resp = await self.call("Register", req)
@@ -547,6 +548,13 @@ def main() -> int:
     p.add_argument("--slow-backoff", action="store_true")
     p.add_argument(
         "--test-events", action="store_true", help="certification mode: carry out TEST_EVENT commands"
+    )
+    p.add_argument(
+        "--versions",
+        type=lambda s: [v.strip() for v in s.split(",") if v.strip()],
+        default=list(interface_versions()),
+        help="supported_versions of its Register, comma-separated (default: every interface version; "
+        "1.0: a product of interface 1.0, which has no TEST_EVENT)",
     )
     a = p.parse_args()
     if a.defect == "exit_at_once":
