@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from santong.mock_platform._devices import Device
 from santong.mock_platform._errors import PlatformError, violation
-from santong.protocols import must_violations, validate, version_violations
+from santong.protocols import must_violations, validate
 from santong.protocols._versions import unknown_fields, version_key
 from santong.protocols.v1 import device_access_pb2
 
@@ -134,7 +134,15 @@ class Commands:
             f"the session of device {dev.device_id} negotiated interface version {version}, which lacks the command "
             f"field {names} (interface {since} on): the platform does not send this command; the device must list "
             f"{since} in supported_versions and register again",
-            version_violations(cmd, version, "command"),
+            [
+                violation(
+                    "ST-PROTO-004",
+                    f"command.{path.partition('.')[2]}",
+                    f"命令字段属于接口 {v}，会话协商的版本为 {version}",
+                    f"the command field belongs to interface {v}; the session negotiated {version}",
+                )
+                for path, v in missing
+            ],
         )
 
     def drop_unsendable(self, dev: Device) -> None:

@@ -6,10 +6,16 @@ serve`)."""
 
 from __future__ import annotations
 
+import json
+import secrets
+from pathlib import Path
+
 import grpc
+import httpx
 import pytest
 from mpclient import Device, Target
-from santong.mock_platform import samples
+from santong.mock_platform import PlatformConfig, samples
+from santong.mock_platform.embedded import BackgroundMockPlatform
 from santong.protocols import interface_versions
 from santong.protocols.v1 import device_access_pb2 as pb
 
@@ -76,3 +82,31 @@ def test_test_event_queued_before_a_1_0_register_is_dropped(target: Target) -> N
     dev.call("Register", samples.register_request(dev.device_id, versions=["1.1", "1.0"]))
     c = target.inspect("send_command", device_id=dev.device_id, **EVENT)
     assert next_command(dev).command_id == c["command_id"]
+
+
+def test_http_admin_refuses_test_event_to_a_1_0_session(tmp_path: Path) -> None:
+    """The same refusal through the HTTP admin API (`POST /inspect/send_command`): HTTP 409, the gRPC code
+    FAILED_PRECONDITION (9) in the body, the message in Chinese and English, the ST-PROTO-004 violation on
+    command.test_event; a device that negotiated 1.1 gets the command queued (200)."""
+    token = secrets.token_urlsafe(16)
+    with BackgroundMockPlatform(PlatformConfig(inspection_token=token), http_port=0) as bg:
+        t = Target("embedded", bg.grpc_target, token)
+        try:
+            old, new = registered(t, ["1.0"]), registered(t, ["1.1", "1.0"])
+            assert bg.http_url is not None
+            with httpx.Client(base_url=bg.http_url, headers={"x-santong-inspection-token": token}) as h:
+                r = h.post("/inspect/send_command", json={"device_id": old.device_id, **EVENT})
+                assert r.status_code == 409, r.text
+                body = r.json()
+                text = json.dumps(body, ensure_ascii=False)
+                assert body["code"] == grpc.StatusCode.FAILED_PRECONDITION.value[0], text
+                assert "协商的接口版本为 1.0" in text, text
+                assert "negotiated interface version 1.0" in text and "1.1" in text, text
+                [v] = body["details"][0]["fieldViolations"]
+                assert (v["reason"], v["field"]) == ("ST-PROTO-004", "command.test_event"), v
+                assert "属于接口 1.1，会话协商的版本为 1.0" in v["description"], v
+                ok = h.post("/inspect/send_command", json={"device_id": new.device_id, **EVENT})
+                assert ok.status_code == 200 and ok.json()["type"] == "COMMAND_TYPE_TEST_EVENT", ok.text
+            assert t.inspect("commands", device_id=old.device_id) == []
+        finally:
+            t.close()
