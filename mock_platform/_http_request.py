@@ -22,6 +22,7 @@ from santong.mock_platform._http_server import PEER_IDENTITIES
 from santong.protocols import ValidationError, decode_json_lists
 
 if TYPE_CHECKING:
+    from santong.mock_platform._devices import Device
     from santong.mock_platform._service import Platform
 
 __all__ = [
@@ -210,14 +211,15 @@ async def read_json(
     head: Head,
     peer: str,
     timeout_s: float,
-) -> tuple[Message, int, bytes | None] | None:
+) -> tuple[Message, int, bytes | None, Device | None] | None:
     """Credentials, content type, body and ``decode_json_lists``: (message, body size, the protobuf encoding of an
-    observation upload or None); on failure the error is sent and None returned.
+    observation upload or None, the device the credentials are of as ``Platform.gate`` returned it); on failure
+    the error is sent and None returned.
 
     Credentials are checked on the headers before a byte of the body is read (ST-PROTO-033): an unauthenticated
     peer gets its 401 and the connection closes, the body unread."""
     try:
-        platform.gate(method, head.device_id, head.token, peer, head.identities)
+        device = platform.gate(method, head.device_id, head.token, peer, head.identities)
     except PlatformError as e:
         await send_error(send, e, close=True)
         return None
@@ -243,4 +245,4 @@ async def read_json(
         return None
     # An observation upload's encoding: the core reads column facts from it instead of copying the columns (and
     # remembers a device's alias and offset columns as encoded), the store keeps the batch as encoded.
-    return message, len(body), message.SerializeToString() if lists is not None else None
+    return message, len(body), message.SerializeToString() if lists is not None else None, device

@@ -78,7 +78,7 @@ class _DeviceCall:
         )
         if got is None:
             return
-        request, size, raw = got
+        request, size, raw, device = got
         try:
             response = await self.platform.call(
                 self.op.rpc,
@@ -89,6 +89,7 @@ class _DeviceCall:
                 size=size,
                 peer_identities=head.identities,
                 raw=raw,
+                device=device,
             )
         except PlatformError as e:
             await send_error(send, e)
@@ -237,7 +238,7 @@ class _CommandResult:
         )
         if got is None:
             return
-        result, _, _ = got
+        result, _, _, _ = got
         p = self.platform
         dev = await commands_device(p, head, peer, send)
         if dev is None:

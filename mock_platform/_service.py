@@ -340,15 +340,16 @@ class Platform:
         token: str | None,
         peer: str = "",
         peer_identities: Iterable[str] | None = None,
-    ) -> None:
+    ) -> Device | None:
         """The pre-read gate (ST-PROTO-033): authenticate a device call on its headers / metadata alone, before
         the transport reads or decodes its body. Raises (and logs) UNAUTHENTICATED; a call that passes goes on
-        to the full pre-flight (faults, credentials, registration). During an injected outage the outage answers
-        first, as it does for every call."""
+        to the full pre-flight (faults, registration), given the device returned here, so that its credentials are
+        checked once. During an injected outage the outage answers first, as it does for every call: None then,
+        and for calls that are not a device's."""
         if method not in DEVICE_METHODS or (self.faults.outage_until and self.faults.outage_active()):
-            return
+            return None
         try:
-            self.authenticate(device_id, token, peer_identities)
+            return self.authenticate(device_id, token, peer_identities)
         except PlatformError as e:
             self._log_error(device_id or "", method, peer, None, e, time.perf_counter())
             raise
@@ -433,7 +434,7 @@ class Platform:
         """Like :meth:`call` on the protobuf encoding of the request: credentials (the metadata) are checked before
         parsing (ST-PROTO-033), then the size."""
         t0 = time.perf_counter()
-        self.gate(method, device_id, token, peer, peer_identities)
+        gated = self.gate(method, device_id, token, peer, peer_identities)
         try:
             self._check_size(len(data))
             msg = self.decode(method, data)
@@ -451,6 +452,7 @@ class Platform:
             size=len(data),
             peer_identities=peer_identities,
             raw=data,
+            device=gated,
         )
 
     async def _preflight(
@@ -463,13 +465,15 @@ class Platform:
         sequence: int | None = None,
         *,
         opening: bool = False,
+        device: Device | None = None,
     ) -> Device | None:
-        """Faults, then credentials, then registration; returns the device (None for GetPlatformInfo)."""
+        """Faults, then credentials, then registration; returns the device (None for GetPlatformInfo). ``device``:
+        the one :meth:`gate` returned for these credentials (they are not checked again)."""
         try:
             await self.faults.before_call(method, device_id or "", peer, sequence, opening=opening)
             if method not in DEVICE_METHODS:
                 return None
-            dev = self.authenticate(device_id, token, peer_identities)
+            dev = device if device is not None else self.authenticate(device_id, token, peer_identities)
             if method != "Register" and not dev.registered:
                 raise PlatformError(
                     "FAILED_PRECONDITION", "设备尚未注册", "the device has not registered",
@@ -503,11 +507,13 @@ class Platform:
         peer_identities: Iterable[str] | None = None,
         batch_lists: BatchLists | None = None,
         raw: bytes | None = None,
+        device: Device | None = None,
     ) -> Message:
         """Handle one unary call; return its response message or raise :class:`PlatformError`. ``batch_lists``:
         an observation upload's integer columns as the JSON decoder returned them (``decode_json_lists``); ``raw``:
         the protobuf encoding ``request`` was parsed from, or (HTTP/JSON) serialized to (an observation batch is
-        stored as encoded, and the core reads column facts from it)."""
+        stored as encoded, and the core reads column facts from it); ``device``: what :meth:`gate` returned for
+        these credentials."""
         spec = METHODS.get(method)
         if spec is None or method in ("StreamObservations", "Commands"):
             raise PlatformError("UNIMPLEMENTED", f"{method} 不是一元方法", f"{method} is not a unary method")
@@ -517,7 +523,7 @@ class Platform:
             )
         t0 = time.perf_counter()
         seq = sequence_of(request) if method in UPLOAD_METHODS else None
-        dev = await self._preflight(method, device_id, token, peer, peer_identities, seq)
+        dev = await self._preflight(method, device_id, token, peer, peer_identities, seq, device=device)
         if dev is None:
             self.log_event(
                 device_id or "",

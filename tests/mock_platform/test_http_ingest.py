@@ -8,10 +8,11 @@ from typing import Any
 
 import httpx
 import pytest
+from mpclient import Target
 from santong.mock_platform import samples
 from santong.mock_platform.embedded import BackgroundMockPlatform
 from santong.protocols.v1 import device_access_pb2 as pb
-from test_http import Api, HttpDevice, api, bg, fails  # noqa: F401  (api, bg: the module's platform fixtures)
+from test_http import Api, HttpDevice, api, bg, fails, grpc_target  # noqa: F401  (api, bg, grpc_target: fixtures)
 
 
 def _report(dev: HttpDevice, aliases: list[int], **kw: Any) -> httpx.Response:
@@ -62,3 +63,36 @@ def test_remembered_columns_never_accept_a_bad_batch(
         assert clause in fails(r, 400)
     assert _report(dev, [1, 2, 3, 4], **good).json()["ack"].get("violations") is None
     assert api.inspect("counts", device_id=dev.device_id)["uploads"] == 2 + warning
+
+
+@pytest.mark.parametrize("transport", ["http", "grpc"])
+def test_credentials_are_checked_once_per_call(
+    api: Api,  # noqa: F811
+    bg: BackgroundMockPlatform,  # noqa: F811
+    grpc_target: Target,  # noqa: F811
+    transport: str,
+) -> None:
+    """The pre-read gate authenticates a unary call (ST-PROTO-033) and the pre-flight takes the device it found:
+    one token hash per call; wrong credentials are still refused before the body is read."""
+    dev: Any = api.new_device() if transport == "http" else grpc_target.new_device()
+    creds = bg.platform.credentials
+    checks: list[str] = []
+    real = creds.matches
+
+    def counted(token: str, expected: bytes | None, *, legacy: bool = False) -> bool:
+        checks.append(token)
+        return real(token, expected, legacy=legacy)
+
+    creds.matches = counted  # type: ignore[method-assign]
+    try:
+        batch = samples.observation_batch(1, [1, 2, 3, 4])
+        if transport == "http":
+            assert _report(dev, [1, 2, 3, 4]).status_code == 200
+        else:
+            dev.call("ReportObservations", pb.ReportObservationsRequest(batch=batch))
+        assert checks == [dev.token]
+    finally:
+        del creds.matches
+    if transport == "http":
+        dev.token = "wrong"
+        assert "ST-PROTO-002" in fails(_report(dev, [1, 2, 3, 4]), 401)
