@@ -370,6 +370,25 @@ async def _http_exception(request: Request, exc: Exception) -> Response:
     )
 
 
+class _App(Starlette):
+    """The Starlette app, with the device RPCs' POST routes looked up by their exact path first: those endpoints
+    answer every error themselves, so Starlette's router and exception middleware would only add calls to every
+    upload and to each of its ``send``s. Every other request (another method, a path with a trailing slash, a
+    ``root_path``) goes through Starlette as before."""
+
+    def __init__(self, device_routes: dict[str, _DeviceCall], **kw: Any) -> None:
+        super().__init__(**kw)
+        self.device_routes = device_routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and not scope.get("root_path"):
+            endpoint = self.device_routes.get(scope["path"])
+            if endpoint is not None:
+                await endpoint(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(platform: Platform, *, body_timeout_s: float = BODY_TIMEOUT_S) -> Starlette:
     """The Starlette app of the HTTP/JSON transport for `platform` (kept in ``app.state.platform``).
 
@@ -386,15 +405,14 @@ def create_app(platform: Platform, *, body_timeout_s: float = BODY_TIMEOUT_S) ->
         Route("/v1/device/commands", _PollCommands(platform, stopping), methods=["GET"]),
         Route("/v1/device/command-results", _CommandResult(platform, t), methods=["POST"]),
     ]
-    # The hot route first: the router tries routes in order.
-    hot = sorted(DEVICE_OPERATIONS, key=lambda op: op.rpc != "ReportObservations")
-    routes[:0] = [Route(op.path, _DeviceCall(platform, op, t), methods=["POST"]) for op in hot]
+    device_routes = {op.path: _DeviceCall(platform, op, t) for op in DEVICE_OPERATIONS}
+    routes[:0] = [Route(path, call, methods=["POST"]) for path, call in device_routes.items()]
     routes += [
         Route("/inspect/{op}", _Admin(platform, "inspect", t), methods=["GET", "POST"]),
         Route("/faults", _Admin(platform, "faults", t), methods=["GET"]),
         Route("/faults/{op}", _Admin(platform, "faults", t), methods=["GET", "POST"]),
     ]
-    app = Starlette(routes=routes, exception_handlers={HTTPException: _http_exception})
+    app = _App(device_routes, routes=routes, exception_handlers={HTTPException: _http_exception})
     app.state.platform = platform
     app.state.stopping = stopping
     return app

@@ -96,3 +96,14 @@ def test_credentials_are_checked_once_per_call(
     if transport == "http":
         dev.token = "wrong"
         assert "ST-PROTO-002" in fails(_report(dev, [1, 2, 3, 4]), 401)
+
+
+def test_device_routes_are_found_by_their_exact_path(api: Api) -> None:  # noqa: F811
+    """The device RPCs are looked up by path before Starlette's router; every other request still meets it: another
+    method (405), a trailing slash (redirected), an unknown path (404), all as google.rpc.Status JSON or a redirect."""
+    dev = api.new_device()
+    assert _report(dev, [1, 2, 3, 4]).status_code == 200
+    assert fails(api.client.get("/v1/device/report-observations"), 405) == set()
+    assert fails(api.client.post("/v1/device/report-observation", json={}), 404) == set()
+    r = api.client.post("/v1/device/heartbeat/", json={}, headers=dev.headers)
+    assert r.status_code == 307 and r.headers["location"].endswith("/v1/device/heartbeat")
