@@ -33,26 +33,46 @@ PEER_IDENTITIES = "santong.peer_identities"  # scope["extensions"] key: CN and S
 
 
 class _LingeringTransport:
-    """A transport whose ``close()`` half-closes and reads on for a moment before closing.
+    """A transport whose ``close()`` half-closes and reads on for a moment before closing, and whose writes of one
+    turn of the event loop go out together.
 
     A server that closes a socket with unread request bytes in it makes the kernel send RST, and the client may
     lose the answer (a 413 or 415 sent before the body was read). Like nginx's lingering close, this sends FIN
     after the answer, discards what still arrives and closes on the client's FIN, after ``linger_s`` or after
     ``linger_bytes``, whichever comes first.
+
+    uvicorn writes a response's head and its body separately: with TCP_NODELAY that is two sends, two segments and
+    two wake-ups of the client for every answer. Writes are collected and sent as one when the response is
+    complete (:meth:`flush`, called by the protocol), at the latest at the end of the loop's turn.
     """
 
     def __init__(self, transport: asyncio.Transport, protocol: Any) -> None:
         self._t = transport
         self._p = protocol
         self.lingering = False
+        self._pending: list[bytes] | None = None
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._t, name)
+
+    def write(self, data: bytes) -> None:
+        if self._pending is None:
+            self._pending = [data]
+            self._p.loop.call_soon(self.flush)
+        else:
+            self._pending.append(data)
+
+    def flush(self) -> None:
+        """Send what was written since the last flush."""
+        pending, self._pending = self._pending, None
+        if pending and not self._t.is_closing():
+            self._t.write(pending[0] if len(pending) == 1 else b"".join(pending))
 
     def is_closing(self) -> bool:
         return self.lingering or self._t.is_closing()
 
     def close(self) -> None:
+        self.flush()
         if self.lingering or self._t.is_closing():
             return
         self.lingering = True
@@ -66,6 +86,7 @@ class _LingeringTransport:
         self._p._start_linger()
 
     def abort(self) -> None:
+        self._pending = None
         self._t.abort()
 
 
@@ -163,6 +184,10 @@ def guarded_protocol(
             self._head_open = False
             self._disarm()
             super().on_headers_complete()
+
+        def on_response_complete(self) -> None:
+            self.transport.flush()  # type: ignore[attr-defined]
+            super().on_response_complete()
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._disarm()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+import sys
 import threading
 import time
 import weakref
@@ -151,6 +152,39 @@ def test_accepted_connections_have_tcp_nodelay(server: Server) -> None:
         wait_until(lambda: server.bg.run(flags()), timeout=10, what="the connection is accepted")
         got = server.bg.run(flags())
         assert got and all(got), f"TCP_NODELAY off on accepted connections: {got}"
+
+
+_TCPI_SEGS_OUT = 136  # offset of tcpi_segs_out (u32) in Linux's struct tcp_info (kernel 4.2 and later)
+
+
+@pytest.mark.skipif(not hasattr(socket, "TCP_INFO"), reason="TCP_INFO is Linux's")
+def test_an_answer_is_one_segment(server: Server) -> None:
+    """A response's head and body leave in one send: one TCP segment per answer on the server's socket (the ACK of
+    the request rides on it), not two (uvicorn writes the head and the body apart; with TCP_NODELAY each write is a
+    segment and a wake-up of the client)."""
+
+    async def segments_out() -> int:
+        conns = server.http._server.server_state.connections
+        sock = next(
+            c.transport.get_extra_info("socket")  # type: ignore[attr-defined]
+            for c in conns
+            if c.transport.get_extra_info("peername")[1] == s.getsockname()[1]  # type: ignore[attr-defined]
+        )
+        info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 256)
+        return int.from_bytes(info[_TCPI_SEGS_OUT : _TCPI_SEGS_OUT + 4], sys.byteorder)
+
+    def answers(n: int) -> None:
+        for _ in range(n):
+            s.sendall(head("GET", "/v1/platform/info", {}))
+            status, _, body = read_response(s)
+            assert status == 200 and body
+
+    with server.connect() as s:
+        answers(40)  # past the quick ACKs of a new connection
+        before = server.bg.run(segments_out())
+        answers(40)
+        sent = server.bg.run(segments_out()) - before
+    assert sent < 50, f"{sent} segments for 40 answers"
 
 
 # --------------------------------------------------------------------------- content type and encoding
