@@ -9,6 +9,7 @@ Example::
 
 from __future__ import annotations
 
+import datetime
 import json
 import math
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
@@ -28,6 +29,7 @@ __all__ = [
     "send_json",
     "status_body",
     "status_dict",
+    "timestamp_json",
     "transport_error",
 ]
 
@@ -102,6 +104,30 @@ def transport_error(
 # --------------------------------------------------------------------------- responses
 
 
+_EPOCH = datetime.datetime(1970, 1, 1)
+_MIN_S, _MAX_S = -62_135_596_800, 253_402_300_799  # 0001-01-01T00:00:00Z, 9999-12-31T23:59:59Z
+_second: tuple[int, str] = (0, "1970-01-01T00:00:00")  # the last whole second written, and its text
+
+
+def timestamp_json(ts: Any) -> str:
+    """``ts.ToJsonString()`` (a google.protobuf.Timestamp): the same text, its whole-second part remembered
+    (acknowledgements of one second share it); out of range, ToJsonString's own error."""
+    seconds, nanos = ts.seconds, ts.nanos
+    if not (_MIN_S <= seconds <= _MAX_S and 0 <= nanos < 1_000_000_000):
+        return str(ts.ToJsonString())
+    global _second
+    memo = _second
+    if memo[0] != seconds:
+        memo = _second = (seconds, (_EPOCH + datetime.timedelta(seconds=seconds)).isoformat())
+    if not nanos:
+        return memo[1] + "Z"
+    if not nanos % 1_000_000:
+        return f"{memo[1]}.{nanos // 1_000_000:03d}Z"
+    if not nanos % 1000:
+        return f"{memo[1]}.{nanos // 1000:06d}Z"
+    return f"{memo[1]}.{nanos:09d}Z"
+
+
 def _ack_dict(ack: Any) -> dict[str, Any]:
     """``to_dict`` of an Ack without json_format (the hot path); tests prove it equal to ``to_dict``."""
     d: dict[str, Any] = {}
@@ -147,7 +173,7 @@ def response_body(message: Message) -> bytes:
             if ack.accepted:
                 parts.append(f'"accepted":{ack.accepted}')
             if ack.HasField("server_time"):
-                parts.append(f'"server_time":"{ack.server_time.ToJsonString()}"')
+                parts.append(f'"server_time":"{timestamp_json(ack.server_time)}"')
             return ('{"ack":{' + ",".join(parts) + "}}").encode()
     return dumps(response_dict(message))
 

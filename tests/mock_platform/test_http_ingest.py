@@ -4,12 +4,17 @@ remembers never accepts a batch it would reject when judged alone."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
 import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from mpclient import Target
 from santong.mock_platform import samples
+from santong.mock_platform._http_json import timestamp_json
 from santong.mock_platform.embedded import BackgroundMockPlatform
 from santong.protocols.v1 import device_access_pb2 as pb
 from test_http import Api, HttpDevice, api, bg, fails, grpc_target  # noqa: F401  (api, bg, grpc_target: fixtures)
@@ -107,3 +112,33 @@ def test_device_routes_are_found_by_their_exact_path(api: Api) -> None:  # noqa:
     assert fails(api.client.post("/v1/device/report-observation", json={}), 404) == set()
     r = api.client.post("/v1/device/heartbeat/", json={}, headers=dev.headers)
     assert r.status_code == 307 and r.headers["location"].endswith("/v1/device/heartbeat")
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.one_of(
+        st.integers(-62_135_596_800, 253_402_300_799),
+        st.integers(1_700_000_000, 1_700_000_003),
+        st.integers(),
+    ),
+    st.one_of(
+        st.sampled_from([0, 1, 999, 1000, 1_000_000, 999_000_000, 999_999_999, 1_000_000_000, -1]),
+        st.integers(0, 999_999_999).map(lambda n: n - n % 1_000_000),
+        st.integers(-(2**31), 2**31 - 1),
+    ),
+)
+def test_acknowledgement_times_are_written_as_to_json_string_writes_them(seconds: int, nanos: int) -> None:
+    """The hot path's server_time text (timestamp_json): ToJsonString's text, or its refusal out of range."""
+    ts = Timestamp()
+    try:
+        ts.seconds, ts.nanos = seconds, nanos
+    except ValueError:  # beyond int64 / int32
+        return
+    try:
+        want = ts.ToJsonString()
+    except ValueError as e:
+        with pytest.raises(ValueError, match=re.escape(str(e))):
+            timestamp_json(ts)
+        return
+    assert timestamp_json(ts) == want
+    assert timestamp_json(ts) == want  # remembered second
