@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from google.protobuf.message import Message
 from santong.mock_platform._errors import PlatformError
 from santong.mock_platform._http_json import JSON_MEDIA, send_error, transport_error
-from santong.mock_platform._http_server import PEER_IDENTITIES
+from santong.mock_platform._http_server import BODY_COMPLETE, PEER_IDENTITIES
 from santong.protocols import ValidationError, decode_json_lists
 
 if TYPE_CHECKING:
@@ -64,12 +64,16 @@ async def commands_device(platform: Platform, head: Head, peer: str, send: Send)
 class Head:
     """The headers of a request the transport cares about."""
 
-    __slots__ = ("content_type", "content_length", "device_id", "token", "inspection_token", "identities")
+    __slots__ = (
+        "content_type", "content_length", "device_id", "token", "inspection_token", "identities", "body_complete",
+    )  # fmt: skip
 
     def __init__(self, scope: Scope) -> None:
         extensions = scope.get("extensions")
         # Names of the verified client certificate under mutual TLS (see guarded_protocol), else None.
         self.identities: list[str] | None = extensions.get(PEER_IDENTITIES) if extensions else None
+        # The whole body has arrived already (guarded_protocol says so): reading it needs no deadline.
+        self.body_complete = extensions is not None and BODY_COMPLETE in extensions
         self.content_type: bytes | None = None
         self.content_length: int | None = None
         self.device_id: str | None = None
@@ -110,30 +114,25 @@ class Disconnected(Exception):
 
 
 async def read_body(
-    receive: Receive, limit: int, declared: int | None, timeout_s: float = BODY_TIMEOUT_S
+    receive: Receive,
+    limit: int,
+    declared: int | None,
+    timeout_s: float = BODY_TIMEOUT_S,
+    *,
+    complete: bool = False,
 ) -> bytes:
-    """The request body, read incrementally: 413 past ``limit`` bytes, 408 past ``timeout_s``.
+    """The request body, read incrementally: 413 past ``limit`` bytes, 408 past ``timeout_s``. ``complete``: the
+    whole body has arrived (``Head.body_complete``), so that no deadline is set.
 
     Raises PlatformError (413/408) or Disconnected; never holds more than ``limit`` bytes.
     """
     if declared is not None and declared > limit:
         raise too_large(declared, limit)
-    chunks: list[bytes] = []
-    size = 0
+    if complete:
+        return await _read(receive, limit)
     try:
         async with asyncio.timeout(timeout_s):
-            while True:
-                msg = await receive()
-                if msg["type"] == "http.disconnect":
-                    raise Disconnected
-                chunk = msg.get("body", b"")
-                if chunk:
-                    size += len(chunk)
-                    if size > limit:
-                        raise too_large(size, limit)
-                    chunks.append(chunk)
-                if not msg.get("more_body", False):
-                    break
+            return await _read(receive, limit)
     except TimeoutError:
         raise PlatformError(
             "DEADLINE_EXCEEDED",
@@ -141,7 +140,23 @@ async def read_body(
             f"the request body did not arrive within {timeout_s:g} s",
             http_status=408,
         ) from None
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def _read(receive: Receive, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        msg = await receive()
+        if msg["type"] == "http.disconnect":
+            raise Disconnected
+        chunk = msg.get("body", b"")
+        if chunk:
+            size += len(chunk)
+            if size > limit:
+                raise too_large(size, limit)
+            chunks.append(chunk)
+        if not msg.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def too_large(size: int, limit: int) -> PlatformError:
@@ -232,7 +247,9 @@ async def read_json(
         )
         return None
     try:
-        body = await read_body(receive, body_limit(platform), head.content_length, timeout_s)
+        body = await read_body(
+            receive, body_limit(platform), head.content_length, timeout_s, complete=head.body_complete
+        )
     except Disconnected:
         return None
     except PlatformError as e:

@@ -22,11 +22,13 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from santong.mock_platform._service import Platform
 
-__all__ = ["HttpServer", "guarded_protocol"]
+__all__ = ["BODY_COMPLETE", "PEER_IDENTITIES", "HttpServer", "guarded_protocol"]
 
 log = logging.getLogger("santong.mock_platform.http")
 
 PEER_IDENTITIES = "santong.peer_identities"  # scope["extensions"] key: CN and SANs of the client certificate
+# scope["extensions"] key, present once the whole request body has arrived (uvicorn's receive() returns it at once)
+BODY_COMPLETE = "santong.body_complete"
 
 
 # --------------------------------------------------------------------------- uvicorn: guarded protocol and server
@@ -184,6 +186,12 @@ def guarded_protocol(
             self._head_open = False
             self._disarm()
             super().on_headers_complete()
+
+        def on_message_complete(self) -> None:
+            super().on_message_complete()
+            if self.cycle is not None and not self.cycle.more_body:
+                scope: dict[str, Any] = self.scope  # type: ignore[assignment]
+                scope.setdefault("extensions", {})[BODY_COMPLETE] = {}
 
         def on_response_complete(self) -> None:
             self.transport.flush()  # type: ignore[attr-defined]

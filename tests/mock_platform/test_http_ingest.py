@@ -4,6 +4,7 @@ remembers never accepts a batch it would reject when judged alone."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
@@ -14,9 +15,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from mpclient import Target
 from santong.mock_platform import samples
-from santong.mock_platform._http_json import timestamp_json
+from santong.mock_platform._http_json import send_json, timestamp_json
+from santong.mock_platform._http_request import Head, read_body
+from santong.mock_platform._http_server import HttpServer
 from santong.mock_platform.embedded import BackgroundMockPlatform
 from santong.protocols.v1 import device_access_pb2 as pb
+from st_waiting import wait_for
 from test_http import Api, HttpDevice, api, bg, fails, grpc_target  # noqa: F401  (api, bg, grpc_target: fixtures)
 
 
@@ -142,3 +146,32 @@ def test_acknowledgement_times_are_written_as_to_json_string_writes_them(seconds
         return
     assert timestamp_json(ts) == want
     assert timestamp_json(ts) == want  # remembered second
+
+
+async def test_a_body_that_came_with_its_head_is_read_without_a_deadline() -> None:
+    """The guarded protocol marks a request whose whole body has arrived (``Head.body_complete``), and read_body
+    reads it without setting a deadline; a body still on its way is read under the deadline, as before."""
+    seen: list[bool] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        head = Head(scope)
+        seen.append(head.body_complete)
+        body = await read_body(receive, 1000, head.content_length, 10.0, complete=head.body_complete)
+        await send_json(send, 200, body)
+
+    server = HttpServer(app)
+    port = await server.start()
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        request = b"POST /x HTTP/1.1\r\nhost: h\r\ncontent-length: 5\r\n\r\n"
+        writer.write(request + b"hello")
+        assert await reader.readuntil(b"\r\n\r\n") and await reader.readexactly(5) == b"hello"
+        assert seen == [True]
+        writer.write(request)  # the body later, once the app reads
+        await wait_for(lambda: len(seen) == 2, what="the second request reaches the app")
+        writer.write(b"world")
+        assert await reader.readuntil(b"\r\n\r\n") and await reader.readexactly(5) == b"world"
+        assert seen == [True, False]
+    finally:
+        writer.close()
+        await server.stop()
