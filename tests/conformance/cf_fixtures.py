@@ -71,6 +71,22 @@ def write_manifest(
     return path
 
 
+def certify_cases(
+    folder: Path, cases: str, profile: str, *options: str, name: str = "test_cases.py"
+) -> tuple[int, Path]:
+    """Certify a small suite in-process: ``cases`` (the text of a test module) against the example manifest with
+    the santong plugin, under ``profile`` and any further ``--santong-…`` options; (pytest's exit code, the report
+    folder)."""
+    (folder / name).write_text(cases, encoding="utf-8")
+    manifest = write_manifest(folder)
+    out = folder / "out"
+    code = pytest.main(
+        [str(folder), "-q", "-p", "no:cacheprovider", "-p", "no:asyncio", "--rootdir", str(folder),
+         "--santong-manifest", str(manifest), "--santong-profile", profile, *options, "--santong-report-dir", str(out)]
+    )  # fmt: skip
+    return int(code), out
+
+
 @pytest.fixture
 def manifest_file(tmp_path: Path) -> Callable[..., Path]:
     """Write a manifest into tmp_path: ``manifest_file(features=["backfill"])``."""

@@ -9,7 +9,7 @@ from typing import Any
 
 import jsonschema
 import pytest
-from cf_fixtures import write_manifest
+from cf_fixtures import certify_cases
 from santong.conformance import canonical_json, verify_bytes
 from santong.conformance._documents import load_schema
 
@@ -47,33 +47,11 @@ def test_unclaimed():
 def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """One failing run with evidence, a waiver and a deselected case; its report files."""
     folder = tmp_path_factory.mktemp("report")
-    (folder / "test_cases.py").write_text(CASES, encoding="utf-8")
     (folder / "waivers.yaml").write_text(
         "waivers:\n  - {clause: ST-PROTO-021, owner: 张工, reason: 固件修复中 fix pending, expires: 2999-12-31}\n",
         encoding="utf-8",
     )
-    manifest = write_manifest(folder)
-    out = folder / "out"
-    code = pytest.main(
-        [
-            str(folder),
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "-p",
-            "no:asyncio",
-            "--rootdir",
-            str(folder),
-            "--santong-manifest",
-            str(manifest),
-            "--santong-profile",
-            "full",
-            "--santong-waivers",
-            str(folder / "waivers.yaml"),
-            "--santong-report-dir",
-            str(out),
-        ]
-    )
+    code, out = certify_cases(folder, CASES, "full", "--santong-waivers", str(folder / "waivers.yaml"))
     return {"code": code, "out": out, "signed": (out / "report.json").read_bytes()}
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from cf_fixtures import write_manifest
+from cf_fixtures import certify_cases
 from santong.conformance._html import clean_message
 
 pytestmark = pytest.mark.timeout(60)
@@ -30,20 +30,7 @@ def test_passes():
 @pytest.fixture(scope="module")
 def html(tmp_path_factory: pytest.TempPathFactory) -> str:
     folder = tmp_path_factory.mktemp("failures")
-    (folder / "test_report_failures_cases.py").write_text(CASES, encoding="utf-8")
-    manifest = write_manifest(folder)
-    out = folder / "out"
-    pytest.main(
-        [str(folder), "-q", "-p", "no:cacheprovider", "-p", "no:asyncio", "--rootdir", str(folder)]
-        + [
-            "--santong-manifest",
-            str(manifest),
-            "--santong-profile",
-            "basic",
-            "--santong-report-dir",
-            str(out),
-        ]
-    )
+    _, out = certify_cases(folder, CASES, "basic", name="test_report_failures_cases.py")
     return (Path(out) / "report.html").read_text(encoding="utf-8")
 
 

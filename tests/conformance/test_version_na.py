@@ -13,7 +13,7 @@ from typing import Any
 
 import jsonschema
 import pytest
-from cf_fixtures import write_manifest
+from cf_fixtures import certify_cases
 from santong.conformance._documents import load_schema
 from santong.conformance._outcomes import NA_REASONS
 from santong.conformance._profiles import Profile
@@ -122,13 +122,7 @@ def test_heartbeat():
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     folder = tmp_path_factory.mktemp("version_na")
-    (folder / "test_version_cases.py").write_text(CASES, encoding="utf-8")
-    manifest = write_manifest(folder)
-    out = folder / "out"
-    pytest.main(
-        [str(folder), "-q", "-p", "no:cacheprovider", "-p", "no:asyncio", "--rootdir", str(folder)]
-        + ["--santong-manifest", str(manifest), "--santong-profile", "full", "--santong-report-dir", str(out)]
-    )
+    _, out = certify_cases(folder, CASES, "full", name="test_version_cases.py")
     signed = (out / "report.json").read_bytes()
     return {"doc": json.loads(signed), "html": (Path(out) / "report.html").read_text(encoding="utf-8")}
 
