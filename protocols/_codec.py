@@ -132,16 +132,38 @@ def _columns_proven(doc: dict[str, Any], batch: dict[str, Any], message_name: st
     return bool(validator(message_name).is_valid(reduced))
 
 
-def _numbers(values: Any) -> bool:
+def _numbers(values: Any, bool_free: bool = False) -> bool:
     """Every item a finite JSON number, which is what the schema's validator accepts (bool is an int subclass in
     Python, not a number in JSON; the NaN and Infinity the stdlib decoder reads are not JSON and reach the validator
-    as null). False sends the column to the schema, which has the last word."""
-    if not set(map(type, values)) <= _NUMBER_TYPES:
+    as null). False sends the column to the schema, which has the last word. ``bool_free``: the column is known to
+    hold no bool (:func:`_no_literals`) and upb took it into a double field (refusing all but ints, floats and
+    bools): finiteness is then all that is left to check."""
+    if not bool_free and not set(map(type, values)) <= _NUMBER_TYPES:
         return False
     try:
         return math.isfinite(sum(values))
     except OverflowError:  # ints whose sum exceeds a double
         return False
+
+
+_VALUE_ARRAY = '"value":['
+
+
+def _no_literals(text: str) -> bool:
+    """Whether the value column of a proven observation batch (:func:`_columns_proven`) that upb took into its
+    double field is written without a ``true`` or ``false`` literal, read off the JSON text in ≈ 1.5 µs (a type
+    check of 1,000 items costs ≈ 13): no bool among the values then, as the decoder makes bools of those literals
+    only. Sound for such a document alone: every member name is one of the schema's (one ``value``, in the batch),
+    its only strings are a sequence and a time (no quote, colon or bracket in them), and the column holds no
+    string or array (upb refuses those), so that ``"value":[`` opens the column and the first ``]`` after it
+    closes it; in between, numbers have no ``t`` or ``f``. False (the full check) when the text writes it
+    otherwise (spaces, escapes)."""
+    start = text.find(_VALUE_ARRAY)
+    if start < 0:
+        return False
+    start += len(_VALUE_ARRAY)
+    end = text.find("]", start)
+    return end >= 0 and text.find("t", start, end) < 0 and text.find("f", start, end) < 0
 
 
 class _DuplicateKey(ValueError):
@@ -179,6 +201,7 @@ def decode_json_lists(
     core as ``ValidationContext.batch_lists`` and it reads them instead of copying the message's columns back out
     (the violations are the same). None for other messages."""
     cls = message_class(message_name)
+    text: str | None = None
     if isinstance(data, dict):
         doc: Any = data
     else:
@@ -245,7 +268,10 @@ def decode_json_lists(
                 )
             ]
         ) from e
-    if proven and not _numbers(batch.get("value", ())):  # type: ignore[union-attr]
+    if proven and not _numbers(
+        batch.get("value", ()),  # type: ignore[union-attr]
+        bool_free=text is not None and _no_literals(text),
+    ):
         violations = json_violations(doc, message_name)
         if violations:
             raise ValidationError(violations)

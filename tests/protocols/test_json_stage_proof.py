@@ -5,6 +5,7 @@ schema run on the whole document first, as before the proof existed."""
 from __future__ import annotations
 
 import copy
+import json
 import math
 import re
 from typing import Any
@@ -40,7 +41,7 @@ def _schema_first(doc: dict[str, Any], message_name: str) -> list[tuple[str, str
     return [(v.clause_id, v.path, v.message_en) for v in vs] if vs else None
 
 
-def _verdict(doc: dict[str, Any], message_name: str) -> list[tuple[str, str, str]] | str:
+def _verdict(doc: dict[str, Any] | str, message_name: str) -> list[tuple[str, str, str]] | str:
     try:
         decode_json_lists(copy.deepcopy(doc), message_name)
     except ValidationError as e:
@@ -48,13 +49,21 @@ def _verdict(doc: dict[str, Any], message_name: str) -> list[tuple[str, str, str
     return "decoded"
 
 
+def _texts(doc: dict[str, Any]) -> list[str]:
+    """The document as JSON text, compact (the value column read off the text, _no_literals) and spaced."""
+    return [json.dumps(doc, separators=(",", ":")), json.dumps(doc)]
+
+
 def _check(doc: dict[str, Any], message_name: str) -> None:
+    """The verdict on the document, given as a dict and as text, is the schema's."""
     want = _schema_first(doc, message_name)
     got = _verdict(doc, message_name)
     if want is not None:
         assert got == want
     else:  # the schema accepts it: decoded, or not convertible to the message (ST-DATA-035), as before
         assert got == "decoded" or [c for c, _, _ in got] == ["ST-DATA-035"], got
+    for text in _texts(doc):
+        assert _verdict(text, message_name) == got, text
 
 
 @pytest.mark.parametrize("message_name", MESSAGES)
@@ -135,3 +144,26 @@ def test_base_time_is_read_as_from_json_string_reads_it(
         return
     _set_utc(got, text)
     assert (got.seconds, got.nanos) == (want.seconds, want.nanos), text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"batch":{"alias":[1,2],"value":[0.5,true],"time_offset_ms":[0,1],"status":[0,0]}}',
+        '{"batch":{"alias":[1,2],"value":[false,0.5],"time_offset_ms":[0,1],"status":[0,0]}}',
+        '{"batch":{"value":[0.5,true],"alias":[1,2],"time_offset_ms":[0,1],"status":[0,0],"backfill":false}}',
+        '{"batch":{"backfill":true,"alias":[1,2],"value":[1e5,-0.25],"time_offset_ms":[0,1],"status":[0,0]}}',
+        '{"batch":{"alias":[1,2],"value":[1,Infinity],"time_offset_ms":[0,1],"status":[0,0]}}',
+        '{"batch":{"alias":[1,2],"value":[1,NaN],"time_offset_ms":[0,1],"status":[0,0]}}',
+        '{"batch":{"alias":[1,2],"value" : [true,1],"time_offset_ms":[0,1],"status":[0,0]}}',
+        '{"batch":{"alias":[1,2],"\\u0076alue":[true,1],"time_offset_ms":[0,1],"status":[0,0]}}',
+        '{"batch":{"alias":[1,2],"value":[ true ,1],"time_offset_ms":[0,1],"status":[0,0]}}',
+    ],
+)
+def test_bools_in_the_value_column_are_found_in_any_text(text: str) -> None:
+    """A true or false among the values (read off the text when it is written compactly) gets the schema's
+    violations, however the text writes it; a bool elsewhere (backfill) does not hide one or make one up."""
+    doc = json.loads(text)
+    assert _verdict(text, "ReportObservationsRequest") == _verdict(doc, "ReportObservationsRequest")
+    want = _schema_first(doc, "ReportObservationsRequest")
+    assert _verdict(text, "ReportObservationsRequest") == (want or "decoded")
