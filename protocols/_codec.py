@@ -86,7 +86,9 @@ def _set_utc(ts: Any, text: str) -> None:
     ts.nanos = int(text[20:-1].ljust(9, "0")) if len(text) > 20 else 0
 
 
-def _fast_batch(d: dict[str, Any], batch: Any) -> BatchLists:
+def _fast_batch(d: dict[str, Any], batch: Any, text: str | None = None) -> BatchLists:
+    """Build ``batch`` from a batch object whose member names are the schema's (``text``: the JSON text it was
+    decoded from, if any)."""
     batch.sequence = int(d.get("sequence", 0))
     if "base_time" in d:
         _set_utc(batch.base_time, d["base_time"])
@@ -94,7 +96,11 @@ def _fast_batch(d: dict[str, Any], batch: Any) -> BatchLists:
     batch.alias.extend(alias)
     batch.value.extend(d.get("value", ()))
     batch.time_offset_ms.extend(offsets)
-    batch.status.extend(status)
+    packed = _packed_small(status, text) if status and text is not None else None
+    if packed is None:
+        batch.status.extend(status)
+    else:  # the packed column as upb reads it (≈ 7 µs where extending by 1,000 ints costs 15)
+        batch.MergeFromString(_STATUS_TAG + _varint(len(packed)) + packed)
     batch.backfill = bool(d.get("backfill", False))
     # upb took every element as an int (it refuses floats and bools in integer fields): the lists equal the columns
     return alias, offsets, status
@@ -146,24 +152,47 @@ def _numbers(values: Any, bool_free: bool = False) -> bool:
         return False
 
 
-_VALUE_ARRAY = '"value":['
-
-
-def _no_literals(text: str) -> bool:
-    """Whether the value column of a proven observation batch (:func:`_columns_proven`) that upb took into its
-    double field is written without a ``true`` or ``false`` literal, read off the JSON text in ≈ 1.5 µs (a type
-    check of 1,000 items costs ≈ 13): no bool among the values then, as the decoder makes bools of those literals
-    only. Sound for such a document alone: every member name is one of the schema's (one ``value``, in the batch),
-    its only strings are a sequence and a time (no quote, colon or bracket in them), and the column holds no
-    string or array (upb refuses those), so that ``"value":[`` opens the column and the first ``]`` after it
-    closes it; in between, numbers have no ``t`` or ``f``. False (the full check) when the text writes it
-    otherwise (spaces, escapes)."""
-    start = text.find(_VALUE_ARRAY)
+def _no_literals(text: str, member: str = "value", *, last: bool = False) -> bool:
+    """Whether a column of an observation batch is written without a ``true`` or ``false`` literal, read off the
+    JSON text in ≈ 1.5 µs (a type check of 1,000 items costs ≈ 13): no bool in the column then, as the decoder
+    makes bools of those literals only. For a document whose member names are the schema's (the schema or the
+    proof, :func:`_columns_proven`, accepted it: one member of this name, in the batch; its only strings a sequence
+    and a time, with no quote, colon or bracket) and whose columns before this one upb took (no object or array
+    in them): ``"member":[`` then opens the column, the first ``]`` after it closes it unless the column holds an
+    array (which upb refuses later), and in between, numbers have no ``t`` or ``f``. False (the full check) when
+    the text writes it otherwise (spaces, escapes). ``last``: the column holds only numbers and bools, so that the
+    opening is the text's only one: looked for from the end (the status column is written last)."""
+    opening = f'"{member}":['
+    start = text.rfind(opening) if last else text.find(opening)
     if start < 0:
         return False
-    start += len(_VALUE_ARRAY)
+    start += len(opening)
     end = text.find("]", start)
     return end >= 0 and text.find("t", start, end) < 0 and text.find("f", start, end) < 0
+
+
+_STATUS_TAG = b"\x32"  # field 6 (status), length-delimited: a packed column
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while n > 0x7F:
+        out.append(n & 0x7F | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def _packed_small(column: list[Any], text: str) -> bytes | None:
+    """The packed encoding of the status column when its items are all ints below 128 (the usual one: one byte
+    each, the items themselves), or None (upb takes the column item by item then, refusing what it refuses):
+    ``bytes`` refuses all but ints (and bools) in 0–255, ``isascii`` 128–255, and bools are ruled out from the
+    text (:func:`_no_literals`: the other columns were taken by upb before, so that no column holds an object)."""
+    try:
+        packed = bytes(column)
+    except (TypeError, ValueError):
+        return None
+    return packed if packed.isascii() and _no_literals(text, "status", last=True) else None
 
 
 class _DuplicateKey(ValueError):
@@ -249,7 +278,7 @@ def decode_json_lists(
     try:
         if batch is not None:
             target = msg if message_name == "ObservationBatch" else msg.batch  # type: ignore[attr-defined]
-            lists = _fast_batch(batch, target)
+            lists = _fast_batch(batch, target, text)
             if message_name == "ObservationBatch":
                 lists = None
         elif message_name not in _OBSERVATION_REQUESTS:
@@ -270,7 +299,7 @@ def decode_json_lists(
         ) from e
     if proven and not _numbers(
         batch.get("value", ()),  # type: ignore[union-attr]
-        bool_free=text is not None and _no_literals(text),
+        bool_free=text is not None and _no_literals(text, "value"),
     ):
         violations = json_violations(doc, message_name)
         if violations:
