@@ -168,6 +168,8 @@ def guarded_protocol(
                         b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
                     )
                     self.transport.close()
+                elif self._head_timer is None:  # a head begun in this chunk: its deadline runs from now
+                    self._arm()
 
         def eof_received(self) -> None:
             if self.transport.lingering:  # type: ignore[attr-defined]
@@ -180,7 +182,10 @@ def guarded_protocol(
                 scope["extensions"] = {PEER_IDENTITIES: list(self._identities)}
             self._head_open = True
             self._head_bytes = 0
-            self._arm()
+            # The deadline of a head runs from its first byte; armed when a chunk ends inside the head (see
+            # data_received), not for every request: most heads arrive whole. The connection's first is armed.
+            if self._head_timer is not None:
+                self._arm()
 
         def on_headers_complete(self) -> None:
             self._head_open = False

@@ -342,6 +342,19 @@ def test_slow_loris_heads_are_dropped_and_others_served(server: Server, dev: Htt
     still_serving(server)
 
 
+def test_a_later_head_that_stalls_is_dropped(server: Server) -> None:
+    """The head deadline holds for every request of a keep-alive connection, not only its first: a second head
+    sent in part, then silence, gets 408 and the connection closes."""
+    with server.connect() as s:
+        s.sendall(head("GET", "/v1/platform/info", {}))
+        assert read_response(s)[0] == 200
+        s.sendall(b"GET /v1/platform/info HTTP/1.1\r\nhost: 127.0.0.1\r\n")
+        t0 = time.monotonic()
+        assert read_response(s, timeout=HEAD_TIMEOUT_S + 5)[0] == 408
+        assert time.monotonic() - t0 >= HEAD_TIMEOUT_S * 0.9
+        assert closed_within(s, 3)
+
+
 def test_silent_connection_is_dropped(server: Server) -> None:
     """A connection that never sends a byte is closed after the head deadline too."""
     with server.connect() as s:
