@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from google.protobuf.message import Message
 from santong.mock_platform._errors import PlatformError
 from santong.mock_platform._http_json import JSON_MEDIA, send_error, transport_error
-from santong.mock_platform._http_server import BODY_COMPLETE, PEER_IDENTITIES
+from santong.mock_platform._http_server import BODY_COMPLETE, CONNECTION_MEMO, PEER_IDENTITIES
 from santong.protocols import ValidationError, decode_json_lists
 
 if TYPE_CHECKING:
@@ -66,6 +66,7 @@ class Head:
 
     __slots__ = (
         "content_type", "content_length", "device_id", "token", "inspection_token", "identities", "body_complete",
+        "memo",
     )  # fmt: skip
 
     def __init__(self, scope: Scope) -> None:
@@ -74,6 +75,8 @@ class Head:
         self.identities: list[str] | None = extensions.get(PEER_IDENTITIES) if extensions else None
         # The whole body has arrived already (guarded_protocol says so): reading it needs no deadline.
         self.body_complete = extensions is not None and BODY_COMPLETE in extensions
+        # What the platform remembers for this connection (see guarded_protocol), else None.
+        self.memo: dict[str, Any] | None = extensions.get(CONNECTION_MEMO) if extensions else None
         self.content_type: bytes | None = None
         self.content_length: int | None = None
         self.device_id: str | None = None
@@ -234,7 +237,7 @@ async def read_json(
     Credentials are checked on the headers before a byte of the body is read (ST-PROTO-033): an unauthenticated
     peer gets its 401 and the connection closes, the body unread."""
     try:
-        device = platform.gate(method, head.device_id, head.token, peer, head.identities)
+        device = platform.gate(method, head.device_id, head.token, peer, head.identities, head.memo)
     except PlatformError as e:
         await send_error(send, e, close=True)
         return None

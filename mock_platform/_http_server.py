@@ -22,13 +22,15 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from santong.mock_platform._service import Platform
 
-__all__ = ["BODY_COMPLETE", "PEER_IDENTITIES", "HttpServer", "guarded_protocol"]
+__all__ = ["BODY_COMPLETE", "CONNECTION_MEMO", "PEER_IDENTITIES", "HttpServer", "guarded_protocol"]
 
 log = logging.getLogger("santong.mock_platform.http")
 
 PEER_IDENTITIES = "santong.peer_identities"  # scope["extensions"] key: CN and SANs of the client certificate
 # scope["extensions"] key, present once the whole request body has arrived (uvicorn's receive() returns it at once)
 BODY_COMPLETE = "santong.body_complete"
+# scope["extensions"] key: a dict that lives as long as the connection (Platform.gate remembers credentials in it)
+CONNECTION_MEMO = "santong.connection_memo"
 
 
 # --------------------------------------------------------------------------- uvicorn: guarded protocol and server
@@ -126,6 +128,7 @@ def guarded_protocol(
             self._lingered = 0
             super().connection_made(transport)
             self._identities = _certificate_names(transport)
+            self._memo: dict[str, Any] = {}
             self._real_transport = transport
             self.transport = _LingeringTransport(transport, self)  # type: ignore[assignment]
             self._arm()
@@ -177,9 +180,10 @@ def guarded_protocol(
 
         def on_message_begin(self) -> None:
             super().on_message_begin()
+            scope: dict[str, Any] = self.scope  # type: ignore[assignment]
+            scope["extensions"] = {CONNECTION_MEMO: self._memo}
             if self._identities is not None:
-                scope: dict[str, Any] = self.scope  # type: ignore[assignment]
-                scope["extensions"] = {PEER_IDENTITIES: list(self._identities)}
+                scope["extensions"][PEER_IDENTITIES] = list(self._identities)
             self._head_open = True
             self._head_bytes = 0
             # The deadline of a head runs from its first byte; armed when a chunk ends inside the head (see

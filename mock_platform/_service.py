@@ -340,19 +340,38 @@ class Platform:
         token: str | None,
         peer: str = "",
         peer_identities: Iterable[str] | None = None,
+        memo: dict[str, Any] | None = None,
     ) -> Device | None:
         """The pre-read gate (ST-PROTO-033): authenticate a device call on its headers / metadata alone, before
         the transport reads or decodes its body. Raises (and logs) UNAUTHENTICATED; a call that passes goes on
         to the full pre-flight (faults, registration), given the device returned here, so that its credentials are
         checked once. During an injected outage the outage answers first, as it does for every call: None then,
-        and for calls that are not a device's."""
+        and for calls that are not a device's. ``memo``: a dict the transport keeps for one connection (its peer
+        identities fixed): the credentials it authenticated last are taken again without hashing the token, while
+        the device and its credentials are the ones they were."""
         if method not in DEVICE_METHODS or (self.faults.outage_until and self.faults.outage_active()):
             return None
+        given = b""
+        if memo is not None:
+            given = (token or "").encode("utf-8", "surrogatepass")
+            last: tuple[str, bytes, Device, bytes] | None = memo.get("credentials")
+            if last is not None:
+                known_id, known_token, known, known_hash = last
+                if (
+                    known_id == device_id
+                    and hmac.compare_digest(known_token, given)
+                    and known.token_hash is known_hash
+                    and self.devices.get(known_id) is known
+                ):
+                    return known
         try:
-            return self.authenticate(device_id, token, peer_identities)
+            dev = self.authenticate(device_id, token, peer_identities)
         except PlatformError as e:
             self._log_error(device_id or "", method, peer, None, e, time.perf_counter())
             raise
+        if memo is not None and dev.token_hash is not None:
+            memo["credentials"] = (device_id, given, dev, dev.token_hash)
+        return dev
 
     # ------------------------------------------------------------------ interaction log
 

@@ -74,6 +74,26 @@ def test_remembered_columns_never_accept_a_bad_batch(
     assert api.inspect("counts", device_id=dev.device_id)["uploads"] == 2 + warning
 
 
+class _HashCount:
+    """Counts the platform's token hashes (Credentials.matches, the real one called through)."""
+
+    def __init__(self, platform: BackgroundMockPlatform) -> None:
+        self.creds = platform.platform.credentials
+        self.tokens: list[str] = []
+        self.real = self.creds.matches
+
+    def __enter__(self) -> list[str]:
+        def counted(token: str, expected: bytes | None, *, legacy: bool = False) -> bool:
+            self.tokens.append(token)
+            return self.real(token, expected, legacy=legacy)
+
+        self.creds.matches = counted  # type: ignore[method-assign]
+        return self.tokens
+
+    def __exit__(self, *exc: object) -> None:
+        del self.creds.matches
+
+
 @pytest.mark.parametrize("transport", ["http", "grpc"])
 def test_credentials_are_checked_once_per_call(
     api: Api,  # noqa: F811
@@ -82,29 +102,59 @@ def test_credentials_are_checked_once_per_call(
     transport: str,
 ) -> None:
     """The pre-read gate authenticates a unary call (ST-PROTO-033) and the pre-flight takes the device it found:
-    one token hash per call; wrong credentials are still refused before the body is read."""
+    one token hash for a call (over HTTP, on a new connection); wrong credentials are still refused before the
+    body is read."""
     dev: Any = api.new_device() if transport == "http" else grpc_target.new_device()
-    creds = bg.platform.credentials
-    checks: list[str] = []
-    real = creds.matches
-
-    def counted(token: str, expected: bytes | None, *, legacy: bool = False) -> bool:
-        checks.append(token)
-        return real(token, expected, legacy=legacy)
-
-    creds.matches = counted  # type: ignore[method-assign]
-    try:
-        batch = samples.observation_batch(1, [1, 2, 3, 4])
-        if transport == "http":
-            assert _report(dev, [1, 2, 3, 4]).status_code == 200
-        else:
-            dev.call("ReportObservations", pb.ReportObservationsRequest(batch=batch))
-        assert checks == [dev.token]
-    finally:
-        del creds.matches
     if transport == "http":
-        dev.token = "wrong"
-        assert "ST-PROTO-002" in fails(_report(dev, [1, 2, 3, 4]), 401)
+        dev.api = Api(api.url, bg.inspection_token)  # a connection of its own
+    try:
+        with _HashCount(bg) as hashed:
+            if transport == "http":
+                assert _report(dev, [1, 2, 3, 4]).status_code == 200
+            else:
+                batch = samples.observation_batch(1, [1, 2, 3, 4])
+                dev.call("ReportObservations", pb.ReportObservationsRequest(batch=batch))
+            assert hashed == [dev.token]
+        if transport == "http":
+            dev.token = "wrong"
+            assert "ST-PROTO-002" in fails(_report(dev, [1, 2, 3, 4]), 401)
+    finally:
+        if transport == "http":
+            dev.api.close()
+
+
+def test_a_connection_remembers_the_credentials_it_authenticated(
+    api: Api,  # noqa: F811
+    bg: BackgroundMockPlatform,  # noqa: F811
+) -> None:
+    """On one keep-alive connection the credentials authenticated last are not hashed again while the device and
+    its token are the same; another token, another device or new credentials for the device are checked (and a
+    token that is no longer the device's is refused, ST-PROTO-002)."""
+    dev = api.new_device()
+    other = api.new_device()
+    conn = Api(api.url, bg.inspection_token)
+    dev.api = other.api = conn
+    try:
+        with _HashCount(bg) as hashed:
+            for _ in range(3):
+                assert _report(dev, [1, 2, 3, 4]).status_code == 200
+            assert hashed == [dev.token]
+            assert _report(other, [1, 2, 3, 4]).status_code == 200  # another device: checked
+            assert _report(dev, [1, 2, 3, 4]).status_code == 200  # the one remembered is the last
+            assert hashed == [dev.token, other.token, dev.token]
+            right = dev.token
+            dev.token = right + "x"  # another token on the connection: checked, refused
+            assert "ST-PROTO-002" in fails(_report(dev, [1, 2, 3, 4]), 401)
+            dev.token = right
+            assert _report(dev, [1, 2, 3, 4]).status_code == 200
+            assert hashed[-2:] == [right + "x", right]
+            api.inspect("add_device", device_id=dev.device_id, token="renewed-" + right)  # new credentials
+            assert "ST-PROTO-002" in fails(_report(dev, [1, 2, 3, 4]), 401)
+            assert hashed[-1] == right
+            dev.token = "renewed-" + right
+            assert _report(dev, [1, 2, 3, 4]).status_code == 200
+    finally:
+        conn.close()
 
 
 def test_device_routes_are_found_by_their_exact_path(api: Api) -> None:  # noqa: F811
