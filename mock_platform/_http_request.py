@@ -19,7 +19,8 @@ from google.protobuf.message import Message
 from santong.mock_platform._errors import PlatformError
 from santong.mock_platform._http_json import JSON_MEDIA, send_error, transport_error
 from santong.mock_platform._http_server import BODY_COMPLETE, CONNECTION_MEMO, PEER_IDENTITIES
-from santong.protocols import ValidationError, decode_json_lists
+from santong.protocols import ValidationError
+from santong.protocols._codec import decode_json_encoded
 
 if TYPE_CHECKING:
     from santong.mock_platform._devices import Device
@@ -230,7 +231,7 @@ async def read_json(
     peer: str,
     timeout_s: float,
 ) -> tuple[Message, int, bytes | None, Device | None] | None:
-    """Credentials, content type, body and ``decode_json_lists``: (message, body size, the protobuf encoding of an
+    """Credentials, content type, body and ``decode_json_encoded``: (message, body size, the protobuf encoding of an
     observation upload or None, the device the credentials are of as ``Platform.gate`` returned it); on failure
     the error is sent and None returned.
 
@@ -259,10 +260,10 @@ async def read_json(
         await send_error(send, await refuse(platform, method, e, head, peer), close=True)
         return None
     try:
-        message, lists = decode_json_lists(body, message_name)
+        # An observation upload's encoding: the core reads column facts from it instead of copying the columns
+        # (and remembers a device's alias and offset columns as encoded), the store keeps the batch as encoded.
+        message, encoding = decode_json_encoded(body, message_name)
     except ValidationError as e:
         await send_error(send, await refuse(platform, method, invalid_json(e), head, peer))
         return None
-    # An observation upload's encoding: the core reads column facts from it instead of copying the columns (and
-    # remembers a device's alias and offset columns as encoded), the store keeps the batch as encoded.
-    return message, len(body), message.SerializeToString() if lists is not None else None, device
+    return message, len(body), encoding, device

@@ -19,6 +19,7 @@ from santong.protocols.v1 import common_pb2, data_pb2, device_access_pb2, platfo
 __all__ = [
     "BatchLists",
     "decode_json",
+    "decode_json_encoded",
     "decode_json_lists",
     "decode_proto",
     "loads_strict",
@@ -86,16 +87,19 @@ def _set_utc(ts: Any, text: str) -> None:
     ts.nanos = int(text[20:-1].ljust(9, "0")) if len(text) > 20 else 0
 
 
-def _fast_batch(d: dict[str, Any], batch: Any, text: str | None = None) -> BatchLists:
+def _fast_batch(
+    d: dict[str, Any], batch: Any, text: str | None = None, missed: list[tuple[str, str]] | None = None
+) -> BatchLists:
     """Build ``batch`` from a batch object whose member names are the schema's (``text``: the JSON text it was
-    decoded from, if any)."""
+    decoded from, if any; ``missed``: given when the text holds no object but the document and the batch, see
+    :func:`_int_column`)."""
     batch.sequence = int(d.get("sequence", 0))
     if "base_time" in d:
         _set_utc(batch.base_time, d["base_time"])
     alias, offsets, status = d.get("alias", []), d.get("time_offset_ms", []), d.get("status", [])
-    batch.alias.extend(alias)
+    _int_column(batch, "alias", alias, text, missed)
     batch.value.extend(d.get("value", ()))
-    batch.time_offset_ms.extend(offsets)
+    _int_column(batch, "time_offset_ms", offsets, text, missed)
     packed = _packed_small(status, text) if status and text is not None else None
     if packed is None:
         batch.status.extend(status)
@@ -172,6 +176,59 @@ def _no_literals(text: str, member: str = "value", *, last: bool = False) -> boo
 
 
 _STATUS_TAG = b"\x32"  # field 6 (status), length-delimited: a packed column
+_TAGS = {"alias": b"\x1a", "time_offset_ms": b"\x2a"}  # fields 3 and 5, packed
+#: The packed encodings of alias and time-offset columns as they were written in JSON: (member, the text between
+#: the column's brackets) → what upb made of them. A device's alias column is the same text batch after batch, and
+#: a device that samples on a fixed schedule repeats its offsets.
+_PACKED: dict[tuple[str, str], bytes] = {}
+_PACKED_MAX = 512
+_PACKED_MIN = 64  # columns shorter than this are extended item by item
+
+
+def _int_column(batch: Any, member: str, items: list[Any], text: str | None, missed: Any) -> None:
+    """Extend ``batch``'s alias or time-offset column by ``items``, the list decoded from ``text``: from the packed
+    encoding remembered for the same column text (≈ 4 µs where extending by 1,000 ints costs 15), else item by item
+    (the key is then added to ``missed``, and :func:`_remember` keeps the encoding once the message is serialized).
+
+    Only when the text holds no object but the document and the batch (``missed`` given): ``"member":[`` is then
+    the batch's member (strings hold no quote, the schema or the proof accepted the member names) and the first
+    ``]`` after it closes the column when the text in between is a remembered one (which holds ints alone, upb
+    took them): the same text, the same ints."""
+    if missed is not None and len(items) >= _PACKED_MIN and text is not None:
+        opening = f'"{member}":['
+        start = text.find(opening)
+        if start >= 0:
+            start += len(opening)
+            end = text.find("]", start)
+            if end >= 0:
+                key = (member, text[start:end])
+                packed = _PACKED.get(key)
+                if packed is not None:
+                    batch.MergeFromString(_TAGS[member] + _varint(len(packed)) + packed)
+                    return
+                missed.append(key)
+    getattr(batch, member).extend(items)
+
+
+def _remember(missed: list[tuple[str, str]], batch_encoding: bytes) -> None:
+    """Keep the packed columns of a serialized batch (a request's encoding) under the column texts
+    :func:`_int_column` did not find."""
+    from santong.protocols._wire import ALIAS, TIME_OFFSET, batch_wire
+
+    wire = batch_wire(batch_encoding)
+    if wire is None:
+        return
+    if len(_PACKED) + len(missed) > _PACKED_MAX:
+        _PACKED.clear()
+    for key in missed:
+        _PACKED[key] = wire.column(ALIAS if key[0] == "alias" else TIME_OFFSET)
+
+
+def _one_object_inside(text: str) -> bool:
+    """Whether the text holds exactly two ``{``: a request and its batch, no other object (strings hold none)."""
+    first = text.find("{")
+    second = text.find("{", first + 1) if first >= 0 else -1
+    return second >= 0 and text.find("{", second + 1) < 0
 
 
 def _varint(n: int) -> bytes:
@@ -229,6 +286,24 @@ def decode_json_lists(
     the integer columns of its batch as the lists they were decoded into, equal to the message's: give them to the
     core as ``ValidationContext.batch_lists`` and it reads them instead of copying the message's columns back out
     (the violations are the same). None for other messages."""
+    msg, lists, _ = _decode(data, message_name, False)
+    return msg, lists
+
+
+def decode_json_encoded(
+    data: bytes | str | dict[str, Any], message_name: str
+) -> tuple[Message, bytes | None]:
+    """:func:`decode_json`, and for an observation upload (ReportObservationsRequest, StreamObservationsRequest)
+    its protobuf encoding (None for other messages): give it to the core as ``ValidationContext.batch_wire``
+    (``batch_wire(encoding)``), and store the batch as encoded. Decoding remembers the encoding of the alias and
+    time-offset columns it meets (a device's columns recur batch after batch) and builds them from it next time."""
+    msg, _, encoding = _decode(data, message_name, True)
+    return msg, encoding
+
+
+def _decode(
+    data: bytes | str | dict[str, Any], message_name: str, encode: bool
+) -> tuple[Message, BatchLists | None, bytes | None]:
     cls = message_class(message_name)
     text: str | None = None
     if isinstance(data, dict):
@@ -275,10 +350,14 @@ def decode_json_lists(
             raise ValidationError(violations)
     msg = cls()
     lists: BatchLists | None = None
+    encoding: bytes | None = None
+    missed: list[tuple[str, str]] | None = None
+    if message_name in _OBSERVATION_REQUESTS and text is not None and _one_object_inside(text):
+        missed = []
     try:
         if batch is not None:
             target = msg if message_name == "ObservationBatch" else msg.batch  # type: ignore[attr-defined]
-            lists = _fast_batch(batch, target, text)
+            lists = _fast_batch(batch, target, text, missed)
             if message_name == "ObservationBatch":
                 lists = None
         elif message_name not in _OBSERVATION_REQUESTS:
@@ -304,7 +383,11 @@ def decode_json_lists(
         violations = json_violations(doc, message_name)
         if violations:
             raise ValidationError(violations)
-    return msg, lists
+    if encode and message_name in _OBSERVATION_REQUESTS:
+        encoding = msg.SerializeToString()
+        if missed:
+            _remember(missed, encoding)
+    return msg, lists, encoding
 
 
 def decode_proto(data: bytes, message_name: str) -> Message:

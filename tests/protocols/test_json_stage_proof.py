@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from santong.protocols import ValidationError
-from santong.protocols._codec import decode_json_lists
+from santong.protocols._codec import decode_json_encoded, decode_json_lists
 from santong.protocols._schemas import json_violations
 
 GOOD: dict[str, Any] = {
@@ -184,3 +184,98 @@ def test_bools_in_the_value_and_status_columns_are_found_in_any_text(text: str) 
     if got == "decoded":
         msg, _ = decode_json_lists(text, "ReportObservationsRequest")
         assert list(msg.batch.status) == doc["batch"]["status"]  # type: ignore[attr-defined]
+
+
+def _fresh(text: str, message_name: str = "ReportObservationsRequest") -> tuple[Any, ...]:
+    """The verdict on a text with nothing remembered: (message or violations, encoding)."""
+    from santong.protocols import _codec
+
+    saved = dict(_codec._PACKED)
+    _codec._PACKED.clear()
+    try:
+        return _encoded(text, message_name)
+    finally:
+        _codec._PACKED.clear()
+        _codec._PACKED.update(saved)
+
+
+def _encoded(text: str, message_name: str = "ReportObservationsRequest") -> tuple[Any, ...]:
+    try:
+        msg, encoding = decode_json_encoded(text, message_name)
+    except ValidationError as e:
+        return ([(v.clause_id, v.path) for v in e.violations], None)
+    return (msg, encoding)
+
+
+_ALIASES = list(range(1, 101))
+_OFFSETS = list(range(0, 10000, 100))
+
+
+def _report(**batch: Any) -> str:
+    full = {"sequence": "1", "base_time": "2026-01-15T03:10:00Z", "alias": _ALIASES, "value": [0.5] * 100,
+            "time_offset_ms": _OFFSETS, "status": [0] * 100, **batch}  # fmt: skip
+    return json.dumps({"batch": full}, separators=(",", ":"))
+
+
+def test_remembered_columns_decode_as_item_by_item() -> None:
+    """A column text met again is built from its remembered encoding: the same message and encoding as decoded
+    item by item, for the alias and offset columns, whatever else the batch holds."""
+    first = _report()
+    assert _encoded(first) == _fresh(first)
+    for text in [_report(sequence="2"), _report(value=[1.0] * 100), _report(time_offset_ms=_OFFSETS[::-1])]:
+        got = _encoded(text)
+        assert got == _fresh(text) and got[1] is not None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # the batch's alias member escaped, a literal "alias":[…] (remembered) inside its column: never trusted
+        _report().replace('"alias":[', '"\\u0061lias":[{"alias":[' + ",".join(map(str, _ALIASES)) + "]},", 1),
+        _report().replace(
+            '"time_offset_ms":[',
+            '"\\u0074ime_offset_ms":[{"time_offset_ms":[' + ",".join(map(str, _OFFSETS)) + "]},",
+            1,
+        ),  # fmt: skip
+        _report().replace('"alias":[', '"alias":[[1],', 1),  # an array inside the column
+        _report().replace('"alias":[1,', '"alias":[1.0,', 1),
+        _report().replace('"alias":[1,', '"alias":[true,', 1),
+        _report().replace('"alias":[1,', '"alias":[-1,', 1),
+        _report().replace('"time_offset_ms":[0,', '"time_offset_ms":[2147483648,', 1),
+        _report().replace('"alias":[', '"alias" : [', 1),
+    ],
+)
+def test_a_remembered_column_text_is_never_trusted_elsewhere(text: str) -> None:
+    """With the columns of a good batch remembered, a document that writes their text where it is not the batch's
+    column, or writes the column otherwise, gets the verdict it gets with nothing remembered (the schema's)."""
+    _encoded(_report())  # remember the good columns
+    got, want = _encoded(text), _fresh(text)
+    assert got == want
+    doc = json.loads(text)
+    if isinstance(want[0], list):
+        assert want[0] == [
+            (v.clause_id, v.path) for v in json_violations(doc, "ReportObservationsRequest")
+        ] or [c for c, _ in want[0]] == ["ST-DATA-035"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.sampled_from([_ALIASES, _ALIASES[:64], list(range(64)), [*_ALIASES[:-1], True], [*_ALIASES[:-1], 1.5]]),
+             min_size=1, max_size=4),
+    st.sampled_from([_OFFSETS, _OFFSETS[::-1], [0] * 100, [-1] * 100, [*_OFFSETS[:-1], "x"]]),
+)  # fmt: skip
+def test_random_recurring_columns(aliases: list[list[Any]], offsets: list[Any]) -> None:
+    """Batches whose columns recur (and some that are not ints): each decoded as with nothing remembered."""
+    for a in aliases:
+        n = len(a)
+        text = _report(alias=a, value=[0.5] * n, time_offset_ms=(offsets * 2)[:n], status=[0] * n)
+        assert _encoded(text) == _fresh(text), text[:200]
+
+
+def test_a_column_text_is_remembered_for_its_own_member() -> None:
+    """An alias column (uint32) remembered does not stand for the same text in the offset column (int32)."""
+    big = list(range(2**31, 2**31 + 100))
+    good = _report(alias=big)
+    assert _encoded(good) == _fresh(good)
+    bad = _report(alias=big, time_offset_ms=big)
+    assert _encoded(bad) == _fresh(bad) and _encoded(bad)[1] is None
