@@ -181,7 +181,8 @@ _TAGS = {"alias": b"\x1a", "time_offset_ms": b"\x2a"}  # fields 3 and 5, packed
 #: the column's brackets) → what upb made of them. A device's alias column is the same text batch after batch, and
 #: a device that samples on a fixed schedule repeats its offsets.
 _PACKED: dict[tuple[str, str], bytes] = {}
-_PACKED_MAX = 512
+_PACKED_MAX = 8 << 20  # characters and bytes kept at most (texts and encodings): then it starts afresh
+_packed_size = 0
 _PACKED_MIN = 64  # columns shorter than this are extended item by item
 
 
@@ -218,10 +219,14 @@ def _remember(missed: list[tuple[str, str]], batch_encoding: bytes) -> None:
     wire = batch_wire(batch_encoding)
     if wire is None:
         return
-    if len(_PACKED) + len(missed) > _PACKED_MAX:
-        _PACKED.clear()
+    global _packed_size
     for key in missed:
-        _PACKED[key] = wire.column(ALIAS if key[0] == "alias" else TIME_OFFSET)
+        packed = wire.column(ALIAS if key[0] == "alias" else TIME_OFFSET)
+        _packed_size += len(key[1]) + len(packed)
+        if _packed_size > _PACKED_MAX:
+            _PACKED.clear()
+            _packed_size = len(key[1]) + len(packed)
+        _PACKED[key] = packed
 
 
 def _one_object_inside(text: str) -> bool:

@@ -190,13 +190,14 @@ def _fresh(text: str, message_name: str = "ReportObservationsRequest") -> tuple[
     """The verdict on a text with nothing remembered: (message or violations, encoding)."""
     from santong.protocols import _codec
 
-    saved = dict(_codec._PACKED)
+    saved, size = dict(_codec._PACKED), _codec._packed_size
     _codec._PACKED.clear()
     try:
         return _encoded(text, message_name)
     finally:
         _codec._PACKED.clear()
         _codec._PACKED.update(saved)
+        _codec._packed_size = size
 
 
 def _encoded(text: str, message_name: str = "ReportObservationsRequest") -> tuple[Any, ...]:
@@ -279,3 +280,15 @@ def test_a_column_text_is_remembered_for_its_own_member() -> None:
     assert _encoded(good) == _fresh(good)
     bad = _report(alias=big, time_offset_ms=big)
     assert _encoded(bad) == _fresh(bad) and _encoded(bad)[1] is None
+
+
+def test_remembered_columns_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What is remembered stays under its bound (texts and encodings): past it, it starts afresh."""
+    from santong.protocols import _codec
+
+    monkeypatch.setattr(_codec, "_PACKED_MAX", 20_000)
+    for i in range(40):
+        text = _report(alias=[i + a for a in _ALIASES])
+        assert _encoded(text) == _fresh(text)
+        held = sum(len(k[1]) + len(v) for k, v in _codec._PACKED.items())
+        assert 0 < held <= 20_000 and held == _codec._packed_size
