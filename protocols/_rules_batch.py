@@ -112,14 +112,23 @@ _GIL_KEPT = 500
 
 def _value_range(column: Any) -> tuple[float, float]:
     """The least and greatest value of a numpy column, NaN for both when a value is NaN; reduced in pieces that
-    keep the GIL."""
+    keep the GIL (by the ufuncs themselves: ndarray.min adds a Python frame per call)."""
+    np = _numpy()
+    least, greatest = np.minimum.reduce, np.maximum.reduce
     n = len(column)
     if n <= _GIL_KEPT:
-        return float(column.min()), float(column.max())
-    los = [column[i : i + _GIL_KEPT].min() for i in range(0, n, _GIL_KEPT)]
+        return float(least(column)), float(greatest(column))
+    if n <= 2 * _GIL_KEPT:  # the usual batch: two pieces, written out (a comprehension costs as much again)
+        head, tail = column[:_GIL_KEPT], column[_GIL_KEPT:]
+        lo1, lo2 = least(head), least(tail)
+        if lo1 != lo1 or lo2 != lo2:
+            return math.nan, math.nan
+        return float(min(lo1, lo2)), float(max(greatest(head), greatest(tail)))
+    pieces = [column[i : i + _GIL_KEPT] for i in range(0, n, _GIL_KEPT)]
+    los = [least(p) for p in pieces]
     if any(lo != lo for lo in los):  # a piece holding NaN has NaN for its least (and its greatest) value
         return math.nan, math.nan
-    return float(min(los)), float(max(column[i : i + _GIL_KEPT].max() for i in range(0, n, _GIL_KEPT)))
+    return float(min(los)), float(max([greatest(p) for p in pieces]))
 
 
 def offset_bounds(offsets: Sequence[int]) -> tuple[int, int]:
