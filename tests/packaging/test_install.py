@@ -13,11 +13,11 @@ import shutil
 import subprocess
 import sys
 import time
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from pk_source import source_copy
 
 pytestmark = pytest.mark.slow
 
@@ -53,26 +53,12 @@ def _clean_env(venv: Path) -> dict[str, str]:
     return env
 
 
-def _source_copy(dest: Path) -> Path:
-    """pyproject.toml, README.md and the mapped package folders, without caches and run outputs."""
-    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    ignore = shutil.ignore_patterns(
-        "__pycache__", "*.pyc", "*.egg-info", "demo-out", "report", "*.db", "*.db-*", "*.db.lock"
-    )
-    dest.mkdir()
-    for name in ("pyproject.toml", config["project"]["readme"]):
-        shutil.copy2(ROOT / name, dest / name)
-    for folder in sorted(set(config["tool"]["setuptools"]["package-dir"].values())):
-        shutil.copytree(ROOT / folder, dest / folder, ignore=ignore)
-    return dest
-
-
 @pytest.fixture(scope="module")
 def venv(tmp_path_factory: pytest.TempPathFactory) -> Venv:
     """santong from its wheel in a fresh venv (no --system-site-packages), installed without extras."""
     base = tmp_path_factory.mktemp("install")
     t0 = time.monotonic()
-    src = _source_copy(base / "src")
+    src = source_copy(base / "src")
     wheels = base / "wheels"
     pip_wheel = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w"]
     built = subprocess.run(

@@ -10,6 +10,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from pk_source import source_copy
 
 ROOT = Path(__file__).resolve().parents[2]
 MAPPED = {
@@ -68,7 +69,9 @@ def test_wheel_builds_and_holds_the_package_data(tmp_path: Path) -> None:
             "-q",
             "-w",
             str(tmp_path),
-            str(ROOT),
+            str(
+                source_copy(tmp_path / "src")
+            ),  # built from the tree itself, setuptools writes build/ into it
         ],
         check=True,
         cwd=tmp_path,
