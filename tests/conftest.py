@@ -5,18 +5,23 @@ from __future__ import annotations
 import json
 import os
 import re
+import tempfile
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import settings
+from hypothesis.configuration import set_hypothesis_home_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 
 # Property tests never flake: by default every run draws the same examples (derandomize), so a test that passes
 # in CI passes again on the same code. `HYPOTHESIS_PROFILE=explore pytest …` searches new examples when you want
 # to hunt (a failure it finds is then added as an @example).
+# Hypothesis keeps its example database and caches outside the source tree (it would write .hypothesis/ into the
+# working directory): nothing a test run writes lands in the checkout.
+set_hypothesis_home_dir(Path(tempfile.gettempdir()) / f"santong-hypothesis-{os.getuid()}")
 settings.register_profile("santong", derandomize=True, deadline=None, print_blob=True)
 settings.register_profile("explore", derandomize=False, deadline=None, max_examples=1000, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "santong"))
