@@ -77,33 +77,10 @@ def unknown_fields(message: Message, version: str | None) -> list[tuple[str, str
 
         unknown_fields(command_with_test_event, "1.0")   # [("Command.test_event", "1.1")]
     """
-    if version is None:
-        return []
-    plan = _plan(version)
-    if plan is None or message.DESCRIPTOR.full_name not in plan[1]:
-        return []
-    out: list[tuple[str, str]] = []
-    for v in version_violations(message, version, message.DESCRIPTOR.name):
-        try:
-            since = _introduced_at_path(message, v.path)
-        except KeyError:  # a map key with a dot in it: the path does not split back into field names
-            since = newest_version()
-        out.append((v.path, since))
-    return out
-
-
-def _introduced_at_path(message: Message, path: str) -> str:
-    """The version that added the last field of ``path`` (``Name.field[0].sub``) below ``message``."""
-    d: Descriptor = message.DESCRIPTOR
-    parts = [p.split("[", 1)[0] for p in path.split(".")[1:]]
-    for name in parts[:-1]:
-        fd = d.fields_by_name[name]
-        sub = fd.message_type
-        if sub is not None and sub.GetOptions().map_entry:
-            sub = sub.fields_by_name["value"].message_type
-        d = sub
-    fd = d.fields_by_name[parts[-1]]
-    return introduced_in(d.full_name, fd.number)
+    return [
+        (where, introduced_in(fd.containing_type.full_name, fd.number))
+        for where, fd in _set_unknown(message, version, message.DESCRIPTOR.name)
+    ]
 
 
 def _descriptors() -> dict[str, Descriptor]:
@@ -145,38 +122,44 @@ def _plan(version: str) -> tuple[dict[str, frozenset[int]], frozenset[str]] | No
 def version_violations(message: Message, version: str | None, path: str = "$") -> list[Violation]:
     """ST-DATA-034: the fields set in ``message`` that ``version`` does not have (added after it). Costs one set
     lookup for a message that cannot hold such a field (every upload of v1.0)."""
+    v = (version or "").strip()
+    return [
+        violation(
+            "ST-DATA-034",
+            where,
+            f"字段 {fd.name}（编号 {fd.number}）不属于协商的接口版本 {v}（在其后加入）；"
+            "使用该字段须在 Register 中协商更高的版本",
+            f"field {fd.name} (number {fd.number}) is not part of the negotiated interface version "
+            f"{v} (added later); negotiate a newer version at Register to use it",
+        )
+        for where, fd in _set_unknown(message, version, path)
+    ]
+
+
+def _set_unknown(message: Message, version: str | None, path: str) -> list[tuple[str, Any]]:
+    """(path, field descriptor) of every field set in ``message`` (at ``path``) that ``version`` lacks."""
     if version is None:
         return []
     plan = _plan(version)
     if plan is None or message.DESCRIPTOR.full_name not in plan[1]:
         return []
-    out: list[Violation] = []
-    _walk(message, version.strip(), plan[0], plan[1], path, out)
+    out: list[tuple[str, Any]] = []
+    _walk(message, plan[0], plan[1], path, out)
     return out
 
 
 def _walk(
     msg: Message,
-    version: str,
     unknown: dict[str, frozenset[int]],
     reach: frozenset[str],
     path: str,
-    out: list[Violation],
+    out: list[tuple[str, Any]],
 ) -> None:
     bad = unknown.get(msg.DESCRIPTOR.full_name, frozenset())
     for fd, value in msg.ListFields():
         where = f"{path}.{fd.name}"
         if fd.number in bad:
-            out.append(
-                violation(
-                    "ST-DATA-034",
-                    where,
-                    f"字段 {fd.name}（编号 {fd.number}）不属于协商的接口版本 {version}（在其后加入）；"
-                    "使用该字段须在 Register 中协商更高的版本",
-                    f"field {fd.name} (number {fd.number}) is not part of the negotiated interface version "
-                    f"{version} (added later); negotiate a newer version at Register to use it",
-                )
-            )
+            out.append((where, fd))
             continue
         sub = fd.message_type
         if sub is None or sub.full_name not in reach and not sub.GetOptions().map_entry:
@@ -192,4 +175,4 @@ def _walk(
         else:
             items = ((where, value),)
         for p, item in items:
-            _walk(item, version, unknown, reach, p, out)
+            _walk(item, unknown, reach, p, out)
