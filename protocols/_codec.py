@@ -166,13 +166,21 @@ def _no_literals(text: str, member: str = "value", *, last: bool = False) -> boo
     array (which upb refuses later), and in between, numbers have no ``t`` or ``f``. False (the full check) when
     the text writes it otherwise (spaces, escapes). ``last``: the column holds only numbers and bools, so that the
     opening is the text's only one: looked for from the end (the status column is written last)."""
+    span = _column_span(text, member, last=last)
+    return span is not None and text.find("t", *span) < 0 and text.find("f", *span) < 0
+
+
+def _column_span(text: str, member: str, *, last: bool = False) -> tuple[int, int] | None:
+    """Where the items of column ``member`` lie in ``text``: from after the first (``last``: the last)
+    ``"member":[`` to the first ``]`` after it; None when the text writes it otherwise. What this span is, and
+    when it is the column, is for the callers to know (:func:`_no_literals`, :func:`_int_column`)."""
     opening = f'"{member}":['
     start = text.rfind(opening) if last else text.find(opening)
     if start < 0:
-        return False
+        return None
     start += len(opening)
     end = text.find("]", start)
-    return end >= 0 and text.find("t", start, end) < 0 and text.find("f", start, end) < 0
+    return (start, end) if end >= 0 else None
 
 
 _STATUS_TAG = b"\x32"  # field 6 (status), length-delimited: a packed column
@@ -195,19 +203,15 @@ def _int_column(batch: Any, member: str, items: list[Any], text: str | None, mis
     the batch's member (strings hold no quote, the schema or the proof accepted the member names) and the first
     ``]`` after it closes the column when the text in between is a remembered one (which holds ints alone, upb
     took them): the same text, the same ints."""
-    if missed is not None and len(items) >= _PACKED_MIN and text is not None:
-        opening = f'"{member}":['
-        start = text.find(opening)
-        if start >= 0:
-            start += len(opening)
-            end = text.find("]", start)
-            if end >= 0:
-                key = (member, text[start:end])
-                packed = _PACKED.get(key)
-                if packed is not None:
-                    batch.MergeFromString(_TAGS[member] + _varint(len(packed)) + packed)
-                    return
-                missed.append(key)
+    if missed is not None and text is not None and len(items) >= _PACKED_MIN:
+        span = _column_span(text, member)
+        if span is not None:
+            key = (member, text[span[0] : span[1]])
+            packed = _PACKED.get(key)
+            if packed is not None:
+                batch.MergeFromString(_TAGS[member] + _varint(len(packed)) + packed)
+                return
+            missed.append(key)
     getattr(batch, member).extend(items)
 
 
