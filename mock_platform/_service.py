@@ -50,7 +50,6 @@ from santong.mock_platform._registration import Registration, pb_violations
 from santong.mock_platform._store import Store
 from santong.mock_platform._uploads import Uploads
 from santong.protocols import (
-    BatchLists,
     DeviceState,
     ValidationContext,
     Violation,
@@ -524,12 +523,10 @@ class Platform:
         peer: str = "",
         size: int | None = None,
         peer_identities: Iterable[str] | None = None,
-        batch_lists: BatchLists | None = None,
         raw: bytes | None = None,
         device: Device | None = None,
     ) -> Message:
-        """Handle one unary call; return its response message or raise :class:`PlatformError`. ``batch_lists``:
-        an observation upload's integer columns as the JSON decoder returned them (``decode_json_lists``); ``raw``:
+        """Handle one unary call; return its response message or raise :class:`PlatformError`. ``raw``:
         the protobuf encoding ``request`` was parsed from, or (HTTP/JSON) serialized to (an observation batch is
         stored as encoded, and the core reads column facts from it); ``device``: what :meth:`gate` returned for
         these credentials."""
@@ -562,9 +559,7 @@ class Platform:
                 return self.registration.heartbeat(dev, request, peer, t0)
             if method in DEFINE_METHODS:
                 return await self.registration.define(dev, method, request, peer, t0)
-            ack = await self.uploads.upload(
-                dev, method, request, peer, t0, stream=False, raw=raw, batch_lists=batch_lists
-            )
+            ack = await self.uploads.upload(dev, method, request, peer, t0, stream=False, raw=raw)
             if ack is None:  # withheld: hang like a platform that never answers
                 await asyncio.sleep(self.config.withhold_hold_s)
                 raise PlatformError(

@@ -27,7 +27,7 @@ from santong.mock_platform._ingest import (
     upload_job,
 )
 from santong.mock_platform._methods import sequence_of
-from santong.protocols import BatchLists, Violation, batch_wire, must_violations, validate
+from santong.protocols import Violation, batch_wire, must_violations, validate
 from santong.protocols.v1 import device_access_pb2
 
 if TYPE_CHECKING:
@@ -87,13 +87,10 @@ class Uploads:
         *,
         stream: bool,
         raw: bytes | None = None,
-        batch_lists: BatchLists | None = None,
     ) -> device_access_pb2.Ack | None:
         """Validate, store and acknowledge one upload; None when the acknowledgement is withheld. ``raw``: the
         protobuf encoding ``req`` was parsed from, if any."""
-        return await (
-            await self.admit(dev, method, req, peer, t0, stream=stream, raw=raw, batch_lists=batch_lists)
-        )
+        return await (await self.admit(dev, method, req, peer, t0, stream=stream, raw=raw))
 
     async def admit(
         self,
@@ -105,7 +102,6 @@ class Uploads:
         *,
         stream: bool,
         raw: bytes | None = None,
-        batch_lists: BatchLists | None = None,
     ) -> Awaitable[device_access_pb2.Ack | None]:
         """First phase of an upload, under the device lock: rate limit, replay check, validation, submission to
         the store. Returns the second phase, an awaitable of the Ack that resolves only after the commit
@@ -147,9 +143,6 @@ class Uploads:
                     return self.duplicate(dev, method, seq, earlier, peer, t0)
             now = self.p.now_ms()
             ctx = self.p.context(dev, now)
-            ctx.batch_lists = (
-                batch_lists  # the JSON decoder's integer columns: not copied out of the message again
-            )
             ctx.batch_wire = wire  # the encoding req was parsed from: column facts, no copies
             vs = validate(req, ctx)
             if vs and must_violations(vs):
