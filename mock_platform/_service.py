@@ -50,9 +50,11 @@ from santong.mock_platform._registration import Registration, pb_violations
 from santong.mock_platform._store import Store
 from santong.mock_platform._uploads import Uploads
 from santong.protocols import (
+    BatchWire,
     DeviceState,
     ValidationContext,
     Violation,
+    batch_wire,
     unknown_field_violations,
 )
 from santong.protocols.v1 import data_pb2, device_access_pb2
@@ -421,8 +423,9 @@ class Platform:
 
     # ------------------------------------------------------------------ calls
 
-    def decode(self, method: str, data: bytes) -> Message:
-        """Parse the protobuf request of a method; malformed bytes → INVALID_ARGUMENT naming ST-DATA-035."""
+    def decode(self, method: str, data: bytes, *, wire: BatchWire | None = None) -> Message:
+        """Parse the protobuf request of a method; malformed bytes → INVALID_ARGUMENT naming ST-DATA-035. ``wire``:
+        the :func:`~santong.protocols.batch_wire` of ``data``, which proves it holds no unknown field."""
         spec = METHODS.get(method)
         if spec is None:
             raise PlatformError("UNIMPLEMENTED", f"未知方法 {method}", f"unknown method {method}")
@@ -434,7 +437,9 @@ class Platform:
                 "INVALID_ARGUMENT", "protobuf 解码失败", "protobuf decoding failed",
                 [violation("ST-DATA-035", "$", f"protobuf 解码失败：{e}", f"protobuf decoding failed: {e}")],
             ) from e  # fmt: skip
-        unknown = unknown_field_violations(msg, data)  # ST-DATA-034 on both transports
+        unknown = (
+            None if wire is not None else unknown_field_violations(msg, data)
+        )  # ST-DATA-034, both transports
         if unknown:
             raise PlatformError("INVALID_ARGUMENT", "含未知字段", "unknown fields", unknown)
         return msg
@@ -620,9 +625,11 @@ class Platform:
         peer_identities: Iterable[str] | None = None,
         device: Device | None = None,
         raw: bytes | None = None,
+        wire: BatchWire | None = None,
     ) -> Awaitable[device_access_pb2.StreamObservationsResponse | None]:
         """:meth:`stream_ack` in two steps for pipelining: returns once the batch is validated and queued for
         storage; awaiting the result gives the response after the commit. Await results in submission order.
+        ``raw``: the encoding ``request`` was parsed from; ``wire``: its :func:`~santong.protocols.batch_wire`.
 
         Example::
 
@@ -646,21 +653,24 @@ class Platform:
             return _ready(
                 pb.StreamObservationsResponse(ack=self._ack(seq, pb.ACK_STATUS_REJECTED, 0, e.violations))
             )
-        return _wrap_ack(await self.uploads.admit(dev, method, request, peer, t0, stream=True, raw=raw))
+        return _wrap_ack(
+            await self.uploads.admit(dev, method, request, peer, t0, stream=True, raw=raw, wire=wire)
+        )
 
     async def stream_submit_bytes(
         self, data: bytes, *, device: Device, peer: str = ""
     ) -> Awaitable[device_access_pb2.StreamObservationsResponse | None]:
         """:meth:`stream_submit` on the protobuf encoding of one stream message (undecodable → Ack REJECTED)."""
+        wire = batch_wire(data)
         try:
-            msg = self.decode("StreamObservations", data)
+            msg = self.decode("StreamObservations", data, wire=wire)
         except PlatformError as e:
             await self.faults.before_call("StreamObservations", device.device_id, peer)
             self._log_error(device.device_id, "StreamObservations", peer, None, e, time.perf_counter())
             return _ready(
                 pb.StreamObservationsResponse(ack=self._ack(0, pb.ACK_STATUS_REJECTED, 0, e.violations))
             )
-        return await self.stream_submit(msg, peer=peer, size=len(data), device=device, raw=data)  # type: ignore[arg-type]
+        return await self.stream_submit(msg, peer=peer, size=len(data), device=device, raw=data, wire=wire)  # type: ignore[arg-type]
 
     async def stream_ack_bytes(
         self, data: bytes, *, device: Device, peer: str = ""

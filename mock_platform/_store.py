@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["SCHEMA", "SCHEMA_VERSION", "Store", "migrate"]
+__all__ = ["OBSERVATION_UPLOAD_COLUMNS", "SCHEMA", "SCHEMA_VERSION", "Store", "install_schema", "migrate"]
 
 log = logging.getLogger("santong.mock_platform.store")
 
@@ -115,6 +115,36 @@ CREATE INDEX IF NOT EXISTS interactions_device ON interactions (device_id, id);
 
 SCHEMA_VERSION = 3
 
+#: The columns of the ``observation_uploads`` view: an accepted observation upload's acknowledgement-register row,
+#: its batch row and its interaction-log row (``log_``: the log row's own time, device, method, sequence, count).
+OBSERVATION_UPLOAD_COLUMNS = (
+    "device_id, sequence, method, n_records, backfill, received_ms, digest, epoch,"
+    " base_time_ms, min_time_ms, max_time_ms, batch,"
+    " log_time_ms, log_device_id, log_method, peer, log_sequence, verdict, code, clause_ids, violations,"
+    " log_n_records, duration_ms, note"
+)
+
+# Per connection (TEMP: nothing in the database file, no schema version): a view whose one INSERT writes the three
+# rows of an observation upload, so that the database thread runs one statement per upload (and hands the GIL
+# over once) instead of three. A row the keys refuse (IntegrityError) undoes the whole statement.
+TEMP_SCHEMA = f"""
+CREATE TEMP VIEW IF NOT EXISTS observation_uploads ({OBSERVATION_UPLOAD_COLUMNS}) AS
+    SELECT {", ".join(["NULL"] * (OBSERVATION_UPLOAD_COLUMNS.count(",") + 1))} WHERE 0;
+CREATE TEMP TRIGGER IF NOT EXISTS observation_uploads_insert INSTEAD OF INSERT ON observation_uploads BEGIN
+    INSERT INTO uploads (device_id, sequence, method, n_records, backfill, received_ms, digest, epoch)
+        VALUES (NEW.device_id, NEW.sequence, NEW.method, NEW.n_records, NEW.backfill, NEW.received_ms, NEW.digest,
+                NEW.epoch);
+    INSERT INTO observation_batches (device_id, sequence, base_time_ms, min_time_ms, max_time_ms, n_points,
+            backfill, received_ms, batch, epoch)
+        VALUES (NEW.device_id, NEW.sequence, NEW.base_time_ms, NEW.min_time_ms, NEW.max_time_ms, NEW.n_records,
+                NEW.backfill, NEW.received_ms, NEW.batch, NEW.epoch);
+    INSERT INTO interactions (time_ms, device_id, method, peer, sequence, verdict, code, clause_ids, violations,
+            n_records, duration_ms, note)
+        VALUES (NEW.log_time_ms, NEW.log_device_id, NEW.log_method, NEW.peer, NEW.log_sequence, NEW.verdict,
+                NEW.code, NEW.clause_ids, NEW.violations, NEW.log_n_records, NEW.duration_ms, NEW.note);
+END;
+"""
+
 
 def _private_file(path: str) -> None:
     """Create the database file readable by its owner only (0600: it holds token hashes and the data); SQLite
@@ -168,6 +198,13 @@ def migrate(conn: sqlite3.Connection) -> None:
         "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
     )
     conn.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
+
+
+def install_schema(conn: sqlite3.Connection) -> None:
+    """Create or upgrade the schema on a connection, and the connection's own (TEMP) view for observation uploads."""
+    conn.executescript(SCHEMA)
+    migrate(conn)
+    conn.executescript(TEMP_SCHEMA)
 
 
 DATA_TABLES = (
@@ -302,8 +339,7 @@ class Store:
             conn.execute("PRAGMA wal_autocheckpoint=4000")
         conn.execute("PRAGMA foreign_keys=OFF")
         conn.execute("PRAGMA cache_size=-32000")
-        conn.executescript(SCHEMA)
-        migrate(conn)
+        install_schema(conn)
         return conn
 
     def _run(self, ready: asyncio.Future[None]) -> None:

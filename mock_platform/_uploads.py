@@ -27,7 +27,7 @@ from santong.mock_platform._ingest import (
     upload_job,
 )
 from santong.mock_platform._methods import sequence_of
-from santong.protocols import Violation, batch_wire, must_violations, validate
+from santong.protocols import BatchWire, Violation, batch_wire, must_violations, validate
 from santong.protocols.v1 import device_access_pb2
 
 if TYPE_CHECKING:
@@ -102,6 +102,7 @@ class Uploads:
         *,
         stream: bool,
         raw: bytes | None = None,
+        wire: BatchWire | None = None,
     ) -> Awaitable[device_access_pb2.Ack | None]:
         """First phase of an upload, under the device lock: rate limit, replay check, validation, submission to
         the store. Returns the second phase, an awaitable of the Ack that resolves only after the commit
@@ -118,7 +119,8 @@ class Uploads:
                 raise
             self.p._log_error(dev.device_id, method, peer, seq, e, t0)
             return _ready(self.p._ack(seq, pb.ACK_STATUS_REJECTED, 0, e.violations))
-        wire = batch_wire(raw) if raw is not None and method in _OBSERVATIONS else None
+        if wire is None and raw is not None and method in _OBSERVATIONS:
+            wire = batch_wire(raw)
         # An observation batch's digest is computed only when a replay check needs it; its row stores
         # STORED_BATCH (the digest of the batch stored beside it). Other uploads store theirs.
         lazy = method in _OBSERVATIONS

@@ -56,7 +56,10 @@ def batch_wire(data: bytes) -> BatchWire | None:
     """The :class:`BatchWire` of the encoding of a ReportObservationsRequest or StreamObservationsRequest (the
     batch, field 1, once and nothing else), or None when the encoding has any other layout (repeated or unpacked
     columns, fields out of order, unknown fields, non-minimal lengths, malformed): callers then read the parsed
-    message, as always. Does not check that the bytes parse: use it on bytes that did."""
+    message, as always. Does not check that the bytes parse (use it on bytes that do); for bytes that parse, a
+    result proves that they hold no field unknown to the interface — the request, the batch and its base_time hold
+    only their known fields, with their wire types (ST-DATA-034 needs no other look) — and no field added after
+    version 1.0."""
     end = len(data)
     if end < 2 or data[0] != 0x0A:
         return None
@@ -81,13 +84,29 @@ def batch_wire(data: bytes) -> BatchWire | None:
             return None
         last = f
         i, n = _length(data, i, end)
-        if i < 0:
+        if i < 0 or (f == BASE_TIME and (i + n > end or not _plain_timestamp(data, i, i + n))):
             return None
         spans[f] = (start, i, i + n)
         i += n
     if i != end:
         return None
     return BatchWire(data, tuple(spans))
+
+
+def _plain_timestamp(data: bytes, i: int, end: int) -> bool:
+    """Whether data[i:end] (a Timestamp's content) holds seconds (field 1) and nanos (field 2) as varints, each at
+    most once, and nothing else: then the Timestamp carries no field unknown to the interface."""
+    seen = 0
+    while i < end:
+        tag = data[i]
+        if tag not in (0x08, 0x10) or seen & tag:
+            return False
+        seen |= tag
+        i += 1
+        while i < end and data[i] >= 0x80:
+            i += 1
+        i += 1
+    return i == end
 
 
 def _length(data: bytes, i: int, end: int) -> tuple[int, int]:

@@ -411,8 +411,37 @@ def test_unknown_protobuf_fields_are_rejected_over_grpc_as_json_rejects_them(tgt
     )
     bad = pb.StreamObservationsRequest(batch=obs(1).batch).SerializeToString() + b"\xf8\x07\x01"
     good = pb.StreamObservationsRequest(batch=obs(1).batch).SerializeToString()
-    acks = [r.ack for r in stream(iter([bad, good]), metadata=dev.metadata, timeout=10)]
-    assert [a.status for a in acks] == [REJ, ACC] and {v.clause_id for v in acks[0].violations} == {
-        "ST-DATA-034"
-    }
+    acks = [
+        r.ack
+        for r in stream(
+            iter([bad, _in_base_time(obs(2), b"\x18\x01"), good]), metadata=dev.metadata, timeout=10
+        )
+    ]
+    assert [a.status for a in acks] == [REJ, REJ, ACC]
+    assert (
+        {v.clause_id for v in acks[0].violations}
+        == {v.clause_id for v in acks[1].violations}
+        == {"ST-DATA-034"}
+    )
+    assert [v.path for v in acks[1].violations] == ["$.batch.base_time"]
     assert tgt.inspect("acknowledged", device_id=dev.device_id) == [1]
+
+
+def _in_base_time(req: pb.ReportObservationsRequest, extra: bytes) -> bytes:
+    """The canonical encoding of the request as a stream message, with extra bytes inside its base_time."""
+    batch = pb.StreamObservationsRequest(batch=req.batch).batch
+    ts = batch.base_time.SerializeToString() + extra
+    batch.ClearField("base_time")
+    seq = batch.SerializeToString()[:2]  # sequence (field 1, one byte) comes first, base_time (field 2) next
+    assert seq[0] == 0x08
+    inner = seq + b"\x12" + bytes([len(ts)]) + ts + batch.SerializeToString()[2:]
+    return b"\x0a" + _varint(len(inner)) + inner
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        b, n = n & 0x7F, n >> 7
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)

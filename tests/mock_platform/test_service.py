@@ -230,7 +230,7 @@ async def test_stored_time_span_is_the_batchs_earliest_and_latest_observation() 
     import time  # noqa: PLC0415
 
     from santong.mock_platform._ingest import log_row, upload_job  # noqa: PLC0415
-    from santong.mock_platform._store import SCHEMA, migrate  # noqa: PLC0415
+    from santong.mock_platform._store import install_schema  # noqa: PLC0415
 
     base = int(time.time() * 1000) - 5000
     offsets = [300, -50, 1200, 0]
@@ -242,8 +242,7 @@ async def test_stored_time_span_is_the_batchs_earliest_and_latest_observation() 
         assert (stored["min_time_ms"], stored["max_time_ms"]) == (base - 50, base + 1200)
     # Without the core's span (a caller that did not validate), the job finds the same from the offsets.
     conn = sqlite3.connect(":memory:")
-    conn.executescript(SCHEMA)
-    migrate(conn)
+    install_schema(conn)
     job, n = upload_job(
         D, "ReportObservations", req, 0, log_row(0, D, "ReportObservations", "", 1, "ACCEPTED", "OK")
     )
@@ -251,6 +250,45 @@ async def test_stored_time_span_is_the_batchs_earliest_and_latest_observation() 
     assert conn.execute("SELECT min_time_ms, max_time_ms FROM observation_batches").fetchall() == [
         (base - 50, base + 1200)
     ]
+
+
+def test_an_observation_upload_is_one_statement_that_writes_three_rows_or_none() -> None:
+    """The observation upload's job writes its register, batch and log rows through one INSERT on the store's view
+    (with the values given: nothing dropped or swapped between the 24 columns); a second upload of the same sequence
+    and epoch is refused as DUPLICATE with none of its rows written, another epoch is stored beside it."""
+    import sqlite3  # noqa: PLC0415
+    import time  # noqa: PLC0415
+
+    from santong.mock_platform._ingest import DUPLICATE, log_row, upload_job  # noqa: PLC0415
+    from santong.mock_platform._store import install_schema  # noqa: PLC0415
+
+    base = int(time.time() * 1000) - 5000
+    req = _obs(3, [1, 2], base_ms=base, offsets=[0, 40])
+    raw = req.SerializeToString()
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    install_schema(conn)
+    log = log_row(77, D, "ReportObservations", "ipv4:1.2.3.4:5", 3, "ACCEPTED", "OK", (), 0, 1.25, "n")
+    job, n = upload_job(D, "ReportObservations", req, 55, log, raw, b"dg", 2, (base + 1, base + 41))
+    assert job(conn) == n == 2
+    assert conn.execute("SELECT * FROM uploads").fetchall() == [
+        (D, 3, "ReportObservations", 2, 0, 55, b"dg", 2)
+    ]
+    assert conn.execute("SELECT * FROM observation_batches").fetchall() == [
+        (D, 3, base, base + 1, base + 41, 2, 0, 55, raw[2:], 2)
+    ]
+    assert conn.execute("SELECT * FROM interactions").fetchall() == [
+        (1, 77, D, "ReportObservations", "ipv4:1.2.3.4:5", 3, "ACCEPTED", "OK", "[]", "[]", 0, 1.25, "n")
+    ]
+    again, _ = upload_job(D, "ReportObservations", req, 56, log, raw, b"other", 2)
+    assert again(conn) == DUPLICATE
+    counts = [
+        conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+        for t in ("uploads", "observation_batches", "interactions")
+    ]
+    assert counts == [1, 1, 1]  # nothing of the refused upload, not even its log row
+    other_epoch, _ = upload_job(D, "ReportObservations", req, 57, log, raw, b"dg", 3)
+    assert other_epoch(conn) == 2
+    assert conn.execute("SELECT epoch FROM observation_batches ORDER BY epoch").fetchall() == [(2,), (3,)]
 
 
 def test_content_digest_hashed_in_pieces_is_the_digest_of_the_whole_encoding() -> None:

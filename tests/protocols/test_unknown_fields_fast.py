@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 from google.protobuf.message import Message
-from santong.protocols import unknown_field_violations
-from santong.protocols._catalogue import violation
+from santong.protocols import batch_wire, unknown_field_violations
+from santong.protocols._catalogue import load_data, violation
 from santong.protocols._codec import _singular_message_fields, _unknown_paths, message_class, message_names
 from santong.protocols.v1 import data_pb2
 from santong.protocols.v1 import device_access_pb2 as pb
@@ -123,3 +123,55 @@ def test_repeated_message_trees_keep_the_sizes() -> None:
     ) + _varint(len(alarm)) + alarm  # fmt: skip
     vs = unknown_field_violations(pb.ReportAlarmsRequest.FromString(data), data)
     assert [v.path for v in vs] == ["$.alarms[0]"]
+
+
+@pytest.mark.parametrize("cls", [pb.ReportObservationsRequest, pb.StreamObservationsRequest])
+@pytest.mark.parametrize("path", PATHS, ids=".".join)
+@pytest.mark.parametrize("extra", EXTRAS)
+def test_a_batch_walk_that_takes_the_bytes_proves_they_hold_no_unknown_field(
+    cls: type[Message], path: tuple[str, ...], extra: str
+) -> None:
+    """The platform skips the unknown-field check of an observation upload whose encoding batch_wire takes: so it
+    must refuse every encoding with an unknown field (or a known number with another wire type) at any level, the
+    base_time's content included."""
+    data = _with_extra(_batch_request(cls), path, EXTRAS[extra])
+    found = unknown_field_violations(cls.FromString(data), data)
+    assert bool(found) == (extra != "none")
+    if found:
+        assert batch_wire(data) is None
+    elif not path:  # the canonical order: taken (an extra level re-encodes base_time after the columns)
+        assert batch_wire(data) is not None
+
+
+@pytest.mark.parametrize(
+    ("content", "taken"),
+    [
+        (b"", True),  # the epoch
+        (_varint(1 << 3) + _varint(1_736_908_200), True),
+        (
+            _varint(2 << 3) + _varint(5) + _varint(1 << 3) + _varint(7),
+            True,
+        ),  # nanos first: still known fields
+        (_varint(1 << 3) + _varint(1) + _varint(1 << 3) + _varint(2), False),  # seconds twice
+        (_varint(1 << 3) + b"\xff\xff", False),  # a varint running past the end
+        (_varint(3 << 3) + _varint(1), False),  # field 3
+    ],
+)
+def test_the_base_time_content_the_walk_takes(content: bytes, taken: bool) -> None:
+    batch = _batch_request(pb.StreamObservationsRequest).batch
+    batch.ClearField("base_time")
+    batch.ClearField("sequence")
+    inner = b"\x08\x09\x12" + _varint(len(content)) + content + batch.SerializeToString()  # canonical order
+    data = b"\x0a" + _varint(len(inner)) + inner
+    assert (batch_wire(data) is not None) == taken
+
+
+def test_the_fields_the_walk_takes_are_in_every_interface_version() -> None:
+    """A taken encoding also needs no version check: none of its fields was added after 1.0."""
+    added = load_data("versions.json")["added_after"]
+    walked = {"santong.protocols.v1.ObservationBatch", "google.protobuf.Timestamp"}
+    walked |= {
+        f"santong.protocols.v1.{c.DESCRIPTOR.name}"
+        for c in (pb.ReportObservationsRequest, pb.StreamObservationsRequest)
+    }
+    assert all(walked.isdisjoint(fields) for fields in added.values()), added
