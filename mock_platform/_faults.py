@@ -222,7 +222,17 @@ class FaultInjector:
     async def before_call(
         self, method: str, device_id: str, peer: str, sequence: int | None = None, *, opening: bool = False
     ) -> None:
-        """Apply outage, fail-next and slowness to a device call; raise PlatformError when it must fail.
+        """Apply outage, fail-next and slowness to a device call; raise PlatformError when it must fail (see
+        :meth:`check_call`)."""
+        slow_s = self.check_call(method, device_id, peer, sequence, opening=opening)
+        if slow_s:
+            await asyncio.sleep(slow_s)
+
+    def check_call(
+        self, method: str, device_id: str, peer: str, sequence: int | None = None, *, opening: bool = False
+    ) -> float:
+        """Apply outage and fail-next to a device call (raise PlatformError when it must fail); the seconds the
+        call is to be slowed by (0: none). The stream's hot path calls it without a coroutine per batch.
 
         ``sequence`` (of an upload) goes into the interaction log with the fault, so that a test can tell
         whether the device later resends that upload (ST-PROTO-014, -016). ``opening``: a StreamObservations
@@ -271,8 +281,7 @@ class FaultInjector:
                 vs,
                 retry_after_s=0.1 if code in ("UNAVAILABLE", "RESOURCE_EXHAUSTED") else None,
             )
-        if self.slow_ms:
-            await asyncio.sleep(self.slow_ms / 1000)
+        return self.slow_ms / 1000 if self.slow_ms else 0.0
 
     def take_withhold(self, method: str, device_id: str, peer: str, sequence: int) -> bool:
         """True when this upload's acknowledgement is to be withheld (counts one down and logs it)."""

@@ -103,6 +103,7 @@ class Uploads:
         stream: bool,
         raw: bytes | None = None,
         wire: BatchWire | None = None,
+        seq: int | None = None,
     ) -> Awaitable[device_access_pb2.Ack | None]:
         """First phase of an upload, under the device lock: rate limit, replay check, validation, submission to
         the store. Returns the second phase, an awaitable of the Ack that resolves only after the commit
@@ -111,14 +112,16 @@ class Uploads:
         The device state follows at submission (the next batch validates against it); should the commit fail,
         it is rolled back and the device gets UNAVAILABLE, so that its resend is accepted.
         """
-        seq = sequence_of(req)
-        try:
-            self.rate_limit(dev)
-        except PlatformError as e:
-            if not stream:
-                raise
-            self.p._log_error(dev.device_id, method, peer, seq, e, t0)
-            return _ready(self.p._ack(seq, pb.ACK_STATUS_REJECTED, 0, e.violations))
+        if seq is None:
+            seq = sequence_of(req)
+        if self.p.limits.max_uploads_per_second:
+            try:
+                self.rate_limit(dev)
+            except PlatformError as e:
+                if not stream:
+                    raise
+                self.p._log_error(dev.device_id, method, peer, seq, e, t0)
+                return _ready(self.p._ack(seq, pb.ACK_STATUS_REJECTED, 0, e.violations))
         if wire is None and raw is not None and method in _OBSERVATIONS:
             wire = batch_wire(raw)
         # An observation batch's digest is computed only when a replay check needs it; its row stores
