@@ -60,7 +60,7 @@ def _batch(b: Any, ctx: ValidationContext, out: Report, path: str) -> None:
     if lists is not None and len(lists[0]) == n:  # the JSON decoder's lists: the same ints
         aliases, offsets, statuses = lists
         values = b.value[:]
-    elif wire is not None and len(wire.column(VALUE)) == 8 * len(b.value):  # the bytes b was parsed from
+    elif wire is not None and wire.size(VALUE) == 8 * len(b.value):  # the bytes b was parsed from
         # Facts read from the encoding instead of copies of the columns: an alias column identical to one found
         # all defined (against the same definitions) is all defined; n status varints in n bytes are all < 128.
         state = ctx.state
@@ -92,7 +92,7 @@ def _batch(b: Any, ctx: ValidationContext, out: Report, path: str) -> None:
             if n and len(offsets) == n:
                 offset_range = offset_bounds(offsets)
                 state.offset_memo = (col, offsets, offset_range)
-        status_small = len(wire.column(STATUS)) == n
+        status_small = wire.size(STATUS) == n
         statuses = b.status if status_small else b.status[:]
     else:
         aliases, offsets, statuses = b.alias[:], b.time_offset_ms[:], b.status[:]

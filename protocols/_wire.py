@@ -51,6 +51,11 @@ class BatchWire(NamedTuple):
         s = self.spans[field]
         return b"" if s is None else self.data[s[1] : s[2]]
 
+    def size(self, field: int) -> int:
+        """The length of a field's content (0 when absent), without copying it."""
+        s = self.spans[field]
+        return 0 if s is None else s[2] - s[1]
+
 
 def batch_wire(data: bytes) -> BatchWire | None:
     """The :class:`BatchWire` of the encoding of a ReportObservationsRequest or StreamObservationsRequest (the
