@@ -185,16 +185,21 @@ def upload_job(
     digest: bytes | None = None,
     epoch: int = 0,
     time_span_ms: tuple[int, int] | None = None,
+    *,
+    points: int | None = None,
 ) -> tuple[Callable[[sqlite3.Connection], Any], int]:
     """(job, number of records) for an accepted upload; the job returns DUPLICATE when the sequence is already
     stored in this sequence epoch (a concurrent replay or conflict: the caller compares digests). ``raw`` is the
     request's protobuf encoding, if at hand (the batch is stored as the device sent it); ``digest`` its
     :func:`content_digest`; ``epoch`` the device's sequence epoch (ST-PROTO-037); ``time_span_ms`` an observation
     batch's (earliest, latest) observation time as the core found it (``ValidationContext.time_span_ms``),
-    computed here when not given."""
+    computed here when not given; ``points`` its number of points when ``req`` is a batch skeleton (no columns:
+    ``raw`` holds them, and ``time_span_ms`` must be given)."""
     name = req.DESCRIPTOR.name
     if name in _OBSERVATION_REQUESTS:
-        return _observation_job(device_id, method, req.batch, now_ms, log, raw, digest, epoch, time_span_ms)
+        return _observation_job(
+            device_id, method, req.batch, now_ms, log, raw, digest, epoch, time_span_ms, points
+        )
     ep = seq_to_db(epoch)
     inserts: list[tuple[str, list[tuple[Any, ...]]]] = []
     if name == "ReportAlarmsRequest":
@@ -274,10 +279,13 @@ def _observation_job(
     digest: bytes | None,
     epoch: int,
     time_span_ms: tuple[int, int] | None,
+    points: int | None = None,
 ) -> tuple[Callable[[sqlite3.Connection], Any], int]:
     """:func:`upload_job` of an observation batch ``b``: its acknowledgement-register row, its batch row and its
     log row in one statement (the ``observation_uploads`` view of the store: one hand-over of the GIL, not three)."""
-    n = len(b.alias)
+    if points is not None and (raw is None or time_span_ms is None):
+        raise ValueError("a batch skeleton is stored from its encoding, with the span the core found")
+    n = len(b.alias) if points is None else points
     ts = b.base_time
     base = ts.seconds * 1000 + ts.nanos // 1_000_000
     if time_span_ms is None:

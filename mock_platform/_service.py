@@ -54,6 +54,7 @@ from santong.protocols import (
     DeviceState,
     ValidationContext,
     Violation,
+    batch_skeleton,
     batch_wire,
     unknown_field_violations,
 )
@@ -626,10 +627,12 @@ class Platform:
         device: Device | None = None,
         raw: bytes | None = None,
         wire: BatchWire | None = None,
+        skeleton: bool = False,
     ) -> Awaitable[device_access_pb2.StreamObservationsResponse | None]:
         """:meth:`stream_ack` in two steps for pipelining: returns once the batch is validated and queued for
         storage; awaiting the result gives the response after the commit. Await results in submission order.
-        ``raw``: the encoding ``request`` was parsed from; ``wire``: its :func:`~santong.protocols.batch_wire`.
+        ``raw``: the encoding ``request`` was parsed from; ``wire``: its :func:`~santong.protocols.batch_wire`;
+        ``skeleton``: ``request`` is the :func:`~santong.protocols.batch_skeleton` of ``wire``.
 
         Example::
 
@@ -656,7 +659,9 @@ class Platform:
                 pb.StreamObservationsResponse(ack=self._ack(seq, pb.ACK_STATUS_REJECTED, 0, e.violations))
             )
         return _wrap_ack(
-            await self.uploads.admit(dev, method, request, peer, t0, stream=True, raw=raw, wire=wire, seq=seq)
+            await self.uploads.admit(
+                dev, method, request, peer, t0, stream=True, raw=raw, wire=wire, seq=seq, skeleton=skeleton
+            )
         )
 
     async def stream_submit_bytes(
@@ -664,15 +669,23 @@ class Platform:
     ) -> Awaitable[device_access_pb2.StreamObservationsResponse | None]:
         """:meth:`stream_submit` on the protobuf encoding of one stream message (undecodable → Ack REJECTED)."""
         wire = batch_wire(data)
+        # Only the batch's sequence, base_time and backfill parsed, when the walk took the bytes: the columns stay in
+        # them (the upload path parses the whole request should the device's memos not cover them).
+        msg = batch_skeleton(wire, pb.StreamObservationsRequest) if wire is not None else None
+        skeleton = msg is not None
         try:
-            msg = self.decode("StreamObservations", data, wire=wire)
+            if msg is None:
+                msg = self.decode("StreamObservations", data, wire=wire)
         except PlatformError as e:
             await self.faults.before_call("StreamObservations", device.device_id, peer)
             self._log_error(device.device_id, "StreamObservations", peer, None, e, time.perf_counter())
             return _ready(
                 pb.StreamObservationsResponse(ack=self._ack(0, pb.ACK_STATUS_REJECTED, 0, e.violations))
             )
-        return await self.stream_submit(msg, peer=peer, size=len(data), device=device, raw=data, wire=wire)  # type: ignore[arg-type]
+        return await self.stream_submit(
+            msg,  # type: ignore[arg-type]
+            peer=peer, size=len(data), device=device, raw=data, wire=wire, skeleton=skeleton,
+        )  # fmt: skip
 
     async def stream_ack_bytes(
         self, data: bytes, *, device: Device, peer: str = ""

@@ -27,7 +27,7 @@ from santong.mock_platform._ingest import (
     upload_job,
 )
 from santong.mock_platform._methods import sequence_of
-from santong.protocols import BatchWire, Violation, batch_wire, must_violations, validate
+from santong.protocols import BatchWire, Violation, batch_covered, batch_wire, must_violations, validate
 from santong.protocols.v1 import device_access_pb2
 
 if TYPE_CHECKING:
@@ -104,6 +104,7 @@ class Uploads:
         raw: bytes | None = None,
         wire: BatchWire | None = None,
         seq: int | None = None,
+        skeleton: bool = False,
     ) -> Awaitable[device_access_pb2.Ack | None]:
         """First phase of an upload, under the device lock: rate limit, replay check, validation, submission to
         the store. Returns the second phase, an awaitable of the Ack that resolves only after the commit
@@ -111,6 +112,9 @@ class Uploads:
 
         The device state follows at submission (the next batch validates against it); should the commit fail,
         it is rolled back and the device gets UNAVAILABLE, so that its resend is accepted.
+
+        ``skeleton``: ``req`` is the :func:`~santong.protocols.batch_skeleton` of ``wire`` (of ``raw``); the batch is
+        judged from the encoding when the device's memos cover its columns, else the whole request is parsed here.
         """
         if seq is None:
             seq = sequence_of(req)
@@ -131,9 +135,24 @@ class Uploads:
         async with dev.lock:
             state = dev.state
             epoch = state.sequence_epoch
+            replay = 0 < seq <= state.last_sequence or 0 < seq <= dev.prior_top
+            points = None
+            if skeleton:
+                assert wire is not None and raw is not None
+                # Judged from the encoding when the memos cover every column (nothing awaited from here to the
+                # judgement: the state stays as checked); a replay's digest needs the whole request.
+                points = None if replay else batch_covered(wire, state)
+                if points is None:
+                    try:
+                        req = self.p.decode(method, raw, wire=wire)
+                    except PlatformError as e:
+                        if not stream:
+                            raise
+                        self.p._log_error(dev.device_id, method, peer, None, e, t0)
+                        return _ready(self.p._ack(0, pb.ACK_STATUS_REJECTED, 0, e.violations))
             # A replay or a conflict (checked before the core, which rejects seq ≤ last)? Or a late replay of an
             # earlier sequence epoch's upload (ST-PROTO-037: never stored as new data)?
-            if 0 < seq <= state.last_sequence or 0 < seq <= dev.prior_top:
+            if replay:
                 priors = await self.prior_uploads(dev.device_id, seq)
                 digest = digest or content_digest(req)
                 mine = next((u for u in priors if u[3] == epoch), None)
@@ -149,6 +168,7 @@ class Uploads:
             now = self.p.now_ms()
             ctx = self.p.context(dev, now)
             ctx.batch_wire = wire  # the encoding req was parsed from: column facts, no copies
+            ctx.batch_skeleton = points is not None
             vs = validate(req, ctx)
             if vs and must_violations(vs):
                 err = PlatformError(
@@ -173,8 +193,12 @@ class Uploads:
                 0,
                 (time.perf_counter() - t0) * 1000,
             )
+            if points is not None and ctx.time_span_ms is None:  # accepted without a span (no rule does so today)
+                req, points = self.p.decode(method, raw, wire=wire), None  # type: ignore[arg-type]
             stored = STORED_BATCH if lazy else digest
-            job, n = upload_job(dev.device_id, method, req, now, row, raw, stored, epoch, ctx.time_span_ms)
+            job, n = upload_job(
+                dev.device_id, method, req, now, row, raw, stored, epoch, ctx.time_span_ms, points=points
+            )
             prev_seq = state.last_sequence
             prev_raised = set(state.raised_alarms) if method == "ReportAlarms" else None
 

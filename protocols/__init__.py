@@ -31,6 +31,7 @@ from santong.protocols._context import (
 )
 from santong.protocols._errors import SantongError, ValidationError, Violation, must_violations
 from santong.protocols._rules import RULES
+from santong.protocols._rules_batch import batch_covered, batch_skeleton
 from santong.protocols._schemas import SCHEMA_CLAUSES, load_schema, reference_validator, schema_names
 from santong.protocols._status import (
     GRPC_CODE_BY_HTTP,
@@ -99,5 +100,7 @@ __all__ = [
     "BatchColumns",
     "BatchLists",
     "BatchWire",
+    "batch_covered",
+    "batch_skeleton",
     "batch_wire",
 ]

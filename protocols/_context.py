@@ -65,9 +65,11 @@ class DeviceState:
     max_low: float = float("inf")
     min_high: float = float("-inf")
     # The core's memo of the last alias column it found all defined, as encoded (ValidationContext.batch_wire):
-    # (column bytes, the alias_set it was judged against, no switch alias among them). Stale once apply() rebuilds
+    # (column bytes, the alias_set it was judged against, no switch alias among them, the aliases). Stale once apply() rebuilds
     # alias_set: compared by identity.
-    alias_memo: tuple[bytes, frozenset[int], bool] | None = field(default=None, compare=False, repr=False)
+    alias_memo: tuple[bytes, frozenset[int], bool, list[int]] | None = field(
+        default=None, compare=False, repr=False
+    )
     # ... and of the last time-offset column it read, as encoded: (column bytes, its offsets, their least and
     # greatest). Devices sampling on a fixed schedule send the same offsets batch after batch; the same bytes are
     # the same integers, whatever the definitions.
@@ -162,6 +164,9 @@ class ValidationContext:
     # the message was parsed from): the batch rule reads column facts from it instead of copying columns. None: it
     # reads the message.
     batch_wire: BatchWire | None = None
+    # True when the message is santong.protocols.batch_skeleton(batch_wire): its batch holds no column, the rule
+    # reads them all from batch_wire and the state's memos (santong.protocols.batch_covered must hold).
+    batch_skeleton: bool = False
 
     def clock_ms(self) -> int:
         """The server time in ms (fixed when now_ms is given, for reproducible tests)."""

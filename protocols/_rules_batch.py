@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from operator import itemgetter
 from typing import Any
 
+from google.protobuf.message import DecodeError, Message
 from santong.protocols._catalogue import sensor_types
-from santong.protocols._context import LIVE_MAX_AGE_MS, ValidationContext, timestamp_ms
+from santong.protocols._context import LIVE_MAX_AGE_MS, DeviceState, ValidationContext, timestamp_ms
 from santong.protocols._rules import (
     EARLIEST_S,
     MAX_TS,
@@ -26,9 +27,18 @@ from santong.protocols._rules import (
     _sequence,
     rule,
 )
-from santong.protocols._wire import ALIAS, STATUS, TIME_OFFSET, VALUE
+from santong.protocols._wire import (
+    ALIAS,
+    BACKFILL,
+    BASE_TIME,
+    SEQUENCE,
+    STATUS,
+    TIME_OFFSET,
+    VALUE,
+    BatchWire,
+)
 
-__all__ = ["NOT_VALID_BITS", "batch_columns"]
+__all__ = ["NOT_VALID_BITS", "batch_columns", "batch_covered", "batch_skeleton"]
 
 # Packed doubles are little-endian: a native memoryview reads them as they are.
 _LITTLE = sys.byteorder == "little"
@@ -57,7 +67,25 @@ def _batch(b: Any, ctx: ValidationContext, out: Report, path: str) -> None:
     wire = ctx.batch_wire
     known = switch_free = value_range = offset_range = None
     status_small = False
-    if lists is not None and len(lists[0]) == n:  # the JSON decoder's lists: the same ints
+    values: Sequence[float]
+    if ctx.batch_skeleton:  # no column in the message: the state's memos and the encoding hold them all
+        if wire is None or batch_covered(wire, ctx.state) is None:
+            raise ValueError(
+                "a batch skeleton is judged only with batch_wire covered by the memos (batch_covered)"
+            )
+        memo, memo_o = ctx.state.alias_memo, ctx.state.offset_memo
+        assert memo is not None and memo_o is not None
+        aliases, known, switch_free = memo[3], True, memo[2]
+        n = len(aliases)
+        offsets, offset_range = memo_o[1], memo_o[2]
+        statuses, status_small = wire.column(STATUS), True  # n bytes, each < 128: each its own varint
+        s = wire.spans[VALUE]
+        if s is None:
+            values = []
+        else:
+            values = memoryview(wire.data)[s[1] : s[2]].cast("d")
+            value_range = _value_range(_numpy().frombuffer(wire.data, "<f8", n, s[1]))
+    elif lists is not None and len(lists[0]) == n:  # the JSON decoder's lists: the same ints
         aliases, offsets, statuses = lists
         values = b.value[:]
     elif wire is not None and wire.size(VALUE) == 8 * len(b.value):  # the bytes b was parsed from
@@ -67,13 +95,13 @@ def _batch(b: Any, ctx: ValidationContext, out: Report, path: str) -> None:
         col = wire.column(ALIAS)
         memo = state.alias_memo
         if memo is not None and memo[1] is state.alias_set and memo[0] == col:
-            aliases, known, switch_free = b.alias, True, memo[2]
+            aliases, known, switch_free = memo[3], True, memo[2]
         else:
             aliases = b.alias[:]
             known = state.alias_set.issuperset(aliases)
             switch_free = state.switch_aliases.isdisjoint(aliases)
             if known:
-                state.alias_memo = (col, state.alias_set, switch_free)
+                state.alias_memo = (col, state.alias_set, switch_free, aliases)
         s = wire.spans[VALUE]
         nv = len(b.value)
         if s and _LITTLE and nv and (np := _numpy()) is not None:
@@ -103,6 +131,44 @@ def _batch(b: Any, ctx: ValidationContext, out: Report, path: str) -> None:
         known=known, switch_free=switch_free, status_small=status_small, value_range=value_range,
         offset_range=offset_range,
     )  # fmt: skip
+
+
+def batch_covered(wire: BatchWire, state: DeviceState) -> int | None:
+    """The number of points of the observation batch in ``wire`` when it can be judged without parsing a column
+    (else None): the state's memos hold its
+    alias column (all defined, against the current definitions) and its time-offset column — the same bytes as
+    a batch judged before, so the same integers, which parsed then — and its status column (as many bytes as
+    points, each < 128: each a varint of its own) and value column (8 bytes a point) are read as they lie.
+    Then :func:`batch_skeleton` and ``ValidationContext.batch_skeleton`` judge the whole batch."""
+    memo, memo_o = state.alias_memo, state.offset_memo
+    if memo is None or memo_o is None or memo[1] is not state.alias_set or not _LITTLE or _numpy() is None:
+        return None
+    n = len(memo[3])
+    covered = (
+        len(memo_o[1]) == n
+        and wire.size(STATUS) == n
+        and wire.size(VALUE) == 8 * n
+        and memo[0] == wire.column(ALIAS)
+        and memo_o[0] == wire.column(TIME_OFFSET)
+        and wire.column(STATUS).isascii()
+    )
+    return n if covered else None
+
+
+def batch_skeleton(wire: BatchWire, cls: type[Message]) -> Message | None:
+    """The request of class ``cls`` (ReportObservationsRequest or StreamObservationsRequest) holding only its
+    batch's sequence, base_time and backfill, parsed from their own bytes in the encoding (a few dozen bytes
+    instead of every column); None when those do not parse. Its columns are the encoding's: judge it with
+    ``batch_wire`` and ``batch_skeleton`` set in the context, when :func:`batch_covered`; read anything else of
+    the upload from the whole request."""
+    data, spans = wire.data, wire.spans
+    inner = b"".join([data[s[0] : s[2]] for s in (spans[SEQUENCE], spans[BASE_TIME], spans[BACKFILL]) if s])
+    msg = cls()
+    try:  # at most 11 + 24 + 11 bytes: a one-byte length
+        msg.ParseFromString(b"\x0a" + bytes((len(inner),)) + inner)
+    except (DecodeError, ValueError, RuntimeError):
+        return None
+    return msg
 
 
 #: numpy releases the GIL in a loop over more elements than this (NPY_BEGIN_THREADS_THRESHOLDED): the database

@@ -15,7 +15,9 @@ from typing import NamedTuple
 
 __all__ = [
     "ALIAS",
+    "BACKFILL",
     "BASE_TIME",
+    "SEQUENCE",
     "STATUS",
     "TIME_OFFSET",
     "VALUE",

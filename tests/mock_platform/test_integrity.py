@@ -445,3 +445,62 @@ def _varint(n: int) -> bytes:
         out.append(b | (0x80 if n else 0))
         if not n:
             return bytes(out)
+
+
+def _batch(seq: int, values: list[float], statuses: list[int] | None = None) -> bytes:
+    """A stream message of points 1, 2, 3 at fixed offsets (the same alias and offset columns every batch)."""
+    b = samples.observation_batch(
+        seq, [1, 2, 3], values, offsets=[0, 500, 1000], status=statuses or [0, 0, 0], base_ms=BASE_MS
+    )
+    return pb.StreamObservationsRequest(batch=b).SerializeToString()
+
+
+def test_batches_judged_from_their_encoding_on_a_stream(tgt: Target, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stream whose batches repeat their alias and offset columns is judged from the encoding after the first
+    batch (no column parsed): accepted batches are stored as sent and read back whole; a value over range is
+    found at its index (ST-DATA-021, a SHOULD: accepted with it); a replay is a duplicate and other content under
+    a stored sequence a conflict (both need the whole request); a column that does not parse is ST-DATA-035;
+    nothing of a rejected batch is stored."""
+    from santong.mock_platform import _uploads  # noqa: PLC0415
+
+    covered: list[int | None] = []
+
+    def counted(wire: Any, state: Any) -> int | None:
+        covered.append(_uploads_covered(wire, state))
+        return covered[-1]
+
+    _uploads_covered = _uploads.batch_covered
+    monkeypatch.setattr(
+        _uploads, "batch_covered", counted
+    )  # the platform runs in this process: count its calls
+    dev = tgt.new_device()
+    stream = dev.ch.stream_stream(
+        "/santong.protocols.v1.DeviceAccessService/StreamObservations",
+        request_serializer=None,
+        response_deserializer=pb.StreamObservationsResponse.FromString,
+    )
+    good1, good2 = _batch(1, [0.5, 1.5, 20.0]), _batch(2, [0.6, 1.6, 21.0])
+    over = _batch(3, [0.7, 9.5, 22.0])  # point 2 (0–4 %CH4) over range, status without bit 8
+    conflict = _batch(2, [0.9, 1.9, 29.0])
+    broken = bytearray(_batch(4, [0.7, 1.7, 23.0]))
+    at = broken.index(b"\x1a\x03\x01\x02\x03")  # the alias column: three one-byte varints
+    broken[at + 4] = 0x83  # its last varint now runs past the column's end
+    good4 = _batch(4, [0.8, 1.8, 24.0])
+    msgs = [good1, good2, over, good2, conflict, bytes(broken), good4]
+    acks = [r.ack for r in stream(iter(msgs), metadata=dev.metadata, timeout=20)]
+    assert [a.status for a in acks] == [ACC, ACC, ACC, DUP, CONFLICT, REJ, ACC]
+    assert [a.accepted for a in acks] == [3, 3, 3, 3, 0, 0, 3]
+    assert [(v.clause_id, v.path) for v in acks[2].violations] == [("ST-DATA-021", "$.batch.value[1]")]
+    assert {v.clause_id for v in acks[5].violations} == {"ST-DATA-035"}
+    assert covered == [
+        None,
+        3,
+        3,
+        None,
+        3,
+    ]  # first, 2 and 3 from the encoding, the broken one parsed (replays: not asked)
+    assert tgt.inspect("acknowledged", device_id=dev.device_id) == [1, 2, 3, 4]
+    rows = tgt.inspect("observations", device_id=dev.device_id)
+    got = sorted((r["sequence"], r["alias"], r["value"]) for r in rows)
+    assert got == [(s, a, v) for s, vals in ((1, [0.5, 1.5, 20.0]), (2, [0.6, 1.6, 21.0]), (3, [0.7, 9.5, 22.0]), (4, [0.8, 1.8, 24.0]))
+                   for a, v in zip([1, 2, 3], vals, strict=True)]  # fmt: skip

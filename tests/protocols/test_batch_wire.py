@@ -11,7 +11,14 @@ import math
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from santong.protocols import DeviceState, ValidationContext, batch_wire, validate
+from santong.protocols import (
+    DeviceState,
+    ValidationContext,
+    batch_covered,
+    batch_skeleton,
+    batch_wire,
+    validate,
+)
 from santong.protocols.v1 import common_pb2, data_pb2
 from santong.protocols.v1 import device_access_pb2 as pb
 from wire_layouts import LAYOUTS, encode
@@ -225,3 +232,133 @@ def test_long_columns_screened_in_pieces_miss_nothing(n: int, where: str) -> Non
         got = _judged(data, state(), wire=True)
         assert got == _judged(data, state(), wire=False)
         assert {f"$.batch.value[{i}]" for i, _ in bad} <= {v.path for v in got}, (bad, got)
+
+
+def _skeleton_judged(data: bytes, state: DeviceState) -> list | None:
+    """The verdict from the batch skeleton (no column parsed) when the state's memos cover the batch, else None."""
+    wire = batch_wire(data)
+    if wire is None or batch_covered(wire, state) is None:
+        return None
+    msg = batch_skeleton(wire, pb.StreamObservationsRequest)
+    assert msg is not None and not msg.batch.alias and not msg.batch.value
+    ctx = ValidationContext(state=state, now_ms=NOW)
+    ctx.batch_wire, ctx.batch_skeleton = wire, True
+    return validate(msg, ctx)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("case", CASES)
+def test_a_covered_batch_is_judged_from_its_skeleton_as_from_the_whole_request(
+    case: str, layout: str
+) -> None:
+    """Once a batch's alias and offset columns are remembered, the same batch judged from the skeleton (sequence,
+    base_time and backfill parsed; the columns read from the bytes and the memos) gets the same violations."""
+    c = CASES[case]
+    covered = 0
+    for base_ms in (NOW - 2000, None, 1000):
+        data = encode(5, base_ms, c["aliases"], c["values"], c["offsets"], c["statuses"], True, layout)
+        state = _state()
+        plain = _judged(data, _state(), wire=False)
+        assert _judged(data, state, wire=True) == plain  # judged whole, remembered
+        got = _skeleton_judged(data, state)
+        if got is not None:
+            covered += 1
+            assert got == plain
+    if case in ("good", "over range", "nan and inf", "switch value", "ahead") and layout == "canonical":
+        assert covered == 3  # the usual batch is covered
+
+
+@st.composite
+def steady_device(draw: st.DrawFn) -> list[tuple]:
+    """Batches of one device that mostly repeats its alias and offset columns (as a fixed set of points sampled on
+    a fixed schedule does), with changing values (NaN, over range, switch values), statuses (sometimes ≥ 128:
+    then not covered), base times and backfill flags, and now and then other aliases or offsets."""
+    n = draw(st.integers(1, 12))
+    layout = draw(
+        st.sampled_from(
+            ["canonical", "sequence last", "non-minimal varint", "over-long alias", "explicit defaults"]
+        )
+    )
+    aliases = [draw(st.sampled_from([1, 2, 3, 200])) for _ in range(n)]
+    offsets = [draw(st.sampled_from([0, 1000, -1, 600_000, -(2**31)])) for _ in range(n)]
+    out = []
+    for seq in range(5, 5 + draw(st.integers(2, 8))):
+        if draw(st.integers(0, 5)) == 0:  # other aliases (now and then an unknown one)
+            aliases = [draw(st.sampled_from([1, 2, 3, 200, 77])) for _ in range(n)]
+        if draw(st.integers(0, 5)) == 0:
+            offsets = [draw(st.sampled_from([0, 1000, -1, 600_000])) for _ in range(n)]
+        values = [draw(VALUES) for _ in range(n)]
+        statuses = [draw(st.sampled_from([0, 0, 8, 16, 127])) for _ in range(n)]
+        if draw(st.integers(0, 5)) == 0:  # one status of two bytes: not covered
+            statuses[draw(st.integers(0, n - 1))] = draw(st.sampled_from([128, 300]))
+        base = draw(st.sampled_from([NOW - 2000, NOW - 400_000, 1000, NOW + 60_000]))
+        out.append((seq, base, aliases, values, offsets, statuses, draw(st.booleans()), layout))
+    return out
+
+
+HITS: list[bool] = []
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(steady_device())
+def test_a_device_judged_from_skeletons_batch_after_batch_as_each_alone(cases: list[tuple]) -> None:
+    """As the platform does: a batch the memos cover is judged from its skeleton, any other whole (which updates
+    the memos); each verdict equals a fresh state's without the encoding."""
+    state = _state()
+    for case in cases:
+        encoded = encode(*case)
+        plain = _judged(encoded, _state(), wire=False)
+        got = _skeleton_judged(encoded, state)
+        HITS.append(got is not None)
+        if got is None:
+            got = _judged(encoded, state, wire=True)
+        assert got == plain
+
+
+def test_the_skeleton_path_was_taken_often() -> None:
+    """(Runs after the test above in this module.) The steady device's batches mostly take the skeleton path:
+    the comparison above tested it, not only the whole-request path."""
+    if HITS:  # not when the test above was deselected
+        assert sum(HITS) > len(HITS) // 5, (sum(HITS), len(HITS))
+
+
+def test_what_the_memos_do_not_cover() -> None:
+    state = _state()
+    good = encode(5, NOW - 2000, [1, 2, 3], [1.0, 1.5, 2.0], [0, 10, 20], [0, 0, 0], False, "canonical")
+    assert _judged(good, state, wire=True) == []
+    wire = batch_wire(good)
+    assert wire is not None and batch_covered(wire, state) == 3
+    for other in (
+        encode(
+            5, NOW - 2000, [1, 2, 200], [1.0, 1.5, 1.0], [0, 10, 20], [0, 0, 0], False, "canonical"
+        ),  # aliases
+        encode(
+            5, NOW - 2000, [1, 2, 3], [1.0, 1.5, 2.0], [0, 10, 21], [0, 0, 0], False, "canonical"
+        ),  # offsets
+        encode(
+            5, NOW - 2000, [1, 2, 3], [1.0, 1.5, 2.0], [0, 10, 20], [0, 128, 0], False, "canonical"
+        ),  # status
+        encode(5, NOW - 2000, [1, 2, 3], [1.0, 1.5], [0, 10, 20], [0, 0, 0], False, "canonical"),  # values
+        encode(5, NOW - 2000, [1, 2, 3], [1.0, 1.5, 2.0], [0, 10, 20], [128, 0], False, "canonical"),  # 3 bytes, 2
+    ):
+        w = batch_wire(other)
+        assert w is not None and batch_covered(w, state) is None
+    # as many status bytes as points, but one status of two bytes: two statuses for three points
+    two_byte = encode(5, NOW - 2000, [1, 2, 3], [1.0, 1.5, 2.0], [0, 10, 20], [128, 0], False, "canonical")
+    assert [v.clause_id for v in _judged(two_byte, _state(), wire=False)] == ["ST-IFACE-005"]
+    state.define_points(
+        [data_pb2.PointDefinition(alias=9, point_code=f"{MINE}01MNA0009A01", sensor_type="A001")]
+    )
+    assert batch_covered(wire, state) is None  # other definitions: judged again
+    with pytest.raises(ValueError, match="batch_covered"):  # a skeleton the memos do not cover is refused
+        ctx = ValidationContext(state=state, now_ms=NOW)
+        ctx.batch_wire, ctx.batch_skeleton = wire, True
+        validate(batch_skeleton(wire, pb.StreamObservationsRequest), ctx)  # type: ignore[arg-type]
+
+
+def test_a_skeleton_whose_fields_do_not_parse_is_none() -> None:
+    data = encode(5, NOW - 2000, [1], [1.0], [0], [0], False, "canonical")
+    bad = data.replace(b"\x08\x05", b"\x08" + b"\xff" * 10 + b"\x01", 1)  # an 11-byte sequence varint
+    bad = bad[:1] + bytes((len(bad) - 2,)) + bad[2:]
+    wire = batch_wire(bad)
+    assert wire is not None and batch_skeleton(wire, pb.StreamObservationsRequest) is None
