@@ -193,7 +193,9 @@ class Uploads:
                 0,
                 (time.perf_counter() - t0) * 1000,
             )
-            if points is not None and ctx.time_span_ms is None:  # accepted without a span (no rule does so today)
+            if (
+                points is not None and ctx.time_span_ms is None
+            ):  # accepted without a span (no rule does so today)
                 req, points = self.p.decode(method, raw, wire=wire), None  # type: ignore[arg-type]
             stored = STORED_BATCH if lazy else digest
             job, n = upload_job(
@@ -211,7 +213,10 @@ class Uploads:
             fut = self.p.store.submit(job, on_error=undo)
             state.apply(req)
         assert fut is not None
-        return self.acknowledge(dev, method, req, seq, n, vs, fut, peer, t0, digest=digest, stream=stream)
+        return self.acknowledge(
+            dev, method, req, seq, n, vs, fut, peer, t0, digest=digest, stream=stream,
+            skeleton_of=raw if points is not None else None,
+        )  # fmt: skip
 
     async def acknowledge(
         self,
@@ -227,8 +232,10 @@ class Uploads:
         *,
         digest: bytes | None = None,
         stream: bool = False,
+        skeleton_of: bytes | None = None,
     ) -> device_access_pb2.Ack | None:
-        """Second phase of an upload: wait for the commit, then acknowledge (or withhold, or delay)."""
+        """Second phase of an upload: wait for the commit, then acknowledge (or withhold, or delay).
+        ``skeleton_of``: the encoding when ``req`` is its batch skeleton (a digest needs the whole request)."""
         try:
             result = await fut
         except asyncio.CancelledError:
@@ -242,6 +249,8 @@ class Uploads:
             epoch = dev.state.sequence_epoch
             prior = next((u for u in await self.prior_uploads(dev.device_id, seq) if u[3] == epoch), None)
             prior = prior or (method, 0, None, epoch)
+            if skeleton_of is not None:
+                req = self.p.decode(method, skeleton_of)
             if prior[2] is not None and prior[2] != (digest or content_digest(req)):
                 return await self.conflict(dev, method, seq, prior, peer, t0, stream=stream)
             return await self.duplicate(dev, method, seq, prior, peer, t0)

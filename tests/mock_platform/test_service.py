@@ -223,6 +223,38 @@ async def test_replay_the_store_already_holds_is_a_duplicate_at_the_store_level(
         assert nxt.status == pb.ACK_STATUS_ACCEPTED and await p.inspection.acknowledged(D) == [1, 2]
 
 
+async def test_a_sequence_committed_meanwhile_is_told_from_a_batch_judged_from_its_encoding() -> None:
+    """A stream batch judged from its encoding (its skeleton: no column parsed) whose sequence turns out to be
+    stored already when its job runs (the state had not seen it: here the state is set back by hand) is a
+    duplicate when its content is the stored one and a conflict when not: the digest is of the whole request,
+    not of the skeleton."""
+    async with Platform(PlatformConfig(devices={D: T})) as p:
+        await _ready(p)
+        dev = await p.open_stream("StreamObservations", **KW)
+
+        def msg(seq: int, values: list[float]) -> bytes:
+            b = _obs(seq, [1, 2, 3], values=values, offsets=[0, 10, 20]).batch
+            return pb.StreamObservationsRequest(batch=b).SerializeToString()
+
+        async def send(data: bytes) -> pb.Ack:
+            resp = await p.stream_ack_bytes(data, device=dev)
+            assert resp is not None
+            return resp.ack
+
+        assert (
+            await send(msg(1, [0.5, 0.6, 7.0]))
+        ).status == pb.ACK_STATUS_ACCEPTED  # judged whole, remembered
+        second = msg(2, [0.7, 0.8, 9.0])
+        assert (await send(second)).status == pb.ACK_STATUS_ACCEPTED  # judged from its encoding
+        dev.state.last_sequence = 1  # as if sequence 2 had been committed by another call meanwhile
+        assert (await send(second)).status == pb.ACK_STATUS_DUPLICATE
+        dev.state.last_sequence = 1
+        clash = await send(msg(2, [0.7, 0.8, 9.5]))
+        assert clash.status == pb.ACK_STATUS_CONFLICT
+        assert {v.clause_id for v in clash.violations} == {"ST-PROTO-031"}
+        assert [b["sequence"] for b in await p.inspection.batches(device_id=D)] == [1, 2]
+
+
 async def test_stored_time_span_is_the_batchs_earliest_and_latest_observation() -> None:
     """The span the core found while judging the batch is what the store keeps (no second pass over the
     offsets), and the same as the offsets give: min and max, not first and last; a negative offset included."""
