@@ -163,8 +163,10 @@ def batch_skeleton(wire: BatchWire, cls: type[Message]) -> Message | None:
     the upload from the whole request."""
     data, spans = wire.data, wire.spans
     inner = b"".join([data[s[0] : s[2]] for s in (spans[SEQUENCE], spans[BASE_TIME], spans[BACKFILL]) if s])
+    if len(inner) > 0x7F:  # 46 bytes at most when well-formed (varints of 10 bytes): over-long ones, parse it all
+        return None
     msg = cls()
-    try:  # at most 11 + 24 + 11 bytes: a one-byte length
+    try:
         msg.ParseFromString(b"\x0a" + bytes((len(inner),)) + inner)
     except (DecodeError, ValueError, RuntimeError):
         return None

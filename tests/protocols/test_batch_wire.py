@@ -339,7 +339,9 @@ def test_what_the_memos_do_not_cover() -> None:
             5, NOW - 2000, [1, 2, 3], [1.0, 1.5, 2.0], [0, 10, 20], [0, 128, 0], False, "canonical"
         ),  # status
         encode(5, NOW - 2000, [1, 2, 3], [1.0, 1.5], [0, 10, 20], [0, 0, 0], False, "canonical"),  # values
-        encode(5, NOW - 2000, [1, 2, 3], [1.0, 1.5, 2.0], [0, 10, 20], [128, 0], False, "canonical"),  # 3 bytes, 2
+        encode(
+            5, NOW - 2000, [1, 2, 3], [1.0, 1.5, 2.0], [0, 10, 20], [128, 0], False, "canonical"
+        ),  # 3 bytes, 2
     ):
         w = batch_wire(other)
         assert w is not None and batch_covered(w, state) is None
@@ -362,3 +364,25 @@ def test_a_skeleton_whose_fields_do_not_parse_is_none() -> None:
     bad = bad[:1] + bytes((len(bad) - 2,)) + bad[2:]
     wire = batch_wire(bad)
     assert wire is not None and batch_skeleton(wire, pb.StreamObservationsRequest) is None
+
+
+@pytest.mark.parametrize("pad", [100, 120, 200, 300])
+def test_a_skeleton_of_over_long_varints_is_none_and_the_request_does_not_parse(pad: int) -> None:
+    """Varints the walk skips may be of any length: a skeleton of over 127 bytes (or a varint over 10 bytes) is
+    never built; the whole request does not parse either (ST-DATA-035 where the platform parses it)."""
+    data = encode(5, NOW - 2000, [1], [1.0], [0], [0], False, "canonical")
+    inner = data[2:].replace(b"\x08\x05", b"\x08" + b"\x80" * pad + b"\x05", 1)
+    bad = b"\x0a" + _varint(len(inner)) + inner
+    wire = batch_wire(bad)
+    assert wire is not None and batch_skeleton(wire, pb.StreamObservationsRequest) is None
+    with pytest.raises(Exception):  # noqa: B017, PT011 - upb's DecodeError
+        pb.StreamObservationsRequest.FromString(bad)
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while n > 0x7F:
+        out.append(n & 0x7F | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
