@@ -164,3 +164,74 @@ def test_unknown_methods(platform_target: Target, fuzz_device: Device, method: s
         assert e.code() == grpc.StatusCode.UNIMPLEMENTED
     except (ValueError, UnicodeEncodeError):
         pass  # not a valid HTTP/2 path: the client refuses before sending
+
+
+@FUZZ
+@given(
+    edits=st.lists(
+        st.tuples(
+            st.integers(min_value=0, max_value=200),
+            st.sampled_from(["flip", "insert", "delete"]),
+            st.binary(min_size=1, max_size=3),
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+    values=st.lists(st.floats(allow_nan=True, allow_infinity=True, width=64), min_size=3, max_size=3),
+)
+def test_streams_of_a_steady_batch_and_its_mutants(
+    platform_target: Target, fuzz_device: Device, edits: list[tuple[int, str, bytes]], values: list[float]
+) -> None:
+    """The batch judged from its encoding (its columns those of the batch before): a steady batch, then copies of
+    it with bytes flipped, inserted or deleted, each followed by the steady batch again. An Ack per message, never
+    a crash; what is acknowledged is stored with its count, and a stored batch holds the values sent."""
+    seq = fuzz_device.seq = fuzz_device.seq + 100  # sequences of their own, above every other test's
+    steady = []
+    for i in range(len(edits) + 1):
+        b = samples.observation_batch(
+            seq + 2 * i, [1, 2, 3], [0.5, 0.6, values[i % 3]], offsets=[0, 100, 200]
+        )
+        steady.append(pb.StreamObservationsRequest(batch=b).SerializeToString())
+    raws = [steady[0]]
+    for i, (at, how, blob) in enumerate(edits):
+        m = bytearray(steady[i])
+        k = at % len(m)
+        if how == "flip":
+            m[k] ^= blob[0] or 1
+        elif how == "insert":
+            m[k:k] = blob
+        else:
+            del m[k : k + len(blob)]
+        raws += [bytes(m), steady[i + 1]]
+    call = fuzz_device.ch.stream_stream("/santong.protocols.v1.DeviceAccessService/StreamObservations", request_serializer=None,
+                                        response_deserializer=pb.StreamObservationsResponse.FromString)  # fmt: skip
+    try:
+        acks = [r.ack for r in call(iter(raws), metadata=fuzz_device.metadata, timeout=10)]
+    except grpc.RpcError as e:
+        assert e.code() not in BAD, e.details()
+        return
+    assert len(acks) == len(raws)
+    fuzz_device.seq = max([fuzz_device.seq, *(a.sequence for a in acks if a.sequence < 2**62)])
+    _check_acks(platform_target, fuzz_device, acks, "steady stream")
+    accepted = {a.sequence for a in acks if a.status == pb.ACK_STATUS_ACCEPTED}
+    sent: dict[int, list[float]] = {}
+    for raw, a in zip(raws, acks, strict=True):
+        if a.status == pb.ACK_STATUS_ACCEPTED and a.sequence in accepted:
+            sent[a.sequence] = list(pb.StreamObservationsRequest.FromString(raw).batch.value)
+    rows = platform_target.inspect("observations", device_id=fuzz_device.device_id)
+    stored: dict[int, list[float]] = {}
+    for r in sorted(rows, key=lambda r: (r["sequence"], r.get("index", 0))):
+        if r["sequence"] in sent:
+            stored.setdefault(r["sequence"], []).append(r["value"])
+    for s, vals in sent.items():
+        assert _same(stored.get(s, []), vals), (s, stored.get(s), vals)
+
+
+def _same(a: list[Any], b: list[float]) -> bool:
+    """Equal value lists, NaN equal to NaN (inspection may give NaN as a string or None)."""
+    import math  # noqa: PLC0415
+
+    def norm(x: Any) -> Any:
+        return "nan" if x is None or (isinstance(x, float) and math.isnan(x)) or x == "NaN" else x
+
+    return [norm(x) for x in a] == [norm(x) for x in b]
