@@ -122,6 +122,12 @@ def _ms(ts: Any) -> int | None:
 def batch_bytes(raw: bytes | None) -> bytes | None:
     """The ObservationBatch bytes inside the encoding of a Report/StreamObservationsRequest, when the request is
     exactly field 1 once (the usual case); else None. Saves re-encoding the batch on the hot path."""
+    view = _batch_view(raw)
+    return None if view is None else bytes(view)
+
+
+def _batch_view(raw: bytes | None) -> memoryview | None:
+    """:func:`batch_bytes` as a view of ``raw`` (no copy: SQLite copies a BLOB parameter as it binds it)."""
     if not raw or raw[0] != 0x0A:
         return None
     length = shift = 0
@@ -131,7 +137,7 @@ def batch_bytes(raw: bytes | None) -> bytes | None:
         length |= (byte & 0x7F) << shift
         i += 1
         if not byte & 0x80:
-            return raw[i:] if i + length == len(raw) else None
+            return memoryview(raw)[i:] if i + length == len(raw) else None
         shift += 7
     return None
 
@@ -296,7 +302,7 @@ def _observation_job(
         base, earliest, latest = clamp_ms(base), clamp_ms(earliest), clamp_ms(latest)
     params = (
         device_id, seq_to_db(b.sequence), method, n, int(b.backfill), now_ms, digest, seq_to_db(epoch),
-        base, earliest, latest, batch_bytes(raw) or b.SerializeToString(), *log,
+        base, earliest, latest, _batch_view(raw) or b.SerializeToString(), *log,
     )  # fmt: skip
 
     def job(conn: sqlite3.Connection) -> Any:
