@@ -65,6 +65,20 @@ def _check_acks(target: Target, dev: Device, acks: list[pb.Ack], kind: str) -> N
         assert stored.get(a.sequence) == a.accepted, (kind, a)
 
 
+def _stream_acks(dev: Device, raws: list[bytes]) -> list[pb.Ack] | None:
+    """The Acks of one StreamObservations call sending raws (one per message), None when the call ended with a
+    status (never INTERNAL or UNKNOWN)."""
+    call = dev.ch.stream_stream("/santong.protocols.v1.DeviceAccessService/StreamObservations", request_serializer=None,
+                                response_deserializer=pb.StreamObservationsResponse.FromString)  # fmt: skip
+    try:
+        acks = [r.ack for r in call(iter(raws), metadata=dev.metadata, timeout=10)]
+    except grpc.RpcError as e:
+        assert e.code() not in BAD, e.details()
+        return None
+    assert len(acks) == len(raws)
+    return acks
+
+
 def _call(target: Target, dev: Device, service: str, method: str, raw: bytes) -> None:
     try:
         out = _unary(dev, service, method)(raw, metadata=dev.metadata, timeout=10)
@@ -122,14 +136,9 @@ def test_random_streams(
 ) -> None:
     """StreamObservations with near-valid, random and undecodable messages: an Ack per message, never a crash."""
     raws = [pb.StreamObservationsRequest(batch=b).SerializeToString() for b in batches] + garbage
-    call = fuzz_device.ch.stream_stream("/santong.protocols.v1.DeviceAccessService/StreamObservations", request_serializer=None,
-                                        response_deserializer=pb.StreamObservationsResponse.FromString)  # fmt: skip
-    try:
-        acks = [r.ack for r in call(iter(raws), metadata=fuzz_device.metadata, timeout=10)]
-    except grpc.RpcError as e:
-        assert e.code() not in BAD, e.details()
+    acks = _stream_acks(fuzz_device, raws)
+    if acks is None:
         return
-    assert len(acks) == len(raws)
     _check_acks(platform_target, fuzz_device, acks, "stream")
 
 
@@ -203,14 +212,9 @@ def test_streams_of_a_steady_batch_and_its_mutants(
         else:
             del m[k : k + len(blob)]
         raws += [bytes(m), steady[i + 1]]
-    call = fuzz_device.ch.stream_stream("/santong.protocols.v1.DeviceAccessService/StreamObservations", request_serializer=None,
-                                        response_deserializer=pb.StreamObservationsResponse.FromString)  # fmt: skip
-    try:
-        acks = [r.ack for r in call(iter(raws), metadata=fuzz_device.metadata, timeout=10)]
-    except grpc.RpcError as e:
-        assert e.code() not in BAD, e.details()
+    acks = _stream_acks(fuzz_device, raws)
+    if acks is None:
         return
-    assert len(acks) == len(raws)
     fuzz_device.seq = max([fuzz_device.seq, *(a.sequence for a in acks if a.sequence < 2**62)])
     _check_acks(platform_target, fuzz_device, acks, "steady stream")
     accepted = {a.sequence for a in acks if a.status == pb.ACK_STATUS_ACCEPTED}

@@ -24,6 +24,7 @@ from santong.mock_platform.embedded import BackgroundMockPlatform
 from santong.protocols import to_dict
 from santong.protocols.v1 import device_access_pb2 as pb
 from st_waiting import wait_until
+from wire_layouts import varint
 
 ACC, DUP, REJ = pb.ACK_STATUS_ACCEPTED, pb.ACK_STATUS_DUPLICATE, pb.ACK_STATUS_REJECTED
 CONFLICT = pb.AckStatus.Value("ACK_STATUS_CONFLICT")
@@ -435,16 +436,7 @@ def _in_base_time(req: pb.ReportObservationsRequest, extra: bytes) -> bytes:
     seq = batch.SerializeToString()[:2]  # sequence (field 1, one byte) comes first, base_time (field 2) next
     assert seq[0] == 0x08
     inner = seq + b"\x12" + bytes([len(ts)]) + ts + batch.SerializeToString()[2:]
-    return b"\x0a" + _varint(len(inner)) + inner
-
-
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        b, n = n & 0x7F, n >> 7
-        out.append(b | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
+    return b"\x0a" + varint(len(inner)) + inner
 
 
 def _batch(seq: int, values: list[float], statuses: list[int] | None = None) -> bytes:

@@ -21,7 +21,7 @@ from santong.protocols import (
 )
 from santong.protocols.v1 import common_pb2, data_pb2
 from santong.protocols.v1 import device_access_pb2 as pb
-from wire_layouts import LAYOUTS, encode
+from wire_layouts import LAYOUTS, encode, varint
 
 MINE = "140421000001"
 NOW = 1_736_908_200_000
@@ -372,17 +372,8 @@ def test_a_skeleton_of_over_long_varints_is_none_and_the_request_does_not_parse(
     never built; the whole request does not parse either (ST-DATA-035 where the platform parses it)."""
     data = encode(5, NOW - 2000, [1], [1.0], [0], [0], False, "canonical")
     inner = data[2:].replace(b"\x08\x05", b"\x08" + b"\x80" * pad + b"\x05", 1)
-    bad = b"\x0a" + _varint(len(inner)) + inner
+    bad = b"\x0a" + varint(len(inner)) + inner
     wire = batch_wire(bad)
     assert wire is not None and batch_skeleton(wire, pb.StreamObservationsRequest) is None
     with pytest.raises(Exception):  # noqa: B017, PT011 - upb's DecodeError
         pb.StreamObservationsRequest.FromString(bad)
-
-
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while n > 0x7F:
-        out.append(n & 0x7F | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
