@@ -65,8 +65,8 @@ class DeviceState:
     max_low: float = float("inf")
     min_high: float = float("-inf")
     # The core's memo of the last alias column it found all defined, as encoded (ValidationContext.batch_wire):
-    # (column bytes, the alias_set it was judged against, no switch alias among them, the aliases). Stale once apply() rebuilds
-    # alias_set: compared by identity.
+    # (column bytes, the alias_set it was judged against, no switch alias among them, the aliases). Stale once
+    # apply() rebuilds alias_set: compared by identity.
     alias_memo: tuple[bytes, frozenset[int], bool, list[int]] | None = field(
         default=None, compare=False, repr=False
     )

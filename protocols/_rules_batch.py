@@ -135,11 +135,11 @@ def _batch(b: Any, ctx: ValidationContext, out: Report, path: str) -> None:
 
 def batch_covered(wire: BatchWire, state: DeviceState) -> int | None:
     """The number of points of the observation batch in ``wire`` when it can be judged without parsing a column
-    (else None): the state's memos hold its
-    alias column (all defined, against the current definitions) and its time-offset column — the same bytes as
-    a batch judged before, so the same integers, which parsed then — and its status column (as many bytes as
-    points, each < 128: each a varint of its own) and value column (8 bytes a point) are read as they lie.
-    Then :func:`batch_skeleton` and ``ValidationContext.batch_skeleton`` judge the whole batch."""
+    (else None): the state's memos hold its alias column (all defined, against the current definitions) and its
+    time-offset column — the same bytes as a batch judged before, so the same integers, which parsed then — and
+    its status column (as many bytes as points, each < 128: each a varint of its own) and value column (8 bytes a
+    point) are read as they lie. Then :func:`batch_skeleton` and ``ValidationContext.batch_skeleton`` judge the
+    whole batch."""
     memo, memo_o = state.alias_memo, state.offset_memo
     if memo is None or memo_o is None or memo[1] is not state.alias_set or not _LITTLE or _numpy() is None:
         return None
@@ -163,7 +163,7 @@ def batch_skeleton(wire: BatchWire, cls: type[Message]) -> Message | None:
     the upload from the whole request."""
     data, spans = wire.data, wire.spans
     inner = b"".join([data[s[0] : s[2]] for s in (spans[SEQUENCE], spans[BASE_TIME], spans[BACKFILL]) if s])
-    if len(inner) > 0x7F:  # 46 bytes at most when well-formed (varints of 10 bytes): over-long ones, parse it all
+    if len(inner) > 0x7F:  # 46 bytes at most when well-formed: over-long varints, left to the whole parse
         return None
     msg = cls()
     try:
