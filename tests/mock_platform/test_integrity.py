@@ -439,11 +439,9 @@ def _in_base_time(req: pb.ReportObservationsRequest, extra: bytes) -> bytes:
     return b"\x0a" + varint(len(inner)) + inner
 
 
-def _batch(seq: int, values: list[float], statuses: list[int] | None = None) -> bytes:
+def _batch(seq: int, values: list[float], base_ms: int) -> bytes:
     """A stream message of points 1, 2, 3 at fixed offsets (the same alias and offset columns every batch)."""
-    b = samples.observation_batch(
-        seq, [1, 2, 3], values, offsets=[0, 500, 1000], status=statuses or [0, 0, 0], base_ms=BASE_MS
-    )
+    b = samples.observation_batch(seq, [1, 2, 3], values, offsets=[0, 500, 1000], base_ms=base_ms)
     return pb.StreamObservationsRequest(batch=b).SerializeToString()
 
 
@@ -466,18 +464,19 @@ def test_batches_judged_from_their_encoding_on_a_stream(tgt: Target, monkeypatch
         _uploads, "batch_covered", counted
     )  # the platform runs in this process: count its calls
     dev = tgt.new_device()
+    live = int(time.time() * 1000) - 2000  # live data: judged on its values alone (no ST-DATA-032)
     stream = dev.ch.stream_stream(
         "/santong.protocols.v1.DeviceAccessService/StreamObservations",
         request_serializer=None,
         response_deserializer=pb.StreamObservationsResponse.FromString,
     )
-    good1, good2 = _batch(1, [0.5, 1.5, 20.0]), _batch(2, [0.6, 1.6, 21.0])
-    over = _batch(3, [0.7, 9.5, 22.0])  # point 2 (0–4 %CH4) over range, status without bit 8
-    conflict = _batch(2, [0.9, 1.9, 29.0])
-    broken = bytearray(_batch(4, [0.7, 1.7, 23.0]))
+    good1, good2 = _batch(1, [0.5, 1.5, 20.0], live), _batch(2, [0.6, 1.6, 21.0], live)
+    over = _batch(3, [0.7, 9.5, 22.0], live)  # point 2 (0–4 %CH4) over range, status without bit 8
+    conflict = _batch(2, [0.9, 1.9, 29.0], live)
+    broken = bytearray(_batch(4, [0.7, 1.7, 23.0], live))
     at = broken.index(b"\x1a\x03\x01\x02\x03")  # the alias column: three one-byte varints
     broken[at + 4] = 0x83  # its last varint now runs past the column's end
-    good4 = _batch(4, [0.8, 1.8, 24.0])
+    good4 = _batch(4, [0.8, 1.8, 24.0], live)
     msgs = [good1, good2, over, good2, conflict, bytes(broken), good4]
     acks = [r.ack for r in stream(iter(msgs), metadata=dev.metadata, timeout=20)]
     assert [a.status for a in acks] == [ACC, ACC, ACC, DUP, CONFLICT, REJ, ACC]
