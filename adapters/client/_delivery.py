@@ -32,7 +32,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from santong.adapters.client._failed import ClientFailed
-from santong.adapters.client._queue import QueuedUpload, stamp
+from santong.adapters.client._queue import FirstAttempt, QueuedUpload, stamp
 from santong.adapters.client._retry import Disposition
 from santong.adapters.client._times import ms_of
 from santong.adapters.client._transport import CallError, ObservationStream
@@ -216,15 +216,15 @@ class Delivery:
         req = up.request()
         seq = up.sequence
         if not up.attempts:  # the flag is final from the first attempt on (ST-PROTO-014 over ST-PROTO-020)
-            late = self._late(up, req)
-            payload = await c._q(c.queue.first_attempt, seq, backfill=late)
-            if payload is None:
+            [first] = await c._q(c.queue.first_attempts_flagged, [(seq, self._late(up, req))])
+            if first is None:
                 return
-            if late:
-                c._backfill_queued += 1
+            # The flag as stored: another task may have raised it since `up` was read (mark_all_backfill, counted
+            # there); counted here only when this attempt raised it, so that every flagged upload counts once.
+            c._backfill_queued += first.raised
+            if first.backfill and not up.backfill:
                 stamp(req, backfill=True)
-                up = dataclasses.replace(up, backfill=True)
-            up = dataclasses.replace(up, attempts=1)
+            up = dataclasses.replace(up, backfill=first.backfill, attempts=1)
         try:
             resp = await c._call(up.method, req)
         except CallError as e:
@@ -380,12 +380,12 @@ class Delivery:
         c = self.c
         fresh = [(up, up.request()) for up in batch if not up.attempts]
         lates = {up.sequence: self._late(up, req) for up, req in fresh}
-        payloads: dict[int, bytes | None] = {}
+        firsts: dict[int, FirstAttempt | None] = {}
         if fresh:
             acks = self.take_acks()
             try:
                 got = await c._q(
-                    c.queue.first_attempts,
+                    c.queue.first_attempts_flagged,
                     [(up.sequence, lates[up.sequence]) for up, _ in fresh],
                     acknowledge=[a.sequence for a in acks],
                 )
@@ -393,22 +393,23 @@ class Delivery:
                 self.untake(acks)
                 raise
             self.settled(acks)
-            payloads = {up.sequence: p for (up, _), p in zip(fresh, got, strict=True)}
+            firsts = {up.sequence: f for (up, _), f in zip(fresh, got, strict=True)}
         last = batch[-1].sequence
         for up in batch:
-            payload = payloads.get(up.sequence, up.payload)
-            if payload is None:
-                continue  # no longer queued
-            if lates.get(up.sequence):
-                c._backfill_queued += 1
-                up = dataclasses.replace(up, backfill=True)
-            up = dataclasses.replace(up, attempts=up.attempts + 1, payload=payload)
+            if up.sequence in firsts:
+                first = firsts[up.sequence]
+                if first is None:
+                    continue  # no longer queued
+                # The flag as stored and sent (see deliver): counted once, by whoever raised it.
+                c._backfill_queued += first.raised
+                up = dataclasses.replace(up, backfill=first.backfill, payload=first.payload)
+            up = dataclasses.replace(up, attempts=up.attempts + 1)
             await self._pace()
             # In flight before the write returns: its acknowledgement may be read before the write call resumes.
             self.in_flight.append(_Sent(up, time.time(), time.monotonic()))
             self.max_in_flight = max(self.max_in_flight, len(self.in_flight))
             try:
-                await stream.send(payload)
+                await stream.send(up.payload)
             except CallError as e:
                 raise await self._reader_error(reader, e) from e
         return last

@@ -26,7 +26,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from google.protobuf.message import Message
 from santong.adapters._sdk import AdapterError
@@ -128,6 +128,15 @@ class DeadLetter:
     def request(self) -> Message:
         """The request message."""
         return UPLOAD_METHODS[self.method].FromString(self.payload)
+
+
+class FirstAttempt(NamedTuple):
+    """An upload leaving for the first time: the payload to send, its backfill flag as stored (and sent), and
+    whether this attempt raised the flag (false → true)."""
+
+    payload: bytes
+    backfill: bool
+    raised: bool
 
 
 class UploadQueue:
@@ -407,7 +416,17 @@ class UploadQueue:
         """:meth:`first_attempt` for several uploads about to leave together (a stream window), in one transaction
         (with the deletion of the ``acknowledge`` sequences): for each (sequence, backfill) the payload to send, None
         if it is no longer queued."""
-        out: list[bytes | None] = []
+        return [
+            None if a is None else a.payload
+            for a in self.first_attempts_flagged(items, acknowledge=acknowledge)
+        ]
+
+    def first_attempts_flagged(
+        self, items: Sequence[tuple[int, bool]], *, acknowledge: Sequence[int] = ()
+    ) -> list[FirstAttempt | None]:
+        """:meth:`first_attempts` with each upload's backfill flag as it leaves (the queue's: another task may have
+        raised it since the caller read the upload, :meth:`mark_all_backfill`) and whether this call raised it."""
+        out: list[FirstAttempt | None] = []
         with self._lock:
             with self._tx():
                 self._delete_acknowledged(acknowledge)
@@ -415,8 +434,8 @@ class UploadQueue:
             self._acknowledged(acknowledge)
         return out
 
-    def _first_attempt(self, sequence: int, backfill: bool) -> bytes | None:
-        """Inside a transaction: count the attempt (raising the flag first if asked); the payload to send."""
+    def _first_attempt(self, sequence: int, backfill: bool) -> FirstAttempt | None:
+        """Inside a transaction: count the attempt (raising the flag first if asked); what leaves."""
         row = self.conn.execute(
             "SELECT method, payload, backfill, attempts FROM uploads WHERE sequence=?", (sequence,)
         ).fetchone()
@@ -431,9 +450,9 @@ class UploadQueue:
                 "UPDATE uploads SET payload=?, backfill=1, attempts=attempts+1 WHERE sequence=?",
                 (payload, sequence),
             )
-        else:
-            self.conn.execute("UPDATE uploads SET attempts=attempts+1 WHERE sequence=?", (sequence,))
-        return payload
+            return FirstAttempt(payload, True, True)
+        self.conn.execute("UPDATE uploads SET attempts=attempts+1 WHERE sequence=?", (sequence,))
+        return FirstAttempt(payload, bool(row[2]), False)
 
     def set_backfill(self, sequence: int) -> bool:
         """Flag one queued upload backfill (false → true only) if it was never sent; True if it changed. An upload

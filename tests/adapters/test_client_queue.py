@@ -180,3 +180,27 @@ def test_an_upload_sent_once_is_frozen_flag_included(tmp_path: Path) -> None:
         ]  # fmt: skip
         assert q.head().payload == sent  # byte for byte what went out
         assert q.first_attempt(999, backfill=True) is None
+
+
+def test_a_first_attempt_reports_the_flag_as_stored_and_who_raised_it(tmp_path: Path) -> None:
+    """The client counts flagged uploads (rule b: live data waits behind them) and uncounts one as it leaves the
+    queue, by the flag of the upload object it holds. An object read before mark_all_backfill raised the flag
+    (behind a failure) is stale: the first attempt reports the flag as stored and whether it raised it itself, so
+    that each flagged upload is counted once and uncounted once (a stale one kept live data flagged backfill for
+    good: seen in the self-check's demo)."""
+    with UploadQueue(tmp_path / "q.db") as q:
+        a, b, c, d = (q.put("ReportObservations", batch(v), backfill=False) for v in (0.1, 0.2, 0.3, 0.4))
+        stale = {u.sequence: u for u in q.pending()}
+        assert not any(u.backfill for u in stale.values())
+        q.set_backfill(b)  # raised meanwhile by another task (behind a failure), counted there
+        q.set_backfill(c)
+        got = q.first_attempts_flagged([(a, False), (b, False), (c, True), (d, True), (999, True)])
+        assert [(f.backfill, f.raised) if f else None for f in got] == [
+            (False, False), (True, False), (True, False), (True, True), None
+        ]  # fmt: skip
+        for f in got[:4]:
+            assert (
+                f is not None
+                and pb.ReportObservationsRequest.FromString(f.payload).batch.backfill == f.backfill
+            )
+        assert q.first_attempts([(a, True)]) == [got[0].payload]  # sent once: frozen, flag and all
