@@ -223,3 +223,33 @@ async def test_a_rate_refusal_on_the_stream_is_retried_not_dead_lettered(
     ]
     assert refused and c.stats.retries >= 1 and c.stats.dead_lettered == 0
     assert [v for _, v, _ in await values(mp)] == [i / 100 for i in range(7)]
+
+
+@pytest.mark.parametrize("window", [1, 8])
+async def test_uploads_flagged_between_their_read_and_first_attempt_are_counted_once(
+    tmp_path: Path, mp: MockPlatform, window: int
+) -> None:
+    """Rule (b): the client flags new data backfill while flagged uploads are queued, by a count of them. Here
+    another task (as behind a failure, mark_all_backfill) raises each upload's flag after the delivery read it
+    and before its first attempt, counting it as it does: the upload leaves with the flag as stored, and is
+    uncounted as it leaves. With the delivery's stale copy (unflagged) the count never came back to 0 and every
+    later batch was flagged backfill."""
+    c, t = await start(tmp_path, mp, window)
+    real = c.queue.first_attempts_flagged
+
+    def flagged_meanwhile(items: list[tuple[int, bool]], **kw: object) -> object:
+        for seq, _ in items:  # the interleaving, made certain: flagged (and counted) just before the attempt
+            if c.queue.set_backfill(seq):
+                c._backfill_queued += 1
+        return real(items, **kw)  # type: ignore[arg-type]
+
+    c.queue.first_attempts_flagged = flagged_meanwhile  # type: ignore[method-assign]
+    try:
+        for i in range(6):
+            await c.observations([(CH4, i / 100, None, 0)])
+        assert await c.wait_delivered(DEADLINE_S)
+        assert c._backfill_queued == 0  # each counted once, uncounted once
+    finally:
+        await c.stop()
+    batches = await mp.platform.inspection.batches(device_id=DEVICE)
+    assert len(batches) == 6 and all(b["backfill"] for b in batches)  # sent with the flag as stored
