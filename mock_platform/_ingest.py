@@ -272,7 +272,6 @@ def upload_job(
 
 
 _OBSERVATION_REQUESTS = frozenset({"ReportObservationsRequest", "StreamObservationsRequest"})
-_LOW, _HIGH = -_I64, _I64 - 1
 
 
 def _observation_job(
@@ -292,17 +291,14 @@ def _observation_job(
     if points is not None and (raw is None or time_span_ms is None):
         raise ValueError("a batch skeleton is stored from its encoding, with the span the core found")
     n = len(b.alias) if points is None else points
-    ts = b.base_time
-    base = ts.seconds * 1000 + ts.nanos // 1_000_000
+    base = timestamp_ms(b.base_time)
     if time_span_ms is None:
         offs = b.time_offset_ms[:]  # a list (faster than list()): builtins run far faster on it
         time_span_ms = (base + min(offs), base + max(offs)) if offs else (base, base)
     earliest, latest = time_span_ms
-    if not (_LOW <= earliest <= latest <= _HIGH and _LOW <= base <= _HIGH):
-        base, earliest, latest = clamp_ms(base), clamp_ms(earliest), clamp_ms(latest)
     params = (
         device_id, seq_to_db(b.sequence), method, n, int(b.backfill), now_ms, digest, seq_to_db(epoch),
-        base, earliest, latest, _batch_view(raw) or b.SerializeToString(), *log,
+        clamp_ms(base), clamp_ms(earliest), clamp_ms(latest), _batch_view(raw) or b.SerializeToString(), *log,
     )  # fmt: skip
 
     def job(conn: sqlite3.Connection) -> Any:

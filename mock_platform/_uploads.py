@@ -193,10 +193,6 @@ class Uploads:
                 0,
                 (time.perf_counter() - t0) * 1000,
             )
-            if (
-                points is not None and ctx.time_span_ms is None
-            ):  # accepted without a span (no rule does so today)
-                req, points = self.p.decode(method, raw, wire=wire), None  # type: ignore[arg-type]
             stored = STORED_BATCH if lazy else digest
             job, n = upload_job(
                 dev.device_id, method, req, now, row, raw, stored, epoch, ctx.time_span_ms, points=points

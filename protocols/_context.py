@@ -37,6 +37,12 @@ def timestamp_ms(ts: Any) -> int:
     return int(ts.seconds) * 1000 + int(ts.nanos) // 1_000_000
 
 
+def set_timestamp_ms(ts: Any, ms: int) -> None:
+    """Set a google.protobuf.Timestamp (a message's field, in place) to ms since the epoch: the inverse of
+    :func:`timestamp_ms`."""
+    ts.seconds, ts.nanos = ms // 1000, ms % 1000 * 1_000_000
+
+
 @dataclass
 class DeviceState:
     """What the platform knows of one device: its definitions, alarms and last sequence.
@@ -155,6 +161,7 @@ class ValidationContext:
     version: str | None = None
     # Set by the ObservationBatch rule: (earliest, latest) observation time in ms of the batch it judged (None
     # until then, or when base_time is out of range), so that the platform stores the span without a second pass.
+    # Always set for a batch with no MUST violation (the platform stores a batch skeleton's span from it).
     time_span_ms: tuple[int, int] | None = None
     # The alias, time_offset_ms and status columns of the one observation batch being validated, as lists equal to
     # the message's (santong.protocols.decode_json_lists returns them): the batch rule reads them instead of copying
@@ -165,7 +172,8 @@ class ValidationContext:
     # reads the message.
     batch_wire: BatchWire | None = None
     # True when the message is santong.protocols.batch_skeleton(batch_wire): its batch holds no column, the rule
-    # reads them all from batch_wire and the state's memos (santong.protocols.batch_covered must hold).
+    # reads them all from batch_wire and the state's memos. The caller found santong.protocols.batch_covered(
+    # batch_wire, state) with nothing applied to the state since (the rule checks only that the memos still stand).
     batch_skeleton: bool = False
 
     def clock_ms(self) -> int:

@@ -69,22 +69,19 @@ def _batch(b: Any, ctx: ValidationContext, out: Report, path: str) -> None:
     status_small = False
     values: Sequence[float]
     if ctx.batch_skeleton:  # no column in the message: the state's memos and the encoding hold them all
-        if wire is None or batch_covered(wire, ctx.state) is None:
+        # The caller found batch_covered (the bytes are not compared again); the memos must still stand for the
+        # current definitions.
+        state = ctx.state
+        memo, memo_o = state.alias_memo, state.offset_memo
+        if wire is None or memo is None or memo_o is None or memo[1] is not state.alias_set:
             raise ValueError(
                 "a batch skeleton is judged only with batch_wire covered by the memos (batch_covered)"
             )
-        memo, memo_o = ctx.state.alias_memo, ctx.state.offset_memo
-        assert memo is not None and memo_o is not None
         aliases, known, switch_free = memo[3], True, memo[2]
         n = len(aliases)
         offsets, offset_range = memo_o[1], memo_o[2]
         statuses, status_small = wire.column(STATUS), True  # n bytes, each < 128: each its own varint
-        s = wire.spans[VALUE]
-        if s is None:
-            values = []
-        else:
-            values = memoryview(wire.data)[s[1] : s[2]].cast("d")
-            value_range = _value_range(_numpy().frombuffer(wire.data, "<f8", n, s[1]))
+        values, value_range = _wire_values(wire, n)
     elif lists is not None and len(lists[0]) == n:  # the JSON decoder's lists: the same ints
         aliases, offsets, statuses = lists
         values = b.value[:]
@@ -104,11 +101,8 @@ def _batch(b: Any, ctx: ValidationContext, out: Report, path: str) -> None:
                 state.alias_memo = (col, state.alias_set, switch_free, aliases)
         s = wire.spans[VALUE]
         nv = len(b.value)
-        if s and _LITTLE and nv and (np := _numpy()) is not None:
-            # The packed doubles as they lie in the bytes: a sequence for the per-point loops (which run only when a
-            # screen hits), and their least and greatest value from numpy (NaN when one is NaN) for the screens.
-            values = memoryview(wire.data)[s[1] : s[2]].cast("d")
-            value_range = _value_range(np.frombuffer(wire.data, "<f8", nv, s[1]))
+        if s and _LITTLE and nv and _numpy() is not None:
+            values, value_range = _wire_values(wire, nv)
         else:
             values = memoryview(wire.data)[s[1] : s[2]].cast("d").tolist() if s and _LITTLE else b.value[:]
         col = wire.column(TIME_OFFSET)
@@ -120,8 +114,10 @@ def _batch(b: Any, ctx: ValidationContext, out: Report, path: str) -> None:
             if n and len(offsets) == n:
                 offset_range = offset_bounds(offsets)
                 state.offset_memo = (col, offsets, offset_range)
-        status_small = wire.size(STATUS) == n
-        statuses = b.status if status_small else b.status[:]
+        status_small = (
+            wire.size(STATUS) == n
+        )  # n varints in n bytes: each byte is a status (as for a skeleton)
+        statuses = wire.column(STATUS) if status_small else b.status[:]
     else:
         aliases, offsets, statuses = b.alias[:], b.time_offset_ms[:], b.status[:]
         values = b.value[:]
@@ -131,6 +127,18 @@ def _batch(b: Any, ctx: ValidationContext, out: Report, path: str) -> None:
         known=known, switch_free=switch_free, status_small=status_small, value_range=value_range,
         offset_range=offset_range,
     )  # fmt: skip
+
+
+def _wire_values(wire: BatchWire, n: int) -> tuple[Sequence[float], tuple[float, float] | None]:
+    """The packed doubles of the value column as they lie in the bytes (little-endian, numpy at hand: the callers
+    check): a sequence for the per-point loops (which run only when a screen hits), and their least and greatest
+    value (NaN when one is NaN) for the screens; None for an empty column."""
+    s = wire.spans[VALUE]
+    if s is None or not n:
+        return [], None
+    return memoryview(wire.data)[s[1] : s[2]].cast("d"), _value_range(
+        _numpy().frombuffer(wire.data, "<f8", n, s[1])
+    )
 
 
 def batch_covered(wire: BatchWire, state: DeviceState) -> int | None:
