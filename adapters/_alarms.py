@@ -37,6 +37,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from google.protobuf.timestamp_pb2 import Timestamp
+from santong.protocols import set_timestamp_ms
 from santong.protocols.v1 import common_pb2, data_pb2
 
 __all__ = ["AlarmTracker"]
@@ -46,7 +47,9 @@ POWER_OFF = common_pb2.POINT_STATUS_FLAG_POWER_OFF
 
 
 def _ts(ms: int) -> Timestamp:
-    return Timestamp(seconds=ms // 1000, nanos=(ms % 1000) * 1_000_000)
+    ts = Timestamp()
+    set_timestamp_ms(ts, ms)
+    return ts
 
 
 @dataclass(slots=True)

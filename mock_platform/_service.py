@@ -56,6 +56,7 @@ from santong.protocols import (
     Violation,
     batch_skeleton,
     batch_wire,
+    set_timestamp_ms,
     unknown_field_violations,
 )
 from santong.protocols.v1 import data_pb2, device_access_pb2
@@ -169,8 +170,9 @@ class Platform:
 
     def server_time(self) -> Any:
         """The platform clock as a google.protobuf.Timestamp."""
-        ms = self.now_ms()
-        return Timestamp(seconds=ms // 1000, nanos=(ms % 1000) * 1_000_000)
+        ts = Timestamp()
+        set_timestamp_ms(ts, self.now_ms())
+        return ts
 
     # ------------------------------------------------------------------ devices and credentials
 
@@ -714,9 +716,7 @@ class Platform:
     def _ack(self, seq: int, status: int, accepted: int, vs: Iterable[Violation]) -> device_access_pb2.Ack:
         ack = pb.Ack()  # filled in place: keyword arguments and a Timestamp of its own cost twice as much
         ack.sequence, ack.status, ack.accepted = seq, status, accepted
-        ms = self.now_ms()
-        t = ack.server_time
-        t.seconds, t.nanos = ms // 1000, ms % 1000 * 1_000_000
+        set_timestamp_ms(ack.server_time, self.now_ms())
         if vs:
             ack.violations.extend(pb_violations(vs))
         return ack

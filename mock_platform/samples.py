@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
+from santong.protocols import set_timestamp_ms
 from santong.protocols.v1 import common_pb2, data_pb2, device_access_pb2
 
 __all__ = [
@@ -48,7 +49,7 @@ def _now_ms() -> int:
 
 
 def _ts(target: object, ms: int) -> None:
-    target.seconds, target.nanos = ms // 1000, (ms % 1000) * 1_000_000  # type: ignore[attr-defined]
+    set_timestamp_ms(target, ms)
 
 
 def register_request(

@@ -27,6 +27,7 @@ from santong.protocols._context import (
     DeviceState,
     ValidationContext,
     default_limits,
+    set_timestamp_ms,
     timestamp_ms,
 )
 from santong.protocols._errors import SantongError, ValidationError, Violation, must_violations
@@ -90,6 +91,7 @@ __all__ = [
     "schema_names",
     "sensor_types",
     "spec_version",
+    "set_timestamp_ms",
     "timestamp_ms",
     "to_dict",
     "to_json",

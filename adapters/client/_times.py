@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from santong.protocols import set_timestamp_ms
 from santong.protocols.v1 import common_pb2
 from santong.protocols.v1 import device_access_pb2 as pb
 
@@ -15,7 +16,7 @@ __all__ = ["ms_of", "oldest", "oldest_of", "ts_of"]
 def ts_of(ms: int) -> Any:
     """A google.protobuf.Timestamp of ms since the epoch."""
     ts = pb.Ack().server_time
-    ts.seconds, ts.nanos = ms // 1000, (ms % 1000) * 1_000_000
+    set_timestamp_ms(ts, ms)
     return ts
 
 
